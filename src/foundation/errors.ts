@@ -1,0 +1,40 @@
+/**
+ * Errors carry a stable `code`, optional `params` and the `cause` (STYLE.md habit 4).
+ * Each edge (CLI exit codes, HTTP statuses) maps codes in exactly one place.
+ */
+export type ErrorCode =
+  | "INVALID_ARGUMENT" // the caller gave bad input (flag, config key, API field)
+  | "INVALID_CONFIG" // a config file is wrong; the message names the key and the fix
+  | "NOT_FOUND" // a named thing does not exist (interface, target, file)
+  | "OUT_OF_RANGE" // an offset or length beyond a device
+  | "IO_ERROR" // the operating system refused a read, write or sync
+  | "TIMEOUT" // a peer did not answer within its bounded time
+  | "REFUSED" // a peer answered with an error (reserved, masked, read-only)
+  | "PROTOCOL" // a peer sent something the protocol does not allow
+  | "UNAVAILABLE" // a needed facility is missing on this machine (module, package, privilege)
+  | "CLOSED"; // the object was closed while the call was pending
+
+export class EtherplaneError extends Error {
+  readonly code: ErrorCode;
+  readonly params: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; params?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EtherplaneError";
+    this.code = code;
+    this.params = options.params ?? {};
+  }
+}
+
+export function isEtherplaneError(value: unknown, code?: ErrorCode): value is EtherplaneError {
+  return value instanceof EtherplaneError && (code === undefined || value.code === code);
+}
+
+/** The message of any thrown value, for logs and CLI output. */
+export function errorMessage(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}
