@@ -1,0 +1,75 @@
+/**
+ * The AoE codec: pure decode / encode / validate over Buffers. `decodeFrame` turns any frame into
+ * one typed message or a drop reason; it never throws on untrusted input.
+ */
+import { decodeAtaRequest, type AtaRequest } from "./ata.js";
+import { decodeConfig, type ConfigMessage } from "./config.js";
+import {
+  AOE_FLAG_RESPONSE,
+  AOE_VERSION,
+  AoeCommand,
+  decodeHeader,
+  invalid,
+  isInvalid,
+  isUnicastMac,
+  type AoeHeader,
+  type Invalid,
+} from "./header.js";
+import { decodeMacMask, type MaskMessage } from "./mac-mask.js";
+import { decodeReserve, type ReserveMessage } from "./reserve.js";
+
+export * from "./ata.js";
+export * from "./config.js";
+export * from "./header.js";
+export * from "./identify.js";
+export * from "./mac-mask.js";
+export * from "./reserve.js";
+
+export type AoeMessage =
+  | (AtaRequest & { command: typeof AoeCommand.ata })
+  | (ConfigMessage & { command: typeof AoeCommand.queryConfig })
+  | (MaskMessage & { command: typeof AoeCommand.macMask })
+  | (ReserveMessage & { command: typeof AoeCommand.reserve });
+
+/** Decodes a frame's command arguments after its header was read. */
+export function decodeBody(frame: Buffer, header: AoeHeader): AoeMessage | Invalid {
+  switch (header.command) {
+    case AoeCommand.ata: {
+      const m = decodeAtaRequest(frame, header);
+      return m.ok ? { ...m, command: AoeCommand.ata } : m;
+    }
+    case AoeCommand.queryConfig: {
+      const m = decodeConfig(frame, header);
+      return m.ok ? { ...m, command: AoeCommand.queryConfig } : m;
+    }
+    case AoeCommand.macMask: {
+      const m = decodeMacMask(frame, header);
+      return m.ok ? { ...m, command: AoeCommand.macMask } : m;
+    }
+    case AoeCommand.reserve: {
+      const m = decodeReserve(frame, header);
+      return m.ok ? { ...m, command: AoeCommand.reserve } : m;
+    }
+    default:
+      return invalid("unknown-command");
+  }
+}
+
+/** Decodes any frame into a message; the header's flags tell requests from responses. */
+export function decodeFrame(frame: Buffer): AoeMessage | Invalid {
+  const header = decodeHeader(frame);
+  if (isInvalid(header)) return header;
+  return decodeBody(frame, header);
+}
+
+/**
+ * Checks a request header before it is acted on (aoe-protocol.md, "Hostile input"):
+ * not a response, from a unicast source, version 1. A bad version is reported separately so the
+ * target can answer error 5 (unsupported version) instead of dropping.
+ */
+export function validateRequestHeader(header: AoeHeader): Invalid | undefined {
+  if ((header.flags & AOE_FLAG_RESPONSE) !== 0) return invalid("response");
+  if (!isUnicastMac(header.src)) return invalid("bad-source");
+  if (header.version !== AOE_VERSION) return invalid("bad-version");
+  return undefined;
+}

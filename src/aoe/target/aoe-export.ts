@@ -1,0 +1,570 @@
+/**
+ * One export: a shelf.slot served from a BlockDevice. It answers the four AoE commands for frames
+ * the target routed to it, enforces its MAC mask list and reservation, and keeps its counters.
+ * Replies go out through the port the request came in on.
+ */
+import { assert } from "../../foundation/assert.js";
+import { errorMessage } from "../../foundation/errors.js";
+import type { Logger } from "../../foundation/log.js";
+import type { BlockDevice } from "../../block/block-device.js";
+import {
+  AFLAG_LBA48,
+  AOE_FLAG_RESPONSE,
+  AOE_VERSION,
+  ATA_DATA,
+  AoeCommand,
+  AoeError,
+  AtaCommand,
+  AtaErrorBits,
+  AtaStatus,
+  ConfigCommand,
+  DirectiveCommand,
+  LBA48_MAX,
+  MaskCommand,
+  MaskError,
+  POWER_MODE_ACTIVE,
+  ReserveCommand,
+  SECTOR_BYTES,
+  allocFrame,
+  configTestMatches,
+  decodeBody,
+  effectiveLba,
+  encodeConfig,
+  encodeIdentify,
+  encodeMacMask,
+  encodeReserve,
+  isInvalid,
+  macToString,
+  replyHeader,
+  writeAtaArgs,
+  writeHeader,
+  type AoeHeader,
+  type AtaArgs,
+  type AtaRequest,
+  type ConfigMessage,
+  type MaskMessage,
+  type ReserveMessage,
+} from "../codec/index.js";
+import { MASK_MACS_MAX, type ExportConfig } from "./config.js";
+import { countDrop, newExportCounters, type ExportCounters } from "./counters.js";
+import type { ExportState, ExportStateStore } from "./export-state.js";
+import { GroupCommit } from "./group-commit.js";
+
+export const FIRMWARE_VERSION = 0x0100;
+const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+
+/** Where a request came in, and so where its reply goes. */
+export interface Port {
+  readonly ifname: string;
+  readonly mac: Buffer;
+  /** Sectors per ATA frame at the interface's current MTU. */
+  sectorsMax: number;
+  send(frame: Buffer): void;
+}
+
+export interface ExportSettings {
+  readOnly: boolean;
+  durable: boolean;
+  bufferCount: number;
+}
+
+function macIn(list: readonly Buffer[], mac: Buffer): boolean {
+  for (const entry of list) if (entry.equals(mac)) return true;
+  return false;
+}
+
+export class AoeExport {
+  readonly key: string;
+  readonly counters: ExportCounters = newExportCounters();
+  settings: ExportSettings;
+  private state: ExportState;
+  private readonly identify: Buffer;
+  private readonly groupCommit: GroupCommit;
+  /** State edits (wire or admin) run one at a time so none is based on a stale list. */
+  private stateChain: Promise<void> = Promise.resolve();
+  private drained: Array<() => void> = [];
+
+  constructor(
+    readonly shelf: number,
+    readonly slot: number,
+    readonly device: BlockDevice,
+    settings: ExportSettings,
+    state: ExportState,
+    private readonly stateStore: ExportStateStore,
+    private readonly log: Logger,
+    identity: { model?: string; serial?: string } = {},
+  ) {
+    this.key = `${shelf}.${slot}`;
+    this.settings = settings;
+    this.state = state;
+    const sectors = Math.floor(device.sizeBytes / SECTOR_BYTES);
+    this.identify = encodeIdentify({
+      sectors,
+      lba48: true,
+      serial: identity.serial ?? `EP${shelf}-${slot}`,
+      firmware: "ep-0.1",
+      model: identity.model ?? `etherplane AoE e${shelf}.${slot}`,
+    });
+    this.groupCommit = new GroupCommit(() => device.flush());
+  }
+
+  get sectors(): number {
+    return Math.floor(this.device.sizeBytes / SECTOR_BYTES);
+  }
+
+  currentState(): Readonly<ExportState> {
+    return this.state;
+  }
+
+  /** Handles a frame addressed to this export's own shelf.slot. */
+  receive(frame: Buffer, header: AoeHeader, port: Port): void {
+    this.counters.framesIn++;
+    if (!this.allowedByMask(header.src)) return countDrop(this.counters.drops, "masked");
+    if (header.version !== AOE_VERSION) {
+      countDrop(this.counters.drops, "bad-version");
+      return this.sendAoeError(header, port, AoeError.unsupportedVersion);
+    }
+    const message = decodeBody(frame, header);
+    if (isInvalid(message)) {
+      countDrop(this.counters.drops, message.reason);
+      if (message.reason === "unknown-command" && header.command < 0xf0) {
+        // Commands 0xF0-0xFF are vendor-specific (AoEr11 2.5): ignore those silently.
+        this.sendAoeError(header, port, AoeError.unrecognizedCommand);
+      }
+      return;
+    }
+    switch (message.command) {
+      case AoeCommand.ata:
+        return this.ata(message, port);
+      case AoeCommand.queryConfig:
+        return this.config(message, port, false);
+      case AoeCommand.macMask:
+        return this.macMask(message, port);
+      case AoeCommand.reserve:
+        return this.reserve(message, port);
+    }
+  }
+
+  /** Handles a broadcast query config (discovery). Only reads and tests answer a broadcast. */
+  receiveBroadcastConfig(message: ConfigMessage, port: Port): void {
+    this.counters.framesIn++;
+    if (!this.allowedByMask(message.header.src)) return countDrop(this.counters.drops, "masked");
+    if (message.config.ccmd >= ConfigCommand.setIfEmpty)
+      return countDrop(this.counters.drops, "not-addressed");
+    this.config(message, port, true);
+  }
+
+  /** The unsolicited config broadcast sent at start and when the MTU changes (version 1). */
+  announce(port: Port): void {
+    this.reply(port, this.configFrame(port, { dst: BROADCAST_MAC, tag: 0 }, ConfigCommand.read));
+  }
+
+  private allowedByMask(src: Buffer): boolean {
+    return this.state.macMask.length === 0 || macIn(this.state.macMask, src);
+  }
+
+  private reservedAgainst(src: Buffer): boolean {
+    return this.state.reservation.length > 0 && !macIn(this.state.reservation, src);
+  }
+
+  private reply(port: Port, frame: Buffer): void {
+    this.counters.framesOut++;
+    port.send(frame);
+  }
+
+  private sendAoeError(header: AoeHeader, port: Port, error: number): void {
+    this.counters.aoeErrors++;
+    // The header alone: the error code says everything, and no argument bytes are echoed.
+    const frame = allocFrame(24);
+    writeHeader(frame, replyHeader(header, port.mac, this.shelf, this.slot, error));
+    this.reply(port, frame);
+  }
+
+  // --- ATA -------------------------------------------------------------------------------
+
+  private ata(request: AtaRequest, port: Port): void {
+    const { header, ata } = request;
+    if (this.reservedAgainst(header.src))
+      return this.sendAoeError(header, port, AoeError.targetReserved);
+    switch (ata.cmdStatus) {
+      case AtaCommand.readSectors:
+      case AtaCommand.readSectorsExt:
+        return this.read(header, ata, port);
+      case AtaCommand.writeSectors:
+      case AtaCommand.writeSectorsExt:
+        return this.write(header, ata, request.data, port);
+      case AtaCommand.identifyDevice:
+        return this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount, this.identify);
+      case AtaCommand.checkPowerMode:
+        return this.replyAta(header, ata, port, AtaStatus.drdy, 0, POWER_MODE_ACTIVE);
+      case AtaCommand.flushCache:
+      case AtaCommand.flushCacheExt:
+        return this.flush(header, ata, port);
+      default:
+        this.counters.ataErrors++;
+        return this.replyAta(
+          header,
+          ata,
+          port,
+          AtaStatus.drdy | AtaStatus.err,
+          AtaErrorBits.abrt,
+          ata.sectorCount,
+        );
+    }
+  }
+
+  /** Checks a transfer's range; answers the error itself and returns undefined when it fails. */
+  private transfer(
+    header: AoeHeader,
+    ata: AtaArgs,
+    port: Port,
+  ): { offset: number; bytes: number } | undefined {
+    const sectors = ata.sectorCount;
+    const lba = effectiveLba(ata);
+    if (sectors > port.sectorsMax) {
+      // More than one frame can carry at this MTU: a confused initiator. Abort, never truncate.
+      this.counters.ataErrors++;
+      this.replyAta(header, ata, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.abrt, sectors);
+      return undefined;
+    }
+    if (lba + sectors > this.sectors || lba > LBA48_MAX) {
+      this.counters.ataErrors++;
+      this.replyAta(header, ata, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.idnf, sectors);
+      return undefined;
+    }
+    return { offset: lba * SECTOR_BYTES, bytes: sectors * SECTOR_BYTES };
+  }
+
+  private admit(): boolean {
+    const counters = this.counters;
+    // Twice the advertised count: room for a second initiator and for retransmitted duplicates.
+    if (counters.inFlight >= this.settings.bufferCount * 2) {
+      countDrop(counters.drops, "overloaded");
+      return false;
+    }
+    counters.inFlight++;
+    if (counters.inFlight > counters.inFlightMax) counters.inFlightMax = counters.inFlight;
+    return true;
+  }
+
+  private release(): void {
+    this.counters.inFlight--;
+    assert(this.counters.inFlight >= 0, "in-flight count went negative");
+    if (this.counters.inFlight === 0 && this.drained.length > 0) {
+      for (const resolve of this.drained.splice(0)) resolve();
+    }
+  }
+
+  private read(header: AoeHeader, ata: AtaArgs, port: Port): void {
+    const range = this.transfer(header, ata, port);
+    if (!range || !this.admit()) return;
+    this.counters.readRequests++;
+    // The reply is built around the data so the disk reads straight into the frame. Every byte of
+    // it is written below or by the read, so allocUnsafe never leaks an earlier frame's bytes.
+    const frame =
+      range.bytes === 0 ? allocFrame(ATA_DATA) : Buffer.allocUnsafe(ATA_DATA + range.bytes);
+    this.device.read(frame.subarray(ATA_DATA, ATA_DATA + range.bytes), range.offset).then(
+      () => {
+        this.counters.readBytes += range.bytes;
+        writeHeader(frame, replyHeader(header, port.mac, this.shelf, this.slot));
+        writeAtaArgs(frame, { ...ata, errFeature: 0, cmdStatus: AtaStatus.drdy });
+        this.reply(port, frame);
+        this.release();
+      },
+      (error: unknown) => {
+        this.ioFailed("read", range.offset, error);
+        this.replyAta(
+          header,
+          ata,
+          port,
+          AtaStatus.drdy | AtaStatus.err,
+          AtaErrorBits.unc,
+          ata.sectorCount,
+        );
+        this.release();
+      },
+    );
+  }
+
+  private write(header: AoeHeader, ata: AtaArgs, data: Buffer, port: Port): void {
+    if (this.settings.readOnly) {
+      this.counters.ataErrors++;
+      return this.replyAta(
+        header,
+        ata,
+        port,
+        AtaStatus.drdy | AtaStatus.err,
+        AtaErrorBits.abrt,
+        ata.sectorCount,
+      );
+    }
+    const range = this.transfer(header, ata, port);
+    if (!range || !this.admit()) return;
+    this.counters.writeRequests++;
+    const durable = this.settings.durable;
+    // `data` is a view of the received batch buffer, which the socket adapter never reuses.
+    this.device
+      .write(data.subarray(0, range.bytes), range.offset)
+      .then(() => (durable ? this.groupCommit.sync() : undefined))
+      .then(
+        () => {
+          this.counters.writtenBytes += range.bytes;
+          this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount);
+          this.release();
+        },
+        (error: unknown) => {
+          this.ioFailed("write", range.offset, error);
+          this.replyAta(
+            header,
+            ata,
+            port,
+            AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
+            AtaErrorBits.abrt,
+            ata.sectorCount,
+          );
+          this.release();
+        },
+      );
+  }
+
+  private flush(header: AoeHeader, ata: AtaArgs, port: Port): void {
+    if (!this.admit()) return;
+    this.counters.flushes++;
+    this.groupCommit.sync().then(
+      () => {
+        this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount);
+        this.release();
+      },
+      (error: unknown) => {
+        this.ioFailed("flush", 0, error);
+        this.replyAta(
+          header,
+          ata,
+          port,
+          AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
+          AtaErrorBits.abrt,
+          ata.sectorCount,
+        );
+        this.release();
+      },
+    );
+  }
+
+  private ioFailed(op: string, offset: number, error: unknown): void {
+    this.counters.ioErrors++;
+    this.counters.ataErrors++;
+    this.log.error(`${op} failed on e${this.key}`, { offset, error: errorMessage(error) });
+  }
+
+  /** An ATA reply echoing the request's arguments with the given status (never the AoE E flag). */
+  private replyAta(
+    header: AoeHeader,
+    ata: AtaArgs,
+    port: Port,
+    status: number,
+    error: number,
+    sectorCount: number,
+    data?: Buffer,
+  ): void {
+    const frame = allocFrame(ATA_DATA + (data?.length ?? 0));
+    writeHeader(frame, replyHeader(header, port.mac, this.shelf, this.slot));
+    writeAtaArgs(frame, {
+      aflags: ata.aflags & AFLAG_LBA48,
+      errFeature: error,
+      sectorCount,
+      cmdStatus: status,
+      lba: ata.lba,
+    });
+    data?.copy(frame, ATA_DATA);
+    this.reply(port, frame);
+  }
+
+  // --- query config ----------------------------------------------------------------------
+
+  private configFrame(port: Port, to: { dst: Buffer; tag: number }, ccmd: number): Buffer {
+    return encodeConfig(
+      {
+        dst: to.dst,
+        src: port.mac,
+        flags: AOE_FLAG_RESPONSE,
+        error: 0,
+        shelf: this.shelf,
+        slot: this.slot,
+        command: AoeCommand.queryConfig,
+        tag: to.tag,
+      },
+      {
+        bufferCount: this.settings.bufferCount,
+        firmware: FIRMWARE_VERSION,
+        sectorCount: port.sectorsMax,
+        aoeVersion: AOE_VERSION,
+        ccmd,
+        configString: this.state.configString,
+      },
+    );
+  }
+
+  private config(message: ConfigMessage, port: Port, broadcast: boolean): void {
+    const { header, config } = message;
+    const replyTo = { dst: header.src, tag: header.tag };
+    switch (config.ccmd) {
+      case ConfigCommand.read:
+        return this.reply(port, this.configFrame(port, replyTo, config.ccmd));
+      case ConfigCommand.testExact:
+      case ConfigCommand.testPrefix:
+        // A failed test gets no reply at all (AoEr11 3.2).
+        if (configTestMatches(config.ccmd, this.state.configString, config.configString)) {
+          this.reply(port, this.configFrame(port, replyTo, config.ccmd));
+        }
+        return;
+      default: {
+        assert(!broadcast, "broadcast config sets are filtered before");
+        if (this.reservedAgainst(header.src))
+          return this.sendAoeError(header, port, AoeError.targetReserved);
+        const given = Buffer.from(config.configString);
+        this.editState(
+          (state) => {
+            const own = state.configString;
+            if (config.ccmd === ConfigCommand.setIfEmpty && own.length > 0 && !own.equals(given)) {
+              return undefined; // error 4: config string present
+            }
+            return { ...state, configString: given };
+          },
+          (changed) =>
+            changed
+              ? this.reply(port, this.configFrame(port, replyTo, config.ccmd))
+              : this.sendAoeError(header, port, AoeError.configStringPresent),
+          () => this.sendAoeError(header, port, AoeError.deviceUnavailable),
+        );
+      }
+    }
+  }
+
+  // --- MAC mask list ---------------------------------------------------------------------
+
+  private maskReply(header: AoeHeader, port: Port, mcmd: number, merror: number): void {
+    const directives = this.state.macMask.map((mac) => ({ dcmd: DirectiveCommand.none, mac }));
+    this.reply(
+      port,
+      encodeMacMask(replyHeader(header, port.mac, this.shelf, this.slot), {
+        mcmd,
+        merror,
+        directives,
+      }),
+    );
+  }
+
+  private macMask(message: MaskMessage, port: Port): void {
+    const { header, mask } = message;
+    if (mask.mcmd === MaskCommand.read) return this.maskReply(header, port, mask.mcmd, 0);
+    if (this.reservedAgainst(header.src))
+      return this.sendAoeError(header, port, AoeError.targetReserved);
+    let merror = 0;
+    this.editState(
+      (state) => {
+        // All directives or none: a bad directive leaves the list as it was.
+        const list = [...state.macMask];
+        for (const directive of mask.directives) {
+          const at = list.findIndex((mac) => mac.equals(directive.mac));
+          if (directive.dcmd === DirectiveCommand.none) continue;
+          if (directive.dcmd === DirectiveCommand.add) {
+            if (at >= 0) continue;
+            if ((directive.mac[0] as number) & 1) {
+              merror = MaskError.badDirective;
+              return undefined;
+            }
+            if (list.length >= MASK_MACS_MAX) {
+              merror = MaskError.listFull;
+              return undefined;
+            }
+            list.push(directive.mac);
+          } else if (directive.dcmd === DirectiveCommand.delete) {
+            if (at >= 0) list.splice(at, 1);
+          } else {
+            merror = MaskError.badDirective;
+            return undefined;
+          }
+        }
+        return { ...state, macMask: list };
+      },
+      () => this.maskReply(header, port, mask.mcmd, merror),
+      () => this.maskReply(header, port, mask.mcmd, MaskError.unspecified),
+    );
+  }
+
+  // --- reserve/release -------------------------------------------------------------------
+
+  private reserve(message: ReserveMessage, port: Port): void {
+    const { header, reserve } = message;
+    const answer = () =>
+      this.reply(
+        port,
+        encodeReserve(replyHeader(header, port.mac, this.shelf, this.slot), {
+          rcmd: reserve.rcmd,
+          macs: this.state.reservation,
+        }),
+      );
+    if (reserve.rcmd === ReserveCommand.read) return answer();
+    if (reserve.rcmd === ReserveCommand.set && this.reservedAgainst(header.src)) {
+      return this.sendAoeError(header, port, AoeError.targetReserved);
+    }
+    if (reserve.macs.some((mac) => ((mac[0] as number) & 1) !== 0)) {
+      return this.sendAoeError(header, port, AoeError.badArgument);
+    }
+    this.editState(
+      (state) => ({ ...state, reservation: reserve.macs }),
+      answer,
+      () => this.sendAoeError(header, port, AoeError.deviceUnavailable),
+    );
+  }
+
+  // --- state edits -----------------------------------------------------------------------
+
+  /**
+   * Applies an edit to the persisted state: computes the new state from the current one, saves
+   * it, and only then makes it current and answers. `edit` returns undefined to refuse.
+   */
+  private editState(
+    edit: (state: ExportState) => ExportState | undefined,
+    done: (changed: boolean) => void,
+    failed: () => void,
+  ): void {
+    this.stateChain = this.stateChain.then(async () => {
+      const next = edit(this.state);
+      if (!next) return done(false);
+      try {
+        await this.stateStore.save(this.key, next);
+      } catch (error) {
+        this.log.error(`cannot persist state of e${this.key}`, { error: errorMessage(error) });
+        return failed();
+      }
+      this.state = next;
+      this.log.info(`e${this.key} state changed`, {
+        macMask: next.macMask.map(macToString).join(","),
+        reservation: next.reservation.map(macToString).join(","),
+      });
+      done(true);
+    });
+  }
+
+  /** The admin's change (config reload, control plane): persisted, then applied atomically. */
+  replaceState(patch: Partial<ExportState>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.editState(
+        (state) => ({ ...state, ...patch }),
+        () => resolve(),
+        () => reject(new Error(`cannot persist state of e${this.key}`)),
+      );
+    });
+  }
+
+  /** Resolves when no request of this export is in flight. */
+  drain(): Promise<void> {
+    if (this.counters.inFlight === 0) return this.stateChain;
+    return new Promise<void>((resolve) => this.drained.push(resolve)).then(() => this.stateChain);
+  }
+}
+
+export function settingsOf(config: ExportConfig, bufferCount: number): ExportSettings {
+  return { readOnly: config.readOnly, durable: config.durable, bufferCount };
+}

@@ -1,0 +1,423 @@
+/**
+ * The AoE target: many exports in one process, each on one or more interfaces. It routes frames to
+ * exports, answers broadcast discovery, re-reads interface MTUs, applies new configs live (adding
+ * or removing an export leaves the others undisturbed) and drains in-flight I/O on stop.
+ * All I/O comes in through `TargetDeps`, so tests and simulators can supply their own.
+ */
+import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
+import type { Logger } from "../../foundation/log.js";
+import type { BlockDevice } from "../../block/block-device.js";
+import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
+import {
+  AOE_SHELF_BROADCAST,
+  AOE_SLOT_BROADCAST,
+  AoeCommand,
+  decodeConfig,
+  decodeHeader,
+  isInvalid,
+  parseMac,
+  sectorsPerFrame,
+  validateRequestHeader,
+  type DropReason,
+} from "../codec/index.js";
+import { AoeExport, settingsOf, type Port } from "./aoe-export.js";
+import { exportKey, type ExportConfig, type TargetConfig } from "./config.js";
+import { countDrop, type ExportCounters } from "./counters.js";
+import type { ExportState, ExportStateStore } from "./export-state.js";
+
+export interface TargetDeps {
+  openSocket(ifname: string): RawSocket;
+  openDevice(path: string, options: { readOnly: boolean }): Promise<BlockDevice>;
+  stateStore: ExportStateStore;
+  log: Logger;
+  /** How often interface MTUs are re-read. */
+  mtuPollMs?: number;
+}
+
+export interface TargetStats {
+  /** Frames no export took, by reason (malformed, for other targets, responses...). */
+  drops: Partial<Record<DropReason, number>>;
+  framesIn: number;
+  interfaces: Array<{
+    ifname: string;
+    mtu: number;
+    sectorsMax: number;
+    kernelDrops: number;
+    sendDrops: number;
+  }>;
+  exports: Array<{
+    address: string;
+    path: string;
+    sizeBytes: number;
+    interfaces: string[];
+    readOnly: boolean;
+    durable: boolean;
+    counters: ExportCounters;
+  }>;
+}
+
+interface PortEntry extends Port {
+  socket: RawSocket;
+  /** Exports on this interface by shelf * 256 + slot. */
+  exports: Map<number, AoeExport>;
+}
+
+interface ExportEntry {
+  config: ExportConfig;
+  export: AoeExport;
+}
+
+const routeKey = (shelf: number, slot: number) => shelf * 256 + slot;
+
+function toMacs(list: readonly string[]): Buffer[] {
+  return list.map((text) => parseMac(text) as Buffer);
+}
+
+export class AoeTarget {
+  private readonly ports = new Map<string, PortEntry>();
+  private readonly exports = new Map<string, ExportEntry>();
+  private readonly drops: Partial<Record<DropReason, number>> = {};
+  private framesIn = 0;
+  private stopping = false;
+  private bufferCount = 0;
+  private readonly mtuTimer: NodeJS.Timeout;
+  /** apply() calls run one after another. */
+  private applying: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly deps: TargetDeps) {
+    this.mtuTimer = setInterval(() => this.pollMtus(), deps.mtuPollMs ?? 1000);
+    this.mtuTimer.unref();
+  }
+
+  static async start(config: TargetConfig, deps: TargetDeps): Promise<AoeTarget> {
+    const target = new AoeTarget(deps);
+    try {
+      await target.apply(config);
+    } catch (error) {
+      await target.stop();
+      throw error;
+    }
+    return target;
+  }
+
+  /**
+   * Makes the running target match `config`. Everything that can fail (opening devices and
+   * sockets, loading state) happens before anything running is changed; then exports are added,
+   * changed in place (mask list, reservation, durability) or removed (after their in-flight I/O).
+   */
+  apply(config: TargetConfig): Promise<void> {
+    const run = this.applying.then(() => this.applyNow(config));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(config: TargetConfig): Promise<void> {
+    if (this.stopping) throw new EtherplaneError("CLOSED", "the target is stopping");
+    const wanted = new Map(
+      config.exports.map((entry) => [exportKey(entry.shelf, entry.slot), entry]),
+    );
+    const replaced = (key: string, entry: ExportConfig) => {
+      const current = this.exports.get(key)?.config;
+      return (
+        current !== undefined &&
+        (current.path !== entry.path ||
+          current.readOnly !== entry.readOnly ||
+          current.model !== entry.model ||
+          current.serial !== entry.serial ||
+          current.interfaces.join() !== entry.interfaces.join())
+      );
+    };
+
+    // 1. Prepare: new sockets, devices and state, without touching what runs.
+    const newPorts: PortEntry[] = [];
+    const prepared: ExportEntry[] = [];
+    try {
+      for (const ifname of new Set(config.exports.flatMap((entry) => entry.interfaces))) {
+        if (!this.ports.has(ifname)) newPorts.push(this.openPort(ifname));
+      }
+      for (const [key, entry] of wanted) {
+        if (this.exports.has(key) && !replaced(key, entry)) continue;
+        prepared.push(await this.prepareExport(entry, config.bufferCount));
+      }
+    } catch (error) {
+      for (const port of newPorts) port.socket.close();
+      await Promise.all(
+        prepared.map((entry) => entry.export.device.close().catch(() => undefined)),
+      );
+      throw error;
+    }
+
+    // 2. Switch: routes change synchronously, so no frame sees a half-applied config.
+    this.bufferCount = config.bufferCount;
+    for (const port of newPorts) this.ports.set(port.ifname, port);
+    const retired: AoeExport[] = [];
+    for (const [key, entry] of this.exports) {
+      if (!wanted.has(key) || replaced(key, wanted.get(key) as ExportConfig)) {
+        this.unroute(entry);
+        this.exports.delete(key);
+        retired.push(entry.export);
+      }
+    }
+    for (const entry of prepared) {
+      this.exports.set(entry.export.key, entry);
+      this.route(entry);
+    }
+    const changes: Array<Promise<void>> = [];
+    for (const [key, entry] of this.exports) {
+      const next = wanted.get(key) as ExportConfig;
+      entry.export.settings = settingsOf(next, config.bufferCount);
+      const patch = this.statePatch(next);
+      if (Object.keys(patch).length > 0 && !prepared.includes(entry))
+        changes.push(entry.export.replaceState(patch));
+      entry.config = next;
+    }
+    for (const [ifname, port] of this.ports) {
+      if (port.exports.size === 0) {
+        port.socket.close();
+        this.ports.delete(ifname);
+      }
+    }
+    for (const entry of prepared) this.announce(entry);
+    for (const entry of prepared) {
+      this.deps.log.info(`exporting e${entry.export.key}`, {
+        path: entry.config.path,
+        interfaces: entry.config.interfaces.join(","),
+        sizeBytes: entry.export.device.sizeBytes,
+        readOnly: entry.config.readOnly,
+        durable: entry.config.durable,
+      });
+    }
+
+    // 3. Retire: removed exports finish their in-flight requests, then close.
+    await Promise.all(changes);
+    await Promise.all(
+      retired.map(async (old) => {
+        await old.drain();
+        await old.device
+          .close()
+          .catch((error: unknown) =>
+            this.deps.log.warn("close failed", { error: errorMessage(error) }),
+          );
+        this.deps.log.info(`stopped exporting e${old.key}`);
+      }),
+    );
+  }
+
+  private statePatch(config: ExportConfig): Partial<ExportState> {
+    const patch: Partial<ExportState> = {};
+    if (config.macMask) patch.macMask = toMacs(config.macMask);
+    if (config.reservation) patch.reservation = toMacs(config.reservation);
+    if (config.configString !== undefined) patch.configString = Buffer.from(config.configString);
+    return patch;
+  }
+
+  private async prepareExport(config: ExportConfig, bufferCount: number): Promise<ExportEntry> {
+    const key = exportKey(config.shelf, config.slot);
+    const loaded = await this.deps.stateStore.load(key);
+    const patch = this.statePatch(config);
+    const state = { ...loaded, ...patch };
+    const device = await this.deps.openDevice(config.path, { readOnly: config.readOnly });
+    try {
+      if (Object.keys(patch).length > 0) await this.deps.stateStore.save(key, state);
+    } catch (error) {
+      await device.close().catch(() => undefined);
+      throw error;
+    }
+    const aoeExport = new AoeExport(
+      config.shelf,
+      config.slot,
+      device,
+      settingsOf(config, bufferCount),
+      state,
+      this.deps.stateStore,
+      this.deps.log,
+      {
+        ...(config.model ? { model: config.model } : {}),
+        ...(config.serial ? { serial: config.serial } : {}),
+      },
+    );
+    return { config, export: aoeExport };
+  }
+
+  private openPort(ifname: string): PortEntry {
+    const socket = this.deps.openSocket(ifname);
+    const port: PortEntry = {
+      ifname,
+      mac: socket.mac,
+      sectorsMax: sectorsPerFrame(socket.mtu()),
+      socket,
+      exports: new Map(),
+      send: (frame) => {
+        socket.send([frame]);
+      },
+    };
+    socket.onFrames((frames) => this.receive(port, frames));
+    return port;
+  }
+
+  private route(entry: ExportEntry): void {
+    for (const ifname of entry.config.interfaces) {
+      this.ports
+        .get(ifname)
+        ?.exports.set(routeKey(entry.config.shelf, entry.config.slot), entry.export);
+    }
+  }
+
+  private unroute(entry: ExportEntry): void {
+    for (const ifname of entry.config.interfaces) {
+      this.ports.get(ifname)?.exports.delete(routeKey(entry.config.shelf, entry.config.slot));
+    }
+  }
+
+  private announce(entry: ExportEntry): void {
+    for (const ifname of entry.config.interfaces) {
+      const port = this.ports.get(ifname);
+      if (port) entry.export.announce(port);
+    }
+  }
+
+  private receive(port: PortEntry, frames: Buffer[]): void {
+    for (const frame of frames) {
+      this.framesIn++;
+      if (this.stopping) {
+        countDrop(this.drops, "overloaded");
+        continue;
+      }
+      const header = decodeHeader(frame);
+      if (isInvalid(header)) {
+        countDrop(this.drops, header.reason);
+        continue;
+      }
+      const bad = validateRequestHeader(header);
+      if (bad && bad.reason !== "bad-version") {
+        countDrop(this.drops, bad.reason);
+        continue;
+      }
+      if (header.shelf === AOE_SHELF_BROADCAST || header.slot === AOE_SLOT_BROADCAST) {
+        this.receiveBroadcast(port, frame, header);
+        continue;
+      }
+      const target = port.exports.get(routeKey(header.shelf, header.slot));
+      if (!target) {
+        countDrop(this.drops, "not-addressed");
+        continue;
+      }
+      target.receive(frame, header, port);
+    }
+  }
+
+  /** Broadcast addressing is for discovery only: query config, version 1 (aoe-protocol.md). */
+  private receiveBroadcast(
+    port: PortEntry,
+    frame: Buffer,
+    header: ReturnType<typeof decodeHeader>,
+  ): void {
+    if (isInvalid(header)) return;
+    if (header.command !== AoeCommand.queryConfig || header.version !== 1) {
+      countDrop(this.drops, "not-addressed");
+      return;
+    }
+    const message = decodeConfig(frame, header);
+    if (isInvalid(message)) {
+      countDrop(this.drops, message.reason);
+      return;
+    }
+    for (const target of port.exports.values()) {
+      const shelfMatches = header.shelf === AOE_SHELF_BROADCAST || header.shelf === target.shelf;
+      const slotMatches = header.slot === AOE_SLOT_BROADCAST || header.slot === target.slot;
+      if (shelfMatches && slotMatches) target.receiveBroadcastConfig(message, port);
+    }
+  }
+
+  private pollMtus(): void {
+    for (const port of this.ports.values()) {
+      let mtu: number;
+      try {
+        mtu = port.socket.mtu();
+      } catch (error) {
+        this.deps.log.warn(`cannot read the MTU of ${port.ifname}`, { error: errorMessage(error) });
+        continue;
+      }
+      const sectors = sectorsPerFrame(mtu);
+      if (sectors === port.sectorsMax) continue;
+      this.deps.log.info(`${port.ifname}: MTU is now ${mtu}, ${sectors} sectors per frame`);
+      port.sectorsMax = sectors;
+      // Tell initiators at once; the Linux initiator re-reads the size on its next discovery.
+      for (const target of port.exports.values()) target.announce(port);
+    }
+  }
+
+  /** Re-reads MTUs now (tests; SIGHUP). */
+  refreshMtus(): void {
+    this.pollMtus();
+  }
+
+  stats(): TargetStats {
+    return {
+      drops: { ...this.drops },
+      framesIn: this.framesIn,
+      interfaces: [...this.ports.values()].map((port) => {
+        const socketStats = port.socket.stats();
+        return {
+          ifname: port.ifname,
+          mtu: port.socket.mtu(),
+          sectorsMax: port.sectorsMax,
+          kernelDrops: socketStats.kernelDrops,
+          sendDrops: socketStats.sendDrops,
+        };
+      }),
+      exports: [...this.exports.values()].map(({ config, export: e }) => ({
+        address: e.key,
+        path: config.path,
+        sizeBytes: e.device.sizeBytes,
+        interfaces: config.interfaces,
+        readOnly: e.settings.readOnly,
+        durable: e.settings.durable,
+        counters: { ...e.counters, drops: { ...e.counters.drops } },
+      })),
+    };
+  }
+
+  /** The exports' current persisted state (MAC masks, reservations, config strings). */
+  exportState(address: string): Readonly<ExportState> | undefined {
+    return this.exports.get(address)?.export.currentState();
+  }
+
+  get advertisedBufferCount(): number {
+    return this.bufferCount;
+  }
+
+  /**
+   * Stops taking requests, lets every in-flight request finish (so acknowledged writes are
+   * written), flushes the devices to stable storage and closes everything.
+   */
+  async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.mtuTimer);
+    await this.applying;
+    const entries = [...this.exports.values()];
+    const drained = Promise.all(entries.map((entry) => entry.export.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), options.drainTimeoutMs ?? 30_000);
+    });
+    if ((await Promise.race([drained, timedOut])) === "timeout") {
+      this.deps.log.warn("stopping with requests still in flight after the drain timeout");
+    }
+    clearTimeout(timer);
+    for (const { export: e } of entries) {
+      await e.device
+        .flush()
+        .catch((error: unknown) =>
+          this.deps.log.error(`flush of e${e.key} failed`, { error: errorMessage(error) }),
+        );
+      await e.device.close().catch(() => undefined);
+    }
+    this.exports.clear();
+    // Replies already queued go out before the sockets close (the adapter flushes on setImmediate).
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const port of this.ports.values()) port.socket.close();
+    this.ports.clear();
+  }
+}

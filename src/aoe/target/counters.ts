@@ -1,0 +1,43 @@
+/** Per-export and per-target counters, exposed by `AoeTarget.stats()` and `etherplane aoe stats`. */
+import type { DropReason } from "../codec/index.js";
+
+export interface ExportCounters {
+  framesIn: number;
+  framesOut: number;
+  readBytes: number;
+  writtenBytes: number;
+  readRequests: number;
+  writeRequests: number;
+  flushes: number;
+  /** ATA requests answered with an error status (I/O failure, out of range, aborted). */
+  ataErrors: number;
+  /** I/O failures reported by the backing store. */
+  ioErrors: number;
+  /** AoE error replies (reserved, bad argument, unsupported version...). */
+  aoeErrors: number;
+  inFlight: number;
+  inFlightMax: number;
+  drops: Partial<Record<DropReason, number>>;
+}
+
+export function newExportCounters(): ExportCounters {
+  return {
+    framesIn: 0,
+    framesOut: 0,
+    readBytes: 0,
+    writtenBytes: 0,
+    readRequests: 0,
+    writeRequests: 0,
+    flushes: 0,
+    ataErrors: 0,
+    ioErrors: 0,
+    aoeErrors: 0,
+    inFlight: 0,
+    inFlightMax: 0,
+    drops: {},
+  };
+}
+
+export function countDrop(drops: Partial<Record<DropReason, number>>, reason: DropReason): void {
+  drops[reason] = (drops[reason] ?? 0) + 1;
+}
