@@ -14,3 +14,17 @@ export interface BlockDevice {
   flush(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A BlockDevice that also moves several buffers in one system call (preadv/pwritev): the AoE
+ * target merges the frames of a batch that touch adjacent sectors into one such call.
+ */
+export interface VectoredBlockDevice extends BlockDevice {
+  /** Fills `buffers` in order from `offsetBytes` on. */
+  readv(buffers: readonly Buffer[], offsetBytes: number): Promise<void>;
+  /** Writes `buffers` in order from `offsetBytes` on. */
+  writev(buffers: readonly Buffer[], offsetBytes: number): Promise<void>;
+}
+
+/** Most buffers one readv/writev call takes (Linux IOV_MAX is 1024). */
+export const IOVEC_BUFFERS_MAX = 1024;

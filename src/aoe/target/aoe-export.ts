@@ -6,7 +6,7 @@
 import { assert } from "../../foundation/assert.js";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
-import type { BlockDevice } from "../../block/block-device.js";
+import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-device.js";
 import {
   AFLAG_LBA48,
   AOE_FLAG_RESPONSE,
@@ -51,6 +51,19 @@ import type { ExportState, ExportStateStore } from "./export-state.js";
 import { GroupCommit } from "./group-commit.js";
 
 export const FIRMWARE_VERSION = 0x0100;
+
+/** A read or write admitted from the current batch, waiting for `endBatch`. */
+interface PendingIo {
+  write: boolean;
+  header: AoeHeader;
+  ata: AtaArgs;
+  port: Port;
+  offset: number;
+  /** Where the data goes (a read: inside `frame`) or comes from (a write: the received frame). */
+  data: Buffer;
+  /** A read's reply frame. */
+  frame?: Buffer;
+}
 const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
 /** Where a request came in, and so where its reply goes. */
@@ -83,16 +96,20 @@ export class AoeExport {
   /** State edits (wire or admin) run one at a time so none is based on a stale list. */
   private stateChain: Promise<void> = Promise.resolve();
   private drained: Array<() => void> = [];
+  private batch: PendingIo[] = [];
 
   constructor(
     readonly shelf: number,
     readonly slot: number,
-    readonly device: BlockDevice,
+    readonly device: VectoredBlockDevice,
     settings: ExportSettings,
     state: ExportState,
     private readonly stateStore: ExportStateStore,
     private readonly log: Logger,
     identity: { model?: string; serial?: string } = {},
+    /** Called when this export queues the first I/O of a batch; the target then calls endBatch. */
+    private readonly onBatchStart: (e: AoeExport) => void = (e) =>
+      queueMicrotask(() => e.endBatch()),
   ) {
     this.key = `${shelf}.${slot}`;
     this.settings = settings;
@@ -260,30 +277,18 @@ export class AoeExport {
     if (!range || !this.admit()) return;
     this.counters.readRequests++;
     // The reply is built around the data so the disk reads straight into the frame. Every byte of
-    // it is written below or by the read, so allocUnsafe never leaks an earlier frame's bytes.
+    // it is written by the header writes or the read, so allocUnsafe never leaks earlier bytes.
     const frame =
       range.bytes === 0 ? allocFrame(ATA_DATA) : Buffer.allocUnsafe(ATA_DATA + range.bytes);
-    this.device.read(frame.subarray(ATA_DATA, ATA_DATA + range.bytes), range.offset).then(
-      () => {
-        this.counters.readBytes += range.bytes;
-        writeHeader(frame, replyHeader(header, port.mac, this.shelf, this.slot));
-        writeAtaArgs(frame, { ...ata, errFeature: 0, cmdStatus: AtaStatus.drdy });
-        this.reply(port, frame);
-        this.release();
-      },
-      (error: unknown) => {
-        this.ioFailed("read", range.offset, error);
-        this.replyAta(
-          header,
-          ata,
-          port,
-          AtaStatus.drdy | AtaStatus.err,
-          AtaErrorBits.unc,
-          ata.sectorCount,
-        );
-        this.release();
-      },
-    );
+    this.queueIo({
+      write: false,
+      header,
+      ata,
+      port,
+      offset: range.offset,
+      data: frame.subarray(ATA_DATA, ATA_DATA + range.bytes),
+      frame,
+    });
   }
 
   private write(header: AoeHeader, ata: AtaArgs, data: Buffer, port: Port): void {
@@ -301,30 +306,104 @@ export class AoeExport {
     const range = this.transfer(header, ata, port);
     if (!range || !this.admit()) return;
     this.counters.writeRequests++;
-    const durable = this.settings.durable;
     // `data` is a view of the received batch buffer, which the socket adapter never reuses.
-    this.device
-      .write(data.subarray(0, range.bytes), range.offset)
-      .then(() => (durable ? this.groupCommit.sync() : undefined))
-      .then(
-        () => {
-          this.counters.writtenBytes += range.bytes;
-          this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount);
+    this.queueIo({
+      write: true,
+      header,
+      ata,
+      port,
+      offset: range.offset,
+      data: data.subarray(0, range.bytes),
+    });
+  }
+
+  private queueIo(io: PendingIo): void {
+    this.batch.push(io);
+    if (this.batch.length === 1) this.onBatchStart(this);
+  }
+
+  /**
+   * Issues the reads and writes collected from one received batch: requests for adjacent sectors
+   * become one preadv/pwritev (a sequential stream of 1 KiB frames costs one system call per batch
+   * instead of one per frame).
+   */
+  endBatch(): void {
+    const ios = this.batch;
+    if (ios.length === 0) return;
+    this.batch = [];
+    if (ios.length > 1) ios.sort((a, b) => a.offset - b.offset);
+    let first = 0;
+    while (first < ios.length) {
+      const head = ios[first] as PendingIo;
+      let end = head.offset + head.data.length;
+      let last = first + 1;
+      while (last < ios.length && last - first < IOVEC_BUFFERS_MAX) {
+        const next = ios[last] as PendingIo;
+        if (next.write !== head.write || next.offset !== end) break;
+        end += next.data.length;
+        last++;
+      }
+      this.issue(ios.slice(first, last));
+      first = last;
+    }
+  }
+
+  private issue(run: PendingIo[]): void {
+    const head = run[0] as PendingIo;
+    const buffers = run.map((io) => io.data);
+    const durable = head.write && this.settings.durable;
+    const io = head.write
+      ? this.device.writev(buffers, head.offset)
+      : this.device.readv(buffers, head.offset);
+    io.then(() => (durable ? this.groupCommit.sync() : undefined)).then(
+      () => {
+        for (const done of run) {
+          if (done.write) {
+            this.counters.writtenBytes += done.data.length;
+            this.replyAta(
+              done.header,
+              done.ata,
+              done.port,
+              AtaStatus.drdy,
+              0,
+              done.ata.sectorCount,
+            );
+          } else {
+            const frame = done.frame as Buffer;
+            this.counters.readBytes += done.data.length;
+            writeHeader(frame, replyHeader(done.header, done.port.mac, this.shelf, this.slot));
+            writeAtaArgs(frame, { ...done.ata, errFeature: 0, cmdStatus: AtaStatus.drdy });
+            this.reply(done.port, frame);
+          }
           this.release();
-        },
-        (error: unknown) => {
-          this.ioFailed("write", range.offset, error);
-          this.replyAta(
-            header,
-            ata,
-            port,
-            AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
-            AtaErrorBits.abrt,
-            ata.sectorCount,
-          );
+        }
+      },
+      (error: unknown) => {
+        this.ioFailed(head.write ? "write" : "read", head.offset, error);
+        for (const done of run) {
+          if (done.write) {
+            this.replyAta(
+              done.header,
+              done.ata,
+              done.port,
+              AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
+              AtaErrorBits.abrt,
+              done.ata.sectorCount,
+            );
+          } else {
+            this.replyAta(
+              done.header,
+              done.ata,
+              done.port,
+              AtaStatus.drdy | AtaStatus.err,
+              AtaErrorBits.unc,
+              done.ata.sectorCount,
+            );
+          }
           this.release();
-        },
-      );
+        }
+      },
+    );
   }
 
   private flush(header: AoeHeader, ata: AtaArgs, port: Port): void {

@@ -6,7 +6,7 @@
  */
 import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
-import type { BlockDevice } from "../../block/block-device.js";
+import type { VectoredBlockDevice } from "../../block/block-device.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
   AOE_SHELF_BROADCAST,
@@ -27,7 +27,7 @@ import type { ExportState, ExportStateStore } from "./export-state.js";
 
 export interface TargetDeps {
   openSocket(ifname: string): RawSocket;
-  openDevice(path: string, options: { readOnly: boolean }): Promise<BlockDevice>;
+  openDevice(path: string, options: { readOnly: boolean }): Promise<VectoredBlockDevice>;
   stateStore: ExportStateStore;
   log: Logger;
   /** How often interface MTUs are re-read. */
@@ -77,6 +77,8 @@ export class AoeTarget {
   private readonly ports = new Map<string, PortEntry>();
   private readonly exports = new Map<string, ExportEntry>();
   private readonly drops: Partial<Record<DropReason, number>> = {};
+  /** Exports that queued I/O during the batch being received. */
+  private batchExports: AoeExport[] = [];
   private framesIn = 0;
   private stopping = false;
   private bufferCount = 0;
@@ -303,6 +305,11 @@ export class AoeTarget {
         continue;
       }
       target.receive(frame, header, port);
+    }
+    if (this.batchExports.length > 0) {
+      const exports = this.batchExports;
+      this.batchExports = [];
+      for (const e of exports) e.endBatch();
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import { EtherplaneError } from "../../foundation/errors.js";
-import type { BlockDevice } from "../block-device.js";
+import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../block-device.js";
 
 export interface FileBlockDeviceOptions {
   readOnly?: boolean;
@@ -14,6 +14,18 @@ export interface FileBlockDeviceOptions {
 
 function ioError(op: string, path: string, cause: unknown): EtherplaneError {
   return new EtherplaneError("IO_ERROR", `${op} ${path}: ${(cause as Error).message}`, { cause });
+}
+
+function totalBytes(buffers: readonly Buffer[]): number {
+  if (buffers.length > IOVEC_BUFFERS_MAX) {
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `${buffers.length} buffers exceed ${IOVEC_BUFFERS_MAX}`,
+    );
+  }
+  let total = 0;
+  for (const buffer of buffers) total += buffer.length;
+  return total;
 }
 
 export async function openFileBlockDevice(
@@ -61,7 +73,7 @@ function sizeOf(path: string, fd: number): number {
   );
 }
 
-export class FileBlockDevice implements BlockDevice {
+export class FileBlockDevice implements VectoredBlockDevice {
   private closed = false;
 
   constructor(
@@ -115,6 +127,58 @@ export class FileBlockDevice implements BlockDevice {
       };
       step(0);
     });
+  }
+
+  readv(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
+    const total = totalBytes(buffers);
+    this.check("read", total, offsetBytes);
+    return new Promise((resolve, reject) => {
+      fs.readv(this.fd, buffers, offsetBytes, (err, n) => {
+        if (err) return reject(ioError("read", this.path, err));
+        if (n === total) return resolve();
+        // Short read (signal, or a file that shrank): finish buffer by buffer.
+        this.finishVector(buffers, offsetBytes, n, (b, at) => this.read(b, at)).then(
+          resolve,
+          reject,
+        );
+      });
+    });
+  }
+
+  writev(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
+    if (this.readOnly) {
+      return Promise.reject(new EtherplaneError("REFUSED", `${this.path} is read-only`));
+    }
+    const total = totalBytes(buffers);
+    this.check("write", total, offsetBytes);
+    return new Promise((resolve, reject) => {
+      fs.writev(this.fd, buffers, offsetBytes, (err, n) => {
+        if (err) return reject(ioError("write", this.path, err));
+        if (n === total) return resolve();
+        this.finishVector(buffers, offsetBytes, n, (b, at) => this.write(b, at)).then(
+          resolve,
+          reject,
+        );
+      });
+    });
+  }
+
+  /** Completes a vector operation that moved only `done` bytes, one buffer at a time. */
+  private async finishVector(
+    buffers: readonly Buffer[],
+    offsetBytes: number,
+    done: number,
+    op: (buffer: Buffer, at: number) => Promise<void>,
+  ): Promise<void> {
+    let at = 0;
+    for (const buffer of buffers) {
+      const end = at + buffer.length;
+      if (end > done) {
+        const skip = Math.max(0, done - at);
+        await op(buffer.subarray(skip), offsetBytes + at + skip);
+      }
+      at = end;
+    }
   }
 
   flush(): Promise<void> {

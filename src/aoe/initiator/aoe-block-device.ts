@@ -1,0 +1,213 @@
+/**
+ * An AoE volume as a BlockDevice: reads and writes are split into frames of the largest size every
+ * path allows, kept in flight up to the paths' windows, and spread over all paths (multipath).
+ * Unaligned requests are widened to whole sectors (a write then reads the edge sectors first; that
+ * read-modify-write is not atomic against another writer of the same sectors).
+ */
+import { EtherplaneError } from "../../foundation/errors.js";
+import type { BlockDevice } from "../../block/block-device.js";
+import { ATA_DATA, AtaCommand, SECTOR_BYTES } from "../codec/index.js";
+import type { DiscoveredTarget } from "./discovery.js";
+import { enginePaths } from "./discovery.js";
+import type { InitiatorEngine, Path } from "./engine.js";
+import { ataCommand, ataErrorOf, ataRead, ataWrite } from "./requests.js";
+
+export interface AoeBlockDeviceOptions {
+  /** How long one frame may keep being retransmitted before the request fails. */
+  requestTimeoutMs?: number;
+}
+
+/** Frames one read/write call keeps queued in the engine at most (bounds memory for big calls). */
+const CHUNKS_QUEUED_MAX = 512;
+
+export class AoeBlockDevice implements BlockDevice {
+  readonly sizeBytes: number;
+  readonly readOnly = false;
+  readonly sectorsPerFrame: number;
+  private readonly paths: Path[];
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(
+    private readonly engine: InitiatorEngine,
+    readonly target: DiscoveredTarget,
+    options: AoeBlockDeviceOptions = {},
+  ) {
+    if (!target.identify || target.paths.length === 0) {
+      throw new EtherplaneError(
+        "UNAVAILABLE",
+        `e${target.shelf}.${target.slot} did not answer IDENTIFY (state: ${target.state})`,
+      );
+    }
+    this.sizeBytes = target.identify.sectors * SECTOR_BYTES;
+    this.sectorsPerFrame = Math.max(1, Math.min(...target.paths.map((p) => p.sectorsMax)));
+    this.paths = enginePaths(engine, target);
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  get name(): string {
+    return `e${this.target.shelf}.${this.target.slot}`;
+  }
+
+  /** Paths in use, with their RTT estimate and reply counts (for `--verbose` and tests). */
+  pathStats(): Array<{
+    ifname: string;
+    mac: string;
+    window: number;
+    replies: number;
+    srttMs: number;
+  }> {
+    return this.paths.map((path, i) => ({
+      ifname: path.socket.ifname,
+      mac: this.target.paths[i]?.mac ?? "",
+      window: path.window,
+      replies: path.replies,
+      srttMs: path.srttMs,
+    }));
+  }
+
+  private check(length: number, offset: number): void {
+    if (this.closed) throw new EtherplaneError("CLOSED", `${this.name} is closed`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.sizeBytes) {
+      throw new EtherplaneError(
+        "OUT_OF_RANGE",
+        `${length} bytes at ${offset} are beyond the end of ${this.name} (${this.sizeBytes} bytes)`,
+      );
+    }
+  }
+
+  async read(buffer: Buffer, offsetBytes: number): Promise<void> {
+    this.check(buffer.length, offsetBytes);
+    if (buffer.length === 0) return;
+    const start = Math.floor(offsetBytes / SECTOR_BYTES) * SECTOR_BYTES;
+    const end = Math.ceil((offsetBytes + buffer.length) / SECTOR_BYTES) * SECTOR_BYTES;
+    if (start === offsetBytes && end === offsetBytes + buffer.length)
+      return this.readSectors(buffer, start / SECTOR_BYTES);
+    const wide = Buffer.alloc(end - start);
+    await this.readSectors(wide, start / SECTOR_BYTES);
+    wide.copy(buffer, 0, offsetBytes - start, offsetBytes - start + buffer.length);
+  }
+
+  async write(buffer: Buffer, offsetBytes: number): Promise<void> {
+    this.check(buffer.length, offsetBytes);
+    if (buffer.length === 0) return;
+    const start = Math.floor(offsetBytes / SECTOR_BYTES) * SECTOR_BYTES;
+    const end = Math.ceil((offsetBytes + buffer.length) / SECTOR_BYTES) * SECTOR_BYTES;
+    if (start === offsetBytes && end === offsetBytes + buffer.length)
+      return this.writeSectors(buffer, start / SECTOR_BYTES);
+    const wide = Buffer.alloc(end - start);
+    await this.readSectors(wide.subarray(0, SECTOR_BYTES), start / SECTOR_BYTES);
+    if (end - start > SECTOR_BYTES) {
+      await this.readSectors(wide.subarray(wide.length - SECTOR_BYTES), end / SECTOR_BYTES - 1);
+    }
+    buffer.copy(wide, offsetBytes - start);
+    await this.writeSectors(wide, start / SECTOR_BYTES);
+  }
+
+  /** Reads whole sectors starting at `lba` into `buffer` (a multiple of 512 bytes). */
+  readSectors(buffer: Buffer, lba: number): Promise<void> {
+    return this.transfer(
+      buffer,
+      lba,
+      (chunk, chunkLba) =>
+        ataRead(this.target.shelf, this.target.slot, chunkLba, chunk.length / SECTOR_BYTES),
+      (reply, chunk) => {
+        if (reply.length < ATA_DATA + chunk.length) {
+          return new EtherplaneError(
+            "PROTOCOL",
+            `${this.name}: read reply carries ${reply.length - ATA_DATA} bytes, expected ${chunk.length}`,
+          );
+        }
+        reply.copy(chunk, 0, ATA_DATA, ATA_DATA + chunk.length);
+        return undefined;
+      },
+    );
+  }
+
+  /** Writes whole sectors from `buffer` (a multiple of 512 bytes) starting at `lba`. */
+  writeSectors(buffer: Buffer, lba: number): Promise<void> {
+    return this.transfer(
+      buffer,
+      lba,
+      (chunk, chunkLba) => ataWrite(this.target.shelf, this.target.slot, chunkLba, chunk),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Runs one frame per chunk of `sectorsPerFrame` sectors, at most CHUNKS_QUEUED_MAX queued at
+   * once; fails with the first error (frames already sent still complete, harmlessly).
+   */
+  private transfer(
+    buffer: Buffer,
+    lba: number,
+    build: (chunk: Buffer, chunkLba: number) => Buffer,
+    complete: (reply: Buffer, chunk: Buffer) => EtherplaneError | undefined,
+  ): Promise<void> {
+    const chunkBytes = this.sectorsPerFrame * SECTOR_BYTES;
+    const chunks = Math.ceil(buffer.length / chunkBytes);
+    const what = (i: number) =>
+      `${buffer.length > chunkBytes ? "a transfer" : "the request"} at sector ${lba + i * this.sectorsPerFrame}`;
+    return new Promise((resolve, reject) => {
+      let next = 0;
+      let done = 0;
+      let failed = false;
+      const fail = (error: EtherplaneError) => {
+        if (failed) return;
+        failed = true;
+        reject(error);
+      };
+      const submit = () => {
+        while (!failed && next < chunks && next - done < CHUNKS_QUEUED_MAX) {
+          const i = next++;
+          const chunk = buffer.subarray(
+            i * chunkBytes,
+            Math.min(buffer.length, (i + 1) * chunkBytes),
+          );
+          this.engine.submit({
+            frame: build(chunk, lba + i * this.sectorsPerFrame),
+            paths: this.paths,
+            deadlineMs: Date.now() + this.timeoutMs,
+            onReply: (reply, header) => {
+              const error = ataErrorOf(reply, header, what(i)) ?? complete(reply, chunk);
+              if (error) return fail(error);
+              done++;
+              if (done === chunks) resolve();
+              else submit();
+            },
+            onFail: fail,
+          });
+        }
+      };
+      submit();
+    });
+  }
+
+  /** FLUSH CACHE EXT to every target serving this device (each MAC may be a different target). */
+  async flush(): Promise<void> {
+    if (this.closed) throw new EtherplaneError("CLOSED", `${this.name} is closed`);
+    await Promise.all(
+      this.paths.map(
+        (path) =>
+          new Promise<void>((resolve, reject) =>
+            this.engine.submit({
+              frame: ataCommand(this.target.shelf, this.target.slot, AtaCommand.flushCacheExt),
+              paths: [path],
+              deadlineMs: Date.now() + this.timeoutMs,
+              onReply: (reply, header) => {
+                const error = ataErrorOf(reply, header, "FLUSH CACHE EXT");
+                if (error) reject(error);
+                else resolve();
+              },
+              onFail: reject,
+            }),
+          ),
+      ),
+    );
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * `etherplane aoe serve`: the AoE target. A config file (JSON, see src/aoe/target/config.ts) or
+ * the one-liner form. SIGTERM/SIGINT drain in-flight I/O and exit; SIGHUP reloads the config file
+ * (a bad one is reported and changes nothing); SIGUSR1 logs the counters. The counters are also
+ * written every 2 s to STATE_DIR/stats.json for `etherplane aoe stats`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { openFileBlockDevice } from "../../block/file/file-block-device.js";
+import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
+import { createLogger } from "../../foundation/log.js";
+import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
+import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AoeTarget } from "../../aoe/target/aoe-target.js";
+import {
+  parseTargetConfig,
+  parseTargetConfigText,
+  type TargetConfig,
+} from "../../aoe/target/config.js";
+import { FileExportStateStore } from "../../aoe/target/export-state.js";
+import { parse, stringList, usageError } from "../args.js";
+
+const usage =
+  "etherplane aoe serve --config FILE\n" +
+  "       etherplane aoe serve --iface IF [--iface IF2] --export S.L=PATH [--export S.L=PATH...]\n" +
+  "                            [--read-only S.L] [--durable S.L|all] [--state-dir DIR] [--buffer-count N]";
+
+const STATS_INTERVAL_MS = 2000;
+
+/** Builds the config object of the one-liner form; validated like a config file. */
+export function quickConfig(values: {
+  iface: string[];
+  export: string[];
+  readOnly: string[];
+  durable: string[];
+  stateDir?: string;
+  bufferCount?: string;
+}): TargetConfig {
+  if (values.export.length === 0)
+    throw usageError("give --config FILE, or at least one --export S.L=PATH", usage);
+  if (values.iface.length === 0)
+    throw usageError("name the interface(s) to serve on with --iface", usage);
+  const known = new Set<string>();
+  const exports = values.export.map((spec, i) => {
+    const at = spec.indexOf("=");
+    if (at <= 0)
+      throw usageError(`--export ${spec}: write S.L=PATH, e.g. --export 1.0=/srv/disk.img`, usage);
+    const address = spec.slice(0, at).replace(/^e/, "");
+    known.add(address);
+    return {
+      address,
+      path: spec.slice(at + 1),
+      readOnly: values.readOnly.includes(address) || values.readOnly.includes(`e${address}`),
+      durable:
+        values.durable.includes("all") ||
+        values.durable.includes(address) ||
+        values.durable.includes(`e${address}`),
+      index: i,
+    };
+  });
+  for (const flag of [...values.readOnly, ...values.durable]) {
+    if (flag !== "all" && !known.has(flag.replace(/^e/, "")))
+      throw usageError(`${flag} is not one of the --export addresses`, usage);
+  }
+  const raw: Record<string, unknown> = {
+    interfaces: values.iface,
+    exports: exports.map(({ address, path: p, readOnly, durable }) => ({
+      address,
+      path: p,
+      readOnly,
+      durable,
+    })),
+  };
+  if (values.stateDir !== undefined) raw["stateDir"] = values.stateDir;
+  if (values.bufferCount !== undefined) {
+    const count = Number(values.bufferCount);
+    raw["bufferCount"] = Number.isInteger(count) ? count : values.bufferCount;
+  }
+  try {
+    return parseTargetConfig(raw);
+  } catch (error) {
+    // Name the flag rather than the config key where the two differ.
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      errorMessage(error)
+        .replace(/^exports\[(\d+)\]\./, (_m, i: string) => `--export ${values.export[Number(i)]}: `)
+        .replace(/^bufferCount/, "--buffer-count")
+        .replace(/^stateDir/, "--state-dir"),
+      { cause: error },
+    );
+  }
+}
+
+function readConfigFile(file: string): TargetConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new EtherplaneError(
+      "NOT_FOUND",
+      `cannot read config ${file}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return parseTargetConfigText(text, file);
+}
+
+/** One target per state directory: its MAC masks and reservations must have one writer. */
+function lockStateDir(dir: string): () => void {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "target.pid");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      return () => fs.rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(fs.readFileSync(file, "utf8").trim());
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = pid > 0;
+      } catch {
+        alive = false;
+      }
+      if (alive) {
+        throw new EtherplaneError(
+          "REFUSED",
+          `another target (pid ${pid}) uses the state directory ${dir}; stop it or give this one its own --state-dir`,
+        );
+      }
+      fs.rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new EtherplaneError("REFUSED", `cannot lock ${file}`);
+}
+
+function writeStats(dir: string, target: AoeTarget): void {
+  const file = path.join(dir, "stats.json");
+  fs.writeFileSync(
+    `${file}.tmp`,
+    JSON.stringify({ pid: process.pid, timeMs: Date.now(), ...target.stats() }, null, 2),
+  );
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+export async function serveCommand(args: string[]): Promise<void> {
+  const { values } = parse(
+    args,
+    {
+      config: { type: "string", short: "c" },
+      iface: { type: "string", short: "i", multiple: true },
+      export: { type: "string", short: "e", multiple: true },
+      "read-only": { type: "string", multiple: true },
+      durable: { type: "string", multiple: true },
+      "state-dir": { type: "string" },
+      "buffer-count": { type: "string" },
+    },
+    usage,
+  );
+  if (values.help) {
+    process.stdout.write(`usage: ${usage}\n`);
+    return;
+  }
+  const log = createLogger("aoe:target");
+  const configFile = values.config;
+  if (configFile && (values.export?.length ?? 0) > 0)
+    throw usageError("give either --config or --export, not both", usage);
+  const load = (): TargetConfig =>
+    configFile
+      ? readConfigFile(configFile)
+      : quickConfig({
+          iface: stringList(values.iface),
+          export: stringList(values.export),
+          readOnly: stringList(values["read-only"]),
+          durable: stringList(values.durable),
+          ...(values["state-dir"] !== undefined ? { stateDir: values["state-dir"] } : {}),
+          ...(values["buffer-count"] !== undefined ? { bufferCount: values["buffer-count"] } : {}),
+        });
+  const config = load();
+  const unlock = lockStateDir(config.stateDir);
+  let target: AoeTarget;
+  try {
+    target = await AoeTarget.start(config, {
+      openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE }),
+      openDevice: (file, options) => openFileBlockDevice(file, options),
+      stateStore: new FileExportStateStore(config.stateDir),
+      log,
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  log.info(`serving ${config.exports.length} export(s), buffer count ${config.bufferCount}`, {
+    stateDir: config.stateDir,
+  });
+  const statsTimer = setInterval(() => {
+    try {
+      writeStats(config.stateDir, target);
+    } catch (error) {
+      log.warn("cannot write stats.json", { error: errorMessage(error) });
+    }
+  }, STATS_INTERVAL_MS);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: finishing in-flight requests`);
+      clearInterval(statsTimer);
+      target
+        .stop()
+        .catch((error: unknown) => log.error("stop failed", { error: errorMessage(error) }))
+        .finally(() => {
+          try {
+            writeStats(config.stateDir, target);
+          } catch {
+            // the last stats are a courtesy
+          }
+          unlock();
+          log.info("stopped");
+          resolve();
+        });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGUSR1", () => log.info("counters", { stats: JSON.stringify(target.stats()) }));
+    process.on("SIGHUP", () => {
+      target.refreshMtus();
+      let next: TargetConfig;
+      try {
+        next = load();
+      } catch (error) {
+        log.error(`SIGHUP: config not reloaded, nothing changed: ${errorMessage(error)}`);
+        return;
+      }
+      if (next.stateDir !== config.stateDir) {
+        log.error(
+          "SIGHUP: stateDir cannot change while running; restart the target to move it. Nothing changed.",
+        );
+        return;
+      }
+      target.apply(next).then(
+        () => log.info(`SIGHUP: config reloaded, ${next.exports.length} export(s)`),
+        (error: unknown) =>
+          log.error(`SIGHUP: config not applied, nothing changed: ${errorMessage(error)}`),
+      );
+    });
+  });
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * The `etherplane` command: one CLI, subcommands per area. The entry point alone decides where
+ * logs go (stderr) and turns errors into exit codes (exit-codes.ts).
+ */
+import { discoverCommand } from "./aoe/discover.js";
+import { nbdCommand } from "./aoe/nbd.js";
+import { readCommand, writeCommand } from "./aoe/read-write.js";
+import { serveCommand } from "./aoe/serve.js";
+import { statsCommand } from "./aoe/stats.js";
+import { exitCodeFor, messageFor } from "./exit-codes.js";
+
+type Command = (args: string[]) => Promise<void> | void;
+
+const areas: Record<
+  string,
+  { summary: string; commands: Record<string, { summary: string; run: Command }> }
+> = {
+  aoe: {
+    summary: "ATA-over-Ethernet target and initiator",
+    commands: {
+      serve: { summary: "export files or block devices as AoE targets", run: serveCommand },
+      discover: {
+        summary: "list the AoE targets on the network (like aoe-stat)",
+        run: discoverCommand,
+      },
+      read: { summary: "read an AoE volume to stdout", run: readCommand },
+      write: { summary: "write stdin to an AoE volume", run: writeCommand },
+      nbd: { summary: "serve an AoE volume over NBD on a Unix socket", run: nbdCommand },
+      stats: { summary: "show a running target's counters", run: statsCommand },
+    },
+  },
+};
+
+function help(): string {
+  const lines = ["usage: etherplane AREA COMMAND [options]   (COMMAND --help for its options)", ""];
+  for (const [area, { summary, commands }] of Object.entries(areas)) {
+    lines.push(`${area}: ${summary}`);
+    for (const [name, command] of Object.entries(commands))
+      lines.push(`  etherplane ${area} ${name.padEnd(10)} ${command.summary}`);
+  }
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Disk I/O runs on libuv's thread pool; its default of 4 threads caps concurrent I/O. It is
+  // created on first use, so setting this before any command runs takes effect.
+  process.env["UV_THREADPOOL_SIZE"] ??= "16";
+  const [areaName, commandName, ...rest] = argv;
+  if (!areaName || areaName === "--help" || areaName === "-h" || areaName === "help") {
+    process.stdout.write(help() + "\n");
+    return areaName ? 0 : 2;
+  }
+  const area = areas[areaName];
+  const command = area && commandName ? area.commands[commandName] : undefined;
+  if (!command) {
+    process.stderr.write(
+      `etherplane: unknown command "${argv.slice(0, 2).join(" ")}"\n${help()}\n`,
+    );
+    return 2;
+  }
+  await command.run(rest);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(messageFor(error) + "\n");
+    process.exitCode = exitCodeFor(error);
+  },
+);
