@@ -5,6 +5,7 @@
  * read-modify-write is not atomic against another writer of the same sectors).
  */
 import { EtherplaneError } from "../../foundation/errors.js";
+import { createLogger } from "../../foundation/log.js";
 import type { BlockDevice } from "../../block/block-device.js";
 import { ATA_DATA, AtaCommand, SECTOR_BYTES } from "../codec/index.js";
 import type { DiscoveredTarget } from "./discovery.js";
@@ -17,6 +18,8 @@ export interface AoeBlockDeviceOptions {
   requestTimeoutMs?: number;
 }
 
+const log = createLogger("aoe:initiator");
+
 /** Frames one read/write call keeps queued in the engine at most (bounds memory for big calls). */
 const CHUNKS_QUEUED_MAX = 512;
 
@@ -27,6 +30,7 @@ export class AoeBlockDevice implements BlockDevice {
   private readonly paths: Path[];
   private readonly timeoutMs: number;
   private closed = false;
+  private warnedNoFlush = false;
 
   constructor(
     private readonly engine: InitiatorEngine,
@@ -183,26 +187,46 @@ export class AoeBlockDevice implements BlockDevice {
     });
   }
 
-  /** FLUSH CACHE EXT to every target serving this device (each MAC may be a different target). */
+  /**
+   * FLUSH CACHE EXT to every target serving this device (each MAC may be a different target).
+   * A target that aborts it (vblade does not implement it) gets FLUSH CACHE; if it aborts that too,
+   * its write acknowledgements are all the durability it offers: that is logged once, not failed.
+   */
   async flush(): Promise<void> {
     if (this.closed) throw new EtherplaneError("CLOSED", `${this.name} is closed`);
-    await Promise.all(
-      this.paths.map(
-        (path) =>
-          new Promise<void>((resolve, reject) =>
-            this.engine.submit({
-              frame: ataCommand(this.target.shelf, this.target.slot, AtaCommand.flushCacheExt),
-              paths: [path],
-              deadlineMs: Date.now() + this.timeoutMs,
-              onReply: (reply, header) => {
-                const error = ataErrorOf(reply, header, "FLUSH CACHE EXT");
-                if (error) reject(error);
-                else resolve();
-              },
-              onFail: reject,
-            }),
-          ),
-      ),
+    await Promise.all(this.paths.map((path) => this.flushPath(path)));
+  }
+
+  private async flushPath(path: Path): Promise<void> {
+    for (const command of [AtaCommand.flushCacheExt, AtaCommand.flushCache]) {
+      try {
+        await this.command(path, command);
+        return;
+      } catch (error) {
+        if (!(error instanceof EtherplaneError) || error.params["ataAbort"] !== true) throw error;
+      }
+    }
+    if (!this.warnedNoFlush) {
+      this.warnedNoFlush = true;
+      log.warn(
+        `${this.name}: the target does not implement FLUSH CACHE; it acknowledges writes when it has written them, and that is all the durability it offers`,
+      );
+    }
+  }
+
+  private command(path: Path, command: number): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.engine.submit({
+        frame: ataCommand(this.target.shelf, this.target.slot, command),
+        paths: [path],
+        deadlineMs: Date.now() + this.timeoutMs,
+        onReply: (reply, header) => {
+          const error = ataErrorOf(reply, header, `ATA command 0x${command.toString(16)}`);
+          if (error) reject(error);
+          else resolve();
+        },
+        onFail: reject,
+      }),
     );
   }
 
