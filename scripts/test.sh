@@ -13,4 +13,6 @@ if [ "$#" -gt 0 ]; then
 else
   mapfile -t files < <(find dist/src dist/test dist/bench -name '*.test.js' 2>/dev/null | sort)
 fi
+# Tests log warnings and errors only, unless the caller asks for more.
+export ETHERPLANE_LOG="${ETHERPLANE_LOG:-warn}"
 node --test --test-reporter=spec "${files[@]}"

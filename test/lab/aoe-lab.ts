@@ -1,0 +1,111 @@
+/**
+ * An AoE test bench: a target host and an initiator host (network namespaces) joined by veth,
+ * with the etherplane target and initiator running in the test process on sockets opened inside
+ * those namespaces. Also backing files with known patterns.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createLogger } from "../../src/foundation/log.js";
+import { openFileBlockDevice } from "../../src/block/file/file-block-device.js";
+import { openAfPacketSocket } from "../../src/net/raw-socket/af-packet.js";
+import { ETHERTYPE_AOE } from "../../src/net/raw-socket/raw-socket.js";
+import { AoeTarget } from "../../src/aoe/target/aoe-target.js";
+import { parseTargetConfig, type TargetConfig } from "../../src/aoe/target/config.js";
+import { FileExportStateStore } from "../../src/aoe/target/export-state.js";
+import { AoeInitiator } from "../../src/aoe/initiator/aoe-initiator.js";
+import { TestNet, type Namespace } from "./netns.js";
+
+export interface AoeLink {
+  net: TestNet;
+  targetNs: Namespace;
+  initiatorNs: Namespace;
+  /** Link i joins tgtI (target side) and iniI (initiator side); these are link 0's. */
+  targetIf: string;
+  initiatorIf: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** Two hosts and `links` veth links (default 1). `tag` keeps namespace names apart between test files. */
+export async function createAoeLink(
+  tag: string,
+  options: { mtu?: number; links?: number } = {},
+): Promise<AoeLink> {
+  const net = new TestNet(tag);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ep-${tag}-`));
+  try {
+    const targetNs = await net.namespace("tgt");
+    const initiatorNs = await net.namespace("ini");
+    for (let i = 0; i < (options.links ?? 1); i++) {
+      await net.link(
+        targetNs,
+        `tgt${i}`,
+        initiatorNs,
+        `ini${i}`,
+        options.mtu ? { mtu: options.mtu } : {},
+      );
+    }
+    return {
+      net,
+      targetNs,
+      initiatorNs,
+      targetIf: "tgt0",
+      initiatorIf: "ini0",
+      dir,
+      close: async () => {
+        await net.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await net.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** A sparse backing file of `bytes`. */
+export function makeBackingFile(dir: string, name: string, bytes: number): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, "");
+  fs.truncateSync(file, bytes);
+  return file;
+}
+
+/** Deterministic bytes that differ at every sector and between seeds. */
+export function pattern(bytes: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(bytes);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < bytes; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    if (i + 4 <= bytes) buffer.writeUInt32LE(x, i);
+    else for (let j = i; j < bytes; j++) buffer[j] = x & 0xff;
+  }
+  return buffer;
+}
+
+/** Starts the etherplane target in the test process, its sockets inside `ns`. */
+export function startTarget(ns: Namespace, raw: Record<string, unknown>): Promise<AoeTarget> {
+  const config: TargetConfig = parseTargetConfig(raw);
+  return AoeTarget.start(config, {
+    openSocket: (ifname) =>
+      openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: ns.path }),
+    openDevice: (file, options) => openFileBlockDevice(file, options),
+    stateStore: new FileExportStateStore(config.stateDir),
+    log: createLogger("test:aoe:target"),
+    mtuPollMs: 200,
+  });
+}
+
+/** An initiator in the test process, its sockets inside `ns`. */
+export function startInitiator(ns: Namespace, ifnames: string[]): AoeInitiator {
+  return new AoeInitiator(
+    ifnames.map((ifname) =>
+      openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: ns.path }),
+    ),
+  );
+}
