@@ -84,7 +84,8 @@ export type DropReason =
   | "bad-argument" // a field value the protocol does not allow
   | "not-addressed" // to another shelf.slot, or a broadcast where one is not allowed
   | "masked" // source MAC not in the export's MAC mask list
-  | "overloaded"; // the request queue is full
+  | "overloaded" // the request queue is full
+  | "stopping"; // the target is draining before it exits
 
 export function invalid(reason: DropReason): Invalid {
   return { ok: false, reason };

@@ -282,7 +282,7 @@ export class AoeTarget {
     for (const frame of frames) {
       this.framesIn++;
       if (this.stopping) {
-        countDrop(this.drops, "overloaded");
+        countDrop(this.drops, "stopping");
         continue;
       }
       const header = decodeHeader(frame);
@@ -421,7 +421,7 @@ export class AoeTarget {
         );
       await e.device.close().catch(() => undefined);
     }
-    this.exports.clear();
+    // The exports stay listed (devices closed) so the final stats still show their counters.
     // Replies already queued go out before the sockets close (the adapter flushes on setImmediate).
     await new Promise((resolve) => setImmediate(resolve));
     for (const port of this.ports.values()) port.socket.close();

@@ -207,7 +207,8 @@ export async function serveCommand(args: string[]): Promise<void> {
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log.info(`${signal}: finishing in-flight requests`);
+      const inFlight = target.stats().exports.reduce((sum, e) => sum + e.counters.inFlight, 0);
+      log.info(`${signal}: finishing ${inFlight} in-flight requests`);
       clearInterval(statsTimer);
       target
         .stop()

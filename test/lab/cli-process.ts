@@ -1,0 +1,93 @@
+/** Runs `etherplane` as a user would: as a child process, optionally inside a test namespace. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cliPath } from "./repo.js";
+import type { Namespace } from "./netns.js";
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  options: {
+    ns?: Namespace;
+    input?: Buffer;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+  } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, options);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stderr?.on("data", (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
+    });
+    child.stdin?.end(options.input ?? Buffer.alloc(0));
+  });
+}
+
+export function spawnCli(
+  args: string[],
+  options: { ns?: Namespace; env?: Record<string, string> } = {},
+): ChildProcess {
+  const command = options.ns
+    ? (["ip", ["netns", "exec", options.ns.name, process.execPath, cliPath, ...args]] as const)
+    : ([process.execPath, [cliPath, ...args]] as const);
+  return spawn(command[0], command[1], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ETHERPLANE_LOG: "info", ...options.env },
+  });
+}
+
+/** A long-running CLI process (e.g. `aoe serve`) whose stderr is collected and can be waited on. */
+export class CliDaemon {
+  readonly child: ChildProcess;
+  stderr = "";
+  private readonly exited: Promise<number | null>;
+
+  constructor(args: string[], options: { ns?: Namespace; env?: Record<string, string> } = {}) {
+    this.child = spawnCli(args, options);
+    this.child.stdout?.on("data", () => undefined);
+    this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+  }
+
+  /** Resolves when stderr matches `pattern`; rejects if the process exits or time runs out. */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.stderr)) {
+      if (this.child.exitCode !== null)
+        throw new Error(
+          `process exited (${this.child.exitCode}) before ${pattern}: ${this.stderr}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${pattern}: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
+  wait(): Promise<number | null> {
+    return this.exited;
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    return this.exited;
+  }
+}
