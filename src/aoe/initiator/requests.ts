@@ -128,5 +128,6 @@ export function ataErrorOf(
   return new EtherplaneError(
     "REFUSED",
     `${where}: the target aborted ${what} (status 0x${status.toString(16)}, error 0x${error.toString(16)})`,
+    { params: { ataAbort: (error & AtaErrorBits.abrt) !== 0 } },
   );
 }
