@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, makeBackingFile, pattern, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
+import {
+  createAoeLink,
+  makeBackingFile,
+  pattern,
+  startInitiator,
+  type AoeLink,
+} from "../../../test/lab/aoe-lab.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { SECTOR_BYTES } from "../codec/index.js";
 import type { AoeInitiator } from "./aoe-initiator.js";
@@ -23,7 +29,11 @@ for (const mtu of [1500, 9000]) {
     before(async () => {
       link = await createAoeLink(`vb${mtu}`, { mtu });
       disk = makeBackingFile(link.dir, "vblade.img", 8 * MiB);
-      vblade = link.net.adopt(spawn("ip", ["netns", "exec", link.targetNs.name, "vblade", "5", "1", "tgt0", disk], { stdio: "ignore" }));
+      vblade = link.net.adopt(
+        spawn("ip", ["netns", "exec", link.targetNs.name, "vblade", "5", "1", "tgt0", disk], {
+          stdio: "ignore",
+        }),
+      );
       initiator = startInitiator(link.initiatorNs, ["ini0"]);
       // vblade needs a moment to open its socket; discovery retries until it answers.
       for (let attempt = 0; attempt < 20; attempt++) {
@@ -65,9 +75,14 @@ for (const mtu of [1500, 9000]) {
       const back = Buffer.alloc(SECTOR_BYTES);
       await device.read(back, device.sizeBytes - SECTOR_BYTES);
       assert.ok(back.equals(last));
-      await assert.rejects(device.read(Buffer.alloc(SECTOR_BYTES), device.sizeBytes), (e) => isEtherplaneError(e, "OUT_OF_RANGE"));
+      await assert.rejects(device.read(Buffer.alloc(SECTOR_BYTES), device.sizeBytes), (e) =>
+        isEtherplaneError(e, "OUT_OF_RANGE"),
+      );
       // Past the end on the wire: vblade answers with an ATA error, which the initiator reports.
-      await assert.rejects(device.readSectors(Buffer.alloc(SECTOR_BYTES), device.sizeBytes / SECTOR_BYTES + 10), (e) => isEtherplaneError(e));
+      await assert.rejects(
+        device.readSectors(Buffer.alloc(SECTOR_BYTES), device.sizeBytes / SECTOR_BYTES + 10),
+        (e) => isEtherplaneError(e),
+      );
     });
   });
 }

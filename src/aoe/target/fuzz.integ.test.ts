@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { aoeFrameFixtures } from "../../../test/lab/repo.js";
-import { createAoeLink, makeBackingFile, pattern, startInitiator, startTarget, type AoeLink } from "../../../test/lab/aoe-lab.js";
+import {
+  createAoeLink,
+  makeBackingFile,
+  pattern,
+  startInitiator,
+  startTarget,
+  type AoeLink,
+} from "../../../test/lab/aoe-lab.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import { ETHERTYPE_AOE, type RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
@@ -38,7 +45,11 @@ function random(seed: number) {
     x ^= x << 5;
     return (x >>>= 0);
   };
-  return { next, below: (n: number) => next() % n, bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => next() & 0xff)) };
+  return {
+    next,
+    below: (n: number) => next() % n,
+    bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => next() & 0xff)),
+  };
 }
 
 describe("hostile frames against a running target", () => {
@@ -61,19 +72,40 @@ describe("hostile frames against a running target", () => {
     ...overrides,
   });
   const writeFrame = (fields: Partial<HeaderFields>, lba: number, data: Buffer) => {
-    const frame = encodeAtaFrame(header(fields), { aflags: AFLAG_LBA48 | AFLAG_WRITE, errFeature: 0, sectorCount: data.length / 512, cmdStatus: AtaCommand.writeSectorsExt, lba }, data.length);
+    const frame = encodeAtaFrame(
+      header(fields),
+      {
+        aflags: AFLAG_LBA48 | AFLAG_WRITE,
+        errFeature: 0,
+        sectorCount: data.length / 512,
+        cmdStatus: AtaCommand.writeSectorsExt,
+        lba,
+      },
+      data.length,
+    );
     data.copy(frame, 36);
     return frame;
   };
   const settle = () => new Promise((r) => setTimeout(r, 150));
-  const diskBytes = (offset: number, length: number) => fs.readFileSync(disk).subarray(offset, offset + length);
+  const diskBytes = (offset: number, length: number) =>
+    fs.readFileSync(disk).subarray(offset, offset + length);
 
   before(async () => {
     link = await createAoeLink("fuzz");
     disk = makeBackingFile(link.dir, "disk.img", 4 * MiB);
-    target = await startTarget(link.targetNs, { stateDir: `${link.dir}/state`, interfaces: ["tgt0"], exports: [{ address: "6.0", path: disk }] });
-    targetMac = Buffer.from((await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)));
-    raw = openAfPacketSocket({ ifname: "ini0", ethertype: ETHERTYPE_AOE, netnsPath: link.initiatorNs.path });
+    target = await startTarget(link.targetNs, {
+      stateDir: `${link.dir}/state`,
+      interfaces: ["tgt0"],
+      exports: [{ address: "6.0", path: disk }],
+    });
+    targetMac = Buffer.from(
+      (await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)),
+    );
+    raw = openAfPacketSocket({
+      ifname: "ini0",
+      ethertype: ETHERTYPE_AOE,
+      netnsPath: link.initiatorNs.path,
+    });
     raw.onFrames((frames) => replies.push(...frames));
   });
 
@@ -84,7 +116,10 @@ describe("hostile frames against a running target", () => {
   });
 
   test("an ATA write to the broadcast address is not executed", async () => {
-    raw.send([writeFrame({ shelf: 0xffff, slot: 0xff }, 0, Buffer.alloc(1024, 0xee)), writeFrame({ slot: 0xff }, 0, Buffer.alloc(1024, 0xee))]);
+    raw.send([
+      writeFrame({ shelf: 0xffff, slot: 0xff }, 0, Buffer.alloc(1024, 0xee)),
+      writeFrame({ slot: 0xff }, 0, Buffer.alloc(1024, 0xee)),
+    ]);
     await settle();
     assert.ok(diskBytes(0, 1024).every((b) => b === 0));
     assert.ok((target.stats().drops["not-addressed"] ?? 0) >= 2);
@@ -97,7 +132,10 @@ describe("hostile frames against a running target", () => {
     raw.send([frame]);
     await settle();
     assert.ok(diskBytes(0, 512).every((b) => b === 0));
-    const reply = replies.slice(before).map(decodeHeader).find((h) => !isInvalid(h) && h.tag === frame.readUInt32BE(20));
+    const reply = replies
+      .slice(before)
+      .map(decodeHeader)
+      .find((h) => !isInvalid(h) && h.tag === frame.readUInt32BE(20));
     assert.ok(reply && !isInvalid(reply), "an error reply came");
     assert.equal(reply.error, 5);
     assert.equal(reply.version, 1);
@@ -105,7 +143,11 @@ describe("hostile frames against a running target", () => {
 
   test("a request with the response flag, or from a multicast MAC, is not processed", async () => {
     const response = writeFrame({ flags: 0x08 }, 0, Buffer.alloc(512, 0xcc));
-    const multicast = writeFrame({ src: Buffer.from([0x01, 0, 0x5e, 0, 0, 1]) }, 0, Buffer.alloc(512, 0xcc));
+    const multicast = writeFrame(
+      { src: Buffer.from([0x01, 0, 0x5e, 0, 0, 1]) },
+      0,
+      Buffer.alloc(512, 0xcc),
+    );
     raw.send([response, multicast]);
     await settle();
     assert.ok(diskBytes(0, 512).every((b) => b === 0));
@@ -113,7 +155,14 @@ describe("hostile frames against a running target", () => {
 
   test("lying lengths: a write with too little data, a config string longer than its frame", async () => {
     const short = writeFrame({}, 0, Buffer.alloc(1024, 0xbb)).subarray(0, 36 + 600);
-    const config = encodeConfig(header({ command: AoeCommand.queryConfig }), { bufferCount: 0, firmware: 0, sectorCount: 0, aoeVersion: 1, ccmd: ConfigCommand.forceSet, configString: Buffer.from("x") });
+    const config = encodeConfig(header({ command: AoeCommand.queryConfig }), {
+      bufferCount: 0,
+      firmware: 0,
+      sectorCount: 0,
+      aoeVersion: 1,
+      ccmd: ConfigCommand.forceSet,
+      configString: Buffer.from("x"),
+    });
     config.writeUInt16BE(1000, CFG_STRING_LENGTH);
     raw.send([short, config]);
     await settle();
@@ -164,12 +213,21 @@ describe("hostile frames against a running target", () => {
     const exportStats = stats.exports[0];
     assert.ok(exportStats);
     const received = stats.framesIn - framesBefore;
-    assert.ok(received > FRAMES * 0.5, `seed ${seed}: the target received most frames (${received})`);
+    assert.ok(
+      received > FRAMES * 0.5,
+      `seed ${seed}: the target received most frames (${received})`,
+    );
     const drops = { ...stats.drops };
-    for (const [reason, n] of Object.entries(exportStats.counters.drops)) drops[reason as keyof typeof drops] = (drops[reason as keyof typeof drops] ?? 0) + n;
-    assert.ok(Object.keys(drops).length >= 3, `seed ${seed}: drops are counted by reason: ${JSON.stringify(drops)}`);
+    for (const [reason, n] of Object.entries(exportStats.counters.drops))
+      drops[reason as keyof typeof drops] = (drops[reason as keyof typeof drops] ?? 0) + n;
+    assert.ok(
+      Object.keys(drops).length >= 3,
+      `seed ${seed}: drops are counted by reason: ${JSON.stringify(drops)}`,
+    );
     assert.ok((drops.truncated ?? 0) > 0, `seed ${seed}: truncated frames were counted`);
-    process.stderr.write(`fuzz seed ${seed}: received ${received}, drops ${JSON.stringify(drops)}, ata errors ${exportStats.counters.ataErrors}, aoe errors ${exportStats.counters.aoeErrors}\n`);
+    process.stderr.write(
+      `fuzz seed ${seed}: received ${received}, drops ${JSON.stringify(drops)}, ata errors ${exportStats.counters.ataErrors}, aoe errors ${exportStats.counters.aoeErrors}\n`,
+    );
 
     // The target still serves a correct read and write.
     const initiator = startInitiator(link.initiatorNs, ["ini0"]);
