@@ -78,6 +78,7 @@ export interface AtaArgs {
 
 export interface AtaRequest {
   ok: true;
+  command: typeof AoeCommand.ata;
   header: AoeHeader;
   ata: AtaArgs;
   /** The bytes after the ATA header; for writes, at least sectorCount × 512 (checked). */
@@ -124,7 +125,7 @@ export function decodeAtaRequest(frame: Buffer, header: AoeHeader): AtaRequest |
   if (isWriteCommand(ata.cmdStatus) || (ata.aflags & AFLAG_WRITE) !== 0) {
     if (frame.length - ATA_DATA < ata.sectorCount * SECTOR_BYTES) return invalid("truncated");
   }
-  return { ok: true, header, ata, data: frame.subarray(ATA_DATA) };
+  return { ok: true, command: AoeCommand.ata, header, ata, data: frame.subarray(ATA_DATA) };
 }
 
 /** Writes the ATA argument block at offset 24. */

@@ -43,6 +43,7 @@ export interface ConfigArgs {
 
 export interface ConfigMessage {
   ok: true;
+  command: typeof AoeCommand.queryConfig;
   header: AoeHeader;
   config: ConfigArgs;
 }
@@ -58,6 +59,7 @@ export function decodeConfig(frame: Buffer, header: AoeHeader): ConfigMessage | 
   if (ccmd > ConfigCommand.forceSet) return invalid("bad-argument");
   return {
     ok: true,
+    command: AoeCommand.queryConfig,
     header,
     config: {
       bufferCount: frame.readUInt16BE(CFG_BUFFER_COUNT),

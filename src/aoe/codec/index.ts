@@ -25,31 +25,19 @@ export * from "./identify.js";
 export * from "./mac-mask.js";
 export * from "./reserve.js";
 
-export type AoeMessage =
-  | (AtaRequest & { command: typeof AoeCommand.ata })
-  | (ConfigMessage & { command: typeof AoeCommand.queryConfig })
-  | (MaskMessage & { command: typeof AoeCommand.macMask })
-  | (ReserveMessage & { command: typeof AoeCommand.reserve });
+export type AoeMessage = AtaRequest | ConfigMessage | MaskMessage | ReserveMessage;
 
 /** Decodes a frame's command arguments after its header was read. */
 export function decodeBody(frame: Buffer, header: AoeHeader): AoeMessage | Invalid {
   switch (header.command) {
-    case AoeCommand.ata: {
-      const m = decodeAtaRequest(frame, header);
-      return m.ok ? { ...m, command: AoeCommand.ata } : m;
-    }
-    case AoeCommand.queryConfig: {
-      const m = decodeConfig(frame, header);
-      return m.ok ? { ...m, command: AoeCommand.queryConfig } : m;
-    }
-    case AoeCommand.macMask: {
-      const m = decodeMacMask(frame, header);
-      return m.ok ? { ...m, command: AoeCommand.macMask } : m;
-    }
-    case AoeCommand.reserve: {
-      const m = decodeReserve(frame, header);
-      return m.ok ? { ...m, command: AoeCommand.reserve } : m;
-    }
+    case AoeCommand.ata:
+      return decodeAtaRequest(frame, header);
+    case AoeCommand.queryConfig:
+      return decodeConfig(frame, header);
+    case AoeCommand.macMask:
+      return decodeMacMask(frame, header);
+    case AoeCommand.reserve:
+      return decodeReserve(frame, header);
     default:
       return invalid("unknown-command");
   }

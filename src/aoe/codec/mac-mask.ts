@@ -45,6 +45,7 @@ export interface MaskArgs {
 
 export interface MaskMessage {
   ok: true;
+  command: typeof AoeCommand.macMask;
   header: AoeHeader;
   mask: MaskArgs;
 }
@@ -63,7 +64,12 @@ export function decodeMacMask(frame: Buffer, header: AoeHeader): MaskMessage | I
       mac: Buffer.from(frame.subarray(at + DIRECTIVE_MAC, at + DIRECTIVE_MAC + ETH_MAC_BYTES)),
     });
   }
-  return { ok: true, header, mask: { mcmd, merror: frame[MASK_MERROR] as number, directives } };
+  return {
+    ok: true,
+    command: AoeCommand.macMask,
+    header,
+    mask: { mcmd, merror: frame[MASK_MERROR] as number, directives },
+  };
 }
 
 export function encodeMacMask(fields: HeaderFields, mask: MaskArgs): Buffer {

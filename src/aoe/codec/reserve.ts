@@ -31,6 +31,7 @@ export interface ReserveArgs {
 
 export interface ReserveMessage {
   ok: true;
+  command: typeof AoeCommand.reserve;
   header: AoeHeader;
   reserve: ReserveArgs;
 }
@@ -46,7 +47,7 @@ export function decodeReserve(frame: Buffer, header: AoeHeader): ReserveMessage 
     const at = RES_MACS + i * ETH_MAC_BYTES;
     macs.push(Buffer.from(frame.subarray(at, at + ETH_MAC_BYTES)));
   }
-  return { ok: true, header, reserve: { rcmd, macs } };
+  return { ok: true, command: AoeCommand.reserve, header, reserve: { rcmd, macs } };
 }
 
 export function encodeReserve(fields: HeaderFields, reserve: ReserveArgs): Buffer {

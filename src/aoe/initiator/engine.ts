@@ -177,7 +177,7 @@ export class InitiatorEngine {
         continue;
       }
       const exchange = this.pending.get(header.tag);
-      if (!exchange || !exchange.path || !exchange.path.targetMac.equals(header.src)) {
+      if (!exchange || !exchange.path || !header.isFrom(exchange.path.targetMac)) {
         this.counters.staleReplies++;
         continue;
       }

@@ -3,6 +3,18 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import {
   AFLAG_LBA48,
   AFLAG_WRITE,
+  AOE_COMMAND,
+  AOE_ETHERTYPE,
+  AOE_MAJOR,
+  AOE_MINOR,
+  AOE_VER_FLAGS,
+  AOE_VERSION,
+  ATA_AFLAGS,
+  ATA_SECTOR_COUNT,
+  ETH_FRAME_MIN_BYTES,
+  ETH_TYPE,
+  SECTOR_BYTES,
+  writeLba,
   ATA_CMD_STATUS,
   ATA_DATA,
   ATA_ERR_FEATURE,
@@ -28,30 +40,50 @@ function requestHeader(shelf: number, slot: number, command: number) {
 /** ATA status bits that mean failure to the Linux initiator (aoecmd.c: `cmdstat & 0xa9`). */
 const ATA_FAILURE_BITS = AtaStatus.bsy | AtaStatus.df | AtaStatus.drq | AtaStatus.err;
 
+/**
+ * An ATA request frame without the codec's object plumbing (the initiator's hot path). The MACs
+ * and the tag stay zero here: the engine writes them at each send.
+ */
+function ataFrame(
+  shelf: number,
+  slot: number,
+  aflags: number,
+  command: number,
+  lba: number,
+  sectors: number,
+  data?: Buffer,
+): Buffer {
+  const dataBytes = data?.length ?? 0;
+  const frame = Buffer.allocUnsafe(Math.max(ETH_FRAME_MIN_BYTES, ATA_DATA + dataBytes));
+  frame.fill(0, 0, ATA_DATA);
+  frame.writeUInt16BE(AOE_ETHERTYPE, ETH_TYPE);
+  frame[AOE_VER_FLAGS] = AOE_VERSION << 4;
+  frame.writeUInt16BE(shelf, AOE_MAJOR);
+  frame[AOE_MINOR] = slot;
+  frame[AOE_COMMAND] = AoeCommand.ata;
+  frame[ATA_AFLAGS] = aflags;
+  frame[ATA_SECTOR_COUNT] = sectors;
+  frame[ATA_CMD_STATUS] = command;
+  writeLba(frame, lba);
+  if (data) data.copy(frame, ATA_DATA);
+  else frame.fill(0, ATA_DATA);
+  return frame;
+}
+
 export function ataRead(shelf: number, slot: number, lba: number, sectors: number): Buffer {
-  return encodeAtaFrame(requestHeader(shelf, slot, AoeCommand.ata), {
-    aflags: AFLAG_LBA48,
-    errFeature: 0,
-    sectorCount: sectors,
-    cmdStatus: AtaCommand.readSectorsExt,
-    lba,
-  });
+  return ataFrame(shelf, slot, AFLAG_LBA48, AtaCommand.readSectorsExt, lba, sectors);
 }
 
 export function ataWrite(shelf: number, slot: number, lba: number, data: Buffer): Buffer {
-  const frame = encodeAtaFrame(
-    requestHeader(shelf, slot, AoeCommand.ata),
-    {
-      aflags: AFLAG_LBA48 | AFLAG_WRITE,
-      errFeature: 0,
-      sectorCount: data.length / 512,
-      cmdStatus: AtaCommand.writeSectorsExt,
-      lba,
-    },
-    data.length,
+  return ataFrame(
+    shelf,
+    slot,
+    AFLAG_LBA48 | AFLAG_WRITE,
+    AtaCommand.writeSectorsExt,
+    lba,
+    data.length / SECTOR_BYTES,
+    data,
   );
-  data.copy(frame, ATA_DATA);
-  return frame;
 }
 
 export function ataCommand(shelf: number, slot: number, command: number): Buffer {

@@ -8,7 +8,12 @@ import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-device.js";
 import {
-  AFLAG_LBA48,
+  ATA_AFLAGS,
+  ATA_CMD_STATUS,
+  ATA_ERR_FEATURE,
+  ATA_SECTOR_COUNT,
+  ETH_FRAME_MIN_BYTES,
+  writeReplyHeader,
   AOE_FLAG_RESPONSE,
   AOE_VERSION,
   ATA_DATA,
@@ -36,7 +41,6 @@ import {
   isInvalid,
   macToString,
   replyHeader,
-  writeAtaArgs,
   writeHeader,
   type AoeHeader,
   type AtaArgs,
@@ -51,6 +55,25 @@ import type { ExportState, ExportStateStore } from "./export-state.js";
 import { GroupCommit } from "./group-commit.js";
 
 export const FIRMWARE_VERSION = 0x0100;
+
+/**
+ * Writes bytes 0-36 of an ATA reply: the request's header and ATA arguments echoed, addresses
+ * swapped, the response flag, and the given status, error and sector count registers.
+ */
+function writeAtaReplyHeader(
+  reply: Buffer,
+  request: Buffer,
+  ownMac: Buffer,
+  status: number,
+  error: number,
+  sectorCount: number,
+): void {
+  writeReplyHeader(reply, request, ownMac);
+  request.copy(reply, ATA_AFLAGS, ATA_AFLAGS, ATA_DATA);
+  reply[ATA_ERR_FEATURE] = error;
+  reply[ATA_SECTOR_COUNT] = sectorCount;
+  reply[ATA_CMD_STATUS] = status;
+}
 
 /** A read or write admitted from the current batch, waiting for `endBatch`. */
 interface PendingIo {
@@ -211,9 +234,9 @@ export class AoeExport {
       case AtaCommand.writeSectorsExt:
         return this.write(header, ata, request.data, port);
       case AtaCommand.identifyDevice:
-        return this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount, this.identify);
+        return this.replyAta(header, port, AtaStatus.drdy, 0, ata.sectorCount, this.identify);
       case AtaCommand.checkPowerMode:
-        return this.replyAta(header, ata, port, AtaStatus.drdy, 0, POWER_MODE_ACTIVE);
+        return this.replyAta(header, port, AtaStatus.drdy, 0, POWER_MODE_ACTIVE);
       case AtaCommand.flushCache:
       case AtaCommand.flushCacheExt:
         return this.flush(header, ata, port);
@@ -221,7 +244,6 @@ export class AoeExport {
         this.counters.ataErrors++;
         return this.replyAta(
           header,
-          ata,
           port,
           AtaStatus.drdy | AtaStatus.err,
           AtaErrorBits.abrt,
@@ -241,12 +263,12 @@ export class AoeExport {
     if (sectors > port.sectorsMax) {
       // More than one frame can carry at this MTU: a confused initiator. Abort, never truncate.
       this.counters.ataErrors++;
-      this.replyAta(header, ata, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.abrt, sectors);
+      this.replyAta(header, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.abrt, sectors);
       return undefined;
     }
     if (lba + sectors > this.sectors || lba > LBA48_MAX) {
       this.counters.ataErrors++;
-      this.replyAta(header, ata, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.idnf, sectors);
+      this.replyAta(header, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.idnf, sectors);
       return undefined;
     }
     return { offset: lba * SECTOR_BYTES, bytes: sectors * SECTOR_BYTES };
@@ -296,7 +318,6 @@ export class AoeExport {
       this.counters.ataErrors++;
       return this.replyAta(
         header,
-        ata,
         port,
         AtaStatus.drdy | AtaStatus.err,
         AtaErrorBits.abrt,
@@ -352,6 +373,7 @@ export class AoeExport {
     const head = run[0] as PendingIo;
     const buffers = run.map((io) => io.data);
     const durable = head.write && this.settings.durable;
+    this.counters.ioCalls++;
     const io = head.write
       ? this.device.writev(buffers, head.offset)
       : this.device.readv(buffers, head.offset);
@@ -360,19 +382,18 @@ export class AoeExport {
         for (const done of run) {
           if (done.write) {
             this.counters.writtenBytes += done.data.length;
-            this.replyAta(
-              done.header,
-              done.ata,
-              done.port,
+            this.replyAta(done.header, done.port, AtaStatus.drdy, 0, done.ata.sectorCount);
+          } else {
+            const frame = done.frame as Buffer;
+            this.counters.readBytes += done.data.length;
+            writeAtaReplyHeader(
+              frame,
+              done.header.frame,
+              done.port.mac,
               AtaStatus.drdy,
               0,
               done.ata.sectorCount,
             );
-          } else {
-            const frame = done.frame as Buffer;
-            this.counters.readBytes += done.data.length;
-            writeHeader(frame, replyHeader(done.header, done.port.mac, this.shelf, this.slot));
-            writeAtaArgs(frame, { ...done.ata, errFeature: 0, cmdStatus: AtaStatus.drdy });
             this.reply(done.port, frame);
           }
           this.release();
@@ -384,7 +405,6 @@ export class AoeExport {
           if (done.write) {
             this.replyAta(
               done.header,
-              done.ata,
               done.port,
               AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
               AtaErrorBits.abrt,
@@ -393,7 +413,6 @@ export class AoeExport {
           } else {
             this.replyAta(
               done.header,
-              done.ata,
               done.port,
               AtaStatus.drdy | AtaStatus.err,
               AtaErrorBits.unc,
@@ -411,14 +430,13 @@ export class AoeExport {
     this.counters.flushes++;
     this.groupCommit.sync().then(
       () => {
-        this.replyAta(header, ata, port, AtaStatus.drdy, 0, ata.sectorCount);
+        this.replyAta(header, port, AtaStatus.drdy, 0, ata.sectorCount);
         this.release();
       },
       (error: unknown) => {
         this.ioFailed("flush", 0, error);
         this.replyAta(
           header,
-          ata,
           port,
           AtaStatus.drdy | AtaStatus.err | AtaStatus.df,
           AtaErrorBits.abrt,
@@ -438,23 +456,16 @@ export class AoeExport {
   /** An ATA reply echoing the request's arguments with the given status (never the AoE E flag). */
   private replyAta(
     header: AoeHeader,
-    ata: AtaArgs,
     port: Port,
     status: number,
     error: number,
     sectorCount: number,
     data?: Buffer,
   ): void {
-    const frame = allocFrame(ATA_DATA + (data?.length ?? 0));
-    writeHeader(frame, replyHeader(header, port.mac, this.shelf, this.slot));
-    writeAtaArgs(frame, {
-      aflags: ata.aflags & AFLAG_LBA48,
-      errFeature: error,
-      sectorCount,
-      cmdStatus: status,
-      lba: ata.lba,
-    });
-    data?.copy(frame, ATA_DATA);
+    const frame = Buffer.allocUnsafe(Math.max(ETH_FRAME_MIN_BYTES, ATA_DATA + (data?.length ?? 0)));
+    writeAtaReplyHeader(frame, header.frame, port.mac, status, error, sectorCount);
+    if (data) data.copy(frame, ATA_DATA);
+    frame.fill(0, ATA_DATA + (data?.length ?? 0)); // padding: never stale bytes
     this.reply(port, frame);
   }
 

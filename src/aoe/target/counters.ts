@@ -9,6 +9,8 @@ export interface ExportCounters {
   readRequests: number;
   writeRequests: number;
   flushes: number;
+  /** preadv/pwritev calls issued: frames for adjacent sectors in one batch share one. */
+  ioCalls: number;
   /** ATA requests answered with an error status (I/O failure, out of range, aborted). */
   ataErrors: number;
   /** I/O failures reported by the backing store. */
@@ -29,6 +31,7 @@ export function newExportCounters(): ExportCounters {
     readRequests: 0,
     writeRequests: 0,
     flushes: 0,
+    ioCalls: 0,
     ataErrors: 0,
     ioErrors: 0,
     aoeErrors: 0,
