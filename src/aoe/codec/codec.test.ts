@@ -127,6 +127,61 @@ describe("real frames captured from vblade and the etherplane initiator", () => 
   });
 });
 
+describe("real frames of the Linux initiator (aoe.ko in a QEMU guest) and of our target", () => {
+  test("the kernel's discovery: an unpadded 32-byte broadcast query config, version 1", () => {
+    const frame = fixture("linux-config-broadcast");
+    assert.equal(frame.length, 32);
+    const m = decoded(frame);
+    assert.ok(m.command === AoeCommand.queryConfig);
+    if (m.command !== AoeCommand.queryConfig) return;
+    assert.equal(m.header.shelf, 0xffff);
+    assert.equal(m.header.slot, 0xff);
+    assert.equal(m.config.ccmd, ConfigCommand.read);
+    assert.equal(validateRequestHeader(m.header), undefined);
+  });
+
+  test("the kernel's reads and writes are LBA48 EXT commands, 2 sectors at MTU 1500 and 8 at 9000", () => {
+    const read = decoded(fixture("linux-read-ext"));
+    const write = decoded(fixture("linux-write-ext-2-sectors"));
+    const jumbo = decoded(fixture("linux-write-ext-8-sectors-jumbo"));
+    for (const [m, command, sectors] of [
+      [read, AtaCommand.readSectorsExt, 2],
+      [write, AtaCommand.writeSectorsExt, 2],
+      [jumbo, AtaCommand.writeSectorsExt, 8],
+    ] as const) {
+      assert.ok(m.command === AoeCommand.ata);
+      if (m.command !== AoeCommand.ata) continue;
+      assert.equal(m.ata.cmdStatus, command);
+      assert.equal(m.ata.sectorCount, sectors);
+      assert.ok(m.ata.aflags & AFLAG_LBA48);
+      assert.equal(m.header.tag >>> 31, 0, "kernel tags have the top bit clear");
+    }
+  });
+
+  test("our announcement, config reply and IDENTIFY reply, as the kernel received them", () => {
+    const announce = decoded(fixture("etherplane-announce"));
+    assert.ok(announce.command === AoeCommand.queryConfig);
+    if (announce.command === AoeCommand.queryConfig) {
+      assert.ok(announce.header.dst.equals(Buffer.alloc(6, 0xff)), "broadcast");
+      assert.equal(announce.header.version, 1);
+      assert.ok(announce.header.flags & AOE_FLAG_RESPONSE);
+      assert.equal(announce.config.bufferCount, 64);
+      assert.equal(announce.config.sectorCount, 2);
+    }
+    const identify = decoded(fixture("etherplane-identify-response"));
+    assert.ok(identify.command === AoeCommand.ata);
+    if (identify.command === AoeCommand.ata) {
+      assert.deepEqual(decodeIdentify(identify.data), {
+        sectors: 131072,
+        lba48: true,
+        serial: "EP1-0",
+        firmware: "ep-0.1",
+        model: "etherplane AoE e1.0",
+      });
+    }
+  });
+});
+
 describe("hostile frames", () => {
   test("a config string length beyond the frame is truncated, beyond 1024 is a bad argument", () => {
     const frame = encodeConfig(fields(AoeCommand.queryConfig), {
