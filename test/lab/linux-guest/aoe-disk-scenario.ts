@@ -6,10 +6,10 @@
  * byte for byte on the host, with e2fsck -fn and with debugfs.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { runTool } from "../netns.js";
 import type { LinuxAoeGuestResult } from "./index.js";
 
 export const diskBytes = 64 * 1024 * 1024;
@@ -50,19 +50,6 @@ echo "filesystem written"
 
 function md5(data: Buffer): string {
   return createHash("md5").update(data).digest("hex");
-}
-
-/** Runs a host tool and returns its exit code and output, without throwing on failure. */
-export function runTool(command: string, args: readonly string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** Checks what the guest printed and what landed in the backing file `disk`. */
