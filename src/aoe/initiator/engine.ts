@@ -220,11 +220,14 @@ export class InitiatorEngine {
     const wallNow = Date.now();
     for (const [tag, exchange] of this.pending) {
       const path = exchange.path as Path;
-      if (now - (exchange.sentAtMs ?? now) < path.rtoMs) continue;
+      // Exponential backoff per exchange (RFC 6298 5.5): its n-th attempt waits 2^(n-1) RTOs.
+      // The path's RTO itself follows only RTT samples, so one lossy burst does not slow the rest.
+      const attempt = exchange.attempts ?? 1;
+      const timeoutMs = Math.min(RTO_MAX_MS, path.rtoMs * 2 ** (attempt - 1));
+      if (now - (exchange.sentAtMs ?? now) < timeoutMs) continue;
       this.pending.delete(tag);
       path.inFlight--;
       path.consecutiveTimeouts++;
-      path.rtoMs = Math.min(RTO_MAX_MS, path.rtoMs * 2);
       this.counters.timeouts++;
       if (wallNow >= exchange.deadlineMs) {
         exchange.onFail(
