@@ -6,6 +6,8 @@ import type { Namespace } from "./netns.js";
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** stdout as bytes, for binary output. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -28,9 +30,11 @@ export function runCli(
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
       resolve({
         code,
-        stdout: Buffer.concat(out).toString(),
+        stdout: stdoutBytes.toString(),
+        stdoutBytes,
         stderr: Buffer.concat(err).toString(),
       });
     });

@@ -120,6 +120,8 @@ export class AoeExport {
   private stateChain: Promise<void> = Promise.resolve();
   private drained: Array<() => void> = [];
   private batch: PendingIo[] = [];
+  private ioErrorLoggedAtMs = 0;
+  private ioErrorsUnlogged = 0;
 
   constructor(
     readonly shelf: number,
@@ -450,7 +452,19 @@ export class AoeExport {
   private ioFailed(op: string, offset: number, error: unknown): void {
     this.counters.ioErrors++;
     this.counters.ataErrors++;
-    this.log.error(`${op} failed on e${this.key}`, { offset, error: errorMessage(error) });
+    // A full or failing disk fails every request: log the first, then at most one a second.
+    const now = Date.now();
+    if (now - this.ioErrorLoggedAtMs < 1000) {
+      this.ioErrorsUnlogged++;
+      return;
+    }
+    this.log.error(`${op} failed on e${this.key}; the initiator gets an ATA error`, {
+      offset,
+      error: errorMessage(error),
+      ...(this.ioErrorsUnlogged > 0 ? { alsoFailedSinceLastLog: this.ioErrorsUnlogged } : {}),
+    });
+    this.ioErrorLoggedAtMs = now;
+    this.ioErrorsUnlogged = 0;
   }
 
   /** An ATA reply echoing the request's arguments with the given status (never the AoE E flag). */

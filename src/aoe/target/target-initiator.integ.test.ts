@@ -82,6 +82,16 @@ describe("etherplane initiator <-> etherplane target", () => {
     await device.read(back, 0);
     assert.ok(back.equals(data), "read-back equals the pattern");
     assert.ok(fs.readFileSync(disk).equals(data), "backing file equals the pattern");
+    // The target served many requests at once, not one at a time as vblade does.
+    const counters = target.stats().exports.find((e) => e.address === "1.0")?.counters;
+    assert.ok(
+      counters && counters.inFlightMax >= 32,
+      `requests in flight at once: ${counters?.inFlightMax}`,
+    );
+    assert.ok(
+      counters.ioCalls < counters.readRequests + counters.writeRequests,
+      "adjacent frames shared system calls",
+    );
   });
 
   test("the last sector, unaligned edges, and reads past the end", async () => {

@@ -16,6 +16,7 @@ import {
 import { CliDaemon, runCli } from "../../../test/lab/cli-process.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import {
+  ConfigCommand,
   DirectiveCommand,
   MaskCommand,
   ReserveCommand,
@@ -23,7 +24,7 @@ import {
   macToString,
   parseMac,
 } from "../../aoe/codec/index.js";
-import { macMaskCommand, reserveCommand } from "../../aoe/initiator/admin.js";
+import { macMaskCommand, queryConfigCommand, reserveCommand } from "../../aoe/initiator/admin.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
 import { enginePaths } from "../../aoe/initiator/discovery.js";
 
@@ -146,6 +147,13 @@ describe("etherplane aoe serve", () => {
     };
     await checkRefused();
     await deviceA.write(pattern(SECTOR_BYTES, 5), 0); // the holder still writes
+    await queryConfigCommand(
+      a.engine,
+      pathA,
+      address,
+      ConfigCommand.forceSet,
+      Buffer.from("vm=web01"),
+    );
 
     // Restart: the reservation is still there, read from the state file.
     assert.equal(await daemon.stop(), 0);
@@ -155,6 +163,12 @@ describe("etherplane aoe serve", () => {
     assert.deepEqual(saved.reservation, [macToString(macA)]);
     daemon = await serve();
     await checkRefused();
+    const config = await queryConfigCommand(a.engine, pathA, address, ConfigCommand.read);
+    assert.equal(
+      config.configString.toString(),
+      "vm=web01",
+      "the config string survived the restart",
+    );
 
     // The admin's config wins: SIGHUP with a config that releases it and masks to B only.
     writeConfig([], { reservation: [], macMask: [macToString(macB)] });
