@@ -1,12 +1,24 @@
 {
-  # The project's only native code: raw Ethernet over AF_PACKET (native/af_packet.c), plain
-  # Node-API in C, no dependencies. Built by `npm ci`/`npm install` (node-gyp rebuild) into
-  # build/Release/af_packet.node, loaded by src/net/raw-socket/af-packet.ts.
+  # The project's native code, plain Node-API in C, no dependencies, built by `npm ci`/`npm install`
+  # (node-gyp rebuild) into build/Release/:
+  # - af_packet.node: raw Ethernet over AF_PACKET (native/af_packet.c), for src/net/raw-socket/;
+  # - nowait_io.node: preadv2/pwritev2 with RWF_NOWAIT (native/nowait_io.c), for src/block/file/,
+  #   so page-cache hits skip libuv's thread pool without ever waiting for a disk.
   "targets": [
     {
       "target_name": "af_packet",
       "sources": ["native/af_packet.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"],
+      "cflags!": ["-O3"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    },
+    {
+      "target_name": "nowait_io",
+      "sources": ["native/nowait_io.c"],
+      "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "conditions": [

@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { nowaitIo, UNSUPPORTED } from "./nowait-io.js";
 import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../block-device.js";
 
 export interface FileBlockDeviceOptions {
@@ -75,6 +76,8 @@ function sizeOf(path: string, fd: number): number {
 
 export class FileBlockDevice implements VectoredBlockDevice {
   private closed = false;
+  /** Whether to try RWF_NOWAIT first, per direction (cleared when the file system cannot). */
+  private readonly nowait = { read: true, write: true };
 
   constructor(
     readonly path: string,
@@ -83,18 +86,98 @@ export class FileBlockDevice implements VectoredBlockDevice {
     readonly readOnly: boolean,
   ) {}
 
-  private check(op: string, length: number, offsetBytes: number): void {
+  /** Checks the device is open and the range inside it; returns the bytes of `buffers`. */
+  private check(op: string, buffers: readonly Buffer[], offsetBytes: number): number {
     if (this.closed) throw new EtherplaneError("CLOSED", `${this.path} is closed`);
+    const length = totalBytes(buffers);
     if (offsetBytes < 0 || offsetBytes + length > this.sizeBytes) {
       throw new EtherplaneError(
         "OUT_OF_RANGE",
         `${op} of ${length} bytes at ${offsetBytes} is beyond the end of ${this.path} (${this.sizeBytes} bytes)`,
       );
     }
+    return length;
   }
 
   read(buffer: Buffer, offsetBytes: number): Promise<void> {
-    this.check("read", buffer.length, offsetBytes);
+    return this.readv([buffer], offsetBytes);
+  }
+
+  write(buffer: Buffer, offsetBytes: number): Promise<void> {
+    return this.writev([buffer], offsetBytes);
+  }
+
+  readv(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
+    let total: number;
+    let done: number;
+    try {
+      total = this.check("read", buffers, offsetBytes);
+      // Page-cache hits are served inline; the rest (or all, on a miss) goes to the thread pool.
+      done = this.tryNowait(false, buffers, offsetBytes);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (done === total) return Promise.resolve();
+    if (done > 0)
+      return this.finishVector(buffers, offsetBytes, done, (b, at) => this.readPool(b, at));
+    return new Promise((resolve, reject) => {
+      fs.readv(this.fd, buffers, offsetBytes, (err, n) => {
+        if (err) return reject(ioError("read", this.path, err));
+        if (n === total) return resolve();
+        // Short read (signal, or a file that shrank): finish buffer by buffer.
+        this.finishVector(buffers, offsetBytes, n, (b, at) => this.readPool(b, at)).then(
+          resolve,
+          reject,
+        );
+      });
+    });
+  }
+
+  writev(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
+    if (this.readOnly) {
+      return Promise.reject(new EtherplaneError("REFUSED", `${this.path} is read-only`));
+    }
+    let total: number;
+    let done: number;
+    try {
+      total = this.check("write", buffers, offsetBytes);
+      done = this.tryNowait(true, buffers, offsetBytes);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (done === total) return Promise.resolve();
+    if (done > 0)
+      return this.finishVector(buffers, offsetBytes, done, (b, at) => this.writePool(b, at));
+    return new Promise((resolve, reject) => {
+      fs.writev(this.fd, buffers, offsetBytes, (err, n) => {
+        if (err) return reject(ioError("write", this.path, err));
+        if (n === total) return resolve();
+        this.finishVector(buffers, offsetBytes, n, (b, at) => this.writePool(b, at)).then(
+          resolve,
+          reject,
+        );
+      });
+    });
+  }
+
+  /** Bytes moved without waiting (0 when it would have to wait, or when unsupported). */
+  private tryNowait(write: boolean, buffers: readonly Buffer[], offsetBytes: number): number {
+    const direction = write ? "write" : "read";
+    if (!nowaitIo || !this.nowait[direction]) return 0;
+    let n: number;
+    try {
+      n = write
+        ? nowaitIo.pwritev(this.fd, buffers, offsetBytes)
+        : nowaitIo.preadv(this.fd, buffers, offsetBytes);
+    } catch (error) {
+      throw ioError(direction, this.path, error);
+    }
+    if (n === UNSUPPORTED) this.nowait[direction] = false; // this file system cannot: stop asking
+    return Math.max(0, n);
+  }
+
+  /** One buffer through the thread pool, looping over short transfers. */
+  private readPool(buffer: Buffer, offsetBytes: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.fd, buffer, done, buffer.length - done, offsetBytes + done, (err, n) => {
@@ -112,11 +195,7 @@ export class FileBlockDevice implements VectoredBlockDevice {
     });
   }
 
-  write(buffer: Buffer, offsetBytes: number): Promise<void> {
-    if (this.readOnly) {
-      return Promise.reject(new EtherplaneError("REFUSED", `${this.path} is read-only`));
-    }
-    this.check("write", buffer.length, offsetBytes);
+  private writePool(buffer: Buffer, offsetBytes: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.write(this.fd, buffer, done, buffer.length - done, offsetBytes + done, (err, n) => {
@@ -126,40 +205,6 @@ export class FileBlockDevice implements VectoredBlockDevice {
         });
       };
       step(0);
-    });
-  }
-
-  readv(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
-    const total = totalBytes(buffers);
-    this.check("read", total, offsetBytes);
-    return new Promise((resolve, reject) => {
-      fs.readv(this.fd, buffers, offsetBytes, (err, n) => {
-        if (err) return reject(ioError("read", this.path, err));
-        if (n === total) return resolve();
-        // Short read (signal, or a file that shrank): finish buffer by buffer.
-        this.finishVector(buffers, offsetBytes, n, (b, at) => this.read(b, at)).then(
-          resolve,
-          reject,
-        );
-      });
-    });
-  }
-
-  writev(buffers: readonly Buffer[], offsetBytes: number): Promise<void> {
-    if (this.readOnly) {
-      return Promise.reject(new EtherplaneError("REFUSED", `${this.path} is read-only`));
-    }
-    const total = totalBytes(buffers);
-    this.check("write", total, offsetBytes);
-    return new Promise((resolve, reject) => {
-      fs.writev(this.fd, buffers, offsetBytes, (err, n) => {
-        if (err) return reject(ioError("write", this.path, err));
-        if (n === total) return resolve();
-        this.finishVector(buffers, offsetBytes, n, (b, at) => this.write(b, at)).then(
-          resolve,
-          reject,
-        );
-      });
     });
   }
 
