@@ -1,13 +1,22 @@
 {
   # The project's native code, plain Node-API in C, no dependencies, built by `npm ci`/`npm install`
   # (node-gyp rebuild) into build/Release/:
-  # - af_packet.node: raw Ethernet over AF_PACKET (native/af_packet.c), for src/net/raw-socket/;
+  # - af_packet.node: raw Ethernet over AF_PACKET (native/af_packet/), for src/net/raw-socket/;
   # - nowait_io.node: preadv2/pwritev2 with RWF_NOWAIT (native/nowait_io.c), for src/block/file/,
   #   so page-cache hits skip libuv's thread pool without ever waiting for a disk.
   "targets": [
     {
       "target_name": "af_packet",
-      "sources": ["native/af_packet.c"],
+      "sources": [
+        "native/af_packet/args.c",
+        "native/af_packet/errors.c",
+        "native/af_packet/info.c",
+        "native/af_packet/init.c",
+        "native/af_packet/lifecycle.c",
+        "native/af_packet/open.c",
+        "native/af_packet/receive.c",
+        "native/af_packet/send.c"
+      ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],

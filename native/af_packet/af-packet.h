@@ -1,0 +1,195 @@
+/*
+ * af_packet: raw Ethernet frames for etherplane's data path, over a Linux AF_PACKET socket
+ * (packet(7)). The only native code of the project; plain Node-API (node_api.h) in C.
+ *
+ * One socket is bound to one interface and one ethertype. Receiving is driven by a uv_poll_t on
+ * the non-blocking fd: when it is readable, recvmmsg(2) reads up to `batchFrames` frames straight
+ * into a freshly allocated Node Buffer, one fixed-size slot per frame, and JavaScript gets the
+ * whole batch in one call. The Buffer is never reused, so frames handed to JavaScript stay valid.
+ * Sending is one sendmmsg(2) over iovecs that point into the caller's Buffers (no copy). When the
+ * kernel takes only part of a batch, the addon calls `onWritable` once it is worth trying again.
+ *
+ * The JavaScript interface is documented in init.c, next to the table that exports it.
+ *
+ * This header is shared by the addon's files, one concept each:
+ *   errors.c     errno names, exceptions, fatal errors
+ *   args.c       checking the arguments of the JavaScript functions
+ *   open.c       open(): creating and binding the socket, in a network namespace if asked
+ *   receive.c    the poll handle, recvmmsg batches, delivery to onFrames; startReceiving()
+ *   send.c       send(): sendmmsg, waiting until writable, retrying after ENOBUFS
+ *   info.c       mtu(), mac(), stats()
+ *   lifecycle.c  calling JavaScript from libuv, close(), ref()/unref(), freeing a socket
+ *   init.c       the module's exports
+ */
+#ifndef ETHERPLANE_AF_PACKET_H
+#define ETHERPLANE_AF_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <linux/if_ether.h>
+#include <net/if.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+/* Functions shared between the addon's files are for it alone: hidden from the dynamic symbol
+ * table, so that neither node nor another addon can interpose on them. */
+#pragma GCC visibility push(hidden)
+
+/* Limits (TIGER_STYLE: a bound on everything). */
+enum {
+  /* recvmmsg/sendmmsg take at most UIO_MAXIOV (1024) messages per call (net/socket.c). */
+  BATCH_FRAMES_MAX = 1024,
+  /* Receive batches per readable event, so that one busy socket cannot starve the loop. */
+  BATCHES_PER_EVENT_MAX = 16,
+  /* Bytes of one receive batch buffer; larger slots (jumbo MTUs) mean fewer frames per call. */
+  BATCH_BYTES_MAX = 4 << 20,
+  /* A receive slot holds MTU + Ethernet header (14) + one VLAN tag (4), rounded to 64 bytes;
+   * the kernel lets a veth receive frames of up to that size (is_skb_forwardable(), net/core). */
+  SLOT_BYTES_MIN = 1536,
+  SLOT_BYTES_MAX = 65536 + 64,
+  SLOT_HEADER_BYTES = ETH_HLEN + 4,
+  /* Frames per sendmmsg call. */
+  SEND_CHUNK_FRAMES = 256,
+  /* SO_SNDBUF: enough for a full send chunk of jumbo frames. */
+  SEND_BUFFER_BYTES = 4 << 20,
+  RECEIVE_BUFFER_BYTES_MAX = 1 << 30,
+  /* ENOBUFS means a queueing discipline dropped the frame; poll(2) cannot tell when it has room
+   * again, so retry after this delay. */
+  ENOBUFS_RETRY_MS = 1,
+  /* EINTR retries per call (MSG_DONTWAIT calls should never see EINTR). */
+  EINTR_RETRIES_MAX = 8,
+  /* netnsPath is a short path such as /var/run/netns/NAME (ip-netns(8)). */
+  NETNS_PATH_BYTES_MAX = 192,
+  ERROR_MESSAGE_BYTES = 512,
+};
+
+typedef struct {
+  uint64_t frames_received;
+  uint64_t frames_sent;
+  uint64_t send_errors;     /* frames the kernel refused (too long, interface down) */
+  uint64_t truncated_drops; /* received frames longer than their slot */
+  uint64_t receive_errors;  /* recvmmsg errors and socket errors (e.g. ENETDOWN) */
+  uint64_t kernel_drops;    /* PACKET_STATISTICS tp_drops, accumulated (reading resets it) */
+  int last_error;           /* errno of the latest send or receive error, 0 if none */
+} Counters;
+
+typedef struct {
+  napi_env env;
+  uv_loop_t *loop;
+  int fd; /* -1 once closed */
+  int ifindex;
+  char ifname[IFNAMSIZ];
+  uint8_t mac[ETH_ALEN];
+  uint32_t batch_frames;
+  uint32_t slot_bytes;
+
+  /* Separately allocated libuv handles: each one is freed by its own close callback, which may
+   * run after this struct is gone. */
+  uv_poll_t *poll;
+  uv_timer_t *retry_timer;
+  bool receiving;     /* startReceiving() was called */
+  bool want_writable; /* a send stopped on EAGAIN: poll for UV_WRITABLE once */
+  int poll_events;    /* events the poll handle was last started with (0: stopped) */
+
+  /* JavaScript state. `self` keeps the handle (and so this struct) alive while the socket is
+   * open, like an open net.Socket. */
+  napi_ref self;
+  napi_ref on_frames;
+  napi_ref on_writable;
+  napi_ref lengths_ref;
+  uint32_t *lengths;
+  napi_async_context async_context;
+  /* A batch buffer that recvmmsg left empty (EAGAIN), kept for the next receive. */
+  napi_ref spare_ref;
+  void *spare_data;
+  size_t spare_bytes;
+
+  /* Re-entrancy: JavaScript may close the socket from inside a callback, and V8 may finalize
+   * the handle afterwards; the struct and its JavaScript references are released only once no
+   * callback is running. */
+  int busy;
+  bool release_pending;
+  bool finalized;
+
+  /* Native bytes reported to V8 (napi_adjust_external_memory), so that garbage collection
+   * knows what a closed socket's handle still holds. */
+  int64_t native_bytes;
+  struct mmsghdr *recv_msgs;
+  struct iovec *recv_iovs;
+  struct mmsghdr *send_msgs;
+  struct iovec *send_iovs;
+  Counters counters;
+} Socket;
+
+/* ---- Errors (errors.c) -------------------------------------------------------------------- */
+
+const char *errno_name(int err);
+void throw_errno(napi_env env, int err, const char *what);
+void throw_napi_failure(napi_env env, const char *call);
+void fatal(const char *message);
+
+
+/* In functions called from JavaScript: on failure, throw and return NULL. */
+#define NAPI_CALL(env, call)                                                                 \
+  do {                                                                                       \
+    if ((call) != napi_ok) {                                                                 \
+      throw_napi_failure((env), #call);                                                      \
+      return NULL;                                                                           \
+    }                                                                                        \
+  } while (0)
+
+/* In libuv callbacks there is no caller to throw to: a failing Node-API call there is a bug or
+ * an out-of-memory condition, so crash loudly with its location. */
+#define NAPI_CHECK(call)                                                                     \
+  do {                                                                                       \
+    if ((call) != napi_ok) napi_fatal_error(__FILE__ ":" #call, NAPI_AUTO_LENGTH, NULL, 0);  \
+  } while (0)
+
+/* ---- Arguments (args.c) ------------------------------------------------------------------- */
+
+Socket *socket_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv,
+                    bool must_be_open);
+bool get_uint32_arg(napi_env env, napi_value value, uint32_t min, uint32_t max,
+                    const char *name, uint32_t *out);
+bool is_function(napi_env env, napi_value value);
+
+/* ---- Lifecycle (lifecycle.c) -------------------------------------------------------------- */
+
+void shutdown_io(Socket *s, bool background);
+void delete_ref(napi_env env, napi_ref *ref);
+void release_js(Socket *s);
+void free_socket(Socket *s);
+void enter_callback(Socket *s);
+void leave_callback(Socket *s);
+void finalize_socket(napi_env env, void *data, void *hint);
+void call_js(Socket *s, napi_ref fn_ref, size_t argc, const napi_value *argv);
+
+/* ---- Receiving (receive.c) ---------------------------------------------------------------- */
+
+uint32_t slot_bytes_for_mtu(int mtu);
+void update_poll(Socket *s);
+
+/* ---- Interface information (info.c) ------------------------------------------------------- */
+
+int read_mtu(int fd, const char *ifname, int *mtu);
+
+/* ---- JavaScript functions ----------------------------------------------------------------- */
+
+napi_value js_open(napi_env env, napi_callback_info info);            /* open.c */
+napi_value js_start_receiving(napi_env env, napi_callback_info info); /* receive.c */
+napi_value js_send(napi_env env, napi_callback_info info);            /* send.c */
+napi_value js_mtu(napi_env env, napi_callback_info info);             /* info.c */
+napi_value js_mac(napi_env env, napi_callback_info info);             /* info.c */
+napi_value js_stats(napi_env env, napi_callback_info info);           /* info.c */
+napi_value js_ref(napi_env env, napi_callback_info info);             /* lifecycle.c */
+napi_value js_unref(napi_env env, napi_callback_info info);           /* lifecycle.c */
+napi_value js_close(napi_env env, napi_callback_info info);           /* lifecycle.c */
+
+#pragma GCC visibility pop
+
+#endif /* ETHERPLANE_AF_PACKET_H */

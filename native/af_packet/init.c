@@ -1,0 +1,38 @@
+/*
+ * af_packet: the module's exports (see af-packet.h for how the addon works and its files).
+ *
+ * JavaScript interface (all synchronous; af-packet.ts is the only caller):
+ *   open(ifname, ethertype, netnsPath | null, batchFrames, receiveBufferBytes,
+ *        onFrames(buffer, count, slotBytes), onWritable()) -> { handle, lengths: Uint32Array }
+ *     Frame i of a batch is buffer[i * slotBytes, i * slotBytes + lengths[i]); a length of 0
+ *     marks a frame dropped because it did not fit its slot. `lengths` is shared and rewritten
+ *     before every onFrames call.
+ *   startReceiving(handle)           start polling for frames (after the handler is set)
+ *   send(handle, frames, start) -> n frames[start .. start + n) were taken by the kernel or
+ *                                    rejected by it (counted in sendErrors)
+ *   mtu(handle) -> number            SIOCGIFMTU, read fresh on every call
+ *   mac(handle) -> Buffer            the interface's 6-byte address, read at open
+ *   stats(handle) -> object          counters, with PACKET_STATISTICS drops accumulated
+ *   ref(handle), unref(handle)       whether an open socket keeps the event loop alive
+ *   close(handle)                    idempotent
+ */
+#include "af-packet.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  const napi_property_descriptor functions[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startReceiving", NULL, js_start_receiving, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mtu", NULL, js_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mac", NULL, js_mac, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof functions / sizeof functions[0],
+                                        functions));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
