@@ -7,6 +7,7 @@
  */
 import {
   AoeCommand,
+  writeReplyHeader,
   allocFrame,
   invalid,
   writeHeader,
@@ -156,4 +157,23 @@ export function encodeAtaFrame(fields: HeaderFields, ata: AtaArgs, dataBytes = 0
  */
 export function sectorsPerFrame(mtu: number): number {
   return Math.max(0, Math.min(255, Math.floor((mtu - ATA_DATA) / SECTOR_BYTES)));
+}
+
+/**
+ * Writes bytes 0-36 of an ATA reply: the request's header and ATA arguments echoed, addresses
+ * swapped, the response flag, and the given status, error and sector count registers.
+ */
+export function writeAtaReplyHeader(
+  reply: Buffer,
+  request: Buffer,
+  ownMac: Buffer,
+  status: number,
+  error: number,
+  sectorCount: number,
+): void {
+  writeReplyHeader(reply, request, ownMac);
+  request.copy(reply, ATA_AFLAGS, ATA_AFLAGS, ATA_DATA);
+  reply[ATA_ERR_FEATURE] = error;
+  reply[ATA_SECTOR_COUNT] = sectorCount;
+  reply[ATA_CMD_STATUS] = status;
 }

@@ -130,10 +130,10 @@ export function isInvalid(value: object): value is Invalid {
   return (value as Partial<Invalid>).ok === false;
 }
 
-/** A unicast MAC: the group bit (bit 0 of the first byte) clear, and not all zeros. */
-export function isUnicastMac(mac: Buffer): boolean {
-  if (((mac[0] as number) & 0x01) !== 0) return false;
-  for (let i = 0; i < ETH_MAC_BYTES; i++) if (mac[i] !== 0) return true;
+/** A unicast MAC at `offset`: the group bit (bit 0 of the first byte) clear, and not all zeros. */
+export function isUnicastMac(mac: Buffer, offset = 0): boolean {
+  if (((mac[offset] as number) & 0x01) !== 0) return false;
+  for (let i = offset; i < offset + ETH_MAC_BYTES; i++) if (mac[i] !== 0) return true;
   return false;
 }
 

@@ -8,6 +8,7 @@ import {
   AOE_FLAG_RESPONSE,
   AOE_VERSION,
   AoeCommand,
+  ETH_SRC,
   decodeHeader,
   invalid,
   isInvalid,
@@ -57,7 +58,7 @@ export function decodeFrame(frame: Buffer): AoeMessage | Invalid {
  */
 export function validateRequestHeader(header: AoeHeader): Invalid | undefined {
   if ((header.flags & AOE_FLAG_RESPONSE) !== 0) return invalid("response");
-  if (!isUnicastMac(header.src)) return invalid("bad-source");
+  if (!isUnicastMac(header.frame, ETH_SRC)) return invalid("bad-source");
   if (header.version !== AOE_VERSION) return invalid("bad-version");
   return undefined;
 }

@@ -8,12 +8,8 @@ import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-device.js";
 import {
-  ATA_AFLAGS,
-  ATA_CMD_STATUS,
-  ATA_ERR_FEATURE,
-  ATA_SECTOR_COUNT,
   ETH_FRAME_MIN_BYTES,
-  writeReplyHeader,
+  writeAtaReplyHeader,
   AOE_FLAG_RESPONSE,
   AOE_VERSION,
   ATA_DATA,
@@ -53,41 +49,21 @@ import { MASK_MACS_MAX, type ExportConfig } from "./config.js";
 import { countDrop, newExportCounters, type ExportCounters } from "./counters.js";
 import type { ExportState, ExportStateStore } from "./export-state.js";
 import { GroupCommit } from "./group-commit.js";
+import { adjacentRuns, type Extent } from "./io-runs.js";
+import { applyMaskDirectives, setConfigString } from "./state-edits.js";
 
 export const FIRMWARE_VERSION = 0x0100;
 
-/**
- * Writes bytes 0-36 of an ATA reply: the request's header and ATA arguments echoed, addresses
- * swapped, the response flag, and the given status, error and sector count registers.
- */
-function writeAtaReplyHeader(
-  reply: Buffer,
-  request: Buffer,
-  ownMac: Buffer,
-  status: number,
-  error: number,
-  sectorCount: number,
-): void {
-  writeReplyHeader(reply, request, ownMac);
-  request.copy(reply, ATA_AFLAGS, ATA_AFLAGS, ATA_DATA);
-  reply[ATA_ERR_FEATURE] = error;
-  reply[ATA_SECTOR_COUNT] = sectorCount;
-  reply[ATA_CMD_STATUS] = status;
-}
+const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
 /** A read or write admitted from the current batch, waiting for `endBatch`. */
-interface PendingIo {
-  write: boolean;
+interface PendingIo extends Extent {
   header: AoeHeader;
   ata: AtaArgs;
   port: Port;
-  offset: number;
-  /** Where the data goes (a read: inside `frame`) or comes from (a write: the received frame). */
-  data: Buffer;
-  /** A read's reply frame. */
+  /** A read's reply frame (`data` is its data area). */
   frame?: Buffer;
 }
-const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
 /** Where a request came in, and so where its reply goes. */
 export interface Port {
@@ -104,8 +80,9 @@ export interface ExportSettings {
   bufferCount: number;
 }
 
-function macIn(list: readonly Buffer[], mac: Buffer): boolean {
-  for (const entry of list) if (entry.equals(mac)) return true;
+/** Whether the frame behind `header` came from a MAC in `list` (no allocation). */
+function fromOneOf(list: readonly Buffer[], header: AoeHeader): boolean {
+  for (const entry of list) if (header.isFrom(entry)) return true;
   return false;
 }
 
@@ -161,7 +138,7 @@ export class AoeExport {
   /** Handles a frame addressed to this export's own shelf.slot. */
   receive(frame: Buffer, header: AoeHeader, port: Port): void {
     this.counters.framesIn++;
-    if (!this.allowedByMask(header.src)) return countDrop(this.counters.drops, "masked");
+    if (!this.allowedByMask(header)) return countDrop(this.counters.drops, "masked");
     if (header.version !== AOE_VERSION) {
       countDrop(this.counters.drops, "bad-version");
       return this.sendAoeError(header, port, AoeError.unsupportedVersion);
@@ -190,7 +167,7 @@ export class AoeExport {
   /** Handles a broadcast query config (discovery). Only reads and tests answer a broadcast. */
   receiveBroadcastConfig(message: ConfigMessage, port: Port): void {
     this.counters.framesIn++;
-    if (!this.allowedByMask(message.header.src)) return countDrop(this.counters.drops, "masked");
+    if (!this.allowedByMask(message.header)) return countDrop(this.counters.drops, "masked");
     if (message.config.ccmd >= ConfigCommand.setIfEmpty)
       return countDrop(this.counters.drops, "not-addressed");
     this.config(message, port, true);
@@ -201,12 +178,12 @@ export class AoeExport {
     this.reply(port, this.configFrame(port, { dst: BROADCAST_MAC, tag: 0 }, ConfigCommand.read));
   }
 
-  private allowedByMask(src: Buffer): boolean {
-    return this.state.macMask.length === 0 || macIn(this.state.macMask, src);
+  private allowedByMask(header: AoeHeader): boolean {
+    return this.state.macMask.length === 0 || fromOneOf(this.state.macMask, header);
   }
 
-  private reservedAgainst(src: Buffer): boolean {
-    return this.state.reservation.length > 0 && !macIn(this.state.reservation, src);
+  private reservedAgainst(header: AoeHeader): boolean {
+    return this.state.reservation.length > 0 && !fromOneOf(this.state.reservation, header);
   }
 
   private reply(port: Port, frame: Buffer): void {
@@ -226,7 +203,7 @@ export class AoeExport {
 
   private ata(request: AtaRequest, port: Port): void {
     const { header, ata } = request;
-    if (this.reservedAgainst(header.src))
+    if (this.reservedAgainst(header))
       return this.sendAoeError(header, port, AoeError.targetReserved);
     switch (ata.cmdStatus) {
       case AtaCommand.readSectors:
@@ -354,21 +331,7 @@ export class AoeExport {
     const ios = this.batch;
     if (ios.length === 0) return;
     this.batch = [];
-    if (ios.length > 1) ios.sort((a, b) => a.offset - b.offset);
-    let first = 0;
-    while (first < ios.length) {
-      const head = ios[first] as PendingIo;
-      let end = head.offset + head.data.length;
-      let last = first + 1;
-      while (last < ios.length && last - first < IOVEC_BUFFERS_MAX) {
-        const next = ios[last] as PendingIo;
-        if (next.write !== head.write || next.offset !== end) break;
-        end += next.data.length;
-        last++;
-      }
-      this.issue(ios.slice(first, last));
-      first = last;
-    }
+    for (const run of adjacentRuns(ios, IOVEC_BUFFERS_MAX)) this.issue(run);
   }
 
   private issue(run: PendingIo[]): void {
@@ -523,16 +486,13 @@ export class AoeExport {
         return;
       default: {
         assert(!broadcast, "broadcast config sets are filtered before");
-        if (this.reservedAgainst(header.src))
+        if (this.reservedAgainst(header))
           return this.sendAoeError(header, port, AoeError.targetReserved);
         const given = Buffer.from(config.configString);
         this.editState(
           (state) => {
-            const own = state.configString;
-            if (config.ccmd === ConfigCommand.setIfEmpty && own.length > 0 && !own.equals(given)) {
-              return undefined; // error 4: config string present
-            }
-            return { ...state, configString: given };
+            const next = setConfigString(state.configString, config.ccmd, given);
+            return next ? { ...state, configString: next } : undefined; // else error 4
           },
           (changed) =>
             changed
@@ -561,35 +521,17 @@ export class AoeExport {
   private macMask(message: MaskMessage, port: Port): void {
     const { header, mask } = message;
     if (mask.mcmd === MaskCommand.read) return this.maskReply(header, port, mask.mcmd, 0);
-    if (this.reservedAgainst(header.src))
+    if (this.reservedAgainst(header))
       return this.sendAoeError(header, port, AoeError.targetReserved);
     let merror = 0;
     this.editState(
       (state) => {
-        // All directives or none: a bad directive leaves the list as it was.
-        const list = [...state.macMask];
-        for (const directive of mask.directives) {
-          const at = list.findIndex((mac) => mac.equals(directive.mac));
-          if (directive.dcmd === DirectiveCommand.none) continue;
-          if (directive.dcmd === DirectiveCommand.add) {
-            if (at >= 0) continue;
-            if ((directive.mac[0] as number) & 1) {
-              merror = MaskError.badDirective;
-              return undefined;
-            }
-            if (list.length >= MASK_MACS_MAX) {
-              merror = MaskError.listFull;
-              return undefined;
-            }
-            list.push(directive.mac);
-          } else if (directive.dcmd === DirectiveCommand.delete) {
-            if (at >= 0) list.splice(at, 1);
-          } else {
-            merror = MaskError.badDirective;
-            return undefined;
-          }
+        const edited = applyMaskDirectives(state.macMask, mask.directives, MASK_MACS_MAX);
+        if ("merror" in edited) {
+          merror = edited.merror;
+          return undefined;
         }
-        return { ...state, macMask: list };
+        return { ...state, macMask: edited.list };
       },
       () => this.maskReply(header, port, mask.mcmd, merror),
       () => this.maskReply(header, port, mask.mcmd, MaskError.unspecified),
@@ -609,7 +551,7 @@ export class AoeExport {
         }),
       );
     if (reserve.rcmd === ReserveCommand.read) return answer();
-    if (reserve.rcmd === ReserveCommand.set && this.reservedAgainst(header.src)) {
+    if (reserve.rcmd === ReserveCommand.set && this.reservedAgainst(header)) {
       return this.sendAoeError(header, port, AoeError.targetReserved);
     }
     if (reserve.macs.some((mac) => ((mac[0] as number) & 1) !== 0)) {

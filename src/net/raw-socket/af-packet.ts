@@ -1,6 +1,6 @@
 /**
  * The real RawSocket: a Linux AF_PACKET socket through the project's native addon
- * (`native/af_packet.c`, built by `npm install` into `build/Release/af_packet.node`).
+ * (`native/af_packet/`, built by `npm install` into `build/Release/af_packet.node`).
  *
  * Receiving: the addon reads up to `receiveBatchFrames` frames per recvmmsg(2) into a fresh
  * Buffer and hands the batch over in one call; frames are subarrays of it, never reused.
@@ -40,7 +40,7 @@ export interface AfPacketStats extends RawSocketStats {
 
 type NativeStats = Omit<AfPacketStats, "sendDrops">;
 
-/** The addon's functions (see the header comment of native/af_packet.c). */
+/** The addon's functions (see the header comment of native/af_packet/). */
 interface AfPacketAddon {
   open(
     ifname: string,
