@@ -10,7 +10,6 @@ import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-d
 import {
   ETH_FRAME_MIN_BYTES,
   writeAtaReplyHeader,
-  AOE_FLAG_RESPONSE,
   AOE_VERSION,
   ATA_DATA,
   AoeCommand,
@@ -19,40 +18,37 @@ import {
   AtaErrorBits,
   AtaStatus,
   ConfigCommand,
-  DirectiveCommand,
   LBA48_MAX,
-  MaskCommand,
-  MaskError,
   POWER_MODE_ACTIVE,
-  ReserveCommand,
   SECTOR_BYTES,
   allocFrame,
-  configTestMatches,
   decodeBody,
   effectiveLba,
-  encodeConfig,
   encodeIdentify,
-  encodeMacMask,
-  encodeReserve,
   isInvalid,
-  macToString,
   replyHeader,
   writeHeader,
   type AoeHeader,
   type AtaArgs,
   type AtaRequest,
   type ConfigMessage,
-  type MaskMessage,
-  type ReserveMessage,
 } from "../codec/index.js";
-import { MASK_MACS_MAX, type ExportConfig } from "./config.js";
+import type { ExportConfig } from "./config.js";
 import { countDrop, newExportCounters, type ExportCounters } from "./counters.js";
 import type { ExportState, ExportStateStore } from "./export-state.js";
 import { GroupCommit } from "./group-commit.js";
 import { adjacentRuns, type Extent } from "./io-runs.js";
-import { applyMaskDirectives, setConfigString } from "./state-edits.js";
+import {
+  configFrame,
+  handleConfig,
+  handleMacMask,
+  handleReserve,
+  type CommandContext,
+} from "./management-commands.js";
+import { PersistedExportState } from "./persisted-state.js";
+import type { ExportSettings, Port } from "./port.js";
 
-export const FIRMWARE_VERSION = 0x0100;
+export type { ExportSettings, Port } from "./port.js";
 
 const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
@@ -65,36 +61,13 @@ interface PendingIo extends Extent {
   frame?: Buffer;
 }
 
-/** Where a request came in, and so where its reply goes. */
-export interface Port {
-  readonly ifname: string;
-  readonly mac: Buffer;
-  /** Sectors per ATA frame at the interface's current MTU. */
-  sectorsMax: number;
-  send(frame: Buffer): void;
-}
-
-export interface ExportSettings {
-  readOnly: boolean;
-  durable: boolean;
-  bufferCount: number;
-}
-
-/** Whether the frame behind `header` came from a MAC in `list` (no allocation). */
-function fromOneOf(list: readonly Buffer[], header: AoeHeader): boolean {
-  for (const entry of list) if (header.isFrom(entry)) return true;
-  return false;
-}
-
-export class AoeExport {
+export class AoeExport implements CommandContext {
   readonly key: string;
   readonly counters: ExportCounters = newExportCounters();
   settings: ExportSettings;
-  private state: ExportState;
+  readonly state: PersistedExportState;
   private readonly identify: Buffer;
   private readonly groupCommit: GroupCommit;
-  /** State edits (wire or admin) run one at a time so none is based on a stale list. */
-  private stateChain: Promise<void> = Promise.resolve();
   private drained: Array<() => void> = [];
   private batch: PendingIo[] = [];
   private ioErrorLoggedAtMs = 0;
@@ -106,7 +79,7 @@ export class AoeExport {
     readonly device: VectoredBlockDevice,
     settings: ExportSettings,
     state: ExportState,
-    private readonly stateStore: ExportStateStore,
+    stateStore: ExportStateStore,
     private readonly log: Logger,
     identity: { model?: string; serial?: string } = {},
     /** Called when this export queues the first I/O of a batch; the target then calls endBatch. */
@@ -115,7 +88,7 @@ export class AoeExport {
   ) {
     this.key = `${shelf}.${slot}`;
     this.settings = settings;
-    this.state = state;
+    this.state = new PersistedExportState(this.key, state, stateStore, log);
     const sectors = Math.floor(device.sizeBytes / SECTOR_BYTES);
     this.identify = encodeIdentify({
       sectors,
@@ -132,13 +105,13 @@ export class AoeExport {
   }
 
   currentState(): Readonly<ExportState> {
-    return this.state;
+    return this.state.current;
   }
 
   /** Handles a frame addressed to this export's own shelf.slot. */
   receive(frame: Buffer, header: AoeHeader, port: Port): void {
     this.counters.framesIn++;
-    if (!this.allowedByMask(header)) return countDrop(this.counters.drops, "masked");
+    if (!this.state.allows(header)) return countDrop(this.counters.drops, "masked");
     if (header.version !== AOE_VERSION) {
       countDrop(this.counters.drops, "bad-version");
       return this.sendAoeError(header, port, AoeError.unsupportedVersion);
@@ -156,42 +129,34 @@ export class AoeExport {
       case AoeCommand.ata:
         return this.ata(message, port);
       case AoeCommand.queryConfig:
-        return this.config(message, port, false);
+        return handleConfig(this, message, port, false);
       case AoeCommand.macMask:
-        return this.macMask(message, port);
+        return handleMacMask(this, message, port);
       case AoeCommand.reserve:
-        return this.reserve(message, port);
+        return handleReserve(this, message, port);
     }
   }
 
   /** Handles a broadcast query config (discovery). Only reads and tests answer a broadcast. */
   receiveBroadcastConfig(message: ConfigMessage, port: Port): void {
     this.counters.framesIn++;
-    if (!this.allowedByMask(message.header)) return countDrop(this.counters.drops, "masked");
+    if (!this.state.allows(message.header)) return countDrop(this.counters.drops, "masked");
     if (message.config.ccmd >= ConfigCommand.setIfEmpty)
       return countDrop(this.counters.drops, "not-addressed");
-    this.config(message, port, true);
+    handleConfig(this, message, port, true);
   }
 
   /** The unsolicited config broadcast sent at start and when the MTU changes (version 1). */
   announce(port: Port): void {
-    this.reply(port, this.configFrame(port, { dst: BROADCAST_MAC, tag: 0 }, ConfigCommand.read));
+    this.reply(port, configFrame(this, port, { dst: BROADCAST_MAC, tag: 0 }, ConfigCommand.read));
   }
 
-  private allowedByMask(header: AoeHeader): boolean {
-    return this.state.macMask.length === 0 || fromOneOf(this.state.macMask, header);
-  }
-
-  private reservedAgainst(header: AoeHeader): boolean {
-    return this.state.reservation.length > 0 && !fromOneOf(this.state.reservation, header);
-  }
-
-  private reply(port: Port, frame: Buffer): void {
+  reply(port: Port, frame: Buffer): void {
     this.counters.framesOut++;
     port.send(frame);
   }
 
-  private sendAoeError(header: AoeHeader, port: Port, error: number): void {
+  sendAoeError(header: AoeHeader, port: Port, error: number): void {
     this.counters.aoeErrors++;
     // The header alone: the error code says everything, and no argument bytes are echoed.
     const frame = allocFrame(24);
@@ -203,7 +168,7 @@ export class AoeExport {
 
   private ata(request: AtaRequest, port: Port): void {
     const { header, ata } = request;
-    if (this.reservedAgainst(header))
+    if (this.state.reservedAgainst(header))
       return this.sendAoeError(header, port, AoeError.targetReserved);
     switch (ata.cmdStatus) {
       case AtaCommand.readSectors:
@@ -446,168 +411,12 @@ export class AoeExport {
     this.reply(port, frame);
   }
 
-  // --- query config ----------------------------------------------------------------------
-
-  private configFrame(port: Port, to: { dst: Buffer; tag: number }, ccmd: number): Buffer {
-    return encodeConfig(
-      {
-        dst: to.dst,
-        src: port.mac,
-        flags: AOE_FLAG_RESPONSE,
-        error: 0,
-        shelf: this.shelf,
-        slot: this.slot,
-        command: AoeCommand.queryConfig,
-        tag: to.tag,
-      },
-      {
-        bufferCount: this.settings.bufferCount,
-        firmware: FIRMWARE_VERSION,
-        sectorCount: port.sectorsMax,
-        aoeVersion: AOE_VERSION,
-        ccmd,
-        configString: this.state.configString,
-      },
-    );
-  }
-
-  private config(message: ConfigMessage, port: Port, broadcast: boolean): void {
-    const { header, config } = message;
-    const replyTo = { dst: header.src, tag: header.tag };
-    switch (config.ccmd) {
-      case ConfigCommand.read:
-        return this.reply(port, this.configFrame(port, replyTo, config.ccmd));
-      case ConfigCommand.testExact:
-      case ConfigCommand.testPrefix:
-        // A failed test gets no reply at all (AoEr11 3.2).
-        if (configTestMatches(config.ccmd, this.state.configString, config.configString)) {
-          this.reply(port, this.configFrame(port, replyTo, config.ccmd));
-        }
-        return;
-      default: {
-        assert(!broadcast, "broadcast config sets are filtered before");
-        if (this.reservedAgainst(header))
-          return this.sendAoeError(header, port, AoeError.targetReserved);
-        const given = Buffer.from(config.configString);
-        this.editState(
-          (state) => {
-            const next = setConfigString(state.configString, config.ccmd, given);
-            return next ? { ...state, configString: next } : undefined; // else error 4
-          },
-          (changed) =>
-            changed
-              ? this.reply(port, this.configFrame(port, replyTo, config.ccmd))
-              : this.sendAoeError(header, port, AoeError.configStringPresent),
-          () => this.sendAoeError(header, port, AoeError.deviceUnavailable),
-        );
-      }
-    }
-  }
-
-  // --- MAC mask list ---------------------------------------------------------------------
-
-  private maskReply(header: AoeHeader, port: Port, mcmd: number, merror: number): void {
-    const directives = this.state.macMask.map((mac) => ({ dcmd: DirectiveCommand.none, mac }));
-    this.reply(
-      port,
-      encodeMacMask(replyHeader(header, port.mac, this.shelf, this.slot), {
-        mcmd,
-        merror,
-        directives,
-      }),
-    );
-  }
-
-  private macMask(message: MaskMessage, port: Port): void {
-    const { header, mask } = message;
-    if (mask.mcmd === MaskCommand.read) return this.maskReply(header, port, mask.mcmd, 0);
-    if (this.reservedAgainst(header))
-      return this.sendAoeError(header, port, AoeError.targetReserved);
-    let merror = 0;
-    this.editState(
-      (state) => {
-        const edited = applyMaskDirectives(state.macMask, mask.directives, MASK_MACS_MAX);
-        if ("merror" in edited) {
-          merror = edited.merror;
-          return undefined;
-        }
-        return { ...state, macMask: edited.list };
-      },
-      () => this.maskReply(header, port, mask.mcmd, merror),
-      () => this.maskReply(header, port, mask.mcmd, MaskError.unspecified),
-    );
-  }
-
-  // --- reserve/release -------------------------------------------------------------------
-
-  private reserve(message: ReserveMessage, port: Port): void {
-    const { header, reserve } = message;
-    const answer = () =>
-      this.reply(
-        port,
-        encodeReserve(replyHeader(header, port.mac, this.shelf, this.slot), {
-          rcmd: reserve.rcmd,
-          macs: this.state.reservation,
-        }),
-      );
-    if (reserve.rcmd === ReserveCommand.read) return answer();
-    if (reserve.rcmd === ReserveCommand.set && this.reservedAgainst(header)) {
-      return this.sendAoeError(header, port, AoeError.targetReserved);
-    }
-    if (reserve.macs.some((mac) => ((mac[0] as number) & 1) !== 0)) {
-      return this.sendAoeError(header, port, AoeError.badArgument);
-    }
-    this.editState(
-      (state) => ({ ...state, reservation: reserve.macs }),
-      answer,
-      () => this.sendAoeError(header, port, AoeError.deviceUnavailable),
-    );
-  }
-
-  // --- state edits -----------------------------------------------------------------------
-
-  /**
-   * Applies an edit to the persisted state: computes the new state from the current one, saves
-   * it, and only then makes it current and answers. `edit` returns undefined to refuse.
-   */
-  private editState(
-    edit: (state: ExportState) => ExportState | undefined,
-    done: (changed: boolean) => void,
-    failed: () => void,
-  ): void {
-    this.stateChain = this.stateChain.then(async () => {
-      const next = edit(this.state);
-      if (!next) return done(false);
-      try {
-        await this.stateStore.save(this.key, next);
-      } catch (error) {
-        this.log.error(`cannot persist state of e${this.key}`, { error: errorMessage(error) });
-        return failed();
-      }
-      this.state = next;
-      this.log.info(`e${this.key} state changed`, {
-        macMask: next.macMask.map(macToString).join(","),
-        reservation: next.reservation.map(macToString).join(","),
-      });
-      done(true);
-    });
-  }
-
-  /** The admin's change (config reload, control plane): persisted, then applied atomically. */
-  replaceState(patch: Partial<ExportState>): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.editState(
-        (state) => ({ ...state, ...patch }),
-        () => resolve(),
-        () => reject(new Error(`cannot persist state of e${this.key}`)),
-      );
-    });
-  }
-
   /** Resolves when no request of this export is in flight. */
   drain(): Promise<void> {
-    if (this.counters.inFlight === 0) return this.stateChain;
-    return new Promise<void>((resolve) => this.drained.push(resolve)).then(() => this.stateChain);
+    if (this.counters.inFlight === 0) return this.state.settled();
+    return new Promise<void>((resolve) => this.drained.push(resolve)).then(() =>
+      this.state.settled(),
+    );
   }
 }
 

@@ -170,7 +170,7 @@ export class AoeTarget {
       entry.export.settings = settingsOf(next, config.bufferCount);
       const patch = this.statePatch(next);
       if (Object.keys(patch).length > 0 && !prepared.includes(entry))
-        changes.push(entry.export.replaceState(patch));
+        changes.push(entry.export.state.replace(patch));
       entry.config = next;
     }
     for (const [ifname, port] of this.ports) {
