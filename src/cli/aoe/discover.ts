@@ -1,6 +1,6 @@
 /** `etherplane aoe discover`: the AoE targets on the segment, one line each, as `aoe-stat` prints them. */
 import type { DiscoveredTarget } from "../../aoe/initiator/discovery.js";
-import { parse, stringList } from "../args.js";
+import { parse, stringList, usageError } from "../args.js";
 import { openInitiator } from "./initiator-sockets.js";
 
 const usage = "etherplane aoe discover [--iface IF ...] [--timeout MS] [--json]";
@@ -32,8 +32,10 @@ export async function discoverCommand(args: string[]): Promise<void> {
     process.stdout.write(`usage: ${usage}\n`);
     return;
   }
-  const listenMs =
-    values.timeout === undefined ? 1000 : Math.max(1, Number(values.timeout) || 1000);
+  const listenMs = values.timeout === undefined ? 1000 : Number(values.timeout);
+  if (!Number.isInteger(listenMs) || listenMs < 1 || listenMs > 60_000) {
+    throw usageError(`--timeout ${values.timeout}: give milliseconds, 1-60000`, usage);
+  }
   const initiator = openInitiator(stringList(values.iface));
   try {
     const targets = await initiator.discover({ listenMs });
