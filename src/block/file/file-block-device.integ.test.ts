@@ -28,7 +28,9 @@ for (const [label, base] of [
   ["tmpfs", "/dev/shm"],
   ["disk", fs.existsSync("/var/tmp") ? "/var/tmp" : os.tmpdir()],
 ] as const) {
-  blockDeviceContract(`file on ${label}`, SIZE, () => openFileBlockDevice(freshFile(base)));
+  blockDeviceContract(`file on ${label}`, SIZE, () => openFileBlockDevice(freshFile(base)), {
+    vectored: true,
+  });
 }
 
 test("the RWF_NOWAIT addon is built and serves a page-cache hit without the thread pool", () => {
