@@ -51,6 +51,18 @@ test("the RWF_NOWAIT addon is built and serves a page-cache hit without the thre
   }
 });
 
+test("files on tmpfs are known to be in memory (inline copies); files on disk are not", async () => {
+  const onTmpfs = await openFileBlockDevice(freshFile("/dev/shm"));
+  const onDisk = await openFileBlockDevice(freshFile("/var/tmp"));
+  try {
+    assert.equal(onTmpfs.memoryBacked, true);
+    assert.equal(onDisk.memoryBacked, false);
+  } finally {
+    await onTmpfs.close();
+    await onDisk.close();
+  }
+});
+
 test("a cold read (page cache dropped) falls back to the thread pool and returns the data", async () => {
   const file = freshFile("/var/tmp");
   const data = Buffer.alloc(SIZE, 0x7e);

@@ -17,6 +17,16 @@ function ioError(op: string, path: string, cause: unknown): EtherplaneError {
   return new EtherplaneError("IO_ERROR", `${op} ${path}: ${(cause as Error).message}`, { cause });
 }
 
+/** statfs(2) f_type of file systems that keep their data in memory (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+/** A file on tmpfs or ramfs: no disk behind it, so moving its bytes never waits for one. */
+function isMemoryBacked(path: string): boolean {
+  const type = fs.statfsSync(path).type;
+  return type === TMPFS_MAGIC || type === RAMFS_MAGIC;
+}
+
 function totalBytes(buffers: readonly Buffer[]): number {
   if (buffers.length > IOVEC_BUFFERS_MAX) {
     throw new EtherplaneError(
@@ -50,7 +60,7 @@ export async function openFileBlockDevice(
     );
   }
   try {
-    return new FileBlockDevice(path, fd, sizeOf(path, fd), readOnly);
+    return new FileBlockDevice(path, fd, sizeOf(path, fd), readOnly, isMemoryBacked(path));
   } catch (error) {
     fs.closeSync(fd);
     throw error;
@@ -84,6 +94,8 @@ export class FileBlockDevice implements VectoredBlockDevice {
     private readonly fd: number,
     readonly sizeBytes: number,
     readonly readOnly: boolean,
+    /** On tmpfs/ramfs: moving bytes is a memory copy, done inline (see tryNowait). */
+    readonly memoryBacked = false,
   ) {}
 
   /** Checks the device is open and the range inside it; returns the bytes of `buffers`. */
@@ -160,11 +172,24 @@ export class FileBlockDevice implements VectoredBlockDevice {
     });
   }
 
-  /** Bytes moved without waiting (0 when it would have to wait, or when unsupported). */
+  /**
+   * Bytes moved without waiting (0 when it would have to wait, or when unsupported). A file in
+   * memory (tmpfs) has no disk to wait for: its bytes move at once, as a memory copy (tmpfs has
+   * no RWF_NOWAIT). Elsewhere RWF_NOWAIT moves what the page cache holds and never waits.
+   */
   private tryNowait(write: boolean, buffers: readonly Buffer[], offsetBytes: number): number {
     const direction = write ? "write" : "read";
-    if (!nowaitIo || !this.nowait[direction]) return 0;
     let n: number;
+    if (this.memoryBacked) {
+      try {
+        return write
+          ? fs.writevSync(this.fd, buffers, offsetBytes)
+          : fs.readvSync(this.fd, buffers, offsetBytes);
+      } catch (error) {
+        throw ioError(direction, this.path, error);
+      }
+    }
+    if (!nowaitIo || !this.nowait[direction]) return 0;
     try {
       n = write
         ? nowaitIo.pwritev(this.fd, buffers, offsetBytes)
