@@ -173,7 +173,7 @@ export class AoeBlockDevice implements BlockDevice {
             paths: this.paths,
             deadlineMs: Date.now() + this.timeoutMs,
             onReply: (reply, header) => {
-              const error = ataErrorOf(reply, header, what(i)) ?? complete(reply, chunk);
+              const error = ataErrorOf(reply, header, () => what(i)) ?? complete(reply, chunk);
               if (error) return fail(error);
               done++;
               if (done === chunks) resolve();

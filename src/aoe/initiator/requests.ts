@@ -131,12 +131,23 @@ export function aoeErrorOf(header: AoeHeader, what: string): EtherplaneError | u
   );
 }
 
-/** The error an ATA reply's status means, or undefined on success. */
+/**
+ * The error an ATA reply's status means, or undefined on success. `describe` names the request
+ * for the message; it runs only on failure (this check runs for every frame).
+ */
 export function ataErrorOf(
   frame: Buffer,
   header: AoeHeader,
-  what: string,
+  describe: string | (() => string),
 ): EtherplaneError | undefined {
+  if (
+    (header.flags & AOE_FLAG_ERROR) === 0 &&
+    frame.length >= ATA_DATA &&
+    ((frame[ATA_CMD_STATUS] as number) & ATA_FAILURE_BITS) === 0
+  ) {
+    return undefined; // the common case, decided without building any string
+  }
+  const what = typeof describe === "string" ? describe : describe();
   const aoe = aoeErrorOf(header, what);
   if (aoe) return aoe;
   if (frame.length < ATA_DATA)
