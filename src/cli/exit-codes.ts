@@ -1,7 +1,8 @@
 /**
  * The one place where errors become exit codes and messages (STYLE.md habit 4).
  *   0 success · 1 unexpected failure · 2 bad usage or config · 3 not found · 4 timeout or
- *   unavailable · 5 refused by a peer · 6 I/O error · 7 out of range
+ *   unavailable · 5 refused by a peer · 6 I/O error · 7 out of range · 8 conflict with the current
+ *   state · 9 not logged in, or not allowed
  */
 import { EtherplaneError, type ErrorCode } from "../foundation/errors.js";
 
@@ -16,6 +17,9 @@ const exitCodes: Record<ErrorCode, number> = {
   PROTOCOL: 5,
   IO_ERROR: 6,
   OUT_OF_RANGE: 7,
+  CONFLICT: 8,
+  UNAUTHENTICATED: 9,
+  FORBIDDEN: 9,
 };
 
 export function exitCodeFor(error: unknown): number {

@@ -12,7 +12,10 @@ export type ErrorCode =
   | "REFUSED" // a peer answered with an error (reserved, masked, read-only)
   | "PROTOCOL" // a peer sent something the protocol does not allow
   | "UNAVAILABLE" // a needed facility is missing on this machine (module, package, privilege)
-  | "CLOSED"; // the object was closed while the call was pending
+  | "CLOSED" // the object was closed while the call was pending
+  | "CONFLICT" // the request clashes with the current state (a name or address in use)
+  | "UNAUTHENTICATED" // no credentials, or unknown ones
+  | "FORBIDDEN"; // known credentials whose role may not do this
 
 export class EtherplaneError extends Error {
   readonly code: ErrorCode;

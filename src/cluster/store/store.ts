@@ -1,0 +1,64 @@
+/**
+ * The controller's state. One interface, several implementations (SQLite now, etcd later), all
+ * running the same contract test (store.contract.ts). Every method is atomic on its own; methods
+ * that can clash (names, AoE addresses, generations) fail with CONFLICT and change nothing.
+ */
+import type {
+  AuditRecord,
+  HostRecord,
+  PoolRecord,
+  TaskRecord,
+  TokenRecord,
+  VolumeRecord,
+} from "../model.js";
+
+export type Patch<T> = Partial<Omit<T, "id" | "createdMs">>;
+
+export interface Store {
+  /** The schema version after migrations. */
+  schemaVersion(): Promise<number>;
+
+  createHost(host: HostRecord): Promise<void>;
+  getHost(id: string): Promise<HostRecord | undefined>;
+  findHostByName(name: string): Promise<HostRecord | undefined>;
+  listHosts(): Promise<HostRecord[]>;
+  updateHost(id: string, patch: Patch<HostRecord>): Promise<HostRecord>;
+
+  /** CONFLICT when the host already has a pool of that name. */
+  createPool(pool: PoolRecord): Promise<void>;
+  getPool(id: string): Promise<PoolRecord | undefined>;
+  listPools(filter?: { hostId?: string }): Promise<PoolRecord[]>;
+  updatePool(id: string, patch: Patch<PoolRecord>): Promise<PoolRecord>;
+  /** CONFLICT while volumes use it. */
+  deletePool(id: string): Promise<void>;
+
+  /** CONFLICT when the name or the shelf.slot is taken (across the whole cluster). */
+  createVolume(volume: VolumeRecord): Promise<void>;
+  getVolume(id: string): Promise<VolumeRecord | undefined>;
+  findVolumeByName(name: string): Promise<VolumeRecord | undefined>;
+  listVolumes(filter?: { hostId?: string; poolId?: string; sourceId?: string }): Promise<VolumeRecord[]>;
+  /**
+   * Applies `patch`, bumps the generation and updatedMs. With `expectedGeneration`, fails with
+   * CONFLICT if the volume changed since it was read. NOT_FOUND if it does not exist.
+   */
+  updateVolume(id: string, patch: Patch<VolumeRecord>, expectedGeneration?: number): Promise<VolumeRecord>;
+  deleteVolume(id: string): Promise<void>;
+  /** Every shelf.slot in use, for allocation. */
+  usedAddresses(): Promise<Array<{ shelf: number; slot: number }>>;
+
+  createTask(task: TaskRecord): Promise<void>;
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  listTasks(filter?: { state?: TaskRecord["state"]; subjectId?: string; limit?: number }): Promise<TaskRecord[]>;
+  updateTask(id: string, patch: Patch<TaskRecord>): Promise<TaskRecord>;
+
+  createToken(token: TokenRecord): Promise<void>;
+  findTokenBySecretHash(secretHash: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  updateToken(id: string, patch: Patch<TokenRecord>): Promise<TokenRecord>;
+
+  /** Appends and returns the entry's id. */
+  appendAudit(entry: Omit<AuditRecord, "id">): Promise<number>;
+  listAudit(filter?: { limit?: number; afterId?: number }): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}
