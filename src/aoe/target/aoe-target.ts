@@ -126,6 +126,7 @@ export class AoeTarget {
           current.readOnly !== entry.readOnly ||
           current.model !== entry.model ||
           current.serial !== entry.serial ||
+          current.sizeBytes !== entry.sizeBytes ||
           current.interfaces.join() !== entry.interfaces.join())
       );
     };

@@ -47,6 +47,8 @@ export interface ExportConfig {
   /** IDENTIFY strings; defaults derive from the address. */
   model?: string;
   serial?: string;
+  /** The expected size: when it changes (a volume grew), the export reopens its backing store. */
+  sizeBytes?: number;
 }
 
 export interface TargetConfig {
@@ -149,6 +151,7 @@ const exportKeys = [
   "configString",
   "model",
   "serial",
+  "sizeBytes",
 ] as const;
 
 function parseExport(
@@ -193,6 +196,8 @@ function parseExport(
   }
   if (raw["model"] !== undefined) config.model = string(`${key}.model`, raw["model"], 40);
   if (raw["serial"] !== undefined) config.serial = string(`${key}.serial`, raw["serial"], 20);
+  if (raw["sizeBytes"] !== undefined)
+    config.sizeBytes = integer(`${key}.sizeBytes`, raw["sizeBytes"], 0, Number.MAX_SAFE_INTEGER);
   return config;
 }
 

@@ -1,0 +1,146 @@
+/**
+ * The controller's REST API: JSON over HTTP, every route with a schema (validated on the way in,
+ * documented at /api/v1/openapi.json), every call authenticated by a bearer token, every mutating
+ * call written to the audit log (who, what, when, result). Errors become statuses in one place
+ * (error-mapping.ts).
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { EtherplaneError } from "../foundation/errors.js";
+import { createLogger } from "../foundation/log.js";
+import type { ApiDeps, ApiEnv } from "./context.js";
+import { toErrorResponse } from "./error-mapping.js";
+import { agentRoutes } from "./routes/agent.js";
+import { clusterRoutes } from "./routes/cluster.js";
+import { volumeRoutes } from "./routes/volumes.js";
+
+export const API_VERSION = "0.1.0";
+const BODY_BYTES_MAX = 1024 * 1024;
+/** Calls that are not audited: reads, and agents' periodic status reports (heartbeats). */
+const NOT_AUDITED = new Set(["PUT /api/v1/agent/status"]);
+const PUBLIC = new Set(["/api/v1/openapi.json", "/api/v1/health"]);
+
+export function createApi(deps: ApiDeps) {
+  const log = createLogger("api");
+  const app = new OpenAPIHono<ApiEnv>({
+    // Validation failures name the field and what is wrong with it.
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      const field = issue?.path.join(".") || "(body)";
+      return c.json(
+        {
+          error: {
+            code: "INVALID_ARGUMENT",
+            message: `${field}: ${issue?.message ?? "invalid"}`,
+            field,
+          },
+        },
+        400,
+      );
+    },
+  });
+
+  app.onError((error, c) => {
+    const { status, body } = toErrorResponse(error);
+    if (status >= 500)
+      log.error(`${c.req.method} ${c.req.path} failed`, { error: error.stack ?? error.message });
+    return c.json(body, status as 400);
+  });
+  app.notFound((c) =>
+    c.json(
+      {
+        error: {
+          code: "NOT_FOUND",
+          message: `no route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json`,
+        },
+      },
+      404,
+    ),
+  );
+
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: BODY_BYTES_MAX,
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              code: "INVALID_ARGUMENT",
+              message: `request body over ${BODY_BYTES_MAX} bytes`,
+            },
+          },
+          413,
+        ),
+    }),
+  );
+
+  // Authentication, then the audit record of every mutating call (also the refused ones).
+  app.use("/api/*", async (c, next) => {
+    if (PUBLIC.has(c.req.path)) return next();
+    const header = c.req.header("authorization");
+    const secret = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
+    const mutating =
+      c.req.method !== "GET" &&
+      c.req.method !== "HEAD" &&
+      !NOT_AUDITED.has(`${c.req.method} ${c.req.path}`);
+    let actor = "anonymous";
+    let role = "none";
+    try {
+      const principal = await deps.controller.auth.authenticate(secret);
+      actor = principal.name;
+      role = principal.role;
+      c.set("principal", principal);
+      await next();
+    } catch (error) {
+      if (!mutating) throw error;
+      const { status } = toErrorResponse(error);
+      await deps.controller.store.appendAudit({
+        timeMs: Date.now(),
+        actor,
+        role,
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        result: "error",
+        subject: c.get("auditSubject") ?? null,
+        detail: error instanceof EtherplaneError ? error.message.slice(0, 500) : "internal error",
+      });
+      throw error;
+    }
+    if (mutating) {
+      const status = c.res.status;
+      await deps.controller.store.appendAudit({
+        timeMs: Date.now(),
+        actor,
+        role,
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        result: status < 400 ? "ok" : "error",
+        subject: c.get("auditSubject") ?? null,
+        detail: null,
+      });
+    }
+  });
+
+  volumeRoutes(app, deps);
+  clusterRoutes(app, deps);
+  agentRoutes(app, deps);
+
+  app.get("/api/v1/health", (c) => c.json({ ok: true, version: API_VERSION }));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+  });
+  app.doc("/api/v1/openapi.json", {
+    openapi: "3.0.3",
+    info: {
+      title: "etherplane controller API",
+      version: API_VERSION,
+      description: "Volumes over AoE, hosts, pools, tasks, tokens, audit.",
+    },
+  });
+  return app;
+}

@@ -1,0 +1,37 @@
+/** Small helpers the route files share: JSON bodies, the common error responses, permissions. */
+import type { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { authorize, type Permission } from "../cluster/controller/auth-service.js";
+import type { ApiEnv } from "./context.js";
+import { ErrorSchema } from "./schemas.js";
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+export function body<T extends z.ZodType>(schema: T) {
+  return { body: { required: true, content: { "application/json": { schema } } } };
+}
+
+/** The error responses every authenticated route can give. */
+export const errors = {
+  400: json(ErrorSchema, "bad input: the message names the field and the fix"),
+  401: json(ErrorSchema, "no token, or an unknown one"),
+  403: json(ErrorSchema, "the token's role may not do this"),
+  404: json(ErrorSchema, "no such record"),
+  409: json(ErrorSchema, "clashes with the current state"),
+} as const;
+
+export const bearer = [{ bearer: [] }];
+
+/** Checks the caller may do `permission` (403 otherwise) and returns the caller. */
+export function need(c: Context<ApiEnv>, permission: Permission) {
+  const principal = c.get("principal");
+  authorize(principal, permission);
+  return principal;
+}
+
+/** Records what a mutating call acted on, for the audit log. */
+export function audit(c: Context<ApiEnv>, subject: string): void {
+  c.set("auditSubject", subject);
+}

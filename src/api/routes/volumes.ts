@@ -1,0 +1,201 @@
+/** /api/v1/volumes: the volume lifecycle. Mutations answer 202 with the volume and its task. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp, ApiDeps } from "../context.js";
+import { audit, bearer, body, errors, json, need } from "../route-kit.js";
+import {
+  AccessRequest,
+  CopyVolumeRequest,
+  CreateVolumeRequest,
+  ResizeVolumeRequest,
+  VolumeSchema,
+  VolumeTaskResponse,
+} from "../schemas.js";
+
+const ref = z.object({
+  ref: z.string().min(1).max(128).openapi({ description: "volume name or id" }),
+});
+const tags = ["volumes"];
+
+export function volumeRoutes(app: ApiApp, { controller }: ApiDeps): void {
+  const { volumes } = controller;
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/volumes",
+      tags,
+      security: bearer,
+      request: { query: z.object({ host: z.string().optional(), pool: z.string().optional() }) },
+      responses: {
+        200: json(z.object({ volumes: z.array(VolumeSchema) }), "the volumes"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      need(c, "read");
+      const { host, pool } = c.req.valid("query");
+      const filter = {
+        ...(host ? { hostId: (await controller.host(host)).id } : {}),
+        ...(pool ? { poolId: pool } : {}),
+      };
+      return c.json({ volumes: await volumes.list(filter) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/volumes",
+      tags,
+      security: bearer,
+      request: body(CreateVolumeRequest),
+      responses: {
+        202: json(VolumeTaskResponse, "recorded; the task follows its creation"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const spec = c.req.valid("json");
+      const result = await volumes.create(spec, principal.name);
+      audit(c, `volume ${result.volume.name} (${result.volume.id}) ${spec.sizeBytes} bytes`);
+      return c.json(result, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/volumes/{ref}",
+      tags,
+      security: bearer,
+      request: { params: ref },
+      responses: { 200: json(z.object({ volume: VolumeSchema }), "the volume"), ...errors },
+    }),
+    async (c) => {
+      need(c, "read");
+      return c.json({ volume: await volumes.get(c.req.valid("param").ref) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/volumes/{ref}/resize",
+      tags,
+      security: bearer,
+      request: { params: ref, ...body(ResizeVolumeRequest) },
+      responses: { 202: json(VolumeTaskResponse, "growing"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const result = await volumes.resize(
+        c.req.valid("param").ref,
+        c.req.valid("json").sizeBytes,
+        principal.name,
+      );
+      audit(c, `volume ${result.volume.name} to ${result.volume.sizeBytes} bytes`);
+      return c.json(result, 202);
+    },
+  );
+
+  for (const kind of ["snapshot", "clone"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/v1/volumes/{ref}/${kind}`,
+        tags,
+        security: bearer,
+        request: { params: ref, ...body(CopyVolumeRequest) },
+        responses: { 202: json(VolumeTaskResponse, `the new ${kind}`), ...errors },
+      }),
+      async (c) => {
+        const principal = need(c, "write");
+        const spec = c.req.valid("json");
+        const options = {
+          ...(spec.address !== undefined ? { address: spec.address } : {}),
+          ...(spec.exported !== undefined ? { exported: spec.exported } : {}),
+        };
+        const result = await volumes.copy(
+          kind,
+          c.req.valid("param").ref,
+          spec.name,
+          principal.name,
+          options,
+        );
+        audit(c, `${kind} ${result.volume.name} of ${c.req.valid("param").ref}`);
+        return c.json(result, 202);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/v1/volumes/{ref}",
+      tags,
+      security: bearer,
+      request: { params: ref, query: z.object({ force: z.enum(["true", "false"]).optional() }) },
+      responses: { 202: json(VolumeTaskResponse, "being deleted"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const result = await volumes.remove(
+        c.req.valid("param").ref,
+        c.req.valid("query").force === "true",
+        principal.name,
+      );
+      audit(c, `volume ${result.volume.name} (${result.volume.id})`);
+      return c.json(result, 202);
+    },
+  );
+
+  for (const action of ["export", "unexport"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/v1/volumes/{ref}/${action}`,
+        tags,
+        security: bearer,
+        request: { params: ref },
+        responses: { 202: json(VolumeTaskResponse, `${action}ing`), ...errors },
+      }),
+      async (c) => {
+        const principal = need(c, "write");
+        const result = await volumes.change(
+          c.req.valid("param").ref,
+          { exported: action === "export" },
+          principal.name,
+        );
+        audit(c, `${action} ${result.volume.name}`);
+        return c.json(result, 202);
+      },
+    );
+  }
+
+  for (const action of ["allow", "deny"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/v1/volumes/{ref}/${action}`,
+        tags,
+        security: bearer,
+        request: { params: ref, ...body(AccessRequest) },
+        responses: { 202: json(VolumeTaskResponse, `access changed`), ...errors },
+      }),
+      async (c) => {
+        const principal = need(c, "write");
+        const spec = c.req.valid("json");
+        const macs = [...(spec.macs ?? [])];
+        for (const host of spec.hosts ?? []) macs.push(...(await controller.hostMacs(host)));
+        const result = await volumes.change(
+          c.req.valid("param").ref,
+          { [action]: macs },
+          principal.name,
+        );
+        audit(c, `${action} ${macs.join(",")} on ${result.volume.name}`);
+        return c.json(result, 202);
+      },
+    );
+  }
+}

@@ -1,0 +1,41 @@
+/** Serves the API over HTTP (the edge: node:http through @hono/node-server). */
+import { serve } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { EtherplaneError } from "../foundation/errors.js";
+import type { createApi } from "./app.js";
+
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export function startApiServer(
+  app: ReturnType<typeof createApi>,
+  options: { host: string; port: number },
+): Promise<ApiServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: options.host, port: options.port },
+      (info: AddressInfo) => {
+        const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
+        resolve({
+          url: `http://${host}:${info.port}`,
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        });
+      },
+    );
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const hint =
+        error.code === "EADDRINUSE"
+          ? `port ${options.port} is in use: is a controller already running? choose another with --listen`
+          : error.message;
+      reject(
+        new EtherplaneError(
+          "UNAVAILABLE",
+          `cannot listen on ${options.host}:${options.port}: ${hint}`,
+          { cause: error },
+        ),
+      );
+    });
+  });
+}

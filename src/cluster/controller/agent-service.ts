@@ -1,0 +1,169 @@
+/**
+ * The controller's side of the agents: joining, the desired state handed to each host, and the
+ * status each reports, which moves volumes and their tasks along (creating -> ready, deleting ->
+ * gone, failures -> failed).
+ */
+import { EtherplaneError } from "../../foundation/errors.js";
+import { newId } from "../../foundation/ids.js";
+import type { Logger } from "../../foundation/log.js";
+import type { AgentStatus, DesiredState, JoinRequest, ObservedVolume } from "../agent-protocol.js";
+import type { HostRecord, VolumeRecord } from "../model.js";
+import type { Store } from "../store/store.js";
+import type { AoeAddress } from "./address-allocator.js";
+import type { AuthService } from "./auth-service.js";
+import type { TaskService } from "./task-service.js";
+
+export class AgentService {
+  /** Foreign AoE targets each host last saw, by host id. */
+  private readonly foreign = new Map<string, AoeAddress[]>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly auth: AuthService,
+    private readonly tasks: TaskService,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  foreignAddresses(): AoeAddress[] {
+    return [...this.foreign.values()].flat();
+  }
+
+  /** Registers a host (or finds it again by name) and gives it its own agent token. */
+  async join(request: JoinRequest): Promise<{ host: HostRecord; secret: string }> {
+    let host = await this.store.findHostByName(request.name);
+    if (!host) {
+      host = {
+        id: newId("host"),
+        name: request.name,
+        roles: request.roles,
+        exportInterfaces: request.exportInterfaces,
+        inventory: null,
+        lastSeenMs: null,
+        createdMs: this.now(),
+      };
+      await this.store.createHost(host);
+    } else {
+      host = await this.store.updateHost(host.id, {
+        roles: request.roles,
+        exportInterfaces: request.exportInterfaces,
+      });
+    }
+    const { secret } = await this.auth.createToken({
+      name: `agent:${host.name}`,
+      role: "agent",
+      hostId: host.id,
+    });
+    this.log.info(`host ${host.name} joined`, { hostId: host.id, roles: host.roles.join(",") });
+    return { host, secret };
+  }
+
+  async desired(hostId: string): Promise<DesiredState> {
+    const host = await this.store.getHost(hostId);
+    if (!host) throw new EtherplaneError("NOT_FOUND", `host ${hostId} is not known; join again`);
+    const pools = await this.store.listPools({ hostId });
+    const volumes = await this.store.listVolumes({ hostId });
+    return {
+      hostId,
+      roles: host.roles,
+      exportInterfaces: host.exportInterfaces,
+      pools: pools.map(({ id, name, kind, path, devices }) => ({ id, name, kind, path, devices })),
+      volumes: volumes.map(
+        ({
+          id,
+          name,
+          kind,
+          poolId,
+          sizeBytes,
+          sourceId,
+          shelf,
+          slot,
+          exported,
+          allow,
+          state,
+          generation,
+        }) => ({
+          id,
+          name,
+          kind,
+          poolId,
+          sizeBytes,
+          sourceId,
+          shelf,
+          slot,
+          exported,
+          allow,
+          state,
+          generation,
+        }),
+      ),
+    };
+  }
+
+  async report(hostId: string, status: AgentStatus): Promise<void> {
+    await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: this.now() });
+    this.foreign.set(
+      hostId,
+      status.foreignTargets.map(({ shelf, slot }) => ({ shelf, slot })),
+    );
+    for (const pool of status.pools) {
+      await this.store
+        .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
+        .catch(() => undefined);
+    }
+    const observed = new Map(status.volumes.map((v) => [v.id, v]));
+    for (const volume of await this.store.listVolumes({ hostId })) {
+      await this.settle(volume, observed.get(volume.id));
+    }
+  }
+
+  /** Moves one volume (and its running task) along what the agent observed. */
+  private async settle(volume: VolumeRecord, seen: ObservedVolume | undefined): Promise<void> {
+    const task = await this.tasks.runningFor(volume.id);
+    if (volume.state === "deleting") {
+      if (seen?.present) return;
+      await this.store.deleteVolume(volume.id);
+      if (task) await this.tasks.succeed(task.id, `deleted ${volume.name}`);
+      return;
+    }
+    if (!seen) return;
+    if (seen.error) {
+      if (volume.state !== "failed" || volume.error !== seen.error) {
+        await this.store.updateVolume(volume.id, {
+          state: volume.state === "creating" ? "failed" : volume.state,
+          error: seen.error,
+        });
+      }
+      if (task) await this.tasks.fail(task.id, "IO_ERROR", `${volume.name}: ${seen.error}`);
+      return;
+    }
+    const applied = seen.present && seen.appliedGeneration >= volume.generation;
+    if (!applied) {
+      if (task && seen.progress && seen.progress.totalBytes > 0) {
+        const { doneBytes, totalBytes } = seen.progress;
+        await this.tasks.progress(
+          task.id,
+          doneBytes / totalBytes,
+          `copying ${volume.name}: ${Math.round((100 * doneBytes) / totalBytes)}%`,
+        );
+      }
+      return;
+    }
+    const patch: Partial<VolumeRecord> = {};
+    if (seen.allocatedBytes !== volume.allocatedBytes) patch.allocatedBytes = seen.allocatedBytes;
+    if (volume.state === "creating" || volume.state === "resizing" || volume.state === "failed") {
+      patch.state = "ready";
+      patch.error = null;
+    }
+    if (Object.keys(patch).length > 0) {
+      // No generation bump for observations: write them without touching the desired state.
+      await this.store.updateVolume(volume.id, patch).catch(() => undefined);
+    }
+    if (task)
+      await this.tasks.succeed(
+        task.id,
+        `${volume.name} is ready as e${volume.shelf}.${volume.slot}`,
+        { volumeId: volume.id },
+      );
+  }
+}

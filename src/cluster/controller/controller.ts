@@ -1,0 +1,104 @@
+/**
+ * The controller: the cluster's desired state (in a Store) and the services the API calls. It
+ * holds no I/O of its own beyond the store; the API edge (src/api) and the agents do the rest.
+ */
+import { EtherplaneError } from "../../foundation/errors.js";
+import { newId } from "../../foundation/ids.js";
+import { createLogger } from "../../foundation/log.js";
+import type { HostRecord, PoolRecord } from "../model.js";
+import type { Store } from "../store/store.js";
+import { AgentService } from "./agent-service.js";
+import { AuthService } from "./auth-service.js";
+import { TaskService } from "./task-service.js";
+import { VolumeService } from "./volume-service.js";
+
+export class Controller {
+  readonly auth: AuthService;
+  readonly tasks: TaskService;
+  readonly agents: AgentService;
+  readonly volumes: VolumeService;
+
+  constructor(
+    readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.auth = new AuthService(store, now);
+    this.tasks = new TaskService(store, now);
+    this.agents = new AgentService(
+      store,
+      this.auth,
+      this.tasks,
+      createLogger("cluster:agents"),
+      now,
+    );
+    this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
+  }
+
+  async host(ref: string): Promise<HostRecord> {
+    const host = (await this.store.getHost(ref)) ?? (await this.store.findHostByName(ref));
+    if (!host)
+      throw new EtherplaneError("NOT_FOUND", `no host "${ref}"; see etherplane host list`, {
+        params: { field: "host" },
+      });
+    return host;
+  }
+
+  async createPool(spec: {
+    host: string;
+    name: string;
+    kind: PoolRecord["kind"];
+    path?: string;
+    devices?: string[];
+  }): Promise<PoolRecord> {
+    const host = await this.host(spec.host);
+    if (!host.roles.includes("storage"))
+      throw new EtherplaneError("INVALID_ARGUMENT", `host: ${host.name} has no storage role`, {
+        params: { field: "host" },
+      });
+    if (spec.kind === "directory" && !spec.path?.startsWith("/")) {
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        "path: a directory pool needs an absolute path, e.g. /srv/etherplane/pool1",
+        { params: { field: "path" } },
+      );
+    }
+    if (
+      spec.kind === "block" &&
+      (!spec.devices ||
+        spec.devices.length === 0 ||
+        spec.devices.some((d) => !d.startsWith("/dev/")))
+    ) {
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        "devices: a block pool needs device paths under /dev, e.g. /dev/vg0/lv1",
+        { params: { field: "devices" } },
+      );
+    }
+    const pool: PoolRecord = {
+      id: newId("pool"),
+      name: spec.name,
+      hostId: host.id,
+      kind: spec.kind,
+      path: spec.path ?? "",
+      devices: spec.devices ?? [],
+      capacityBytes: null,
+      freeBytes: null,
+      createdMs: this.now(),
+    };
+    await this.store.createPool(pool);
+    return pool;
+  }
+
+  /** The MACs of a host's interfaces, as its agent last reported them (for allow/deny by host). */
+  async hostMacs(ref: string): Promise<string[]> {
+    const host = await this.host(ref);
+    const macs =
+      host.inventory?.interfaces.map((i) => i.mac).filter((m) => m !== "00:00:00:00:00:00") ?? [];
+    if (macs.length === 0)
+      throw new EtherplaneError(
+        "UNAVAILABLE",
+        `host ${host.name} has not reported its interfaces yet; give MACs instead`,
+      );
+    return macs;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Wires an agent to real I/O: AF_PACKET sockets and files for the AoE target, directory and block
+ * pools on this host, and a link to the controller. The edge where the agent's parts meet Linux.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { EtherplaneError } from "../../foundation/errors.js";
+import { createLogger } from "../../foundation/log.js";
+import { openFileBlockDevice } from "../../block/file/file-block-device.js";
+import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
+import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AoeTarget } from "../../aoe/target/aoe-target.js";
+import { FileExportStateStore } from "../../aoe/target/export-state.js";
+import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
+import type { StoragePool } from "../../storage/pool/storage-pool.js";
+import type { DesiredPool } from "../agent-protocol.js";
+import { Agent } from "../agent/agent.js";
+import type { ControllerLink } from "../agent/controller-link.js";
+import { StorageReconciler } from "../agent/reconciler.js";
+
+export interface StartedAgent {
+  agent: Agent;
+  target: AoeTarget;
+  stop(): Promise<void>;
+}
+
+async function openPool(pool: DesiredPool): Promise<StoragePool> {
+  if (pool.kind === "directory") {
+    fs.mkdirSync(pool.path, { recursive: true, mode: 0o700 });
+    return openDirectoryPool(pool.path);
+  }
+  throw new EtherplaneError(
+    "UNAVAILABLE",
+    `pool ${pool.name}: block pools are not supported by this agent yet`,
+  );
+}
+
+export async function startAgent(options: {
+  link: ControllerLink;
+  dataDir: string;
+  netnsPath?: string;
+  intervalMs?: number;
+}): Promise<StartedAgent> {
+  const log = createLogger("cluster:agent");
+  const stateDir = path.join(options.dataDir, "aoe");
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const target = await AoeTarget.start(
+    { stateDir, bufferCount: 64, exports: [] },
+    {
+      openSocket: (ifname) =>
+        openAfPacketSocket({
+          ifname,
+          ethertype: ETHERTYPE_AOE,
+          ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
+        }),
+      openDevice: (file, deviceOptions) => openFileBlockDevice(file, deviceOptions),
+      stateStore: new FileExportStateStore(stateDir),
+      log: createLogger("aoe:target"),
+    },
+  );
+  const reconciler = new StorageReconciler(openPool, target, stateDir, 64, log);
+  const agent = new Agent(options.link, reconciler, log, options.intervalMs ?? 500);
+  agent.start();
+  return {
+    agent,
+    target,
+    stop: async () => {
+      await agent.stop();
+      await target.stop();
+    },
+  };
+}
