@@ -1,6 +1,7 @@
 /** Small helpers over node:util parseArgs so that every command reports usage errors alike. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { EtherplaneError } from "../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../foundation/errors.js";
+import { parseBytes } from "./output/bytes.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -23,29 +24,13 @@ export function usageError(message: string, usage: string): EtherplaneError {
   return new EtherplaneError("INVALID_ARGUMENT", `${message}\nusage: ${usage}`);
 }
 
-const sizeUnits: Record<string, number> = {
-  "": 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-  s: 512,
-};
-
-/** Parses a byte count: `4096`, `64K`, `1M`, `2G`, or sectors with `s` (`8s` = 4096). */
+/** Parses a byte count flag (output/bytes.ts parseBytes): `4096`, `64K`, `1.5G`, or `8s` sectors. */
 export function parseSize(flag: string, text: string): number {
-  const match = /^(\d+)([kmgts]?)i?b?$/i.exec(text.trim());
-  const unit = sizeUnits[(match?.[2] ?? "").toLowerCase()];
-  if (!match || unit === undefined) {
-    throw new EtherplaneError(
-      "INVALID_ARGUMENT",
-      `--${flag}: "${text}" is not a size; write e.g. 4096, 64K, 1M, 2G or 8s (sectors)`,
-    );
+  try {
+    return parseBytes(text);
+  } catch (cause) {
+    throw new EtherplaneError("INVALID_ARGUMENT", `--${flag}: ${errorMessage(cause)}`, { cause });
   }
-  const value = Number(match[1]) * unit;
-  if (!Number.isSafeInteger(value))
-    throw new EtherplaneError("INVALID_ARGUMENT", `--${flag}: ${text} is too large`);
-  return value;
 }
 
 /** `e1.0` or `1.0` as a device name. */

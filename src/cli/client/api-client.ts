@@ -1,0 +1,149 @@
+/**
+ * The controller's REST API over the global fetch: JSON in and out, a bearer token, a timeout on
+ * every call, a bound on reply size, and errors mapped once (api-errors.ts). The token is sent in
+ * the Authorization header only: it never appears in a message, a cause or a log.
+ */
+import { assert } from "../../foundation/assert.js";
+import { EtherplaneError } from "../../foundation/errors.js";
+import { createLogger } from "../../foundation/log.js";
+import { errorFromFetchFailure, errorFromReply, type RequestContext } from "./api-errors.js";
+import { checkControllerUrl, checkToken } from "./settings.js";
+
+const log = createLogger("cli:client");
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface ApiClientOptions {
+  /** The controller, e.g. http://127.0.0.1:7380; request paths are appended (`/api/v1/...`). */
+  baseUrl: string;
+  token: string;
+  /** Bounds each call, reading the reply included. */
+  timeoutMs?: number;
+  /** Replies larger than this are refused (PROTOCOL) rather than buffered. */
+  replyBytesMax?: number;
+}
+
+export const defaultTimeoutMs = 30_000;
+export const timeoutMsMax = 3_600_000;
+export const defaultReplyBytesMax = 16 * 1024 * 1024;
+
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  readonly replyBytesMax: number;
+  /** Private (#) so that printing or inspecting the client cannot show it. */
+  readonly #token: string;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = checkControllerUrl(options.baseUrl, "the controller URL");
+    this.#token = checkToken(options.token, "the token");
+    this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    this.replyBytesMax = options.replyBytesMax ?? defaultReplyBytesMax;
+    assert(
+      Number.isInteger(this.timeoutMs) && this.timeoutMs > 0 && this.timeoutMs <= timeoutMsMax,
+      `ApiClient timeoutMs ${this.timeoutMs} out of 1..${timeoutMsMax}`,
+    );
+    assert(
+      Number.isSafeInteger(this.replyBytesMax) && this.replyBytesMax > 0,
+      `ApiClient replyBytesMax ${this.replyBytesMax}`,
+    );
+  }
+
+  /**
+   * Sends `body` (if any) as JSON and returns the parsed JSON reply (undefined for an empty one).
+   * The reply's shape is the API's contract: `T` is trusted, not checked.
+   */
+  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+    assert(path.startsWith("/"), `API path "${path}" must start with /`);
+    const context: RequestContext = { method, path, baseUrl: this.baseUrl };
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      authorization: `Bearer ${this.#token}`,
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    // Outside the try: a body that cannot be serialised is the caller's bug, not a network error.
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const startMs = Date.now();
+    let status: number;
+    let text: string;
+    try {
+      // One signal bounds the connection, the headers and the body read.
+      const response = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        redirect: "error",
+      });
+      status = response.status;
+      text = await readBounded(response, this.replyBytesMax, context);
+    } catch (failure) {
+      throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
+    }
+    log.debug("request", { method, path, status, ms: Date.now() - startMs });
+    const json = parseJson(text);
+    if (status < 200 || status > 299)
+      throw this.#masked(errorFromReply(status, json.value, context));
+    if (text.length === 0) return undefined as T;
+    if (!json.ok) {
+      throw new EtherplaneError(
+        "PROTOCOL",
+        `the controller at ${this.baseUrl} answered ${method} ${path} with something other than ` +
+          `JSON (HTTP ${status}); is ${this.baseUrl} an etherplane controller?`,
+        { params: { method, path, status } },
+      );
+    }
+    return json.value as T;
+  }
+
+  /** A controller should never echo a token; if one does, the CLI still does not print it. */
+  #masked(error: EtherplaneError): EtherplaneError {
+    const mask = (text: string) => text.split(this.#token).join("***");
+    const params = Object.fromEntries(
+      Object.entries(error.params).map(([key, value]) => [
+        key,
+        typeof value === "string" ? mask(value) : value,
+      ]),
+    );
+    return new EtherplaneError(error.code, mask(error.message), { params });
+  }
+}
+
+/** Reads the reply as text, refusing it past `bytesMax` without buffering the rest. */
+async function readBounded(
+  response: Response,
+  bytesMax: number,
+  context: RequestContext,
+): Promise<string> {
+  const tooLarge = () =>
+    new EtherplaneError(
+      "PROTOCOL",
+      `the controller's reply to ${context.method} ${context.path} is larger than ${bytesMax} bytes`,
+      { params: { method: context.method, path: context.path, bytesMax } },
+    );
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > bytesMax) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  // undici-types leaves the chunk type open; fetch bodies are bytes. Leaving the loop early
+  // cancels the stream.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength;
+    if (bytes > bytesMax) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; value: undefined } {
+  if (text.length === 0) return { ok: false, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, value: undefined };
+  }
+}
