@@ -6,6 +6,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { EtherplaneError } from "../foundation/errors.js";
 import { createLogger } from "../foundation/log.js";
 import type { ApiDeps, ApiEnv } from "./context.js";
@@ -42,6 +43,13 @@ export function createApi(deps: ApiDeps) {
   });
 
   app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's own refusals (a body that is not JSON): a client error, said plainly.
+      const message = /json/i.test(error.message)
+        ? "the request body is not valid JSON"
+        : error.message;
+      return c.json({ error: { code: "INVALID_ARGUMENT", message } }, error.status);
+    }
     const { status, body } = toErrorResponse(error);
     if (status >= 500)
       log.error(`${c.req.method} ${c.req.path} failed`, { error: error.stack ?? error.message });

@@ -8,9 +8,32 @@ import { nbdCommand } from "./aoe/nbd.js";
 import { readCommand, writeCommand } from "./aoe/read-write.js";
 import { serveCommand } from "./aoe/serve.js";
 import { statsCommand } from "./aoe/stats.js";
+import { volumeCommand } from "./cluster/volume.js";
+import { hostCommand, poolCommand, taskCommand, tokenCommand } from "./cluster/records.js";
+import { agentCommand, controllerCommand, loginCommand, upCommand } from "./cluster/run.js";
 import { exitCodeFor, messageFor } from "./exit-codes.js";
 
 type Command = (args: string[]) => Promise<void> | void;
+
+/** Commands of their own, and areas whose first argument is the sub-command (parsed by them). */
+const commands: Record<string, { summary: string; run: Command }> = {
+  up: {
+    summary: "start a controller and an agent on this machine (the quick start)",
+    run: upCommand,
+  },
+  controller: { summary: "run the controller (REST API, state in SQLite)", run: controllerCommand },
+  agent: { summary: "run the agent of a host that joins a controller", run: agentCommand },
+  login: { summary: "save the controller URL and a token for the CLI", run: loginCommand },
+  volume: {
+    summary:
+      "volumes: create|make|list|show|resize|snapshot|clone|delete|export|unexport|allow|deny",
+    run: volumeCommand,
+  },
+  task: { summary: "tasks: list|show", run: taskCommand },
+  host: { summary: "hosts: list", run: hostCommand },
+  pool: { summary: "storage pools: list|create", run: poolCommand },
+  token: { summary: "API tokens: create|list|revoke", run: tokenCommand },
+};
 
 const areas: Record<
   string,
@@ -33,7 +56,10 @@ const areas: Record<
 };
 
 function help(): string {
-  const lines = ["usage: etherplane AREA COMMAND [options]   (COMMAND --help for its options)", ""];
+  const lines = ["usage: etherplane COMMAND [options]   (COMMAND --help for its options)", ""];
+  for (const [name, command] of Object.entries(commands))
+    lines.push(`  etherplane ${name.padEnd(15)} ${command.summary}`);
+  lines.push("");
   for (const [area, { summary, commands }] of Object.entries(areas)) {
     lines.push(`${area}: ${summary}`);
     for (const [name, command] of Object.entries(commands))
@@ -50,6 +76,11 @@ async function main(argv: string[]): Promise<number> {
   if (!areaName || areaName === "--help" || areaName === "-h" || areaName === "help") {
     process.stdout.write(help() + "\n");
     return areaName ? 0 : 2;
+  }
+  const own = commands[areaName];
+  if (own) {
+    await own.run(argv.slice(1));
+    return 0;
   }
   const area = areas[areaName];
   const command = area && commandName ? area.commands[commandName] : undefined;

@@ -29,32 +29,36 @@ export class AgentService {
     return [...this.foreign.values()].flat();
   }
 
-  /** Registers a host (or finds it again by name) and gives it its own agent token. */
-  async join(request: JoinRequest): Promise<{ host: HostRecord; secret: string }> {
-    let host = await this.store.findHostByName(request.name);
-    if (!host) {
-      host = {
-        id: newId("host"),
-        name: request.name,
-        roles: request.roles,
-        exportInterfaces: request.exportInterfaces,
-        inventory: null,
-        lastSeenMs: null,
-        createdMs: this.now(),
-      };
-      await this.store.createHost(host);
-    } else {
-      host = await this.store.updateHost(host.id, {
+  /** Registers a host, or finds it again by name and updates its roles and interfaces. */
+  async registerHost(request: JoinRequest): Promise<HostRecord> {
+    const found = await this.store.findHostByName(request.name);
+    if (found)
+      return this.store.updateHost(found.id, {
         roles: request.roles,
         exportInterfaces: request.exportInterfaces,
       });
-    }
+    const host: HostRecord = {
+      id: newId("host"),
+      name: request.name,
+      roles: request.roles,
+      exportInterfaces: request.exportInterfaces,
+      inventory: null,
+      lastSeenMs: null,
+      createdMs: this.now(),
+    };
+    await this.store.createHost(host);
+    this.log.info(`host ${host.name} registered`, { hostId: host.id, roles: host.roles.join(",") });
+    return host;
+  }
+
+  /** A remote agent joins: its host is registered and gets its own agent token. */
+  async join(request: JoinRequest): Promise<{ host: HostRecord; secret: string }> {
+    const host = await this.registerHost(request);
     const { secret } = await this.auth.createToken({
       name: `agent:${host.name}`,
       role: "agent",
       hostId: host.id,
     });
-    this.log.info(`host ${host.name} joined`, { hostId: host.id, roles: host.roles.join(",") });
     return { host, secret };
   }
 

@@ -1,0 +1,174 @@
+/** `etherplane task|host|pool|token ...`: the other records, through the API. */
+import type { HostRecord, PoolRecord, TaskRecord, TokenRecord } from "../../cluster/model.js";
+import { parse, usageError } from "../args.js";
+import { printJson } from "../output/json.js";
+import { formatBytes, formatTable } from "../output/table.js";
+import { openSession, sessionFlags } from "./session.js";
+
+const time = (ms: number | null) =>
+  ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+export async function taskCommand(args: string[]): Promise<void> {
+  const usage = "etherplane task list [--state S] | task show ID   [--json]";
+  const [command, ...rest] = args;
+  const { values, positionals } = parse(
+    rest,
+    { ...sessionFlags, state: { type: "string" } },
+    usage,
+  );
+  if (!command || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const session = await openSession(values);
+  if (command === "list") {
+    const { tasks } = await session.client.request<{ tasks: TaskRecord[] }>(
+      "GET",
+      `/api/v1/tasks${values.state ? `?state=${encodeURIComponent(values.state)}` : ""}`,
+    );
+    if (session.json) return printJson({ tasks });
+    const rows = tasks.map((t) => [
+      t.id,
+      t.kind,
+      t.state,
+      `${Math.round(t.progress * 100)}%`,
+      time(t.createdMs),
+      t.createdBy,
+      t.error?.message ?? t.message,
+    ]);
+    return void process.stdout.write(
+      `${formatTable([{ header: "ID" }, { header: "KIND" }, { header: "STATE" }, { header: "DONE", align: "right" }, { header: "STARTED" }, { header: "BY" }, { header: "MESSAGE" }], rows)}\n`,
+    );
+  }
+  if (command === "show") {
+    const id = positionals[0];
+    if (!id) throw usageError("task show: give the task id", usage);
+    const { task } = await session.client.request<{ task: TaskRecord }>(
+      "GET",
+      `/api/v1/tasks/${encodeURIComponent(id)}`,
+    );
+    if (session.json) return printJson({ task });
+    return void process.stdout.write(
+      `${task.id}  ${task.kind}  ${task.state}  ${Math.round(task.progress * 100)}%  ${task.error ? `${task.error.code}: ${task.error.message}` : task.message}\n`,
+    );
+  }
+  throw usageError(`unknown task command "${command}"`, usage);
+}
+
+export async function hostCommand(args: string[]): Promise<void> {
+  const usage = "etherplane host list [--json]";
+  const [command, ...rest] = args;
+  const { values } = parse(rest, sessionFlags, usage);
+  if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const session = await openSession(values);
+  const { hosts } = await session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
+  if (session.json) return printJson({ hosts });
+  const rows = hosts.map((h) => [
+    h.name,
+    h.roles.join(","),
+    h.exportInterfaces.join(",") || "-",
+    h.inventory?.interfaces.map((i) => `${i.ifname}=${i.mac}`).join(" ") ?? "-",
+    time(h.lastSeenMs),
+  ]);
+  process.stdout.write(
+    `${formatTable([{ header: "NAME" }, { header: "ROLES" }, { header: "AOE-IFACES" }, { header: "INTERFACES" }, { header: "LAST-SEEN" }], rows)}\n`,
+  );
+}
+
+export async function poolCommand(args: string[]): Promise<void> {
+  const usage =
+    "etherplane pool list | pool create NAME --host HOST (--path DIR | --device DEV ...)   [--json]";
+  const [command, ...rest] = args;
+  const { values, positionals } = parse(
+    rest,
+    {
+      ...sessionFlags,
+      host: { type: "string" },
+      path: { type: "string" },
+      device: { type: "string", multiple: true },
+    },
+    usage,
+  );
+  if (!command || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const session = await openSession(values);
+  if (command === "list") {
+    const [{ pools }, { hosts }] = await Promise.all([
+      session.client.request<{ pools: PoolRecord[] }>("GET", "/api/v1/pools"),
+      session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts"),
+    ]);
+    if (session.json) return printJson({ pools });
+    const hostName = new Map(hosts.map((h) => [h.id, h.name]));
+    const rows = pools.map((p) => [
+      p.name,
+      hostName.get(p.hostId) ?? p.hostId,
+      p.kind,
+      p.kind === "directory" ? p.path : p.devices.join(","),
+      p.capacityBytes === null ? "-" : formatBytes(p.capacityBytes),
+      p.freeBytes === null ? "-" : formatBytes(p.freeBytes),
+    ]);
+    return void process.stdout.write(
+      `${formatTable([{ header: "NAME" }, { header: "HOST" }, { header: "KIND" }, { header: "WHERE" }, { header: "SIZE", align: "right" }, { header: "FREE", align: "right" }], rows)}\n`,
+    );
+  }
+  if (command === "create") {
+    const name = positionals[0];
+    if (!name || !values.host) throw usageError("pool create: give NAME and --host", usage);
+    const body = values.device
+      ? { host: values.host, name, kind: "block", devices: values.device }
+      : { host: values.host, name, kind: "directory", path: values.path };
+    const { pool } = await session.client.request<{ pool: PoolRecord }>(
+      "POST",
+      "/api/v1/pools",
+      body,
+    );
+    return void process.stdout.write(
+      session.json
+        ? `${JSON.stringify({ pool }, null, 2)}\n`
+        : `created pool ${pool.name} (${pool.id})\n`,
+    );
+  }
+  throw usageError(`unknown pool command "${command}"`, usage);
+}
+
+export async function tokenCommand(args: string[]): Promise<void> {
+  const usage =
+    "etherplane token create NAME --role admin|operator|viewer|join | token list | token revoke ID   [--json]";
+  const [command, ...rest] = args;
+  const { values, positionals } = parse(rest, { ...sessionFlags, role: { type: "string" } }, usage);
+  if (!command || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const session = await openSession(values);
+  if (command === "create") {
+    const name = positionals[0];
+    if (!name || !values.role) throw usageError("token create: give NAME and --role", usage);
+    const reply = await session.client.request<{ token: TokenRecord; secret: string }>(
+      "POST",
+      "/api/v1/tokens",
+      { name, role: values.role },
+    );
+    if (session.json) return printJson(reply);
+    return void process.stdout.write(
+      `${reply.secret}\n(the ${reply.token.role} token "${reply.token.name}"; shown this once)\n`,
+    );
+  }
+  if (command === "list") {
+    const { tokens } = await session.client.request<{ tokens: TokenRecord[] }>(
+      "GET",
+      "/api/v1/tokens",
+    );
+    if (session.json) return printJson({ tokens });
+    const rows = tokens.map((t) => [
+      t.id,
+      t.name,
+      t.role,
+      time(t.createdMs),
+      t.revoked ? "revoked" : "active",
+    ]);
+    return void process.stdout.write(
+      `${formatTable([{ header: "ID" }, { header: "NAME" }, { header: "ROLE" }, { header: "CREATED" }, { header: "STATE" }], rows)}\n`,
+    );
+  }
+  if (command === "revoke") {
+    const id = positionals[0];
+    if (!id) throw usageError("token revoke: give the token id", usage);
+    await session.client.request("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+    return void process.stdout.write(`revoked ${id}\n`);
+  }
+  throw usageError(`unknown token command "${command}"`, usage);
+}

@@ -1,0 +1,43 @@
+/**
+ * Wires the controller to real I/O: its SQLite store in the data directory and the HTTP API.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createApi } from "../../api/app.js";
+import { startApiServer, type ApiServer } from "../../api/server.js";
+import { Controller } from "../controller/controller.js";
+import { openSqliteStore } from "../store/sqlite/index.js";
+
+export interface StartedController {
+  controller: Controller;
+  server: ApiServer;
+  stop(): Promise<void>;
+}
+
+export async function startController(options: {
+  dataDir: string;
+  host: string;
+  port: number;
+}): Promise<StartedController> {
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore(path.join(options.dataDir, "controller.db"));
+  const controller = new Controller(store);
+  let server: ApiServer;
+  try {
+    server = await startApiServer(createApi({ controller }), {
+      host: options.host,
+      port: options.port,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return {
+    controller,
+    server,
+    stop: async () => {
+      await server.close();
+      await store.close();
+    },
+  };
+}

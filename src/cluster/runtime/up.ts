@@ -1,0 +1,77 @@
+/**
+ * `etherplane up`: a controller and an agent in one process on this machine. First run: an admin
+ * token (printed once, and written to the CLI's config so `etherplane volume ...` works at once),
+ * this host registered with the storage role, and a directory pool "default" in the data directory.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { listEthernetInterfaces } from "../../net/interfaces.js";
+import { InProcessLink } from "../agent/controller-link.js";
+import { startAgent, type StartedAgent } from "./start-agent.js";
+import { startController, type StartedController } from "./start-controller.js";
+
+export interface UpOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** Interfaces to serve AoE on; default: every Ethernet interface that is up. */
+  exportInterfaces?: string[];
+  hostName?: string;
+  netnsPath?: string;
+}
+
+export interface Up {
+  url: string;
+  /** Only on the first run, when the admin token is made; later runs reuse the saved one. */
+  adminToken: string | null;
+  controller: StartedController;
+  agent: StartedAgent;
+  stop(): Promise<void>;
+}
+
+export async function up(options: UpOptions): Promise<Up> {
+  const controller = await startController(options);
+  try {
+    const { controller: ctl } = controller;
+    let adminToken: string | null = null;
+    const tokens = await ctl.store.listTokens();
+    if (!tokens.some((t) => t.role === "admin" && !t.revoked)) {
+      adminToken = (await ctl.auth.createToken({ name: "admin", role: "admin" })).secret;
+    }
+    const exportInterfaces =
+      options.exportInterfaces ??
+      listEthernetInterfaces()
+        .filter((i) => i.up)
+        .map((i) => i.ifname);
+    const host = await ctl.agents.registerHost({
+      name: options.hostName ?? os.hostname(),
+      roles: ["storage"],
+      exportInterfaces,
+    });
+    const pools = await ctl.store.listPools({ hostId: host.id });
+    if (pools.length === 0) {
+      const poolDir = path.join(options.dataDir, "pools", "default");
+      fs.mkdirSync(poolDir, { recursive: true, mode: 0o700 });
+      await ctl.createPool({ host: host.id, name: "default", kind: "directory", path: poolDir });
+    }
+    const agent = await startAgent({
+      link: new InProcessLink(ctl.agents, host.id),
+      dataDir: path.join(options.dataDir, "agent"),
+      ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
+    });
+    return {
+      url: controller.server.url,
+      adminToken,
+      controller,
+      agent,
+      stop: async () => {
+        await agent.stop();
+        await controller.stop();
+      },
+    };
+  } catch (error) {
+    await controller.stop();
+    throw error;
+  }
+}
