@@ -69,6 +69,18 @@ interface ExportEntry {
 
 const routeKey = (shelf: number, slot: number) => shelf * 256 + slot;
 
+const sameMacs = (a: readonly Buffer[], b: readonly Buffer[]) =>
+  a.length === b.length && a.every((mac, i) => mac.equals(b[i] as Buffer));
+
+/** Whether applying `patch` would change the persisted state (re-applying a config is a no-op). */
+function changesState(current: Readonly<ExportState>, patch: Partial<ExportState>): boolean {
+  return (
+    (patch.macMask !== undefined && !sameMacs(current.macMask, patch.macMask)) ||
+    (patch.reservation !== undefined && !sameMacs(current.reservation, patch.reservation)) ||
+    (patch.configString !== undefined && !current.configString.equals(patch.configString))
+  );
+}
+
 function toMacs(list: readonly string[]): Buffer[] {
   return list.map((text) => parseMac(text) as Buffer);
 }
@@ -170,8 +182,9 @@ export class AoeTarget {
       const next = wanted.get(key) as ExportConfig;
       entry.export.settings = settingsOf(next, config.bufferCount);
       const patch = this.statePatch(next);
-      if (Object.keys(patch).length > 0 && !prepared.includes(entry))
+      if (!prepared.includes(entry) && changesState(entry.export.state.current, patch)) {
         changes.push(entry.export.state.replace(patch));
+      }
       entry.config = next;
     }
     for (const [ifname, port] of this.ports) {
