@@ -10,6 +10,7 @@ debian_packages=(
   qemu-system-x86 qemu-utils    # Linux initiator guest under QEMU/TCG; qemu-io through the NBD bridge
   busybox-static kmod cpio xz-utils zstd # the guest's initramfs
   e2fsprogs                     # mkfs/e2fsck on volumes
+  xfsprogs                      # mkfs.xfs -m reflink=1: the DirectoryPool reflink tests
   vblade                        # reference AoE target for interoperability tests and benchmarks
   tshark tcpdump                # frame dissection in tests
 )
