@@ -1,0 +1,181 @@
+/**
+ * The SQLite store's schema, as an ordered list of migrations. A migration is never edited once
+ * released: a change to the schema is a new migration appended at the end. `schema_migrations`
+ * records which ones a database has (version, name, when), and its layout never changes, so any
+ * version of the code can read which version wrote a database.
+ */
+import type Database from "better-sqlite3";
+import { assert } from "../../../foundation/assert.js";
+import { EtherplaneError } from "../../../foundation/errors.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Tables are STRICT (a wrong type is refused, not coerced); JSON columns are checked with
+ * json_valid. AoE addresses are bounded by the protocol: shelf (major) is 16 bits and slot (minor)
+ * 8 bits, with all-ones meaning broadcast (AoE spec r11, section 3.2).
+ */
+const V1_CREATE_TABLES = `
+CREATE TABLE hosts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  roles TEXT NOT NULL CHECK (json_valid(roles)),
+  export_interfaces TEXT NOT NULL CHECK (json_valid(export_interfaces)),
+  inventory TEXT CHECK (inventory IS NULL OR json_valid(inventory)),
+  last_seen_ms INTEGER,
+  created_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE pools (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  host_id TEXT NOT NULL REFERENCES hosts (id),
+  kind TEXT NOT NULL,
+  path TEXT NOT NULL,
+  devices TEXT NOT NULL CHECK (json_valid(devices)),
+  capacity_bytes INTEGER,
+  free_bytes INTEGER,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (host_id, name),
+  -- The parent key of volumes' (pool_id, host_id): a volume lives on its pool's host.
+  UNIQUE (id, host_id)
+) STRICT;
+
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  pool_id TEXT NOT NULL,
+  host_id TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  allocated_bytes INTEGER,
+  source_id TEXT,
+  shelf INTEGER NOT NULL CHECK (shelf BETWEEN 0 AND 65534),
+  slot INTEGER NOT NULL CHECK (slot BETWEEN 0 AND 254),
+  exported INTEGER NOT NULL CHECK (exported IN (0, 1)),
+  allow TEXT NOT NULL CHECK (json_valid(allow)),
+  state TEXT NOT NULL,
+  error TEXT,
+  generation INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  UNIQUE (shelf, slot),
+  FOREIGN KEY (pool_id, host_id) REFERENCES pools (id, host_id)
+) STRICT;
+CREATE INDEX volumes_by_pool ON volumes (pool_id, host_id);
+CREATE INDEX volumes_by_host ON volumes (host_id);
+CREATE INDEX volumes_by_source ON volumes (source_id);
+
+CREATE TABLE tasks (
+  -- Insertion order: breaks ties between tasks created in the same millisecond.
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  progress REAL NOT NULL CHECK (progress BETWEEN 0 AND 1),
+  message TEXT NOT NULL,
+  subject_id TEXT,
+  result TEXT CHECK (result IS NULL OR json_valid(result)),
+  error TEXT CHECK (error IS NULL OR json_valid(error)),
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX tasks_by_time ON tasks (created_ms, seq);
+CREATE INDEX tasks_by_state ON tasks (state, created_ms, seq);
+CREATE INDEX tasks_by_subject ON tasks (subject_id, created_ms, seq);
+
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  host_id TEXT REFERENCES hosts (id),
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER,
+  revoked INTEGER NOT NULL CHECK (revoked IN (0, 1))
+) STRICT;
+CREATE INDEX tokens_by_host ON tokens (host_id);
+
+-- AUTOINCREMENT: an audit id is never reused, even after the newest entries are removed.
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  subject TEXT,
+  detail TEXT
+) STRICT;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
+];
+
+/** The newest schema this code knows. */
+export const SCHEMA_VERSION_LATEST = MIGRATIONS.length;
+
+const CREATE_MIGRATIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_ms INTEGER NOT NULL
+) STRICT`;
+
+/** The database's schema version: the newest migration it records, 0 for a new database. */
+export function readSchemaVersion(db: Database.Database): number {
+  const row = db
+    .prepare<[], { version: number | null }>(
+      "SELECT max(version) AS version FROM schema_migrations",
+    )
+    .get();
+  return row?.version ?? 0;
+}
+
+/**
+ * Brings `db` to SCHEMA_VERSION_LATEST in one transaction (all pending migrations or none), and
+ * refuses a database written by newer code: this code would misread its tables.
+ */
+export function migrate(
+  db: Database.Database,
+  label: string,
+  nowMs: () => number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): number {
+  migrations.forEach((m, i) =>
+    assert(m.version === i + 1, `migration ${i} has version ${m.version}`),
+  );
+  const latest = migrations.length;
+  const run = db.transaction(() => {
+    db.exec(CREATE_MIGRATIONS_TABLE);
+    const current = readSchemaVersion(db);
+    if (current > latest) {
+      throw new EtherplaneError(
+        "UNAVAILABLE",
+        `the store ${label} has schema version ${current}, but this etherplane knows versions up ` +
+          `to ${latest}: it was written by a newer etherplane. Upgrade etherplane to the version ` +
+          `that wrote it (or restore a backup taken before that upgrade).`,
+        { params: { schemaVersion: current, schemaVersionKnown: latest } },
+      );
+    }
+    const insert = db.prepare(
+      "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)",
+    );
+    for (const migration of migrations.slice(current)) {
+      db.exec(migration.sql);
+      insert.run(migration.version, migration.name, nowMs());
+    }
+    return latest;
+  });
+  // IMMEDIATE: take the write lock before reading the version, so two processes opening the same
+  // new file cannot both apply migration 1.
+  return run.immediate();
+}
