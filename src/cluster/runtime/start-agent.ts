@@ -4,13 +4,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
 import { AoeTarget } from "../../aoe/target/aoe-target.js";
 import { FileExportStateStore } from "../../aoe/target/export-state.js";
+import { openBlockPool } from "../../storage/pool/block-pool.js";
 import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
 import type { StoragePool } from "../../storage/pool/storage-pool.js";
 import type { DesiredPool } from "../agent-protocol.js";
@@ -24,15 +24,16 @@ export interface StartedAgent {
   stop(): Promise<void>;
 }
 
-async function openPool(pool: DesiredPool): Promise<StoragePool> {
-  if (pool.kind === "directory") {
-    fs.mkdirSync(pool.path, { recursive: true, mode: 0o700 });
-    return openDirectoryPool(pool.path);
-  }
-  throw new EtherplaneError(
-    "UNAVAILABLE",
-    `pool ${pool.name}: block pools are not supported by this agent yet`,
-  );
+/** Opens a pool of this host: a directory (made if missing) or a set of block devices. */
+function poolOpener(dataDir: string) {
+  return async (pool: DesiredPool): Promise<StoragePool> => {
+    if (pool.kind === "directory") {
+      fs.mkdirSync(pool.path, { recursive: true, mode: 0o700 });
+      return openDirectoryPool(pool.path);
+    }
+    // Which device holds which volume is this host's knowledge: kept beside the agent's state.
+    return openBlockPool(pool.devices, path.join(dataDir, "pools", `${pool.id}.json`));
+  };
 }
 
 export async function startAgent(options: {
@@ -58,7 +59,8 @@ export async function startAgent(options: {
       log: createLogger("aoe:target"),
     },
   );
-  const reconciler = new StorageReconciler(openPool, target, stateDir, 64, log);
+  fs.mkdirSync(path.join(options.dataDir, "pools"), { recursive: true, mode: 0o700 });
+  const reconciler = new StorageReconciler(poolOpener(options.dataDir), target, stateDir, 64, log);
   const agent = new Agent(options.link, reconciler, log, options.intervalMs ?? 500);
   agent.start();
   return {
