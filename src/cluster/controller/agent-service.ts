@@ -133,7 +133,7 @@ export class AgentService {
     if (!seen) return;
     if (seen.error) {
       if (volume.state !== "failed" || volume.error !== seen.error) {
-        await this.store.updateVolume(volume.id, {
+        await this.store.observeVolume(volume.id, {
           state: volume.state === "creating" ? "failed" : volume.state,
           error: seen.error,
         });
@@ -160,8 +160,8 @@ export class AgentService {
       patch.error = null;
     }
     if (Object.keys(patch).length > 0) {
-      // No generation bump for observations: write them without touching the desired state.
-      await this.store.updateVolume(volume.id, patch).catch(() => undefined);
+      // Observations leave the generation alone: the desired state did not change.
+      await this.store.observeVolume(volume.id, patch);
     }
     if (task)
       await this.tasks.succeed(

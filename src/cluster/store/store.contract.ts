@@ -396,6 +396,25 @@ export function storeContract(
       assert.deepEqual(second, { ...first, generation: 9, updatedMs: 5_000 });
     });
 
+    storeTest(
+      "observeVolume records what an agent saw without bumping the generation",
+      async (s) => {
+        const { pool } = await hostWithPool(s);
+        const volume = volumeRecord(pool);
+        await s.createVolume(volume);
+        const seen = await s.observeVolume(volume.id, {
+          state: "ready",
+          allocatedBytes: 8192,
+          error: null,
+        });
+        assert.equal(seen.generation, volume.generation, "the desired state did not change");
+        assert.equal(seen.state, "ready");
+        assert.equal(seen.allocatedBytes, 8192);
+        assert.deepEqual(await s.getVolume(volume.id), seen);
+        await rejectsWith(s.observeVolume("vol-missing", { allocatedBytes: 1 }), "NOT_FOUND");
+      },
+    );
+
     storeTest("updateVolume with a stale expectedGeneration is CONFLICT", async (s) => {
       const { pool } = await hostWithPool(s);
       const volume = volumeRecord(pool, { generation: 1 });

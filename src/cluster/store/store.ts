@@ -14,6 +14,9 @@ import type {
 
 export type Patch<T> = Partial<Omit<T, "id" | "createdMs">>;
 
+/** What an agent observed of a volume: recorded without touching the desired state's generation. */
+export type VolumeObservation = Partial<Pick<VolumeRecord, "allocatedBytes" | "state" | "error">>;
+
 export interface Store {
   /** The schema version after migrations. */
   schemaVersion(): Promise<number>;
@@ -36,19 +39,33 @@ export interface Store {
   createVolume(volume: VolumeRecord): Promise<void>;
   getVolume(id: string): Promise<VolumeRecord | undefined>;
   findVolumeByName(name: string): Promise<VolumeRecord | undefined>;
-  listVolumes(filter?: { hostId?: string; poolId?: string; sourceId?: string }): Promise<VolumeRecord[]>;
+  listVolumes(filter?: {
+    hostId?: string;
+    poolId?: string;
+    sourceId?: string;
+  }): Promise<VolumeRecord[]>;
   /**
    * Applies `patch`, bumps the generation and updatedMs. With `expectedGeneration`, fails with
    * CONFLICT if the volume changed since it was read. NOT_FOUND if it does not exist.
    */
-  updateVolume(id: string, patch: Patch<VolumeRecord>, expectedGeneration?: number): Promise<VolumeRecord>;
+  updateVolume(
+    id: string,
+    patch: Patch<VolumeRecord>,
+    expectedGeneration?: number,
+  ): Promise<VolumeRecord>;
+  /** Records observed fields (allocation, ready/failed) without bumping the generation. */
+  observeVolume(id: string, observed: VolumeObservation): Promise<VolumeRecord>;
   deleteVolume(id: string): Promise<void>;
   /** Every shelf.slot in use, for allocation. */
   usedAddresses(): Promise<Array<{ shelf: number; slot: number }>>;
 
   createTask(task: TaskRecord): Promise<void>;
   getTask(id: string): Promise<TaskRecord | undefined>;
-  listTasks(filter?: { state?: TaskRecord["state"]; subjectId?: string; limit?: number }): Promise<TaskRecord[]>;
+  listTasks(filter?: {
+    state?: TaskRecord["state"];
+    subjectId?: string;
+    limit?: number;
+  }): Promise<TaskRecord[]>;
   updateTask(id: string, patch: Patch<TaskRecord>): Promise<TaskRecord>;
 
   createToken(token: TokenRecord): Promise<void>;

@@ -15,7 +15,7 @@ import type {
   TokenRecord,
   VolumeRecord,
 } from "../../model.js";
-import type { Patch, Store } from "../store.js";
+import type { Patch, Store, VolumeObservation } from "../store.js";
 import { constraintError, storeError, type ConstraintLookups } from "./constraint-errors.js";
 import { listLimit, validAfterId } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
@@ -161,6 +161,23 @@ class SqliteStore implements Store {
         // The store alone moves the generation: a patch cannot set it back.
         return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.nowMs() };
       }),
+    );
+  }
+  observeVolume(id: string, observed: VolumeObservation): Promise<VolumeRecord> {
+    return this.write(() =>
+      this.patch(
+        "volumes",
+        "volume",
+        id,
+        observed,
+        rows.volumeToRow,
+        rows.rowToVolume,
+        (before) => ({
+          // What the agent observed is not a change of the desired state: the generation stays.
+          generation: before.generation,
+          updatedMs: this.nowMs(),
+        }),
+      ),
     );
   }
   deleteVolume(id: string): Promise<void> {
