@@ -4,13 +4,14 @@
  * call written to the audit log (who, what, when, result). Errors become statuses in one place
  * (error-mapping.ts).
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { EtherplaneError } from "../foundation/errors.js";
 import { createLogger } from "../foundation/log.js";
 import type { ApiDeps, ApiEnv } from "./context.js";
 import { toErrorResponse } from "./error-mapping.js";
+import { json } from "./route-kit.js";
 import { agentRoutes } from "./routes/agent.js";
 import { clusterRoutes } from "./routes/cluster.js";
 import { volumeRoutes } from "./routes/volumes.js";
@@ -137,7 +138,18 @@ export function createApi(deps: ApiDeps) {
   clusterRoutes(app, deps);
   agentRoutes(app, deps);
 
-  app.get("/api/v1/health", (c) => c.json({ ok: true, version: API_VERSION }));
+  // Public (no security): load balancers and `etherplane status` probe it without a token.
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/health",
+      tags: ["health"],
+      responses: {
+        200: json(z.object({ ok: z.boolean(), version: z.string() }), "the controller answers"),
+      },
+    }),
+    (c) => c.json({ ok: true, version: API_VERSION }, 200),
+  );
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

@@ -4,9 +4,10 @@
  */
 import { z } from "@hono/zod-openapi";
 
+// No regex flags: the OpenAPI document carries the source alone (an `i` flag would be lost).
 const mac = z
   .string()
-  .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "a MAC address like 00:16:3e:00:00:13");
+  .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "a MAC address like 00:16:3e:00:00:13");
 const id = z.string().min(1).max(128);
 
 export const ErrorSchema = z
@@ -53,18 +54,21 @@ export const TaskSchema = z
   })
   .openapi("Task");
 
-const InterfaceSchema = z.object({
-  ifname: z.string().max(15),
-  mac: z.string(),
-  mtu: z.number().int(),
-  up: z.boolean(),
-});
+const InterfaceSchema = z
+  .object({
+    ifname: z.string().max(15),
+    mac: z.string(),
+    mtu: z.number().int(),
+    up: z.boolean(),
+  })
+  .strict();
 export const InventorySchema = z
   .object({
     hostname: z.string().max(255),
     agentVersion: z.string().max(64),
     interfaces: z.array(InterfaceSchema).max(256),
   })
+  .strict()
   .openapi("HostInventory");
 
 export const HostSchema = z
@@ -188,33 +192,41 @@ export const AgentStatusSchema = z
     inventory: InventorySchema,
     pools: z
       .array(
-        z.object({
-          id,
-          capacityBytes: z.number().int(),
-          freeBytes: z.number().int(),
-          error: z.string().nullable(),
-        }),
+        z
+          .object({
+            id,
+            capacityBytes: z.number().int(),
+            freeBytes: z.number().int(),
+            error: z.string().nullable(),
+          })
+          .strict(),
       )
       .max(256),
     volumes: z
       .array(
-        z.object({
-          id,
-          present: z.boolean(),
-          sizeBytes: z.number().int().nullable(),
-          allocatedBytes: z.number().int().nullable(),
-          appliedGeneration: z.number().int(),
-          error: z.string().max(1024).nullable(),
-          progress: z
-            .object({ doneBytes: z.number().int(), totalBytes: z.number().int() })
-            .nullable(),
-        }),
+        z
+          .object({
+            id,
+            present: z.boolean(),
+            sizeBytes: z.number().int().nullable(),
+            allocatedBytes: z.number().int().nullable(),
+            appliedGeneration: z.number().int(),
+            error: z.string().max(1024).nullable(),
+            progress: z
+              .object({ doneBytes: z.number().int(), totalBytes: z.number().int() })
+              .strict()
+              .nullable(),
+          })
+          .strict(),
       )
       .max(100_000),
     foreignTargets: z
-      .array(z.object({ shelf: z.number().int(), slot: z.number().int(), mac: z.string() }))
+      .array(
+        z.object({ shelf: z.number().int(), slot: z.number().int(), mac: z.string() }).strict(),
+      )
       .max(10_000),
   })
+  .strict()
   .openapi("AgentStatus");
 
 export const DesiredStateSchema = z
@@ -251,5 +263,5 @@ export const DesiredStateSchema = z
   .openapi("DesiredState");
 
 export const VolumeTaskResponse = z
-  .object({ volume: VolumeSchema, task: TaskSchema })
+  .object({ volume: VolumeSchema, task: TaskSchema, warnings: z.array(z.string()) })
   .openapi("VolumeTask");

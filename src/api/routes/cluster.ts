@@ -76,6 +76,30 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
   app.openapi(
     createRoute({
       method: "get",
+      path: "/api/v1/aoe/foreign-targets",
+      tags: ["hosts"],
+      security: bearer,
+      responses: {
+        200: json(
+          z.object({
+            targets: z.array(
+              z.object({ hostId: z.string(), shelf: z.number().int(), slot: z.number().int() }),
+            ),
+          }),
+          "AoE addresses answered on a storage segment by targets this cluster does not manage (never given to volumes)",
+        ),
+        ...errors,
+      },
+    }),
+    (c) => {
+      need(c, "read");
+      return c.json({ targets: controller.agents.foreignTargets() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
       path: "/api/v1/pools",
       tags: ["pools"],
       security: bearer,

@@ -39,9 +39,10 @@ export async function openSession(values: {
 /** Prints a mutation's result: follows its task (progress bar) unless --no-wait; --json prints the record. */
 export async function finishTask(
   session: Session,
-  reply: { task: TaskRecord },
+  reply: { task: TaskRecord; warnings?: string[] },
   done: (task: TaskRecord) => string,
 ): Promise<void> {
+  for (const warning of reply.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
   let task = reply.task;
   if (session.wait) {
     task = await followTask(apiTaskSource(session.client), task.id, {

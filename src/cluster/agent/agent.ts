@@ -10,6 +10,7 @@ import { listEthernetInterfaces } from "../../net/interfaces.js";
 import type { AgentStatus, ObservedVolume } from "../agent-protocol.js";
 import type { HostInventory } from "../model.js";
 import type { ControllerLink } from "./controller-link.js";
+import type { ForeignTargetScanner } from "./foreign-scanner.js";
 import type { StorageReconciler } from "./reconciler.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -43,6 +44,7 @@ export class Agent {
     private readonly log: Logger,
     private readonly intervalMs = 500,
     private readonly inventory: () => HostInventory = hostInventory,
+    private readonly scanner?: ForeignTargetScanner,
   ) {}
 
   start(): void {
@@ -62,6 +64,11 @@ export class Agent {
   async once(): Promise<void> {
     try {
       const desired = await this.link.desired();
+      const inventory = this.inventory();
+      this.scanner?.maybeScan(
+        desired.exportInterfaces,
+        new Set(inventory.interfaces.map((i) => i.mac)),
+      );
       const result = await this.reconciler.reconcile(desired, (volumeId, doneBytes, totalBytes) =>
         this.progress(volumeId, doneBytes, totalBytes),
       );
@@ -75,7 +82,12 @@ export class Agent {
   }
 
   private status(volumes: ObservedVolume[], pools: AgentStatus["pools"] = []): AgentStatus {
-    return { inventory: this.inventory(), pools, volumes, foreignTargets: [] };
+    return {
+      inventory: this.inventory(),
+      pools,
+      volumes,
+      foreignTargets: this.scanner?.targets ?? [],
+    };
   }
 
   /** Reports a copy's progress during a pass, at most every PROGRESS_REPORT_MS. */

@@ -29,6 +29,13 @@ export class AgentService {
     return [...this.foreign.values()].flat();
   }
 
+  /** The foreign targets each host's discovery last saw (shelf.slot answered by others). */
+  foreignTargets(): Array<{ hostId: string; shelf: number; slot: number }> {
+    return [...this.foreign.entries()].flatMap(([hostId, addresses]) =>
+      addresses.map((a) => ({ hostId, ...a })),
+    );
+  }
+
   /** Registers a host, or finds it again by name and updates its roles and interfaces. */
   async registerHost(request: JoinRequest): Promise<HostRecord> {
     const found = await this.store.findHostByName(request.name);
@@ -106,9 +113,13 @@ export class AgentService {
 
   async report(hostId: string, status: AgentStatus): Promise<void> {
     await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: this.now() });
+    // Our own volumes on other hosts answer this host's discovery too: they are not foreign.
+    const ours = new Set((await this.store.usedAddresses()).map((a) => a.shelf * 256 + a.slot));
     this.foreign.set(
       hostId,
-      status.foreignTargets.map(({ shelf, slot }) => ({ shelf, slot })),
+      status.foreignTargets
+        .filter((t) => !ours.has(t.shelf * 256 + t.slot))
+        .map(({ shelf, slot }) => ({ shelf, slot })),
     );
     for (const pool of status.pools) {
       await this.store

@@ -69,6 +69,29 @@ function normaliseMacs(list: readonly string[], field = "allow"): string[] {
   });
 }
 
+/** A thin pool may promise more than it holds; say so when a change makes it so. */
+async function overcommitWarning(
+  store: Store,
+  pool: PoolRecord,
+  addedBytes: number,
+): Promise<string[]> {
+  if (pool.capacityBytes === null || pool.capacityBytes <= 0) return [];
+  const volumes = await store.listVolumes({ poolId: pool.id });
+  const provisioned = volumes.reduce((sum, v) => sum + v.sizeBytes, 0) + addedBytes;
+  if (provisioned <= pool.capacityBytes) return [];
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)}G`;
+  return [
+    `pool ${pool.name} is overcommitted: ${gib(provisioned)} provisioned on ${gib(pool.capacityBytes)} (${Math.round((100 * provisioned) / pool.capacityBytes)}%); volumes are thin, so watch its free space (${pool.freeBytes === null ? "unknown" : gib(pool.freeBytes)} now)`,
+  ];
+}
+
+export interface VolumeChange {
+  volume: VolumeRecord;
+  task: TaskRecord;
+  /** Things the caller should know (e.g. an overcommitted pool); the change was made. */
+  warnings: string[];
+}
+
 export class VolumeService {
   constructor(
     private readonly store: Store,
@@ -163,10 +186,7 @@ export class VolumeService {
     return volume;
   }
 
-  async create(
-    spec: CreateVolumeSpec,
-    actor: string,
-  ): Promise<{ volume: VolumeRecord; task: TaskRecord }> {
+  async create(spec: CreateVolumeSpec, actor: string): Promise<VolumeChange> {
     checkName(spec.name);
     checkSize(spec.sizeBytes);
     const allow = normaliseMacs(spec.allow ?? []);
@@ -187,7 +207,7 @@ export class VolumeService {
       actor,
       `creating ${volume.name}`,
     );
-    return { volume, task };
+    return { volume, task, warnings: await overcommitWarning(this.store, pool, 0) };
   }
 
   /** A snapshot (read-only, not exported by default) or a clone (a full volume) of `sourceRef` as it is now. */
@@ -197,7 +217,7 @@ export class VolumeService {
     name: string,
     actor: string,
     options: { address?: string; exported?: boolean } = {},
-  ): Promise<{ volume: VolumeRecord; task: TaskRecord }> {
+  ): Promise<VolumeChange> {
     checkName(name);
     const source = await this.get(sourceRef);
     if (source.state !== "ready")
@@ -223,14 +243,10 @@ export class VolumeService {
       actor,
       `${kind === "snapshot" ? "snapshotting" : "cloning"} ${source.name} as ${name}`,
     );
-    return { volume, task };
+    return { volume, task, warnings: await overcommitWarning(this.store, pool, 0) };
   }
 
-  async resize(
-    ref: string,
-    sizeBytes: number,
-    actor: string,
-  ): Promise<{ volume: VolumeRecord; task: TaskRecord }> {
+  async resize(ref: string, sizeBytes: number, actor: string): Promise<VolumeChange> {
     checkSize(sizeBytes);
     const volume = await this.get(ref);
     await this.busy(volume);
@@ -254,14 +270,15 @@ export class VolumeService {
       actor,
       `growing ${volume.name} to ${sizeBytes} bytes`,
     );
-    return { volume: updated, task };
+    const pool = await this.store.getPool(volume.poolId);
+    return {
+      volume: updated,
+      task,
+      warnings: pool ? await overcommitWarning(this.store, pool, 0) : [],
+    };
   }
 
-  async remove(
-    ref: string,
-    force: boolean,
-    actor: string,
-  ): Promise<{ volume: VolumeRecord; task: TaskRecord }> {
+  async remove(ref: string, force: boolean, actor: string): Promise<VolumeChange> {
     const volume = await this.get(ref);
     if (!force) {
       await this.busy(volume);
@@ -282,7 +299,7 @@ export class VolumeService {
       actor,
       `deleting ${volume.name}`,
     );
-    return { volume: updated, task };
+    return { volume: updated, task, warnings: [] };
   }
 
   /** Export, unexport, allow and deny: applied live by the agent. */
@@ -290,7 +307,7 @@ export class VolumeService {
     ref: string,
     change: { exported?: boolean; allow?: string[]; deny?: string[] },
     actor: string,
-  ): Promise<{ volume: VolumeRecord; task: TaskRecord }> {
+  ): Promise<VolumeChange> {
     const volume = await this.get(ref);
     await this.busy(volume);
     if (volume.state !== "ready")
@@ -322,6 +339,6 @@ export class VolumeService {
       actor,
       `${what} ${volume.name}`,
     );
-    return { volume: updated, task };
+    return { volume: updated, task, warnings: [] };
   }
 }

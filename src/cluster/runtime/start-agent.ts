@@ -14,7 +14,8 @@ import { openBlockPool } from "../../storage/pool/block-pool.js";
 import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
 import type { StoragePool } from "../../storage/pool/storage-pool.js";
 import type { DesiredPool } from "../agent-protocol.js";
-import { Agent } from "../agent/agent.js";
+import { Agent, hostInventory } from "../agent/agent.js";
+import { ForeignTargetScanner } from "../agent/foreign-scanner.js";
 import type { ControllerLink } from "../agent/controller-link.js";
 import { StorageReconciler } from "../agent/reconciler.js";
 
@@ -41,19 +42,22 @@ export async function startAgent(options: {
   dataDir: string;
   netnsPath?: string;
   intervalMs?: number;
+  /** How often to look for foreign AoE targets on the export interfaces. */
+  scanIntervalMs?: number;
 }): Promise<StartedAgent> {
   const log = createLogger("cluster:agent");
+  const openSocket = (ifname: string) =>
+    openAfPacketSocket({
+      ifname,
+      ethertype: ETHERTYPE_AOE,
+      ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
+    });
   const stateDir = path.join(options.dataDir, "aoe");
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const target = await AoeTarget.start(
     { stateDir, bufferCount: 64, exports: [] },
     {
-      openSocket: (ifname) =>
-        openAfPacketSocket({
-          ifname,
-          ethertype: ETHERTYPE_AOE,
-          ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
-        }),
+      openSocket,
       openDevice: (file, deviceOptions) => openFileBlockDevice(file, deviceOptions),
       stateStore: new FileExportStateStore(stateDir),
       log: createLogger("aoe:target"),
@@ -61,7 +65,15 @@ export async function startAgent(options: {
   );
   fs.mkdirSync(path.join(options.dataDir, "pools"), { recursive: true, mode: 0o700 });
   const reconciler = new StorageReconciler(poolOpener(options.dataDir), target, stateDir, 64, log);
-  const agent = new Agent(options.link, reconciler, log, options.intervalMs ?? 500);
+  const scanner = new ForeignTargetScanner(openSocket, log, options.scanIntervalMs ?? 30_000);
+  const agent = new Agent(
+    options.link,
+    reconciler,
+    log,
+    options.intervalMs ?? 500,
+    hostInventory,
+    scanner,
+  );
   agent.start();
   return {
     agent,

@@ -19,6 +19,8 @@ export interface UpOptions {
   exportInterfaces?: string[];
   hostName?: string;
   netnsPath?: string;
+  /** How often the agent looks for foreign AoE targets (default 30 s). */
+  scanIntervalMs?: number;
 }
 
 export interface Up {
@@ -59,6 +61,7 @@ export async function up(options: UpOptions): Promise<Up> {
       link: new InProcessLink(ctl.agents, host.id),
       dataDir: path.join(options.dataDir, "agent"),
       ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
+      ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}),
     });
     return {
       url: controller.server.url,
