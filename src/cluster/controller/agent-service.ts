@@ -136,7 +136,10 @@ export class AgentService {
   private async settle(volume: VolumeRecord, seen: ObservedVolume | undefined): Promise<void> {
     const task = await this.tasks.runningFor(volume.id);
     if (volume.state === "deleting") {
-      if (seen?.present) return;
+      // Only a finished pass that saw the volume absent proves its bytes are gone. A progress
+      // report sent in the middle of a pass names only some volumes (a restarted agent's first
+      // one names only the copy), and a copy's own entry says "not there yet", not "removed".
+      if (!seen || seen.present || seen.progress) return;
       await this.store.deleteVolume(volume.id);
       if (task) await this.tasks.succeed(task.id, `deleted ${volume.name}`);
       return;
