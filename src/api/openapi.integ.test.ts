@@ -5,6 +5,7 @@
  * Request bodies refuse unknown properties, so a client's typo is an error rather than ignored.
  */
 import SwaggerParser from "@apidevtools/swagger-parser";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPI } from "openapi-types";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -15,6 +16,7 @@ import { Controller } from "../cluster/controller/controller.js";
 import type { Store } from "../cluster/store/store.js";
 import { openSqliteStore } from "../cluster/store/sqlite/index.js";
 import { createApi } from "./app.js";
+import { VolumeSchema } from "./schemas.js";
 
 const DOC_PATH = "/api/v1/openapi.json";
 /** Routes anyone may call: the document itself and the health check. */
@@ -207,4 +209,63 @@ test("every pattern is a plain regular expression (no JavaScript flags leaked in
     assert.doesNotThrow(() => new RegExp(pattern, "u"), pattern);
     assert.doesNotMatch(pattern, /\$\/[a-z]+$/, `${pattern} ends in a regex literal's flags`);
   }
+});
+
+test("the volume list (sent as the store's own JSON) is what its schema says", async () => {
+  const { secret } = await new Controller(store).auth.createToken({ name: "v", role: "viewer" });
+  await store.createHost({
+    id: "host-1",
+    name: "h1",
+    roles: ["storage"],
+    exportInterfaces: [],
+    inventory: null,
+    lastSeenMs: null,
+    createdMs: 1,
+  });
+  const pool = {
+    id: "pool-1",
+    name: "p1",
+    hostId: "host-1",
+    kind: "directory" as const,
+    path: "/srv/p1",
+    devices: [],
+    capacityBytes: null,
+    freeBytes: null,
+    createdMs: 1,
+  };
+  await store.createPool(pool);
+  for (const [i, name] of ["b", "a"].entries())
+    await store.createVolume({
+      id: `vol-${name}`,
+      name,
+      kind: "volume",
+      poolId: pool.id,
+      hostId: pool.hostId,
+      sizeBytes: 2 ** 40,
+      allocatedBytes: i === 0 ? null : 4096,
+      sourceId: null,
+      shelf: 1,
+      slot: i,
+      exported: i === 0,
+      allow: i === 0 ? [] : ["00:16:3e:00:00:13"],
+      state: "failed",
+      error: 'said "no"\n',
+      generation: 1,
+      createdMs: 1,
+      updatedMs: 2,
+    });
+  const response = await app.request("/api/v1/volumes", {
+    headers: { authorization: `Bearer ${secret}` },
+  });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  const listed = z
+    .object({ volumes: z.array(VolumeSchema.strict()) })
+    .strict()
+    .parse(await response.json());
+  assert.deepEqual(listed.volumes, await store.listVolumes());
+  assert.deepEqual(
+    listed.volumes.map((v) => v.name),
+    ["a", "b"],
+  );
 });

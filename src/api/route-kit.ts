@@ -1,6 +1,7 @@
 /** Small helpers the route files share: JSON bodies, the common error responses, permissions. */
 import type { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
+import type { JSONParsed } from "hono/utils/types";
 import { authorize, type Permission } from "../cluster/controller/auth-service.js";
 import type { ApiEnv } from "./context.js";
 import { ErrorSchema } from "./schemas.js";
@@ -34,4 +35,18 @@ export function need(c: Context<ApiEnv>, permission: Permission) {
 /** Records what a mutating call acted on, for the audit log. */
 export function audit(c: Context<ApiEnv>, subject: string): void {
   c.set("auditSubject", subject);
+}
+
+/**
+ * A 200 answer whose JSON is serialised already (the store's volume list), sent as it is and typed
+ * as `c.json(value as T)` would be. The caller vouches that `text` is the JSON of a `T`: the Store
+ * contract test checks listVolumesJson against listVolumes.
+ */
+export function jsonText<T>(
+  c: Context<ApiEnv>,
+  text: string,
+): TypedResponse<JSONParsed<T>, 200, "json"> {
+  const response = c.body(text, 200, { "content-type": "application/json" });
+  // Why the cast: hono types a body as untyped; this one is T's JSON (see above).
+  return response as unknown as TypedResponse<JSONParsed<T>, 200, "json">;
 }

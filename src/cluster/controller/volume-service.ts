@@ -112,6 +112,11 @@ export class VolumeService {
     return this.store.listVolumes(filter);
   }
 
+  /** The same list as JSON text, for the API to send as it is (see Store.listVolumesJson). */
+  listJson(filter: { hostId?: string; poolId?: string } = {}): Promise<string> {
+    return this.store.listVolumesJson(filter);
+  }
+
   private async pickPool(ref: string | undefined): Promise<PoolRecord> {
     const pools = await this.store.listPools();
     if (ref !== undefined) {

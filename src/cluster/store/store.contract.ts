@@ -313,7 +313,9 @@ export function storeContract(
     storeTest("volumes round-trip every field; filtered; their addresses listed", async (s) => {
       const { host, pool } = await hostWithPool(s);
       const other = await hostWithPool(s);
-      const full = volumeRecord(pool, { name: "b-web" });
+      // An agent's error text may hold anything: JSON built by the store must escape it all.
+      const error = 'quote " back\\slash \n nul \u0000 tab \t \u001f é 💾 \u2028 </x>';
+      const full = volumeRecord(pool, { name: "b-web", error });
       const bare = volumeRecord(pool, {
         name: "a-db",
         kind: "volume",
@@ -338,6 +340,8 @@ export function storeContract(
       assert.deepEqual(await s.listVolumes({ poolId: other.pool.id }), [clone, top]);
       assert.deepEqual(await s.listVolumes({ sourceId: full.id }), [clone]);
       assert.deepEqual(await s.listVolumes({ hostId: host.id, sourceId: full.id }), []);
+      for (const filter of [{}, { hostId: host.id }, { sourceId: full.id }, { poolId: "none" }])
+        assert.deepEqual(JSON.parse(await s.listVolumesJson(filter)), await s.listVolumes(filter));
       const byAddress = (a: { shelf: number; slot: number }, b: typeof a): number =>
         a.shelf - b.shelf || a.slot - b.slot;
       assert.deepEqual(

@@ -17,6 +17,13 @@ export type Patch<T> = Partial<Omit<T, "id" | "createdMs">>;
 /** What an agent observed of a volume: recorded without touching the desired state's generation. */
 export type VolumeObservation = Partial<Pick<VolumeRecord, "allocatedBytes" | "state" | "error">>;
 
+/** Volumes matching every condition given (all volumes when none is). */
+export interface VolumeFilter {
+  hostId?: string;
+  poolId?: string;
+  sourceId?: string;
+}
+
 export interface Store {
   /** The schema version after migrations. */
   schemaVersion(): Promise<number>;
@@ -39,11 +46,13 @@ export interface Store {
   createVolume(volume: VolumeRecord): Promise<void>;
   getVolume(id: string): Promise<VolumeRecord | undefined>;
   findVolumeByName(name: string): Promise<VolumeRecord | undefined>;
-  listVolumes(filter?: {
-    hostId?: string;
-    poolId?: string;
-    sourceId?: string;
-  }): Promise<VolumeRecord[]>;
+  listVolumes(filter?: VolumeFilter): Promise<VolumeRecord[]>;
+  /**
+   * The same list as JSON text (an array of the same records in the same order), for callers that
+   * only pass it on, like the API's volume list: a store may build the text without making the
+   * records (SQLite does; at 10,000 volumes that is most of the list's cost, docs/benchmarks.md).
+   */
+  listVolumesJson(filter?: VolumeFilter): Promise<string>;
   /**
    * Applies `patch`, bumps the generation and updatedMs. With `expectedGeneration`, fails with
    * CONFLICT if the volume changed since it was read. NOT_FOUND if it does not exist.

@@ -15,7 +15,7 @@ import type {
   TokenRecord,
   VolumeRecord,
 } from "../../model.js";
-import type { Patch, Store, VolumeObservation } from "../store.js";
+import type { Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
 import { constraintError, storeError, type ConstraintLookups } from "./constraint-errors.js";
 import { listLimit, validAfterId } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
@@ -130,18 +130,13 @@ class SqliteStore implements Store {
   findVolumeByName(name: string): Promise<VolumeRecord | undefined> {
     return this.read(() => this.byKey("volumes", "name", name, rows.rowToVolume));
   }
-  listVolumes(
-    filter: { hostId?: string; poolId?: string; sourceId?: string } = {},
-  ): Promise<VolumeRecord[]> {
-    return this.read(() => {
-      const where = this.where({
-        host_id: filter.hostId,
-        pool_id: filter.poolId,
-        source_id: filter.sourceId,
-      });
-      const sql = `SELECT * FROM volumes ${where.sql} ORDER BY name`;
-      return this.rows<rows.VolumeRow>(sql, ...where.params).map(rows.rowToVolume);
-    });
+  listVolumes(filter: VolumeFilter = {}): Promise<VolumeRecord[]> {
+    return this.read(() =>
+      this.volumeTexts(filter).map((text) => JSON.parse(text) as VolumeRecord),
+    );
+  }
+  listVolumesJson(filter: VolumeFilter = {}): Promise<string> {
+    return this.read(() => `[${this.volumeTexts(filter).join(",")}]`);
   }
   updateVolume(
     id: string,
@@ -299,6 +294,29 @@ class SqliteStore implements Store {
 
   private rows<R>(sql: string, ...params: unknown[]): R[] {
     return this.stmt(sql).all(...params) as R[];
+  }
+
+  /** The JSON text of each volume that matches, by name (SQLite builds it: rows.VOLUME_JSON_SQL). */
+  private volumeTexts(filter: VolumeFilter): string[] {
+    const where = this.where({
+      host_id: filter.hostId,
+      pool_id: filter.poolId,
+      source_id: filter.sourceId,
+    });
+    const sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${where.sql} ORDER BY name`;
+    return this.texts(sql, ...where.params);
+  }
+
+  /** The first column of every row, each a string (e.g. a record's JSON). */
+  private texts(sql: string, ...params: unknown[]): string[] {
+    const texts = this.stmt(sql)
+      .pluck()
+      .all(...params);
+    assert(
+      texts.every((t) => typeof t === "string"),
+      `${sql.slice(0, 60)}... gave a non-text column`,
+    );
+    return texts;
   }
 
   /** `WHERE a = ? AND b = ?` over the conditions that are given. */
