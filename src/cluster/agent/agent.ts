@@ -33,7 +33,6 @@ export class Agent {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> = Promise.resolve();
-  private lastVolumes: ObservedVolume[] = [];
   private lastProgressReportMs = 0;
   /** Resolves callers of `converge()` after the next full pass. */
   private passesCompleted = 0;
@@ -72,7 +71,6 @@ export class Agent {
       const result = await this.reconciler.reconcile(desired, (volumeId, doneBytes, totalBytes) =>
         this.progress(volumeId, doneBytes, totalBytes),
       );
-      this.lastVolumes = result.volumes;
       await this.link.report(this.status(result.volumes, result.pools));
     } catch (error) {
       this.log.warn(`reconcile pass failed; retrying: ${errorMessage(error)}`);
@@ -95,7 +93,8 @@ export class Agent {
     const now = Date.now();
     if (now - this.lastProgressReportMs < PROGRESS_REPORT_MS && doneBytes < totalBytes) return;
     this.lastProgressReportMs = now;
-    const volumes = this.lastVolumes.filter((v) => v.id !== volumeId);
+    // Only the copy's own entry: results of the previous pass may be stale by now.
+    const volumes: ObservedVolume[] = [];
     volumes.push({
       id: volumeId,
       present: false,

@@ -74,7 +74,8 @@ export class StorageReconciler {
       }
     }
 
-    // 1. Make or grow what should exist (sources before their clones: creation order).
+    // 1. Make or grow what should exist. A clone's source is already there: the controller
+    //    records a clone only once its source is ready.
     const results = new Map<string, ObservedVolume>();
     const exports: ExportConfig[] = [];
     for (const volume of desired.volumes) {

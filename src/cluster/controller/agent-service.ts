@@ -140,8 +140,10 @@ export class AgentService {
       // report sent in the middle of a pass names only some volumes (a restarted agent's first
       // one names only the copy), and a copy's own entry says "not there yet", not "removed".
       if (!seen || seen.present || seen.progress) return;
-      await this.store.deleteVolume(volume.id);
+      // The task first: should the controller die in between, the next report deletes the
+      // record, while a task left running would never finish.
       if (task) await this.tasks.succeed(task.id, `deleted ${volume.name}`);
+      await this.store.deleteVolume(volume.id);
       return;
     }
     if (!seen) return;
