@@ -294,6 +294,18 @@ export class VolumeService {
         );
       }
     }
+    // A forced delete supersedes whatever was running on the volume: end those tasks.
+    for (
+      let task = await this.tasks.runningFor(volume.id);
+      task;
+      task = await this.tasks.runningFor(volume.id)
+    ) {
+      await this.tasks.fail(
+        task.id,
+        "CONFLICT",
+        `superseded: ${volume.name} was deleted with --force`,
+      );
+    }
     const updated = await this.store.updateVolume(volume.id, {
       state: "deleting",
       exported: false,
