@@ -76,8 +76,7 @@ async function overcommitWarning(
   addedBytes: number,
 ): Promise<string[]> {
   if (pool.capacityBytes === null || pool.capacityBytes <= 0) return [];
-  const volumes = await store.listVolumes({ poolId: pool.id });
-  const provisioned = volumes.reduce((sum, v) => sum + v.sizeBytes, 0) + addedBytes;
+  const provisioned = (await store.provisionedBytes(pool.id)) + addedBytes;
   if (provisioned <= pool.capacityBytes) return [];
   const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)}G`;
   return [

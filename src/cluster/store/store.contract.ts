@@ -400,6 +400,15 @@ export function storeContract(
       assert.deepEqual(second, { ...first, generation: 9, updatedMs: 5_000 });
     });
 
+    storeTest("provisionedBytes sums the sizes of a pool's volumes", async (s) => {
+      const { pool } = await hostWithPool(s);
+      assert.equal(await s.provisionedBytes(pool.id), 0);
+      await s.createVolume(volumeRecord(pool, { sizeBytes: 2 ** 40 }));
+      await s.createVolume(volumeRecord(pool, { sizeBytes: 4096, ...nextAddress() }));
+      assert.equal(await s.provisionedBytes(pool.id), 2 ** 40 + 4096);
+      assert.equal(await s.provisionedBytes("pool-elsewhere"), 0);
+    });
+
     storeTest(
       "observeVolume records what an agent saw without bumping the generation",
       async (s) => {

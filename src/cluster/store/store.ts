@@ -65,6 +65,8 @@ export interface Store {
   /** Records observed fields (allocation, ready/failed) without bumping the generation. */
   observeVolume(id: string, observed: VolumeObservation): Promise<VolumeRecord>;
   deleteVolume(id: string): Promise<void>;
+  /** The sum of the sizes of the pool's volumes (what a thin pool has promised). */
+  provisionedBytes(poolId: string): Promise<number>;
   /** Every shelf.slot in use, for allocation. */
   usedAddresses(): Promise<Array<{ shelf: number; slot: number }>>;
 

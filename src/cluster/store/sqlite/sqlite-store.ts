@@ -180,6 +180,15 @@ class SqliteStore implements Store {
       this.stmt("DELETE FROM volumes WHERE id = ?").run(id);
     });
   }
+  provisionedBytes(poolId: string): Promise<number> {
+    return this.read(
+      () =>
+        this.rows<{ total: number | null }>(
+          "SELECT SUM(size_bytes) AS total FROM volumes WHERE pool_id = ?",
+          poolId,
+        )[0]?.total ?? 0,
+    );
+  }
   usedAddresses(): Promise<Array<{ shelf: number; slot: number }>> {
     return this.read(() =>
       this.rows<{ shelf: number; slot: number }>(
