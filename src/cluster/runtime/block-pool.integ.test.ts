@@ -1,0 +1,134 @@
+/**
+ * A block pool end to end: two loop devices (standing in for partitions or logical volumes) made
+ * a pool through the API; a volume created on it claims the smallest device that fits, is
+ * exported over AoE, holds what is written, and gives the device back when deleted.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import {
+  createAoeLink,
+  makeBackingFile,
+  pattern,
+  startInitiator,
+  type AoeLink,
+} from "../../../test/lab/aoe-lab.js";
+import { run } from "../../../test/lab/netns.js";
+import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
+import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
+import { up, type Up } from "./up.js";
+
+const MiB = 1024 * 1024;
+let link: AoeLink;
+let running: Up;
+let initiator: AoeInitiator;
+const loops: string[] = [];
+
+async function call<T>(
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${running.url}${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${running.adminToken ?? ""}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+async function settled(task: TaskRecord): Promise<TaskRecord> {
+  for (let i = 0; i < 300; i++) {
+    const { body } = await call<{ task: TaskRecord }>("GET", `/api/v1/tasks/${task.id}`);
+    if (body.task.state !== "running") return body.task;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`task ${task.id} did not finish`);
+}
+
+before(async () => {
+  link = await createAoeLink("bpool");
+  for (const [name, size] of [
+    ["small", 16 * MiB],
+    ["large", 48 * MiB],
+  ] as const) {
+    const file = makeBackingFile(link.dir, `${name}.raw`, size);
+    loops.push((await run("losetup", ["-f", "--show", file])).stdout.trim());
+  }
+  running = await up({
+    dataDir: path.join(link.dir, "data"),
+    host: "127.0.0.1",
+    port: 0,
+    exportInterfaces: ["tgt0"],
+    hostName: "storage1",
+    netnsPath: link.targetNs.path,
+  });
+  initiator = startInitiator(link.initiatorNs, ["ini0"]);
+});
+
+after(async () => {
+  initiator?.close();
+  await running?.stop();
+  for (const loop of loops) await run("losetup", ["-d", loop]).catch(() => undefined);
+  await link?.close();
+});
+
+test("a volume on a block pool claims the smallest device that fits, serves it over AoE, and releases it", async () => {
+  const { body: hosts } = await call<{ hosts: Array<{ id: string }> }>("GET", "/api/v1/hosts");
+  const made = await call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
+    host: hosts.hosts[0]?.id,
+    name: "lvs",
+    kind: "block",
+    devices: loops,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const created = await call<{ volume: VolumeRecord; task: TaskRecord }>(
+    "POST",
+    "/api/v1/volumes",
+    { name: "db", sizeBytes: 12 * MiB, pool: "lvs" },
+  );
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  assert.equal((await settled(created.body.task)).state, "succeeded");
+  const volume = created.body.volume;
+  const device = await initiator.openDevice(volume.shelf, volume.slot, { listenMs: 300 });
+  assert.equal(
+    device.sizeBytes,
+    16 * MiB,
+    "the smallest device that fits (16 MiB for 12 MiB asked)",
+  );
+  await device.write(pattern(MiB, 9), 0);
+  const onDevice = Buffer.alloc(MiB);
+  const fd = fs.openSync(loops[0] as string, "r");
+  fs.readSync(fd, onDevice, 0, MiB, 0);
+  fs.closeSync(fd);
+  assert.ok(onDevice.equals(pattern(MiB, 9)), "the bytes are on the claimed block device");
+  assert.equal(
+    (
+      await settled(
+        (await call<{ task: TaskRecord }>("POST", "/api/v1/volumes/db/unexport")).body.task,
+      )
+    ).state,
+    "succeeded",
+  );
+  assert.equal(
+    (await settled((await call<{ task: TaskRecord }>("DELETE", "/api/v1/volumes/db")).body.task))
+      .state,
+    "succeeded",
+  );
+  // The device is free again: a new volume that fits in 16 MiB gets it.
+  const again = await call<{ volume: VolumeRecord; task: TaskRecord }>("POST", "/api/v1/volumes", {
+    name: "db2",
+    sizeBytes: 16 * MiB,
+    pool: "lvs",
+  });
+  assert.equal((await settled(again.body.task)).state, "succeeded");
+  const second = await initiator.openDevice(again.body.volume.shelf, again.body.volume.slot, {
+    listenMs: 300,
+  });
+  assert.equal(second.sizeBytes, 16 * MiB);
+});
