@@ -14,6 +14,7 @@ import {
   startInitiator,
   type AoeLink,
 } from "../../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../../test/lab/api-caller.js";
 import { run } from "../../../test/lab/netns.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
@@ -25,31 +26,10 @@ let running: Up;
 let initiator: AoeInitiator;
 const loops: string[] = [];
 
-async function call<T>(
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${running.url}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${running.adminToken ?? ""}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function settled(task: TaskRecord): Promise<TaskRecord> {
-  for (let i = 0; i < 300; i++) {
-    const { body } = await call<{ task: TaskRecord }>("GET", `/api/v1/tasks/${task.id}`);
-    if (body.task.state !== "running") return body.task;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`task ${task.id} did not finish`);
-}
+const { call, settled } = apiCaller(
+  () => running.url,
+  () => running.adminToken,
+);
 
 before(async () => {
   link = await createAoeLink("bpool");

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../../test/lab/api-caller.js";
 import { run } from "../../../test/lab/netns.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
 import { up, type Up } from "./up.js";
@@ -19,21 +20,10 @@ let running: Up;
 let admin: string;
 let mountPoint: string;
 
-async function call<T>(
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${running.url}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${admin}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
+const { call } = apiCaller(
+  () => running.url,
+  () => admin,
+);
 
 async function until<T>(
   what: string,

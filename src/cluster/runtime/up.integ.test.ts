@@ -9,16 +9,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../../test/lab/api-caller.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
 import type { TaskRecord, VolumeRecord } from "../model.js";
 import { up, type Up } from "./up.js";
 
 const MiB = 1024 * 1024;
-
-interface Reply<T> {
-  status: number;
-  body: T;
-}
 
 describe("etherplane up: volumes through the API, read over AoE", () => {
   let link: AoeLink;
@@ -26,36 +22,10 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
   let admin: string;
   let initiator: AoeInitiator;
 
-  async function call<T = Record<string, unknown>>(
-    method: string,
-    route: string,
-    body?: unknown,
-    token: string | null = admin,
-  ): Promise<Reply<T>> {
-    const response = await fetch(`${running.url}${route}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined
-        ? {}
-        : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
-  }
-
-  async function waitTask(task: TaskRecord): Promise<TaskRecord> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const { body } = await call<{ task: TaskRecord }>("GET", `/api/v1/tasks/${task.id}`);
-      if (body.task.state === "succeeded" || body.task.state === "failed") return body.task;
-      if (Date.now() > deadline)
-        throw new Error(`task ${task.id} still ${body.task.state}: ${body.task.message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const { call, settled: waitTask } = apiCaller(
+    () => running.url,
+    () => admin,
+  );
 
   async function mutate(
     method: string,
