@@ -16,10 +16,19 @@ import {
 } from "../../../test/lab/aoe-lab.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { formatAoeStat } from "../../cli/aoe/discover.js";
-import { SECTOR_BYTES } from "../codec/index.js";
+import {
+  ATA_CMD_STATUS,
+  ATA_ERR_FEATURE,
+  ATA_SECTOR_COUNT,
+  AtaCommand,
+  AtaErrorBits,
+  AtaStatus,
+  POWER_MODE_ACTIVE,
+  SECTOR_BYTES,
+} from "../codec/index.js";
 import type { AoeInitiator } from "../initiator/aoe-initiator.js";
 import { enginePaths } from "../initiator/discovery.js";
-import { ataErrorOf, ataRead } from "../initiator/requests.js";
+import { ataCommand, ataErrorOf, ataRead } from "../initiator/requests.js";
 import type { AoeTarget } from "./aoe-target.js";
 
 const MiB = 1024 * 1024;
@@ -138,6 +147,34 @@ describe("etherplane initiator <-> etherplane target", () => {
       );
       assert.ok(isEtherplaneError(error, "OUT_OF_RANGE"), `LBA ${lba} x${count}: ${String(error)}`);
     }
+  });
+
+  test("CHECK POWER MODE, FLUSH CACHE (28-bit) and an unknown ATA command", async () => {
+    const ini = initiator(["ini0"]);
+    const device = await ini.openDevice(1, 0);
+    const [path] = enginePaths(ini.engine, device.target);
+    assert.ok(path);
+    const ask = (command: number) =>
+      new Promise<Buffer>((resolve, reject) =>
+        ini.engine.submit({
+          frame: ataCommand(1, 0, command),
+          paths: [path],
+          deadlineMs: Date.now() + 2000,
+          onReply: (frame) => resolve(frame),
+          onFail: reject,
+        }),
+      );
+    const power = await ask(AtaCommand.checkPowerMode);
+    assert.equal(power[ATA_CMD_STATUS], AtaStatus.drdy);
+    assert.equal(power[ATA_SECTOR_COUNT], POWER_MODE_ACTIVE, "active or idle");
+    const flushed = await ask(AtaCommand.flushCache);
+    assert.equal(flushed[ATA_CMD_STATUS], AtaStatus.drdy);
+    const flushesBefore =
+      target.stats().exports.find((e) => e.address === "1.0")?.counters.flushes ?? 0;
+    assert.ok(flushesBefore >= 1, "the flush was counted (it ran fdatasync)");
+    const unknown = await ask(0xb0); // SMART: not served
+    assert.equal((unknown[ATA_CMD_STATUS] as number) & AtaStatus.err, AtaStatus.err);
+    assert.equal((unknown[ATA_ERR_FEATURE] as number) & AtaErrorBits.abrt, AtaErrorBits.abrt);
   });
 
   test("a read-only export serves reads and refuses writes with an ATA abort", async () => {
