@@ -18,6 +18,8 @@ import { isEtherplaneError } from "../../foundation/errors.js";
 import { formatAoeStat } from "../../cli/aoe/discover.js";
 import {
   ATA_CMD_STATUS,
+  ATA_DATA,
+  encodeAtaFrame,
   ATA_ERR_FEATURE,
   ATA_SECTOR_COUNT,
   AtaCommand,
@@ -149,7 +151,7 @@ describe("etherplane initiator <-> etherplane target", () => {
     }
   });
 
-  test("CHECK POWER MODE, FLUSH CACHE (28-bit) and an unknown ATA command", async () => {
+  test("CHECK POWER MODE, FLUSH CACHE, an LBA28 READ SECTORS and an unknown ATA command", async () => {
     const ini = initiator(["ini0"]);
     const device = await ini.openDevice(1, 0);
     const [path] = enginePaths(ini.engine, device.target);
@@ -172,6 +174,42 @@ describe("etherplane initiator <-> etherplane target", () => {
     const flushesBefore =
       target.stats().exports.find((e) => e.address === "1.0")?.counters.flushes ?? 0;
     assert.ok(flushesBefore >= 1, "the flush was counted (it ran fdatasync)");
+    // LBA28 READ SECTORS: the kernel puts 0xE0 (LBA mode | device) in the top byte; masked off.
+    const sector = pattern(SECTOR_BYTES * 2, 28);
+    await device.write(sector, 100 * SECTOR_BYTES);
+    const lba28 = encodeAtaFrame(
+      {
+        dst: Buffer.alloc(6),
+        src: Buffer.alloc(6),
+        flags: 0,
+        error: 0,
+        shelf: 1,
+        slot: 0,
+        command: 0,
+        tag: 0,
+      },
+      {
+        aflags: 0,
+        errFeature: 0,
+        sectorCount: 2,
+        cmdStatus: AtaCommand.readSectors,
+        lba: 0xe0000064,
+      },
+    );
+    const read28 = await new Promise<Buffer>((resolve, reject) =>
+      ini.engine.submit({
+        frame: lba28,
+        paths: [path],
+        deadlineMs: Date.now() + 2000,
+        onReply: resolve,
+        onFail: reject,
+      }),
+    );
+    assert.equal(read28[ATA_CMD_STATUS], AtaStatus.drdy);
+    assert.ok(
+      read28.subarray(ATA_DATA, ATA_DATA + 2 * SECTOR_BYTES).equals(sector),
+      "LBA28 read of sector 100",
+    );
     const unknown = await ask(0xb0); // SMART: not served
     assert.equal((unknown[ATA_CMD_STATUS] as number) & AtaStatus.err, AtaStatus.err);
     assert.equal((unknown[ATA_ERR_FEATURE] as number) & AtaErrorBits.abrt, AtaErrorBits.abrt);
