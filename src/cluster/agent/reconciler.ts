@@ -4,7 +4,7 @@
  * disturbed). Every step is idempotent: after a crash, the next pass picks up where it stopped.
  * Order matters for safety: an export is withdrawn before its volume is removed.
  */
-import { errorMessage } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { AoeTarget } from "../../aoe/target/aoe-target.js";
 import type { ExportConfig, TargetConfig } from "../../aoe/target/config.js";
@@ -90,6 +90,12 @@ export class StorageReconciler {
       if (volume.state === "deleting") continue;
       try {
         const made = await this.ensure(pool, volume, progress);
+        if (volume.exported && desired.exportInterfaces.length === 0) {
+          throw new EtherplaneError(
+            "UNAVAILABLE",
+            "this host has no AoE interface to export on; give the agent --aoe-iface IF",
+          );
+        }
         if (volume.exported) {
           exports.push({
             shelf: volume.shelf,
