@@ -16,7 +16,8 @@ export async function taskCommand(args: string[]): Promise<void> {
     { ...sessionFlags, state: { type: "string" } },
     usage,
   );
-  if (!command || command.startsWith("-") || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  if (!command || command.startsWith("-") || values.help)
+    return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "list") {
     const { tasks } = await session.client.request<{ tasks: TaskRecord[] }>(
@@ -86,7 +87,8 @@ export async function poolCommand(args: string[]): Promise<void> {
     },
     usage,
   );
-  if (!command || command.startsWith("-") || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  if (!command || command.startsWith("-") || values.help)
+    return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "list") {
     const [{ pools }, { hosts }] = await Promise.all([
@@ -132,7 +134,8 @@ export async function tokenCommand(args: string[]): Promise<void> {
     "etherplane token create NAME --role admin|operator|viewer|join | token list | token revoke ID   [--json]";
   const [command, ...rest] = args;
   const { values, positionals } = parse(rest, { ...sessionFlags, role: { type: "string" } }, usage);
-  if (!command || command.startsWith("-") || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  if (!command || command.startsWith("-") || values.help)
+    return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "create") {
     const name = positionals[0];

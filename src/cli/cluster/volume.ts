@@ -84,7 +84,8 @@ export async function volumeCommand(args: string[]): Promise<void> {
     },
     usage,
   );
-  if (!command || command.startsWith("-") || values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  if (!command || command.startsWith("-") || values.help)
+    return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   const name = positionals[0];
   const needName = (): string => {
