@@ -53,7 +53,7 @@ export interface InitramfsFile {
 }
 
 /** Packs the folder `root` into a newc archive at `archivePath` (owner root, as the kernel wants). */
-async function packCpio(root: string, archivePath: string): Promise<void> {
+export async function packCpio(root: string, archivePath: string): Promise<void> {
   await chmod(root, 0o755); // the "." entry becomes the mode of the guest's `/`
   await runCommand(
     "sh",
@@ -69,7 +69,8 @@ async function packCpio(root: string, archivePath: string): Promise<void> {
   assert(size % 4 === 0, `cpio archive ${archivePath} is ${size} bytes, not 4-byte aligned`);
 }
 
-async function writeTree(root: string, files: readonly InitramfsFile[]): Promise<void> {
+/** Writes `files` under `root`, creating folders (paths relative, no `..`). */
+export async function writeTree(root: string, files: readonly InitramfsFile[]): Promise<void> {
   for (const file of files) {
     assert(
       !file.path.startsWith("/") && !file.path.split("/").includes(".."),
@@ -82,7 +83,8 @@ async function writeTree(root: string, files: readonly InitramfsFile[]): Promise
   }
 }
 
-async function busyboxApplets(): Promise<string[]> {
+/** busybox applet names to link, busybox itself left out. */
+export async function busyboxApplets(): Promise<string[]> {
   const { stdout } = await runCommand(busyboxPath, ["--list"]);
   // Never let an applet link replace busybox itself (init would fail with -40, ELOOP).
   return stdout

@@ -101,7 +101,7 @@ export async function resolveKernelPackage(): Promise<string> {
 }
 
 /** `<dir>/<package>.deb`, downloaded under a temporary folder and renamed when complete. */
-async function downloadPackage(packageName: string, dir: string): Promise<string> {
+export async function downloadPackage(packageName: string, dir: string): Promise<string> {
   const debPath = join(dir, `${packageName}.deb`);
   if (await exists(debPath)) return debPath;
   return withCacheLock(debPath, async () => {
@@ -209,6 +209,8 @@ async function extractKernel(
       const depends = stdout
         .trim()
         .split(",")
+        // modinfo names some dependencies with dashes (xen-privcmd); the index uses underscores.
+        .map((dep) => dep.replaceAll("-", "_"))
         .filter((dep) => dep !== "" && !builtin.has(dep));
       for (const dep of depends) await visit(dep);
       await installModule(source, join(outDir, "modules"), name);

@@ -177,11 +177,12 @@ function qemuArgs(o: {
 }
 
 /** Runs QEMU to its exit (or kill), feeding the console; true when it was killed by the timeout. */
-function runQemu(
+export function runQemu(
   child: ChildProcess,
   guest: GuestConsole,
   stderr: { text: string },
   timeoutMs: number,
+  graceMs = poweroffGraceMs,
 ): Promise<boolean> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
@@ -194,7 +195,7 @@ function runQemu(
     child.stdout?.on("data", (chunk: string) => {
       guest.push(chunk, Date.now());
       if (guest.exitCode !== undefined && !graceTimer) {
-        graceTimer = setTimeout(() => child.kill("SIGKILL"), poweroffGraceMs);
+        graceTimer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       }
     });
     child.stderr?.setEncoding("utf8");

@@ -1,0 +1,231 @@
+/**
+ * The Xen host's boot files, built once and kept in the cache (see linux-guest/cache.ts):
+ *
+ *   <cache>/xen-host/debs/<package>.deb                 the Debian packages (packages.ts)
+ *   <cache>/xen-host/host-<key>/xen                     the hypervisor, gunzipped: QEMU's
+ *                                                       multiboot loader cannot load xen.gz
+ *   <cache>/xen-host/host-<key>/dom0.cpio               dom0's base initramfs
+ *   <cache>/xen-host/host-<key>/manifest.json
+ *
+ * dom0's kernel is the Linux guest lab's Debian kernel (linux-guest/kernel.ts), booted as the raw
+ * vmlinux: with the compressed image, every boot under TCG spends seconds decompressing.
+ * The key hashes every input known before any download (package names, modules, `/init`,
+ * busybox, this file's layout version), so a warm cache needs no apt at all.
+ */
+import { createHash } from "node:crypto";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { createLogger } from "../../../src/foundation/log.js";
+import {
+  cacheRoot,
+  exists,
+  publish,
+  removeStaleTemporaries,
+  temporaryPathFor,
+  withCacheLock,
+} from "../linux-guest/cache.js";
+import { runCommand } from "../linux-guest/exec.js";
+import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
+import { fetchGuestKernel, loadOrder, type GuestKernel } from "../linux-guest/kernel.js";
+import { dom0InitScript } from "./dom0-init.js";
+import {
+  fetchDebs,
+  partialPackages,
+  resolveHostPackages,
+  supportPackages,
+  xenPackages,
+} from "./packages.js";
+
+const log = createLogger("lab:xen-host");
+
+/** Bump when the entry's layout changes without any input changing. */
+const layoutVersion = 1;
+const busyboxPath = "/bin/busybox";
+const buildTimeoutMs = 5 * 60_000;
+
+/**
+ * What xencommons loads on a real host (xen-evtchn, xen-gntdev, xen-gntalloc, xen-privcmd,
+ * xenfs), the backends for guests' disks and networks, and the bridge for their vifs.
+ */
+export const dom0ModuleRoots = [
+  "xen_evtchn",
+  "xen_gntdev",
+  "xen_gntalloc",
+  "xen_privcmd",
+  "xenfs",
+  "xen_blkback",
+  "xen_netback",
+  "bridge",
+] as const;
+
+/** Unpacked files dom0 never uses: documentation, translations, charset converters. */
+const prunedPaths = [
+  "usr/share/doc",
+  "usr/share/man",
+  "usr/share/info",
+  "usr/share/locale",
+  "usr/share/lintian",
+  "usr/lib/x86_64-linux-gnu/gconv",
+  "boot",
+  "usr/lib/xen-4.17/lib/python",
+  "usr/lib/xen-4.17/boot",
+];
+
+export interface XenHostImage {
+  /** The gunzipped hypervisor, for QEMU's `-kernel` (multiboot). */
+  xenPath: string;
+  /** dom0's kernel: the raw vmlinux when there is one. */
+  dom0KernelPath: string;
+  /** dom0's base initramfs; a per-boot archive with `/ep/script.sh` goes after it. */
+  dom0InitramfsPath: string;
+  kernel: GuestKernel;
+}
+
+interface Manifest {
+  packages: string[];
+  kernelRelease: string;
+  builtMs: number;
+}
+
+async function unpackPackages(
+  debs: Map<string, string>,
+  root: string,
+  scratch: string,
+): Promise<void> {
+  const partial = new Set(Object.keys(partialPackages));
+  for (const [name, deb] of debs) {
+    if (!partial.has(name)) {
+      await runCommand("dpkg", ["-x", deb, root], { timeoutMs: buildTimeoutMs });
+      continue;
+    }
+    const side = join(scratch, `partial-${name}`);
+    await runCommand("dpkg", ["-x", deb, side], { timeoutMs: buildTimeoutMs });
+    for (const file of partialPackages[name] ?? []) {
+      await mkdir(dirname(join(root, file)), { recursive: true });
+      await copyFile(join(side, file), join(root, file));
+      await chmod(join(root, file), 0o755);
+    }
+  }
+}
+
+/** Links busybox applets into /bin where no unpacked package provides the command. */
+async function linkBusybox(root: string): Promise<void> {
+  await mkdir(join(root, "bin"), { recursive: true });
+  await copyFile(busyboxPath, join(root, "bin", "busybox"));
+  await chmod(join(root, "bin", "busybox"), 0o755);
+  for (const applet of await busyboxApplets()) {
+    const taken = await Promise.all(
+      ["bin", "sbin", "usr/bin", "usr/sbin"].map((dir) => exists(join(root, dir, applet))),
+    );
+    if (!taken.includes(true)) await symlink("busybox", join(root, "bin", applet));
+  }
+}
+
+async function buildDom0Tree(
+  root: string,
+  scratch: string,
+  kernel: GuestKernel,
+  modules: readonly string[],
+  debs: Map<string, string>,
+): Promise<void> {
+  await unpackPackages(debs, root, scratch);
+  for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  await linkBusybox(root);
+  for (const dir of ["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib"]) {
+    await mkdir(join(root, dir), { recursive: true });
+  }
+  await rm(join(root, "var", "run"), { recursive: true, force: true });
+  await symlink("../run", join(root, "var", "run"));
+  for (const name of modules) {
+    await copyFile(
+      join(kernel.modulesDir, `${name}.ko`),
+      join(root, "lib", "modules", `${name}.ko`),
+    );
+  }
+  await writeTree(root, [{ path: "init", content: dom0InitScript(modules), mode: 0o755 }]);
+  await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
+}
+
+async function buildEntry(
+  entry: string,
+  kernel: GuestKernel,
+  modules: readonly string[],
+  cacheDir: string,
+): Promise<void> {
+  const startMs = Date.now();
+  const packages = await resolveHostPackages();
+  const debs = await fetchDebs([...packages.whole, ...packages.partial], cacheDir);
+  const staging = temporaryPathFor(entry);
+  const scratch = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
+  try {
+    await mkdir(staging, { recursive: true });
+    const root = join(scratch, "root");
+    await mkdir(root);
+    await buildDom0Tree(root, scratch, kernel, modules, debs);
+    const hypervisorDeb = debs.get("xen-hypervisor-4.17-amd64");
+    if (!hypervisorDeb) throw new EtherplaneError("NOT_FOUND", "no xen-hypervisor package");
+    const hv = join(scratch, "hypervisor");
+    await runCommand("dpkg", ["-x", hypervisorDeb, hv], { timeoutMs: buildTimeoutMs });
+    await runCommand("sh", [
+      "-c",
+      'gzip -dc "$1" > "$2"',
+      "sh",
+      join(hv, "boot", "xen-4.17-amd64.gz"),
+      join(staging, "xen"),
+    ]);
+    await packCpio(root, join(staging, "dom0.cpio"));
+    const manifest: Manifest = {
+      packages: [...debs.keys()].sort(),
+      kernelRelease: kernel.release,
+      builtMs: Date.now() - startMs,
+    };
+    await writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    await publish(staging, entry);
+    log.info("xen host image cached", { entry, ms: Date.now() - startMs });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** The hypervisor, dom0 kernel and dom0 initramfs, from the cache or built into it. */
+export async function fetchXenHostImage(
+  options: { cacheDir?: string } = {},
+): Promise<XenHostImage> {
+  const cacheDir = options.cacheDir ?? cacheRoot();
+  if (!(await exists(busyboxPath))) {
+    throw new EtherplaneError("UNAVAILABLE", `${busyboxPath} missing: install busybox-static`);
+  }
+  const kernel = await fetchGuestKernel({ cacheDir, moduleRoots: dom0ModuleRoots });
+  const modules = loadOrder(kernel, dom0ModuleRoots);
+  const hash = createHash("sha256");
+  hash.update(`layout ${layoutVersion}\nkernel ${kernel.packageName}\n`);
+  hash.update(`packages ${[...xenPackages, ...supportPackages].join(",")}\n`);
+  hash.update(`partial ${JSON.stringify(partialPackages)}\n${dom0InitScript(modules)}\n`);
+  hash.update(await readFile(busyboxPath));
+  const entry = join(cacheDir, "xen-host", `host-${hash.digest("hex").slice(0, 16)}`);
+  const image: XenHostImage = {
+    xenPath: join(entry, "xen"),
+    dom0KernelPath: kernel.bootImagePath,
+    dom0InitramfsPath: join(entry, "dom0.cpio"),
+    kernel,
+  };
+  if (await exists(join(entry, "manifest.json"))) return image;
+  await withCacheLock(entry, async () => {
+    if (await exists(join(entry, "manifest.json"))) return;
+    await removeStaleTemporaries(entry);
+    await buildEntry(entry, kernel, modules, cacheDir);
+  });
+  return image;
+}
