@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { blockDeviceBytes } from "../block-device-size.js";
 import { nowaitIo, UNSUPPORTED } from "./nowait-io.js";
 import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../block-device.js";
 
@@ -60,24 +61,18 @@ export async function openFileBlockDevice(
     );
   }
   try {
-    return new FileBlockDevice(path, fd, sizeOf(path, fd), readOnly, isMemoryBacked(path));
+    return new FileBlockDevice(path, fd, await sizeOf(path, fd), readOnly, isMemoryBacked(path));
   } catch (error) {
     fs.closeSync(fd);
     throw error;
   }
 }
 
-/** Size of a regular file, or of a block device (whose stat size is 0: ask sysfs by dev number). */
-function sizeOf(path: string, fd: number): number {
+/** Size of a regular file, or of a block device (partition, logical volume). */
+async function sizeOf(path: string, fd: number): Promise<number> {
   const stat = fs.fstatSync(fd);
   if (stat.isFile()) return stat.size;
-  if (stat.isBlockDevice()) {
-    // Linux dev_t: major in bits 8-19 (and 32+), minor in bits 0-7 and 20-31.
-    const major = (stat.rdev >> 8) & 0xfff;
-    const minor = (stat.rdev & 0xff) | ((stat.rdev >> 12) & 0xfff00);
-    const sectors = Number(fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim());
-    return sectors * 512; // sysfs counts 512-byte sectors whatever the logical block size
-  }
+  if (stat.isBlockDevice()) return blockDeviceBytes(path);
   throw new EtherplaneError(
     "INVALID_ARGUMENT",
     `${path} is neither a regular file nor a block device`,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeDev, unescapeProc } from "./block-device-info.js";
+import { decodeDev } from "../../block/block-device-size.js";
+import { unescapeProc } from "./block-device-info.js";
 
 test("dev_t decodes as glibc's gnu_dev_major/minor, past 32 bits too", () => {
   assert.deepEqual(decodeDev(0x0801n), { major: 8, minor: 1 }); // sda1

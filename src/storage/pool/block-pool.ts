@@ -25,7 +25,8 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger, type Logger } from "../../foundation/log.js";
-import { blockDeviceBytes, blockDeviceNumber, deviceInUse } from "./block-device-info.js";
+import { blockDeviceBytes, blockDeviceNumber } from "../../block/block-device-size.js";
+import { deviceInUse } from "./block-device-info.js";
 import {
   loadBlockPoolState,
   saveBlockPoolState,
