@@ -14,6 +14,8 @@ import { toErrorResponse } from "./error-mapping.js";
 import { json } from "./route-kit.js";
 import { agentRoutes } from "./routes/agent.js";
 import { clusterRoutes } from "./routes/cluster.js";
+import { domainRoutes } from "./routes/domains.js";
+import { networkRoutes } from "./routes/networks.js";
 import { volumeRoutes } from "./routes/volumes.js";
 
 export const API_VERSION = "0.1.0";
@@ -137,6 +139,8 @@ export function createApi(deps: ApiDeps) {
   volumeRoutes(app, deps);
   clusterRoutes(app, deps);
   agentRoutes(app, deps);
+  domainRoutes(app, deps);
+  networkRoutes(app, deps);
 
   // Public (no security): load balancers and `etherplane status` probe it without a token.
   app.openapi(
@@ -159,7 +163,7 @@ export function createApi(deps: ApiDeps) {
     info: {
       title: "etherplane controller API",
       version: API_VERSION,
-      description: "Volumes over AoE, hosts, pools, tasks, tokens, audit.",
+      description: "Volumes over AoE, domains, networks, hosts, pools, tasks, tokens, audit.",
     },
   });
   return app;

@@ -3,6 +3,13 @@
  * for the OpenAPI document and for the types the routes return.
  */
 import { z } from "@hono/zod-openapi";
+import {
+  DesiredDomainSchema,
+  DesiredNetworkSchema,
+  HypervisorInventorySchema,
+  ObservedDomainSchema,
+  ObservedNetworkSchema,
+} from "./domain-schemas.js";
 
 // No regex flags: the OpenAPI document carries the source alone (an `i` flag would be lost).
 const mac = z
@@ -67,6 +74,7 @@ export const InventorySchema = z
     hostname: z.string().max(255),
     agentVersion: z.string().max(64),
     interfaces: z.array(InterfaceSchema).max(256),
+    hypervisor: HypervisorInventorySchema.optional(),
   })
   .strict()
   .openapi("HostInventory");
@@ -225,6 +233,8 @@ export const AgentStatusSchema = z
         z.object({ shelf: z.number().int(), slot: z.number().int(), mac: z.string() }).strict(),
       )
       .max(10_000),
+    domains: z.array(ObservedDomainSchema).max(10_000).optional(),
+    networks: z.array(ObservedNetworkSchema).max(1024).optional(),
   })
   .strict()
   .openapi("AgentStatus");
@@ -259,6 +269,9 @@ export const DesiredStateSchema = z
         generation: true,
       }),
     ),
+    networks: z.array(DesiredNetworkSchema),
+    domains: z.array(DesiredDomainSchema),
+    consoles: z.array(z.object({ sessionId: id, domainName: z.string() })),
   })
   .openapi("DesiredState");
 

@@ -1,6 +1,8 @@
 /** Serves the API over HTTP (the edge: node:http through @hono/node-server). */
 import { serve } from "@hono/node-server";
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { EtherplaneError } from "../foundation/errors.js";
 import type { createApi } from "./app.js";
 
@@ -11,7 +13,12 @@ export interface ApiServer {
 
 export function startApiServer(
   app: ReturnType<typeof createApi>,
-  options: { host: string; port: number },
+  options: {
+    host: string;
+    port: number;
+    /** HTTP upgrades (guest consoles) go here; without it they are refused. */
+    upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  },
 ): Promise<ApiServer> {
   return new Promise((resolve, reject) => {
     const server = serve(
@@ -24,6 +31,7 @@ export function startApiServer(
         });
       },
     );
+    if (options.upgrade) server.on("upgrade", options.upgrade);
     server.once("error", (error: NodeJS.ErrnoException) => {
       const hint =
         error.code === "EADDRINUSE"

@@ -11,6 +11,11 @@ import { statsCommand } from "./aoe/stats.js";
 import { volumeCommand } from "./cluster/volume.js";
 import { hostCommand, poolCommand, taskCommand, tokenCommand } from "./cluster/records.js";
 import { agentCommand, controllerCommand, loginCommand, upCommand } from "./cluster/run.js";
+import { networkCommand } from "./cluster/network.js";
+import { consoleCommand } from "./domain/console.js";
+import { domainCommand } from "./domain/domain-files.js";
+import { lifecycleCommand } from "./domain/lifecycle.js";
+import { listCommand } from "./domain/list.js";
 import { exitCodeFor, messageFor } from "./exit-codes.js";
 
 type Command = (args: string[]) => Promise<void> | void;
@@ -33,6 +38,23 @@ const commands: Record<string, { summary: string; run: Command }> = {
   host: { summary: "hosts: list", run: hostCommand },
   pool: { summary: "storage pools: list|create", run: poolCommand },
   token: { summary: "API tokens: create|list|revoke", run: tokenCommand },
+  network: {
+    summary: "host networks (bridges, uplinks, VLANs): create|list|delete",
+    run: networkCommand,
+  },
+  domain: { summary: "domain files: import|export|edit|show|delete", run: domainCommand },
+  list: { summary: "list domains, in xl list's layout (--long, --json)", run: listCommand },
+  create: {
+    summary: "create FILE|NAME: import a domain file and start it",
+    run: lifecycleCommand("create"),
+  },
+  start: { summary: "start a domain", run: lifecycleCommand("start") },
+  shutdown: { summary: "power a domain off gracefully", run: lifecycleCommand("shutdown") },
+  reboot: { summary: "reboot a domain", run: lifecycleCommand("reboot") },
+  destroy: { summary: "stop a domain at once", run: lifecycleCommand("destroy") },
+  pause: { summary: "pause a domain", run: lifecycleCommand("pause") },
+  unpause: { summary: "unpause a domain", run: lifecycleCommand("unpause") },
+  console: { summary: "attach to a domain's serial console (^] leaves)", run: consoleCommand },
 };
 
 const areas: Record<

@@ -2,7 +2,15 @@
  * What the controller and an agent say to each other: the desired state the controller hands a
  * host, and the status the agent reports back. Shared by both sides (and the API's schemas).
  */
-import type { HostInventory, HostRole, PoolKind, VolumeRecord } from "./model.js";
+import type {
+  DomainAction,
+  DomainObserved,
+  DomainStopMode,
+  HostInventory,
+  HostRole,
+  PoolKind,
+  VolumeRecord,
+} from "./model.js";
 
 export interface DesiredPool {
   id: string;
@@ -35,6 +43,51 @@ export interface DesiredState {
   exportInterfaces: string[];
   pools: DesiredPool[];
   volumes: DesiredVolume[];
+  networks: DesiredNetwork[];
+  domains: DesiredDomain[];
+  /** Consoles someone asked to attach to: the agent connects back with the session id. */
+  consoles: Array<{ sessionId: string; domainName: string }>;
+}
+
+export interface DesiredNetwork {
+  id: string;
+  name: string;
+  bridge: string;
+  uplink: string | null;
+  vlanId: number | null;
+}
+
+/** A domain disk as the host must attach it: an AoE volume, or a path on the host itself. */
+export type DesiredDomainDisk =
+  | { vdev: string; readOnly: boolean; kind: "aoe"; shelf: number; slot: number }
+  | { vdev: string; readOnly: boolean; kind: "path"; path: string };
+
+export interface DesiredDomain {
+  id: string;
+  name: string;
+  uuid: string;
+  config: string;
+  memoryMiB: number;
+  vcpus: number;
+  boot:
+    { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
+  disks: DesiredDomainDisk[];
+  vifs: Array<{ mac: string; bridge: string }>;
+  onPoweroff: DomainAction;
+  onReboot: DomainAction;
+  onCrash: DomainAction;
+  desiredState: "running" | "paused" | "stopped";
+  stopMode: DomainStopMode;
+  shutdownTimeoutS: number;
+  rebootSeq: number;
+  generation: number;
+}
+
+export type ObservedDomain = DomainObserved & { id: string };
+
+export interface ObservedNetwork {
+  id: string;
+  error: string | null;
 }
 
 export interface ObservedVolume {
@@ -63,6 +116,9 @@ export interface AgentStatus {
   volumes: ObservedVolume[];
   /** AoE targets seen on the wire that this cluster does not manage (address clashes). */
   foreignTargets: Array<{ shelf: number; slot: number; mac: string }>;
+  /** Compute hosts: every desired domain's state (absent on storage-only agents). */
+  domains?: ObservedDomain[];
+  networks?: ObservedNetwork[];
 }
 
 export interface JoinRequest {

@@ -20,6 +20,19 @@ export interface HostInventory {
   hostname: string;
   agentVersion: string;
   interfaces: InterfaceInfo[];
+  /** Compute hosts: the hypervisor and what it can still give (absent on storage-only hosts). */
+  hypervisor?: HypervisorInventory;
+}
+
+export interface HypervisorInventory {
+  kind: "xen" | "qemu" | "fake";
+  version: string;
+  detail: string;
+  cpus: number;
+  totalMemoryMiB: number;
+  freeMemoryMiB: number;
+  /** Guests the hypervisor runs that etherplane does not manage (e.g. Domain-0). */
+  otherGuests: Array<{ name: string; domid: number; memoryMiB: number; vcpus: number }>;
 }
 
 export interface HostRecord {
@@ -127,4 +140,95 @@ export interface AuditRecord {
   /** What was acted on, and a short summary (never a secret). */
   subject: string | null;
   detail: string | null;
+}
+
+/** A named network on a host: a bridge, optionally on an uplink, optionally on an 802.1q VLAN. */
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  hostId: string;
+  bridge: string;
+  uplink: string | null;
+  vlanId: number | null;
+  /** Observed by the agent: null once set up, else why it could not be. */
+  error: string | null;
+  createdMs: number;
+}
+
+/** xl.cfg(5)'s actions for on_poweroff, on_reboot and on_crash. */
+export type DomainAction =
+  | "destroy"
+  | "restart"
+  | "preserve"
+  | "coredump-destroy"
+  | "coredump-restart"
+  | "rename-restart"
+  | "soft-reset";
+
+/** A disk of a domain: its xl.cfg target, and the etherplane volume it is when it is one. */
+export interface DomainDisk {
+  vdev: string;
+  /** The target as the domain file wrote it, e.g. /dev/xenimages/noc.grid. */
+  target: string;
+  readOnly: boolean;
+  /** The volume this disk is; null for a path etherplane does not manage. */
+  volumeId: string | null;
+}
+
+export interface DomainVif {
+  mac: string;
+  bridge: string;
+}
+
+/** How a running domain is asked to stop. */
+export type DomainStopMode = "shutdown" | "destroy";
+
+/** What the agent last saw of a domain on its host. */
+export interface DomainObserved {
+  /** running: a guest exists and is not paused; paused; stopped: no guest; shutdown/crashed: a
+   * guest that stopped by itself and is kept (on_* = preserve). */
+  state: "running" | "paused" | "stopped" | "shutdown" | "crashed";
+  domid: number | null;
+  /** xl list's six flags, e.g. -b----. */
+  flags: string;
+  memoryMiB: number;
+  vcpus: number;
+  cpuTimeS: number;
+  /** The generation of the desired domain the agent has applied. */
+  appliedGeneration: number;
+  appliedRebootSeq: number;
+  /** The last time the guest stopped by itself, and what the agent did about it. */
+  lastExit: { reason: "poweroff" | "reboot" | "crash"; action: DomainAction; atMs: number } | null;
+  /** Restarts the agent made by policy (on_reboot / on_crash). */
+  restarts: number;
+  error: string | null;
+  atMs: number;
+}
+
+export interface DomainRecord {
+  id: string;
+  name: string;
+  uuid: string;
+  /** The domain file, xl.cfg syntax, as imported or edited (allocated MACs added). */
+  config: string;
+  /** Read from `config` when it was stored (the file stays the truth). */
+  memoryMiB: number;
+  vcpus: number;
+  disks: DomainDisk[];
+  vifs: DomainVif[];
+  onPoweroff: DomainAction;
+  onReboot: DomainAction;
+  onCrash: DomainAction;
+  /** The host it runs on, or last ran on; null before its first start. */
+  hostId: string | null;
+  desiredState: "running" | "paused" | "stopped";
+  stopMode: DomainStopMode;
+  /** A graceful shutdown becomes a destroy after this long. */
+  shutdownTimeoutS: number;
+  /** Bumped to ask the agent for a reboot. */
+  rebootSeq: number;
+  observed: DomainObserved | null;
+  generation: number;
+  createdMs: number;
+  updatedMs: number;
 }

@@ -8,10 +8,18 @@ import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
 import type { AgentStatus, ObservedVolume } from "../agent-protocol.js";
-import type { HostInventory } from "../model.js";
+import type { HostInventory, HypervisorInventory } from "../model.js";
 import type { ControllerLink } from "./controller-link.js";
 import type { ForeignTargetScanner } from "./foreign-scanner.js";
 import type { StorageReconciler } from "./reconciler.js";
+import type { ComputeReconciler, ComputeResult } from "./compute/compute-reconciler.js";
+import type { ConsoleRelay } from "./compute/console-relay.js";
+
+/** The compute side of an agent: its hypervisor's domains and their consoles. */
+export interface AgentCompute {
+  reconciler: ComputeReconciler;
+  consoles: ConsoleRelay;
+}
 
 export const AGENT_VERSION = "0.1.0";
 const PROGRESS_REPORT_MS = 500;
@@ -36,6 +44,7 @@ export class Agent {
   private lastProgressReportMs = 0;
   /** Resolves callers of `converge()` after the next full pass. */
   private passesCompleted = 0;
+  private hypervisor: HypervisorInventory | undefined;
 
   constructor(
     private readonly link: ControllerLink,
@@ -44,6 +53,7 @@ export class Agent {
     private readonly intervalMs = 500,
     private readonly inventory: () => HostInventory = hostInventory,
     private readonly scanner?: ForeignTargetScanner,
+    private readonly compute?: AgentCompute,
   ) {}
 
   start(): void {
@@ -71,7 +81,12 @@ export class Agent {
       const result = await this.reconciler.reconcile(desired, (volumeId, doneBytes, totalBytes) =>
         this.progress(volumeId, doneBytes, totalBytes),
       );
-      await this.link.report(this.status(result.volumes, result.pools));
+      let compute: ComputeResult | undefined;
+      if (this.compute) {
+        compute = await this.compute.reconciler.reconcile(desired.networks, desired.domains);
+        this.compute.consoles.handle(desired.consoles);
+      }
+      await this.link.report(this.status(result.volumes, result.pools, compute));
     } catch (error) {
       this.log.warn(`reconcile pass failed; retrying: ${errorMessage(error)}`);
     } finally {
@@ -79,12 +94,20 @@ export class Agent {
     }
   }
 
-  private status(volumes: ObservedVolume[], pools: AgentStatus["pools"] = []): AgentStatus {
+  private status(
+    volumes: ObservedVolume[],
+    pools: AgentStatus["pools"] = [],
+    compute?: ComputeResult,
+  ): AgentStatus {
+    const inventory = this.inventory();
+    // Progress reports in the middle of a pass carry the hypervisor last seen.
+    if (compute?.hypervisor) this.hypervisor = compute.hypervisor;
     return {
-      inventory: this.inventory(),
+      inventory: this.hypervisor ? { ...inventory, hypervisor: this.hypervisor } : inventory,
       pools,
       volumes,
       foreignTargets: this.scanner?.targets ?? [],
+      ...(compute ? { domains: compute.domains, networks: compute.networks } : {}),
     };
   }
 

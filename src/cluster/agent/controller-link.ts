@@ -2,20 +2,35 @@
  * How an agent talks to its controller: over HTTP with its own agent token, or, in
  * `etherplane up`, by calling the controller in the same process.
  */
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import type { AgentStatus, DesiredState } from "../agent-protocol.js";
 import type { AgentService } from "../controller/agent-service.js";
+import type { ConsoleBroker } from "../controller/console-broker.js";
+import { duplexPair } from "./duplex-pair.js";
 
 export interface ControllerLink {
   desired(): Promise<DesiredState>;
   report(status: AgentStatus): Promise<void>;
+  /** Connects to a console session the controller opened for this host. */
+  openConsole(sessionId: string): Promise<Duplex>;
 }
 
 export class InProcessLink implements ControllerLink {
   constructor(
     private readonly agents: AgentService,
     private readonly hostId: string,
+    private readonly consoles?: ConsoleBroker,
   ) {}
+  openConsole(sessionId: string): Promise<Duplex> {
+    return new Promise((resolve) => {
+      if (!this.consoles) throw new EtherplaneError("UNAVAILABLE", "no console broker");
+      const [ours, theirs] = duplexPair();
+      this.consoles.attach(sessionId, this.hostId, theirs);
+      resolve(ours);
+    });
+  }
   desired(): Promise<DesiredState> {
     return this.agents.desired(this.hostId);
   }
@@ -77,4 +92,61 @@ export class HttpLink implements ControllerLink {
   report(status: AgentStatus): Promise<void> {
     return callController(this.baseUrl, this.token, "PUT", "/api/v1/agent/status", status);
   }
+  openConsole(sessionId: string): Promise<Duplex> {
+    return upgradeToConsole(
+      new URL(`/api/v1/agent/console/${encodeURIComponent(sessionId)}`, this.baseUrl),
+      this.token,
+    );
+  }
+}
+
+/** An `Upgrade: etherplane-console` request; resolves with the raw connection after 101. */
+export function upgradeToConsole(url: URL, token: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        connection: "Upgrade",
+        upgrade: "etherplane-console",
+      },
+      timeout: REQUEST_TIMEOUT_MS,
+    });
+    request.once("upgrade", (_response, socket, head) => {
+      socket.setTimeout(0);
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    request.once("response", (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk.slice(0, 4096)));
+      response.once("end", () => {
+        let payload: { error?: { code?: string; message?: string } } = {};
+        try {
+          payload = JSON.parse(text) as typeof payload;
+        } catch {
+          // not JSON: the status says enough
+        }
+        reject(
+          new EtherplaneError(
+            (payload.error?.code ?? "UNAVAILABLE") as ErrorCode,
+            payload.error?.message ?? `HTTP ${response.statusCode ?? "?"}`,
+          ),
+        );
+      });
+    });
+    request.once("timeout", () => request.destroy(new Error("timed out")));
+    request.once("error", (cause) =>
+      reject(
+        new EtherplaneError(
+          "UNAVAILABLE",
+          `cannot reach the controller at ${url.origin}: ${cause.message}`,
+          {
+            cause,
+          },
+        ),
+      ),
+    );
+    request.end();
+  });
 }

@@ -12,6 +12,8 @@ import type { Store } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
 import type { TaskService } from "./task-service.js";
+import type { ConsoleBroker } from "./console-broker.js";
+import type { DomainObserver } from "./domain-observer.js";
 
 export class AgentService {
   /** Foreign AoE targets each host last saw, by host id. */
@@ -23,6 +25,8 @@ export class AgentService {
     private readonly tasks: TaskService,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    private readonly domains?: DomainObserver,
+    private readonly consoles?: ConsoleBroker,
   ) {}
 
   foreignAddresses(): AoeAddress[] {
@@ -74,6 +78,7 @@ export class AgentService {
     if (!host) throw new EtherplaneError("NOT_FOUND", `host ${hostId} is not known; join again`);
     const pools = await this.store.listPools({ hostId });
     const volumes = await this.store.listVolumes({ hostId });
+    const networks = await this.store.listNetworks({ hostId });
     return {
       hostId,
       roles: host.roles,
@@ -108,6 +113,15 @@ export class AgentService {
           generation,
         }),
       ),
+      networks: networks.map(({ id, name, bridge, uplink, vlanId }) => ({
+        id,
+        name,
+        bridge,
+        uplink,
+        vlanId,
+      })),
+      domains: (await this.domains?.desiredFor(hostId)) ?? [],
+      consoles: this.consoles?.pending(hostId) ?? [],
     };
   }
 
@@ -126,6 +140,10 @@ export class AgentService {
         .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
         .catch(() => undefined);
     }
+    for (const network of status.networks ?? []) {
+      await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
+    }
+    if (status.domains) await this.domains?.settle(hostId, status.domains);
     const observed = new Map(status.volumes.map((v) => [v.id, v]));
     for (const volume of await this.store.listVolumes({ hostId })) {
       await this.settle(volume, observed.get(volume.id));

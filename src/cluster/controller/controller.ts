@@ -7,8 +7,15 @@ import { newId } from "../../foundation/ids.js";
 import { createLogger } from "../../foundation/log.js";
 import type { HostRecord, PoolRecord } from "../model.js";
 import type { Store } from "../store/store.js";
+import { randomBytes } from "node:crypto";
+import { allocateMac } from "../../domain/mac/mac-allocator.js";
 import { AgentService } from "./agent-service.js";
 import { AuthService } from "./auth-service.js";
+import { ConsoleBroker } from "./console-broker.js";
+import { DomainLifecycle } from "./domain-lifecycle.js";
+import { DomainObserver } from "./domain-observer.js";
+import { DomainService } from "./domain-service.js";
+import { NetworkService } from "./network-service.js";
 import { TaskService } from "./task-service.js";
 import { VolumeService } from "./volume-service.js";
 
@@ -17,6 +24,10 @@ export class Controller {
   readonly tasks: TaskService;
   readonly agents: AgentService;
   readonly volumes: VolumeService;
+  readonly domains: DomainService;
+  readonly lifecycle: DomainLifecycle;
+  readonly networks: NetworkService;
+  readonly consoles: ConsoleBroker;
 
   constructor(
     readonly store: Store,
@@ -24,12 +35,18 @@ export class Controller {
   ) {
     this.auth = new AuthService(store, now);
     this.tasks = new TaskService(store, now);
+    this.domains = new DomainService(store, (used) => allocateMac(used, randomBytes), now);
+    this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, now);
+    this.networks = new NetworkService(store, now);
+    this.consoles = new ConsoleBroker();
     this.agents = new AgentService(
       store,
       this.auth,
       this.tasks,
       createLogger("cluster:agents"),
       now,
+      new DomainObserver(store, this.tasks, createLogger("cluster:domains")),
+      this.consoles,
     );
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }

@@ -284,6 +284,15 @@ export class VolumeService {
 
   async remove(ref: string, force: boolean, actor: string): Promise<VolumeChange> {
     const volume = await this.get(ref);
+    // Even --force keeps a running guest's disk: destroying the guest is a separate decision.
+    const user = (await this.store.listDomains()).find(
+      (d) => d.desiredState !== "stopped" && d.disks.some((disk) => disk.volumeId === volume.id),
+    );
+    if (user)
+      throw new EtherplaneError(
+        "CONFLICT",
+        `volume ${volume.name} is the disk of running domain ${user.name}; stop the domain first (etherplane shutdown ${user.name})`,
+      );
     if (!force) {
       await this.busy(volume);
       if (volume.exported) {

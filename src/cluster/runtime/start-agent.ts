@@ -14,7 +14,13 @@ import { openBlockPool } from "../../storage/pool/block-pool.js";
 import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
 import type { StoragePool } from "../../storage/pool/storage-pool.js";
 import type { DesiredPool } from "../agent-protocol.js";
-import { Agent, hostInventory } from "../agent/agent.js";
+import { applyHostNetwork } from "../../net/host-network/index.js";
+import type { HypervisorDriver } from "../../hypervisor/driver.js";
+import { Agent, hostInventory, type AgentCompute } from "../agent/agent.js";
+import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
+import { ComputeState } from "../agent/compute/compute-state.js";
+import { ConsoleRelay } from "../agent/compute/console-relay.js";
+import { GuestDisks } from "../agent/compute/guest-disks.js";
 import { ForeignTargetScanner } from "../agent/foreign-scanner.js";
 import type { ControllerLink } from "../agent/controller-link.js";
 import { StorageReconciler } from "../agent/reconciler.js";
@@ -44,6 +50,8 @@ export async function startAgent(options: {
   intervalMs?: number;
   /** How often to look for foreign AoE targets on the export interfaces. */
   scanIntervalMs?: number;
+  /** A compute host: its hypervisor and the interfaces its guests' AoE disks are reached on. */
+  compute?: { driver: HypervisorDriver; sanInterfaces: string[] };
 }): Promise<StartedAgent> {
   const log = createLogger("cluster:agent");
   const openSocket = (ifname: string) =>
@@ -73,6 +81,7 @@ export async function startAgent(options: {
     options.intervalMs ?? 500,
     hostInventory,
     scanner,
+    options.compute ? computeSide(options.compute, options.link, options.dataDir) : undefined,
   );
   agent.start();
   return {
@@ -82,5 +91,36 @@ export async function startAgent(options: {
       await agent.stop();
       await target.stop();
     },
+  };
+}
+
+function computeSide(
+  compute: { driver: HypervisorDriver; sanInterfaces: string[] },
+  link: ControllerLink,
+  dataDir: string,
+): AgentCompute {
+  const log = createLogger("cluster:compute");
+  const disks = new GuestDisks({
+    runDir: path.join(dataDir, "disks"),
+    sanInterfaces: compute.sanInterfaces,
+    log,
+  });
+  const reconciler = new ComputeReconciler(
+    compute.driver,
+    disks,
+    async (network) => {
+      await applyHostNetwork({
+        name: network.name,
+        bridge: network.bridge,
+        uplink: network.uplink,
+        vlanId: network.vlanId,
+      });
+    },
+    new ComputeState(path.join(dataDir, "compute-state.json")),
+    log,
+  );
+  return {
+    reconciler,
+    consoles: new ConsoleRelay(compute.driver, (id) => link.openConsole(id), log),
   };
 }

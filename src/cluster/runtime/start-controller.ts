@@ -4,7 +4,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createApi } from "../../api/app.js";
+import { consoleUpgradeHandler } from "../../api/console-upgrade.js";
 import { startApiServer, type ApiServer } from "../../api/server.js";
+import { createLogger } from "../../foundation/log.js";
 import { Controller } from "../controller/controller.js";
 import { openSqliteStore } from "../store/sqlite/index.js";
 
@@ -27,6 +29,7 @@ export async function startController(options: {
     server = await startApiServer(createApi({ controller }), {
       host: options.host,
       port: options.port,
+      upgrade: consoleUpgradeHandler(controller, createLogger("api:console")),
     });
   } catch (error) {
     await store.close();
@@ -36,6 +39,7 @@ export async function startController(options: {
     controller,
     server,
     stop: async () => {
+      controller.consoles.closeAll();
       await server.close();
       await store.close();
     },

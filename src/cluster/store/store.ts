@@ -5,6 +5,9 @@
  */
 import type {
   AuditRecord,
+  DomainObserved,
+  DomainRecord,
+  NetworkRecord,
   HostRecord,
   PoolRecord,
   TaskRecord,
@@ -69,6 +72,31 @@ export interface Store {
   provisionedBytes(poolId: string): Promise<number>;
   /** Every shelf.slot in use, for allocation. */
   usedAddresses(): Promise<Array<{ shelf: number; slot: number }>>;
+
+  /** CONFLICT when the host already has a network of that name or bridge. */
+  createNetwork(network: NetworkRecord): Promise<void>;
+  getNetwork(id: string): Promise<NetworkRecord | undefined>;
+  listNetworks(filter?: { hostId?: string }): Promise<NetworkRecord[]>;
+  updateNetwork(id: string, patch: Patch<NetworkRecord>): Promise<NetworkRecord>;
+  deleteNetwork(id: string): Promise<void>;
+
+  /** CONFLICT when the name, the uuid or one of its MACs is taken (across the whole cluster). */
+  createDomain(domain: DomainRecord): Promise<void>;
+  getDomain(id: string): Promise<DomainRecord | undefined>;
+  findDomainByName(name: string): Promise<DomainRecord | undefined>;
+  listDomains(filter?: { hostId?: string }): Promise<DomainRecord[]>;
+  /** As updateVolume: bumps the generation; CONFLICT on a stale expectedGeneration or a taken
+   * name or MAC. */
+  updateDomain(
+    id: string,
+    patch: Patch<DomainRecord>,
+    expectedGeneration?: number,
+  ): Promise<DomainRecord>;
+  /** Records what the agent saw, without bumping the generation. */
+  observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord>;
+  deleteDomain(id: string): Promise<void>;
+  /** Every MAC of every domain's vifs, lower case. */
+  usedMacs(): Promise<string[]>;
 
   createTask(task: TaskRecord): Promise<void>;
   getTask(id: string): Promise<TaskRecord | undefined>;

@@ -13,6 +13,8 @@ export interface ConstraintLookups {
   hostExists(id: string): boolean;
   poolHostId(poolId: string): string | undefined;
   volumeNameAt(shelf: number, slot: number, exceptId: string): string | undefined;
+  /** The domain whose vif has this MAC. */
+  macHolder(mac: string): string | undefined;
 }
 
 /** The row being written, as bound to the statement (snake_case columns). */
@@ -35,6 +37,18 @@ const UNIQUE_MESSAGES: Record<string, (row: BoundRow, lookups: ConstraintLookups
     return `AoE address e${text(r.shelf)}.${text(r.slot)} is taken${by}`;
   },
   "tasks.id": (r) => `task id "${text(r.id)}" exists`,
+  "networks.id": (r) => `network id "${text(r.id)}" exists`,
+  "networks.host_id,networks.name": (r) =>
+    `network name "${text(r.name)}" is taken on host "${text(r.host_id)}"`,
+  "networks.host_id,networks.bridge": (r) =>
+    `bridge "${text(r.bridge)}" already belongs to another network on host "${text(r.host_id)}"`,
+  "domains.id": (r) => `domain id "${text(r.id)}" exists`,
+  "domains.name": (r) => `domain name "${text(r.name)}" is taken`,
+  "domains.uuid": (r) => `domain uuid "${text(r.uuid)}" is taken`,
+  "domain_macs.mac": (r, lookups) => {
+    const holder = lookups.macHolder(text(r.mac));
+    return `MAC ${text(r.mac)} is taken${holder === undefined ? "" : ` by domain "${holder}"`}`;
+  },
   "tokens.id": (r) => `token id "${text(r.id)}" exists`,
   // Never print a secret's hash: it is as good as a name for the secret in logs.
   "tokens.secret_hash": () => "a token with this secret already exists",
@@ -48,7 +62,7 @@ export function uniqueKeyOf(message: string): string | undefined {
 
 /** Why a foreign key failed: the statement does not say which reference, so look them up. */
 function explainForeignKey(
-  table: RecordTable,
+  table: RecordTable | "domain_macs",
   row: BoundRow,
   lookups: ConstraintLookups,
 ): EtherplaneError {
@@ -85,7 +99,7 @@ function explainForeignKey(
  */
 export function constraintError(
   error: unknown,
-  table: RecordTable,
+  table: RecordTable | "domain_macs",
   row: BoundRow,
   lookups: ConstraintLookups,
 ): unknown {

@@ -116,8 +116,58 @@ CREATE TABLE audit (
 ) STRICT;
 `;
 
+/**
+ * Networks and domains. A domain keeps its xl.cfg text (the truth) beside the fields read from
+ * it; its MACs are also rows of domain_macs, whose primary key makes a MAC unique in the cluster.
+ */
+const V2_NETWORKS_AND_DOMAINS = `
+CREATE TABLE networks (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  host_id TEXT NOT NULL REFERENCES hosts (id),
+  bridge TEXT NOT NULL,
+  uplink TEXT,
+  vlan_id INTEGER CHECK (vlan_id IS NULL OR vlan_id BETWEEN 1 AND 4094),
+  error TEXT,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (host_id, name),
+  UNIQUE (host_id, bridge)
+) STRICT;
+
+CREATE TABLE domains (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  uuid TEXT NOT NULL UNIQUE,
+  config TEXT NOT NULL,
+  memory_mib INTEGER NOT NULL CHECK (memory_mib >= 1),
+  vcpus INTEGER NOT NULL CHECK (vcpus >= 1),
+  disks TEXT NOT NULL CHECK (json_valid(disks)),
+  vifs TEXT NOT NULL CHECK (json_valid(vifs)),
+  on_poweroff TEXT NOT NULL,
+  on_reboot TEXT NOT NULL,
+  on_crash TEXT NOT NULL,
+  host_id TEXT REFERENCES hosts (id),
+  desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'paused', 'stopped')),
+  stop_mode TEXT NOT NULL CHECK (stop_mode IN ('shutdown', 'destroy')),
+  shutdown_timeout_s INTEGER NOT NULL CHECK (shutdown_timeout_s >= 0),
+  reboot_seq INTEGER NOT NULL,
+  observed TEXT CHECK (observed IS NULL OR json_valid(observed)),
+  generation INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX domains_by_host ON domains (host_id);
+
+CREATE TABLE domain_macs (
+  mac TEXT PRIMARY KEY,
+  domain_id TEXT NOT NULL REFERENCES domains (id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX domain_macs_by_domain ON domain_macs (domain_id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
+  { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
 ];
 
 /** The newest schema this code knows. */

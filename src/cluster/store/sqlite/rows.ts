@@ -143,11 +143,34 @@ export const COLUMNS = {
     "updated_ms",
   ],
   tokens: ["id", "name", "role", "secret_hash", "host_id", "created_ms", "expires_ms", "revoked"],
+  networks: ["id", "name", "host_id", "bridge", "uplink", "vlan_id", "error", "created_ms"],
+  domains: [
+    "id",
+    "name",
+    "uuid",
+    "config",
+    "memory_mib",
+    "vcpus",
+    "disks",
+    "vifs",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "host_id",
+    "desired_state",
+    "stop_mode",
+    "shutdown_timeout_s",
+    "reboot_seq",
+    "observed",
+    "generation",
+    "created_ms",
+    "updated_ms",
+  ],
 } as const;
 
 export type RecordTable = keyof typeof COLUMNS;
 
-function toJson(value: unknown, column: string): string {
+export function toJson(value: unknown, column: string): string {
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -166,7 +189,7 @@ function toJson(value: unknown, column: string): string {
   return text;
 }
 
-function fromJson<T>(text: string): T {
+export function fromJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 

@@ -4,11 +4,12 @@
  * write is one IMMEDIATE transaction: it takes the write lock before reading what it checks, so a
  * check and its write cannot interleave with another connection's.
  */
-import type Database from "better-sqlite3";
-import { assert } from "../../../foundation/assert.js";
 import { EtherplaneError } from "../../../foundation/errors.js";
 import type {
   AuditRecord,
+  DomainObserved,
+  DomainRecord,
+  NetworkRecord,
   HostRecord,
   PoolRecord,
   TaskRecord,
@@ -16,13 +17,13 @@ import type {
   VolumeRecord,
 } from "../../model.js";
 import type { Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
-import { constraintError, storeError, type ConstraintLookups } from "./constraint-errors.js";
+import type { ConstraintLookups } from "./constraint-errors.js";
+import * as domainRows from "./domain-rows.js";
 import { listLimit, validAfterId } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
 import { openDatabase } from "./open-database.js";
 import * as rows from "./rows.js";
-
-type Statement = Database.Statement<unknown[], unknown>;
+import { SqliteTables } from "./sqlite-tables.js";
 
 export interface SqliteStoreOptions {
   /** The clock that stamps volumes' updatedMs and migrations; Date.now by default. */
@@ -36,15 +37,8 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   return new Promise((resolve) => resolve(new SqliteStore(openDatabase(file, nowMs), file, nowMs)));
 }
 
-/** Keys with an undefined value mean "not given" in a patch. */
-function given<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-class SqliteStore implements Store {
-  private closed = false;
-  private readonly statements = new Map<string, Statement>();
-  private readonly lookups: ConstraintLookups = {
+class SqliteStore extends SqliteTables implements Store {
+  protected readonly lookups: ConstraintLookups = {
     hostExists: (id) => this.row("SELECT 1 FROM hosts WHERE id = ?", id) !== undefined,
     poolHostId: (id) =>
       this.row<{ host_id: string }>("SELECT host_id FROM pools WHERE id = ?", id)?.host_id,
@@ -55,13 +49,12 @@ class SqliteStore implements Store {
         slot,
         exceptId,
       )?.name,
+    macHolder: (mac) =>
+      this.row<{ name: string }>(
+        "SELECT d.name FROM domain_macs m JOIN domains d ON d.id = m.domain_id WHERE m.mac = ?",
+        mac,
+      )?.name,
   };
-
-  constructor(
-    private readonly db: Database.Database,
-    private readonly label: string,
-    private readonly nowMs: () => number,
-  ) {}
 
   schemaVersion(): Promise<number> {
     return this.read(() => readSchemaVersion(this.db));
@@ -197,6 +190,124 @@ class SqliteStore implements Store {
     );
   }
 
+  createNetwork(network: NetworkRecord): Promise<void> {
+    return this.write(() => this.insert("networks", domainRows.networkToRow(network)));
+  }
+  getNetwork(id: string): Promise<NetworkRecord | undefined> {
+    return this.read(() => this.byKey("networks", "id", id, domainRows.rowToNetwork));
+  }
+  listNetworks(filter: { hostId?: string } = {}): Promise<NetworkRecord[]> {
+    return this.read(() => {
+      const where = this.where({ host_id: filter.hostId });
+      const sql = `SELECT * FROM networks ${where.sql} ORDER BY name, host_id`;
+      return this.rows<domainRows.NetworkRow>(sql, ...where.params).map(domainRows.rowToNetwork);
+    });
+  }
+  updateNetwork(id: string, patch: Patch<NetworkRecord>): Promise<NetworkRecord> {
+    return this.write(() =>
+      this.patch(
+        "networks",
+        "network",
+        id,
+        patch,
+        domainRows.networkToRow,
+        domainRows.rowToNetwork,
+      ),
+    );
+  }
+  deleteNetwork(id: string): Promise<void> {
+    return this.write(() => {
+      this.stmt("DELETE FROM networks WHERE id = ?").run(id);
+    });
+  }
+
+  createDomain(domain: DomainRecord): Promise<void> {
+    return this.write(() => {
+      this.insert("domains", domainRows.domainToRow(domain));
+      this.writeMacs(domain);
+    });
+  }
+  getDomain(id: string): Promise<DomainRecord | undefined> {
+    return this.read(() => this.byKey("domains", "id", id, domainRows.rowToDomain));
+  }
+  findDomainByName(name: string): Promise<DomainRecord | undefined> {
+    return this.read(() => this.byKey("domains", "name", name, domainRows.rowToDomain));
+  }
+  listDomains(filter: { hostId?: string } = {}): Promise<DomainRecord[]> {
+    return this.read(() => {
+      const where = this.where({ host_id: filter.hostId });
+      const sql = `SELECT * FROM domains ${where.sql} ORDER BY name`;
+      return this.rows<domainRows.DomainRow>(sql, ...where.params).map(domainRows.rowToDomain);
+    });
+  }
+  updateDomain(
+    id: string,
+    patch: Patch<DomainRecord>,
+    expectedGeneration?: number,
+  ): Promise<DomainRecord> {
+    return this.write(() => {
+      const after = this.patch(
+        "domains",
+        "domain",
+        id,
+        patch,
+        domainRows.domainToRow,
+        domainRows.rowToDomain,
+        (before) => {
+          if (expectedGeneration !== undefined && before.generation !== expectedGeneration) {
+            throw new EtherplaneError(
+              "CONFLICT",
+              `domain "${before.name}" changed since it was read (generation ${before.generation}, ` +
+                `expected ${expectedGeneration}); read it again`,
+              { params: { generation: before.generation, expectedGeneration } },
+            );
+          }
+          return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.nowMs() };
+        },
+      );
+      if (patch.vifs !== undefined) this.writeMacs(after);
+      return after;
+    });
+  }
+  observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord> {
+    return this.write(() =>
+      this.patch(
+        "domains",
+        "domain",
+        id,
+        {},
+        domainRows.domainToRow,
+        domainRows.rowToDomain,
+        (before) => ({ observed, generation: before.generation, updatedMs: this.nowMs() }),
+      ),
+    );
+  }
+  deleteDomain(id: string): Promise<void> {
+    return this.write(() => {
+      this.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(id);
+      this.stmt("DELETE FROM domains WHERE id = ?").run(id);
+    });
+  }
+  usedMacs(): Promise<string[]> {
+    return this.read(() =>
+      this.rows<{ mac: string }>("SELECT mac FROM domain_macs ORDER BY mac").map((r) => r.mac),
+    );
+  }
+
+  /** Replaces the domain's rows in domain_macs: a MAC held by another domain is CONFLICT. */
+  private writeMacs(domain: DomainRecord): void {
+    this.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(domain.id);
+    for (const vif of domain.vifs) {
+      const row = { mac: vif.mac.toLowerCase(), domain_id: domain.id, id: domain.id };
+      this.guarded("domain_macs", row, () =>
+        this.stmt("INSERT INTO domain_macs (mac, domain_id) VALUES (@mac, @domain_id)").run({
+          mac: row.mac,
+          domain_id: row.domain_id,
+        }),
+      );
+    }
+  }
+
   createTask(task: TaskRecord): Promise<void> {
     return this.write(() => this.insert("tasks", rows.taskToRow(task)));
   }
@@ -272,39 +383,6 @@ class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  /** Runs `fn` now; its throw becomes the promise's rejection, as a Store error. */
-  private read<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve) => {
-      if (this.closed) throw new EtherplaneError("CLOSED", `the store ${this.label} is closed`);
-      try {
-        resolve(fn());
-      } catch (error) {
-        throw storeError(error, this.label);
-      }
-    });
-  }
-
-  private write<T>(fn: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(fn).immediate());
-  }
-
-  private stmt(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare<unknown[], unknown>(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  private row<R>(sql: string, ...params: unknown[]): R | undefined {
-    return this.stmt(sql).get(...params) as R | undefined;
-  }
-
-  private rows<R>(sql: string, ...params: unknown[]): R[] {
-    return this.stmt(sql).all(...params) as R[];
-  }
-
   /** The JSON text of each volume that matches, by name (SQLite builds it: rows.VOLUME_JSON_SQL). */
   private volumeTexts(filter: VolumeFilter): string[] {
     const where = this.where({
@@ -314,86 +392,5 @@ class SqliteStore implements Store {
     });
     const sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${where.sql} ORDER BY name`;
     return this.texts(sql, ...where.params);
-  }
-
-  /** The first column of every row, each a string (e.g. a record's JSON). */
-  private texts(sql: string, ...params: unknown[]): string[] {
-    const texts = this.stmt(sql)
-      .pluck()
-      .all(...params);
-    assert(
-      texts.every((t) => typeof t === "string"),
-      `${sql.slice(0, 60)}... gave a non-text column`,
-    );
-    return texts;
-  }
-
-  /** `WHERE a = ? AND b = ?` over the conditions that are given. */
-  private where(conditions: Record<string, string | undefined>): { sql: string; params: string[] } {
-    const present = Object.entries(conditions).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined,
-    );
-    if (present.length === 0) return { sql: "", params: [] };
-    return {
-      sql: `WHERE ${present.map(([column]) => `${column} = ?`).join(" AND ")}`,
-      params: present.map(([, value]) => value),
-    };
-  }
-
-  private byKey<R, T>(
-    table: rows.RecordTable,
-    column: string,
-    value: string,
-    fromRow: (row: R) => T,
-  ): T | undefined {
-    const row = this.row<R>(`SELECT * FROM ${table} WHERE ${column} = ?`, value);
-    return row === undefined ? undefined : fromRow(row);
-  }
-
-  private insert(table: rows.RecordTable, row: object): void {
-    const columns = rows.COLUMNS[table];
-    const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-    this.guarded(table, row, () => this.stmt(sql).run(row));
-  }
-
-  /**
-   * Reads the record, applies the given fields of `patch` (never id or createdMs) and `adjust`'s
-   * fields, writes the whole row back and returns the record as stored.
-   */
-  private patch<T extends { id: string; createdMs: number }, R extends object>(
-    table: rows.RecordTable,
-    kind: string,
-    id: string,
-    patch: Patch<T>,
-    toRow: (record: T) => R,
-    fromRow: (row: R) => T,
-    adjust?: (before: T) => Partial<T>,
-  ): T {
-    const before = this.byKey(table, "id", id, fromRow);
-    if (before === undefined) {
-      throw new EtherplaneError("NOT_FOUND", `${kind} "${id}" does not exist`, { params: { id } });
-    }
-    const after: T = {
-      ...before,
-      ...given(patch),
-      ...adjust?.(before),
-      id: before.id,
-      createdMs: before.createdMs,
-    };
-    const row = toRow(after);
-    const columns = rows.COLUMNS[table].filter((c) => c !== "id");
-    const sql = `UPDATE ${table} SET ${columns.map((c) => `${c} = @${c}`).join(", ")} WHERE id = @id`;
-    this.guarded(table, row, () => this.stmt(sql).run(row));
-    const stored = this.byKey(table, "id", id, fromRow);
-    assert(stored !== undefined, `${kind} ${id} vanished inside its own transaction`);
-    return stored;
-  }
-
-  private guarded(table: rows.RecordTable, row: object, fn: () => unknown): void {
-    try {
-      fn();
-    } catch (error) {
-      throw constraintError(error, table, row as Record<string, unknown>, this.lookups);
-    }
   }
 }

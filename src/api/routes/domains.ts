@@ -1,0 +1,183 @@
+/**
+ * /api/v1/domains: domain files (import, edit, delete) and the lifecycle. Lifecycle calls answer
+ * 202 with the domain and its task; the host's agent does the work. The console is not a route
+ * here: it is an HTTP upgrade (console-upgrade.ts).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp, ApiDeps } from "../context.js";
+import { audit, bearer, body, errors, json, need } from "../route-kit.js";
+import { TaskSchema } from "../schemas.js";
+import {
+  DomainImportResponse,
+  DomainSchema,
+  ImportDomainRequest,
+  ShutdownDomainRequest,
+  StartDomainRequest,
+  UpdateDomainRequest,
+} from "../domain-schemas.js";
+
+const ref = z.object({
+  ref: z.string().min(1).max(128).openapi({ description: "domain name or id" }),
+});
+const tags = ["domains"];
+const DomainTaskResponse = z
+  .object({ domain: DomainSchema, task: TaskSchema })
+  .openapi("DomainTask");
+
+export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
+  const { domains, lifecycle } = controller;
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/domains",
+      tags,
+      security: bearer,
+      responses: {
+        200: json(z.object({ domains: z.array(DomainSchema) }), "the domains"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      need(c, "read");
+      return c.json({ domains: await domains.list() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/domains",
+      tags,
+      security: bearer,
+      request: body(ImportDomainRequest),
+      responses: { 201: json(DomainImportResponse, "imported"), ...errors },
+    }),
+    async (c) => {
+      need(c, "write");
+      const spec = c.req.valid("json");
+      const result = await domains.importFile(spec.config, spec.source ?? "<domain file>");
+      audit(c, `domain ${result.domain.name} (${result.domain.id}) imported`);
+      return c.json(result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/domains/{ref}",
+      tags,
+      security: bearer,
+      request: { params: ref },
+      responses: { 200: json(z.object({ domain: DomainSchema }), "the domain"), ...errors },
+    }),
+    async (c) => {
+      need(c, "read");
+      return c.json({ domain: await domains.get(c.req.valid("param").ref) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/v1/domains/{ref}",
+      tags,
+      security: bearer,
+      request: { params: ref, ...body(UpdateDomainRequest) },
+      responses: { 200: json(DomainImportResponse, "the file is replaced"), ...errors },
+    }),
+    async (c) => {
+      need(c, "write");
+      const spec = c.req.valid("json");
+      const result = await domains.updateFile(
+        c.req.valid("param").ref,
+        spec.config,
+        spec.source ?? "<domain file>",
+        spec.generation,
+      );
+      audit(c, `domain ${result.domain.name} (${result.domain.id}) edited`);
+      return c.json(result, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/v1/domains/{ref}",
+      tags,
+      security: bearer,
+      request: { params: ref },
+      responses: { 204: { description: "deleted (its volumes stay)" }, ...errors },
+    }),
+    async (c) => {
+      need(c, "write");
+      const domain = await domains.get(c.req.valid("param").ref);
+      await domains.delete(domain.id);
+      audit(c, `domain ${domain.name} (${domain.id}) deleted`);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/domains/{ref}/start",
+      tags,
+      security: bearer,
+      request: { params: ref, ...body(StartDomainRequest) },
+      responses: { 202: json(DomainTaskResponse, "placed; the task follows the start"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const { host } = c.req.valid("json");
+      const result = await lifecycle.start(
+        c.req.valid("param").ref,
+        principal.name,
+        host === undefined ? {} : { host },
+      );
+      audit(c, `start ${result.domain.name} on ${result.domain.hostId ?? "?"}`);
+      return c.json(result, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/domains/{ref}/shutdown",
+      tags,
+      security: bearer,
+      request: { params: ref, ...body(ShutdownDomainRequest) },
+      responses: { 202: json(DomainTaskResponse, "the guest is asked to power off"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const { timeoutS } = c.req.valid("json");
+      const result = await lifecycle.shutdown(
+        c.req.valid("param").ref,
+        principal.name,
+        timeoutS === undefined ? {} : { timeoutS },
+      );
+      audit(c, `shutdown ${result.domain.name}`);
+      return c.json(result, 202);
+    },
+  );
+
+  for (const action of ["destroy", "reboot", "pause", "unpause"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/v1/domains/{ref}/${action}`,
+        tags,
+        security: bearer,
+        request: { params: ref },
+        responses: { 202: json(DomainTaskResponse, `${action} requested`), ...errors },
+      }),
+      async (c) => {
+        const principal = need(c, "write");
+        const result = await lifecycle[action](c.req.valid("param").ref, principal.name);
+        audit(c, `${action} ${result.domain.name}`);
+        return c.json(result, 202);
+      },
+    );
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * `etherplane domain import|export|edit|show|delete`: a domain's xl.cfg file in and out of the
+ * controller. Import says what it changed and what will stop the domain from starting.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { DomainRecord } from "../../cluster/model.js";
+import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
+import { parse, usageError } from "../args.js";
+import { openSession, sessionFlags, type Session } from "../cluster/session.js";
+import { printJson } from "../output/json.js";
+
+const usage = `etherplane domain COMMAND ...
+  import FILE...        read xl.cfg/xm domain files into the cluster (the files stay as written)
+  export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
+  edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
+  show NAME | delete NAME
+  common: [--json] [--controller URL] [--token T]`;
+
+export interface ImportReply {
+  domain: DomainRecord;
+  changes: string[];
+  warnings: string[];
+}
+
+const enc = encodeURIComponent;
+/** A domain file is a few hundred bytes; refuse to read a wrong, huge file into memory. */
+const FILE_BYTES_MAX = 256 * 1024;
+
+export function readDomainFile(file: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (cause) {
+    throw new EtherplaneError("NOT_FOUND", `${file}: ${errorMessage(cause)}`, { cause });
+  }
+  if (!stat.isFile()) throw new EtherplaneError("INVALID_ARGUMENT", `${file} is not a file`);
+  if (stat.size > FILE_BYTES_MAX)
+    throw new EtherplaneError(
+      "INVALID_CONFIG",
+      `${file} is ${stat.size} bytes; a domain file holds at most ${FILE_BYTES_MAX}`,
+    );
+  return fs.readFileSync(file, "utf8");
+}
+
+export function reportImport(reply: ImportReply, verb: string): void {
+  for (const change of reply.changes) process.stderr.write(`  ${change}\n`);
+  for (const warning of reply.warnings) process.stderr.write(`warning: ${warning}\n`);
+  process.stdout.write(`${verb} ${reply.domain.name}\n`);
+}
+
+export async function importFiles(
+  session: Session,
+  files: readonly string[],
+): Promise<ImportReply[]> {
+  const replies: ImportReply[] = [];
+  for (const file of files) {
+    const config = readDomainFile(file);
+    const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
+      config,
+      source: path.basename(file),
+    });
+    replies.push(reply);
+    if (!session.json) reportImport(reply, `imported ${file} as`);
+  }
+  return replies;
+}
+
+async function edit(session: Session, name: string): Promise<void> {
+  const { domain } = await session.client.request<{ domain: DomainRecord }>(
+    "GET",
+    `/api/v1/domains/${enc(name)}`,
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etherplane-edit-"));
+  const file = path.join(dir, `${domain.name}.cfg`);
+  try {
+    fs.writeFileSync(file, domain.config, { mode: 0o600 });
+    const editor = process.env["VISUAL"] ?? process.env["EDITOR"] ?? "vi";
+    // Like `crontab -e`: the editor is a shell command line, it may carry its own arguments.
+    const result = spawnSync("/bin/sh", ["-c", `${editor} "$1"`, "sh", file], { stdio: "inherit" });
+    if (result.status !== 0)
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `the editor (${editor}) failed; nothing changed`,
+      );
+    const config = fs.readFileSync(file, "utf8");
+    if (config === domain.config) {
+      process.stdout.write(`${domain.name} unchanged\n`);
+      return;
+    }
+    try {
+      const reply = await session.client.request<ImportReply>(
+        "PUT",
+        `/api/v1/domains/${enc(domain.id)}`,
+        { config, source: `${domain.name}.cfg`, generation: domain.generation },
+      );
+      if (session.json) printJson(reply);
+      else reportImport(reply, "changed");
+    } catch (error) {
+      // Keep the administrator's work: the edited file stays for another try.
+      const kept = path.join(os.tmpdir(), `etherplane-${domain.name}-${Date.now()}.cfg`);
+      fs.copyFileSync(file, kept);
+      throw new EtherplaneError(
+        error instanceof EtherplaneError ? error.code : "INVALID_CONFIG",
+        `${errorMessage(error)}\nnothing changed; your edit is kept in ${kept}`,
+        { cause: error },
+      );
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function domainCommand(args: string[]): Promise<void> {
+  const [command, ...rest] = args;
+  const { values, positionals } = parse(
+    rest,
+    { ...sessionFlags, output: { type: "string", short: "o" } },
+    usage,
+  );
+  if (!command || command.startsWith("-") || values.help)
+    return void process.stdout.write(`usage: ${usage}\n`);
+  const session = await openSession(values);
+  const name = (): string => {
+    const first = positionals[0];
+    if (!first) throw usageError(`domain ${command}: name the domain`, usage);
+    return first;
+  };
+  switch (command) {
+    case "import": {
+      if (positionals.length === 0)
+        throw usageError("domain import: give one or more files", usage);
+      const replies = await importFiles(session, positionals);
+      if (session.json) printJson({ imported: replies });
+      return;
+    }
+    case "export": {
+      const { domain } = await session.client.request<{ domain: DomainRecord }>(
+        "GET",
+        `/api/v1/domains/${enc(name())}`,
+      );
+      if (values.output) {
+        fs.writeFileSync(values.output, domain.config);
+        process.stderr.write(`wrote ${domain.name} to ${values.output}\n`);
+      } else process.stdout.write(domain.config);
+      return;
+    }
+    case "edit":
+      return edit(session, name());
+    case "show": {
+      const { domain } = await session.client.request<{ domain: DomainRecord }>(
+        "GET",
+        `/api/v1/domains/${enc(name())}`,
+      );
+      if (session.json) return printJson({ domain });
+      const { config: _config, ...rest } = domain;
+      const lines = Object.entries(rest).map(
+        ([k, v]) => `${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`,
+      );
+      return void process.stdout.write(`${lines.join("\n")}\n`);
+    }
+    case "delete": {
+      await session.client.request("DELETE", `/api/v1/domains/${enc(name())}`);
+      return void process.stdout.write(`deleted ${name()} (its volumes stay)\n`);
+    }
+    default:
+      throw usageError(`unknown domain command "${command}"`, usage);
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * A compute host's reconcile pass: its networks, then each domain the controller assigned to it,
+ * made to match through the hypervisor driver. The agent, not the driver or xl, enforces the
+ * domain file's on_poweroff / on_reboot / on_crash (xl.cfg(5)): a guest that stopped by itself
+ * is destroyed, restarted or preserved here, and the controller hears what happened.
+ */
+import { errorMessage } from "../../../foundation/errors.js";
+import type { Logger } from "../../../foundation/log.js";
+import {
+  stateFlagsText,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+} from "../../../hypervisor/driver.js";
+import type {
+  DesiredDomain,
+  DesiredNetwork,
+  ObservedDomain,
+  ObservedNetwork,
+} from "../../agent-protocol.js";
+import type { DomainAction, HypervisorInventory } from "../../model.js";
+import type { ComputeState } from "./compute-state.js";
+import type { GuestDisks } from "./guest-disks.js";
+
+/** Makes a host network so (src/net/host-network), or throws why it cannot. */
+export type NetworkApplier = (network: DesiredNetwork) => Promise<void>;
+
+export interface ComputeResult {
+  domains: ObservedDomain[];
+  networks: ObservedNetwork[];
+  hypervisor: HypervisorInventory | undefined;
+}
+
+const HOST_INFO_MS = 2000;
+
+function policy(domain: DesiredDomain, exit: NonNullable<GuestInfo["exit"]>): DomainAction {
+  if (exit === "poweroff") return domain.onPoweroff;
+  if (exit === "reboot") return domain.onReboot;
+  return domain.onCrash;
+}
+
+/** Whether an action starts the guest again (xl.cfg(5): the coredump and rename variants too). */
+function restarts(action: DomainAction): boolean {
+  return (
+    action === "restart" ||
+    action === "coredump-restart" ||
+    action === "rename-restart" ||
+    action === "soft-reset"
+  );
+}
+
+export class ComputeReconciler {
+  private hostInfo: { atMs: number; value: HypervisorInventory | undefined } = {
+    atMs: 0,
+    value: undefined,
+  };
+
+  constructor(
+    private readonly driver: HypervisorDriver,
+    private readonly disks: GuestDisks,
+    private readonly applyNetwork: NetworkApplier,
+    private readonly state: ComputeState,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get hypervisorDriver(): HypervisorDriver {
+    return this.driver;
+  }
+
+  async reconcile(
+    networks: readonly DesiredNetwork[],
+    domains: readonly DesiredDomain[],
+  ): Promise<ComputeResult> {
+    const observedNetworks: ObservedNetwork[] = [];
+    for (const network of networks) {
+      try {
+        await this.applyNetwork(network);
+        observedNetworks.push({ id: network.id, error: null });
+      } catch (error) {
+        observedNetworks.push({ id: network.id, error: errorMessage(error) });
+      }
+    }
+    let guests = await this.guests();
+    for (const domain of domains) {
+      try {
+        await this.converge(domain, guests.get(domain.name));
+      } catch (error) {
+        this.log.warn(`domain ${domain.name}: ${errorMessage(error)}`);
+      }
+    }
+    this.state.retain(new Set(domains.map((d) => d.id)));
+    this.state.save();
+    guests = await this.guests();
+    const observed = domains.map((d) => this.observe(d, guests.get(d.name)));
+    return {
+      domains: observed,
+      networks: observedNetworks,
+      hypervisor: await this.inventory(guests, new Set(domains.map((d) => d.name))),
+    };
+  }
+
+  private async guests(): Promise<Map<string, GuestInfo>> {
+    return new Map((await this.driver.list()).map((g) => [g.name, g]));
+  }
+
+  private async converge(domain: DesiredDomain, guest: GuestInfo | undefined): Promise<void> {
+    const memory = this.state.get(domain.id);
+    if (domain.desiredState === "stopped") return this.stop(domain, guest);
+    if (guest?.exit) return this.exited(domain, guest);
+    if (!guest) {
+      if (memory.heldGeneration === domain.generation) return;
+      await this.create(domain);
+      return;
+    }
+    if (domain.desiredState === "paused" && !guest.state.paused)
+      await this.driver.pause(domain.name);
+    if (domain.desiredState === "running" && guest.state.paused)
+      await this.driver.unpause(domain.name);
+    if (domain.rebootSeq > memory.appliedRebootSeq) {
+      this.log.info(`domain ${domain.name}: reboot requested`);
+      await this.driver.reboot(domain.name);
+      this.state.update(domain.id, { appliedRebootSeq: domain.rebootSeq });
+    }
+  }
+
+  private async stop(domain: DesiredDomain, guest: GuestInfo | undefined): Promise<void> {
+    const memory = this.state.get(domain.id);
+    if (!guest) {
+      this.disks.detach(domain.name);
+      return;
+    }
+    if (guest.exit || domain.stopMode === "destroy") return this.destroy(domain);
+    if (memory.shutdownGeneration !== domain.generation) {
+      this.log.info(`domain ${domain.name}: asking the guest to power off`);
+      this.state.update(domain.id, {
+        shutdownGeneration: domain.generation,
+        shutdownAskedMs: this.now(),
+      });
+      await this.driver.shutdown(domain.name);
+      return;
+    }
+    if (this.now() - memory.shutdownAskedMs > domain.shutdownTimeoutS * 1000) {
+      this.log.warn(
+        `domain ${domain.name} did not power off within ${domain.shutdownTimeoutS} s; destroying it`,
+      );
+      await this.destroy(domain);
+    }
+  }
+
+  /** The guest stopped by itself: on_poweroff / on_reboot / on_crash decide. */
+  private async exited(domain: DesiredDomain, guest: GuestInfo): Promise<void> {
+    const exit = guest.exit;
+    if (!exit) return;
+    const action = policy(domain, exit);
+    const memory = this.state.get(domain.id);
+    if (action === "preserve") {
+      if (memory.preservedDomid === guest.domid) return;
+      this.log.info(`domain ${domain.name}: guest ${exit}; kept as it is (preserve)`);
+      this.state.update(domain.id, {
+        preservedDomid: guest.domid,
+        lastExit: { reason: exit, action, atMs: this.now() },
+      });
+      return;
+    }
+    this.log.info(`domain ${domain.name}: guest ${exit}; ${action}`);
+    if (action.startsWith("coredump-"))
+      this.log.warn(`domain ${domain.name}: ${this.driver.kind} core dumps are not kept yet`);
+    await this.driver.destroy(domain.name);
+    const lastExit = { reason: exit, action, atMs: this.now() };
+    if (restarts(action)) {
+      this.state.update(domain.id, { lastExit, restarts: memory.restarts + 1 });
+      await this.create(domain, false);
+    } else {
+      this.disks.detach(domain.name);
+      this.state.update(domain.id, {
+        lastExit,
+        heldGeneration: domain.generation,
+        heldError: null,
+      });
+    }
+  }
+
+  private async create(domain: DesiredDomain, fresh = true): Promise<void> {
+    try {
+      const spec = await this.spec(domain);
+      const guest = await this.driver.create(spec);
+      this.log.info(`domain ${domain.name} started (id ${guest.domid})`);
+      if (fresh)
+        this.state.update(domain.id, {
+          heldGeneration: null,
+          heldError: null,
+          appliedRebootSeq: domain.rebootSeq,
+          preservedDomid: null,
+        });
+    } catch (error) {
+      this.disks.detach(domain.name);
+      this.state.update(domain.id, {
+        heldGeneration: domain.generation,
+        heldError: errorMessage(error),
+      });
+      throw error;
+    }
+  }
+
+  private async destroy(domain: DesiredDomain): Promise<void> {
+    await this.driver.destroy(domain.name);
+    this.disks.detach(domain.name);
+    this.log.info(`domain ${domain.name} destroyed`);
+  }
+
+  private async spec(domain: DesiredDomain): Promise<GuestSpec> {
+    const disks = [];
+    for (const disk of domain.disks) {
+      disks.push({
+        vdev: disk.vdev,
+        readOnly: disk.readOnly,
+        source: await this.disks.attach(domain.name, disk),
+      });
+    }
+    return {
+      name: domain.name,
+      uuid: domain.uuid,
+      memoryMiB: domain.memoryMiB,
+      vcpus: domain.vcpus,
+      boot: domain.boot,
+      disks,
+      vifs: domain.vifs,
+      xlConfig: domain.config,
+    };
+  }
+
+  private observe(domain: DesiredDomain, guest: GuestInfo | undefined): ObservedDomain {
+    const memory = this.state.get(domain.id);
+    const held = memory.heldGeneration === domain.generation;
+    const failed = held && memory.heldError !== null;
+    let applied: boolean;
+    if (domain.desiredState === "stopped") applied = !guest;
+    else if (held) applied = !failed;
+    else if (!guest) applied = false;
+    else if (guest.exit) applied = true;
+    else applied = guest.state.paused === (domain.desiredState === "paused");
+    const state: ObservedDomain["state"] = !guest
+      ? "stopped"
+      : guest.exit === "crash"
+        ? "crashed"
+        : guest.exit
+          ? "shutdown"
+          : guest.state.paused
+            ? "paused"
+            : "running";
+    return {
+      id: domain.id,
+      state,
+      domid: guest?.domid ?? null,
+      flags: guest ? stateFlagsText(guest.state) : "------",
+      memoryMiB: guest?.memoryMiB ?? domain.memoryMiB,
+      vcpus: guest?.vcpus ?? domain.vcpus,
+      cpuTimeS: guest?.cpuTimeS ?? 0,
+      appliedGeneration: applied ? domain.generation : domain.generation - 1,
+      appliedRebootSeq: memory.appliedRebootSeq,
+      lastExit: memory.lastExit,
+      restarts: memory.restarts,
+      error: failed ? memory.heldError : null,
+      atMs: this.now(),
+    };
+  }
+
+  private async inventory(
+    guests: ReadonlyMap<string, GuestInfo>,
+    ours: ReadonlySet<string>,
+  ): Promise<HypervisorInventory | undefined> {
+    if (this.now() - this.hostInfo.atMs >= HOST_INFO_MS || !this.hostInfo.value) {
+      try {
+        const info = await this.driver.hostInfo();
+        this.hostInfo = {
+          atMs: this.now(),
+          value: {
+            kind: info.kind,
+            version: info.version,
+            detail: info.detail,
+            cpus: info.cpus,
+            totalMemoryMiB: info.totalMemoryMiB,
+            freeMemoryMiB: info.freeMemoryMiB,
+            otherGuests: [],
+          },
+        };
+      } catch (error) {
+        this.log.warn(`hypervisor info: ${errorMessage(error)}`);
+      }
+    }
+    const value = this.hostInfo.value;
+    if (!value) return undefined;
+    return {
+      ...value,
+      otherGuests: [...guests.values()]
+        .filter((g) => !ours.has(g.name))
+        .map(({ name, domid, memoryMiB, vcpus }) => ({ name, domid, memoryMiB, vcpus })),
+    };
+  }
+}
