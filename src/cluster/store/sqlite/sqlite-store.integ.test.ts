@@ -13,6 +13,7 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import { isEtherplaneError } from "../../../foundation/errors.js";
 import type { Store } from "../store.js";
+import { domainStoreContract } from "../domain-store.contract.js";
 import { storeContract } from "../store.contract.js";
 import { crashAudit, crashVolume, CRASH_UPDATE } from "./crash-writer.child.js";
 import { SCHEMA_VERSION_LATEST } from "./migrations.js";
@@ -33,6 +34,8 @@ function freshFile(): string {
 function raw(file: string): Database.Database {
   return new Database(file, { fileMustExist: true });
 }
+
+domainStoreContract("SQLite file", () => openSqliteStore(freshFile()));
 
 storeContract(
   "SQLite file",

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { isEtherplaneError } from "../../../foundation/errors.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../../model.js";
 import type { Store } from "../store.js";
+import { domainStoreContract } from "../domain-store.contract.js";
 import { storeContract } from "../store.contract.js";
 import { IN_MEMORY } from "./open-database.js";
 import { JSON_COLUMN_BYTES_MAX } from "./rows.js";
@@ -15,6 +16,7 @@ import { openSqliteStore } from "./sqlite-store.js";
 storeContract("SQLite in memory", async () => ({ store: await openSqliteStore(IN_MEMORY) }), {
   persistent: false,
 });
+domainStoreContract("SQLite in memory", () => openSqliteStore(IN_MEMORY));
 
 const pool: PoolRecord = {
   ...{ id: "pool-1", name: "p", hostId: "host-1", kind: "directory", path: "/srv/p" },

@@ -1,0 +1,212 @@
+/**
+ * The Store contract for networks and domains (the rest is store.contract.ts): one shared test,
+ * run against every Store implementation. A domain's MACs are unique in the whole cluster, its
+ * name and uuid too; a refused write changes nothing.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { isEtherplaneError, type ErrorCode } from "../../foundation/errors.js";
+import { newId } from "../../foundation/ids.js";
+import type { DomainObserved, DomainRecord, HostRecord, NetworkRecord } from "../model.js";
+import type { Store } from "./store.js";
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?: RegExp) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isEtherplaneError(error, code), `expected ${code}, got ${String(error)}`);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+function host(): HostRecord {
+  const id = newId("host");
+  return {
+    ...{ id, name: `node-${id}`, roles: ["compute"], exportInterfaces: [], inventory: null },
+    ...{ lastSeenMs: null, createdMs: 1 },
+  };
+}
+
+let macCount = 0;
+function mac(): string {
+  macCount++;
+  return `00:16:3e:00:${(macCount >> 8).toString(16).padStart(2, "0")}:${(macCount & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): DomainRecord {
+  const id = newId("dom");
+  return {
+    id,
+    name: `dom-${id}`,
+    uuid: crypto.randomUUID(),
+    config: `name = "dom-${id}"\nmemory = 256\n# a comment, kept\nfrobnicate = [ 1, 'x' ]\n`,
+    memoryMiB: 256,
+    vcpus: 2,
+    disks: [
+      { vdev: "xvda", target: "/dev/etherd/e1.0", readOnly: false, volumeId: "vol-1" },
+      { vdev: "hdc", target: "/srv/iso/debian.iso", readOnly: true, volumeId: null },
+    ],
+    vifs: [{ mac: mac(), bridge: "xenbr1" }],
+    onPoweroff: "destroy",
+    onReboot: "restart",
+    onCrash: "preserve",
+    hostId,
+    desiredState: "stopped",
+    stopMode: "shutdown",
+    shutdownTimeoutS: 60,
+    rebootSeq: 0,
+    observed: null,
+    generation: 1,
+    createdMs: 1_700_000_000_000,
+    updatedMs: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+const observed: DomainObserved = {
+  state: "running",
+  domid: 7,
+  flags: "-b----",
+  memoryMiB: 256,
+  vcpus: 2,
+  cpuTimeS: 12.5,
+  appliedGeneration: 3,
+  appliedRebootSeq: 1,
+  lastExit: { reason: "crash", action: "restart", atMs: 1_700_000_000_500 },
+  restarts: 1,
+  error: null,
+  atMs: 1_700_000_000_600,
+};
+
+export function domainStoreContract(name: string, open: () => Promise<Store>): void {
+  function storeTest(title: string, body: (store: Store) => Promise<void>): void {
+    test(title, async () => {
+      const store = await open();
+      try {
+        await body(store);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  describe(`Store contract, networks and domains: ${name}`, () => {
+    storeTest("networks round-trip; name and bridge are unique per host", async (s) => {
+      const h1 = host();
+      const h2 = host();
+      await s.createHost(h1);
+      await s.createHost(h2);
+      const plain: NetworkRecord = {
+        ...{ id: newId("net"), name: "lan", hostId: h1.id, bridge: "xenbr0", uplink: null },
+        ...{ vlanId: null, error: null, createdMs: 5 },
+      };
+      const tagged: NetworkRecord = {
+        ...plain,
+        ...{ id: newId("net"), name: "dmz", bridge: "xenbr1", uplink: "eth1", vlanId: 10 },
+      };
+      await s.createNetwork(plain);
+      await s.createNetwork(tagged);
+      // The same name and bridge on another host are fine.
+      await s.createNetwork({ ...plain, id: newId("net"), hostId: h2.id });
+      assert.deepEqual(await s.getNetwork(tagged.id), tagged);
+      assert.deepEqual(
+        (await s.listNetworks({ hostId: h1.id })).map((n) => n.name),
+        ["dmz", "lan"],
+      );
+      await rejectsWith(
+        s.createNetwork({ ...plain, id: newId("net"), bridge: "xenbr9" }),
+        "CONFLICT",
+        /"lan"/,
+      );
+      await rejectsWith(
+        s.createNetwork({ ...plain, id: newId("net"), name: "other" }),
+        "CONFLICT",
+        /xenbr0/,
+      );
+      await rejectsWith(
+        s.createNetwork({ ...plain, id: newId("net"), hostId: "host-missing" }),
+        "NOT_FOUND",
+      );
+      const updated = await s.updateNetwork(tagged.id, { error: "no 8021q" });
+      assert.equal(updated.error, "no 8021q");
+      await s.deleteNetwork(plain.id);
+      assert.equal(await s.getNetwork(plain.id), undefined);
+      assert.equal((await s.listNetworks()).length, 2);
+    });
+
+    storeTest("domains round-trip every field; found by id and name; listed by name", async (s) => {
+      const h = host();
+      await s.createHost(h);
+      const a = domain(h.id, { name: "b-web" });
+      const b = domain(null, { name: "a-mail", observed, vifs: [] });
+      await s.createDomain(a);
+      await s.createDomain(b);
+      assert.deepEqual(await s.getDomain(a.id), a);
+      assert.deepEqual(await s.findDomainByName("a-mail"), b);
+      assert.deepEqual(await s.listDomains(), [b, a]);
+      assert.deepEqual(await s.listDomains({ hostId: h.id }), [a]);
+      assert.equal(await s.getDomain("dom-missing"), undefined);
+      assert.deepEqual(await s.usedMacs(), a.vifs.map((v) => v.mac).sort());
+    });
+
+    storeTest("a taken name, uuid or MAC is CONFLICT and changes nothing", async (s) => {
+      const first = domain(null, { name: "web" });
+      await s.createDomain(first);
+      const firstMac = first.vifs[0]?.mac ?? "";
+      await rejectsWith(s.createDomain(domain(null, { name: "web" })), "CONFLICT", /"web"/);
+      await rejectsWith(s.createDomain(domain(null, { uuid: first.uuid })), "CONFLICT", /uuid/);
+      const clash = domain(null, {
+        name: "mail",
+        vifs: [
+          { mac: mac(), bridge: "xenbr0" },
+          { mac: firstMac, bridge: "xenbr1" },
+        ],
+      });
+      await rejectsWith(s.createDomain(clash), "CONFLICT", new RegExp(`${firstMac}.*"web"`));
+      // Nothing of the refused domain stays: not the record, not its first MAC.
+      assert.equal(await s.findDomainByName("mail"), undefined);
+      assert.deepEqual(await s.usedMacs(), [firstMac]);
+      await rejectsWith(s.createDomain(domain("host-missing")), "NOT_FOUND", /host-missing/);
+    });
+
+    storeTest("updates bump the generation, check it when asked, and move MACs", async (s) => {
+      const a = domain(null, { name: "a" });
+      const b = domain(null, { name: "b" });
+      await s.createDomain(a);
+      await s.createDomain(b);
+      const newMac = mac();
+      const updated = await s.updateDomain(
+        a.id,
+        { desiredState: "running", vifs: [{ mac: newMac, bridge: "xenbr0" }] },
+        1,
+      );
+      assert.equal(updated.generation, 2);
+      assert.equal(updated.desiredState, "running");
+      assert.ok(updated.updatedMs >= a.updatedMs);
+      // a's old MAC is free again, the new one is a's.
+      const used = await s.usedMacs();
+      assert.ok(used.includes(newMac) && !used.includes(a.vifs[0]?.mac ?? ""));
+      await rejectsWith(s.updateDomain(a.id, { rebootSeq: 1 }, 1), "CONFLICT", /generation 2/);
+      await rejectsWith(
+        s.updateDomain(b.id, { vifs: [{ mac: newMac, bridge: "x" }] }),
+        "CONFLICT",
+        /taken by domain "a"/,
+      );
+      assert.deepEqual(await s.getDomain(b.id), b);
+      await rejectsWith(s.updateDomain(b.id, { name: "a" }), "CONFLICT", /"a"/);
+      await rejectsWith(s.updateDomain("dom-missing", { rebootSeq: 1 }), "NOT_FOUND");
+    });
+
+    storeTest("observations keep the generation; delete frees the name and MACs", async (s) => {
+      const a = domain(null);
+      await s.createDomain(a);
+      const seen = await s.observeDomain(a.id, observed);
+      assert.deepEqual(seen.observed, observed);
+      assert.equal(seen.generation, a.generation);
+      assert.equal((await s.observeDomain(a.id, null)).observed, null);
+      await s.deleteDomain(a.id);
+      assert.equal(await s.getDomain(a.id), undefined);
+      assert.deepEqual(await s.usedMacs(), []);
+      await s.createDomain({ ...domain(null), name: a.name, vifs: a.vifs });
+    });
+  });
+}
