@@ -58,12 +58,13 @@ export function spawnCli(
 /** A long-running CLI process (e.g. `aoe serve`) whose stderr is collected and can be waited on. */
 export class CliDaemon {
   readonly child: ChildProcess;
+  stdout = "";
   stderr = "";
   private readonly exited: Promise<number | null>;
 
   constructor(args: string[], options: { ns?: Namespace; env?: Record<string, string> } = {}) {
     this.child = spawnCli(args, options);
-    this.child.stdout?.on("data", () => undefined);
+    this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
   }

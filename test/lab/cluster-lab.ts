@@ -48,6 +48,8 @@ export interface StorageHost {
   /** The interface its AoE target serves on (on the `san` bridge). */
   aoeIf: string;
   agent: CliDaemon | undefined;
+  /** Compute hosts: the agent's hypervisor driver (its guests reach the san through aoeIf). */
+  hypervisor?: "qemu" | "xen" | "fake";
 }
 
 /** Resolves when the daemon's stdout matches `pattern`; returns the match. */
@@ -162,6 +164,16 @@ export class ClusterLab {
     return host;
   }
 
+  /**
+   * A compute host: an IP on mgmt for its agent, `aoe0` on the san for its guests' disks (the
+   * userspace initiator's NBD bridge), and the given hypervisor driver.
+   */
+  async computeHost(name: string, hypervisor: "qemu" | "xen" | "fake"): Promise<StorageHost> {
+    const host = await this.storageHost(name);
+    host.hypervisor = hypervisor;
+    return host;
+  }
+
   private spawn(args: string[], ns: Namespace): { daemon: CliDaemon; stdout: () => string } {
     const daemon = new CliDaemon(args, { ns });
     this.net.adopt(daemon.child);
@@ -208,8 +220,9 @@ export class ClusterLab {
         this.joinToken,
         "--name",
         host.name,
-        "--aoe-iface",
-        host.aoeIf,
+        ...(host.hypervisor
+          ? ["--role", "compute", "--hypervisor", host.hypervisor, "--san-iface", host.aoeIf]
+          : ["--aoe-iface", host.aoeIf]),
         "--data-dir",
         host.dataDir,
       ],
@@ -217,6 +230,19 @@ export class ClusterLab {
     );
     host.agent = daemon;
     await waitForStdout(daemon, stdout, /agent running for host/);
+  }
+
+  /** Runs `etherplane ARGS` as an administrator on the controller's host; resolves with its output. */
+  cli(args: string[], input?: string): CliDaemon {
+    const daemon = new CliDaemon(
+      [...args, "--controller", CONTROLLER_URL, "--token", this.adminToken],
+      {
+        ns: this.controllerNs,
+      },
+    );
+    this.net.adopt(daemon.child);
+    if (input !== undefined) daemon.child.stdin?.end(input);
+    return daemon;
   }
 
   /** kill -9, and waits until the process is gone. */
