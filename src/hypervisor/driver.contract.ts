@@ -135,6 +135,7 @@ export function runHypervisorDriverContract(
 ): void {
   void describe(`HypervisorDriver contract: ${name}`, () => {
     let env: ContractSetup;
+    let setUp = false;
     const created = new Set<string>();
     const tag = randomBytes(3).toString("hex");
     const guestName = (role: string) => `ep-ct-${tag}-${role}`;
@@ -181,11 +182,13 @@ export function runHypervisorDriverContract(
 
     before(async () => {
       env = await setup();
+      setUp = true;
     });
 
     after(async () => {
+      if (!setUp) return; // setup failed: nothing was made
       for (const guest of created) await env.driver.destroy(guest).catch(() => undefined);
-      await env?.teardown();
+      await env.teardown();
     });
 
     // Shared between the cases that use guest A.
