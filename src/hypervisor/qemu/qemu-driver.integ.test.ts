@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
 import { runTool, TestNet, type Namespace } from "../../../test/lab/netns.js";
+import { isEtherplaneError } from "../../foundation/errors.js";
 import { runHypervisorDriverContract } from "../driver.contract.js";
 import { consoleGuestReadyPattern } from "../fake/console-guest.js";
 import { kvmProbeFirmware } from "./accel.js";
@@ -163,6 +164,47 @@ describe("qemu driver: disks, root=, reboot by Ctrl-Alt-Del", () => {
     );
     const fsck = await runTool("e2fsck", ["-fn", image]);
     assert.equal(fsck.code, 0, `the root fs is clean after the reboot: ${fsck.stdout}`);
+  });
+
+  it("a QEMU that fails to start, or a missing disk, is UNAVAILABLE and leaves no tap or dir", async () => {
+    const before = await residue(lab.ns, lab.stateDir);
+    // A folder as the initrd: readable, but QEMU fails to load it (after the tap was made).
+    const notAnInitrd = await mkdtemp(join(lab.stateDir, "not-an-initrd-"));
+    const base = {
+      uuid: randomUUID(),
+      memoryMiB,
+      vcpus: 1,
+      disks: [],
+      vifs: [{ mac: "00:16:3e:0f:00:01", bridge }],
+    };
+    await assert.rejects(
+      driver.create({
+        ...base,
+        name: "ep-badinitrd",
+        boot: {
+          kind: "kernel",
+          kernel: lab.kit.kernel,
+          ramdisk: notAnInitrd,
+          cmdline: "console=ttyS0",
+        },
+      }),
+      (error: unknown) =>
+        isEtherplaneError(error, "UNAVAILABLE") && /QEMU did not start/.test(error.message),
+    );
+    await assert.rejects(
+      driver.create({
+        ...base,
+        name: "ep-nodisk",
+        boot: { kind: "firmware" },
+        disks: [
+          { vdev: "xvda", source: { kind: "path", path: "/dev/ep-no-such-disk" }, readOnly: false },
+        ],
+      }),
+      (error: unknown) => isEtherplaneError(error, "UNAVAILABLE") && /missing/.test(error.message),
+    );
+    assert.deepEqual(await driver.list(), []);
+    await rm(notAnInitrd, { recursive: true });
+    assert.deepEqual(await residue(lab.ns, lab.stateDir), before);
   });
 
   it("the KVM probe firmware reaches long mode and exits (checked under TCG)", async () => {
