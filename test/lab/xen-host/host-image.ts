@@ -38,7 +38,8 @@ import {
 import { runCommand } from "../linux-guest/exec.js";
 import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { fetchGuestKernel, loadOrder, type GuestKernel } from "../linux-guest/kernel.js";
-import { dom0InitScript } from "./dom0-init.js";
+import { dom0InitScript, execServerPath, type Dom0Modules } from "./dom0-init.js";
+import { execServerScript } from "./exec-channel.js";
 import {
   fetchDebs,
   partialPackages,
@@ -50,7 +51,7 @@ import {
 const log = createLogger("lab:xen-host");
 
 /** Bump when the entry's layout changes without any input changing. */
-const layoutVersion = 1;
+const layoutVersion = 2;
 const busyboxPath = "/bin/busybox";
 const buildTimeoutMs = 5 * 60_000;
 
@@ -68,6 +69,38 @@ export const dom0ModuleRoots = [
   "xen_netback",
   "bridge",
 ] as const;
+
+/**
+ * Loaded only when a boot asks for the feature. dom0 is PV, but QEMU's emulated PCI devices are
+ * visible to it, and virtio uses the DMA API under Xen (virtio_ring.c vring_use_dma_api), so
+ * virtio-net, virtio-9p and virtio-serial work as on bare metal. 9p needs netfs and fscache.
+ */
+const featureModuleRoots = {
+  net: ["virtio_pci", "virtio_net"],
+  aoe: ["aoe"],
+  share: ["virtio_pci", "9p", "9pnet_virtio"],
+  control: ["virtio_pci", "virtio_console"],
+} as const;
+
+/**
+ * What a PV guest's initramfs needs (guest-initrd.ts): the Xen block and network frontends and
+ * ext4 (crc32c_generic: qemu64 has no SSE4.2 for crc32c-intel). The same kernel runs dom0 and
+ * the guests, so one cached kernel entry holds both sets.
+ */
+export const pvGuestModuleRoots = [
+  "xen_blkfront",
+  "xen_netfront",
+  "crc32c_generic",
+  "ext4",
+] as const;
+
+const kernelModuleRoots = [
+  ...new Set([
+    ...dom0ModuleRoots,
+    ...Object.values(featureModuleRoots).flat(),
+    ...pvGuestModuleRoots,
+  ]),
+];
 
 /** Unpacked files dom0 never uses: documentation, translations, charset converters. */
 const prunedPaths = [
@@ -87,8 +120,9 @@ export interface XenHostImage {
   xenPath: string;
   /** dom0's kernel: the raw vmlinux when there is one. */
   dom0KernelPath: string;
-  /** dom0's base initramfs; a per-boot archive with `/ep/script.sh` goes after it. */
+  /** dom0's base initramfs; a per-boot archive with `/ep/config` and `/ep/script.sh` goes after it. */
   dom0InitramfsPath: string;
+  /** The kernel of dom0 and of PV guests, with the modules of both. */
   kernel: GuestKernel;
 }
 
@@ -136,31 +170,39 @@ async function buildDom0Tree(
   root: string,
   scratch: string,
   kernel: GuestKernel,
-  modules: readonly string[],
+  modules: Dom0Modules,
   debs: Map<string, string>,
 ): Promise<void> {
   await unpackPackages(debs, root, scratch);
   for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
   await linkBusybox(root);
-  for (const dir of ["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib"]) {
+  for (const dir of [
+    ...["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib/etherplane"],
+    ...["usr/local/bin", "opt"],
+  ]) {
     await mkdir(join(root, dir), { recursive: true });
   }
   await rm(join(root, "var", "run"), { recursive: true, force: true });
   await symlink("../run", join(root, "var", "run"));
-  for (const name of modules) {
+  for (const name of new Set(Object.values(modules).flat())) {
     await copyFile(
       join(kernel.modulesDir, `${name}.ko`),
       join(root, "lib", "modules", `${name}.ko`),
     );
   }
-  await writeTree(root, [{ path: "init", content: dom0InitScript(modules), mode: 0o755 }]);
+  await writeTree(root, [
+    { path: "init", content: dom0InitScript(modules), mode: 0o755 },
+    { path: execServerPath.slice(1), content: execServerScript, mode: 0o755 },
+    // Node.js resolves `localhost` through it (glibc has the files backend built in).
+    { path: "etc/hosts", content: `127.0.0.1 localhost\n::1 localhost ip6-localhost\n` },
+  ]);
   await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
 }
 
 async function buildEntry(
   entry: string,
   kernel: GuestKernel,
-  modules: readonly string[],
+  modules: Dom0Modules,
   cacheDir: string,
 ): Promise<void> {
   const startMs = Date.now();
@@ -207,12 +249,19 @@ export async function fetchXenHostImage(
   if (!(await exists(busyboxPath))) {
     throw new EtherplaneError("UNAVAILABLE", `${busyboxPath} missing: install busybox-static`);
   }
-  const kernel = await fetchGuestKernel({ cacheDir, moduleRoots: dom0ModuleRoots });
-  const modules = loadOrder(kernel, dom0ModuleRoots);
+  const kernel = await fetchGuestKernel({ cacheDir, moduleRoots: kernelModuleRoots });
+  const modules: Dom0Modules = {
+    base: loadOrder(kernel, dom0ModuleRoots),
+    net: loadOrder(kernel, featureModuleRoots.net),
+    aoe: loadOrder(kernel, featureModuleRoots.aoe),
+    share: loadOrder(kernel, featureModuleRoots.share),
+    control: loadOrder(kernel, featureModuleRoots.control),
+  };
   const hash = createHash("sha256");
   hash.update(`layout ${layoutVersion}\nkernel ${kernel.packageName}\n`);
   hash.update(`packages ${[...xenPackages, ...supportPackages].join(",")}\n`);
   hash.update(`partial ${JSON.stringify(partialPackages)}\n${dom0InitScript(modules)}\n`);
+  hash.update(`${execServerScript}\n`);
   hash.update(await readFile(busyboxPath));
   const entry = join(cacheDir, "xen-host", `host-${hash.digest("hex").slice(0, 16)}`);
   const image: XenHostImage = {
@@ -228,4 +277,19 @@ export async function fetchXenHostImage(
     await buildEntry(entry, kernel, modules, cacheDir);
   });
   return image;
+}
+
+/** Per process and cache folder: the image is looked up once. */
+const prepared = new Map<string, Promise<XenHostImage>>();
+
+/** Fetches and builds the host image (once per process), so a `before` hook can warm the cache. */
+export function prepareXenHost(options: { cacheDir?: string } = {}): Promise<XenHostImage> {
+  const key = options.cacheDir ?? "";
+  let pending = prepared.get(key);
+  if (!pending) {
+    pending = fetchXenHostImage(options);
+    pending.catch(() => prepared.delete(key));
+    prepared.set(key, pending);
+  }
+  return pending;
 }

@@ -1,19 +1,58 @@
 /**
  * Xen host lab: the real Xen 4.17 hypervisor from Debian, booted under QEMU/TCG (no KVM needed)
- * with a PV dom0 that runs from an initramfs, for tests that drive `xl` for real. Needs
- * qemu-system-x86, busybox-static, cpio and apt (for the first download); not root.
+ * with a PV dom0 that runs from an initramfs, for tests that drive `xl` for real. Needs root,
+ * qemu-system-x86, busybox-static, cpio and apt (for the first download).
  *
+ * One shot: boot, run a script, power off.
  *   const result = await bootXenHost({ script: "xl info; xl list", timeoutMs: 60_000 });
  *   // result.exitCode, result.lines (script stdout), result.console, result.stages
  *
+ * A session: dom0 stays up; commands through `exec`/`run` while the test talks to it.
+ *   const host = await startXenHost({ net, network: { bridgeNs, bridge: "br0",
+ *     address: "10.77.0.50/24", guestBridge: "xenbr0" }, aoe: { waitFor: ["e1.0"] },
+ *     node: true, project: true });
+ *   const { code, stdout, stderr } = await host.exec("xl list");
+ *   await host.close();
+ *
+ * Both take the options of host-config.ts: `network` (virtio-net on a tap in the caller's
+ * bridge namespace; dom0 bridge for vifs; address), `aoe` (aoe.ko), `shares` (virtio-9p),
+ * `node` and `project` (this Node.js and the repository, read-only), memory and cpus.
+ * guest-initrd.ts builds a tiny PV guest's initramfs for `xl create`.
+ *
  * Pieces: packages.ts names and fetches the Debian packages; host-image.ts unpacks them, adds
- * the Debian kernel of the Linux guest lab (as raw vmlinux, with the Xen backend modules) and
- * caches the hypervisor and dom0 initramfs; dom0-init.ts writes dom0's `/init` (what xencommons
- * does, then the script); xen-host.ts boots QEMU. A cold cache downloads ~20 MB of packages (and
- * the ~70 MB kernel unless the Linux guest lab has it) and builds for ~25 s; later boots take
- * ~7 s from QEMU start to poweroff.
+ * the Debian kernel of the Linux guest lab (as raw vmlinux, with the modules dom0 and PV guests
+ * need) and caches the hypervisor and dom0 initramfs; dom0-init.ts writes dom0's `/init`;
+ * exec-channel.ts the session's command protocol and dom0's exec server; host-launch.ts starts
+ * QEMU; xen-host.ts and xen-session.ts are the two ways to run it. A cold cache downloads
+ * ~25 MB of packages (and the ~70 MB kernel unless the Linux guest lab has it) and builds for
+ * ~25 s.
  */
-export { bootXenHost, prepareXenHost, qemuXenArgs } from "./xen-host.js";
+export { bootXenHost } from "./xen-host.js";
 export type { XenHostOptions, XenHostResult } from "./xen-host.js";
-export { dom0ModuleRoots, fetchXenHostImage, type XenHostImage } from "./host-image.js";
+export { startXenHost } from "./xen-session.js";
+export type { XenExecOptions, XenHostSession, XenSessionOptions } from "./xen-session.js";
+export type { ExecResult } from "./exec-channel.js";
+export {
+  dom0NodePrefix,
+  nodeInstallation,
+  type XenHostAoeOptions,
+  type XenHostCommonOptions,
+  type XenHostNetworkOptions,
+  type XenHostShare,
+} from "./host-config.js";
+export { qemuXenArgs } from "./host-launch.js";
+export {
+  dom0ModuleRoots,
+  fetchXenHostImage,
+  prepareXenHost,
+  pvGuestModuleRoots,
+  type XenHostImage,
+} from "./host-image.js";
 export { dom0Hostname } from "./dom0-init.js";
+export {
+  buildPvGuestInitrd,
+  guestMarkPrefix,
+  pvGuestKernel,
+  type PvGuestInitrdOptions,
+  type PvGuestKernel,
+} from "./guest-initrd.js";

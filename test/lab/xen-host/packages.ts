@@ -24,12 +24,16 @@ export const xenPackages = [
 /**
  * Unpacked whole; their files take precedence over busybox applets of the same name. bash runs
  * the hotplug scripts; libgcc-s1 is loaded by `xl` at run time (pthread_cancel), so no
- * dependency names it.
+ * dependency names it. libstdc++6 is for the host's Node.js, shared into dom0 (host-config.ts):
+ * it needs libstdc++, libgcc_s and libc6's libraries (`ldd $(which node)`), and takes them from
+ * the same Debian release as the host's, rather than the host's own files through a share,
+ * which would mix the host's libc with dom0's ld.so.
  */
 export const supportPackages = [
   "bash",
   "libc6",
   "libgcc-s1",
+  "libstdc++6",
   "libyajl2",
   "libuuid1",
   "zlib1g",

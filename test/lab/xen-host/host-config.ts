@@ -1,0 +1,319 @@
+/**
+ * What a Xen host boot is given, checked, and turned into dom0's `/ep/config` and `/ep/shares`
+ * (read by dom0-init.ts) and into QEMU's device arguments:
+ *
+ *   network  a virtio-net NIC on a tap that is a port of the caller's bridge, inside the caller's
+ *            namespace (QEMU runs there); in dom0: eth0, an optional bridge for guests' vifs
+ *            (`xenbr0`, eth0 enslaved, as a Xen host is set up) and an optional address
+ *   aoe      aoe.ko on the guest bridge (or eth0), optionally waiting for some disks
+ *   shares   host folders over virtio-9p; `node: true` shares this Node.js installation and links
+ *            it as /usr/local/bin/node, `project: true` the repository at its own path
+ */
+import { realpathSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { dirname, join, relative } from "node:path";
+import { EtherplaneError } from "../../../src/foundation/errors.js";
+import type { InitramfsFile } from "../linux-guest/initramfs.js";
+import type { Namespace, TestNet } from "../netns.js";
+import { repoRoot } from "../repo.js";
+
+export interface XenHostNetworkOptions {
+  /** The namespace holding `bridge`; QEMU runs in it (`ip netns exec`). */
+  bridgeNs: Namespace;
+  /** The caller's bridge: the host's tap becomes one of its ports. */
+  bridge: string;
+  /** dom0's eth0 MAC; by default a locally administered one unique to this process and boot. */
+  mac?: string;
+  /** MTU of the tap, eth0 and the dom0 bridge (576..9000, 1500 by default); `bridge` must have it. */
+  mtu?: number;
+  /** dom0's address with its prefix length, e.g. `10.77.0.50/24`: on `guestBridge`, else on eth0. */
+  address?: string;
+  /** A dom0 bridge for guests' vifs, e.g. `xenbr0`, with eth0 as a port. */
+  guestBridge?: string;
+}
+
+export interface XenHostAoeOptions {
+  /** aoe.ko's `aoe_iflist`: by default the guest bridge when there is one, else eth0. */
+  interface?: string;
+  /** AoE disks (`e<shelf>.<slot>`) dom0 waits for (size known, /dev/etherd node made). */
+  waitFor?: readonly string[];
+  /** More aoe.ko parameters, e.g. `{ aoe_deadsecs: 10 }`. */
+  params?: Readonly<Record<string, string | number>>;
+}
+
+export interface XenHostShare {
+  /** A host folder (no comma or whitespace in the path). */
+  hostPath: string;
+  /** Where dom0 mounts it; `hostPath` by default. */
+  mountPoint?: string;
+  /** True by default: QEMU refuses writes (`readonly=on`) and dom0 mounts it `ro`. */
+  readOnly?: boolean;
+  /**
+   * 9p cache mode. `loose` (default when read-only) is fast, but a file dom0 has read once is
+   * not read again if the host changes it; `none` (default when writable) always asks the host.
+   */
+  cache?: "none" | "loose" | "mmap";
+}
+
+/** Options shared by `bootXenHost` and `startXenHost`. */
+export interface XenHostCommonOptions {
+  /** More files for dom0 (paths under `ep/`); they sit in dom0's RAM. */
+  files?: readonly InitramfsFile[];
+  /** The machine's memory (MiB); dom0 gets `dom0MemMiB` of it, Xen and guests the rest. */
+  memoryMiB?: number;
+  dom0MemMiB?: number;
+  cpus?: number;
+  /** Called with QEMU once it is spawned, e.g. to kill it from a test's `after`. */
+  onSpawn?: (child: ChildProcess) => void;
+  /** QEMU is adopted by it, so `net.close()` kills a host left running by a failed test. */
+  net?: TestNet;
+  network?: XenHostNetworkOptions;
+  /** Load aoe.ko in dom0 (needs `network`); `true` for the defaults. */
+  aoe?: XenHostAoeOptions | boolean;
+  shares?: readonly XenHostShare[];
+  /** Share this Node.js installation (read-only) and put `node` on dom0's PATH. */
+  node?: boolean;
+  /** Share the repository (read-only) at its own path, so `cliPath` works in dom0. */
+  project?: boolean;
+  /** Size of the tmpfs on /var/lib/etherplane (ETHERPLANE_DATA_DIR), MiB; 64 by default. */
+  dataDirMiB?: number;
+  /** How long dom0 waits for eth0, carrier, the AoE disks and the control port, each. */
+  readyTimeoutS?: number;
+  cacheDir?: string;
+}
+
+/** What dom0-init.ts reads; every value is a word or a path (checked), quoted anyway. */
+export interface Dom0Settings {
+  mode: "script" | "session";
+  scriptS?: number;
+  lifeS?: number;
+  port?: string;
+  execCap?: number;
+}
+
+interface ResolvedShare {
+  tag: string;
+  hostPath: string;
+  mountPoint: string;
+  readOnly: boolean;
+  cache: string;
+}
+
+export interface BootPlan {
+  /** Files for the per-boot archive: `ep/config`, `ep/shares`, then the caller's. */
+  files: InitramfsFile[];
+  /** QEMU arguments for the NIC and the 9p devices (the control port is added by the session). */
+  deviceArgs: string[];
+  network?: { tap: string; mac: string; mtu: number; bridgeNs: Namespace; bridge: string };
+  memoryMiB: number;
+  dom0MemMiB: number;
+  cpus: number;
+}
+
+const mtuMin = 576;
+const mtuMax = 9000;
+const sharesMax = 8;
+const ifnamePattern = /^[a-zA-Z][\w.-]{0,14}$/;
+const pathPattern = /^\/[\w./+@-]*$/;
+
+function invalid(message: string): never {
+  throw new EtherplaneError("INVALID_ARGUMENT", message);
+}
+
+/** `'value'` for busybox sh; values are checked before, this only keeps them literal. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    invalid(`${name} ${value} is outside ${min}..${max}`);
+  }
+  return value;
+}
+
+function checkPath(what: string, path: string): string {
+  if (!pathPattern.test(path) || path.split("/").includes("..")) {
+    invalid(`${what} ${path} is not an absolute path of word characters, . / + @ -`);
+  }
+  return path;
+}
+
+function checkAddress(address: string): string {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(address);
+  const octets = match?.slice(1, 5).map(Number) ?? [];
+  const prefix = Number(match?.[5]);
+  if (!match || octets.some((o) => o > 255) || prefix < 1 || prefix > 32) {
+    invalid(`address ${address} is not IPv4 address/prefix, e.g. 10.77.0.50/24`);
+  }
+  return address;
+}
+
+let bootCounter = 0;
+
+function defaultMac(boot: number): string {
+  const bytes = [0x02, 0xe8, (process.pid >> 8) & 0xff, process.pid & 0xff, boot >> 8, boot];
+  return bytes.map((byte) => (byte & 0xff).toString(16).padStart(2, "0")).join(":");
+}
+
+/** The Node.js installation running this process: its prefix and node's path inside it. */
+export function nodeInstallation(): { prefix: string; binary: string } {
+  const binary = realpathSync(process.execPath);
+  // <prefix>/bin/node is the usual layout (Debian, NodeSource, nvm, the official tarball).
+  const prefix = dirname(binary).endsWith("/bin") ? dirname(dirname(binary)) : dirname(binary);
+  return { prefix, binary: relative(prefix, binary) };
+}
+
+/** dom0's own folders, where no share may be mounted. */
+const dom0Folders = new Set([
+  ...["/bin", "/sbin", "/lib", "/lib64", "/usr", "/etc", "/dev", "/proc", "/sys", "/run"],
+  ...["/tmp", "/ep", "/var/lib/etherplane", "/var/lib/xen", "/var/log/xen"],
+]);
+
+/** Where dom0 mounts this Node.js installation; /usr/local/bin/node links into it. */
+export const dom0NodePrefix = "/opt/host-node";
+
+function resolveShares(options: XenHostCommonOptions): ResolvedShare[] {
+  const wanted: XenHostShare[] = [...(options.shares ?? [])];
+  if (options.node) {
+    wanted.push({ hostPath: nodeInstallation().prefix, mountPoint: dom0NodePrefix });
+  }
+  if (options.project) wanted.push({ hostPath: repoRoot });
+  if (wanted.length > sharesMax) invalid(`${wanted.length} shares, over ${sharesMax}`);
+  const mountPoints = new Set<string>();
+  return wanted.map((share, i) => {
+    const hostPath = checkPath("share hostPath", share.hostPath);
+    const mountPoint = checkPath("share mountPoint", share.mountPoint ?? share.hostPath);
+    // dom0's own folders stay dom0's: a share over /usr would hide the Xen tools.
+    const under = (dir: string) => mountPoint === dir || mountPoint.startsWith(`${dir}/`);
+    const reserved = [...dom0Folders].find(under);
+    if (mountPoint === "/" || (reserved && !under("/usr/local"))) {
+      invalid(`share mountPoint ${mountPoint} would hide dom0's ${reserved ?? "/"}`);
+    }
+    if (mountPoints.has(mountPoint)) invalid(`two shares on ${mountPoint}`);
+    mountPoints.add(mountPoint);
+    const readOnly = share.readOnly ?? true;
+    const cache = share.cache ?? (readOnly ? "loose" : "none");
+    if (!["none", "loose", "mmap"].includes(cache)) invalid(`share cache ${String(cache)}`);
+    return { tag: `ep${i}`, hostPath, mountPoint, readOnly, cache };
+  });
+}
+
+function aoeOptions(options: XenHostCommonOptions): XenHostAoeOptions | undefined {
+  if (options.aoe === undefined || options.aoe === false) return undefined;
+  return options.aoe === true ? {} : options.aoe;
+}
+
+/** Checks the options and plans the boot (the tap name and default MAC are per boot). */
+export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings): BootPlan {
+  const memoryMiB = checkInteger("memoryMiB", options.memoryMiB ?? 2048, 1024, 16_384);
+  const dom0MemMiB = checkInteger("dom0MemMiB", options.dom0MemMiB ?? 512, 256, memoryMiB - 256);
+  const cpus = checkInteger("cpus", options.cpus ?? 2, 1, 8);
+  const dataMiB = checkInteger("dataDirMiB", options.dataDirMiB ?? 64, 1, dom0MemMiB / 2);
+  const readyS = checkInteger("readyTimeoutS", options.readyTimeoutS ?? 30, 1, 600);
+  for (const file of options.files ?? []) {
+    if (!/^ep\/[\w./-]+$/.test(file.path) || file.path.split("/").includes("..")) {
+      invalid(`dom0 file path ${file.path} is not under ep/`);
+    }
+    if (file.path === "ep/config" || file.path === "ep/shares" || file.path === "ep/script.sh") {
+      invalid(`dom0 file path ${file.path} is the lab's own`);
+    }
+  }
+  const config: Record<string, string | number | undefined> = {
+    ep_mode: settings.mode,
+    ep_script_s: settings.scriptS,
+    ep_life_s: settings.lifeS,
+    ep_port: settings.port,
+    ep_exec_cap: settings.execCap,
+    ep_ready_s: readyS,
+    ep_data_mib: dataMiB,
+  };
+  const deviceArgs: string[] = [];
+  let network: BootPlan["network"];
+
+  if (options.network) {
+    const n = options.network;
+    if (!ifnamePattern.test(n.bridge)) invalid(`bridge ${n.bridge} is not an interface name`);
+    const mtu = checkInteger("mtu", n.mtu ?? 1500, mtuMin, mtuMax);
+    bootCounter += 1;
+    const mac = (n.mac ?? defaultMac(bootCounter)).toLowerCase();
+    // Unicast (bit 0 of the first byte clear): dom0's frames carry it as their source.
+    if (!/^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/.test(mac)) {
+      invalid(`mac ${mac} is not a unicast MAC address`);
+    }
+    if (n.guestBridge !== undefined && !ifnamePattern.test(n.guestBridge)) {
+      invalid(`guestBridge ${n.guestBridge} is not an interface name`);
+    }
+    if (n.guestBridge === "eth0") invalid("guestBridge eth0 is dom0's NIC");
+    if (n.address !== undefined) checkAddress(n.address);
+    const tap = `ep${process.pid % 100_000}x${bootCounter % 10_000}`;
+    network = { tap, mac, mtu, bridgeNs: n.bridgeNs, bridge: n.bridge };
+    Object.assign(config, {
+      ep_net: 1,
+      ep_mtu: mtu,
+      ep_bridge: n.guestBridge,
+      ep_addr: n.address,
+    });
+    deviceArgs.push(
+      ...["-netdev", `tap,id=n0,ifname=${tap},script=no,downscript=no`],
+      // romfile= skips the iPXE option ROM, which a direct kernel boot never uses.
+      ...["-device", `virtio-net-pci,netdev=n0,mac=${mac},romfile=`],
+    );
+  }
+
+  const aoe = aoeOptions(options);
+  if (aoe) {
+    if (!options.network) invalid("aoe needs network");
+    const iface = aoe.interface ?? options.network.guestBridge ?? "eth0";
+    if (!ifnamePattern.test(iface)) invalid(`aoe interface ${iface} is not an interface name`);
+    for (const device of aoe.waitFor ?? []) {
+      const m = /^e(\d{1,5})\.(\d{1,3})$/.exec(device);
+      if (!m || Number(m[1]) > 0xfffe || Number(m[2]) > 0xfe) {
+        invalid(`AoE device ${device} is not e<shelf 0-65534>.<slot 0-254>`);
+      }
+    }
+    const params = Object.entries(aoe.params ?? {}).map(([key, value]) => {
+      if (!/^aoe_\w+$/.test(key) || key === "aoe_iflist" || !/^[\w.:-]+$/.test(String(value))) {
+        invalid(`aoe parameter ${key}=${value}`);
+      }
+      return `${key}=${value}`;
+    });
+    Object.assign(config, {
+      ep_aoe_if: iface,
+      ep_aoe_wait: (aoe.waitFor ?? []).join(" ") || undefined,
+      ep_aoe_params: params.join(" ") || undefined,
+    });
+  }
+
+  const shares = resolveShares(options);
+  for (const share of shares) {
+    deviceArgs.push(
+      "-fsdev",
+      `local,id=${share.tag},path=${share.hostPath},security_model=none` +
+        (share.readOnly ? ",readonly=on" : ""),
+      "-device",
+      `virtio-9p-pci,fsdev=${share.tag},mount_tag=${share.tag}`,
+    );
+  }
+  if (options.node) config["ep_node"] = join(dom0NodePrefix, nodeInstallation().binary);
+
+  const configText = Object.entries(config)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${shellQuote(String(value))}\n`)
+    .join("");
+  const sharesText = shares
+    .map((s) => `${s.tag} ${s.mountPoint} ${s.readOnly ? "ro" : "rw"} ${s.cache}\n`)
+    .join("");
+  return {
+    files: [
+      { path: "ep/config", content: configText },
+      { path: "ep/shares", content: sharesText },
+      ...(options.files ?? []),
+    ],
+    deviceArgs,
+    network,
+    memoryMiB,
+    dom0MemMiB,
+    cpus,
+  };
+}

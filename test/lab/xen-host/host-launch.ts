@@ -1,0 +1,179 @@
+/**
+ * Starts QEMU for a Xen host (one-shot boot or session): the per-boot initramfs, the tap on the
+ * caller's bridge, the command line that test-lab.md records as working here:
+ * - `-cpu qemu64,+svm,+npt`: `-cpu max` crashes the PV dom0 (SMAP emulation); NPT is what PVH
+ *   guests need, Debian's Xen having no shadow paging;
+ * - `bootscrub=0`: Xen does not scrub the free memory at boot (saves ~1 GiB of host RSS and time);
+ * - `-initrd "<vmlinux> <args>,<initramfs>"`: the multiboot modules, dom0's kernel first. A comma
+ *   inside a module's arguments would have to be written `,,`, so none is allowed: per-boot
+ *   settings go to `/ep/config` instead.
+ *
+ * The tap is made persistent, enslaved and up before QEMU opens it by name (as the Linux guest
+ * lab does), so the port forwards before dom0 sees carrier.
+ */
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { createLogger } from "../../../src/foundation/log.js";
+import { GuestConsole } from "../linux-guest/guest-console.js";
+import { composeInitrd } from "../linux-guest/initramfs.js";
+import type { Namespace } from "../netns.js";
+import {
+  planBoot,
+  type BootPlan,
+  type Dom0Settings,
+  type XenHostCommonOptions,
+} from "./host-config.js";
+import { prepareXenHost, type XenHostImage } from "./host-image.js";
+
+const log = createLogger("lab:xen-host");
+
+const tapDeleteWaitMs = 10_000;
+
+export const dom0Cmdline = [
+  "console=hvc0",
+  "earlyprintk=xen",
+  "quiet",
+  "panic=-1", // a dying /init reboots dom0, Xen then reboots, and -no-reboot ends QEMU
+].join(" ");
+
+function invalid(message: string): never {
+  throw new EtherplaneError("INVALID_ARGUMENT", message);
+}
+
+export function qemuXenArgs(o: {
+  image: XenHostImage;
+  initrd: string;
+  dom0Cmdline: string;
+  memoryMiB: number;
+  dom0MemMiB: number;
+  cpus: number;
+}): string[] {
+  for (const path of [o.image.xenPath, o.image.dom0KernelPath, o.initrd]) {
+    if (/[\s,]/.test(path)) invalid(`boot file path ${path} holds a space or a comma`);
+  }
+  if (o.dom0Cmdline.includes(",")) invalid(`dom0 command line ${o.dom0Cmdline} holds a comma`);
+  const xenCmdline = [
+    "console=com1",
+    "com1=115200,8n1",
+    `dom0_mem=${o.dom0MemMiB}M,max:${o.dom0MemMiB}M`,
+    "bootscrub=0",
+  ].join(" ");
+  return [
+    ...["-machine", "pc", "-accel", "tcg", "-cpu", "qemu64,+svm,+npt"],
+    ...["-m", String(o.memoryMiB), "-smp", String(o.cpus)],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"],
+    ...["-kernel", o.image.xenPath, "-append", xenCmdline],
+    ...["-initrd", `${o.image.dom0KernelPath} ${o.dom0Cmdline},${o.initrd}`],
+  ];
+}
+
+export interface LaunchedHost {
+  child: ChildProcess;
+  /** The serial console: Xen's `(XEN)` lines, dom0's kernel and /init. Fed by the caller. */
+  host: GuestConsole;
+  /** QEMU's stderr, last 16 KiB. Fed by the caller (linux-guest/qemu-guest.ts runQemu does). */
+  stderr: { text: string };
+  startMs: number;
+  workDir: string;
+  plan: BootPlan;
+  /** QEMU's stderr and the console tail, for error messages. */
+  context: (lines?: number) => string;
+  /** Kills QEMU if it still runs, deletes the tap and the work folder. */
+  dispose: () => Promise<void>;
+}
+
+async function addTap(ns: Namespace, tap: string, bridge: string, mtu: number): Promise<void> {
+  await ns.exec("ip", ["tuntap", "add", "dev", tap, "mode", "tap"]);
+  await ns.exec("ip", ["link", "set", tap, "mtu", String(mtu)]);
+  await ns.exec("ip", ["link", "set", tap, "master", bridge]);
+  await ns.exec("ip", ["link", "set", tap, "up"]);
+}
+
+async function deleteTap(ns: Namespace, tap: string): Promise<void> {
+  const deadline = Date.now() + tapDeleteWaitMs;
+  while (true) {
+    try {
+      await ns.exec("ip", ["link", "del", tap]);
+      return;
+    } catch (error) {
+      if (String(error).includes("Cannot find device")) return;
+      if (Date.now() > deadline) {
+        log.warn("tap not deleted", { tap, error: String(error) });
+        return;
+      }
+      // QEMU may still be closing it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("close", () => resolve()));
+}
+
+/**
+ * Plans the boot (throws INVALID_ARGUMENT before anything is made), builds the per-boot initrd,
+ * adds the tap and spawns QEMU. `extraArgs` gets the work folder (e.g. for a socket path).
+ */
+export async function launchXenHost(
+  options: XenHostCommonOptions,
+  settings: Dom0Settings,
+  extraFiles: readonly { path: string; content: string | Buffer; mode?: number }[],
+  extraArgs: (workDir: string) => string[] = () => [],
+): Promise<LaunchedHost> {
+  const plan = planBoot(options, settings);
+  const image = await prepareXenHost({ cacheDir: options.cacheDir });
+  const workDir = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
+  let child: ChildProcess | undefined;
+  let tapAdded = false;
+  const dispose = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child) await exited(child);
+    if (tapAdded && plan.network) await deleteTap(plan.network.bridgeNs, plan.network.tap);
+    tapAdded = false;
+    await rm(workDir, { recursive: true, force: true });
+  };
+  try {
+    const initrd = join(workDir, "dom0-initrd.cpio");
+    await composeInitrd(image.dom0InitramfsPath, [...plan.files, ...extraFiles], workDir, initrd);
+    const args = [
+      ...qemuXenArgs({
+        image,
+        initrd,
+        dom0Cmdline,
+        memoryMiB: plan.memoryMiB,
+        dom0MemMiB: plan.dom0MemMiB,
+        cpus: plan.cpus,
+      }),
+      ...plan.deviceArgs,
+      ...extraArgs(workDir),
+    ];
+    if (plan.network) {
+      const { bridgeNs, tap, bridge, mtu } = plan.network;
+      await addTap(bridgeNs, tap, bridge, mtu);
+      tapAdded = true;
+    }
+    const startMs = Date.now();
+    const host = new GuestConsole(startMs);
+    const stderr = { text: "" };
+    log.debug("booting xen host", { args: args.join(" ") });
+    const stdio = ["ignore", "pipe", "pipe"] as const;
+    child = plan.network
+      ? plan.network.bridgeNs.spawn("qemu-system-x86_64", args, { stdio: [...stdio] })
+      : spawn("qemu-system-x86_64", args, { stdio: [...stdio] });
+    options.net?.adopt(child);
+    options.onSpawn?.(child);
+    const context = (lines = 60) =>
+      (stderr.text.trim() ? `\n--- QEMU stderr ---\n${stderr.text.trim()}` : "") +
+      `\n--- console tail ---\n${host.tail(lines)}`;
+    return { child, host, stderr, startMs, workDir, plan, context, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
