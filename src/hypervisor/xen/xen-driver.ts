@@ -1,0 +1,385 @@
+/**
+ * The Xen driver: HypervisorDriver over the `xl` tool in dom0. Guests are xl domains, named as
+ * in xl; they live in the hypervisor, so they outlive this process and a new driver finds them
+ * with `xl list`. Every guest is created with on_poweroff/on_reboot/on_crash/on_watchdog =
+ * "preserve" (guest-config.ts): a guest that stops by itself stays listed, shut down, and its
+ * exit comes from the shutdown reason code `xl list -v` prints.
+ *
+ * Commands (xl(1)): create -q FILE, list -v [NAME], info, shutdown -F, reboot -F, destroy,
+ * pause, unpause, console, migrate. `-F` falls back to the ACPI power/reset button for an HVM
+ * guest without PV drivers. Operations on one name run one at a time.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { EtherplaneError } from "../../foundation/errors.js";
+import { createLogger } from "../../foundation/log.js";
+import type {
+  GuestConsoleSession,
+  GuestInfo,
+  GuestSpec,
+  HypervisorDriver,
+  HypervisorHostInfo,
+} from "../driver.js";
+import { spawnCommandRunner, type CommandResult, type CommandRunner } from "./command-runner.js";
+import { ConsoleHub, type ConsoleSpawner } from "./console-hub.js";
+import { buildGuestXlConfig } from "./guest-config.js";
+import { checkGuestName } from "./guest-spec-checks.js";
+import { parseXlInfo } from "./xl-info.js";
+import { parseXlList, type XlListRow } from "./xl-list.js";
+import { xlFailure } from "./xl-errors.js";
+
+const log = createLogger("hypervisor:xen");
+
+export interface XenTimeoutsMs {
+  list: number;
+  info: number;
+  /** Hotplug scripts run for every disk and vif: seconds each on a busy dom0. */
+  create: number;
+  /** libxl waits up to 60 s for the guest to acknowledge (pvcontrol_cb). */
+  shutdown: number;
+  reboot: number;
+  /** Waits for the backends to tear down and the hotplug scripts to run. */
+  destroy: number;
+  pause: number;
+  migrate: number;
+}
+
+export const XEN_TIMEOUTS_MS_DEFAULT: Readonly<XenTimeoutsMs> = {
+  list: 30_000,
+  info: 30_000,
+  create: 300_000,
+  shutdown: 90_000,
+  reboot: 90_000,
+  destroy: 120_000,
+  pause: 30_000,
+  migrate: 3_600_000,
+};
+
+export interface XenDriverOptions {
+  /** Folder for the per-guest xl.cfg files (`<stateDir>/<name>.cfg`), created when missing. */
+  stateDir: string;
+  /** Runs xl; the default spawns it with the call's timeout. */
+  run?: CommandRunner;
+  /** The xl binary (default "xl", found on PATH). */
+  xlPath?: string;
+  /**
+   * xenconsoled's log folder (`xenconsoled --log=guest`, Debian's default
+   * /var/log/xen/console): a console's history comes from `guest-NAME.log` there. null: none.
+   */
+  consoleLogDir?: string | null;
+  /**
+   * util-linux `script` (Debian's essential bsdutils), which gives `xl console` the terminal
+   * xenconsole needs before it forwards input (console-hub.ts). Default "script" on PATH; null
+   * runs `xl console` on plain pipes: output only.
+   */
+  scriptPath?: string | null;
+  /** Starts the console command; the default spawns it with pipes. */
+  spawnConsole?: ConsoleSpawner;
+  timeoutsMs?: Partial<XenTimeoutsMs>;
+  /** Bytes of console history handed to a new session (default 64 KiB). */
+  consoleHistoryBytesMax?: number;
+}
+
+export interface XenMigrateOptions {
+  /**
+   * xl's `-s`: the command used instead of ssh to reach HOST (passed to sh); "" runs HOST itself
+   * as the command, as `xl migrate -s "" NAME "xl migrate-receive"` does for a local test.
+   */
+  sshCommand?: string;
+}
+
+const CONSOLE_LOG_DIR_DEFAULT = "/var/log/xen/console";
+const CONSOLE_HISTORY_BYTES_MAX = 64 * 1024;
+const CONSOLE_SESSION_BUFFER_BYTES_MAX = 1024 * 1024;
+
+export class XenDriver implements HypervisorDriver {
+  readonly kind = "xen" as const;
+  private readonly run: CommandRunner;
+  private readonly xl: string;
+  private readonly timeouts: XenTimeoutsMs;
+  private readonly consoleLogDir: string | null;
+  private readonly scriptPath: string | null;
+  private readonly spawnConsole: ConsoleSpawner;
+  private readonly consoleHistoryBytesMax: number;
+  /** Per guest name, the tail of its queue of operations. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly consoles = new Map<string, Promise<ConsoleHub>>();
+
+  constructor(private readonly options: XenDriverOptions) {
+    this.run = options.run ?? spawnCommandRunner();
+    this.xl = options.xlPath ?? "xl";
+    this.timeouts = { ...XEN_TIMEOUTS_MS_DEFAULT, ...options.timeoutsMs };
+    this.consoleLogDir =
+      options.consoleLogDir === undefined ? CONSOLE_LOG_DIR_DEFAULT : options.consoleLogDir;
+    this.scriptPath = options.scriptPath === undefined ? "script" : options.scriptPath;
+    if (/['\0\n]/.test(this.xl)) {
+      throw new EtherplaneError("INVALID_ARGUMENT", `xl path ${JSON.stringify(this.xl)}`);
+    }
+    this.spawnConsole =
+      options.spawnConsole ??
+      ((argv) => spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" }));
+    this.consoleHistoryBytesMax = options.consoleHistoryBytesMax ?? CONSOLE_HISTORY_BYTES_MAX;
+  }
+
+  async hostInfo(): Promise<HypervisorHostInfo> {
+    const result = await this.xlOk(["info"], this.timeouts.info, "this host");
+    const info = parseXlInfo(result.stdout);
+    return {
+      kind: "xen",
+      version: info.xenVersion,
+      detail: [info.virtCaps, info.scheduler && `scheduler ${info.scheduler}`]
+        .filter((part) => part !== "")
+        .join("; "),
+      cpus: info.nrCpus,
+      totalMemoryMiB: info.totalMemoryMiB,
+      freeMemoryMiB: info.freeMemoryMiB,
+    };
+  }
+
+  async list(): Promise<GuestInfo[]> {
+    const result = await this.xlOk(["list", "-v"], this.timeouts.list, "this host");
+    return parseXlList(result.stdout).map(toGuestInfo);
+  }
+
+  async create(spec: GuestSpec): Promise<GuestInfo> {
+    // Builds and checks the file before queueing: a bad spec fails at once.
+    const text = buildGuestXlConfig(spec);
+    return this.queued(spec.name, () => this.createNow(spec.name, text));
+  }
+
+  async shutdown(name: string): Promise<void> {
+    checkGuestName(name);
+    return this.queued(name, async () => {
+      const row = await this.find(name);
+      // Already down: there is nothing to ask, and xl would wait 60 s for an answer.
+      if (row.state.shutdown) return;
+      await this.xlOk(["shutdown", "-F", name], this.timeouts.shutdown, name);
+    });
+  }
+
+  async reboot(name: string): Promise<void> {
+    checkGuestName(name);
+    return this.queued(name, async () => {
+      const row = await this.find(name);
+      if (row.state.shutdown) {
+        throw new EtherplaneError(
+          "CONFLICT",
+          `guest ${name} is shut down (${row.exit ?? "suspended"}): destroy it and create it again`,
+          { params: { name, state: row.stateText } },
+        );
+      }
+      await this.xlOk(["reboot", "-F", name], this.timeouts.reboot, name);
+    });
+  }
+
+  async destroy(name: string): Promise<void> {
+    checkGuestName(name);
+    return this.queued(name, async () => {
+      await this.xlOk(["destroy", name], this.timeouts.destroy, name);
+      await this.removeConfig(name);
+      await this.stopConsole(name);
+    });
+  }
+
+  async pause(name: string): Promise<void> {
+    checkGuestName(name);
+    return this.queued(name, async () => {
+      // Xen counts pauses by the toolstack (unpause must match): pausing twice is not asked.
+      if ((await this.find(name)).state.paused) return;
+      await this.xlQuietOk(["pause", name], this.timeouts.pause, name);
+    });
+  }
+
+  async unpause(name: string): Promise<void> {
+    checkGuestName(name);
+    return this.queued(name, async () => {
+      if (!(await this.find(name)).state.paused) return;
+      await this.xlQuietOk(["unpause", name], this.timeouts.pause, name);
+    });
+  }
+
+  async console(name: string): Promise<GuestConsoleSession> {
+    checkGuestName(name);
+    const existing = this.consoles.get(name);
+    if (existing !== undefined) {
+      const hub = await existing.catch(() => undefined);
+      if (hub !== undefined && !hub.closed) return hub.attach();
+    }
+    const hub = new ConsoleHub({
+      argv: this.consoleArgv(name),
+      name,
+      logPath: this.consoleLogDir === null ? null : join(this.consoleLogDir, `guest-${name}.log`),
+      spawn: this.spawnConsole,
+      historyBytesMax: this.consoleHistoryBytesMax,
+      sessionBufferBytesMax: CONSOLE_SESSION_BUFFER_BYTES_MAX,
+      settleQuietMs: 200,
+      settleMaxMs: 1500,
+      exitGraceMs: 3000,
+    });
+    const first = hub.start();
+    const started = first.then(() => hub);
+    this.consoles.set(name, started);
+    started.catch(() => {
+      if (this.consoles.get(name) === started) this.consoles.delete(name);
+    });
+    return first;
+  }
+
+  /**
+   * Live-migrates the guest to HOST with `xl migrate` (over ssh unless `sshCommand` says
+   * otherwise); resolves once the guest runs there and is gone from here.
+   */
+  async migrate(name: string, host: string, options: XenMigrateOptions = {}): Promise<void> {
+    checkGuestName(name);
+    if (host === "" || host.startsWith("-") || /[\0\n]/.test(host) || host.length > 255) {
+      throw new EtherplaneError("INVALID_ARGUMENT", `migration host ${JSON.stringify(host)}`);
+    }
+    const ssh = options.sshCommand === undefined ? [] : ["-s", options.sshCommand];
+    return this.queued(name, async () => {
+      await this.xlOk(["migrate", ...ssh, name, host], this.timeouts.migrate, name);
+      await this.removeConfig(name);
+      await this.stopConsole(name);
+    });
+  }
+
+  /** `script -q -e -c "'xl' console NAME" /dev/null`: NAME is checked, xl's path quoted. */
+  private consoleArgv(name: string): string[] {
+    if (this.scriptPath === null) return [this.xl, "console", name];
+    return [this.scriptPath, "-q", "-e", "-c", `'${this.xl}' console ${name}`, "/dev/null"];
+  }
+
+  /** Ends the guest's console sessions: the domain they watched is gone from this host. */
+  private async stopConsole(name: string): Promise<void> {
+    const started = this.consoles.get(name);
+    if (started === undefined) return;
+    this.consoles.delete(name);
+    const hub = await started.catch(() => undefined);
+    await hub?.stop();
+  }
+
+  private async createNow(name: string, text: string): Promise<GuestInfo> {
+    if ((await this.findOrNull(name)) !== null) {
+      throw new EtherplaneError("CONFLICT", `a guest named ${name} already exists on this host`, {
+        params: { name },
+      });
+    }
+    await mkdir(this.options.stateDir, { recursive: true });
+    const finalPath = this.configPath(name);
+    // Until xl has the domain, the running guest of a racing creator keeps its own file.
+    const newPath = `${finalPath}.new`;
+    await writeFile(newPath, text, { mode: 0o600 });
+    const argv = ["create", "-q", newPath];
+    let result: CommandResult;
+    try {
+      result = await this.xlRun(argv, this.timeouts.create);
+    } catch (error) {
+      await this.cleanUpFailedCreate(name, newPath);
+      throw error;
+    }
+    if (result.code !== 0) {
+      const failure = xlFailure([this.xl, ...argv], result, name);
+      if (failure.code === "CONFLICT") await rm(newPath, { force: true });
+      else await this.cleanUpFailedCreate(name, newPath);
+      throw failure;
+    }
+    await rename(newPath, finalPath);
+    const row = await this.findOrNull(name);
+    if (row === null) {
+      throw new EtherplaneError("IO_ERROR", `guest ${name} was created but is not listed`, {
+        params: { name },
+      });
+    }
+    log.info("guest created", { name, domid: row.domid });
+    return toGuestInfo(row);
+  }
+
+  /** xl destroys what it built when create fails; a timed-out create may leave a domain. */
+  private async cleanUpFailedCreate(name: string, newPath: string): Promise<void> {
+    await rm(newPath, { force: true });
+    try {
+      if ((await this.findOrNull(name)) === null) return;
+      log.warn("destroying the remains of a failed create", { name });
+      await this.xlOk(["destroy", name], this.timeouts.destroy, name);
+    } catch (error) {
+      log.error("could not clean up after a failed create", { name, error: String(error) });
+    }
+  }
+
+  private async find(name: string): Promise<XlListRow> {
+    const row = await this.findOrNull(name);
+    if (row === null) {
+      throw new EtherplaneError("NOT_FOUND", `no guest ${name} on this host`, {
+        params: { name },
+      });
+    }
+    return row;
+  }
+
+  private async findOrNull(name: string): Promise<XlListRow | null> {
+    const argv = ["list", "-v", name];
+    const result = await this.xlRun(argv, this.timeouts.list);
+    if (result.code !== 0) {
+      const failure = xlFailure([this.xl, ...argv], result, name);
+      if (failure.code === "NOT_FOUND") return null;
+      throw failure;
+    }
+    return parseXlList(result.stdout).find((row) => row.name === name) ?? null;
+  }
+
+  private xlRun(argv: readonly string[], timeoutMs: number): Promise<CommandResult> {
+    return this.run([this.xl, ...argv], { timeoutMs });
+  }
+
+  private async xlOk(
+    argv: readonly string[],
+    timeoutMs: number,
+    subject: string,
+  ): Promise<CommandResult> {
+    const result = await this.xlRun(argv, timeoutMs);
+    if (result.code !== 0) throw xlFailure([this.xl, ...argv], result, subject);
+    return result;
+  }
+
+  /** `xl pause`/`unpause` exit 0 whatever libxl says (main_pause ignores it): read stderr. */
+  private async xlQuietOk(argv: readonly string[], timeoutMs: number, subject: string) {
+    const result = await this.xlOk(argv, timeoutMs, subject);
+    if (/libxl: error/.test(result.stderr)) {
+      throw xlFailure([this.xl, ...argv], { ...result, code: 1 }, subject);
+    }
+  }
+
+  private configPath(name: string): string {
+    return join(this.options.stateDir, `${name}.cfg`);
+  }
+
+  private async removeConfig(name: string): Promise<void> {
+    await rm(this.configPath(name), { force: true });
+  }
+
+  /** Runs `operation` after every earlier operation on `name` has settled. */
+  private queued<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve();
+    const next = previous.then(operation, operation);
+    const tailPromise = next.catch(() => undefined);
+    this.queues.set(name, tailPromise);
+    void tailPromise.then(() => {
+      if (this.queues.get(name) === tailPromise) this.queues.delete(name);
+    });
+    return next;
+  }
+}
+
+export function toGuestInfo(row: XlListRow): GuestInfo {
+  return {
+    name: row.name,
+    domid: row.domid,
+    // Domain-0's row prints the nil UUID; without -v there is none at all.
+    uuid: row.uuid ?? "00000000-0000-0000-0000-000000000000",
+    memoryMiB: row.memoryMiB,
+    vcpus: row.vcpus,
+    state: row.state,
+    cpuTimeS: row.cpuTimeS,
+    exit: row.exit,
+  };
+}
