@@ -49,7 +49,7 @@ export interface StorageHost {
   aoeIf: string;
   agent: CliDaemon | undefined;
   /** Compute hosts: the agent's hypervisor driver (its guests reach the san through aoeIf). */
-  hypervisor?: "qemu" | "xen" | "fake";
+  hypervisor?: "qemu" | "xen";
 }
 
 /** Resolves when the daemon's stdout matches `pattern`; returns the match. */
@@ -168,7 +168,7 @@ export class ClusterLab {
    * A compute host: an IP on mgmt for its agent, `aoe0` on the san for its guests' disks (the
    * userspace initiator's NBD bridge), and the given hypervisor driver.
    */
-  async computeHost(name: string, hypervisor: "qemu" | "xen" | "fake"): Promise<StorageHost> {
+  async computeHost(name: string, hypervisor: "qemu" | "xen"): Promise<StorageHost> {
     const host = await this.storageHost(name);
     host.hypervisor = hypervisor;
     return host;

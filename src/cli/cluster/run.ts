@@ -11,6 +11,12 @@ import { HttpLink, callController } from "../../cluster/agent/controller-link.js
 import { startAgent } from "../../cluster/runtime/start-agent.js";
 import { startController } from "../../cluster/runtime/start-controller.js";
 import { up } from "../../cluster/runtime/up.js";
+import {
+  AGENT_HYPERVISORS,
+  detectHypervisor,
+  openHypervisorDriver,
+  type AgentHypervisor,
+} from "../../hypervisor/open-driver.js";
 import { parse, stringList, usageError } from "../args.js";
 import { ApiClient } from "../client/api-client.js";
 import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
@@ -105,18 +111,33 @@ interface AgentCredentials {
 
 export async function agentCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane agent --join URL --token JOIN-TOKEN [--name HOSTNAME] [--aoe-iface IF ...] [--data-dir DIR]";
+    "etherplane agent --join URL --token JOIN-TOKEN [--name HOSTNAME] [--role storage|compute ...]\n" +
+    "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
+    "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
+    "  [--data-dir DIR]";
   const { values } = parse(
     args,
     {
       join: { type: "string" },
       token: { type: "string" },
       name: { type: "string" },
+      role: { type: "string", multiple: true },
       "aoe-iface": { type: "string", multiple: true },
+      hypervisor: { type: "string" },
+      "san-iface": { type: "string", multiple: true },
       "data-dir": { type: "string" },
     },
     usage,
   );
+  const roles = stringList(values.role);
+  for (const role of roles)
+    if (role !== "storage" && role !== "compute")
+      throw usageError(`--role ${role}: a host is storage, compute or both`, usage);
+  if (roles.length === 0) roles.push(values.hypervisor ? "compute" : "storage");
+  const hypervisor =
+    values.hypervisor ?? (roles.includes("compute") ? detectHypervisor() : undefined);
+  if (hypervisor !== undefined && !(AGENT_HYPERVISORS as readonly string[]).includes(hypervisor))
+    throw usageError(`--hypervisor ${hypervisor}: choose xen or qemu`, usage);
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const dataDir = path.join(values["data-dir"] ?? DATA_DIR_DEFAULT, "agent");
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -138,15 +159,26 @@ export async function agentCommand(args: string[]): Promise<void> {
       joinToken,
       "POST",
       "/api/v1/agent/join",
-      { name: values.name ?? os.hostname(), roles: ["storage"], exportInterfaces: ifaces },
+      { name: values.name ?? os.hostname(), roles, exportInterfaces: ifaces },
     );
     credentials = { controller, hostId: reply.hostId, token: reply.token };
     fs.writeFileSync(`${credentialsFile}.tmp`, JSON.stringify(credentials), { mode: 0o600 });
     fs.renameSync(`${credentialsFile}.tmp`, credentialsFile);
   }
+  const compute =
+    roles.includes("compute") && hypervisor !== undefined
+      ? {
+          driver: openHypervisorDriver(
+            hypervisor as AgentHypervisor,
+            path.join(dataDir, "hypervisor"),
+          ),
+          sanInterfaces: stringList(values["san-iface"]),
+        }
+      : undefined;
   const agent = await startAgent({
     link: new HttpLink(credentials.controller, credentials.token),
     dataDir,
+    ...(compute ? { compute } : {}),
   });
   process.stdout.write(
     `agent running for host ${credentials.hostId}, controller ${credentials.controller}\n`,

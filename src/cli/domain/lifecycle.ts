@@ -8,6 +8,7 @@ import type { DomainRecord, TaskRecord } from "../../cluster/model.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { parse, usageError } from "../args.js";
 import { finishTask, openSession, sessionFlags, type Session } from "../cluster/session.js";
+import { domainName, parseXlConfig } from "../../domain/xl-cfg/index.js";
 import { importFiles, readDomainFile } from "./domain-files.js";
 
 type DomainReply = { domain: DomainRecord; task: TaskRecord };
@@ -36,14 +37,25 @@ const done: Record<LifecycleVerb, string> = {
   unpause: "unpaused",
 };
 
-/** `create FILE`: the domain the file defines, imported unless the same file is there already. */
+/**
+ * `create FILE`: the domain the file defines, imported first unless it is there already with
+ * this very file (import may have appended allocated MACs to it, nothing else).
+ */
 async function domainForCreate(session: Session, ref: string): Promise<string> {
   if (!fs.existsSync(ref)) return ref;
   const config = readDomainFile(ref);
-  const existing = await session.client
-    .request<{ domains: DomainRecord[] }>("GET", "/api/v1/domains")
-    .then(({ domains }) => domains.find((d) => d.config === config));
-  if (existing) return existing.name;
+  const name = domainName(parseXlConfig(config, ref));
+  const { domains } = await session.client.request<{ domains: DomainRecord[] }>(
+    "GET",
+    "/api/v1/domains",
+  );
+  const existing = domains.find((d) => d.name === name);
+  if (existing && existing.config.startsWith(config)) return existing.name;
+  if (existing)
+    throw new EtherplaneError(
+      "CONFLICT",
+      `domain ${name} exists with another file: change it with etherplane domain edit ${name}, or start it as it is with etherplane start ${name}`,
+    );
   const [reply] = await importFiles(session, [ref]);
   if (!reply) throw new EtherplaneError("INVALID_CONFIG", `${ref} holds no domain`);
   return reply.domain.name;

@@ -25,6 +25,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, open, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
@@ -96,7 +97,8 @@ const versionTimeoutMs = 10_000;
 const killWaitMs = 5000;
 const exitPollMs = 50;
 const createLockKey = "\0create";
-const domidMax = 99_999;
+/** Xen's last ordinary domid: DOMID_FIRST_RESERVED (0x7FF0) - 1, xen/include/public/xen.h. */
+const domidMax = 0x7fef;
 
 type GuestLive = { record: GuestRecord; pid: number };
 
@@ -548,13 +550,25 @@ export class QemuDriver implements HypervisorDriver {
     }
   }
 
+  /**
+   * The next domid after the last one given, as Xen counts: a restarted guest gets a new one, so
+   * an administrator sees the restart in `list`. The last one given is kept in the state dir.
+   */
   private async freeDomid(): Promise<number> {
     const used = new Set<number>();
     for (const name of await listRunDirNames(this.stateDir)) {
       const record = await readRecord(runDirOf(this.stateDir, name));
       if (record) used.add(record.domid);
     }
-    for (let domid = 1; domid <= domidMax; domid += 1) if (!used.has(domid)) return domid;
+    const counter = join(this.stateDir, ".last-domid");
+    const last = Number(await readFile(counter, "utf8").catch(() => "0"));
+    const start = Number.isInteger(last) && last >= 0 && last < domidMax ? last : 0;
+    for (let step = 1; step <= domidMax; step += 1) {
+      const domid = ((start + step - 1) % domidMax) + 1;
+      if (used.has(domid)) continue;
+      await writeFile(counter, String(domid));
+      return domid;
+    }
     throw new EtherplaneError("UNAVAILABLE", `no free domid up to ${domidMax}`);
   }
 }

@@ -130,7 +130,14 @@ export class ComputeReconciler {
       this.disks.detach(domain.name);
       return;
     }
-    if (guest.exit || domain.stopMode === "destroy") return this.destroy(domain);
+    if (guest.exit) {
+      // Stopping anyway: whatever on_* says, the guest that went down stays down.
+      this.state.update(domain.id, {
+        lastExit: { reason: guest.exit, action: "destroy", atMs: this.now() },
+      });
+      return this.destroy(domain);
+    }
+    if (domain.stopMode === "destroy") return this.destroy(domain);
     if (memory.shutdownGeneration !== domain.generation) {
       this.log.info(`domain ${domain.name}: asking the guest to power off`);
       this.state.update(domain.id, {
