@@ -60,6 +60,7 @@ export class FakeHost {
   readonly cpus: number;
   readonly bootDelayMs: number;
   readonly stopDelayMs: number;
+  lastDomid = 0;
 
   constructor(options: FakeHostOptions = {}) {
     this.bridges = new Set(options.bridges ?? ["xenbr0"]);
@@ -137,9 +138,11 @@ export class FakeHypervisorDriver implements HypervisorDriver {
       );
     }
     if (host.guests.size >= guestsMax) return reject("UNAVAILABLE", `${guestsMax} guests already`);
+    // As Xen: every new guest gets the next domid, so a restarted guest is a new domain.
     const used = new Set([...host.guests.values()].map((guest) => guest.domid));
-    let domid = 1;
+    let domid = host.lastDomid + 1;
     while (used.has(domid)) domid += 1;
+    host.lastDomid = domid;
     const guest: FakeGuest = {
       spec: structuredClone(spec),
       domid,

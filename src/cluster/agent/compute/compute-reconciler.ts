@@ -20,7 +20,7 @@ import type {
 } from "../../agent-protocol.js";
 import type { DomainAction, HypervisorInventory } from "../../model.js";
 import type { ComputeState } from "./compute-state.js";
-import type { GuestDisks } from "./guest-disks.js";
+import type { GuestDiskAttacher } from "./guest-disks.js";
 
 /** Makes a host network so (src/net/host-network), or throws why it cannot. */
 export type NetworkApplier = (network: DesiredNetwork) => Promise<void>;
@@ -57,7 +57,7 @@ export class ComputeReconciler {
 
   constructor(
     private readonly driver: HypervisorDriver,
-    private readonly disks: GuestDisks,
+    private readonly disks: GuestDiskAttacher,
     private readonly applyNetwork: NetworkApplier,
     private readonly state: ComputeState,
     private readonly log: Logger,

@@ -42,7 +42,15 @@ function alive(pid: number): boolean {
   }
 }
 
-export class GuestDisks {
+/** What the compute reconciler needs of a host's guest disks. */
+export interface GuestDiskAttacher {
+  /** Makes the disk reachable on this host and says where the guest's bytes are. */
+  attach(domainName: string, disk: DesiredDomainDisk): Promise<GuestDiskSource>;
+  /** Releases what `attach` set up for the domain's disks. */
+  detach(domainName: string): void;
+}
+
+export class GuestDisks implements GuestDiskAttacher {
   private readonly kernelAoe: boolean;
 
   constructor(private readonly options: GuestDisksOptions) {
