@@ -3,25 +3,29 @@
  * real host (tools/hotplug/Linux/init.d/xencommons.in): mount xenfs on /proc/xen, start
  * xenstored, run xen-init-dom0 (writes dom0's name and memory to xenstore), start xenconsoled.
  * Then, as `/ep/config` asks: the network (virtio-net eth0, an optional bridge for guests' vifs,
- * an address), the AoE initiator, the 9p shares, a tmpfs data folder; and last either
+ * an address), the AoE initiator, the copy disk, the 9p shares, a tmpfs data folder; and last
+ * either
  * - `ep_mode=script`: runs `/ep/script.sh` and powers the machine off, or
  * - `ep_mode=session`: starts the exec server on the virtio-serial port (exec-channel.ts), marks
  *   READY and stays up until `ep_life_s` runs out.
  *
  * It speaks the Linux guest lab's console protocol (linux-guest/guest-init.ts), so
  * linux-guest/guest-console.ts parses its output: `@@ <line>` for the script's stdout,
- * `@@! <STAGE> <uptime s> [detail]` for progress (INIT, XEN, NET, AOE, SHARES, READY, DONE),
+ * `@@! <STAGE> <uptime s> [detail]` for progress (INIT, XEN, NET, AOE, COPIES, SHARES, READY,
+ * DONE),
  * `@@! FAIL <reason>`, `@@! EXIT <code>`.
  *
  * `/ep/config` is a per-boot file of `name='value'` lines (dom0-config.ts writes it; a comma
  * cannot be passed on dom0's command line, which is a multiboot module string); `/ep/shares`
- * lists the 9p shares, one `tag mountpoint ro|rw cache` per line.
+ * lists the 9p shares, one `tag mountpoint ro|rw cache` per line; `/ep/copies` the copy disk's
+ * entries (copy-disk.ts), one `index mountpoint dir|file` per line.
  */
 import {
   consoleControlPrefix,
   consoleLinePrefix,
   setupFailureExitCode,
 } from "../linux-guest/guest-init.js";
+import { copyDiskSerial } from "./copy-disk.js";
 
 /** Where Debian's xen-utils-4.17 keeps the real binaries (/usr/sbin holds wrappers). */
 export const xenToolsDir = "/usr/lib/xen-4.17/bin";
@@ -40,6 +44,8 @@ export interface Dom0Modules {
   aoe: readonly string[];
   /** virtio-9p. */
   share: readonly string[];
+  /** virtio-blk and ext4, for the copy disk. */
+  disk: readonly string[];
   /** virtio-serial, for the exec channel. */
   control: readonly string[];
 }
@@ -87,6 +93,12 @@ has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
 disk_ready() {
   s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
   [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
+}
+disk_with_serial() {
+  for b in /sys/block/vd*; do
+    [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/\${b##*/}" ] && echo "/dev/\${b##*/}" && return 0
+  done
+  return 1
 }
 port_named() {
   for p in /sys/class/virtio-ports/*; do
@@ -149,6 +161,18 @@ if [ -n "$ep_aoe_if" ]; then
   mark AOE "$ep_aoe_if\${ep_aoe_wait:+ $ep_aoe_wait}"
 fi
 
+if [ -s /ep/copies ]; then
+  load ${list(modules.disk)}
+  wait_for "$ep_ready_s" "the copy disk" disk_with_serial ${copyDiskSerial}
+  mkdir -p /run/ep-copies
+  mount -t ext4 -o ro "$(disk_with_serial ${copyDiskSerial})" /run/ep-copies || fail "mount the copy disk"
+  while read -r i dir kind; do
+    if [ "$kind" = dir ]; then mkdir -p "$dir"; else mkdir -p "\${dir%/*}" && : >"$dir"; fi
+    mount --bind "/run/ep-copies/$i" "$dir" || fail "bind $i on $dir"
+  done </ep/copies
+  mark COPIES
+fi
+
 if [ -s /ep/shares ]; then
   load ${list(modules.share)}
   while read -r tag dir mode cache; do
@@ -158,7 +182,6 @@ if [ -s /ep/shares ]; then
   done </ep/shares
   mark SHARES
 fi
-if [ -n "$ep_node" ]; then mkdir -p /usr/local/bin && ln -sf "$ep_node" /usr/local/bin/node; fi
 
 # The agent's state (its default --data-dir), bounded: dom0's root is RAM too.
 mkdir -p /var/lib/etherplane

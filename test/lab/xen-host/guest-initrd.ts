@@ -4,24 +4,24 @@
  * initramfs with the Xen block and network frontends and ext4, whose `/init` runs the caller's
  * script and then powers off, or waits for a shutdown request.
  *
- * The vmlinux is 66 MB: give it to dom0 through a share (`kernelShare`), not as a file in dom0's
- * RAM. In the guest's script, `wait_path PATH SECONDS` waits for a device node or sysfs entry;
+ * The vmlinux is 66 MB: give it to dom0 on the copy disk (`pvGuestKernel().copy` in the
+ * session's `copies`), not as a file in dom0's RAM. In the guest's script, `wait_path PATH SECONDS` waits for a device node or sysfs entry;
  * `key=value` words of xl's `extra=` reach the script as variables.
  */
 import { chmod, copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { runCommand } from "../linux-guest/exec.js";
 import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { loadOrder } from "../linux-guest/kernel.js";
-import type { XenHostShare } from "./host-config.js";
+import type { XenHostCopy } from "./host-config.js";
 import { prepareXenHost, pvGuestModuleRoots } from "./host-image.js";
 
 const busyboxPath = "/bin/busybox";
 const scriptBytesMax = 256 * 1024;
-/** Where `kernelShare` puts the kernel's folder in dom0. */
-const dom0KernelDir = "/opt/xen-guest-kernel";
+/** Where `pvGuestKernel().copy` puts the kernel in dom0. */
+const dom0KernelPath = "/opt/xen-guest/vmlinux";
 
 export const guestMarkPrefix = "EP-GUEST";
 
@@ -39,9 +39,9 @@ export interface PvGuestInitrdOptions {
 }
 
 export interface PvGuestKernel {
-  /** The kernel's path in dom0 once `kernelShare` is among the session's shares. */
+  /** The kernel's path in dom0 once `copy` is among the boot's copies. */
   dom0KernelPath: string;
-  kernelShare: XenHostShare;
+  copy: XenHostCopy;
 }
 
 function guestInit(modules: readonly string[], after: "poweroff" | "wait"): string {
@@ -73,13 +73,12 @@ ${after === "wait" ? "while true; do sleep 3600; done" : "poweroff -f"}
 `;
 }
 
-/** The lab kernel for PV guests, and the share that makes it readable in dom0. */
+/** The lab kernel for PV guests (the raw vmlinux), and the copy that puts it in dom0. */
 export async function pvGuestKernel(options: { cacheDir?: string } = {}): Promise<PvGuestKernel> {
   const image = await prepareXenHost(options);
-  const path = image.kernel.bootImagePath;
   return {
-    dom0KernelPath: join(dom0KernelDir, path.slice(dirname(path).length + 1)),
-    kernelShare: { hostPath: dirname(path), mountPoint: dom0KernelDir },
+    dom0KernelPath,
+    copy: { hostPath: image.kernel.bootImagePath, mountPoint: dom0KernelPath },
   };
 }
 

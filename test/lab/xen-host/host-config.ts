@@ -6,16 +6,18 @@
  *            namespace (QEMU runs there); in dom0: eth0, an optional bridge for guests' vifs
  *            (`xenbr0`, eth0 enslaved, as a Xen host is set up) and an optional address
  *   aoe      aoe.ko on the guest bridge (or eth0), optionally waiting for some disks
- *   shares   host folders over virtio-9p; `node: true` shares this Node.js installation and links
- *            it as /usr/local/bin/node, `project: true` the repository at its own path
+ *   copies   host files and folders on a read-only ext4 disk (copy-disk.ts): a snapshot, but
+ *            far faster than 9p under TCG; `node: true` puts this Node.js at /usr/local/bin/node,
+ *            `project: true` what the CLI needs of the repository at its own path
+ *   shares   host folders over virtio-9p: live (and writable if asked), but ~10 ms per request
  */
 import { realpathSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
-import { dirname, join, relative } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import type { InitramfsFile } from "../linux-guest/initramfs.js";
 import type { Namespace, TestNet } from "../netns.js";
 import { repoRoot } from "../repo.js";
+import type { CopyEntry } from "./copy-disk.js";
 
 export interface XenHostNetworkOptions {
   /** The namespace holding `bridge`; QEMU runs in it (`ip netns exec`). */
@@ -55,6 +57,13 @@ export interface XenHostShare {
   cache?: "none" | "loose" | "mmap";
 }
 
+export interface XenHostCopy {
+  /** A host file or folder (no comma or whitespace in the path). */
+  hostPath: string;
+  /** Where dom0 sees it (a read-only bind mount); `hostPath` by default. */
+  mountPoint?: string;
+}
+
 /** Options shared by `bootXenHost` and `startXenHost`. */
 export interface XenHostCommonOptions {
   /** More files for dom0 (paths under `ep/`); they sit in dom0's RAM. */
@@ -70,10 +79,14 @@ export interface XenHostCommonOptions {
   network?: XenHostNetworkOptions;
   /** Load aoe.ko in dom0 (needs `network`); `true` for the defaults. */
   aoe?: XenHostAoeOptions | boolean;
+  /** Copied into dom0 at boot on a read-only disk (what the host changes later is not seen). */
+  copies?: readonly XenHostCopy[];
+  /** Live host folders over virtio-9p (slow for many small files under TCG). */
   shares?: readonly XenHostShare[];
-  /** Share this Node.js installation (read-only) and put `node` on dom0's PATH. */
+  /** This Node.js binary as /usr/local/bin/node (on PATH); dom0 has the libraries it needs. */
   node?: boolean;
-  /** Share the repository (read-only) at its own path, so `cliPath` works in dom0. */
+  /** package.json, dist/, build/Release and the production node_modules at the repository's own
+   * path, so `node ${cliPath}` works in dom0. Copied at boot: rebuild before starting. */
   project?: boolean;
   /** Size of the tmpfs on /var/lib/etherplane (ETHERPLANE_DATA_DIR), MiB; 64 by default. */
   dataDirMiB?: number;
@@ -102,8 +115,10 @@ interface ResolvedShare {
 export interface BootPlan {
   /** Files for the per-boot archive: `ep/config`, `ep/shares`, then the caller's. */
   files: InitramfsFile[];
-  /** QEMU arguments for the NIC and the 9p devices (the control port is added by the session). */
+  /** QEMU arguments for the NIC and the 9p devices (the launcher adds the copy disk). */
   deviceArgs: string[];
+  /** What goes on the copy disk; empty for none. */
+  copies: CopyEntry[];
   network?: { tap: string; mac: string; mtu: number; bridgeNs: Namespace; bridge: string };
   memoryMiB: number;
   dom0MemMiB: number;
@@ -113,6 +128,7 @@ export interface BootPlan {
 const mtuMin = 576;
 const mtuMax = 9000;
 const sharesMax = 8;
+const copiesMax = 16;
 const ifnamePattern = /^[a-zA-Z][\w.-]{0,14}$/;
 const pathPattern = /^\/[\w./+@-]*$/;
 
@@ -156,42 +172,56 @@ function defaultMac(boot: number): string {
   return bytes.map((byte) => (byte & 0xff).toString(16).padStart(2, "0")).join(":");
 }
 
-/** The Node.js installation running this process: its prefix and node's path inside it. */
-export function nodeInstallation(): { prefix: string; binary: string } {
-  const binary = realpathSync(process.execPath);
-  // <prefix>/bin/node is the usual layout (Debian, NodeSource, nvm, the official tarball).
-  const prefix = dirname(binary).endsWith("/bin") ? dirname(dirname(binary)) : dirname(binary);
-  return { prefix, binary: relative(prefix, binary) };
-}
-
-/** dom0's own folders, where no share may be mounted. */
-const dom0Folders = new Set([
+/** dom0's own folders, where nothing may be mounted (/usr/local excepted). */
+const dom0Folders = [
   ...["/bin", "/sbin", "/lib", "/lib64", "/usr", "/etc", "/dev", "/proc", "/sys", "/run"],
   ...["/tmp", "/ep", "/var/lib/etherplane", "/var/lib/xen", "/var/log/xen"],
-]);
+];
 
-/** Where dom0 mounts this Node.js installation; /usr/local/bin/node links into it. */
-export const dom0NodePrefix = "/opt/host-node";
-
-function resolveShares(options: XenHostCommonOptions): ResolvedShare[] {
-  const wanted: XenHostShare[] = [...(options.shares ?? [])];
-  if (options.node) {
-    wanted.push({ hostPath: nodeInstallation().prefix, mountPoint: dom0NodePrefix });
+/** Checks that `mountPoint` leaves dom0's own folders alone and is not taken. */
+function checkMountPoint(what: string, mountPoint: string, taken: Set<string>): string {
+  checkPath(what, mountPoint);
+  // A share over /usr would hide the Xen tools.
+  const under = (dir: string) => mountPoint === dir || mountPoint.startsWith(`${dir}/`);
+  const reserved = dom0Folders.find(under);
+  if (mountPoint === "/" || (reserved && !(under("/usr/local") && mountPoint !== "/usr/local"))) {
+    invalid(`${what} ${mountPoint} would hide dom0's ${reserved ?? "/"}`);
   }
-  if (options.project) wanted.push({ hostPath: repoRoot });
+  if (taken.has(mountPoint)) invalid(`two mounts on ${mountPoint}`);
+  taken.add(mountPoint);
+  return mountPoint;
+}
+
+/** Where `node: true` puts this Node.js (a bind mount of the binary). */
+export const dom0NodePath = "/usr/local/bin/node";
+
+function resolveCopies(options: XenHostCommonOptions, taken: Set<string>): CopyEntry[] {
+  const entries: CopyEntry[] = (options.copies ?? []).map((copy) => ({
+    source: { kind: "path", hostPath: checkPath("copy hostPath", copy.hostPath) },
+    mountPoint: checkMountPoint("copy mountPoint", copy.mountPoint ?? copy.hostPath, taken),
+  }));
+  if (options.node) {
+    entries.push({
+      source: { kind: "path", hostPath: realpathSync(process.execPath) },
+      mountPoint: checkMountPoint("node", dom0NodePath, taken),
+    });
+  }
+  if (options.project) {
+    entries.push({
+      source: { kind: "project", root: repoRoot },
+      mountPoint: checkMountPoint("project", checkPath("repository", repoRoot), taken),
+    });
+  }
+  if (entries.length > copiesMax) invalid(`${entries.length} copies, over ${copiesMax}`);
+  return entries;
+}
+
+function resolveShares(options: XenHostCommonOptions, taken: Set<string>): ResolvedShare[] {
+  const wanted = options.shares ?? [];
   if (wanted.length > sharesMax) invalid(`${wanted.length} shares, over ${sharesMax}`);
-  const mountPoints = new Set<string>();
   return wanted.map((share, i) => {
     const hostPath = checkPath("share hostPath", share.hostPath);
-    const mountPoint = checkPath("share mountPoint", share.mountPoint ?? share.hostPath);
-    // dom0's own folders stay dom0's: a share over /usr would hide the Xen tools.
-    const under = (dir: string) => mountPoint === dir || mountPoint.startsWith(`${dir}/`);
-    const reserved = [...dom0Folders].find(under);
-    if (mountPoint === "/" || (reserved && !under("/usr/local"))) {
-      invalid(`share mountPoint ${mountPoint} would hide dom0's ${reserved ?? "/"}`);
-    }
-    if (mountPoints.has(mountPoint)) invalid(`two shares on ${mountPoint}`);
-    mountPoints.add(mountPoint);
+    const mountPoint = checkMountPoint("share mountPoint", share.mountPoint ?? hostPath, taken);
     const readOnly = share.readOnly ?? true;
     const cache = share.cache ?? (readOnly ? "loose" : "none");
     if (!["none", "loose", "mmap"].includes(cache)) invalid(`share cache ${String(cache)}`);
@@ -215,7 +245,7 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     if (!/^ep\/[\w./-]+$/.test(file.path) || file.path.split("/").includes("..")) {
       invalid(`dom0 file path ${file.path} is not under ep/`);
     }
-    if (file.path === "ep/config" || file.path === "ep/shares" || file.path === "ep/script.sh") {
+    if (["ep/config", "ep/shares", "ep/copies", "ep/script.sh"].includes(file.path)) {
       invalid(`dom0 file path ${file.path} is the lab's own`);
     }
   }
@@ -285,7 +315,9 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     });
   }
 
-  const shares = resolveShares(options);
+  const taken = new Set<string>();
+  const copies = resolveCopies(options, taken);
+  const shares = resolveShares(options, taken);
   for (const share of shares) {
     deviceArgs.push(
       "-fsdev",
@@ -295,7 +327,6 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
       `virtio-9p-pci,fsdev=${share.tag},mount_tag=${share.tag}`,
     );
   }
-  if (options.node) config["ep_node"] = join(dom0NodePrefix, nodeInstallation().binary);
 
   const configText = Object.entries(config)
     .filter(([, value]) => value !== undefined)
@@ -311,6 +342,7 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
       ...(options.files ?? []),
     ],
     deviceArgs,
+    copies,
     network,
     memoryMiB,
     dom0MemMiB,

@@ -51,7 +51,7 @@ import {
 const log = createLogger("lab:xen-host");
 
 /** Bump when the entry's layout changes without any input changing. */
-const layoutVersion = 2;
+const layoutVersion = 3;
 const busyboxPath = "/bin/busybox";
 const buildTimeoutMs = 5 * 60_000;
 
@@ -73,12 +73,14 @@ export const dom0ModuleRoots = [
 /**
  * Loaded only when a boot asks for the feature. dom0 is PV, but QEMU's emulated PCI devices are
  * visible to it, and virtio uses the DMA API under Xen (virtio_ring.c vring_use_dma_api), so
- * virtio-net, virtio-9p and virtio-serial work as on bare metal. 9p needs netfs and fscache.
+ * virtio-net, virtio-9p, virtio-blk and virtio-serial work as on bare metal. 9p needs netfs and
+ * fscache; the copy disk is ext4 (crc32c_generic: qemu64 has no SSE4.2 for crc32c-intel).
  */
 const featureModuleRoots = {
   net: ["virtio_pci", "virtio_net"],
   aoe: ["aoe"],
   share: ["virtio_pci", "9p", "9pnet_virtio"],
+  disk: ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"],
   control: ["virtio_pci", "virtio_console"],
 } as const;
 
@@ -178,7 +180,7 @@ async function buildDom0Tree(
   await linkBusybox(root);
   for (const dir of [
     ...["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib/etherplane"],
-    ...["usr/local/bin", "opt"],
+    ...["usr/local/bin", "opt", "run"],
   ]) {
     await mkdir(join(root, dir), { recursive: true });
   }
@@ -255,6 +257,7 @@ export async function fetchXenHostImage(
     net: loadOrder(kernel, featureModuleRoots.net),
     aoe: loadOrder(kernel, featureModuleRoots.aoe),
     share: loadOrder(kernel, featureModuleRoots.share),
+    disk: loadOrder(kernel, featureModuleRoots.disk),
     control: loadOrder(kernel, featureModuleRoots.control),
   };
   const hash = createHash("sha256");

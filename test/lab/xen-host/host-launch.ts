@@ -21,6 +21,7 @@ import { createLogger } from "../../../src/foundation/log.js";
 import { GuestConsole } from "../linux-guest/guest-console.js";
 import { composeInitrd } from "../linux-guest/initramfs.js";
 import type { Namespace } from "../netns.js";
+import { buildCopyDisk, copyDiskSerial } from "./copy-disk.js";
 import {
   planBoot,
   type BootPlan,
@@ -139,8 +140,28 @@ export async function launchXenHost(
     await rm(workDir, { recursive: true, force: true });
   };
   try {
+    const diskArgs: string[] = [];
+    const copyFiles = [];
+    if (plan.copies.length > 0) {
+      const copyDisk = join(workDir, "copies.img");
+      const startMs = Date.now();
+      const lines = await buildCopyDisk(plan.copies, join(workDir, "copies"), copyDisk);
+      // The staging folder's hard links are not needed once the image holds the files.
+      await rm(join(workDir, "copies"), { recursive: true, force: true });
+      log.debug("copy disk built", { ms: Date.now() - startMs });
+      copyFiles.push({ path: "ep/copies", content: lines });
+      diskArgs.push(
+        ...["-drive", `file=${copyDisk},if=none,id=${copyDiskSerial},format=raw,readonly=on`],
+        ...["-device", `virtio-blk-pci,drive=${copyDiskSerial},serial=${copyDiskSerial}`],
+      );
+    }
     const initrd = join(workDir, "dom0-initrd.cpio");
-    await composeInitrd(image.dom0InitramfsPath, [...plan.files, ...extraFiles], workDir, initrd);
+    await composeInitrd(
+      image.dom0InitramfsPath,
+      [...plan.files, ...copyFiles, ...extraFiles],
+      workDir,
+      initrd,
+    );
     const args = [
       ...qemuXenArgs({
         image,
@@ -151,6 +172,7 @@ export async function launchXenHost(
         cpus: plan.cpus,
       }),
       ...plan.deviceArgs,
+      ...diskArgs,
       ...extraArgs(workDir),
     ];
     if (plan.network) {

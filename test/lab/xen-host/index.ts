@@ -33,10 +33,10 @@ export { startXenHost } from "./xen-session.js";
 export type { XenExecOptions, XenHostSession, XenSessionOptions } from "./xen-session.js";
 export type { ExecResult } from "./exec-channel.js";
 export {
-  dom0NodePrefix,
-  nodeInstallation,
+  dom0NodePath,
   type XenHostAoeOptions,
   type XenHostCommonOptions,
+  type XenHostCopy,
   type XenHostNetworkOptions,
   type XenHostShare,
 } from "./host-config.js";
