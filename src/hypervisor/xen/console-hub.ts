@@ -33,7 +33,12 @@ export interface ConsoleHubOptions {
   historyBytesMax: number;
   /** A session whose reader lags this far behind loses output rather than growing memory. */
   sessionBufferBytesMax: number;
-  /** How long to collect the replayed backlog after spawning: quiet gap, then at most. */
+  /**
+   * Collecting the replayed backlog after spawning: wait up to `settleFirstMs` for its first
+   * byte (xl and xenconsole take that long to start), then until `settleQuietMs` pass without
+   * output, and no longer than `settleMaxMs` in all (a guest that never stops printing).
+   */
+  settleFirstMs: number;
   settleQuietMs: number;
   settleMaxMs: number;
   /** How long a closing hub waits after SIGTERM before SIGKILL. */
@@ -53,6 +58,7 @@ export class ConsoleHub {
   /** Set while the first attach collects the backlog: output goes there, not to sessions. */
   private backlog: Buffer[] | undefined = [];
   private lastDataMs = 0;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: ConsoleHubOptions) {
     this.recent = new TailBuffer(options.historyBytesMax);
@@ -159,6 +165,7 @@ export class ConsoleHub {
     this.recent.append(chunk);
     if (this.backlog !== undefined) {
       this.backlog.push(chunk);
+      this.wake?.();
       return;
     }
     for (const session of this.sessions) session.deliver(chunk);
@@ -173,19 +180,26 @@ export class ConsoleHub {
     this.markExited();
   }
 
-  /** Waits for the replayed backlog: a quiet gap after the last byte, bounded overall. */
+  /** Waits for the replayed backlog (see settleFirstMs); a guest with nothing unread costs the wait. */
   private async settle(): Promise<void> {
     const startMs = Date.now();
-    this.lastDataMs = startMs;
-    const { settleQuietMs, settleMaxMs } = this.options;
+    this.lastDataMs = 0;
+    const { settleFirstMs, settleQuietMs, settleMaxMs } = this.options;
     while (!this.exited) {
       const nowMs = Date.now();
-      if (nowMs - startMs >= settleMaxMs || nowMs - this.lastDataMs >= settleQuietMs) return;
-      const waitMs = Math.min(
-        settleQuietMs - (nowMs - this.lastDataMs),
-        settleMaxMs - (nowMs - startMs),
-      );
-      await Promise.race([delay(Math.max(1, waitMs)), this.exitedPromise]);
+      const deadlineMs =
+        this.lastDataMs === 0
+          ? startMs + Math.min(settleFirstMs, settleMaxMs)
+          : Math.min(this.lastDataMs + settleQuietMs, startMs + settleMaxMs);
+      if (nowMs >= deadlineMs) return;
+      let timer: NodeJS.Timeout | undefined;
+      const wait = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs - nowMs);
+        this.wake = resolve; // the next byte moves the deadline
+      });
+      await Promise.race([wait, this.exitedPromise]);
+      clearTimeout(timer);
+      this.wake = undefined;
     }
   }
 
@@ -257,8 +271,4 @@ class ConsoleStream extends Duplex {
 
 function tail(buffer: Buffer, bytesMax: number): Buffer {
   return buffer.length > bytesMax ? buffer.subarray(buffer.length - bytesMax) : buffer;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -79,6 +79,12 @@ export interface XenDriverOptions {
   timeoutsMs?: Partial<XenTimeoutsMs>;
   /** Bytes of console history handed to a new session (default 64 KiB). */
   consoleHistoryBytesMax?: number;
+  /**
+   * How long a first console attach waits for xenconsole to replay what the guest printed while
+   * nobody read, so that it is history and not live output (default 3 s; a guest with nothing
+   * unread makes the attach take that long). Later sessions of the same guest attach at once.
+   */
+  consoleAttachWaitMs?: number;
 }
 
 export interface XenMigrateOptions {
@@ -92,6 +98,7 @@ export interface XenMigrateOptions {
 const CONSOLE_LOG_DIR_DEFAULT = "/var/log/xen/console";
 const CONSOLE_HISTORY_BYTES_MAX = 64 * 1024;
 const CONSOLE_SESSION_BUFFER_BYTES_MAX = 1024 * 1024;
+const CONSOLE_ATTACH_WAIT_MS = 3000;
 
 export class XenDriver implements HypervisorDriver {
   readonly kind = "xen" as const;
@@ -102,6 +109,7 @@ export class XenDriver implements HypervisorDriver {
   private readonly scriptPath: string | null;
   private readonly spawnConsole: ConsoleSpawner;
   private readonly consoleHistoryBytesMax: number;
+  private readonly consoleAttachWaitMs: number;
   /** Per guest name, the tail of its queue of operations. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
@@ -120,6 +128,7 @@ export class XenDriver implements HypervisorDriver {
       options.spawnConsole ??
       ((argv) => spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" }));
     this.consoleHistoryBytesMax = options.consoleHistoryBytesMax ?? CONSOLE_HISTORY_BYTES_MAX;
+    this.consoleAttachWaitMs = options.consoleAttachWaitMs ?? CONSOLE_ATTACH_WAIT_MS;
   }
 
   async hostInfo(): Promise<HypervisorHostInfo> {
@@ -213,8 +222,9 @@ export class XenDriver implements HypervisorDriver {
       spawn: this.spawnConsole,
       historyBytesMax: this.consoleHistoryBytesMax,
       sessionBufferBytesMax: CONSOLE_SESSION_BUFFER_BYTES_MAX,
+      settleFirstMs: this.consoleAttachWaitMs,
       settleQuietMs: 200,
-      settleMaxMs: 1500,
+      settleMaxMs: this.consoleAttachWaitMs + 5000,
       exitGraceMs: 3000,
     });
     const first = hub.start();

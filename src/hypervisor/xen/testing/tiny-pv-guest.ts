@@ -77,6 +77,16 @@ export async function prepareTinyPvGuest(): Promise<TinyPvGuestImage> {
       await publish(temporary, kernelGzPath);
     });
   }
+  return {
+    kernelGz: await readFile(kernelGzPath),
+    initramfs: await buildTinyGuestInitramfs(),
+    loopModule: await readFile(join(kernel.modulesDir, "loop.ko")),
+    kernelRelease: kernel.release,
+  };
+}
+
+/** The guest's initramfs alone (~2 MB): busybox, `/init` and `/dev/console`. */
+export async function buildTinyGuestInitramfs(): Promise<Buffer> {
   const root = await mkdtemp(join(tmpdir(), "ep-tiny-pv-"));
   try {
     const tree = join(root, "tree");
@@ -88,12 +98,7 @@ export async function prepareTinyPvGuest(): Promise<TinyPvGuestImage> {
     // The kernel opens /dev/console before /init runs (no devtmpfs yet): without it, no output.
     await runCommand("mknod", ["-m", "600", join(tree, "dev", "console"), "c", "5", "1"]);
     await packCpio(tree, join(root, "guest.cpio"));
-    return {
-      kernelGz: await readFile(kernelGzPath),
-      initramfs: await readFile(join(root, "guest.cpio")),
-      loopModule: await readFile(join(kernel.modulesDir, "loop.ko")),
-      kernelRelease: kernel.release,
-    };
+    return await readFile(join(root, "guest.cpio"));
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -1,5 +1,8 @@
 /**
- * The xen driver's pieces against the real `xl` of Xen 4.17 (takes ~2 min under TCG): the Xen
+ * Captures test/fixtures/xl/guests/ (opt-in: takes ~3 min under TCG, so it runs only with
+ * EP_XL_FIXTURES_OUT=<folder>; xen-driver-real-xen.integ.test.ts is the routine real test).
+ *
+ * The xen driver's pieces against the real `xl` of Xen 4.17: the Xen
  * host lab boots the hypervisor under QEMU with a PV dom0, and dom0 creates tiny PV guests
  * from xl.cfg files that buildGuestXlConfig wrote, lets three of them power off, reboot and
  * crash by themselves, pauses and shuts down the fourth, and tries the failures the driver maps
@@ -7,8 +10,8 @@
  * in the lab's dom0, so the driver's commands run there as a shell script and their outputs come
  * back to the parsers and the error mapping here.
  *
- * With EP_XL_FIXTURES_OUT=<folder> it writes what it captured there: that is how
- * test/fixtures/xl/guests/ was made.
+ * It writes what it captured to EP_XL_FIXTURES_OUT: that is how test/fixtures/xl/guests/ was
+ * made.
  */
 import type { ChildProcess } from "node:child_process";
 import assert from "node:assert/strict";
@@ -30,9 +33,6 @@ import { xlFailure } from "./xl-errors.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlListLong } from "./xl-list-long.js";
 import { parseXlList } from "./xl-list.js";
-
-const notRoot =
-  process.getuid?.() !== 0 ? "needs root (mknod for the initramfs, /var/cache)" : false;
 
 const uuid = (n: number) => `6f1c2a40-5b7e-4c1d-9a2e-${n.toString(16).padStart(12, "0")}`;
 
@@ -88,8 +88,13 @@ const errorSpecs = {
 
 const shutDown = (name: string) => `xl list "${name}" 2>/dev/null | grep -q -- '---s'`;
 
-/** Fixture capture also runs the slow cases (a missing bridge costs ~45 s of hotplug scripts). */
-const capturing = process.env["EP_XL_FIXTURES_OUT"] !== undefined;
+const outDir = process.env["EP_XL_FIXTURES_OUT"];
+const skip =
+  process.getuid?.() !== 0
+    ? "needs root (mknod for the initramfs, /var/cache)"
+    : outDir === undefined
+      ? "fixture capture: set EP_XL_FIXTURES_OUT=<folder> to run it"
+      : false;
 
 function dom0Steps(): Dom0Step[] {
   const shell = (command: string): Dom0Step => ({ kind: "shell", command });
@@ -106,7 +111,8 @@ function dom0Steps(): Dom0Step[] {
       capture(`xl-create-${spec.name}`, `xl create -q /ep/cfg/${spec.name}.cfg`),
     ),
     capture("xl-create-name-taken", "xl create -q /ep/cfg/ep-run.cfg"),
-    ...(capturing ? [capture("xl-create-no-bridge", "xl create -q /ep/cfg/ep-nobridge.cfg")] : []),
+    // ~45 s of hotplug scripts under TCG before xl gives up.
+    capture("xl-create-no-bridge", "xl create -q /ep/cfg/ep-nobridge.cfg"),
     capture("xl-create-no-disk", "xl create -q /ep/cfg/ep-nodisk.cfg"),
     capture("xl-create-no-memory", "xl create -q /ep/cfg/ep-big.cfg"),
     capture("xl-list-v-unknown", "xl list -v nosuch"),
@@ -147,7 +153,7 @@ function dom0Steps(): Dom0Step[] {
   ];
 }
 
-void describe("xl of a real Xen 4.17 dom0 (takes ~2 min under TCG)", { skip: notRoot }, () => {
+void describe("xl fixtures from a real Xen 4.17 dom0 (~3 min under TCG)", { skip }, () => {
   const children: ChildProcess[] = [];
   let guest: TinyPvGuestImage;
   let captures: Map<string, Dom0Capture>;
@@ -196,7 +202,6 @@ void describe("xl of a real Xen 4.17 dom0 (takes ~2 min under TCG)", { skip: not
       for (const [name, capture] of captures)
         t.diagnostic(`${name}: exit ${capture.code}, ${capture.seconds.toFixed(1)} s`);
 
-      const outDir = process.env["EP_XL_FIXTURES_OUT"];
       if (outDir) await writeFixtures(outDir, captures);
     },
   );
@@ -302,7 +307,7 @@ void describe("xl of a real Xen 4.17 dom0 (takes ~2 min under TCG)", { skip: not
       return xlFailure(["xl"], capture, subject).code;
     };
     assert.equal(code("xl-create-name-taken", "ep-run"), "CONFLICT");
-    if (capturing) assert.equal(code("xl-create-no-bridge", "ep-nobridge"), "UNAVAILABLE");
+    assert.equal(code("xl-create-no-bridge", "ep-nobridge"), "UNAVAILABLE");
     assert.equal(code("xl-create-no-disk", "ep-nodisk"), "UNAVAILABLE");
     assert.equal(code("xl-create-no-memory", "ep-big"), "UNAVAILABLE");
     for (const name of [
