@@ -44,9 +44,13 @@ export class FakeXlRunner {
   readonly calls: FakeCall[] = [];
   private readonly answers: Array<{ prefix: readonly string[]; answer: FakeAnswer }> = [];
 
-  /** Answers calls whose arguments after the binary start with `prefix`; the latest wins. */
+  /**
+   * Answers calls whose arguments after the binary start with `prefix`; the longest matching
+   * prefix wins, then the latest given.
+   */
   on(prefix: readonly string[], answer: FakeAnswer): this {
     this.answers.unshift({ prefix, answer });
+    this.answers.sort((a, b) => b.prefix.length - a.prefix.length);
     return this;
   }
 
