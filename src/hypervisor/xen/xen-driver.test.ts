@@ -41,10 +41,12 @@ describe("xen driver over a fake xl", () => {
   });
   after(async () => rm(stateDir, { recursive: true, force: true }));
 
-  const setup = (configure: (fake: FakeXlRunner) => void) => {
+  /** The host has every bridge and disk unless `missing` names it. */
+  const setup = (configure: (fake: FakeXlRunner) => void, missing: string[] = []) => {
     const fake = new FakeXlRunner();
     configure(fake);
-    const xen = new XenDriver({ stateDir, run: fake.run, xlPath: "/usr/sbin/xl" });
+    const pathExists = (path: string) => Promise.resolve(!missing.includes(path));
+    const xen = new XenDriver({ stateDir, run: fake.run, xlPath: "/usr/sbin/xl", pathExists });
     return { fake, xen };
   };
   const files = async () => (await readdir(stateDir)).sort();
@@ -161,6 +163,17 @@ describe("xen driver over a fake xl", () => {
       );
       assert.deepEqual(await files(), []);
     }
+  });
+
+  test("a missing bridge or disk is UNAVAILABLE before xl runs, naming each", async () => {
+    const { fake, xen } = setup(() => undefined, ["/sys/class/net/xenbr0", "/dev/etherd/e1.0"]);
+    await rejects(
+      xen.create(spec),
+      "UNAVAILABLE",
+      /^guest ep-run: the bridge xenbr0 does not exist on this host; disk xvda: \/dev\/etherd\/e1\.0 does not exist on this host$/,
+    );
+    assert.deepEqual(fake.calls, []);
+    assert.deepEqual(await files(), []);
   });
 
   test("a create that times out is cleaned up: the half-made domain is destroyed", async () => {

@@ -10,7 +10,7 @@
  * guest without PV drivers. Operations on one name run one at a time.
  */
 import { spawn } from "node:child_process";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
@@ -77,6 +77,11 @@ export interface XenDriverOptions {
   /** Starts the console command; the default spawns it with pipes. */
   spawnConsole?: ConsoleSpawner;
   timeoutsMs?: Partial<XenTimeoutsMs>;
+  /**
+   * Whether a host path exists (a bridge under /sys/class/net, a disk); the default asks the
+   * file system. create checks the spec's bridges and disks with it before running xl.
+   */
+  pathExists?: (path: string) => Promise<boolean>;
   /** Bytes of console history handed to a new session (default 64 KiB). */
   consoleHistoryBytesMax?: number;
   /**
@@ -110,6 +115,7 @@ export class XenDriver implements HypervisorDriver {
   private readonly spawnConsole: ConsoleSpawner;
   private readonly consoleHistoryBytesMax: number;
   private readonly consoleAttachWaitMs: number;
+  private readonly pathExists: (path: string) => Promise<boolean>;
   /** Per guest name, the tail of its queue of operations. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
@@ -129,6 +135,13 @@ export class XenDriver implements HypervisorDriver {
       ((argv) => spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" }));
     this.consoleHistoryBytesMax = options.consoleHistoryBytesMax ?? CONSOLE_HISTORY_BYTES_MAX;
     this.consoleAttachWaitMs = options.consoleAttachWaitMs ?? CONSOLE_ATTACH_WAIT_MS;
+    this.pathExists =
+      options.pathExists ??
+      ((path) =>
+        access(path).then(
+          () => true,
+          () => false,
+        ));
   }
 
   async hostInfo(): Promise<HypervisorHostInfo> {
@@ -154,7 +167,10 @@ export class XenDriver implements HypervisorDriver {
   async create(spec: GuestSpec): Promise<GuestInfo> {
     // Builds and checks the file before queueing: a bad spec fails at once.
     const text = buildGuestXlConfig(spec);
-    return this.queued(spec.name, () => this.createNow(spec.name, text));
+    return this.queued(spec.name, async () => {
+      await this.checkHostHas(spec);
+      return this.createNow(spec.name, text);
+    });
   }
 
   async shutdown(name: string): Promise<void> {
@@ -251,6 +267,30 @@ export class XenDriver implements HypervisorDriver {
       await this.removeConfig(name);
       await this.stopConsole(name);
     });
+  }
+
+  /**
+   * The bridges and disk paths the spec names must exist in dom0. xl finds out too, but a
+   * missing bridge only when the vif hotplug script fails (seconds, ~45 s under TCG), and the
+   * message then names a script rather than the bridge.
+   */
+  private async checkHostHas(spec: GuestSpec): Promise<void> {
+    const missing: string[] = [];
+    for (const vif of spec.vifs) {
+      if (!(await this.pathExists(join("/sys/class/net", vif.bridge)))) {
+        missing.push(`the bridge ${vif.bridge} does not exist on this host`);
+      }
+    }
+    for (const disk of spec.disks) {
+      if (disk.source.kind === "path" && !(await this.pathExists(disk.source.path))) {
+        missing.push(`disk ${disk.vdev}: ${disk.source.path} does not exist on this host`);
+      }
+    }
+    if (missing.length > 0) {
+      throw new EtherplaneError("UNAVAILABLE", `guest ${spec.name}: ${missing.join("; ")}`, {
+        params: { name: spec.name },
+      });
+    }
   }
 
   /** `script -q -e -c "'xl' console NAME" /dev/null`: NAME is checked, xl's path quoted. */
