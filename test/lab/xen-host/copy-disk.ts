@@ -23,7 +23,7 @@ import {
   stat,
   symlink,
 } from "node:fs/promises";
-import { basename, dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { runCommand } from "../linux-guest/exec.js";
 
@@ -183,7 +183,7 @@ export async function buildCopyDisk(
   await runCommand(
     "mke2fs",
     [
-      ...["-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", basename(copyDiskSerial)],
+      ...["-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", copyDiskSerial],
       ...["-N", String(counter.files + 1024), "-E", "root_owner=0:0"],
       ...["-d", staging, imagePath, `${sizeMiB}M`],
     ],

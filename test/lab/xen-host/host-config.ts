@@ -71,7 +71,10 @@ export interface XenHostCommonOptions {
   /** The machine's memory (MiB); dom0 gets `dom0MemMiB` of it, Xen and guests the rest. */
   memoryMiB?: number;
   dom0MemMiB?: number;
+  /** The machine's CPUs (Xen's pCPUs, `xl info` nr_cpus); 2 by default. */
   cpus?: number;
+  /** dom0's vCPUs (Xen's dom0_max_vcpus); 1 by default: see host-launch.ts for why. */
+  dom0Vcpus?: number;
   /** Called with QEMU once it is spawned, e.g. to kill it from a test's `after`. */
   onSpawn?: (child: ChildProcess) => void;
   /** QEMU is adopted by it, so `net.close()` kills a host left running by a failed test. */
@@ -123,6 +126,7 @@ export interface BootPlan {
   memoryMiB: number;
   dom0MemMiB: number;
   cpus: number;
+  dom0Vcpus: number;
 }
 
 const mtuMin = 576;
@@ -239,6 +243,7 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
   const memoryMiB = checkInteger("memoryMiB", options.memoryMiB ?? 2048, 1024, 16_384);
   const dom0MemMiB = checkInteger("dom0MemMiB", options.dom0MemMiB ?? 512, 256, memoryMiB - 256);
   const cpus = checkInteger("cpus", options.cpus ?? 2, 1, 8);
+  const dom0Vcpus = checkInteger("dom0Vcpus", options.dom0Vcpus ?? 1, 1, cpus);
   const dataMiB = checkInteger("dataDirMiB", options.dataDirMiB ?? 64, 1, dom0MemMiB / 2);
   const readyS = checkInteger("readyTimeoutS", options.readyTimeoutS ?? 30, 1, 600);
   for (const file of options.files ?? []) {
@@ -347,5 +352,6 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     memoryMiB,
     dom0MemMiB,
     cpus,
+    dom0Vcpus,
   };
 }

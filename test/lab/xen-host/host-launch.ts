@@ -4,6 +4,10 @@
  * - `-cpu qemu64,+svm,+npt`: `-cpu max` crashes the PV dom0 (SMAP emulation); NPT is what PVH
  *   guests need, Debian's Xen having no shadow paging;
  * - `bootscrub=0`: Xen does not scrub the free memory at boot (saves ~1 GiB of host RSS and time);
+ * - `dom0_max_vcpus=1` by default (host-config.ts `dom0Vcpus`): a dom0 with 2 vCPUs on this 2-core
+ *   machine, shared with other QEMUs, loses seconds to lock-holder preemption (two vCPU threads,
+ *   one descheduled while holding a lock the other spins on). Measured under load here: ready in
+ *   38-45 s with 2 vCPUs, 9-10 s with 1; Xen keeps all `cpus` for guests.
  * - `-initrd "<vmlinux> <args>,<initramfs>"`: the multiboot modules, dom0's kernel first. A comma
  *   inside a module's arguments would have to be written `,,`, so none is allowed: per-boot
  *   settings go to `/ep/config` instead.
@@ -52,6 +56,8 @@ export function qemuXenArgs(o: {
   memoryMiB: number;
   dom0MemMiB: number;
   cpus: number;
+  /** dom0's vCPUs; `cpus` when not given. */
+  dom0Vcpus?: number;
 }): string[] {
   for (const path of [o.image.xenPath, o.image.dom0KernelPath, o.initrd]) {
     if (/[\s,]/.test(path)) invalid(`boot file path ${path} holds a space or a comma`);
@@ -62,6 +68,7 @@ export function qemuXenArgs(o: {
     "com1=115200,8n1",
     `dom0_mem=${o.dom0MemMiB}M,max:${o.dom0MemMiB}M`,
     "bootscrub=0",
+    `dom0_max_vcpus=${o.dom0Vcpus ?? o.cpus}`,
   ].join(" ");
   return [
     ...["-machine", "pc", "-accel", "tcg", "-cpu", "qemu64,+svm,+npt"],
@@ -170,6 +177,7 @@ export async function launchXenHost(
         memoryMiB: plan.memoryMiB,
         dom0MemMiB: plan.dom0MemMiB,
         cpus: plan.cpus,
+        dom0Vcpus: plan.dom0Vcpus,
       }),
       ...plan.deviceArgs,
       ...diskArgs,

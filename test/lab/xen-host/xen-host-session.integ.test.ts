@@ -1,11 +1,15 @@
 /**
- * A long-running Xen host (one boot, ~30 s): dom0 stays up after boot and answers commands over
- * the exec channel; it runs this machine's Node.js and the project's CLI from 9p shares, keeps
- * a background process across commands, and writes to its tmpfs data folder while the shared
- * repository stays read-only.
+ * A long-running Xen host (one boot, ~1 min under load): dom0 stays up after boot and answers
+ * commands over the exec channel; it runs this machine's Node.js, the project's CLI and native
+ * addons from the copy disk, keeps a background process across commands, writes to its tmpfs
+ * data folder while the copied repository stays read-only, and passes a file back through a
+ * writable 9p share.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runTool } from "../netns.js";
 import { cliPath, repoRoot } from "../repo.js";
@@ -21,20 +25,29 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 
 void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }, () => {
   let host: XenHostSession | undefined;
+  let shareDir: string;
 
   before(async () => {
     await prepareXenHost();
+    shareDir = await mkdtemp(join(tmpdir(), "ep-xen-session-"));
   });
 
   after(async () => {
     await host?.close();
+    await rm(shareDir, { recursive: true, force: true });
   });
 
   void test("boots once and stays up", { timeout: 150_000 }, async (t) => {
-    host = await startXenHost({ node: true, project: true, startTimeoutMs: 120_000 });
+    host = await startXenHost({
+      node: true,
+      project: true,
+      shares: [{ hostPath: shareDir, mountPoint: "/mnt/results", readOnly: false }],
+      startTimeoutMs: 120_000,
+    });
     const stages = host.stages.map((s) => `${s.name} ${s.uptimeS}s/${s.hostMs}ms`);
     t.diagnostic(`ready in ${host.readyMs} ms: ${stages.join(", ")}`);
     assert.ok(host.stages.some((s) => s.name === "COPIES"));
+    assert.ok(host.stages.some((s) => s.name === "SHARES"));
   });
 
   void test("xl list answers twice over the exec channel", { timeout: 60_000 }, async (t) => {
@@ -44,7 +57,7 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
       t.diagnostic(`xl list round ${round}: ${ms} ms`);
       assert.equal(value.code, 0, value.stderr);
       assert.match(value.stdout, /^Name\s+ID\s+Mem\s+VCPUs\s+State\s+Time\(s\)$/m);
-      assert.match(value.stdout, /^Domain-0\s+0\s+\d+\s+2\s+r-----\s+[\d.]+$/m);
+      assert.match(value.stdout, /^Domain-0\s+0\s+\d+\s+1\s+r-----\s+[\d.]+$/m);
     }
     const { ms } = await timed(() => host!.run("true"));
     t.diagnostic(`exec round trip of 'true': ${ms} ms`);
@@ -72,6 +85,27 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
     t.diagnostic(`etherplane --help in dom0: ${help.ms} ms`);
     assert.equal(local.code, 0, `the CLI fails on this machine too: ${local.stderr}`);
     assert.deepEqual(help.value, { code: 0, stdout: local.stdout, stderr: local.stderr });
+  });
+
+  void test("the project's native addons load in dom0", async () => {
+    assert.ok(host);
+    const out = await host.run(
+      `cd ${repoRoot} && node -e "require('./build/Release/af_packet.node'); ` +
+        `require('better-sqlite3')(':memory:').prepare('select 41 + 1 as n').get().n === 42 && ` +
+        `console.log('addons ok')"`,
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(out, "addons ok\n");
+  });
+
+  void test("a writable 9p share carries files both ways", async () => {
+    assert.ok(host);
+    const token = randomBytes(8).toString("hex");
+    await writeFile(join(shareDir, "in.txt"), token);
+    await host.run(
+      "cat /mnt/results/in.txt >/mnt/results/out.txt; echo ' from dom0' >>/mnt/results/out.txt",
+    );
+    assert.equal(await readFile(join(shareDir, "out.txt"), "utf8"), `${token} from dom0\n`);
   });
 
   void test("a background process outlives its command", { timeout: 60_000 }, async () => {

@@ -71,6 +71,7 @@ void describe(
       assert.equal(xlInfoField(info, "host"), dom0Hostname);
       assert.equal(xlInfoField(info, "nr_cpus"), "2");
       assert.match(xlInfoField(info, "xen_commandline") ?? "", /dom0_mem=512M,max:512M/);
+      assert.match(xlInfoField(info, "xen_commandline") ?? "", /dom0_max_vcpus=1\b/);
       // QEMU's 2048 MiB, less what the firmware keeps.
       const totalMiB = Number(xlInfoField(info, "total_memory"));
       assert.ok(totalMiB > 1900 && totalMiB <= 2048, `total_memory ${totalMiB}`);
@@ -83,7 +84,7 @@ void describe(
       assert.equal(dom0[1], "0");
       const memMiB = Number(dom0[2]);
       assert.ok(memMiB >= 500 && memMiB <= 512, `Domain-0 has ${memMiB} MiB`);
-      assert.equal(dom0[3], "2");
+      assert.equal(dom0[3], "1", "dom0 has 1 vCPU by default (dom0_max_vcpus=1)");
       assert.equal(dom0[4]?.[0], "r", "dom0 runs the script, so it is running");
 
       const long = JSON.parse(outputs.get("xl list -l") ?? "") as {
