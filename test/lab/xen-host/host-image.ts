@@ -77,7 +77,8 @@ export const dom0ModuleRoots = [
  * fscache; the copy disk is ext4 (crc32c_generic: qemu64 has no SSE4.2 for crc32c-intel).
  */
 const featureModuleRoots = {
-  net: ["virtio_pci", "virtio_net"],
+  // 8021q: a compute host's networks may be VLANs (src/net/host-network); dom0 has no modprobe.
+  net: ["virtio_pci", "virtio_net", "8021q"],
   aoe: ["aoe"],
   share: ["virtio_pci", "9p", "9pnet_virtio"],
   disk: ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"],

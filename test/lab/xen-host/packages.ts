@@ -34,6 +34,13 @@ export const supportPackages = [
   "libc6",
   "libgcc-s1",
   "libstdc++6",
+  // iproute2's ip: the agent reads `ip -j link` (src/net/host-network), busybox ip has no -j.
+  "libbpf1",
+  "libelf1",
+  "libmnl0",
+  "libbsd0",
+  "libmd0",
+  "libcap2",
   "libyajl2",
   "libuuid1",
   "zlib1g",
@@ -43,11 +50,12 @@ export const supportPackages = [
 ] as const;
 
 /**
- * Packages of which only a few files are kept: util-linux's other tools need libraries the
- * dom0 lacks, and would shadow working busybox applets.
+ * Packages of which only a few files are kept: util-linux's and iproute2's other tools need
+ * libraries the dom0 lacks, and would shadow working busybox applets.
  */
 export const partialPackages: Readonly<Record<string, readonly string[]>> = {
   "util-linux": ["usr/bin/flock"],
+  iproute2: ["bin/ip", "sbin/bridge"],
 };
 
 const packagesMax = 64;

@@ -108,6 +108,22 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
     assert.equal(await readFile(join(shareDir, "out.txt"), "utf8"), `${token} from dom0\n`);
   });
 
+  void test("node's `ip` is iproute2's, with JSON, as the agent's host networks need", async () => {
+    assert.ok(host);
+    // busybox sh runs its own applet for `ip` (a standalone shell); a spawn from node, as the
+    // agent's, finds /bin/ip on PATH.
+    const links = JSON.parse(
+      await host.run(
+        `node -e 'process.stdout.write(require("node:child_process").execFileSync("ip", ["-j", "link", "show", "dev", "lo"]))'`,
+        { timeoutMs: 120_000 },
+      ),
+    ) as { ifname: string }[];
+    assert.deepEqual(
+      links.map((l) => l.ifname),
+      ["lo"],
+    );
+  });
+
   void test("a background process outlives its command", { timeout: 60_000 }, async () => {
     assert.ok(host);
     await host.run("sh -c 'echo $$ >/tmp/bg.pid; exec sleep 600' >/dev/null 2>&1 &");
