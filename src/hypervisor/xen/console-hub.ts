@@ -43,6 +43,8 @@ export interface ConsoleHubOptions {
   settleMaxMs: number;
   /** How long a closing hub waits after SIGTERM before SIGKILL. */
   exitGraceMs: number;
+  /** Called once xenconsole has exited, whatever the reason. */
+  onClosed?: () => void;
 }
 
 const ESCAPE_BYTE = 0x1d;
@@ -52,6 +54,7 @@ export class ConsoleHub {
   private readonly recent: TailBuffer;
   private child: ChildProcessWithoutNullStreams | undefined;
   private exited = false;
+  private stopping = false;
   private readonly exitedPromise: Promise<void>;
   private markExited!: () => void;
   private stderr = "";
@@ -65,8 +68,14 @@ export class ConsoleHub {
     this.exitedPromise = new Promise((resolve) => (this.markExited = resolve));
   }
 
+  /** Resolves once xenconsole has exited (and released its per-domain lock). */
+  waitExited(): Promise<void> {
+    return this.exitedPromise;
+  }
+
+  /** Exited, or ending: a new session must start a new hub. */
   get closed(): boolean {
-    return this.exited;
+    return this.exited || this.stopping;
   }
 
   /**
@@ -154,6 +163,7 @@ export class ConsoleHub {
   async stop(): Promise<void> {
     const child = this.child;
     if (child === undefined || this.exited) return;
+    this.stopping = true;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), this.options.exitGraceMs);
     await this.exitedPromise;
@@ -178,6 +188,7 @@ export class ConsoleHub {
     for (const session of this.sessions) session.endOutput();
     this.sessions.clear();
     this.markExited();
+    this.options.onClosed?.();
   }
 
   /** Waits for the replayed backlog (see settleFirstMs); a guest with nothing unread costs the wait. */

@@ -96,6 +96,21 @@ describe("xen driver console", () => {
     assert.equal(await runs(), 2);
   });
 
+  test("concurrent attaches share one process; an attach after the last close starts one", async () => {
+    const xen = driver(null);
+    const before = await runs();
+    const [a, b] = await Promise.all([xen.console("ep-run"), xen.console("ep-run")]);
+    assert.equal((await runs()) - before, 1);
+    const closing = Promise.all([a.close(), b.close()]);
+    const c = await xen.console("ep-run"); // waits for the old process to let go
+    await closing;
+    const out = collect(c.stream);
+    await send(c, "again\n");
+    await until("the new process's echo", () => out.text().includes("echo:again"));
+    await c.close();
+    assert.equal((await runs()) - before, 2);
+  });
+
   test("without a log, the replayed backlog is the history", async () => {
     const session = await driver(null, null).console("ep-run");
     assert.equal(session.history.toString(), "tick 1\r\ntick 2\r\n");

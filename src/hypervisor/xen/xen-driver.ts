@@ -226,11 +226,25 @@ export class XenDriver implements HypervisorDriver {
 
   async console(name: string): Promise<GuestConsoleSession> {
     checkGuestName(name);
-    const existing = this.consoles.get(name);
-    if (existing !== undefined) {
+    for (;;) {
+      const existing = this.consoles.get(name);
+      if (existing === undefined) break;
       const hub = await existing.catch(() => undefined);
       if (hub !== undefined && !hub.closed) return hub.attach();
+      // An ending xenconsole still holds the domain's lock; stop() bounds the wait.
+      await hub?.waitExited();
+      // A hub that failed or closed: replace it, unless a concurrent call already did.
+      if (this.consoles.get(name) === existing) {
+        this.consoles.delete(name);
+        break;
+      }
     }
+    // No await from here to the map: concurrent calls share this hub rather than racing
+    // xenconsole's per-domain lock.
+    const slot: { started?: Promise<ConsoleHub> } = {};
+    const forget = () => {
+      if (this.consoles.get(name) === slot.started) this.consoles.delete(name);
+    };
     const hub = new ConsoleHub({
       argv: this.consoleArgv(name),
       name,
@@ -242,13 +256,13 @@ export class XenDriver implements HypervisorDriver {
       settleQuietMs: 200,
       settleMaxMs: this.consoleAttachWaitMs + 5000,
       exitGraceMs: 3000,
+      onClosed: forget,
     });
     const first = hub.start();
     const started = first.then(() => hub);
+    slot.started = started;
     this.consoles.set(name, started);
-    started.catch(() => {
-      if (this.consoles.get(name) === started) this.consoles.delete(name);
-    });
+    started.catch(forget);
     return first;
   }
 
