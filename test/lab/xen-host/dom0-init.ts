@@ -18,7 +18,8 @@
  * `/ep/config` is a per-boot file of `name='value'` lines (dom0-config.ts writes it; a comma
  * cannot be passed on dom0's command line, which is a multiboot module string); `/ep/shares`
  * lists the 9p shares, one `tag mountpoint ro|rw cache` per line; `/ep/copies` the copy disk's
- * entries (copy-disk.ts), one `index mountpoint dir|file` per line.
+ * entries (copy-disk.ts), one `index mountpoint dir|file` per line; `/ep/nics` the NICs after
+ * eth0 (host-network.ts), one `ifname mac mtu address|-` per line.
  */
 import {
   consoleControlPrefix,
@@ -94,6 +95,12 @@ disk_ready() {
   s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
   [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
 }
+nic_with_mac() {
+  for n in /sys/class/net/*; do
+    [ "$(cat "$n/address" 2>/dev/null)" = "$1" ] && echo "\${n##*/}" && return 0
+  done
+  return 1
+}
 disk_with_serial() {
   for b in /sys/block/vd*; do
     [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/\${b##*/}" ] && echo "/dev/\${b##*/}" && return 0
@@ -151,6 +158,15 @@ if [ "$ep_net" = 1 ]; then
   wait_for "$ep_ready_s" "carrier on eth0" has_carrier eth0
   wait_for "$ep_ready_s" "carrier on $iface" has_carrier "$iface"
   if [ -n "$ep_addr" ]; then ip addr add "$ep_addr" dev "$iface" || fail "address $ep_addr"; fi
+  # More NICs, in PCI order (QEMU's argument order): eth1, eth2, ... checked by MAC.
+  while read -r name mac mtu addr; do
+    wait_for "$ep_ready_s" "NIC $mac" nic_with_mac "$mac"
+    [ "$(nic_with_mac "$mac")" = "$name" ] || fail "NIC $mac is $(nic_with_mac "$mac"), not $name"
+    ip link set "$name" mtu "$mtu" || fail "mtu $mtu on $name"
+    ip link set "$name" up
+    wait_for "$ep_ready_s" "carrier on $name" has_carrier "$name"
+    [ "$addr" = - ] || ip addr add "$addr" dev "$name" || fail "address $addr on $name"
+  done </ep/nics
   mark NET "$iface $(cat /sys/class/net/eth0/address)\${ep_addr:+ $ep_addr}"
 fi
 

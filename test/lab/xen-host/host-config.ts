@@ -2,9 +2,10 @@
  * What a Xen host boot is given, checked, and turned into dom0's `/ep/config` and `/ep/shares`
  * (read by dom0-init.ts) and into QEMU's device arguments:
  *
- *   network  a virtio-net NIC on a tap that is a port of the caller's bridge, inside the caller's
+ *   network  virtio-net NICs on taps that are ports of the caller's bridges, inside the caller's
  *            namespace (QEMU runs there); in dom0: eth0, an optional bridge for guests' vifs
- *            (`xenbr0`, eth0 enslaved, as a Xen host is set up) and an optional address
+ *            (`xenbr0`, eth0 enslaved, as a Xen host is set up), optional addresses, and more
+ *            NICs (eth1, ...) for a separate SAN (host-network.ts)
  *   aoe      aoe.ko on the guest bridge (or eth0), optionally waiting for some disks
  *   copies   host files and folders on a read-only ext4 disk (copy-disk.ts): a snapshot, but
  *            far faster than 9p under TCG; `node: true` puts this Node.js at /usr/local/bin/node,
@@ -15,24 +16,17 @@ import { realpathSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import type { InitramfsFile } from "../linux-guest/initramfs.js";
-import type { Namespace, TestNet } from "../netns.js";
+import type { TestNet } from "../netns.js";
 import { repoRoot } from "../repo.js";
 import type { CopyEntry } from "./copy-disk.js";
+import {
+  ifnamePattern,
+  planNetwork,
+  type NetworkPlan,
+  type XenHostNetworkOptions,
+} from "./host-network.js";
 
-export interface XenHostNetworkOptions {
-  /** The namespace holding `bridge`; QEMU runs in it (`ip netns exec`). */
-  bridgeNs: Namespace;
-  /** The caller's bridge: the host's tap becomes one of its ports. */
-  bridge: string;
-  /** dom0's eth0 MAC; by default a locally administered one unique to this process and boot. */
-  mac?: string;
-  /** MTU of the tap, eth0 and the dom0 bridge (576..9000, 1500 by default); `bridge` must have it. */
-  mtu?: number;
-  /** dom0's address with its prefix length, e.g. `10.77.0.50/24`: on `guestBridge`, else on eth0. */
-  address?: string;
-  /** A dom0 bridge for guests' vifs, e.g. `xenbr0`, with eth0 as a port. */
-  guestBridge?: string;
-}
+export type { XenHostNetworkOptions, XenHostNicOptions } from "./host-network.js";
 
 export interface XenHostAoeOptions {
   /** aoe.ko's `aoe_iflist`: by default the guest bridge when there is one, else eth0. */
@@ -122,18 +116,15 @@ export interface BootPlan {
   deviceArgs: string[];
   /** What goes on the copy disk; empty for none. */
   copies: CopyEntry[];
-  network?: { tap: string; mac: string; mtu: number; bridgeNs: Namespace; bridge: string };
+  network?: NetworkPlan;
   memoryMiB: number;
   dom0MemMiB: number;
   cpus: number;
   dom0Vcpus: number;
 }
 
-const mtuMin = 576;
-const mtuMax = 9000;
 const sharesMax = 8;
 const copiesMax = 16;
-const ifnamePattern = /^[a-zA-Z][\w.-]{0,14}$/;
 const pathPattern = /^\/[\w./+@-]*$/;
 
 function invalid(message: string): never {
@@ -157,23 +148,6 @@ function checkPath(what: string, path: string): string {
     invalid(`${what} ${path} is not an absolute path of word characters, . / + @ -`);
   }
   return path;
-}
-
-function checkAddress(address: string): string {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(address);
-  const octets = match?.slice(1, 5).map(Number) ?? [];
-  const prefix = Number(match?.[5]);
-  if (!match || octets.some((o) => o > 255) || prefix < 1 || prefix > 32) {
-    invalid(`address ${address} is not IPv4 address/prefix, e.g. 10.77.0.50/24`);
-  }
-  return address;
-}
-
-let bootCounter = 0;
-
-function defaultMac(boot: number): string {
-  const bytes = [0x02, 0xe8, (process.pid >> 8) & 0xff, process.pid & 0xff, boot >> 8, boot];
-  return bytes.map((byte) => (byte & 0xff).toString(16).padStart(2, "0")).join(":");
 }
 
 /** dom0's own folders, where nothing may be mounted (/usr/local excepted). */
@@ -250,7 +224,7 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     if (!/^ep\/[\w./-]+$/.test(file.path) || file.path.split("/").includes("..")) {
       invalid(`dom0 file path ${file.path} is not under ep/`);
     }
-    if (["ep/config", "ep/shares", "ep/copies", "ep/script.sh"].includes(file.path)) {
+    if (["ep/config", "ep/shares", "ep/nics", "ep/copies", "ep/script.sh"].includes(file.path)) {
       invalid(`dom0 file path ${file.path} is the lab's own`);
     }
   }
@@ -264,42 +238,26 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     ep_data_mib: dataMiB,
   };
   const deviceArgs: string[] = [];
-  let network: BootPlan["network"];
 
+  let network: NetworkPlan | undefined;
   if (options.network) {
-    const n = options.network;
-    if (!ifnamePattern.test(n.bridge)) invalid(`bridge ${n.bridge} is not an interface name`);
-    const mtu = checkInteger("mtu", n.mtu ?? 1500, mtuMin, mtuMax);
-    bootCounter += 1;
-    const mac = (n.mac ?? defaultMac(bootCounter)).toLowerCase();
-    // Unicast (bit 0 of the first byte clear): dom0's frames carry it as their source.
-    if (!/^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/.test(mac)) {
-      invalid(`mac ${mac} is not a unicast MAC address`);
-    }
-    if (n.guestBridge !== undefined && !ifnamePattern.test(n.guestBridge)) {
-      invalid(`guestBridge ${n.guestBridge} is not an interface name`);
-    }
-    if (n.guestBridge === "eth0") invalid("guestBridge eth0 is dom0's NIC");
-    if (n.address !== undefined) checkAddress(n.address);
-    const tap = `ep${process.pid % 100_000}x${bootCounter % 10_000}`;
-    network = { tap, mac, mtu, bridgeNs: n.bridgeNs, bridge: n.bridge };
+    network = planNetwork(options.network);
+    const eth0 = network.nics[0];
     Object.assign(config, {
       ep_net: 1,
-      ep_mtu: mtu,
-      ep_bridge: n.guestBridge,
-      ep_addr: n.address,
+      ep_mtu: eth0?.mtu,
+      ep_bridge: network.guestBridge,
+      ep_addr: eth0?.address,
     });
-    deviceArgs.push(
-      ...["-netdev", `tap,id=n0,ifname=${tap},script=no,downscript=no`],
-      // romfile= skips the iPXE option ROM, which a direct kernel boot never uses.
-      ...["-device", `virtio-net-pci,netdev=n0,mac=${mac},romfile=`],
-    );
+    deviceArgs.push(...network.qemuArgs);
   }
 
   const aoe = aoeOptions(options);
   if (aoe) {
     if (!options.network) invalid("aoe needs network");
     const iface = aoe.interface ?? options.network.guestBridge ?? "eth0";
+    const known = [...(network?.nics.map((nic) => nic.ifname) ?? []), network?.guestBridge];
+    if (!known.includes(iface)) invalid(`aoe interface ${iface} is none of ${known.join(", ")}`);
     if (!ifnamePattern.test(iface)) invalid(`aoe interface ${iface} is not an interface name`);
     for (const device of aoe.waitFor ?? []) {
       const m = /^e(\d{1,5})\.(\d{1,3})$/.exec(device);
@@ -344,6 +302,7 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     files: [
       { path: "ep/config", content: configText },
       { path: "ep/shares", content: sharesText },
+      { path: "ep/nics", content: network?.extraNicsFile ?? "" },
       ...(options.files ?? []),
     ],
     deviceArgs,

@@ -11,9 +11,6 @@
  * - `-initrd "<vmlinux> <args>,<initramfs>"`: the multiboot modules, dom0's kernel first. A comma
  *   inside a module's arguments would have to be written `,,`, so none is allowed: per-boot
  *   settings go to `/ep/config` instead.
- *
- * The tap is made persistent, enslaved and up before QEMU opens it by name (as the Linux guest
- * lab does), so the port forwards before dom0 sees carrier.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -24,8 +21,8 @@ import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import { GuestConsole } from "../linux-guest/guest-console.js";
 import { composeInitrd } from "../linux-guest/initramfs.js";
-import type { Namespace } from "../netns.js";
 import { buildCopyDisk, copyDiskSerial } from "./copy-disk.js";
+import { addTap, deleteTap } from "./host-network.js";
 import {
   planBoot,
   type BootPlan,
@@ -35,8 +32,6 @@ import {
 import { prepareXenHost, type XenHostImage } from "./host-image.js";
 
 const log = createLogger("lab:xen-host");
-
-const tapDeleteWaitMs = 10_000;
 
 export const dom0Cmdline = [
   "console=hvc0",
@@ -94,31 +89,6 @@ export interface LaunchedHost {
   dispose: () => Promise<void>;
 }
 
-async function addTap(ns: Namespace, tap: string, bridge: string, mtu: number): Promise<void> {
-  await ns.exec("ip", ["tuntap", "add", "dev", tap, "mode", "tap"]);
-  await ns.exec("ip", ["link", "set", tap, "mtu", String(mtu)]);
-  await ns.exec("ip", ["link", "set", tap, "master", bridge]);
-  await ns.exec("ip", ["link", "set", tap, "up"]);
-}
-
-async function deleteTap(ns: Namespace, tap: string): Promise<void> {
-  const deadline = Date.now() + tapDeleteWaitMs;
-  while (true) {
-    try {
-      await ns.exec("ip", ["link", "del", tap]);
-      return;
-    } catch (error) {
-      if (String(error).includes("Cannot find device")) return;
-      if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, error: String(error) });
-        return;
-      }
-      // QEMU may still be closing it.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("close", () => resolve()));
@@ -138,12 +108,13 @@ export async function launchXenHost(
   const image = await prepareXenHost({ cacheDir: options.cacheDir });
   const workDir = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
   let child: ChildProcess | undefined;
-  let tapAdded = false;
+  const tapsAdded: string[] = [];
   const dispose = async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     if (child) await exited(child);
-    if (tapAdded && plan.network) await deleteTap(plan.network.bridgeNs, plan.network.tap);
-    tapAdded = false;
+    for (const tap of tapsAdded.splice(0)) {
+      if (plan.network) await deleteTap(plan.network.bridgeNs, tap);
+    }
     await rm(workDir, { recursive: true, force: true });
   };
   try {
@@ -183,10 +154,10 @@ export async function launchXenHost(
       ...diskArgs,
       ...extraArgs(workDir),
     ];
-    if (plan.network) {
-      const { bridgeNs, tap, bridge, mtu } = plan.network;
-      await addTap(bridgeNs, tap, bridge, mtu);
-      tapAdded = true;
+    for (const nic of plan.network?.nics ?? []) {
+      // Recorded first: a half-made tap is deleted too.
+      tapsAdded.push(nic.tap);
+      await addTap(plan.network!.bridgeNs, nic);
     }
     const startMs = Date.now();
     const host = new GuestConsole(startMs);

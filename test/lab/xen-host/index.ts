@@ -14,16 +14,18 @@
  *   const { code, stdout, stderr } = await host.exec("xl list");
  *   await host.close();
  *
- * Both take the options of host-config.ts: `network` (virtio-net on a tap in the caller's
- * bridge namespace; dom0 bridge for vifs; address), `aoe` (aoe.ko), `shares` (virtio-9p),
- * `node` and `project` (this Node.js and the repository, read-only), memory and cpus.
- * guest-initrd.ts builds a tiny PV guest's initramfs for `xl create`.
+ * Both take the options of host-config.ts: `network` (virtio-net NICs on taps in the caller's
+ * bridge namespace: eth0 with an optional dom0 bridge for vifs and an address, `moreNics` for
+ * eth1...; host-network.ts), `aoe` (aoe.ko), `copies` (a read-only ext4 disk: `node` puts this
+ * Node.js at /usr/local/bin/node, `project` the repository's runtime files at its own path),
+ * `shares` (virtio-9p, live but slow), memory, cpus and dom0Vcpus (1 by default).
+ * guest-initrd.ts builds a tiny PV guest's initramfs and names the kernel for `xl create`.
  *
  * Pieces: packages.ts names and fetches the Debian packages; host-image.ts unpacks them, adds
  * the Debian kernel of the Linux guest lab (as raw vmlinux, with the modules dom0 and PV guests
  * need) and caches the hypervisor and dom0 initramfs; dom0-init.ts writes dom0's `/init`;
- * exec-channel.ts the session's command protocol and dom0's exec server; host-launch.ts starts
- * QEMU; xen-host.ts and xen-session.ts are the two ways to run it. A cold cache downloads
+ * exec-channel.ts the session's command protocol and dom0's exec server; copy-disk.ts the copy
+ * disk; host-config.ts and host-network.ts plan a boot; host-launch.ts starts QEMU; xen-host.ts and xen-session.ts are the two ways to run it. A cold cache downloads
  * ~25 MB of packages (and the ~70 MB kernel unless the Linux guest lab has it) and builds for
  * ~25 s.
  */
@@ -38,6 +40,7 @@ export {
   type XenHostCommonOptions,
   type XenHostCopy,
   type XenHostNetworkOptions,
+  type XenHostNicOptions,
   type XenHostShare,
 } from "./host-config.js";
 export { qemuXenArgs } from "./host-launch.js";

@@ -87,7 +87,7 @@ export async function bootXenHost(options: XenHostOptions): Promise<XenHostResul
       lines: host.lines,
       console: host.console,
       stages: host.stages,
-      mac: launched.plan.network?.mac,
+      mac: launched.plan.network?.nics[0]?.mac,
       elapsedMs,
     };
   } finally {

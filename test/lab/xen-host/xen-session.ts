@@ -312,7 +312,7 @@ export async function startXenHost(options: XenSessionOptions = {}): Promise<Xen
       run,
       console: () => host.console,
       stages: host.stages,
-      mac: launched.plan.network?.mac,
+      mac: launched.plan.network?.nics[0]?.mac,
       readyMs,
       child,
       close,
