@@ -2,8 +2,9 @@
  * The Xen hypervisor driver (HypervisorDriver over `xl`), its pure codecs for xl's outputs, and
  * the xl.cfg it writes for a guest.
  */
-export { XenDriver, XEN_TIMEOUTS_MS_DEFAULT, toGuestInfo } from "./xen-driver.js";
-export type { XenDriverOptions, XenMigrateOptions, XenTimeoutsMs } from "./xen-driver.js";
+export { XenDriver, toGuestInfo } from "./xen-driver.js";
+export { XEN_TIMEOUTS_MS_DEFAULT } from "./xen-driver-options.js";
+export type { XenDriverOptions, XenMigrateOptions, XenTimeoutsMs } from "./xen-driver-options.js";
 export { spawnCommandRunner } from "./command-runner.js";
 export type {
   CommandOptions,

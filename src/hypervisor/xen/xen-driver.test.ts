@@ -11,7 +11,8 @@ import { EtherplaneError, isEtherplaneError, type ErrorCode } from "../../founda
 import type { GuestSpec } from "../driver.js";
 import { buildGuestXlConfig } from "./guest-config.js";
 import { failed, FakeXlRunner, listOne, ok, xlFixture } from "./testing/fake-xl-runner.js";
-import { XEN_TIMEOUTS_MS_DEFAULT, XenDriver } from "./xen-driver.js";
+import { XEN_TIMEOUTS_MS_DEFAULT } from "./xen-driver-options.js";
+import { XenDriver } from "./xen-driver.js";
 
 const listV = xlFixture("xl-list-v.txt");
 const listVEnd = xlFixture("xl-list-v-end.txt");

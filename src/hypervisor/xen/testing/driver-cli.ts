@@ -15,7 +15,8 @@
  */
 import { errorMessage, isEtherplaneError } from "../../../foundation/errors.js";
 import type { GuestConsoleSession, GuestInfo } from "../../driver.js";
-import { XenDriver, type XenDriverOptions } from "../xen-driver.js";
+import type { XenDriverOptions } from "../xen-driver-options.js";
+import { XenDriver } from "../xen-driver.js";
 
 interface Call {
   call: string;
