@@ -20,6 +20,7 @@ import { after, before, describe, test } from "node:test";
 import { domainGuestKit } from "../../../test/lab/domain-guest/index.js";
 import { repoRoot } from "../../../test/lab/repo.js";
 import {
+  dom0ProjectPath,
   prepareXenHost,
   startXenHost,
   type XenHostSession,
@@ -30,7 +31,7 @@ import { prepareTinyPvGuest } from "./testing/tiny-pv-guest.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (QEMU, mknod, /var/cache)" : false;
 
-const testing = join(repoRoot, "dist", "src", "hypervisor", "xen", "testing");
+const testing = dom0ProjectPath(join(repoRoot, "dist", "src", "hypervisor", "xen", "testing"));
 /** xl console takes seconds to start under TCG: give its replay time to arrive (see console()). */
 const driverOptions = {
   stateDir: "/tmp/ep-xen",

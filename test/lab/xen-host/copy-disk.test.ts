@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { runTool } from "../netns.js";
 import { repoRoot } from "../repo.js";
 import { buildCopyDisk, productionPackages } from "./copy-disk.js";
+import { dom0ProjectRoot } from "./host-config.js";
 
 /** debugfs's answer: stdout, then stderr (where it says "File not found"). */
 async function debugfs(image: string, request: string): Promise<string> {
@@ -75,7 +76,7 @@ void describe("the copy disk image", { skip: noDebugfs }, () => {
   void test("a project entry: package.json, dist, the addons, production node_modules only", async () => {
     const image = join(dir, "project.img");
     await buildCopyDisk(
-      [{ source: { kind: "project", root: repoRoot }, mountPoint: repoRoot }],
+      [{ source: { kind: "project", root: repoRoot }, mountPoint: dom0ProjectRoot }],
       join(dir, "project-staging"),
       image,
     );

@@ -7,7 +7,12 @@ import { realpathSync } from "node:fs";
 import { test } from "node:test";
 import { Namespace } from "../netns.js";
 import { repoRoot } from "../repo.js";
-import { dom0NodePath, planBoot, type XenHostCommonOptions } from "./host-config.js";
+import {
+  dom0NodePath,
+  dom0ProjectRoot,
+  planBoot,
+  type XenHostCommonOptions,
+} from "./host-config.js";
 
 const lan = new Namespace("ept-plan-lan");
 const script = { mode: "script", scriptS: 60 } as const;
@@ -101,7 +106,7 @@ void test("copies: node at /usr/local/bin/node, the project at its own path; sha
       source: { kind: "path", hostPath: realpathSync(process.execPath) },
       mountPoint: dom0NodePath,
     },
-    { source: { kind: "project", root: repoRoot }, mountPoint: repoRoot },
+    { source: { kind: "project", root: repoRoot }, mountPoint: dom0ProjectRoot },
   ]);
   assert.equal(fileOf(options, "ep/shares"), "ep0 /srv/out rw none\nep1 /srv/in ro loose\n");
   assert.deepEqual(plan.deviceArgs, [

@@ -9,10 +9,11 @@
  *   aoe      aoe.ko on the guest bridge (or eth0), optionally waiting for some disks
  *   copies   host files and folders on a read-only ext4 disk (copy-disk.ts): a snapshot, but
  *            far faster than 9p under TCG; `node: true` puts this Node.js at /usr/local/bin/node,
- *            `project: true` what the CLI needs of the repository at its own path
+ *            `project: true` what the CLI needs of the repository at /opt/etherplane
  *   shares   host folders over virtio-9p: live (and writable if asked), but ~10 ms per request
  */
 import { realpathSync } from "node:fs";
+import * as path from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import type { InitramfsFile } from "../linux-guest/initramfs.js";
@@ -83,7 +84,7 @@ export interface XenHostCommonOptions {
   /** This Node.js binary as /usr/local/bin/node (on PATH); dom0 has the libraries it needs. */
   node?: boolean;
   /** package.json, dist/, build/Release and the production node_modules at the repository's own
-   * path, so `node ${cliPath}` works in dom0. Copied at boot: rebuild before starting. */
+   * path /opt/etherplane (dom0ProjectPath(cliPath) is the CLI there). Copied at boot: rebuild before starting. */
   project?: boolean;
   /** Size of the tmpfs on /var/lib/etherplane (ETHERPLANE_DATA_DIR), MiB; 64 by default. */
   dataDirMiB?: number;
@@ -151,6 +152,23 @@ function checkPath(what: string, path: string): string {
 }
 
 /** dom0's own folders, where nothing may be mounted (/usr/local excepted). */
+/**
+ * Where dom0 sees the repository (`project: true`). Not the host's own path: a checkout under
+ * /tmp (CI clones there) would hide dom0's /tmp.
+ */
+export const dom0ProjectRoot = "/opt/etherplane";
+
+/** The dom0 path of a file of the repository, e.g. of `cliPath`. */
+export function dom0ProjectPath(hostPath: string): string {
+  const relative = path.relative(repoRoot, hostPath);
+  if (relative.startsWith("..") || path.isAbsolute(relative))
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `${hostPath} is not in the repository ${repoRoot}`,
+    );
+  return path.posix.join(dom0ProjectRoot, relative);
+}
+
 const dom0Folders = [
   ...["/bin", "/sbin", "/lib", "/lib64", "/usr", "/etc", "/dev", "/proc", "/sys", "/run"],
   ...["/tmp", "/ep", "/var/lib/etherplane", "/var/lib/xen", "/var/log/xen"],
@@ -187,7 +205,7 @@ function resolveCopies(options: XenHostCommonOptions, taken: Set<string>): CopyE
   if (options.project) {
     entries.push({
       source: { kind: "project", root: repoRoot },
-      mountPoint: checkMountPoint("project", checkPath("repository", repoRoot), taken),
+      mountPoint: checkMountPoint("project", dom0ProjectRoot, taken),
     });
   }
   if (entries.length > copiesMax) invalid(`${entries.length} copies, over ${copiesMax}`);

@@ -36,6 +36,8 @@ export type { XenExecOptions, XenHostSession, XenSessionOptions } from "./xen-se
 export type { ExecResult } from "./exec-channel.js";
 export {
   dom0NodePath,
+  dom0ProjectPath,
+  dom0ProjectRoot,
   type XenHostAoeOptions,
   type XenHostCommonOptions,
   type XenHostCopy,

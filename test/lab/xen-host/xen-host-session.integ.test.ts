@@ -12,8 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runTool } from "../netns.js";
-import { cliPath, repoRoot } from "../repo.js";
-import { prepareXenHost, startXenHost, type XenHostSession } from "./index.js";
+import { cliPath } from "../repo.js";
+import {
+  dom0ProjectPath,
+  dom0ProjectRoot,
+  prepareXenHost,
+  startXenHost,
+  type XenHostSession,
+} from "./index.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (mknod, /var/cache)" : false;
 
@@ -81,7 +87,9 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
     t.diagnostic(`node -e in dom0: ${version.ms} ms`);
     assert.equal(version.value, `${process.version}\n`);
     const local = await runTool(process.execPath, [cliPath, "--help"]);
-    const help = await timed(() => host!.exec(`node ${cliPath} --help`, { timeoutMs: 120_000 }));
+    const help = await timed(() =>
+      host!.exec(`node ${dom0ProjectPath(cliPath)} --help`, { timeoutMs: 120_000 }),
+    );
     t.diagnostic(`etherplane --help in dom0: ${help.ms} ms`);
     assert.equal(local.code, 0, `the CLI fails on this machine too: ${local.stderr}`);
     assert.deepEqual(help.value, { code: 0, stdout: local.stdout, stderr: local.stderr });
@@ -90,7 +98,7 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
   void test("the project's native addons load in dom0", async () => {
     assert.ok(host);
     const out = await host.run(
-      `cd ${repoRoot} && node -e "require('./build/Release/af_packet.node'); ` +
+      `cd ${dom0ProjectRoot} && node -e "require('./build/Release/af_packet.node'); ` +
         `require('better-sqlite3')(':memory:').prepare('select 41 + 1 as n').get().n === 42 && ` +
         `console.log('addons ok')"`,
       { timeoutMs: 120_000 },
@@ -137,7 +145,7 @@ void describe("Xen host session with Node.js in dom0 (~30 s)", { skip: notRoot }
     const out = await host.run(
       'echo "$ETHERPLANE_DATA_DIR"; echo probe >"$ETHERPLANE_DATA_DIR/probe"; ' +
         'cat "$ETHERPLANE_DATA_DIR/probe"; grep " /var/lib/etherplane " /proc/mounts | cut -d " " -f 3; ' +
-        `touch ${repoRoot}/ep-probe 2>/dev/null && echo writable || echo read-only; ` +
+        `touch ${dom0ProjectRoot}/ep-probe 2>/dev/null && echo writable || echo read-only; ` +
         "free -m | awk '/^Mem:/ { print $2, $3 }'",
     );
     const [dataDir, probe, fsType, repo, memory] = out.trim().split("\n");
