@@ -3,59 +3,101 @@
  * The `etherplane` command: one CLI, subcommands per area. The entry point alone decides where
  * logs go (stderr) and turns errors into exit codes (exit-codes.ts).
  */
-import { discoverCommand } from "./aoe/discover.js";
-import { nbdCommand } from "./aoe/nbd.js";
-import { readCommand, writeCommand } from "./aoe/read-write.js";
-import { serveCommand } from "./aoe/serve.js";
-import { statsCommand } from "./aoe/stats.js";
-import { volumeCommand } from "./cluster/volume.js";
-import { hostCommand, poolCommand, taskCommand, tokenCommand } from "./cluster/records.js";
-import { agentCommand, controllerCommand, loginCommand, upCommand } from "./cluster/run.js";
-import { networkCommand } from "./cluster/network.js";
-import { consoleCommand } from "./domain/console.js";
-import { domainCommand } from "./domain/domain-files.js";
-import { lifecycleCommand } from "./domain/lifecycle.js";
-import { listCommand } from "./domain/list.js";
+import type { LifecycleVerb } from "./domain/lifecycle.js";
 import { exitCodeFor, messageFor } from "./exit-codes.js";
 
 type Command = (args: string[]) => Promise<void> | void;
+
+/**
+ * Each command's module is loaded only when it runs: an agent or a one-shot command starts
+ * without compiling every other command (seconds in a Xen dom0 under TCG).
+ */
+const lazy =
+  <M>(load: () => Promise<M>, pick: (module: M) => Command): Command =>
+  async (args) =>
+    pick(await load())(args);
+
+const volume = () => import("./cluster/volume.js");
+const records = () => import("./cluster/records.js");
+const run = () => import("./cluster/run.js");
+const lifecycle = (verb: LifecycleVerb) =>
+  lazy(
+    () => import("./domain/lifecycle.js"),
+    (m) => m.lifecycleCommand(verb),
+  );
 
 /** Commands of their own, and areas whose first argument is the sub-command (parsed by them). */
 const commands: Record<string, { summary: string; run: Command }> = {
   up: {
     summary: "start a controller and an agent on this machine (the quick start)",
-    run: upCommand,
+    run: lazy(run, (m) => m.upCommand),
   },
-  controller: { summary: "run the controller (REST API, state in SQLite)", run: controllerCommand },
-  agent: { summary: "run the agent of a host that joins a controller", run: agentCommand },
-  login: { summary: "save the controller URL and a token for the CLI", run: loginCommand },
+  controller: {
+    summary: "run the controller (REST API, state in SQLite)",
+    run: lazy(run, (m) => m.controllerCommand),
+  },
+  agent: {
+    summary: "run the agent of a host that joins a controller",
+    run: lazy(run, (m) => m.agentCommand),
+  },
+  login: {
+    summary: "save the controller URL and a token for the CLI",
+    run: lazy(run, (m) => m.loginCommand),
+  },
   volume: {
     summary:
       "volumes: create|make|list|show|resize|snapshot|clone|delete|export|unexport|allow|deny",
-    run: volumeCommand,
+    run: lazy(volume, (m) => m.volumeCommand),
   },
-  task: { summary: "tasks: list|show", run: taskCommand },
-  host: { summary: "hosts: list", run: hostCommand },
-  pool: { summary: "storage pools: list|create", run: poolCommand },
-  token: { summary: "API tokens: create|list|revoke", run: tokenCommand },
+  task: { summary: "tasks: list|show", run: lazy(records, (m) => m.taskCommand) },
+  host: { summary: "hosts: list", run: lazy(records, (m) => m.hostCommand) },
+  pool: { summary: "storage pools: list|create", run: lazy(records, (m) => m.poolCommand) },
+  token: { summary: "API tokens: create|list|revoke", run: lazy(records, (m) => m.tokenCommand) },
   network: {
     summary: "host networks (bridges, uplinks, VLANs): create|list|delete",
-    run: networkCommand,
+    run: lazy(
+      () => import("./cluster/network.js"),
+      (m) => m.networkCommand,
+    ),
   },
-  domain: { summary: "domain files: import|export|edit|show|delete", run: domainCommand },
-  list: { summary: "list domains, in xl list's layout (--long, --json)", run: listCommand },
+  domain: {
+    summary: "domain files: import|export|edit|show|delete",
+    run: lazy(
+      () => import("./domain/domain-files.js"),
+      (m) => m.domainCommand,
+    ),
+  },
+  list: {
+    summary: "list domains, in xl list's layout (--long, --json)",
+    run: lazy(
+      () => import("./domain/list.js"),
+      (m) => m.listCommand,
+    ),
+  },
   create: {
     summary: "create FILE|NAME: import a domain file and start it",
-    run: lifecycleCommand("create"),
+    run: lifecycle("create"),
   },
-  start: { summary: "start a domain", run: lifecycleCommand("start") },
-  shutdown: { summary: "power a domain off gracefully", run: lifecycleCommand("shutdown") },
-  reboot: { summary: "reboot a domain", run: lifecycleCommand("reboot") },
-  destroy: { summary: "stop a domain at once", run: lifecycleCommand("destroy") },
-  pause: { summary: "pause a domain", run: lifecycleCommand("pause") },
-  unpause: { summary: "unpause a domain", run: lifecycleCommand("unpause") },
-  console: { summary: "attach to a domain's serial console (^] leaves)", run: consoleCommand },
+  start: { summary: "start a domain", run: lifecycle("start") },
+  shutdown: { summary: "power a domain off gracefully", run: lifecycle("shutdown") },
+  reboot: { summary: "reboot a domain", run: lifecycle("reboot") },
+  destroy: { summary: "stop a domain at once", run: lifecycle("destroy") },
+  pause: { summary: "pause a domain", run: lifecycle("pause") },
+  unpause: { summary: "unpause a domain", run: lifecycle("unpause") },
+  console: {
+    summary: "attach to a domain's serial console (^] leaves)",
+    run: lazy(
+      () => import("./domain/console.js"),
+      (m) => m.consoleCommand,
+    ),
+  },
 };
+
+const aoe = <K extends string>(file: string, name: K) =>
+  lazy(
+    () => import(file) as Promise<Record<K, Command>>,
+    (m) => m[name],
+  );
 
 const areas: Record<
   string,
@@ -64,15 +106,30 @@ const areas: Record<
   aoe: {
     summary: "ATA-over-Ethernet target and initiator",
     commands: {
-      serve: { summary: "export files or block devices as AoE targets", run: serveCommand },
+      serve: {
+        summary: "export files or block devices as AoE targets",
+        run: aoe("./aoe/serve.js", "serveCommand"),
+      },
       discover: {
         summary: "list the AoE targets on the network (like aoe-stat)",
-        run: discoverCommand,
+        run: aoe("./aoe/discover.js", "discoverCommand"),
       },
-      read: { summary: "read an AoE volume to stdout", run: readCommand },
-      write: { summary: "write stdin to an AoE volume", run: writeCommand },
-      nbd: { summary: "serve an AoE volume over NBD on a Unix socket", run: nbdCommand },
-      stats: { summary: "show a running target's counters", run: statsCommand },
+      read: {
+        summary: "read an AoE volume to stdout",
+        run: aoe("./aoe/read-write.js", "readCommand"),
+      },
+      write: {
+        summary: "write stdin to an AoE volume",
+        run: aoe("./aoe/read-write.js", "writeCommand"),
+      },
+      nbd: {
+        summary: "serve an AoE volume over NBD on a Unix socket",
+        run: aoe("./aoe/nbd.js", "nbdCommand"),
+      },
+      stats: {
+        summary: "show a running target's counters",
+        run: aoe("./aoe/stats.js", "statsCommand"),
+      },
     },
   },
 };
