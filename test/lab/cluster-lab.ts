@@ -83,7 +83,6 @@ export class ClusterLab {
   private lan!: Namespace;
   private controllerNs!: Namespace;
   private nextAddress = 2;
-  private segmentsJoined = false;
   private portCount = 0;
 
   private constructor(
@@ -142,28 +141,14 @@ export class ClusterLab {
     await this.lan.exec("ip", ["link", "set", port, "master", "san"]);
   }
 
-  /**
-   * Where a host with a single NIC (a Xen host under QEMU) plugs in: the san bridge, joined to
-   * mgmt by a veth pair so that the one NIC reaches both the controller (IP) and the storage
-   * hosts (AoE). Returns the namespace and bridge for the host's tap.
-   */
-  async singleNicPort(): Promise<{ bridgeNs: Namespace; bridge: string; controllerUrl: string }> {
-    if (!this.segmentsJoined) {
-      await this.lan.exec("ip", [
-        "link",
-        "add",
-        "mgmt-san",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "san-mgmt",
-      ]);
-      await this.lan.exec("ip", ["link", "set", "mgmt-san", "master", "mgmt", "up"]);
-      await this.lan.exec("ip", ["link", "set", "san-mgmt", "master", "san", "up"]);
-      this.segmentsJoined = true;
-    }
-    return { bridgeNs: this.lan, bridge: "san", controllerUrl: CONTROLLER_URL };
+  /** The namespace of the `mgmt` and `san` bridges, for hosts that plug a tap into them. */
+  get lanNamespace(): Namespace {
+    return this.lan;
+  }
+
+  /** The controller's URL as hosts on mgmt reach it. */
+  get controllerUrl(): string {
+    return CONTROLLER_URL;
   }
 
   /** A free address on mgmt (10.77.0.0/24), e.g. for a Xen host's dom0. */

@@ -61,15 +61,33 @@ export async function hostCommand(args: string[]): Promise<void> {
   const session = await openSession(values);
   const { hosts } = await session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
   if (session.json) return printJson({ hosts });
-  const rows = hosts.map((h) => [
-    h.name,
-    h.roles.join(","),
-    h.exportInterfaces.join(",") || "-",
-    h.inventory?.interfaces.map((i) => `${i.ifname}=${i.mac}`).join(" ") ?? "-",
-    time(h.lastSeenMs),
-  ]);
+  const rows = hosts.map((h) => {
+    const hv = h.inventory?.hypervisor;
+    return [
+      h.name,
+      h.roles.join(","),
+      hv ? `${hv.kind} ${hv.version} (${hv.detail})` : "-",
+      hv ? `${hv.cpus}` : "-",
+      hv ? `${hv.freeMemoryMiB}/${hv.totalMemoryMiB}` : "-",
+      h.exportInterfaces.join(",") || "-",
+      h.inventory?.interfaces.map((i) => `${i.ifname}=${i.mac}`).join(" ") ?? "-",
+      time(h.lastSeenMs),
+    ];
+  });
   process.stdout.write(
-    `${formatTable([{ header: "NAME" }, { header: "ROLES" }, { header: "AOE-IFACES" }, { header: "INTERFACES" }, { header: "LAST-SEEN" }], rows)}\n`,
+    `${formatTable(
+      [
+        { header: "NAME" },
+        { header: "ROLES" },
+        { header: "HYPERVISOR" },
+        { header: "CPUS", align: "right" },
+        { header: "FREE/MEM(MiB)", align: "right" },
+        { header: "AOE-IFACES" },
+        { header: "INTERFACES" },
+        { header: "LAST-SEEN" },
+      ],
+      rows,
+    )}\n`,
   );
 }
 

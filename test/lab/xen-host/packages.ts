@@ -56,6 +56,9 @@ export const supportPackages = [
 export const partialPackages: Readonly<Record<string, readonly string[]>> = {
   "util-linux": ["usr/bin/flock"],
   iproute2: ["bin/ip", "sbin/bridge"],
+  // script(1): the xen driver runs `xl console` under it, as xenconsole forwards input from a tty
+  // only (src/hypervisor/xen/console-hub.ts).
+  bsdutils: ["usr/bin/script"],
 };
 
 const packagesMax = 64;
