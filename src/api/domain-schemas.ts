@@ -3,21 +3,14 @@
  * names). schemas.ts holds the rest and includes these in the agent's messages.
  */
 import { z } from "@hono/zod-openapi";
+import { LIFECYCLE_ACTIONS } from "../domain/xl-cfg/fields.js";
 
 const id = z.string().min(1).max(128);
 const mac = z
   .string()
   .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "a MAC address like 00:16:3e:00:00:13");
 const ifname = z.string().min(1).max(15);
-const action = z.enum([
-  "destroy",
-  "restart",
-  "preserve",
-  "coredump-destroy",
-  "coredump-restart",
-  "rename-restart",
-  "soft-reset",
-]);
+const action = z.enum(LIFECYCLE_ACTIONS);
 const runState = z.enum(["running", "paused", "stopped"]);
 
 export const HypervisorInventorySchema = z

@@ -2,6 +2,7 @@
  * The control plane's records: what the controller stores and the API shows. Times are
  * milliseconds since the epoch; sizes are bytes; ids are opaque strings (`newId`).
  */
+import type { LifecycleAction } from "../domain/xl-cfg/fields.js";
 
 export type Role = "admin" | "operator" | "viewer" | "agent";
 export const HUMAN_ROLES = ["admin", "operator", "viewer"] as const;
@@ -156,14 +157,7 @@ export interface NetworkRecord {
 }
 
 /** xl.cfg(5)'s actions for on_poweroff, on_reboot and on_crash. */
-export type DomainAction =
-  | "destroy"
-  | "restart"
-  | "preserve"
-  | "coredump-destroy"
-  | "coredump-restart"
-  | "rename-restart"
-  | "soft-reset";
+export type DomainAction = LifecycleAction;
 
 /** A disk of a domain: its xl.cfg target, and the etherplane volume it is when it is one. */
 export interface DomainDisk {

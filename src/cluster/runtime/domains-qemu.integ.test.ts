@@ -13,37 +13,20 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import type { DomainRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
 import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
+import {
+  bootMarkers,
+  bootMarkerScript,
+  xlRow,
+} from "../../../test/lab/domain-guest/boot-markers.js";
 import { ClusterLab } from "../../../test/lab/cluster-lab.js";
 import { runCli } from "../../../test/lab/cli-process.js";
 import { run } from "../../../test/lab/netns.js";
-import { XL_LIST_HEADER } from "../../cli/output/xl-list.js";
 
 const BOOT_MS_MAX = 120_000;
 const TASK_MS_MAX = 60_000;
 const VOLUME_BYTES = 64 * 1024 * 1024;
-
-/** The guest's /sbin/init: count boots, leave a marker, power off on the first boot only. */
-const INIT_SCRIPT = `
-n=$(( $(cat /bootcount 2>/dev/null || echo 0) + 1 ))
-echo "$n" > /bootcount
-echo "etherplane-marker boot=$n" >> /marker
-sync
-echo "EP-BOOT $n"
-if [ "$n" = 1 ]; then poweroff -f; fi
-`;
-
-/** One `xl list` row, read by position (the layout of real xl output, test/fixtures/xl). */
-function xlRow(output: string, name: string): string[] {
-  const lines = output.trimEnd().split("\n");
-  assert.equal(lines[0], XL_LIST_HEADER, "the header is xl's, tabs included");
-  const line = lines.find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `no row for ${name} in:\n${output}`);
-  const match = /^(.{40}) (.{5}) (.{5}) (.{5}) {5}(.{6}) {2}(.{8})$/.exec(line);
-  assert.ok(match, `not in xl list's layout: ${JSON.stringify(line)}`);
-  return match.slice(1).map((f) => f.trim());
-}
 
 test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_crash, shutdown (about a minute)", async (t) => {
   const kit = await domainGuestKit();
@@ -54,6 +37,12 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   await lab.startAgent(storage);
   const compute = await lab.computeHost("cmp1", "qemu");
   await lab.startAgent(compute);
+  // Its first report carries the hypervisor (the qemu driver first checks whether KVM works).
+  await lab.waitFor("the compute host's hypervisor", 60_000, async () => {
+    const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
+    const host = body.hosts.find((h) => h.name === "cmp1");
+    return host?.inventory?.hypervisor?.kind === "qemu" ? null : JSON.stringify(host?.inventory);
+  });
 
   const domain = async (name: string) =>
     (await lab.call<{ domain: DomainRecord }>("GET", `/api/v1/domains/${name}`)).body.domain;
@@ -86,7 +75,11 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     return state === "succeeded" ? null : state;
   });
   const image = path.join(lab.dir, "root.img");
-  await buildRootFsImage({ path: image, sizeMiB: VOLUME_BYTES / 2 ** 20, initScript: INIT_SCRIPT });
+  await buildRootFsImage({
+    path: image,
+    sizeMiB: VOLUME_BYTES / 2 ** 20,
+    initScript: bootMarkerScript({ poweroffOnFirstBoot: true }),
+  });
   const write = await runCli(["aoe", "write", device, "--iface", compute.aoeIf], {
     ns: compute.ns,
     input: fs.readFileSync(image),
@@ -219,10 +212,7 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   // On the storage host: every boot's marker is in the volume and the filesystem is clean.
   const volumeFile = path.join(storage.dataDir, "pool", `${volume.id}.img`);
   const marker = await run("debugfs", ["-R", "cat /marker", volumeFile]);
-  assert.match(
-    marker.stdout,
-    /etherplane-marker boot=1\netherplane-marker boot=2\netherplane-marker boot=3/,
-  );
+  assert.match(marker.stdout, bootMarkers(3));
   const fsck = await run("e2fsck", ["-fn", volumeFile]);
   assert.doesNotMatch(fsck.stdout, /UNEXPECTED INCONSISTENCY|Fix\?/);
 

@@ -22,10 +22,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DomainRecord, HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
-import { XL_LIST_HEADER } from "../../cli/output/xl-list.js";
 import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
 import { runCli } from "../../../test/lab/cli-process.js";
 import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
+import {
+  bootMarkers,
+  bootMarkerScript,
+  xlRow,
+} from "../../../test/lab/domain-guest/boot-markers.js";
 import { run } from "../../../test/lab/netns.js";
 import { cliPath } from "../../../test/lab/repo.js";
 import {
@@ -41,26 +45,6 @@ const VOLUME_BYTES = 64 * 1024 * 1024;
 const STEP_MS_MAX = 180_000;
 const GUEST_INITRD = "/opt/guest/initrd.cpio";
 const GUEST_MAC = "00:16:3e:00:00:21";
-
-/** The guest's /sbin/init: count boots and leave a marker of each in the root filesystem. */
-const INIT_SCRIPT = `
-n=$(( $(cat /bootcount 2>/dev/null || echo 0) + 1 ))
-echo "$n" > /bootcount
-echo "etherplane-marker boot=$n" >> /marker
-sync
-echo "EP-BOOT $n"
-`;
-
-/** The fields of one `xl list` row, read by position. */
-function xlRow(output: string, name: string): string[] {
-  const lines = output.trimEnd().split("\n");
-  assert.equal(lines[0], XL_LIST_HEADER, "the header is xl's, tabs included");
-  const line = lines.find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `no row for ${name} in:\n${output}`);
-  const match = /^(.{40}) (.{5}) (.{5}) (.{5}) {5}(.{6}) {2}(.{8})$/.exec(line);
-  assert.ok(match, `not in xl list's layout: ${JSON.stringify(line)}`);
-  return match.slice(1).map((f) => f.trim());
-}
 
 describe(
   "an etherplane agent in a real Xen dom0 runs PV guests from AoE volumes (Xen under QEMU/TCG, a few minutes)",
@@ -124,7 +108,7 @@ describe(
       await buildRootFsImage({
         path: image,
         sizeMiB: VOLUME_BYTES / 2 ** 20,
-        initScript: INIT_SCRIPT,
+        initScript: bootMarkerScript({ poweroffOnFirstBoot: false }),
       });
       const initiator = await lab.initiatorHost("ini", "02:00:00:00:77:01");
       const write = await runCli(["aoe", "write", device, "--iface", "aoe0"], {
@@ -152,6 +136,12 @@ describe(
         `node ${dom0ProjectPath(cliPath)} agent --join ${lab.controllerUrl} --token ${lab.joinToken} ` +
           "--name xen1 --role compute --hypervisor xen >/tmp/agent.log 2>&1 &",
       );
+      // Placement needs the host's hypervisor: its agent's first report carries it.
+      await lab.waitFor("the Xen host's agent to report", STEP_MS_MAX, async () => {
+        const { body } = await call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
+        const xen1 = body.hosts.find((h) => h.name === "xen1");
+        return xen1?.inventory?.hypervisor ? null : await agentLog();
+      });
     });
 
     after(async () => {
@@ -297,10 +287,7 @@ describe(
       // On the storage host: every boot's marker is in the volume; the filesystem is clean.
       const volumeFile = path.join(storage.dataDir, "pool", `${volume.id}.img`);
       const marker = await run("debugfs", ["-R", "cat /marker", volumeFile]);
-      assert.match(
-        marker.stdout,
-        /etherplane-marker boot=1\netherplane-marker boot=2\netherplane-marker boot=3/,
-      );
+      assert.match(marker.stdout, bootMarkers(3));
       const fsck = await run("e2fsck", ["-fn", volumeFile]);
       assert.doesNotMatch(fsck.stdout, /UNEXPECTED INCONSISTENCY|Fix\?/);
     });
