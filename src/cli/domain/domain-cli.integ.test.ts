@@ -78,6 +78,12 @@ describe("domain files through the CLI", () => {
       json.domains.map((d) => [d.name, d.memoryMiB, d.vifs[0]?.mac]),
       [["noc.grid", 256, "00:16:3e:00:00:13"]],
     );
+    // Its console: refused while it is not running; refused to an unknown token.
+    const notRunning = await cli(["console", "noc.grid"]);
+    assert.equal(notRunning.code, 8, notRunning.stderr);
+    assert.match(notRunning.stderr, /noc\.grid is not running: etherplane start noc\.grid/);
+    const stranger = await cli(["console", "noc.grid", "--token", "ept_not-a-token"]);
+    assert.equal(stranger.code, 9, stranger.stderr);
     // Twice is a conflict that says what to do.
     const again = await cli(["domain", "import", seedFile]);
     assert.equal(again.code, 8);
