@@ -140,8 +140,12 @@ export class AgentService {
         .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
         .catch(() => undefined);
     }
-    for (const network of status.networks ?? []) {
-      await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
+    if (status.networks) {
+      const known = new Map((await this.store.listNetworks({ hostId })).map((n) => [n.id, n]));
+      for (const network of status.networks) {
+        if (known.get(network.id)?.error === network.error) continue;
+        await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
+      }
     }
     if (status.domains) await this.domains?.settle(hostId, status.domains);
     const observed = new Map(status.volumes.map((v) => [v.id, v]));

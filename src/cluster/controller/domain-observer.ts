@@ -8,9 +8,20 @@ import type { Logger } from "../../foundation/log.js";
 import { errorMessage } from "../../foundation/errors.js";
 import { storedDomainBoot } from "../../domain/import/domain-import.js";
 import type { DesiredDomain, DesiredDomainDisk, ObservedDomain } from "../agent-protocol.js";
-import type { DomainRecord, TaskRecord } from "../model.js";
+import type { DomainObserved, DomainRecord, TaskRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { TaskService } from "./task-service.js";
+
+/** A running guest's CPU time and the report's time move every pass: rewrite them this often. */
+const OBSERVED_REFRESH_MS = 10_000;
+
+/** Whether `next` says nothing new beyond its clock fields, recently written. */
+function unchanged(before: DomainObserved | null, next: DomainObserved): boolean {
+  if (before === null || next.atMs - before.atMs >= OBSERVED_REFRESH_MS) return false;
+  const { atMs: _a, cpuTimeS: _c, ...rest } = next;
+  const { atMs: _b, cpuTimeS: _d, ...restBefore } = before;
+  return JSON.stringify(rest) === JSON.stringify(restBefore);
+}
 
 export class DomainObserver {
   constructor(
@@ -81,7 +92,9 @@ export class DomainObserver {
 
   private async settleOne(domain: DomainRecord, report: ObservedDomain): Promise<void> {
     const { id: _id, ...observed } = report;
-    let current = await this.store.observeDomain(domain.id, observed);
+    let current = unchanged(domain.observed, observed)
+      ? domain
+      : await this.store.observeDomain(domain.id, observed);
     const exit = observed.lastExit;
     const newExit = exit !== null && exit.atMs !== domain.observed?.lastExit?.atMs;
     if (newExit) {
