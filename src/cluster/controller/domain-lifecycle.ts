@@ -28,6 +28,13 @@ export class DomainLifecycle {
 
   async start(ref: string, actor: string, options: { host?: string } = {}): Promise<DomainChange> {
     let domain = await this.domains.get(ref);
+    const kept = domain.observed?.state;
+    if (kept === "shutdown" || kept === "crashed")
+      throw new EtherplaneError(
+        "CONFLICT",
+        `domain ${domain.name}'s guest is kept ${kept === "crashed" ? "crashed" : "shut down"} (preserve): ` +
+          `look at it, then etherplane destroy ${domain.name} and start it again`,
+      );
     if (isActive(domain)) {
       const where = domain.hostId ? ` on ${await this.hostName(domain.hostId)}` : "";
       const domid = domain.observed?.domid;

@@ -273,6 +273,11 @@ describe("domains on a fake hypervisor", () => {
     assert.equal(kept.observed?.lastExit?.action, "preserve");
     await b.pass();
     assert.equal((await b.driver.list()).length, 1, "a preserved guest stays");
+    await rejectsWith(
+      b.controller.lifecycle.start("web", "admin"),
+      "CONFLICT",
+      /kept shut down \(preserve\): look at it, then etherplane destroy web/,
+    );
     const destroyed = await b.controller.lifecycle.destroy("web", "admin");
     await b.settle("destroyed", async () => (await b.domain("web")).observed?.state === "stopped");
     assert.equal((await b.store.getTask(destroyed.task.id))?.state, "succeeded");
