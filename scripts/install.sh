@@ -13,6 +13,7 @@ debian_packages=(
   xfsprogs                      # mkfs.xfs -m reflink=1: the DirectoryPool reflink tests
   vblade                        # reference AoE target for interoperability tests and benchmarks
   tshark tcpdump                # frame dissection in tests
+  procps                        # pkill: test labs end the detached guests and disk bridges they leave
 )
 
 missing=()

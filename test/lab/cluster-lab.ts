@@ -13,7 +13,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CliDaemon } from "./cli-process.js";
-import { TestNet, type Namespace } from "./netns.js";
+import { runTool, TestNet, type Namespace } from "./netns.js";
 
 const SUBNET = "10.77.0";
 const CONTROLLER_IP = `${SUBNET}.1`;
@@ -359,6 +359,9 @@ export class ClusterLab {
 
   async close(): Promise<void> {
     await this.net.close(); // kills every process it adopted, removes the namespaces
+    // Agents start detached processes meant to outlive them (QEMU guests, NBD disk bridges): a
+    // failed test leaves them, and their arguments name files in this lab's folder.
+    await runTool("pkill", ["-KILL", "-f", this.dir]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -188,6 +188,19 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   // The console session ends with the crashed guest; the CLI leaves cleanly.
   assert.equal(await consoleCli.wait(), 0, consoleCli.stderr);
 
+  // The compute agent dies (kill -9) and comes back: the guest and its disk bridge ran on.
+  const beforeKill = (await domain("guest1")).observed;
+  await ClusterLab.kill(compute.agent);
+  await lab.startAgent(compute);
+  await lab.waitFor("the restarted agent to report", 60_000, async () => {
+    const seen = (await domain("guest1")).observed;
+    return seen && seen.atMs > (beforeKill?.atMs ?? 0) ? null : JSON.stringify(seen);
+  });
+  const afterRestart = (await domain("guest1")).observed;
+  assert.equal(afterRestart?.state, "running");
+  assert.equal(afterRestart?.domid, beforeKill?.domid, "the same guest, not a new one");
+  assert.equal(afterRestart?.restarts, beforeKill?.restarts);
+
   // 3. Pause shows `p`; unpause; a graceful shutdown (ACPI power button) stops it.
   const paused = await cli(["pause", "guest1"]);
   assert.equal(paused.code, 0, paused.stderr);
