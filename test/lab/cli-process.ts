@@ -96,3 +96,36 @@ export class CliDaemon {
     return this.exited;
   }
 }
+
+/**
+ * `etherplane up` as a process in `ns`, its data and the CLI's config under `dir`, serving AoE
+ * on `iface`; resolves once it has printed the admin token (saved in the config for the CLI).
+ * `env` is what later `runCli` calls need to use that config.
+ */
+export async function startUpProcess(options: {
+  ns: Namespace;
+  dir: string;
+  iface: string;
+  listen: string;
+  name: string;
+}): Promise<{ daemon: CliDaemon; env: Record<string, string> }> {
+  const env = { ETHERPLANE_CONFIG: `${options.dir}/cli.json`, ETHERPLANE_LOG: "warn" };
+  const daemon = new CliDaemon(
+    ["up", "--data-dir", `${options.dir}/data`, "--aoe-iface", options.iface].concat([
+      "--listen",
+      options.listen,
+      "--name",
+      options.name,
+    ]),
+    { ns: options.ns, env },
+  );
+  const deadline = Date.now() + 30_000;
+  while (!/admin token: ept_/.test(daemon.stdout)) {
+    if (daemon.child.exitCode !== null)
+      throw new Error(`etherplane up exited (${daemon.child.exitCode}): ${daemon.stderr}`);
+    if (Date.now() > deadline)
+      throw new Error(`etherplane up printed no admin token: ${daemon.stderr}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { daemon, env };
+}

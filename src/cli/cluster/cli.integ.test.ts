@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAoeLink, pattern, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { CliDaemon, runCli } from "../../../test/lab/cli-process.js";
+import type { CliDaemon } from "../../../test/lab/cli-process.js";
+import { runCli, startUpProcess } from "../../../test/lab/cli-process.js";
 
 const MiB = 1024 * 1024;
 
@@ -20,23 +21,13 @@ describe("etherplane up + volume commands, as a user types them", () => {
 
   before(async () => {
     link = await createAoeLink("cliup");
-    env = { ETHERPLANE_CONFIG: path.join(link.dir, "cli.json"), ETHERPLANE_LOG: "warn" };
-    daemon = new CliDaemon(
-      [
-        "up",
-        "--data-dir",
-        path.join(link.dir, "data"),
-        "--aoe-iface",
-        "tgt0",
-        "--listen",
-        "127.0.0.1:7391",
-        "--name",
-        "box1",
-      ],
-      { ns: link.targetNs, env },
-    );
-    daemon.child.stdout?.on("data", (d: Buffer) => (daemon.stderr += d.toString()));
-    await daemon.waitFor(/admin token: ept_/);
+    ({ daemon, env } = await startUpProcess({
+      ns: link.targetNs,
+      dir: link.dir,
+      iface: "tgt0",
+      listen: "127.0.0.1:7391",
+      name: "box1",
+    }));
   });
 
   after(async () => {

@@ -10,7 +10,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAoeLink, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { CliDaemon, runCli } from "../../../test/lab/cli-process.js";
+import type { CliDaemon } from "../../../test/lab/cli-process.js";
+import { runCli, startUpProcess } from "../../../test/lab/cli-process.js";
 import { fixturePath } from "../../../test/lab/repo.js";
 import type { DomainRecord } from "../../cluster/model.js";
 import { XL_LIST_HEADER } from "../output/xl-list.js";
@@ -26,18 +27,13 @@ describe("domain files through the CLI", () => {
 
   before(async () => {
     link = await createAoeLink("domcli");
-    env = { ETHERPLANE_CONFIG: path.join(link.dir, "cli.json"), ETHERPLANE_LOG: "warn" };
-    daemon = new CliDaemon(
-      ["up", "--data-dir", path.join(link.dir, "data"), "--aoe-iface", "tgt0"].concat([
-        "--listen",
-        "127.0.0.1:7392",
-        "--name",
-        "box1",
-      ]),
-      { ns: link.targetNs, env },
-    );
-    daemon.child.stdout?.on("data", (d: Buffer) => (daemon.stderr += d.toString()));
-    await daemon.waitFor(/admin token: ept_/);
+    ({ daemon, env } = await startUpProcess({
+      ns: link.targetNs,
+      dir: link.dir,
+      iface: "tgt0",
+      listen: "127.0.0.1:7392",
+      name: "box1",
+    }));
   });
 
   after(async () => {

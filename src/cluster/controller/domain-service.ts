@@ -138,19 +138,9 @@ export class DomainService {
     });
   }
 
-  private fields(imported: ImportedDomain) {
-    return {
-      name: imported.name,
-      uuid: imported.uuid,
-      config: imported.config,
-      memoryMiB: imported.memoryMiB,
-      vcpus: imported.vcpus,
-      disks: imported.disks,
-      vifs: imported.vifs,
-      onPoweroff: imported.onPoweroff,
-      onReboot: imported.onReboot,
-      onCrash: imported.onCrash,
-    };
+  /** The record's fields of an import: all of it but what import said. */
+  private fields({ changes: _changes, warnings: _warnings, ...fields }: ImportedDomain) {
+    return fields;
   }
 }
 
