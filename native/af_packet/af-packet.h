@@ -55,9 +55,9 @@ enum {
   SLOT_HEADER_BYTES = ETH_HLEN + 4,
   /* Frames per sendmmsg call. */
   SEND_CHUNK_FRAMES = 256,
-  /* SO_SNDBUF: enough for a full send chunk of jumbo frames. */
-  SEND_BUFFER_BYTES = 4 << 20,
-  RECEIVE_BUFFER_BYTES_MAX = 1 << 30,
+  /* SO_RCVBUF / SO_SNDBUF bounds (the defaults are chosen in af-packet.ts). */
+  SOCKET_BUFFER_BYTES_MIN = 4096,
+  SOCKET_BUFFER_BYTES_MAX = 1 << 30,
   /* ENOBUFS means a queueing discipline dropped the frame; poll(2) cannot tell when it has room
    * again, so retry after this delay. */
   ENOBUFS_RETRY_MS = 1,

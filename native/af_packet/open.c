@@ -15,6 +15,12 @@
 
 #include "af-packet.h"
 
+/* SO_RCVBUF and SO_SNDBUF as asked by the caller. */
+typedef struct {
+  int receive;
+  int send;
+} BufferBytes;
+
 /* An error found while the thread is in another network namespace: thrown after returning. */
 typedef struct {
   int err;
@@ -36,7 +42,7 @@ static bool set_buffer_bytes(int fd, int force_option, int option, int bytes) {
 }
 
 /* Creates and binds the socket in the calling thread's current network namespace. */
-static bool open_here(Socket *s, int ethertype, int receive_buffer_bytes, OpenError *e) {
+static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, OpenError *e) {
   char what[ERROR_MESSAGE_BYTES / 2];
   s->ifindex = (int)if_nametoindex(s->ifname);
   if (s->ifindex == 0) {
@@ -55,10 +61,10 @@ static bool open_here(Socket *s, int ethertype, int receive_buffer_bytes, OpenEr
   if (setsockopt(s->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0) {
     return open_failed(e, errno, "setsockopt(PACKET_IGNORE_OUTGOING)");
   }
-  if (!set_buffer_bytes(s->fd, SO_RCVBUFFORCE, SO_RCVBUF, receive_buffer_bytes)) {
+  if (!set_buffer_bytes(s->fd, SO_RCVBUFFORCE, SO_RCVBUF, buffers->receive)) {
     return open_failed(e, errno, "setsockopt(SO_RCVBUF)");
   }
-  if (!set_buffer_bytes(s->fd, SO_SNDBUFFORCE, SO_SNDBUF, SEND_BUFFER_BYTES)) {
+  if (!set_buffer_bytes(s->fd, SO_SNDBUFFORCE, SO_SNDBUF, buffers->send)) {
     return open_failed(e, errno, "setsockopt(SO_SNDBUF)");
   }
   struct sockaddr_ll addr;
@@ -97,7 +103,7 @@ static bool open_here(Socket *s, int ethertype, int receive_buffer_bytes, OpenEr
  * the socket, and always returns to its own namespace (setns(2) changes only the calling
  * thread, and a socket stays in the namespace it was created in). */
 static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
-                          int receive_buffer_bytes, OpenError *e) {
+                          const BufferBytes *buffers, OpenError *e) {
   char what[ERROR_MESSAGE_BYTES / 2];
   int target = open(netns_path, O_RDONLY | O_CLOEXEC);
   if (target < 0) {
@@ -115,7 +121,7 @@ static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
     snprintf(what, sizeof what, "cannot enter network namespace %s", netns_path);
     ok = open_failed(e, errno, what);
   } else {
-    ok = open_here(s, ethertype, receive_buffer_bytes, e);
+    ok = open_here(s, ethertype, buffers, e);
     /* Staying in the wrong namespace would silently send later sockets' traffic elsewhere. */
     if (setns(saved, CLONE_NEWNET) != 0) fatal("cannot return to the thread's network namespace");
   }
@@ -125,13 +131,13 @@ static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
 }
 
 napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7 || !is_function(env, argv[5]) || !is_function(env, argv[6])) {
+  if (argc < 8 || !is_function(env, argv[6]) || !is_function(env, argv[7])) {
     napi_throw_type_error(env, NULL,
                           "af_packet: open(ifname, ethertype, netnsPath, batchFrames, "
-                          "receiveBufferBytes, onFrames, onWritable)");
+                          "receiveBufferBytes, sendBufferBytes, onFrames, onWritable)");
     return NULL;
   }
   char ifname[IFNAMSIZ + 1];
@@ -141,13 +147,16 @@ napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "af_packet: ifname must be a string of 1 to 15 bytes");
     return NULL;
   }
-  uint32_t ethertype, batch_frames, receive_buffer_bytes;
+  uint32_t ethertype, batch_frames, receive_buffer_bytes, send_buffer_bytes;
   if (!get_uint32_arg(env, argv[1], 0, 0xffff, "ethertype", &ethertype) ||
       !get_uint32_arg(env, argv[3], 1, BATCH_FRAMES_MAX, "batchFrames", &batch_frames) ||
-      !get_uint32_arg(env, argv[4], 4096, RECEIVE_BUFFER_BYTES_MAX, "receiveBufferBytes",
-                      &receive_buffer_bytes)) {
+      !get_uint32_arg(env, argv[4], SOCKET_BUFFER_BYTES_MIN, SOCKET_BUFFER_BYTES_MAX,
+                      "receiveBufferBytes", &receive_buffer_bytes) ||
+      !get_uint32_arg(env, argv[5], SOCKET_BUFFER_BYTES_MIN, SOCKET_BUFFER_BYTES_MAX,
+                      "sendBufferBytes", &send_buffer_bytes)) {
     return NULL;
   }
+  const BufferBytes buffers = {(int)receive_buffer_bytes, (int)send_buffer_bytes};
   char netns_path[NETNS_PATH_BYTES_MAX];
   bool has_netns = false;
   napi_valuetype netns_type;
@@ -190,9 +199,8 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   OpenError open_error = {0};
-  bool opened = has_netns ? open_in_netns(s, netns_path, (int)ethertype,
-                                          (int)receive_buffer_bytes, &open_error)
-                          : open_here(s, (int)ethertype, (int)receive_buffer_bytes, &open_error);
+  bool opened = has_netns ? open_in_netns(s, netns_path, (int)ethertype, &buffers, &open_error)
+                          : open_here(s, (int)ethertype, &buffers, &open_error);
   uv_loop_t *loop = NULL;
   if (opened && napi_get_uv_event_loop(env, &loop) != napi_ok) {
     opened = open_failed(&open_error, EINVAL, "no libuv event loop");
@@ -230,8 +238,8 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   if (ok) s->native_bytes = native_bytes;
   ok = ok &&
       napi_create_reference(env, handle, 1, &s->self) == napi_ok &&
-      napi_create_reference(env, argv[5], 1, &s->on_frames) == napi_ok &&
-      napi_create_reference(env, argv[6], 1, &s->on_writable) == napi_ok &&
+      napi_create_reference(env, argv[6], 1, &s->on_frames) == napi_ok &&
+      napi_create_reference(env, argv[7], 1, &s->on_writable) == napi_ok &&
       napi_create_object(env, &resource) == napi_ok &&
       napi_create_string_utf8(env, "af_packet", NAPI_AUTO_LENGTH, &name) == napi_ok &&
       napi_async_init(env, resource, name, &s->async_context) == napi_ok &&

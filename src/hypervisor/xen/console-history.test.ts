@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { overlapLength, readFileTail, TailBuffer } from "./console-history.js";
+import { overlapLength, readFileTail, splitBacklog, TailBuffer } from "./console-history.js";
 
 const b = (text: string) => Buffer.from(text);
 
@@ -16,6 +16,22 @@ function overlapNaive(history: Buffer, replay: Buffer): number {
 }
 
 describe("console history", () => {
+  test("a backlog found in a log that ran ahead ends the history there; the rest comes live", () => {
+    const log = b("boot\r\ntick 1\r\ntick 2\r\ntick 3\r\n");
+    // xenconsoled logged tick 3 but had not yet written it to the pty when the replay ended.
+    const ahead = splitBacklog(log, b("tick 1\r\ntick 2\r\n"));
+    assert.equal(ahead.history.toString(), "boot\r\ntick 1\r\ntick 2\r\n");
+    assert.equal(ahead.first.length, 0);
+    // The backlog is the end of the log: all of it is history.
+    assert.deepEqual(splitBacklog(log, b("tick 3\r\n")), { history: log, first: b("") });
+    // Bytes after the log's end are live; the repeated prefix is dropped.
+    const newer = splitBacklog(log, b("tick 3\r\ntick 4\r\n"));
+    assert.equal(newer.history, log);
+    assert.equal(newer.first.toString(), "tick 4\r\n");
+    // Nothing replayed.
+    assert.deepEqual(splitBacklog(log, b("")), { history: log, first: b("") });
+  });
+
   test("the replayed backlog's repeat of the log's end is found", () => {
     const log = b("boot\r\ntick 1\r\ntick 2\r\n");
     assert.equal(overlapLength(log, b("tick 1\r\ntick 2\r\n")), 16);

@@ -74,3 +74,19 @@ export class TailBuffer {
     return all.length > this.bytesMax ? all.subarray(all.length - this.bytesMax) : all;
   }
 }
+
+/**
+ * Splits a first attach's replayed backlog against the log. xenconsoled writes the log before
+ * the pty, so the log may already hold bytes that will arrive as live output after the backlog:
+ * when the whole backlog is in the log, the history ends where the backlog ends there (the rest
+ * arrives live, once). Otherwise the backlog's prefix that ends the log is dropped as a repeat.
+ */
+export function splitBacklog(logTail: Buffer, backlog: Buffer): { history: Buffer; first: Buffer } {
+  if (backlog.length > 0) {
+    const at = logTail.lastIndexOf(backlog);
+    if (at >= 0) {
+      return { history: logTail.subarray(0, at + backlog.length), first: Buffer.alloc(0) };
+    }
+  }
+  return { history: logTail, first: backlog.subarray(overlapLength(logTail, backlog)) };
+}

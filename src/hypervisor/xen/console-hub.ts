@@ -16,7 +16,7 @@ import { Duplex } from "node:stream";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import type { GuestConsoleSession } from "../driver.js";
-import { overlapLength, readFileTail, TailBuffer } from "./console-history.js";
+import { splitBacklog, readFileTail, TailBuffer } from "./console-history.js";
 import { xlFailure } from "./xl-errors.js";
 
 const log = createLogger("hypervisor:xen:console");
@@ -112,8 +112,7 @@ export class ConsoleHub {
       history = tail(backlog, this.options.historyBytesMax);
       first = Buffer.alloc(0);
     } else {
-      history = logTail;
-      first = backlog.subarray(overlapLength(logTail, backlog));
+      ({ history, first } = splitBacklog(logTail, backlog));
     }
     const session = this.addSession(history);
     if (first.length > 0) session.stream.deliver(first);
@@ -283,3 +282,4 @@ class ConsoleStream extends Duplex {
 function tail(buffer: Buffer, bytesMax: number): Buffer {
   return buffer.length > bytesMax ? buffer.subarray(buffer.length - bytesMax) : buffer;
 }
+

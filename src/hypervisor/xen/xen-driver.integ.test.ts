@@ -36,7 +36,7 @@ const testing = dom0ProjectPath(join(repoRoot, "dist", "src", "hypervisor", "xen
 const driverOptions = {
   stateDir: "/tmp/ep-xen",
   scriptPath: "/ep/bin/script",
-  consoleAttachWaitMs: 15_000,
+  consoleAttachWaitMs: 60_000,
 };
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };

@@ -41,6 +41,8 @@ const CONSOLE_LOG_DIR_DEFAULT = "/var/log/xen/console";
 const CONSOLE_HISTORY_BYTES_MAX = 64 * 1024;
 const CONSOLE_SESSION_BUFFER_BYTES_MAX = 1024 * 1024;
 const CONSOLE_ATTACH_WAIT_MS = 3000;
+/** The replay is one pty read after another: a gap this long ends it (a loaded dom0 is slow). */
+const CONSOLE_REPLAY_QUIET_MS = 1000;
 
 export class XenDriver implements HypervisorDriver {
   readonly kind = "xen" as const;
@@ -190,7 +192,7 @@ export class XenDriver implements HypervisorDriver {
       historyBytesMax: this.consoleHistoryBytesMax,
       sessionBufferBytesMax: CONSOLE_SESSION_BUFFER_BYTES_MAX,
       settleFirstMs: this.consoleAttachWaitMs,
-      settleQuietMs: 200,
+      settleQuietMs: CONSOLE_REPLAY_QUIET_MS,
       settleMaxMs: this.consoleAttachWaitMs + 5000,
       exitGraceMs: 3000,
       onClosed: forget,

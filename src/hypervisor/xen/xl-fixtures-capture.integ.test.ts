@@ -93,7 +93,7 @@ const skip =
   process.getuid?.() !== 0
     ? "needs root (mknod for the initramfs, /var/cache)"
     : outDir === undefined
-      ? "fixture capture: set EP_XL_FIXTURES_OUT=<folder> to run it"
+      ? "by design: fixture capture is opt-in; set EP_XL_FIXTURES_OUT=<folder> to run it"
       : false;
 
 function dom0Steps(): Dom0Step[] {

@@ -146,7 +146,7 @@ void describe("host networks with real ip in a namespace", { skip: notRoot }, ()
     assert.equal(remaining.has("xenbr10"), false);
     assert.equal(remaining.has("eth1.10"), false);
     t.skip(
-      "this kernel lacks 8021q (no /proc/net/vlan, `modprobe -n 8021q` fails): VLAN creation is checked in the Linux guest test instead",
+      "by design: this kernel lacks 8021q (no /proc/net/vlan, `modprobe -n 8021q` fails): VLAN creation is checked in the Linux guest test instead",
     );
   });
 });

@@ -20,6 +20,10 @@ export const RECEIVE_BATCH_FRAMES_MAX = 1024;
 export const RECEIVE_BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const RECEIVE_BUFFER_BYTES_MIN = 4096;
 export const RECEIVE_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
+/** SO_SNDBUF: enough for a full send chunk (256 frames) of jumbo frames. */
+export const SEND_BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024;
+export const SEND_BUFFER_BYTES_MIN = 4096;
+export const SEND_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
 /** IFNAMSIZ (16) including the terminating NUL (include/uapi/linux/if.h). */
 export const IFNAME_BYTES_MAX = 15;
 export const NETNS_PATH_BYTES_MAX = 190;
@@ -48,6 +52,7 @@ interface AfPacketAddon {
     netnsPath: string | null,
     batchFrames: number,
     receiveBufferBytes: number,
+    sendBufferBytes: number,
     onFrames: (buffer: Buffer, count: number, slotBytes: number) => void,
     onWritable: () => void,
   ): { handle: NativeHandle; lengths: Uint32Array };
@@ -135,6 +140,12 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
     RECEIVE_BUFFER_BYTES_MIN,
     RECEIVE_BUFFER_BYTES_MAX,
   );
+  const sendBufferBytes = checkInteger(
+    "sendBufferBytes",
+    options.sendBufferBytes ?? SEND_BUFFER_BYTES_DEFAULT,
+    SEND_BUFFER_BYTES_MIN,
+    SEND_BUFFER_BYTES_MAX,
+  );
   if (
     netnsPath !== undefined &&
     (typeof netnsPath !== "string" ||
@@ -153,6 +164,7 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
       netnsPath ?? null,
       batchFrames,
       receiveBufferBytes,
+      sendBufferBytes,
       (buffer, count, slotBytes) => socket?.deliver(buffer, count, slotBytes),
       () => socket?.flush(),
     );

@@ -48,6 +48,8 @@ export interface RawSocketOptions {
   receiveBatchFrames?: number;
   /** Kernel receive buffer size (SO_RCVBUF). */
   receiveBufferBytes?: number;
+  /** Kernel send buffer size (SO_SNDBUF): how many frames the kernel holds before send waits. */
+  sendBufferBytes?: number;
 }
 
 export const ETHERTYPE_AOE = 0x88a2;

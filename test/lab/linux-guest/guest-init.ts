@@ -39,12 +39,15 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
+# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
+# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
+power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
 mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
 fail() {
   echo "${consoleControlPrefix}FAIL $*"
   dmesg | tail -n 40
   echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
-  poweroff -f
+  power_off
 }
 load() { for m in "$@"; do insmod "/lib/modules/$m.ko" || fail "insmod $m"; done; }
 # wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
@@ -94,6 +97,6 @@ rc=$(cat /tmp/ep-rc 2>/dev/null) || rc=${setupFailureExitCode}
 mark DONE
 sync
 echo "${consoleControlPrefix}EXIT $rc"
-poweroff -f
+power_off
 `;
 }

@@ -69,12 +69,15 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 
+# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
+# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
+power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
 mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
 fail() {
   echo "${consoleControlPrefix}FAIL $*"
   dmesg | tail -n 40
   echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
-  poweroff -f
+  power_off
 }
 load() {
   for m in "$@"; do
@@ -214,7 +217,7 @@ if [ "$ep_mode" = session ]; then
   sleep "$ep_life_s"
   mark LIFETIME "$ep_life_s"
   echo "${consoleControlPrefix}EXIT 0"
-  poweroff -f
+  power_off
 fi
 
 { timeout -s KILL "$ep_script_s" sh -e /ep/script.sh </dev/null; echo $? >/tmp/ep-rc; } |
@@ -222,6 +225,6 @@ fi
 rc=$(cat /tmp/ep-rc 2>/dev/null) || rc=${setupFailureExitCode}
 mark DONE
 echo "${consoleControlPrefix}EXIT $rc"
-poweroff -f
+power_off
 `;
 }

@@ -37,7 +37,7 @@ runHypervisorDriverContract("xen", () => {
       stateDir,
       scriptPath: env("EP_XEN_SCRIPT"),
       // xl console takes seconds to start under TCG.
-      consoleAttachWaitMs: 15_000,
+      consoleAttachWaitMs: 60_000,
     });
   const driver = open();
   return Promise.resolve({
