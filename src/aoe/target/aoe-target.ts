@@ -73,7 +73,6 @@ interface ExportEntry {
   config: ExportConfig;
   export: AoeExport;
   backing: Backing;
-  origin: LoadedExportState["origin"];
 }
 
 const routeKey = (shelf: number, slot: number) => shelf * 256 + slot;
@@ -169,12 +168,11 @@ export class AoeTarget {
       await Promise.all(
         prepared.map((entry) => entry.export.device.close().catch(() => undefined)),
       );
-      // A running export whose file was set aside for a backing that is not served after all
-      // writes its state back, so a restart still finds it.
+      // Preparing may have set aside or rewritten the file of an export that keeps running (its
+      // path was to change): it writes its own state back, so a restart still finds it.
       for (const entry of prepared) {
         const running = this.exports.get(entry.export.key);
-        if (entry.origin === "set-aside" && running)
-          await running.export.state.replace({}).catch(() => undefined);
+        if (running) await running.export.state.replace({}).catch(() => undefined);
       }
       throw error;
     }
@@ -281,7 +279,7 @@ export class AoeTarget {
         ...(config.serial ? { serial: config.serial } : {}),
       },
     );
-    return { config, export: aoeExport, backing, origin: loaded.origin };
+    return { config, export: aoeExport, backing };
   }
 
   /** Says when persisted state was not applied (another backing) or adopted (no record). */
