@@ -15,6 +15,7 @@ import {
   decodeConfig,
   decodeHeader,
   isInvalid,
+  macToString,
   parseMac,
   sectorsPerFrame,
   validateRequestHeader,
@@ -23,12 +24,13 @@ import {
 import { AoeExport, settingsOf, type Port } from "./aoe-export.js";
 import { exportKey, type ExportConfig, type TargetConfig } from "./config.js";
 import { countDrop, type ExportCounters } from "./counters.js";
-import type { ExportState, ExportStateStore } from "./export-state.js";
+import { describeBacking, type Backing } from "./backing.js";
+import type { BackedStateStore, ExportState, LoadedExportState } from "./export-state.js";
 
 export interface TargetDeps {
   openSocket(ifname: string): RawSocket;
   openDevice(path: string, options: { readOnly: boolean }): Promise<VectoredBlockDevice>;
-  stateStore: ExportStateStore;
+  stateStore: BackedStateStore;
   log: Logger;
   /** How often interface MTUs are re-read. */
   mtuPollMs?: number;
@@ -52,6 +54,11 @@ export interface TargetStats {
     interfaces: string[];
     readOnly: boolean;
     durable: boolean;
+    /** What the persisted state below belongs to (describeBacking). */
+    backing: string;
+    /** Restrictions in force: an empty list restricts nothing. */
+    macMask: string[];
+    reservation: string[];
     counters: ExportCounters;
   }>;
 }
@@ -65,6 +72,7 @@ interface PortEntry extends Port {
 interface ExportEntry {
   config: ExportConfig;
   export: AoeExport;
+  backing: Backing;
 }
 
 const routeKey = (shelf: number, slot: number) => shelf * 256 + slot;
@@ -138,6 +146,7 @@ export class AoeTarget {
           current.readOnly !== entry.readOnly ||
           current.model !== entry.model ||
           current.serial !== entry.serial ||
+          current.volumeId !== entry.volumeId ||
           current.sizeBytes !== entry.sizeBytes ||
           current.interfaces.join() !== entry.interfaces.join())
       );
@@ -159,6 +168,12 @@ export class AoeTarget {
       await Promise.all(
         prepared.map((entry) => entry.export.device.close().catch(() => undefined)),
       );
+      // Preparing may have set aside or rewritten the file of an export that keeps running (its
+      // path was to change): it writes its own state back, so a restart still finds it.
+      for (const entry of prepared) {
+        const running = this.exports.get(entry.export.key);
+        if (running) await running.export.state.replace({}).catch(() => undefined);
+      }
       throw error;
     }
 
@@ -195,12 +210,16 @@ export class AoeTarget {
     }
     for (const entry of prepared) this.announce(entry);
     for (const entry of prepared) {
+      const { macMask, reservation } = entry.export.currentState();
       this.deps.log.info(`exporting e${entry.export.key}`, {
         path: entry.config.path,
+        ...(entry.config.volumeId !== undefined ? { volumeId: entry.config.volumeId } : {}),
         interfaces: entry.config.interfaces.join(","),
         sizeBytes: entry.export.device.sizeBytes,
         readOnly: entry.config.readOnly,
         durable: entry.config.durable,
+        ...(macMask.length > 0 ? { macMask: macMask.map(macToString).join(",") } : {}),
+        ...(reservation.length > 0 ? { reservedBy: reservation.map(macToString).join(",") } : {}),
       });
     }
 
@@ -229,30 +248,64 @@ export class AoeTarget {
 
   private async prepareExport(config: ExportConfig, bufferCount: number): Promise<ExportEntry> {
     const key = exportKey(config.shelf, config.slot);
-    const loaded = await this.deps.stateStore.load(key);
-    const patch = this.statePatch(config);
-    const state = { ...loaded, ...patch };
     const device = await this.deps.openDevice(config.path, { readOnly: config.readOnly });
+    let loaded: LoadedExportState;
+    const patch = this.statePatch(config);
     try {
-      if (Object.keys(patch).length > 0) await this.deps.stateStore.save(key, state);
+      loaded = await this.deps.stateStore.load(key, {
+        path: config.path,
+        ...(config.volumeId !== undefined ? { volumeId: config.volumeId } : {}),
+      });
+      this.logOrigin(key, loaded);
+      if (Object.keys(patch).length > 0 || loaded.rewrite)
+        await this.deps.stateStore.save(key, loaded.backing, { ...loaded.state, ...patch });
     } catch (error) {
       await device.close().catch(() => undefined);
       throw error;
     }
+    const { backing } = loaded;
+    const store = this.deps.stateStore;
     const aoeExport = new AoeExport(
       config.shelf,
       config.slot,
       device,
       settingsOf(config, bufferCount),
-      state,
-      this.deps.stateStore,
+      { ...loaded.state, ...patch },
+      // Every later save records the backing this export serves.
+      { save: (k, state) => store.save(k, backing, state) },
       this.deps.log,
       {
         ...(config.model ? { model: config.model } : {}),
         ...(config.serial ? { serial: config.serial } : {}),
       },
     );
-    return { config, export: aoeExport };
+    return { config, export: aoeExport, backing };
+  }
+
+  /** Says when persisted state was not applied (another backing) or adopted (no record). */
+  private logOrigin(key: string, loaded: LoadedExportState): void {
+    const restrictions = (state: ExportState) => ({
+      macMask: state.macMask.map(macToString).join(",") || "-",
+      reservedBy: state.reservation.map(macToString).join(",") || "-",
+    });
+    if (loaded.origin === "set-aside" && loaded.previous) {
+      const { previous } = loaded;
+      this.deps.log.warn(
+        `e${key}: persisted state (MAC mask, reservation, config string) was set for ${describeBacking(previous.backing)}, not for ${describeBacking(loaded.backing)} served now: not applied, moved to ${previous.movedTo}`,
+        {
+          address: key,
+          oldBacking: describeBacking(previous.backing),
+          newBacking: describeBacking(loaded.backing),
+          movedTo: previous.movedTo,
+          ...restrictions(previous.state),
+        },
+      );
+    } else if (loaded.origin === "adopted") {
+      this.deps.log.warn(
+        `e${key}: persisted state has no backing record (written by an older etherplane): adopted for ${describeBacking(loaded.backing)}; clear it with --reset-state ${key} if it belongs to another disk`,
+        { address: key, backing: describeBacking(loaded.backing), ...restrictions(loaded.state) },
+      );
+    }
   }
 
   private openPort(ifname: string): PortEntry {
@@ -387,13 +440,16 @@ export class AoeTarget {
           sendDrops: socketStats.sendDrops,
         };
       }),
-      exports: [...this.exports.values()].map(({ config, export: e }) => ({
+      exports: [...this.exports.values()].map(({ config, export: e, backing }) => ({
         address: e.key,
         path: config.path,
         sizeBytes: e.device.sizeBytes,
         interfaces: config.interfaces,
         readOnly: e.settings.readOnly,
         durable: e.settings.durable,
+        backing: describeBacking(backing),
+        macMask: e.currentState().macMask.map(macToString),
+        reservation: e.currentState().reservation.map(macToString),
         counters: { ...e.counters, drops: { ...e.counters.drops } },
       })),
     };

@@ -31,6 +31,7 @@ export const INTERFACES_PER_EXPORT_MAX = 8;
 export const MASK_MACS_MAX = 128; // the whole list must fit one reply frame at MTU 1500
 export const RESERVATION_MACS_MAX = 64;
 export const STATE_DIR_DEFAULT = "/var/lib/etherplane/aoe";
+export const VOLUME_ID_BYTES_MAX = 128;
 
 export interface ExportConfig {
   shelf: number;
@@ -49,6 +50,11 @@ export interface ExportConfig {
   serial?: string;
   /** The expected size: when it changes (a volume grew), the export reopens its backing store. */
   sizeBytes?: number;
+  /**
+   * The volume's id (the storage agent gives it): persisted state belongs to this id rather than
+   * to the file's identity, and a different id at the same address does not inherit it.
+   */
+  volumeId?: string;
 }
 
 export interface TargetConfig {
@@ -152,6 +158,7 @@ const exportKeys = [
   "model",
   "serial",
   "sizeBytes",
+  "volumeId",
 ] as const;
 
 function parseExport(
@@ -198,6 +205,8 @@ function parseExport(
   if (raw["serial"] !== undefined) config.serial = string(`${key}.serial`, raw["serial"], 20);
   if (raw["sizeBytes"] !== undefined)
     config.sizeBytes = integer(`${key}.sizeBytes`, raw["sizeBytes"], 0, Number.MAX_SAFE_INTEGER);
+  if (raw["volumeId"] !== undefined)
+    config.volumeId = string(`${key}.volumeId`, raw["volumeId"], VOLUME_ID_BYTES_MAX);
   return config;
 }
 

@@ -18,6 +18,20 @@ export function formatAoeStat(targets: readonly DiscoveredTarget[]): string {
     .join("\n");
 }
 
+/**
+ * What to check when nothing answered: a masked export does not answer other initiators at all
+ * (AoEr11 3.3), so silence is as often the target's access list as the network.
+ */
+export function noTargetHint(ifnames: readonly string[], listenMs: number): string {
+  const on = ifnames.join(", ");
+  return (
+    `no AoE target answered on ${on} within ${listenMs} ms. If a target runs:\n` +
+    `  - run \`etherplane aoe stats\` on the target host: an export with a MAC mask list answers only the MACs on it, and a reserved one refuses I/O to others (clear stale ones with \`aoe serve --reset-state S.L\`);\n` +
+    `  - check that ${on} is up and on the target's Ethernet segment (\`ip link show\`), and that its MTU matches the target's interface;\n` +
+    `  - listen longer with --timeout MS.`
+  );
+}
+
 export async function discoverCommand(args: string[]): Promise<void> {
   const { values } = parse(
     args,
@@ -41,6 +55,14 @@ export async function discoverCommand(args: string[]): Promise<void> {
     const targets = await initiator.discover({ listenMs });
     if (values.json) process.stdout.write(JSON.stringify(targets, null, 2) + "\n");
     else if (targets.length > 0) process.stdout.write(formatAoeStat(targets) + "\n");
+    // On stderr: stdout stays empty (or []) for scripts, as before.
+    if (targets.length === 0)
+      process.stderr.write(
+        noTargetHint(
+          initiator.sockets.map((socket) => socket.ifname),
+          listenMs,
+        ) + "\n",
+      );
   } finally {
     initiator.close();
   }

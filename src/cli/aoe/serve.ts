@@ -2,28 +2,36 @@
  * `etherplane aoe serve`: the AoE target. A config file (JSON, see src/aoe/target/config.ts) or
  * the one-liner form. SIGTERM/SIGINT drain in-flight I/O and exit; SIGHUP reloads the config file
  * (a bad one is reported and changes nothing); SIGUSR1 logs the counters. The counters are also
- * written every 2 s to STATE_DIR/stats.json for `etherplane aoe stats`.
+ * written every 2 s to STATE_DIR/stats.json for `etherplane aoe stats`. At start and on SIGHUP the
+ * exports' access restrictions (MAC mask lists, reservations) are logged; `--reset-state` clears
+ * persisted state before serving.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
-import { createLogger } from "../../foundation/log.js";
+import { createLogger, type Logger } from "../../foundation/log.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
 import { AoeTarget } from "../../aoe/target/aoe-target.js";
+import { describeBacking } from "../../aoe/target/backing.js";
 import {
+  exportKey,
+  parseAddress,
   parseTargetConfig,
   parseTargetConfigText,
   type TargetConfig,
 } from "../../aoe/target/config.js";
 import { FileExportStateStore } from "../../aoe/target/export-state.js";
+import { describeRestriction, describeRestrictions } from "../../aoe/target/restrictions.js";
+import { macToString } from "../../aoe/codec/index.js";
 import { parse, stringList, usageError } from "../args.js";
 
 const usage =
   "etherplane aoe serve --config FILE\n" +
   "       etherplane aoe serve --iface IF [--iface IF2] --export S.L=PATH [--export S.L=PATH...]\n" +
-  "                            [--read-only S.L] [--durable S.L|all] [--state-dir DIR] [--buffer-count N]";
+  "                            [--read-only S.L] [--durable S.L|all] [--state-dir DIR] [--buffer-count N]\n" +
+  "       either form: [--reset-state S.L|all] (clear persisted MAC masks, reservations, config strings)";
 
 const STATS_INTERVAL_MS = 2000;
 
@@ -135,6 +143,61 @@ function lockStateDir(dir: string): () => void {
   throw new EtherplaneError("REFUSED", `cannot lock ${file}`);
 }
 
+/** The addresses of `--reset-state` (S.L, eS.L or all), checked before anything starts. */
+export function resetStateKeys(values: string[]): string[] | "all" {
+  if (values.includes("all")) return "all";
+  return values.map((text) => {
+    try {
+      const { shelf, slot } = parseAddress("--reset-state", text);
+      return exportKey(shelf, slot);
+    } catch (error) {
+      throw usageError(`${errorMessage(error)} (or all)`, usage);
+    }
+  });
+}
+
+/** Clears persisted export state (the files are kept aside), logging what each held. */
+async function resetState(
+  store: FileExportStateStore,
+  which: string[] | "all",
+  log: Logger,
+): Promise<void> {
+  const keys = which === "all" ? await store.keys() : which;
+  if (which === "all" && keys.length === 0)
+    log.info(`--reset-state all: no persisted export state in ${store.dir}`);
+  for (const key of keys) {
+    const cleared = await store.reset(key);
+    if (!cleared) {
+      log.info(`--reset-state: e${key} has no persisted state in ${store.dir}`);
+      continue;
+    }
+    log.warn(`--reset-state: cleared the persisted state of e${key}, kept at ${cleared.movedTo}`, {
+      address: key,
+      ...(cleared.backing ? { backing: describeBacking(cleared.backing) } : {}),
+      macMask: cleared.state.macMask.map(macToString).join(",") || "-",
+      reservedBy: cleared.state.reservation.map(macToString).join(",") || "-",
+      configStringBytes: cleared.state.configString.length,
+    });
+  }
+}
+
+/** Logs, per export, the restrictions in force (a masked export answers nobody else). */
+function logRestrictions(log: Logger, when: string, target: AoeTarget): void {
+  const exports = target.stats().exports;
+  for (const e of exports) {
+    const line = describeRestriction(e);
+    if (!line) continue;
+    log.info(`${when}: ${line}`, {
+      address: e.address,
+      macMaskLength: e.macMask.length,
+      macMask: e.macMask.join(",") || "-",
+      reservedBy: e.reservation.join(",") || "-",
+    });
+  }
+  if (exports.every((e) => describeRestriction(e) === undefined))
+    log.info(`${when}: ${describeRestrictions(exports).join("")}`);
+}
+
 function writeStats(dir: string, target: AoeTarget): void {
   const file = path.join(dir, "stats.json");
   fs.writeFileSync(
@@ -155,6 +218,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       durable: { type: "string", multiple: true },
       "state-dir": { type: "string" },
       "buffer-count": { type: "string" },
+      "reset-state": { type: "string", multiple: true },
     },
     usage,
   );
@@ -178,13 +242,16 @@ export async function serveCommand(args: string[]): Promise<void> {
           ...(values["buffer-count"] !== undefined ? { bufferCount: values["buffer-count"] } : {}),
         });
   const config = load();
+  const reset = resetStateKeys(stringList(values["reset-state"]));
   const unlock = lockStateDir(config.stateDir);
+  const stateStore = new FileExportStateStore(config.stateDir);
   let target: AoeTarget;
   try {
+    await resetState(stateStore, reset, log);
     target = await AoeTarget.start(config, {
       openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE }),
       openDevice: (file, options) => openFileBlockDevice(file, options),
-      stateStore: new FileExportStateStore(config.stateDir),
+      stateStore,
       log,
     });
   } catch (error) {
@@ -194,6 +261,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   log.info(`serving ${config.exports.length} export(s), buffer count ${config.bufferCount}`, {
     stateDir: config.stateDir,
   });
+  logRestrictions(log, "access", target);
   const statsTimer = setInterval(() => {
     try {
       writeStats(config.stateDir, target);
@@ -243,7 +311,10 @@ export async function serveCommand(args: string[]): Promise<void> {
         return;
       }
       target.apply(next).then(
-        () => log.info(`SIGHUP: config reloaded, ${next.exports.length} export(s)`),
+        () => {
+          log.info(`SIGHUP: config reloaded, ${next.exports.length} export(s)`);
+          logRestrictions(log, "SIGHUP: access", target);
+        },
         (error: unknown) =>
           log.error(`SIGHUP: config not applied, nothing changed: ${errorMessage(error)}`),
       );

@@ -1,9 +1,13 @@
-/** `etherplane aoe stats`: a running target's per-export counters, from STATE_DIR/stats.json. */
+/**
+ * `etherplane aoe stats`: a running target's per-export counters and access restrictions (MAC mask
+ * lists, reservations), from STATE_DIR/stats.json.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { TargetStats } from "../../aoe/target/aoe-target.js";
 import { STATE_DIR_DEFAULT } from "../../aoe/target/config.js";
+import { describeRestrictions } from "../../aoe/target/restrictions.js";
 import { parse } from "../args.js";
 
 const usage = "etherplane aoe stats [--state-dir DIR] [--json]";
@@ -41,6 +45,8 @@ export function formatStats(stats: TargetStats): string {
       .map(([reason, n]) => `${reason}=${n}`)
       .join(", ") || "none";
   lines.push(`frames not taken by any export: ${targetDrops}`);
+  lines.push("access restrictions:");
+  for (const line of describeRestrictions(stats.exports)) lines.push(`  ${line}`);
   return lines.join("\n");
 }
 

@@ -108,6 +108,7 @@ export class StorageReconciler {
             serial: volume.id.slice(-20),
             model: `etherplane ${volume.name}`.slice(0, 40),
             sizeBytes: made.sizeBytes,
+            volumeId: volume.id,
           });
         }
         results.set(volume.id, {
