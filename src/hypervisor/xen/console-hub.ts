@@ -282,4 +282,3 @@ class ConsoleStream extends Duplex {
 function tail(buffer: Buffer, bytesMax: number): Buffer {
   return buffer.length > bytesMax ? buffer.subarray(buffer.length - bytesMax) : buffer;
 }
-
