@@ -70,6 +70,13 @@ export class AoeSim {
     return socket;
   }
 
+  /** The socket open on `ifname` now (the latest opened). */
+  opened(ifname: string): SimRawSocket {
+    const socket = this.open.get(ifname);
+    if (!socket || socket.closed) throw new Error(`simulation: nothing open on ${ifname}`);
+    return socket;
+  }
+
   /** The MAC an interface has (or will have when opened). */
   mac(ifname: string): Buffer {
     return this.macs.get(ifname) ?? this.socket(ifname).mac;
