@@ -158,8 +158,11 @@ export class SimSegment {
       // Held back long enough for frames sent after it to overtake it.
       this.counters.reordered++;
       delayMs += f.delayMs + f.jitterMs + this.random.float() * (1 + 4 * f.delayMs);
+      to.arriveAfter(frame, delayMs);
+    } else {
+      // Jitter varies the delay but, as on a real link, never the order of a receiver's frames.
+      to.arriveInOrder(frame, delayMs);
     }
-    to.arriveAfter(frame, delayMs);
     if (this.random.chance(f.duplicateRate)) {
       this.counters.duplicated++;
       to.arriveAfter(frame, delayMs + this.random.float() * (1 + 2 * f.delayMs));
@@ -187,6 +190,7 @@ export class SimRawSocket implements RawSocket {
   private queued: Buffer[] = [];
   /** Frames arriving at the same virtual time are delivered as one batch. */
   private readonly arriving = new Map<number, Buffer[]>();
+  private lastInOrderMs = 0;
 
   constructor(
     private readonly segment: SimSegment,
@@ -228,6 +232,14 @@ export class SimRawSocket implements RawSocket {
     }
     this.segment.transmit(this, frames);
     return true;
+  }
+
+  /** @internal Arrival after `delayMs`, but not before the last in-order arrival. */
+  arriveInOrder(frame: Buffer, delayMs: number): void {
+    const clock = this.segment.clock;
+    const atMs = Math.max(clock.nowMs() + delayMs, this.lastInOrderMs);
+    this.lastInOrderMs = atMs;
+    this.arriveAfter(frame, atMs - clock.nowMs());
   }
 
   /** @internal */
