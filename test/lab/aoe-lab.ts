@@ -16,6 +16,8 @@ import { FileExportStateStore } from "../../src/aoe/target/export-state.js";
 import { AoeInitiator } from "../../src/aoe/initiator/aoe-initiator.js";
 import { TestNet, type Namespace } from "./netns.js";
 
+export { pattern } from "../sim/pattern.js";
+
 export interface AoeLink {
   net: TestNet;
   targetNs: Namespace;
@@ -71,21 +73,6 @@ export function makeBackingFile(dir: string, name: string, bytes: number): strin
   fs.writeFileSync(file, "");
   fs.truncateSync(file, bytes);
   return file;
-}
-
-/** Deterministic bytes that differ at every sector and between seeds. */
-export function pattern(bytes: number, seed: number): Buffer {
-  const buffer = Buffer.alloc(bytes);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < bytes; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    if (i + 4 <= bytes) buffer.writeUInt32LE(x, i);
-    else for (let j = i; j < bytes; j++) buffer[j] = x & 0xff;
-  }
-  return buffer;
 }
 
 /** Starts the etherplane target in the test process, its sockets inside `ns`. */

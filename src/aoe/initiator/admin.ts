@@ -40,7 +40,7 @@ function exchange<T>(
     engine.submit({
       frame,
       paths: [path],
-      deadlineMs: Date.now() + TIMEOUT_MS,
+      deadlineMs: engine.clock.nowMs() + TIMEOUT_MS,
       onReply: (reply, replyHeader) => {
         const error = aoeErrorOf(replyHeader, what);
         if (error) return reject(error);

@@ -171,7 +171,7 @@ export class AoeBlockDevice implements BlockDevice {
           this.engine.submit({
             frame: build(chunk, lba + i * this.sectorsPerFrame),
             paths: this.paths,
-            deadlineMs: Date.now() + this.timeoutMs,
+            deadlineMs: this.engine.clock.nowMs() + this.timeoutMs,
             onReply: (reply, header) => {
               const error = ataErrorOf(reply, header, () => what(i)) ?? complete(reply, chunk);
               if (error) return fail(error);
@@ -219,7 +219,7 @@ export class AoeBlockDevice implements BlockDevice {
       this.engine.submit({
         frame: ataCommand(this.target.shelf, this.target.slot, command),
         paths: [path],
-        deadlineMs: Date.now() + this.timeoutMs,
+        deadlineMs: this.engine.clock.nowMs() + this.timeoutMs,
         onReply: (reply, header) => {
           const error = ataErrorOf(reply, header, `ATA command 0x${command.toString(16)}`);
           if (error) reject(error);

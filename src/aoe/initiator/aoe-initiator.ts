@@ -6,15 +6,19 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import { AoeBlockDevice, type AoeBlockDeviceOptions } from "./aoe-block-device.js";
 import { discover, type DiscoveredTarget, type DiscoverOptions } from "./discovery.js";
-import { InitiatorEngine } from "./engine.js";
+import { InitiatorEngine, type EngineOptions } from "./engine.js";
 
 export class AoeInitiator {
   readonly engine: InitiatorEngine;
 
-  constructor(readonly sockets: readonly RawSocket[]) {
+  /** `options.clock` drives retransmission, deadlines and discovery (the real clock by default). */
+  constructor(
+    readonly sockets: readonly RawSocket[],
+    options: EngineOptions = {},
+  ) {
     if (sockets.length === 0)
       throw new EtherplaneError("INVALID_ARGUMENT", "the initiator needs at least one interface");
-    this.engine = new InitiatorEngine(sockets);
+    this.engine = new InitiatorEngine(sockets, options);
   }
 
   discover(options: DiscoverOptions = {}): Promise<DiscoveredTarget[]> {

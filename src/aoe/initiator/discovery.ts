@@ -3,6 +3,7 @@
  * answers collected for a while, then an IDENTIFY to each target for its size. Several answers for
  * the same shelf.slot (several targets or interfaces) become the paths of one device.
  */
+import { sleep } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
@@ -104,7 +105,7 @@ export async function discover(
       frame.writeUInt32BE(tag, AOE_TAG);
       socket.send([frame]);
     }
-    await new Promise((resolve) => setTimeout(resolve, options.listenMs ?? 1000));
+    await sleep(engine.clock, options.listenMs ?? 1000);
   } finally {
     stop();
   }
@@ -135,7 +136,7 @@ async function identifyTarget(
       engine.submit({
         frame: ataCommand(target.shelf, target.slot, AtaCommand.identifyDevice),
         paths: enginePaths(engine, target),
-        deadlineMs: Date.now() + timeoutMs,
+        deadlineMs: engine.clock.nowMs() + timeoutMs,
         onReply: (frame, header) => {
           const error = ataErrorOf(frame, header, "IDENTIFY");
           if (error) reject(error);

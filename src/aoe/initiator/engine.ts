@@ -4,6 +4,7 @@
  * retransmits on timeout with a fresh tag (aoe-protocol.md rule 6: the kernel does the same, so a
  * target must be idempotent, and a late reply to an old tag is simply ignored).
  */
+import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
@@ -56,7 +57,7 @@ export interface Exchange {
   frame: Buffer;
   /** Paths it may use; the engine picks the least busy one with room. */
   paths: readonly Path[];
-  /** Absolute time (ms) after which it fails with TIMEOUT. */
+  /** Absolute time (ms, on the engine's `clock`) after which it fails with TIMEOUT. */
   deadlineMs: number;
   /** Called with the reply frame (already matched by tag and source MAC). */
   onReply(frame: Buffer, header: AoeHeader): void;
@@ -79,12 +80,20 @@ export interface EngineStats {
   timeouts: number;
 }
 
+export interface EngineOptions {
+  /** Time for RTT samples, retransmission and deadlines; the real clock by default. */
+  clock?: Clock;
+  /** The first tag's low 31 bits (random by default; simulations set it for replay). */
+  firstTag?: number;
+}
+
 export class InitiatorEngine {
+  readonly clock: Clock;
   private readonly pending = new Map<number, Exchange>();
   private readonly queue: Exchange[] = [];
   private readonly listeners = new Map<number, Listener>();
-  private nextTag = Math.floor(Math.random() * 0x7fffffff);
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private nextTag: number;
+  private sweepTimer: Timer | undefined;
   private closed = false;
   readonly counters: EngineStats = {
     sent: 0,
@@ -94,7 +103,12 @@ export class InitiatorEngine {
     timeouts: 0,
   };
 
-  constructor(readonly sockets: readonly RawSocket[]) {
+  constructor(
+    readonly sockets: readonly RawSocket[],
+    options: EngineOptions = {},
+  ) {
+    this.clock = options.clock ?? realClock;
+    this.nextTag = (options.firstTag ?? Math.floor(Math.random() * 0x7fffffff)) & 0x7fffffff;
     for (const socket of sockets) socket.onFrames((frames) => this.receive(socket, frames));
   }
 
@@ -152,7 +166,7 @@ export class InitiatorEngine {
     const tag = this.allocateTag();
     exchange.tag = tag;
     exchange.path = path;
-    exchange.sentAtMs = performance.now();
+    exchange.sentAtMs = this.clock.nowMs();
     exchange.attempts = (exchange.attempts ?? 0) + 1;
     if (exchange.attempts > 1) this.counters.retransmits++;
     path.inFlight++;
@@ -187,7 +201,7 @@ export class InitiatorEngine {
       path.replies++;
       path.consecutiveTimeouts = 0;
       if (exchange.attempts === 1)
-        this.sampleRtt(path, performance.now() - (exchange.sentAtMs ?? 0));
+        this.sampleRtt(path, this.clock.nowMs() - (exchange.sentAtMs ?? 0));
       this.counters.replies++;
       exchange.onReply(frame, header);
     }
@@ -208,16 +222,15 @@ export class InitiatorEngine {
 
   private armSweep(): void {
     if (this.pending.size === 0 && this.queue.length === 0) {
-      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.sweepTimer?.cancel();
       this.sweepTimer = undefined;
       return;
     }
-    if (!this.sweepTimer) this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    if (!this.sweepTimer) this.sweepTimer = this.clock.setInterval(() => this.sweep(), SWEEP_MS);
   }
 
   private sweep(): void {
-    const now = performance.now();
-    const wallNow = Date.now();
+    const now = this.clock.nowMs();
     for (const [tag, exchange] of this.pending) {
       const path = exchange.path as Path;
       // Exponential backoff per exchange (RFC 6298 5.5): its n-th attempt waits 2^(n-1) RTOs.
@@ -229,7 +242,7 @@ export class InitiatorEngine {
       path.inFlight--;
       path.consecutiveTimeouts++;
       this.counters.timeouts++;
-      if (wallNow >= exchange.deadlineMs) {
+      if (now >= exchange.deadlineMs) {
         exchange.onFail(
           new EtherplaneError(
             "TIMEOUT",
@@ -245,7 +258,7 @@ export class InitiatorEngine {
     }
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const exchange = this.queue[i] as Exchange;
-      if (wallNow >= exchange.deadlineMs) {
+      if (now >= exchange.deadlineMs) {
         this.queue.splice(i, 1);
         exchange.onFail(
           new EtherplaneError("TIMEOUT", "no path to the AoE target had room before the deadline"),
@@ -262,7 +275,8 @@ export class InitiatorEngine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer?.cancel();
+    this.sweepTimer = undefined;
     const error = new EtherplaneError("CLOSED", "the AoE initiator was closed");
     for (const exchange of [...this.pending.values(), ...this.queue]) exchange.onFail(error);
     this.pending.clear();

@@ -4,6 +4,7 @@
  * or removing an export leaves the others undisturbed) and drains in-flight I/O on stop.
  * All I/O comes in through `TargetDeps`, so tests and simulators can supply their own.
  */
+import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
@@ -34,6 +35,8 @@ export interface TargetDeps {
   log: Logger;
   /** How often interface MTUs are re-read. */
   mtuPollMs?: number;
+  /** Time for MTU polling and the drain timeout; the real clock by default. */
+  clock?: Clock;
 }
 
 export interface TargetStats {
@@ -102,13 +105,16 @@ export class AoeTarget {
   private framesIn = 0;
   private stopping = false;
   private bufferCount = 0;
-  private readonly mtuTimer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private readonly mtuTimer: Timer;
   /** apply() calls run one after another. */
   private applying: Promise<void> = Promise.resolve();
 
   private constructor(private readonly deps: TargetDeps) {
-    this.mtuTimer = setInterval(() => this.pollMtus(), deps.mtuPollMs ?? 1000);
-    this.mtuTimer.unref();
+    this.clock = deps.clock ?? realClock;
+    this.mtuTimer = this.clock.setInterval(() => this.pollMtus(), deps.mtuPollMs ?? 1000, {
+      keepAlive: false,
+    });
   }
 
   static async start(config: TargetConfig, deps: TargetDeps): Promise<AoeTarget> {
@@ -471,18 +477,18 @@ export class AoeTarget {
   async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.mtuTimer);
+    this.mtuTimer.cancel();
     await this.applying;
     const entries = [...this.exports.values()];
     const drained = Promise.all(entries.map((entry) => entry.export.drain()));
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), options.drainTimeoutMs ?? 30_000);
+      timer = this.clock.setTimeout(() => resolve("timeout"), options.drainTimeoutMs ?? 30_000);
     });
     if ((await Promise.race([drained, timedOut])) === "timeout") {
       this.deps.log.warn("stopping with requests still in flight after the drain timeout");
     }
-    clearTimeout(timer);
+    timer?.cancel();
     for (const { export: e } of entries) {
       await e.device
         .flush()

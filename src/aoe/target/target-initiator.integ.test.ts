@@ -1,7 +1,9 @@
 /**
- * Our initiator against our target over real veth links in network namespaces: discovery,
- * IDENTIFY, whole-device patterns, the last sector, range errors, read-only exports, two
- * initiators at once, multipath, and MTU 1500 -> 9000 while running.
+ * Our initiator against our target over real veth links in network namespaces, for what only
+ * real sockets, files and interfaces show: discovery, whole-device patterns in a backing file,
+ * read-only files, multipath over two veths, and a real MTU change (1500 -> 9000) while running.
+ * The protocol cases (range errors, ATA commands, unaligned edges, two initiators...) run on the
+ * simulator in target-initiator.test.ts.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -16,21 +18,8 @@ import {
 } from "../../../test/lab/aoe-lab.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { formatAoeStat } from "../../cli/aoe/discover.js";
-import {
-  ATA_CMD_STATUS,
-  ATA_DATA,
-  encodeAtaFrame,
-  ATA_ERR_FEATURE,
-  ATA_SECTOR_COUNT,
-  AtaCommand,
-  AtaErrorBits,
-  AtaStatus,
-  POWER_MODE_ACTIVE,
-  SECTOR_BYTES,
-} from "../codec/index.js";
+import { SECTOR_BYTES } from "../codec/index.js";
 import type { AoeInitiator } from "../initiator/aoe-initiator.js";
-import { enginePaths } from "../initiator/discovery.js";
-import { ataCommand, ataErrorOf, ataRead } from "../initiator/requests.js";
 import type { AoeTarget } from "./aoe-target.js";
 
 const MiB = 1024 * 1024;
@@ -105,116 +94,6 @@ describe("etherplane initiator <-> etherplane target", () => {
     );
   });
 
-  test("the last sector, unaligned edges, and reads past the end", async () => {
-    const device = await initiator(["ini0"]).openDevice(1, 0);
-    const last = pattern(SECTOR_BYTES, 7);
-    await device.write(last, device.sizeBytes - SECTOR_BYTES);
-    const fromFile = Buffer.alloc(SECTOR_BYTES);
-    const fd = fs.openSync(disk, "r");
-    fs.readSync(fd, fromFile, 0, SECTOR_BYTES, device.sizeBytes - SECTOR_BYTES);
-    assert.ok(fromFile.equals(last));
-    // An unaligned write keeps its neighbours.
-    const before = Buffer.alloc(2 * SECTOR_BYTES);
-    await device.read(before, 4096);
-    await device.write(Buffer.from("unaligned!"), 4096 + 300);
-    const afterWrite = Buffer.alloc(2 * SECTOR_BYTES);
-    await device.read(afterWrite, 4096);
-    const expected = Buffer.from(before);
-    Buffer.from("unaligned!").copy(expected, 300);
-    assert.ok(afterWrite.equals(expected));
-    fs.closeSync(fd);
-    await assert.rejects(device.read(Buffer.alloc(SECTOR_BYTES), device.sizeBytes), (e) =>
-      isEtherplaneError(e, "OUT_OF_RANGE"),
-    );
-  });
-
-  test("the target answers a read beyond the end with ATA IDNF, not silence", async () => {
-    const ini = initiator(["ini0"]);
-    const device = await ini.openDevice(1, 0);
-    const paths = enginePaths(ini.engine, device.target);
-    const sectors = device.sizeBytes / SECTOR_BYTES;
-    for (const [lba, count] of [
-      [sectors, 1],
-      [sectors - 1, 2],
-      [2 ** 40, 1],
-    ] as const) {
-      const error = await new Promise((resolve, reject) =>
-        ini.engine.submit({
-          frame: ataRead(1, 0, lba, count),
-          paths,
-          deadlineMs: Date.now() + 2000,
-          onReply: (frame, header) => resolve(ataErrorOf(frame, header, "read")),
-          onFail: reject,
-        }),
-      );
-      assert.ok(isEtherplaneError(error, "OUT_OF_RANGE"), `LBA ${lba} x${count}: ${String(error)}`);
-    }
-  });
-
-  test("CHECK POWER MODE, FLUSH CACHE, an LBA28 READ SECTORS and an unknown ATA command", async () => {
-    const ini = initiator(["ini0"]);
-    const device = await ini.openDevice(1, 0);
-    const [path] = enginePaths(ini.engine, device.target);
-    assert.ok(path);
-    const ask = (command: number) =>
-      new Promise<Buffer>((resolve, reject) =>
-        ini.engine.submit({
-          frame: ataCommand(1, 0, command),
-          paths: [path],
-          deadlineMs: Date.now() + 2000,
-          onReply: (frame) => resolve(frame),
-          onFail: reject,
-        }),
-      );
-    const power = await ask(AtaCommand.checkPowerMode);
-    assert.equal(power[ATA_CMD_STATUS], AtaStatus.drdy);
-    assert.equal(power[ATA_SECTOR_COUNT], POWER_MODE_ACTIVE, "active or idle");
-    const flushed = await ask(AtaCommand.flushCache);
-    assert.equal(flushed[ATA_CMD_STATUS], AtaStatus.drdy);
-    const flushesBefore =
-      target.stats().exports.find((e) => e.address === "1.0")?.counters.flushes ?? 0;
-    assert.ok(flushesBefore >= 1, "the flush was counted (it ran fdatasync)");
-    // LBA28 READ SECTORS: the kernel puts 0xE0 (LBA mode | device) in the top byte; masked off.
-    const sector = pattern(SECTOR_BYTES * 2, 28);
-    await device.write(sector, 100 * SECTOR_BYTES);
-    const lba28 = encodeAtaFrame(
-      {
-        dst: Buffer.alloc(6),
-        src: Buffer.alloc(6),
-        flags: 0,
-        error: 0,
-        shelf: 1,
-        slot: 0,
-        command: 0,
-        tag: 0,
-      },
-      {
-        aflags: 0,
-        errFeature: 0,
-        sectorCount: 2,
-        cmdStatus: AtaCommand.readSectors,
-        lba: 0xe0000064,
-      },
-    );
-    const read28 = await new Promise<Buffer>((resolve, reject) =>
-      ini.engine.submit({
-        frame: lba28,
-        paths: [path],
-        deadlineMs: Date.now() + 2000,
-        onReply: resolve,
-        onFail: reject,
-      }),
-    );
-    assert.equal(read28[ATA_CMD_STATUS], AtaStatus.drdy);
-    assert.ok(
-      read28.subarray(ATA_DATA, ATA_DATA + 2 * SECTOR_BYTES).equals(sector),
-      "LBA28 read of sector 100",
-    );
-    const unknown = await ask(0xb0); // SMART: not served
-    assert.equal((unknown[ATA_CMD_STATUS] as number) & AtaStatus.err, AtaStatus.err);
-    assert.equal((unknown[ATA_ERR_FEATURE] as number) & AtaErrorBits.abrt, AtaErrorBits.abrt);
-  });
-
   test("a read-only export serves reads and refuses writes with an ATA abort", async () => {
     const device = await initiator(["ini0"]).openDevice(1, 1);
     const back = Buffer.alloc(device.sizeBytes);
@@ -227,19 +106,6 @@ describe("etherplane initiator <-> etherplane target", () => {
       fs.readFileSync(small).equals(pattern(MiB + 3 * SECTOR_BYTES, 99)),
       "backing file unchanged",
     );
-  });
-
-  test("two initiators (different MACs) write and read at the same time", async () => {
-    const a = await initiator(["ini0"]).openDevice(1, 0);
-    const b = await initiator(["ini1"]).openDevice(1, 0);
-    const half = a.sizeBytes / 2;
-    const dataA = pattern(half, 11);
-    const dataB = pattern(half, 12);
-    await Promise.all([a.write(dataA, 0), b.write(dataB, half)]);
-    const [backA, backB] = [Buffer.alloc(half), Buffer.alloc(half)];
-    await Promise.all([b.read(backA, 0), a.read(backB, half)]); // each reads the other's half
-    assert.ok(backA.equals(dataA));
-    assert.ok(backB.equals(dataB));
   });
 
   test("multipath: one device over two interfaces spreads frames over both paths", async () => {
@@ -277,8 +143,8 @@ describe("etherplane initiator <-> etherplane target", () => {
     assert.ok(fromFile.equals(data));
     const stats = target.stats().exports.find((e) => e.address === "1.0");
     assert.ok(
-      stats && stats.counters.writtenBytes > 0 && stats.counters.ataErrors > 0,
-      "counters move (the IDNF test counted errors)",
+      stats && stats.counters.writtenBytes > 0 && stats.counters.readBytes > 0,
+      "counters move",
     );
   });
 });
