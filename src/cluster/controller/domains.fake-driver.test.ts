@@ -68,6 +68,7 @@ async function bench() {
       ...{ id: `vol-${name}`, name, kind: "volume", poolId: "pool-1", hostId: host.id },
       ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
       ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
       ...{ createdMs: 1, updatedMs: 1 },
       ...overrides,
     };
