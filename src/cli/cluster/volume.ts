@@ -16,7 +16,6 @@ export function aoeName(v: Pick<VolumeRecord, "shelf" | "slot">): string {
   return `e${v.shelf}.${v.slot}`;
 }
 
-
 export function formatVolumes(
   volumes: VolumeRecord[],
   pools: Map<string, string>,

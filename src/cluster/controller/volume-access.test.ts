@@ -92,14 +92,21 @@ test("a grant carries the next generation, replaces the domain's grant elsewhere
 });
 
 test("a grant that would overflow an AoE mask list (128 MACs) is refused with what to do", () => {
-  const many = Array.from({ length: 128 }, (_, i) => `02:00:00:00:00:${i.toString(16).padStart(2, "0")}`);
+  const many = Array.from(
+    { length: 128 },
+    (_, i) => `02:00:00:00:00:${i.toString(16).padStart(2, "0")}`,
+  );
   assert.throws(
     () => withGrant(volume({ allow: many }), { domainId: "d", hostId: "h", macs: [A] }),
     (error: unknown) =>
       isEtherplaneError(error, "CONFLICT") && /volume deny web/.test(error.message),
   );
   // Open to everyone, the list does not matter.
-  withGrant(volume({ allow: many, allowEveryone: true }), { domainId: "d", hostId: "h", macs: [A] });
+  withGrant(volume({ allow: many, allowEveryone: true }), {
+    domainId: "d",
+    hostId: "h",
+    macs: [A],
+  });
 });
 
 test("a host's SAN MACs: its named SAN interfaces, else all it reported; never 00:00..., bounded", () => {
@@ -117,7 +124,8 @@ test("a host's SAN MACs: its named SAN interfaces, else all it reported; never 0
   assert.equal(hostSanMacs(host(lots)).length, HOST_SAN_MACS_MAX);
   assert.throws(
     () => hostSanMacs({ ...host([]), inventory: null }),
-    (error: unknown) => isEtherplaneError(error, "UNAVAILABLE") && /--san-iface/.test(error.message),
+    (error: unknown) =>
+      isEtherplaneError(error, "UNAVAILABLE") && /--san-iface/.test(error.message),
   );
   assert.throws(() => hostSanMacs(host(both, ["san9"])), /has not reported/);
 });

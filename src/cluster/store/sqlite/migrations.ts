@@ -181,7 +181,11 @@ UPDATE volumes SET allow_everyone = 1 WHERE json_array_length(allow) = 0;
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
-  { version: 3, name: "volume access: allow_everyone, grants, applied_generation", sql: V3_VOLUME_ACCESS },
+  {
+    version: 3,
+    name: "volume access: allow_everyone, grants, applied_generation",
+    sql: V3_VOLUME_ACCESS,
+  },
 ];
 
 /** The newest schema this code knows. */
