@@ -36,7 +36,17 @@ export const VolumeSchema = z
     shelf: z.number().int(),
     slot: z.number().int(),
     exported: z.boolean(),
-    allow: z.array(z.string()),
+    allow: z.array(z.string()).describe("MACs an admin allowed; empty (and no grant) = nobody"),
+    allowEveryone: z.boolean(),
+    grants: z.array(
+      z.object({
+        domainId: id,
+        hostId: id,
+        macs: z.array(z.string()),
+        generation: z.number().int(),
+      }),
+    ),
+    appliedGeneration: z.number().int(),
     state: z.enum(["creating", "ready", "resizing", "deleting", "failed"]),
     error: z.string().nullable(),
     generation: z.number().int(),
@@ -74,6 +84,7 @@ export const InventorySchema = z
     hostname: z.string().max(255),
     agentVersion: z.string().max(64),
     interfaces: z.array(InterfaceSchema).max(256),
+    sanInterfaces: z.array(z.string().max(15)).max(8).optional(),
     hypervisor: HypervisorInventorySchema.optional(),
   })
   .strict()
@@ -157,6 +168,10 @@ export const AccessRequest = z
   .object({
     macs: z.array(mac).max(128).optional(),
     hosts: z.array(z.string().max(255)).max(64).optional(),
+    everyone: z
+      .boolean()
+      .optional()
+      .describe("allow: open the volume to every host on the SAN; deny: close it again (admin)"),
   })
   .strict()
   .openapi("AccessRequest");
@@ -265,6 +280,7 @@ export const DesiredStateSchema = z
         slot: true,
         exported: true,
         allow: true,
+        allowEveryone: true,
         state: true,
         generation: true,
       }),

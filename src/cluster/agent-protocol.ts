@@ -20,6 +20,10 @@ export interface DesiredPool {
   devices: string[];
 }
 
+/**
+ * A volume as its storage host must serve it. `allow` is the whole MAC mask (the admin's MACs and
+ * the compute hosts granted); with `allowEveryone` false and `allow` empty, nobody may see it.
+ */
 export type DesiredVolume = Pick<
   VolumeRecord,
   | "id"
@@ -32,6 +36,7 @@ export type DesiredVolume = Pick<
   | "slot"
   | "exported"
   | "allow"
+  | "allowEveryone"
   | "state"
   | "generation"
 >;

@@ -21,6 +21,8 @@ export interface HostInventory {
   hostname: string;
   agentVersion: string;
   interfaces: InterfaceInfo[];
+  /** The interfaces this host reaches the SAN from (its agent's --san-iface / --aoe-iface). */
+  sanInterfaces?: string[];
   /** Compute hosts: the hypervisor and what it can still give (absent on storage-only hosts). */
   hypervisor?: HypervisorInventory;
 }
@@ -86,14 +88,34 @@ export interface VolumeRecord {
   shelf: number;
   slot: number;
   exported: boolean;
-  /** MACs allowed to reach the export (its AoE MAC mask list); empty = everyone. */
+  /**
+   * MACs an admin allowed to reach the export (`volume allow`). Empty means nobody (unlike an
+   * AoE MAC mask list, where empty means everyone): a volume is seen only by these MACs, by the
+   * hosts in `grants`, or by everyone when `allowEveryone` is set.
+   */
   allow: string[];
+  /** An admin opened the volume to every host on the SAN (`volume allow NAME --everyone`). */
+  allowEveryone: boolean;
+  /** Compute hosts running its domains: added by placement, removed when the domain stops. */
+  grants: VolumeGrant[];
+  /** Observed: the generation whose export (file, mask, reservation) the storage host applied. */
+  appliedGeneration: number;
   state: VolumeState;
   error: string | null;
   /** Bumped on every change; updates can require the generation they read (optimistic locking). */
   generation: number;
   createdMs: number;
   updatedMs: number;
+}
+
+/** A compute host's access to a volume, for as long as a domain using it runs there. */
+export interface VolumeGrant {
+  domainId: string;
+  hostId: string;
+  /** The host's SAN MACs when the grant was made. */
+  macs: string[];
+  /** The volume's generation that carries the grant: applied once appliedGeneration reaches it. */
+  generation: number;
 }
 
 export type TaskState = "queued" | "running" | "succeeded" | "failed";

@@ -96,3 +96,10 @@ export function startInitiator(ns: Namespace, ifnames: string[]): AoeInitiator {
     ),
   );
 }
+
+/** The MAC of an initiator's first interface, as a volume's allow list takes it. */
+export function initiatorMac(initiator: AoeInitiator): string {
+  const mac = initiator.sockets[0]?.mac;
+  if (!mac) throw new Error("the initiator has no interface");
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}

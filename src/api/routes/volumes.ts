@@ -1,5 +1,6 @@
 /** /api/v1/volumes: the volume lifecycle. Mutations answer 202 with the volume and its task. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { EtherplaneError } from "../../foundation/errors.js";
 import type { VolumeRecord } from "../../cluster/model.js";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { audit, bearer, body, errors, json, jsonText, need } from "../route-kit.js";
@@ -188,16 +189,27 @@ export function volumeRoutes(app: ApiApp, { controller }: ApiDeps): void {
         responses: { 202: json(VolumeTaskResponse, `access changed`), ...errors },
       }),
       async (c) => {
-        const principal = need(c, "write");
         const spec = c.req.valid("json");
+        // Opening a volume to the whole segment (or closing it again) is the admin's call.
+        const principal = need(c, spec.everyone ? "admin" : "write");
         const macs = [...(spec.macs ?? [])];
         for (const host of spec.hosts ?? []) macs.push(...(await controller.hostMacs(host)));
+        if (macs.length === 0 && !spec.everyone)
+          throw new EtherplaneError(
+            "INVALID_ARGUMENT",
+            `macs: give MACs, hosts, or everyone: true`,
+            { params: { field: "macs" } },
+          );
         const result = await volumes.change(
           c.req.valid("param").ref,
-          { [action]: macs },
+          {
+            [action]: macs,
+            ...(spec.everyone ? { everyone: action === "allow" } : {}),
+          },
           principal.name,
         );
-        audit(c, `${action} ${macs.join(",")} on ${result.volume.name}`);
+        const who = [...macs, ...(spec.everyone ? ["everyone"] : [])].join(",");
+        audit(c, `${action} ${who} on ${result.volume.name}`);
         return c.json(result, 202);
       },
     );

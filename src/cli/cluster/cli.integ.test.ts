@@ -35,12 +35,19 @@ describe("etherplane up + volume commands, as a user types them", () => {
     await link?.close();
   });
 
-  test("create, list, snapshot, clone: tables, and the volume readable over AoE", async () => {
+  test("create, list, snapshot, clone: tables, closed until allowed, and the volume readable over AoE", async () => {
     const created = await cli(["volume", "create", "web", "--size", "16M"]);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /^created web \(e1\.0\)$/m);
     const made = await cli(["volume", "make", "db", "--size", "8M"]);
     assert.equal(made.code, 0, made.stderr);
+    const closed = await cli(["volume", "list"]);
+    assert.match(closed.stdout, /^web\s+16M\s+\S+\s+default\s+box1\s+e1\.0\s+ready\s+nobody$/m);
+    const noWho = await cli(["volume", "allow", "web"]);
+    assert.equal(noWho.code, 2, "allow names MACs, hosts or --everyone");
+    assert.match(noWho.stderr, /--everyone/);
+    const opened = await cli(["volume", "allow", "web", "--everyone"]);
+    assert.equal(opened.code, 0, opened.stderr);
     // Write through AoE from the other namespace, then snapshot and clone.
     const written = await runCli(["aoe", "write", "e1.0", "--iface", "ini0"], {
       ns: link.initiatorNs,

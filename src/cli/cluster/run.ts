@@ -10,7 +10,7 @@ import { createLogger } from "../../foundation/log.js";
 import { HttpLink, callController } from "../../cluster/agent/controller-link.js";
 import { startAgent } from "../../cluster/runtime/start-agent.js";
 import { startController } from "../../cluster/runtime/start-controller.js";
-import { up } from "../../cluster/runtime/up.js";
+import { noAoeInterfaceHelp, up } from "../../cluster/runtime/up.js";
 import {
   AGENT_HYPERVISORS,
   detectHypervisor,
@@ -60,9 +60,13 @@ export async function upCommand(args: string[]): Promise<void> {
   const running = await up({
     dataDir,
     ...parseListen(values.listen ?? LISTEN_DEFAULT, usage),
-    ...(ifaces.length > 0 ? { exportInterfaces: ifaces } : {}),
+    exportInterfaces: ifaces,
     ...(values.name ? { hostName: values.name } : {}),
   });
+  if (ifaces.length === 0) {
+    const dataDirFlag = values["data-dir"] ? ` --data-dir ${values["data-dir"]}` : "";
+    process.stdout.write(`${noAoeInterfaceHelp(dataDirFlag)}\n`);
+  }
   const configFile = cliConfigPath();
   if (running.adminToken) {
     await writeCliConfig(configFile, { controller: running.url, token: running.adminToken });

@@ -3,6 +3,7 @@
  * export, unexport, allow, deny. Everything goes through the controller's API.
  */
 import type { TaskRecord, VolumeRecord } from "../../cluster/model.js";
+import { describeAccess } from "../../cluster/controller/volume-access.js";
 import { parse, usageError } from "../args.js";
 import { formatBytes, formatTable, parseBytes } from "../output/table.js";
 import { printJson } from "../output/json.js";
@@ -13,11 +14,6 @@ const enc = encodeURIComponent;
 
 export function aoeName(v: Pick<VolumeRecord, "shelf" | "slot">): string {
   return `e${v.shelf}.${v.slot}`;
-}
-
-function access(v: VolumeRecord): string {
-  if (!v.exported) return "not exported";
-  return v.allow.length === 0 ? "everyone" : v.allow.join(",");
 }
 
 export function formatVolumes(
@@ -44,7 +40,7 @@ export function formatVolumes(
       hosts.get(v.hostId) ?? v.hostId,
       aoeName(v),
       v.state,
-      access(v),
+      describeAccess(v),
     ]),
   );
 }
@@ -53,6 +49,7 @@ const usage = `etherplane volume COMMAND ...
   create NAME --size SIZE [--pool P] [--address S.L] [--unexported] [--allow MAC ...]   (alias: make)
   list | show NAME | resize NAME --size SIZE | snapshot NAME SNAP | clone NAME NEW [--address S.L]
   delete NAME [--force] | export NAME | unexport NAME | allow NAME MAC|HOST ... | deny NAME MAC|HOST ...
+  allow NAME --everyone | deny NAME --everyone   (admin: open a volume to every host on the SAN, or close it)
   common: [--json] [--no-wait] [--controller URL] [--token T]`;
 
 const macPattern = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
@@ -81,6 +78,7 @@ export async function volumeCommand(args: string[]): Promise<void> {
       unexported: { type: "boolean" },
       allow: { type: "string", multiple: true },
       force: { type: "boolean" },
+      everyone: { type: "boolean" },
     },
     usage,
   );
@@ -126,7 +124,8 @@ export async function volumeCommand(args: string[]): Promise<void> {
         ...volume,
         device: aoeName(volume),
         size: formatBytes(volume.sizeBytes),
-        access: access(volume),
+        grants: volume.grants.map((g) => `${g.hostId}=${g.macs.join("+")}`),
+        access: describeAccess(volume),
       }).map(([k, v]) => `${k.padEnd(16)} ${Array.isArray(v) ? v.join(",") || "-" : String(v)}`);
       return void process.stdout.write(`${lines.join("\n")}\n`);
     }
@@ -162,14 +161,15 @@ export async function volumeCommand(args: string[]): Promise<void> {
     case "allow":
     case "deny": {
       const who = positionals.slice(1);
-      if (who.length === 0)
+      if (who.length === 0 && !values.everyone)
         throw usageError(
-          `volume ${command} ${needName()}: give MAC addresses or host names`,
+          `volume ${command} ${needName()}: give MAC addresses or host names (or --everyone)`,
           usage,
         );
       const body = {
         macs: who.filter((w) => macPattern.test(w)).map((m) => m.replace(/-/g, ":").toLowerCase()),
         hosts: who.filter((w) => !macPattern.test(w)),
+        ...(values.everyone ? { everyone: true } : {}),
       };
       return report(`${command === "allow" ? "allowed on" : "denied on"}`)(
         await post(`/api/v1/volumes/${enc(needName())}/${command}`, body),

@@ -24,13 +24,28 @@ export interface ReconcileResult {
 
 export type ProgressReport = (volumeId: string, doneBytes: number, totalBytes: number) => void;
 
+/**
+ * The MAC mask list an exported volume is served with, or undefined when it must not be served
+ * at all. An empty AoE mask list lets everyone in (AoEr11 3.3), so a volume open to nobody is not
+ * exported: the target never answers for it, also after a restart (it serves only what it is
+ * handed here).
+ */
+export function exportMask(volume: DesiredVolume): string[] | undefined {
+  if (!volume.exported) return undefined;
+  if (volume.allowEveryone) return [];
+  return volume.allow.length > 0 ? volume.allow : undefined;
+}
+
+/** What the reconciler needs of the AoE target (a recording fake in fast tests). */
+export type ExportTarget = Pick<AoeTarget, "apply">;
+
 export class StorageReconciler {
   private readonly pools = new Map<string, StoragePool>();
   private readonly cleaned = new Set<string>();
 
   constructor(
     private readonly openPool: (pool: DesiredPool) => Promise<StoragePool>,
-    private readonly target: AoeTarget,
+    private readonly target: ExportTarget,
     private readonly stateDir: string,
     private readonly bufferCount: number,
     private readonly log: Logger,
@@ -90,13 +105,14 @@ export class StorageReconciler {
       if (volume.state === "deleting") continue;
       try {
         const made = await this.ensure(pool, volume, progress);
-        if (volume.exported && desired.exportInterfaces.length === 0) {
+        const mask = exportMask(volume);
+        if (mask && desired.exportInterfaces.length === 0) {
           throw new EtherplaneError(
             "UNAVAILABLE",
-            "this host has no AoE interface to export on; give the agent --aoe-iface IF",
+            "this host has no AoE interface to export on; give the agent (or etherplane up) --aoe-iface IF",
           );
         }
-        if (volume.exported) {
+        if (mask) {
           exports.push({
             shelf: volume.shelf,
             slot: volume.slot,
@@ -104,7 +120,10 @@ export class StorageReconciler {
             interfaces: desired.exportInterfaces,
             readOnly: volume.kind === "snapshot",
             durable: false,
-            macMask: volume.allow,
+            macMask: mask,
+            // The reservation this host wants (none: fencing does not set one yet), given on
+            // every pass, so one that an allowed initiator forced over the wire is cleared.
+            reservation: [],
             serial: volume.id.slice(-20),
             model: `etherplane ${volume.name}`.slice(0, 40),
             sizeBytes: made.sizeBytes,

@@ -6,14 +6,33 @@
 import { EtherplaneError } from "../../foundation/errors.js";
 import { newId } from "../../foundation/ids.js";
 import type { Logger } from "../../foundation/log.js";
-import type { AgentStatus, DesiredState, JoinRequest, ObservedVolume } from "../agent-protocol.js";
+import type {
+  AgentStatus,
+  DesiredState,
+  DesiredVolume,
+  JoinRequest,
+  ObservedVolume,
+} from "../agent-protocol.js";
 import type { HostRecord, VolumeRecord } from "../model.js";
-import type { Store } from "../store/store.js";
+import type { Store, VolumeObservation } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
 import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
+import { volumeMask } from "./volume-access.js";
+
+/** A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts). */
+function desiredVolume(volume: VolumeRecord): DesiredVolume {
+  const { id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state } = volume;
+  const mask = volumeMask(volume);
+  return {
+    ...{ id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state },
+    allow: mask.everyone ? [] : mask.macs,
+    allowEveryone: mask.everyone,
+    generation: volume.generation,
+  };
+}
 
 export class AgentService {
   /** Foreign AoE targets each host last saw, by host id. */
@@ -84,35 +103,7 @@ export class AgentService {
       roles: host.roles,
       exportInterfaces: host.exportInterfaces,
       pools: pools.map(({ id, name, kind, path, devices }) => ({ id, name, kind, path, devices })),
-      volumes: volumes.map(
-        ({
-          id,
-          name,
-          kind,
-          poolId,
-          sizeBytes,
-          sourceId,
-          shelf,
-          slot,
-          exported,
-          allow,
-          state,
-          generation,
-        }) => ({
-          id,
-          name,
-          kind,
-          poolId,
-          sizeBytes,
-          sourceId,
-          shelf,
-          slot,
-          exported,
-          allow,
-          state,
-          generation,
-        }),
-      ),
+      volumes: volumes.map((volume) => desiredVolume(volume)),
       networks: networks.map(({ id, name, bridge, uplink, vlanId }) => ({
         id,
         name,
@@ -191,8 +182,10 @@ export class AgentService {
       }
       return;
     }
-    const patch: Partial<VolumeRecord> = {};
+    const patch: VolumeObservation = {};
     if (seen.allocatedBytes !== volume.allocatedBytes) patch.allocatedBytes = seen.allocatedBytes;
+    // What the target serves now (its mask): a start waits for this (volume-access.ts).
+    if (volume.appliedGeneration < volume.generation) patch.appliedGeneration = volume.generation;
     if (volume.state === "creating" || volume.state === "resizing" || volume.state === "failed") {
       patch.state = "ready";
       patch.error = null;

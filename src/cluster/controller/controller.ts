@@ -17,6 +17,7 @@ import { DomainObserver } from "./domain-observer.js";
 import { DomainService } from "./domain-service.js";
 import { NetworkService } from "./network-service.js";
 import { TaskService } from "./task-service.js";
+import { VolumeGrants } from "./volume-grants.js";
 import { VolumeService } from "./volume-service.js";
 
 export class Controller {
@@ -36,7 +37,8 @@ export class Controller {
     this.auth = new AuthService(store, now);
     this.tasks = new TaskService(store, now);
     this.domains = new DomainService(store, (used) => allocateMac(used, randomBytes), now);
-    this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, now);
+    const grants = new VolumeGrants(store);
+    this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, grants, now);
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker();
     this.agents = new AgentService(
@@ -45,7 +47,7 @@ export class Controller {
       this.tasks,
       createLogger("cluster:agents"),
       now,
-      new DomainObserver(store, this.tasks, createLogger("cluster:domains")),
+      new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains")),
       this.consoles,
     );
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);

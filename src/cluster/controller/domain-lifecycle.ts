@@ -10,6 +10,7 @@ import type { Store } from "../store/store.js";
 import { isActive, type DomainService } from "./domain-service.js";
 import { placeDomain } from "./placement.js";
 import type { TaskService } from "./task-service.js";
+import type { VolumeGrants } from "./volume-grants.js";
 
 export const SHUTDOWN_TIMEOUT_S_MAX = 3600;
 
@@ -23,6 +24,7 @@ export class DomainLifecycle {
     private readonly store: Store,
     private readonly domains: DomainService,
     private readonly tasks: TaskService,
+    private readonly grants: VolumeGrants,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -62,6 +64,9 @@ export class DomainLifecycle {
       },
       options.host,
     );
+    // The host's SAN MACs join the volumes' masks first; its agent gets the domain only once
+    // the storage agents have applied them (DomainObserver.desiredFor).
+    await this.grants.grant(domain, host);
     const task = await this.tasks.start(
       "domain.start",
       domain.id,

@@ -11,6 +11,7 @@ import type { DesiredDomain, DesiredDomainDisk, ObservedDomain } from "../agent-
 import type { DomainObserved, DomainRecord, TaskRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { TaskService } from "./task-service.js";
+import type { VolumeGrants } from "./volume-grants.js";
 
 /** A running guest's CPU time and the report's time move every pass: rewrite them this often. */
 const OBSERVED_REFRESH_MS = 10_000;
@@ -27,6 +28,7 @@ export class DomainObserver {
   constructor(
     private readonly store: Store,
     private readonly tasks: TaskService,
+    private readonly grants: VolumeGrants,
     private readonly log: Logger,
   ) {}
 
@@ -34,6 +36,7 @@ export class DomainObserver {
     const domains = await this.store.listDomains({ hostId });
     const desired: DesiredDomain[] = [];
     for (const domain of domains) {
+      if (await this.waitsForAccess(domain, hostId)) continue;
       let boot: DesiredDomain["boot"];
       try {
         boot = storedDomainBoot(domain.config, domain.name);
@@ -82,6 +85,35 @@ export class DomainObserver {
     return desired;
   }
 
+  /**
+   * A domain placed here whose guest has not started yet is held back until the storage agents
+   * serve its volumes to this host: its agent would find no disk. A guest that exists is never
+   * held back (its agent keeps watching it).
+   */
+  private async waitsForAccess(domain: DomainRecord, hostId: string): Promise<boolean> {
+    if (domain.desiredState === "stopped") return false;
+    const state = domain.observed?.state ?? "stopped";
+    if (state !== "stopped") return false;
+    return !(await this.grants.applied(domain, hostId));
+  }
+
+  /**
+   * Volume access follows where the domain runs: granted to this host while it should run here
+   * (again after a controller restart, or for a domain started before grants existed), taken back
+   * once it has stopped (the guest is gone, so its disks may close).
+   */
+  private async followAccess(domain: DomainRecord, hostId: string): Promise<void> {
+    try {
+      const stopped = domain.desiredState === "stopped" && domain.observed?.state === "stopped";
+      if (stopped) return await this.grants.revoke(domain);
+      if (domain.desiredState === "stopped" || domain.hostId !== hostId) return;
+      const host = await this.store.getHost(hostId);
+      if (host) await this.grants.grant(domain, host, true);
+    } catch (error) {
+      this.log.warn(`domain ${domain.name}: volume access: ${errorMessage(error)}`);
+    }
+  }
+
   async settle(hostId: string, observed: readonly ObservedDomain[]): Promise<void> {
     const seen = new Map(observed.map((o) => [o.id, o]));
     for (const domain of await this.store.listDomains({ hostId })) {
@@ -109,6 +141,7 @@ export class DomainObserver {
         });
       }
     }
+    await this.followAccess(current, domain.hostId ?? "");
     const task = await this.tasks.runningFor(domain.id);
     if (task) await this.settleTask(current, task);
   }

@@ -22,6 +22,9 @@ import { InProcessLink } from "../agent/controller-link.js";
 import { duplexPair } from "../agent/duplex-pair.js";
 import type { DesiredNetwork } from "../agent-protocol.js";
 import type { DomainRecord, HostRecord, VolumeRecord } from "../model.js";
+import type { TargetConfig } from "../../aoe/target/config.js";
+import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
+import { StorageReconciler } from "../agent/reconciler.js";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { Controller } from "./controller.js";
@@ -50,24 +53,36 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message: 
   });
 }
 
-/** A controller and one compute host whose agent passes are run by the test. */
+/**
+ * A controller and one compute + storage host whose agent passes are run by the test: the real
+ * storage reconciler (a directory pool in a temporary folder) hands its exports to a FAKE target
+ * that records each config it is given.
+ */
 async function bench() {
   const store = await openSqliteStore(IN_MEMORY);
   const controller = new Controller(store);
   const host: HostRecord = await controller.agents.registerHost({
     name: "h1",
     roles: ["compute", "storage"],
-    exportInterfaces: [],
+    exportInterfaces: ["san0"],
   });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-"));
   await store.createPool({
-    ...{ id: "pool-1", name: "p", hostId: host.id, kind: "directory", path: "/srv/p" },
+    ...{ id: "pool-1", name: "p", hostId: host.id, kind: "directory", path: `${dir}/pool` },
     ...{ devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
   });
   const volume = async (name: string, shelf: number, overrides: Partial<VolumeRecord> = {}) => {
     const record: VolumeRecord = {
-      ...{ id: `vol-${name}`, name, kind: "volume", poolId: "pool-1", hostId: host.id },
+      ...{
+        id: `vol-${name.replace(/\./g, "-")}`,
+        name,
+        kind: "volume",
+        poolId: "pool-1",
+        hostId: host.id,
+      },
       ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
       ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
       ...{ createdMs: 1, updatedMs: 1 },
       ...overrides,
     };
@@ -93,7 +108,27 @@ async function bench() {
     const error = networkErrors.get(network.name);
     return error ? Promise.reject(new Error(error)) : Promise.resolve();
   };
-  const stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-")), "state.json");
+  const stateFile = path.join(dir, "state.json");
+  /** The configs the storage reconciler applied to the (fake) AoE target, newest last. */
+  const targetConfigs: TargetConfig[] = [];
+  const storage = new StorageReconciler(
+    async (pool) => {
+      await fs.promises.mkdir(pool.path, { recursive: true });
+      return openDirectoryPool(pool.path);
+    },
+    {
+      apply: (config) => {
+        targetConfigs.push(config);
+        return Promise.resolve();
+      },
+    },
+    path.join(dir, "aoe"),
+    64,
+    log,
+  );
+  /** The MAC mask the target serves `shelf`.0 with now; undefined: not exported. */
+  const servedMask = (shelf: number) =>
+    targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask;
   /** An agent process: a driver on the (same) fake host, its state from the (same) file. */
   const agentProcess = () =>
     new ComputeReconciler(
@@ -109,17 +144,22 @@ async function bench() {
   /** One agent pass: desired state in, driver calls, report out. */
   const pass = async () => {
     const desired = await link.desired();
+    const served = await storage.reconcile(desired, () => undefined);
     const result = await reconciler.reconcile(desired.networks, desired.domains);
     relay.handle(desired.consoles);
     await link.report({
       inventory: {
         hostname: "h1",
         agentVersion: "test",
-        interfaces: [{ ifname: "eth0", mac: HOST_MAC, mtu: 1500, up: true }],
+        interfaces: [
+          { ifname: "eth0", mac: "52:54:00:00:00:99", mtu: 1500, up: true },
+          { ifname: "san0", mac: HOST_MAC, mtu: 1500, up: true },
+        ],
+        sanInterfaces: ["san0"],
         ...(result.hypervisor ? { hypervisor: result.hypervisor } : {}),
       },
-      pools: [],
-      volumes: [],
+      pools: served.pools,
+      volumes: served.volumes,
       foreignTargets: [],
       domains: result.domains,
       networks: result.networks,
@@ -143,7 +183,7 @@ async function bench() {
   await pass(); // the host reports its hypervisor
   return {
     ...{ store, controller, host, driver, fakeHost, volume, pass, settle, domain, attached },
-    ...{ typeOnConsole, networkErrors, link, reconciler, agentProcess },
+    ...{ typeOnConsole, networkErrors, link, reconciler, agentProcess, servedMask },
   };
 }
 
@@ -157,7 +197,7 @@ describe("domains on a fake hypervisor", () => {
     await b.volume("noc.grid", 1);
     const imported = await b.controller.domains.importFile(seed, "noc.grid.cfg");
     assert.equal(imported.domain.config, seed, "export gives the file back as written");
-    assert.equal(imported.domain.disks[0]?.volumeId, "vol-noc.grid");
+    assert.equal(imported.domain.disks[0]?.volumeId, "vol-noc-grid");
     await rejectsWith(
       b.controller.lifecycle.start("noc.grid", "admin"),
       "CONFLICT",
@@ -186,11 +226,59 @@ describe("domains on a fake hypervisor", () => {
     );
   });
 
+  test("a domain's volume: closed until it starts, served to its host's SAN MAC before the guest starts, closed again once it stopped", async () => {
+    const b = await bench();
+    await b.controller.networks.create({ hostId: b.host.id, name: "xenbr1" });
+    await b.volume("noc.grid", 1);
+    await b.controller.domains.importFile(seed, "noc.grid.cfg");
+    await b.pass();
+    assert.equal(b.servedMask(1), undefined, "a volume nobody may see is not exported");
+    await b.controller.lifecycle.start("noc.grid", "admin");
+    const granted = await b.store.getVolume("vol-noc-grid");
+    assert.deepEqual(
+      granted?.grants.map((g) => [g.hostId, g.macs]),
+      [[b.host.id, [HOST_MAC]]],
+      "the host's SAN interface's MAC, not its other NICs'",
+    );
+    assert.deepEqual(
+      (await b.link.desired()).domains.map((d) => d.name),
+      [],
+      "the compute host does not get the domain before the target serves it the volume",
+    );
+    await b.pass(); // the target is told; the compute side saw no domain yet
+    assert.deepEqual(b.servedMask(1), [HOST_MAC]);
+    assert.deepEqual(await b.driver.list(), [], "no guest before its disk is reachable");
+    assert.equal((await b.store.getVolume("vol-noc-grid"))?.appliedGeneration, granted?.generation);
+    await b.settle(
+      "noc.grid running",
+      async () => (await b.domain("noc.grid")).observed?.state === "running",
+    );
+    assert.deepEqual(b.servedMask(1), [HOST_MAC]);
+
+    // An admin opens it to everyone and closes it again; the grant stays while the guest runs.
+    await b.controller.volumes.change("noc.grid", { everyone: true }, "admin");
+    await b.pass();
+    assert.deepEqual(b.servedMask(1), [], "an empty AoE mask list: everyone");
+    await b.controller.volumes.change("noc.grid", { everyone: false }, "admin");
+    await b.pass();
+    assert.deepEqual(b.servedMask(1), [HOST_MAC]);
+
+    // Stopping: the disk stays reachable while the guest shuts down, and closes once it is gone.
+    await b.controller.lifecycle.shutdown("noc.grid", "admin");
+    assert.equal((await b.store.getVolume("vol-noc-grid"))?.grants.length, 1);
+    await b.settle(
+      "noc.grid stopped",
+      async () => (await b.domain("noc.grid")).observed?.state === "stopped",
+    );
+    await b.pass();
+    assert.deepEqual((await b.store.getVolume("vol-noc-grid"))?.grants, []);
+    assert.equal(b.servedMask(1), undefined, "closed again: nobody");
+  });
+
   test("start checks memory, vCPUs, disks and access before any guest starts", async () => {
     const b = await bench();
     await b.controller.networks.create({ hostId: b.host.id, name: "xenbr1" });
     await b.volume("big", 1);
-    await b.volume("locked", 2, { allow: ["00:16:3e:99:99:99"] });
     await b.volume("hidden", 3, { exported: false });
     const file = (name: string, lines: string) => `name = "${name}"\n${lines}\n`;
     const cases: Array<[string, string, RegExp]> = [
@@ -200,11 +288,6 @@ describe("domains on a fake hypervisor", () => {
         "nodisk",
         "disk = [ 'phy:/dev/vg0/missing,xvda,w' ]",
         /xvda: \/dev\/vg0\/missing is not an etherplane volume/,
-      ],
-      [
-        "locked",
-        "disk = [ 'phy:/dev/etherd/e2.0,xvda,w' ]",
-        /volume locked \(disk xvda\) does not allow host h1/,
       ],
       [
         "hidden",

@@ -3,8 +3,9 @@
  * networks, disks), and the choice of a host when none is named. Pure: the caller gathers the
  * records.
  */
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import type { DomainRecord, HostRecord, NetworkRecord, VolumeRecord } from "../model.js";
+import { hostSanMacs } from "./volume-access.js";
 
 /** A host whose agent has not reported for this long is not offered new domains. */
 export const HOST_FRESH_MS = 30_000;
@@ -60,12 +61,14 @@ export function unfitReason(host: HostRecord, input: PlacementInput): string | u
         `create one: etherplane network create ${vif.bridge} --host ${host.name}`
       );
   }
-  const macs = new Set(host.inventory?.interfaces.map((i) => i.mac) ?? []);
-  for (const disk of domain.disks) {
-    const volume = disk.volumeId === null ? undefined : input.volumes.get(disk.volumeId);
-    if (!volume) continue; // checked once for all hosts: diskProblem
-    if (volume.allow.length > 0 && !volume.allow.some((mac) => macs.has(mac)))
-      return `volume ${volume.name} (disk ${disk.vdev}) does not allow host ${host.name}: etherplane volume allow ${volume.name} --host ${host.name}`;
+  // Volume access is not a reason to refuse: the start grants this host's SAN MACs on the
+  // domain's volumes (volume-grants.ts). The host must have reported them, though.
+  if (domain.disks.some((d) => d.volumeId !== null)) {
+    try {
+      hostSanMacs(host);
+    } catch (error) {
+      return errorMessage(error);
+    }
   }
   return undefined;
 }

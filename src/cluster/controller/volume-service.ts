@@ -14,6 +14,8 @@ import {
   type AoeAddress,
 } from "./address-allocator.js";
 import type { TaskService } from "./task-service.js";
+import { volumeMask } from "./volume-access.js";
+import { MASK_MACS_MAX } from "../../aoe/target/config.js";
 
 export const VOLUME_BYTES_MIN = 1024 * 1024;
 export const VOLUME_BYTES_MAX = 2 ** 50; // 1 PiB
@@ -27,6 +29,7 @@ export interface CreateVolumeSpec {
   /** `S.L`; default: the first free address. */
   address?: string;
   exported?: boolean;
+  /** MACs allowed to see it; none (the default) = nobody until a domain using it starts. */
   allow?: string[];
 }
 
@@ -164,6 +167,7 @@ export class VolumeService {
     address?: string;
     exported: boolean;
     allow: string[];
+    allowEveryone: boolean;
   }): Promise<VolumeRecord> {
     const address = await this.address(spec.address);
     const time = this.now();
@@ -180,6 +184,9 @@ export class VolumeService {
       slot: address.slot,
       exported: spec.exported,
       allow: spec.allow,
+      allowEveryone: spec.allowEveryone,
+      grants: [],
+      appliedGeneration: 0,
       state: "creating",
       error: null,
       generation: 1,
@@ -204,6 +211,7 @@ export class VolumeService {
       ...(spec.address !== undefined ? { address: spec.address } : {}),
       exported: spec.exported ?? true,
       allow,
+      allowEveryone: false,
     });
     const task = await this.tasks.start(
       "volume.create",
@@ -239,7 +247,9 @@ export class VolumeService {
       sourceId: source.id,
       ...(options.address !== undefined ? { address: options.address } : {}),
       exported: options.exported ?? kind === "clone",
+      // The admin's word on who may see these bytes carries over; the source's grants do not.
       allow: [...source.allow],
+      allowEveryone: source.allowEveryone,
     });
     const task = await this.tasks.start(
       `volume.${kind}`,
@@ -327,10 +337,13 @@ export class VolumeService {
     return { volume: updated, task, warnings: [] };
   }
 
-  /** Export, unexport, allow and deny: applied live by the agent. */
+  /**
+   * Export, unexport, allow and deny: applied live by the agent. `everyone` opens the volume to
+   * every host on the SAN (true) or closes it again (false): an admin's act (checked by the API).
+   */
   async change(
     ref: string,
-    change: { exported?: boolean; allow?: string[]; deny?: string[] },
+    change: { exported?: boolean; allow?: string[]; deny?: string[]; everyone?: boolean },
     actor: string,
   ): Promise<VolumeChange> {
     const volume = await this.get(ref);
@@ -347,9 +360,16 @@ export class VolumeService {
       allow = allow.filter((mac) => !denied.has(mac));
     }
     const exported = change.exported ?? volume.exported;
+    const allowEveryone = change.everyone ?? volume.allowEveryone;
+    const mask = volumeMask({ allow, allowEveryone, grants: volume.grants });
+    if (!mask.everyone && mask.macs.length > MASK_MACS_MAX)
+      throw invalid(
+        "macs",
+        `${volume.name} would allow ${mask.macs.length} MACs, more than an AoE mask list holds (${MASK_MACS_MAX}); allow fewer, or open it with --everyone`,
+      );
     const updated = await this.store.updateVolume(
       volume.id,
-      { exported, allow, state: "ready" },
+      { exported, allow, allowEveryone, state: "ready" },
       volume.generation,
     );
     const what =

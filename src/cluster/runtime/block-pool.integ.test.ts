@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import {
   createAoeLink,
+  initiatorMac,
   makeBackingFile,
   pattern,
   startInitiator,
@@ -70,7 +71,7 @@ test("a volume on a block pool claims the smallest device that fits, serves it o
   const created = await call<{ volume: VolumeRecord; task: TaskRecord }>(
     "POST",
     "/api/v1/volumes",
-    { name: "db", sizeBytes: 12 * MiB, pool: "lvs" },
+    { name: "db", sizeBytes: 12 * MiB, pool: "lvs", allow: [initiatorMac(initiator)] },
   );
   assert.equal(created.status, 202, JSON.stringify(created.body));
   assert.equal((await settled(created.body.task)).state, "succeeded");
@@ -105,6 +106,7 @@ test("a volume on a block pool claims the smallest device that fits, serves it o
     name: "db2",
     sizeBytes: 16 * MiB,
     pool: "lvs",
+    allow: [initiatorMac(initiator)],
   });
   assert.equal((await settled(again.body.task)).state, "succeeded");
   const second = await initiator.openDevice(again.body.volume.shelf, again.body.volume.slot, {

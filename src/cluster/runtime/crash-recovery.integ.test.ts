@@ -183,7 +183,12 @@ describe("crash recovery: controller and agent killed with -9 mid-operation, the
 
     // The source of the clones: BIG_BYTES of data (no zero chunk for the copy to skip), then
     // what a user writes over AoE at both ends before cloning.
-    const big = await request("POST", "/api/v1/volumes", { name: "big", sizeBytes: BIG_BYTES });
+    // Its clones inherit its allow list: the initiator reads them too.
+    const big = await request("POST", "/api/v1/volumes", {
+      name: "big",
+      sizeBytes: BIG_BYTES,
+      allow: [INITIATOR_MAC],
+    });
     await succeeded(big.task);
     const fd = fs.openSync(path.join(poolDir, `${big.volume.id}.img`), "r+");
     try {

@@ -62,10 +62,12 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     path: path.join(storage.dataDir, "pool"),
   });
   assert.equal(pool.status, 201, JSON.stringify(pool.body));
+  // The compute host's SAN MAC may see it while the root filesystem is written, no longer after.
+  const computeMac = await compute.ns.mac(compute.aoeIf);
   const created = await lab.call<{ volume: VolumeRecord; task: TaskRecord }>(
     "POST",
     "/api/v1/volumes",
-    { name: "guest1-root", sizeBytes: VOLUME_BYTES },
+    { name: "guest1-root", sizeBytes: VOLUME_BYTES, allow: [computeMac] },
   );
   assert.equal(created.status, 202, JSON.stringify(created.body));
   const volume = created.body.volume;
@@ -86,6 +88,11 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     timeoutMs: 120_000,
   });
   assert.equal(write.code, 0, write.stderr);
+  const denied = await cli(["volume", "deny", "guest1-root", computeMac]);
+  assert.equal(denied.code, 0, denied.stderr);
+  const grants = async () =>
+    (await lab.call<{ volume: VolumeRecord }>("GET", `/api/v1/volumes/${volume.id}`)).body.volume
+      .grants;
 
   // A network and the domain file, in the seed's style, created with the CLI.
   const network = await cli(["network", "create", "xenbr1", "--host", "cmp1"]);
@@ -132,6 +139,7 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     return d.desiredState === "stopped" && d.observed.state === "stopped" ? null : d.desiredState;
   });
   assert.equal((await domain("guest1")).observed?.lastExit?.action, "destroy");
+  assert.deepEqual(await grants(), [], "stopped: the compute host's access is taken back");
   const stoppedList = await cli(["list"]);
   assert.equal(stoppedList.code, 0, stoppedList.stderr);
   assert.deepEqual(xlRow(stoppedList.stdout, "guest1"), [
@@ -146,6 +154,11 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   // Twice is refused: start, then start again while it runs.
   const second = await cli(["start", "guest1"]);
   assert.equal(second.code, 0, `${second.stderr}\n${lab.logs()}`);
+  assert.deepEqual(
+    (await grants()).map((g) => g.macs),
+    [[computeMac]],
+    "running: only the placement's grant lets the compute host reach its disk",
+  );
   const again = await cli(["start", "guest1"]);
   assert.equal(again.code, 8);
   assert.match(again.stderr, /guest1 is already running on cmp1/);

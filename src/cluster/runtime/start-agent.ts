@@ -73,13 +73,15 @@ export async function startAgent(options: {
   );
   fs.mkdirSync(path.join(options.dataDir, "pools"), { recursive: true, mode: 0o700 });
   const reconciler = new StorageReconciler(poolOpener(options.dataDir), target, stateDir, 64, log);
+  const sanInterfaces = options.compute?.sanInterfaces ?? [];
   const scanner = new ForeignTargetScanner(openSocket, log, options.scanIntervalMs ?? 30_000);
   const agent = new Agent(
     options.link,
     reconciler,
     log,
     options.intervalMs ?? 500,
-    hostInventory,
+    // The controller grants a compute host's SAN MACs access to its domains' volumes.
+    sanInterfaces.length > 0 ? () => ({ ...hostInventory(), sanInterfaces }) : hostInventory,
     scanner,
     options.compute ? computeSide(options.compute, options.link, options.dataDir) : undefined,
   );

@@ -3,7 +3,8 @@
  * processes, each in its own network namespace (the API over a private IP lan, AoE on a shared
  * segment), and two initiators on that segment. Through the HTTP API: a pool on each host, volumes
  * on both with cluster-unique AoE addresses, each served by its own host with its bytes in that
- * host's pool; an allow list (AoE MAC mask) hides a volume from every initiator but the allowed one.
+ * host's pool; a volume is seen only by the MACs allowed on it (AoE MAC mask), by everyone only
+ * when an admin opens it, and by nobody once its last MAC is denied.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -109,7 +110,7 @@ describe("two storage hosts: one controller, two agents, volumes on both over Ao
     // Concurrent requests, as two admins would make them: each must get its own address.
     await Promise.all(
       specs.map(({ name, pool }) =>
-        mutate("POST", "/api/v1/volumes", { name, pool, sizeBytes: 8 * MiB }),
+        mutate("POST", "/api/v1/volumes", { name, pool, sizeBytes: 8 * MiB, allow: [ALLOWED_MAC] }),
       ),
     );
     const { body: hostList } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
@@ -173,41 +174,34 @@ describe("two storage hosts: one controller, two agents, volumes on both over Ao
     }
   });
 
-  test("allow: only the allowed initiator's MAC reaches the volume (AoE MAC mask), the other sees nothing there", async () => {
-    const previous = await volume("b1");
-    await mutate("POST", "/api/v1/volumes/b1/allow", { macs: [ALLOWED_MAC] });
-    const b1 = await volume("b1");
-    assert.deepEqual(b1.allow, [ALLOWED_MAC]);
-    assert.deepEqual([b1.shelf, b1.slot], [previous.shelf, previous.slot]);
-
-    assert.deepEqual(
-      await other.discover({ shelf: b1.shelf, slot: b1.slot, listenMs: LISTEN_MS }),
-      [],
-      "a masked MAC gets no answer for the address",
-    );
-    const seenByOther = (await other.discover({ listenMs: LISTEN_MS })).map(
-      (t) => `e${t.shelf}.${t.slot}`,
-    );
-    const rest = await Promise.all(["a1", "a2", "b2"].map(volume));
-    assert.deepEqual(
-      seenByOther.sort(),
-      rest.map((v) => `e${v.shelf}.${v.slot}`).sort(),
-      "the other initiator still sees every unmasked volume on the segment",
-    );
+  test("access: each volume is seen only by the MACs allowed on it; everyone only when an admin says so; deny of the last MAC closes it", async () => {
+    const [a1, b1, a2, b2] = await Promise.all(["a1", "b1", "a2", "b2"].map(volume));
+    assert.ok(a1 && b1 && a2 && b2);
+    const seenBy = async (initiator: AoeInitiator) =>
+      (await initiator.discover({ listenMs: LISTEN_MS }))
+        .map((t) => `e${t.shelf}.${t.slot}`)
+        .sort();
+    const names = (...vs: VolumeRecord[]) => vs.map((v) => `e${v.shelf}.${v.slot}`).sort();
+    assert.deepEqual(await seenBy(other), [], "a MAC nobody allowed sees nothing on the segment");
     await assert.rejects(
       other.openDevice(b1.shelf, b1.slot, { listenMs: LISTEN_MS }),
       /no AoE target answered/,
     );
 
-    const device = await allowed.openDevice(b1.shelf, b1.slot, { listenMs: LISTEN_MS });
+    await mutate("POST", "/api/v1/volumes/a1/allow", { macs: [OTHER_MAC] });
+    await mutate("POST", "/api/v1/volumes/b2/allow", { everyone: true });
+    assert.deepEqual(await seenBy(other), names(a1, b2), "a1 by its MAC, b2 by everyone");
     const back = Buffer.alloc(MiB);
-    await device.read(back, 3 * MiB);
-    assert.ok(back.equals(pattern(MiB, 11)), "the allowed initiator still reads b1");
+    const viaOther = await other.openDevice(a1.shelf, a1.slot, { listenMs: LISTEN_MS });
+    await viaOther.read(back, 3 * MiB);
+    assert.ok(back.equals(pattern(MiB, 10)), "the newly allowed MAC reads a1");
 
-    // Denying the MAC empties the list again: everyone may reach it (proof the mask did it).
+    // Denying b1's only MAC closes it (an empty AoE mask would have opened it to everyone).
     await mutate("POST", "/api/v1/volumes/b1/deny", { macs: [ALLOWED_MAC] });
-    const again = await other.openDevice(b1.shelf, b1.slot, { listenMs: LISTEN_MS });
-    await again.read(back, 3 * MiB);
-    assert.ok(back.equals(pattern(MiB, 11)));
+    assert.deepEqual((await volume("b1")).allow, []);
+    assert.deepEqual(await seenBy(allowed), names(a1, a2, b2), "b1 is gone for the allowed MAC");
+    assert.deepEqual(await seenBy(other), names(a1, b2), "and was never there for the other");
+    await mutate("POST", "/api/v1/volumes/b2/deny", { everyone: true });
+    assert.deepEqual(await seenBy(other), names(a1));
   });
 });

@@ -11,6 +11,9 @@ import { after, before, describe, test } from "node:test";
 import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
 import { apiCaller } from "../../../test/lab/api-caller.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
+import { reserveCommand } from "../../aoe/initiator/admin.js";
+import { enginePaths } from "../../aoe/initiator/discovery.js";
+import { ReserveCommand, macToString, parseMac } from "../../aoe/codec/index.js";
 import type { TaskRecord, VolumeRecord } from "../model.js";
 import { up, type Up } from "./up.js";
 
@@ -42,6 +45,7 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
   const volume = async (name: string) =>
     (await call<{ volume: VolumeRecord }>("GET", `/api/v1/volumes/${name}`)).body.volume;
   const device = (v: VolumeRecord) => initiator.openDevice(v.shelf, v.slot, { listenMs: 300 });
+  const ourMac = () => macToString(initiator.sockets[0]?.mac ?? Buffer.alloc(6));
 
   before(async () => {
     link = await createAoeLink("up");
@@ -64,7 +68,7 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     await link?.close();
   });
 
-  test("create: a volume becomes ready, exported at a unique address, and holds what is written over AoE", async () => {
+  test("create: a volume becomes ready at a unique address, seen by nobody until allowed, and holds what is written over AoE", async () => {
     const { volume: web } = await mutate("POST", "/api/v1/volumes", {
       name: "web",
       sizeBytes: 16 * MiB,
@@ -72,9 +76,14 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     const mail = (await mutate("POST", "/api/v1/volumes", { name: "mail", sizeBytes: 8 * MiB }))
       .volume;
     assert.notDeepEqual([web.shelf, web.slot], [mail.shelf, mail.slot], "unique addresses");
-    const ready = await volume("web");
+    let ready = await volume("web");
     assert.equal(ready.state, "ready");
     assert.equal(ready.exported, true);
+    assert.deepEqual([ready.allow, ready.allowEveryone], [[], false]);
+    await assert.rejects(device(ready), /no AoE target answered/, "a new volume is closed");
+    assert.deepEqual(await initiator.discover({ listenMs: 300 }), [], "nothing is announced");
+    await mutate("POST", "/api/v1/volumes/web/allow", { macs: [ourMac()] });
+    ready = await volume("web");
     const aoe = await device(ready);
     assert.equal(aoe.sizeBytes, 16 * MiB);
     await aoe.write(pattern(MiB, 1), 0);
@@ -137,11 +146,62 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     const mail = await volume("mail");
     assert.deepEqual(mail.allow, [other]);
     await assert.rejects(device(mail), /no AoE target answered/, "this host's MAC is masked out");
-    const ours = initiator.sockets[0]?.mac.toString("hex").match(/../g)?.join(":") ?? "";
+    const ours = ourMac();
     await mutate("POST", "/api/v1/volumes/mail/allow", { macs: [ours] });
     assert.equal((await device(await volume("mail"))).sizeBytes, 8 * MiB, "allowed again");
     await mutate("POST", "/api/v1/volumes/mail/deny", { macs: [other, ours] });
     assert.deepEqual((await volume("mail")).allow, []);
+    await assert.rejects(device(mail), /no AoE target answered/, "denied all: closed, not open");
+  });
+
+  test("allow --everyone is the admin's: it opens the volume to the segment, deny --everyone closes it", async () => {
+    const operator = (
+      await call<{ secret: string }>("POST", "/api/v1/tokens", {
+        name: "op-open",
+        role: "operator",
+      })
+    ).body.secret;
+    const refused = await call("POST", "/api/v1/volumes/mail/allow", { everyone: true }, operator);
+    assert.equal(refused.status, 403, "an operator cannot open a volume to everyone");
+    const empty = await call<{ error: { field: string } }>(
+      "POST",
+      "/api/v1/volumes/mail/allow",
+      {},
+    );
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.error.field, "macs");
+    const { volume: opened } = await mutate("POST", "/api/v1/volumes/mail/allow", {
+      everyone: true,
+    });
+    assert.deepEqual([opened.allowEveryone, opened.allow], [true, []]);
+    assert.equal((await device(opened)).sizeBytes, 8 * MiB, "seen by a MAC nobody named");
+    await mutate("POST", "/api/v1/volumes/mail/deny", { everyone: true });
+    assert.equal((await volume("mail")).allowEveryone, false);
+    await assert.rejects(device(opened), /no AoE target answered/, "closed again");
+  });
+
+  test("a reservation an allowed host forces over the wire is cleared by the agent's next pass", async () => {
+    const web = await volume("web");
+    const [target] = await initiator.discover({ shelf: web.shelf, slot: web.slot, listenMs: 300 });
+    assert.ok(target, "web is allowed for the initiator");
+    const [path0] = enginePaths(initiator.engine, target);
+    assert.ok(path0);
+    const address = { shelf: web.shelf, slot: web.slot };
+    const stranger = parseMac("02:00:00:00:00:77") as Buffer;
+    const set = await reserveCommand(initiator.engine, path0, address, ReserveCommand.forceSet, [
+      stranger,
+    ]);
+    assert.deepEqual(set.macs.map(macToString), ["02:00:00:00:00:77"], "the target took it");
+    // The agent wants no reservation on its exports: it sets that again on its next pass.
+    const deadline = Date.now() + 30_000;
+    let macs: string[] = ["02:00:00:00:00:77"];
+    while (macs.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      const read = await reserveCommand(initiator.engine, path0, address, ReserveCommand.read);
+      macs = read.macs.map(macToString);
+    }
+    assert.deepEqual(macs, [], "the stray reservation is gone");
+    assert.equal((await device(web)).sizeBytes, 32 * MiB, "and the allowed host does I/O again");
   });
 
   test("delete: refused while exported, then unexport and delete; the file is gone", async () => {

@@ -6,7 +6,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { InProcessLink } from "../agent/controller-link.js";
 import { startAgent, type StartedAgent } from "./start-agent.js";
 import { startController, type StartedController } from "./start-controller.js";
@@ -15,12 +14,34 @@ export interface UpOptions {
   dataDir: string;
   host: string;
   port: number;
-  /** Interfaces to serve AoE on; default: every Ethernet interface that is up. */
+  /**
+   * Interfaces to serve AoE on (the SAN). None: volumes are kept but served to no host, never
+   * on every interface that is up (a laptop's eth0 would offer them to its whole LAN).
+   */
   exportInterfaces?: string[];
   hostName?: string;
   netnsPath?: string;
   /** How often the agent looks for foreign AoE targets (default 30 s). */
   scanIntervalMs?: number;
+}
+
+/**
+ * What `up` says when it was given no AoE interface: how to name one, and how to try AoE on this
+ * machine alone with a veth pair (one end served, the other for the initiator).
+ */
+export function noAoeInterfaceHelp(dataDirFlag: string): string {
+  return [
+    "no AoE interface given: volumes are kept but served to no host.",
+    "Serve them on the SAN's own interface (an isolated segment or VLAN; AoE has no authentication):",
+    `  etherplane up${dataDirFlag} --aoe-iface eth1`,
+    "Or try it on this machine alone with a veth pair:",
+    "  ip link add ep-san0 type veth peer name ep-san1",
+    "  ip link set ep-san0 up",
+    "  ip link set ep-san1 up",
+    `  etherplane up${dataDirFlag} --aoe-iface ep-san0`,
+    "  etherplane volume allow NAME $(cat /sys/class/net/ep-san1/address)",
+    "  etherplane aoe discover --iface ep-san1",
+  ].join("\n");
 }
 
 export interface Up {
@@ -41,11 +62,7 @@ export async function up(options: UpOptions): Promise<Up> {
     if (!tokens.some((t) => t.role === "admin" && !t.revoked)) {
       adminToken = (await ctl.auth.createToken({ name: "admin", role: "admin" })).secret;
     }
-    const exportInterfaces =
-      options.exportInterfaces ??
-      listEthernetInterfaces()
-        .filter((i) => i.up)
-        .map((i) => i.ifname);
+    const exportInterfaces = options.exportInterfaces ?? [];
     const host = await ctl.agents.registerHost({
       name: options.hostName ?? os.hostname(),
       roles: ["storage"],

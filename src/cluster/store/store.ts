@@ -18,7 +18,9 @@ import type {
 export type Patch<T> = Partial<Omit<T, "id" | "createdMs">>;
 
 /** What an agent observed of a volume: recorded without touching the desired state's generation. */
-export type VolumeObservation = Partial<Pick<VolumeRecord, "allocatedBytes" | "state" | "error">>;
+export type VolumeObservation = Partial<
+  Pick<VolumeRecord, "allocatedBytes" | "state" | "error" | "appliedGeneration">
+>;
 
 /** Volumes matching every condition given (all volumes when none is). */
 export interface VolumeFilter {

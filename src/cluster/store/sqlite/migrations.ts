@@ -165,9 +165,27 @@ CREATE TABLE domain_macs (
 CREATE INDEX domain_macs_by_domain ON domain_macs (domain_id);
 `;
 
+/**
+ * AoE safe by default: a volume's empty allow list now means nobody. Volumes made before stay as
+ * they were (open to everyone: their guests keep their disks) until an admin closes them with
+ * `volume deny NAME --everyone`.
+ */
+const V3_VOLUME_ACCESS = `
+ALTER TABLE volumes ADD COLUMN allow_everyone INTEGER NOT NULL DEFAULT 0
+  CHECK (allow_everyone IN (0, 1));
+ALTER TABLE volumes ADD COLUMN grants TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(grants));
+ALTER TABLE volumes ADD COLUMN applied_generation INTEGER NOT NULL DEFAULT 0;
+UPDATE volumes SET allow_everyone = 1 WHERE json_array_length(allow) = 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
+  {
+    version: 3,
+    name: "volume access: allow_everyone, grants, applied_generation",
+    sql: V3_VOLUME_ACCESS,
+  },
 ];
 
 /** The newest schema this code knows. */

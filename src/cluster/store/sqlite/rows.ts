@@ -10,6 +10,7 @@ import type {
   PoolRecord,
   TaskRecord,
   TokenRecord,
+  VolumeGrant,
   VolumeRecord,
 } from "../../model.js";
 
@@ -56,6 +57,9 @@ export interface VolumeRow {
   generation: number;
   created_ms: number;
   updated_ms: number;
+  allow_everyone: number;
+  grants: string;
+  applied_generation: number;
 }
 
 export interface TaskRow {
@@ -128,6 +132,9 @@ export const COLUMNS = {
     "generation",
     "created_ms",
     "updated_ms",
+    "allow_everyone",
+    "grants",
+    "applied_generation",
   ],
   tasks: [
     "id",
@@ -264,6 +271,9 @@ export function volumeToRow(v: VolumeRecord): VolumeRow {
     generation: v.generation,
     created_ms: v.createdMs,
     updated_ms: v.updatedMs,
+    allow_everyone: v.allowEveryone ? 1 : 0,
+    grants: toJson(v.grants, "volume grants"),
+    applied_generation: v.appliedGeneration,
   };
 }
 
@@ -281,6 +291,9 @@ export function rowToVolume(r: VolumeRow): VolumeRecord {
     slot: r.slot,
     exported: r.exported === 1,
     allow: fromJson<string[]>(r.allow),
+    allowEveryone: r.allow_everyone === 1,
+    grants: fromJson<VolumeGrant[]>(r.grants),
+    appliedGeneration: r.applied_generation,
     state: r.state as VolumeRecord["state"],
     error: r.error,
     generation: r.generation,
@@ -299,7 +312,8 @@ export const VOLUME_JSON_SQL = `json_object(
   'id', id, 'name', name, 'kind', kind, 'poolId', pool_id, 'hostId', host_id,
   'sizeBytes', size_bytes, 'allocatedBytes', allocated_bytes, 'sourceId', source_id,
   'shelf', shelf, 'slot', slot, 'exported', json(iif(exported = 1, 'true', 'false')),
-  'allow', json(allow), 'state', state, 'error', error, 'generation', generation,
+  'allow', json(allow), 'allowEveryone', json(iif(allow_everyone = 1, 'true', 'false')),
+  'grants', json(grants), 'appliedGeneration', applied_generation, 'state', state, 'error', error, 'generation', generation,
   'createdMs', created_ms, 'updatedMs', updated_ms)`;
 
 export function taskToRow(t: TaskRecord): TaskRow {

@@ -28,6 +28,7 @@ function volume(overrides: Partial<VolumeRecord>): VolumeRecord {
     ...{ id: "vol-1", name: "web", kind: "volume", poolId: pool.id, hostId: pool.hostId },
     ...{ sizeBytes: 4096, allocatedBytes: null, sourceId: null, shelf: 1, slot: 1 },
     ...{ exported: false, allow: [], state: "creating", error: null, generation: 1 },
+    ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
     ...{ createdMs: 1, updatedMs: 1 },
     ...overrides,
   };
