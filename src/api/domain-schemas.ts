@@ -157,20 +157,16 @@ export const CreateNetworkRequest = z
   .strict()
   .openapi("CreateNetworkRequest");
 
-const desiredDisk = z.union([
-  z
-    .object({
-      vdev: z.string(),
-      readOnly: z.boolean(),
-      kind: z.literal("aoe"),
-      shelf: z.number().int(),
-      slot: z.number().int(),
-    })
-    .strict(),
-  z
-    .object({ vdev: z.string(), readOnly: z.boolean(), kind: z.literal("path"), path: z.string() })
-    .strict(),
-]);
+/** Only AoE volumes: a host path never reaches an agent (compute/desired-domain-check.ts). */
+const desiredDisk = z
+  .object({
+    vdev: z.string(),
+    readOnly: z.boolean(),
+    kind: z.literal("aoe"),
+    shelf: z.number().int(),
+    slot: z.number().int(),
+  })
+  .strict();
 
 export const DesiredDomainSchema = z.object({
   id,

@@ -165,9 +165,18 @@ CREATE TABLE domain_macs (
 CREATE INDEX domain_macs_by_domain ON domain_macs (domain_id);
 `;
 
+/**
+ * A domain's placed spec: what its last start checked, frozen for the host to run (model.ts
+ * DomainPlacedSpec). Domains started before it have none: the controller asks for a new start.
+ */
+const V3_DOMAIN_PLACED_SPEC = `
+ALTER TABLE domains ADD COLUMN placed TEXT CHECK (placed IS NULL OR json_valid(placed));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
+  { version: 3, name: "domains.placed: the spec a start checked", sql: V3_DOMAIN_PLACED_SPEC },
 ];
 
 /** The newest schema this code knows. */
