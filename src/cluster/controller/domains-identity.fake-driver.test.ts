@@ -81,7 +81,7 @@ describe("the spec that was checked is the spec that runs", () => {
     // 3. The guest vanishes (destroyed by hand): the agent starts it again.
     const uuid = (await b.domain("web")).uuid;
     await b.driver.destroy("web", uuid);
-    await b.settle("started again", async () => guestSpec() !== undefined);
+    await b.settle("started again", () => Promise.resolve(guestSpec() !== undefined));
     assert.deepEqual(shape(), checked, "after a vanished guest");
 
     // 4. A restarted agent process, guest gone meanwhile.
