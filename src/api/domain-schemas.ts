@@ -83,6 +83,34 @@ export const DomainSchema = z
     onReboot: action,
     onCrash: action,
     hostId: id.nullable(),
+    placed: z
+      .object({
+        name: z.string(),
+        uuid: z.string(),
+        config: z.string(),
+        memoryMiB: z.number().int(),
+        vcpus: z.number().int(),
+        boot: z.object({ kind: z.enum(["kernel", "firmware"]) }).passthrough(),
+        disks: z.array(
+          z.object({
+            vdev: z.string(),
+            readOnly: z.boolean(),
+            volumeId: id,
+            shelf: z.number().int(),
+            slot: z.number().int(),
+          }),
+        ),
+        vifs: z.array(z.object({ mac: z.string(), bridge: z.string() })),
+        onPoweroff: action,
+        onReboot: action,
+        onCrash: action,
+        placedMs: z.number().int(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "what the last start checked and the host runs until the next start (edits wait for it)",
+      }),
     desiredState: runState,
     stopMode: z.enum(["shutdown", "destroy"]),
     shutdownTimeoutS: z.number().int(),
