@@ -83,6 +83,34 @@ export const DomainSchema = z
     onReboot: action,
     onCrash: action,
     hostId: id.nullable(),
+    placed: z
+      .object({
+        name: z.string(),
+        uuid: z.string(),
+        config: z.string(),
+        memoryMiB: z.number().int(),
+        vcpus: z.number().int(),
+        boot: z.object({ kind: z.enum(["kernel", "firmware"]) }).passthrough(),
+        disks: z.array(
+          z.object({
+            vdev: z.string(),
+            readOnly: z.boolean(),
+            volumeId: id,
+            shelf: z.number().int(),
+            slot: z.number().int(),
+          }),
+        ),
+        vifs: z.array(z.object({ mac: z.string(), bridge: z.string() })),
+        onPoweroff: action,
+        onReboot: action,
+        onCrash: action,
+        placedMs: z.number().int(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "what the last start checked and the host runs until the next start (edits wait for it)",
+      }),
     desiredState: runState,
     stopMode: z.enum(["shutdown", "destroy"]),
     shutdownTimeoutS: z.number().int(),
@@ -157,20 +185,16 @@ export const CreateNetworkRequest = z
   .strict()
   .openapi("CreateNetworkRequest");
 
-const desiredDisk = z.union([
-  z
-    .object({
-      vdev: z.string(),
-      readOnly: z.boolean(),
-      kind: z.literal("aoe"),
-      shelf: z.number().int(),
-      slot: z.number().int(),
-    })
-    .strict(),
-  z
-    .object({ vdev: z.string(), readOnly: z.boolean(), kind: z.literal("path"), path: z.string() })
-    .strict(),
-]);
+/** Only AoE volumes: a host path never reaches an agent (compute/desired-domain-check.ts). */
+const desiredDisk = z
+  .object({
+    vdev: z.string(),
+    readOnly: z.boolean(),
+    kind: z.literal("aoe"),
+    shelf: z.number().int(),
+    slot: z.number().int(),
+  })
+  .strict();
 
 export const DesiredDomainSchema = z.object({
   id,

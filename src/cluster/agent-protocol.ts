@@ -62,11 +62,23 @@ export interface DesiredNetwork {
   vlanId: number | null;
 }
 
-/** A domain disk as the host must attach it: an AoE volume, or a path on the host itself. */
-export type DesiredDomainDisk =
-  | { vdev: string; readOnly: boolean; kind: "aoe"; shelf: number; slot: number }
-  | { vdev: string; readOnly: boolean; kind: "path"; path: string };
+/**
+ * A domain disk as the host must attach it: an AoE volume, always (a host path is refused by the
+ * controller at start and by the agent: compute/desired-domain-check.ts).
+ */
+export interface DesiredDomainDisk {
+  vdev: string;
+  readOnly: boolean;
+  kind: "aoe";
+  shelf: number;
+  slot: number;
+}
 
+/**
+ * A domain as its host must run it: the spec a controller `start` checked and froze (name, uuid,
+ * file, memory, vcpus, boot, disks, vifs, on_*), which every restart on the host reuses, and the
+ * lifecycle fields below it that change without a new start.
+ */
 export interface DesiredDomain {
   id: string;
   name: string;

@@ -221,6 +221,37 @@ export interface DomainObserved {
   atMs: number;
 }
 
+/** A disk as a start checked it: its volume, and that volume's AoE address then. */
+export interface PlacedDisk {
+  vdev: string;
+  readOnly: boolean;
+  volumeId: string;
+  shelf: number;
+  slot: number;
+}
+
+/**
+ * The spec a `start` checked (placement, disks, the file read again) and froze: what the host
+ * runs until the next start. A restart by on_reboot/on_crash, a guest that vanished and an agent
+ * restart all run this one; an edit of the file changes only the record, for the next start.
+ */
+export interface DomainPlacedSpec {
+  name: string;
+  uuid: string;
+  config: string;
+  memoryMiB: number;
+  vcpus: number;
+  boot:
+    { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
+  /** AoE volumes only: a start refuses any other disk. */
+  disks: PlacedDisk[];
+  vifs: DomainVif[];
+  onPoweroff: DomainAction;
+  onReboot: DomainAction;
+  onCrash: DomainAction;
+  placedMs: number;
+}
+
 export interface DomainRecord {
   id: string;
   name: string;
@@ -237,6 +268,8 @@ export interface DomainRecord {
   onCrash: DomainAction;
   /** The host it runs on, or last ran on; null before its first start. */
   hostId: string | null;
+  /** What the last start checked and the host runs (or ran); null before its first start. */
+  placed: DomainPlacedSpec | null;
   desiredState: "running" | "paused" | "stopped";
   stopMode: DomainStopMode;
   /** A graceful shutdown becomes a destroy after this long. */

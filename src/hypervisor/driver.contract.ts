@@ -294,6 +294,39 @@ export function runHypervisorDriverContract(
       assert.ok(resumed && isLive(resumed), `resumed: ${JSON.stringify(resumed?.state)}`);
     });
 
+    it("acts that name another uuid are CONFLICT and leave the guest as it was", async () => {
+      const other = randomUUID();
+      const name = specA.name;
+      await rejectsWith(env.driver.pause(name, other), "CONFLICT", "pause");
+      await rejectsWith(env.driver.reboot(name, other), "CONFLICT", "reboot");
+      await rejectsWith(env.driver.shutdown(name, other), "CONFLICT", "shutdown");
+      await rejectsWith(env.driver.console(name, other), "CONFLICT", "console");
+      await rejectsWith(env.driver.destroy(name, other), "CONFLICT", "destroy");
+      const listed = await find(env.driver, name);
+      assert.ok(listed && isLive(listed), `still running: ${JSON.stringify(listed?.state)}`);
+      assert.equal(listed.domid, infoA.domid, "the same guest");
+      assert.equal(listed.uuid, specA.uuid);
+      await rejectsWith(env.driver.unpause(name, other), "CONFLICT", "unpause of a paused guest");
+      // The guest's own uuid, in either case, is obeyed.
+      await env.driver.pause(name, specA.uuid.toUpperCase());
+      await rejectsWith(env.driver.unpause(name, other), "CONFLICT", "unpause of a paused guest");
+      assert.equal((await find(env.driver, name))?.state.paused, true, "still paused");
+      await env.driver.unpause(name, specA.uuid);
+      const resumed = await find(env.driver, name);
+      assert.ok(resumed && isLive(resumed), `resumed: ${JSON.stringify(resumed?.state)}`);
+      const watch = new ConsoleWatch(await env.driver.console(name, specA.uuid));
+      await watch.session.close();
+    });
+
+    it("Domain-0 (domid 0), where the host lists one, is never acted on", async () => {
+      const dom0 = (await env.driver.list()).find((info) => info.domid === 0);
+      if (!dom0) return; // QEMU hosts have none
+      // Only acts that xl would refuse for Domain-0 by itself, in case this check regressed.
+      await rejectsWith(env.driver.destroy(dom0.name, dom0.uuid), "CONFLICT", "destroy");
+      await rejectsWith(env.driver.console(dom0.name, dom0.uuid), "CONFLICT", "console");
+      assert.ok(await find(env.driver, dom0.name), "still listed");
+    });
+
     it("shutdown powers the guest off: exit poweroff, shutdown flag, listed until destroy", async () => {
       await env.driver.shutdown(specA.name);
       const off = await waitExit(env.driver, specA.name, "poweroff");
@@ -304,6 +337,7 @@ export function runHypervisorDriverContract(
       // Still listed on a second look: the driver never cleans up by itself.
       assert.equal((await find(env.driver, specA.name))?.exit, "poweroff");
       await destroyClean(env.driver, specA.name, residueBeforeA);
+      await rejectsWith(env.driver.destroy(specA.name, specA.uuid), "NOT_FOUND", "destroy again");
     });
 
     it("a vif on a missing bridge is UNAVAILABLE and leaves nothing behind", async () => {

@@ -9,7 +9,13 @@
  * `destroy` (xl's "preserve" behaviour). Guests outlive the agent process: a new driver instance
  * finds the guests an earlier one started.
  *
- * Names are the guest's identity (as in xl): at most one guest per name per host.
+ * Names address guests (as in xl): at most one guest per name per host. A name does not prove
+ * that a guest is the one etherplane created, though: an administrator may run a guest of the
+ * same name by hand. So every act takes the uuid the caller expects (`GuestSpec.uuid`, reported
+ * back in `GuestInfo.uuid`): the driver reads the guest's uuid from the hypervisor itself and,
+ * if it differs, refuses with CONFLICT and does nothing to that guest. Domain-0 (domid 0) is
+ * never acted on. The agent always passes the uuid; it is optional only for tools and tests that
+ * address guests by name alone.
  */
 import type { Duplex } from "node:stream";
 
@@ -118,16 +124,20 @@ export interface HypervisorDriver {
    * memory); nothing is left behind on failure.
    */
   create(spec: GuestSpec): Promise<GuestInfo>;
+  /*
+   * The acts below take the guest's expected `uuid`: CONFLICT, and nothing done, when the guest
+   * of that name has another one (see the top of this file).
+   */
   /** Asks the guest to power off (ACPI / Xen PV shutdown); resolves once asked, not once off. */
-  shutdown(name: string): Promise<void>;
+  shutdown(name: string, uuid?: string): Promise<void>;
   /** Asks the guest to reboot. */
-  reboot(name: string): Promise<void>;
+  reboot(name: string, uuid?: string): Promise<void>;
   /** Stops the guest at once and frees everything it held. NOT_FOUND if absent. */
-  destroy(name: string): Promise<void>;
-  pause(name: string): Promise<void>;
-  unpause(name: string): Promise<void>;
+  destroy(name: string, uuid?: string): Promise<void>;
+  pause(name: string, uuid?: string): Promise<void>;
+  unpause(name: string, uuid?: string): Promise<void>;
   /** Attaches to the guest's serial console. Several sessions may attach at once. */
-  console(name: string): Promise<GuestConsoleSession>;
+  console(name: string, uuid?: string): Promise<GuestConsoleSession>;
 }
 
 /** `xl list`'s State column: six characters, a letter for each set flag and `-` otherwise. */

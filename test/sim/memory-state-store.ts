@@ -1,30 +1,16 @@
-/** A fake ExportStateStore in memory (copies in and out, like a file would), for simulations. */
-import {
-  emptyExportState,
-  type ExportState,
-  type ExportStateStore,
-} from "../../src/aoe/target/export-state.js";
+/**
+ * A fake state store in memory for simulations: the target's in-memory store
+ * (MemoryExportStateStore, which keeps each export's state with its backing) plus a count of the
+ * saves, so a simulation can assert that no state changed without a valid request.
+ */
+import type { Backing } from "../../src/aoe/target/backing.js";
+import { MemoryExportStateStore, type ExportState } from "../../src/aoe/target/export-state.js";
 
-function copy(state: ExportState): ExportState {
-  return {
-    macMask: state.macMask.map((mac) => Buffer.from(mac)),
-    reservation: state.reservation.map((mac) => Buffer.from(mac)),
-    configString: Buffer.from(state.configString),
-  };
-}
-
-export class MemoryStateStore implements ExportStateStore {
-  readonly saved = new Map<string, ExportState>();
+export class MemoryStateStore extends MemoryExportStateStore {
   saves = 0;
 
-  load(key: string): Promise<ExportState> {
-    const state = this.saved.get(key);
-    return Promise.resolve(state ? copy(state) : emptyExportState());
-  }
-
-  save(key: string, state: ExportState): Promise<void> {
+  override save(key: string, backing: Backing, state: ExportState): Promise<void> {
     this.saves++;
-    this.saved.set(key, copy(state));
-    return Promise.resolve();
+    return super.save(key, backing, state);
   }
 }

@@ -84,7 +84,7 @@ export class Agent {
       let compute: ComputeResult | undefined;
       if (this.compute) {
         compute = await this.compute.reconciler.reconcile(desired.networks, desired.domains);
-        this.compute.consoles.handle(desired.consoles);
+        this.compute.consoles.handle(desired.consoles, desired.domains);
       }
       await this.link.report(this.status(result.volumes, result.pools, compute));
     } catch (error) {

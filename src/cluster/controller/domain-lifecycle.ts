@@ -1,13 +1,15 @@
 /**
  * Starting and stopping domains: each request records the desired state (a new generation) and
  * a task; the host's agent makes it so and its reports finish the task (domain-observer.ts).
- * Every check that can fail is made here, before any guest starts.
+ * Every check that can fail is made here, before any guest starts; a start freezes the domain
+ * as checked (placed-spec.ts), and the host runs that until the next start.
  */
 import { EtherplaneError } from "../../foundation/errors.js";
 import { linkDisk } from "../../domain/import/disk-link.js";
 import type { DomainRecord, TaskRecord, VolumeRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import { isActive, type DomainService } from "./domain-service.js";
+import { placedSpec } from "./placed-spec.js";
 import { placeDomain } from "./placement.js";
 import type { TaskService } from "./task-service.js";
 import type { VolumeGrants } from "./volume-grants.js";
@@ -64,6 +66,8 @@ export class DomainLifecycle {
       },
       options.host,
     );
+    // What was checked is what runs, until the next start (placed-spec.ts).
+    const placed = placedSpec(domain, volumes, this.now());
     // The host's SAN MACs join the volumes' masks first; its agent gets the domain only once
     // the storage agents have applied them (DomainObserver.desiredFor).
     await this.grants.grant(domain, host);
@@ -75,7 +79,7 @@ export class DomainLifecycle {
     );
     const updated = await this.store.updateDomain(
       domain.id,
-      { hostId: host.id, desiredState: "running", stopMode: "shutdown" },
+      { hostId: host.id, placed, desiredState: "running", stopMode: "shutdown" },
       domain.generation,
     );
     return { domain: updated, task };

@@ -4,12 +4,12 @@
  * powered off with on_poweroff = 'destroy' is stopped for good, so the domain's desired state
  * becomes stopped too).
  */
-import type { Logger } from "../../foundation/log.js";
 import { errorMessage } from "../../foundation/errors.js";
-import { storedDomainBoot } from "../../domain/import/domain-import.js";
-import type { DesiredDomain, DesiredDomainDisk, ObservedDomain } from "../agent-protocol.js";
+import type { Logger } from "../../foundation/log.js";
+import type { DesiredDomain, ObservedDomain } from "../agent-protocol.js";
 import type { DomainObserved, DomainRecord, TaskRecord } from "../model.js";
 import type { Store } from "../store/store.js";
+import { desiredDomain } from "./placed-spec.js";
 import type { TaskService } from "./task-service.js";
 import type { VolumeGrants } from "./volume-grants.js";
 
@@ -32,55 +32,20 @@ export class DomainObserver {
     private readonly log: Logger,
   ) {}
 
+  /** The host's domains as their last start froze them (placed-spec.ts). */
   async desiredFor(hostId: string): Promise<DesiredDomain[]> {
-    const domains = await this.store.listDomains({ hostId });
     const desired: DesiredDomain[] = [];
-    for (const domain of domains) {
-      if (await this.waitsForAccess(domain, hostId)) continue;
-      let boot: DesiredDomain["boot"];
-      try {
-        boot = storedDomainBoot(domain.config, domain.name);
-      } catch (error) {
-        this.log.error(
-          `domain ${domain.name}'s stored file no longer reads: ${errorMessage(error)}`,
-        );
+    for (const domain of await this.store.listDomains({ hostId })) {
+      if (domain.placed === null) {
+        // Placed by an etherplane without frozen specs: nothing checked to run.
+        if (domain.desiredState !== "stopped")
+          this.log.error(
+            `domain ${domain.name} has no checked spec to run: etherplane destroy ${domain.name}, then start it`,
+          );
         continue;
       }
-      const disks: DesiredDomainDisk[] = [];
-      for (const disk of domain.disks) {
-        const volume =
-          disk.volumeId === null ? undefined : await this.store.getVolume(disk.volumeId);
-        disks.push(
-          volume
-            ? {
-                vdev: disk.vdev,
-                readOnly: disk.readOnly,
-                kind: "aoe",
-                shelf: volume.shelf,
-                slot: volume.slot,
-              }
-            : { vdev: disk.vdev, readOnly: disk.readOnly, kind: "path", path: disk.target },
-        );
-      }
-      desired.push({
-        id: domain.id,
-        name: domain.name,
-        uuid: domain.uuid,
-        config: domain.config,
-        memoryMiB: domain.memoryMiB,
-        vcpus: domain.vcpus,
-        boot,
-        disks,
-        vifs: domain.vifs,
-        onPoweroff: domain.onPoweroff,
-        onReboot: domain.onReboot,
-        onCrash: domain.onCrash,
-        desiredState: domain.desiredState,
-        stopMode: domain.stopMode,
-        shutdownTimeoutS: domain.shutdownTimeoutS,
-        rebootSeq: domain.rebootSeq,
-        generation: domain.generation,
-      });
+      if (await this.waitsForAccess(domain, hostId)) continue;
+      desired.push(desiredDomain(domain, domain.placed));
     }
     return desired;
   }
@@ -184,7 +149,7 @@ export class DomainObserver {
         else if (seen.state === "stopped")
           await this.tasks.succeed(
             task.id,
-            `${domain.name} rebooted and stopped (on_reboot = ${domain.onReboot})`,
+            `${domain.name} rebooted and stopped (on_reboot = ${domain.placed?.onReboot ?? domain.onReboot})`,
           );
         return;
       case "domain.shutdown":

@@ -59,6 +59,7 @@ export class DomainService {
       id: newId("dom"),
       ...this.fields(imported),
       hostId: null,
+      placed: null,
       desiredState: "stopped",
       stopMode: "shutdown",
       shutdownTimeoutS: SHUTDOWN_TIMEOUT_S_DEFAULT,

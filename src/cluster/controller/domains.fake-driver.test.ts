@@ -6,31 +6,15 @@
  * every placement refusal, each on_* action, reboot, a shutdown that times out, an agent restart.
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, test } from "node:test";
-import { isEtherplaneError, type ErrorCode } from "../../foundation/errors.js";
-import { createLogger } from "../../foundation/log.js";
-import { FakeHost, FakeHypervisorDriver } from "../../hypervisor/fake/fake-driver.js";
 import { consoleGuestCommands } from "../../hypervisor/fake/console-guest.js";
-import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
-import { ComputeState } from "../agent/compute/compute-state.js";
-import { ConsoleRelay } from "../agent/compute/console-relay.js";
-import type { GuestDiskAttacher } from "../agent/compute/guest-disks.js";
-import { InProcessLink } from "../agent/controller-link.js";
 import { duplexPair } from "../agent/duplex-pair.js";
-import type { DesiredNetwork } from "../agent-protocol.js";
-import type { DomainRecord, HostRecord, VolumeRecord } from "../model.js";
-import type { TargetConfig } from "../../aoe/target/config.js";
-import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
-import { StorageReconciler } from "../agent/reconciler.js";
-import { IN_MEMORY } from "../store/sqlite/open-database.js";
-import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { Controller } from "./controller.js";
-
-const log = createLogger("test:domains");
-const HOST_MAC = "52:54:00:00:00:01";
+import {
+  domainState,
+  fakeDomainBench,
+  HOST_MAC,
+  rejectsWith,
+} from "./testing/fake-domain-bench.js";
 
 const seed = `name = "noc.grid"
 kernel = "/boot/vmlinuz-2.6.16-2-xen-vserver-686"
@@ -45,151 +29,8 @@ on_reboot    = 'restart'
 on_crash     = 'restart'
 `;
 
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isEtherplaneError(error, code), `expected ${code}, got ${String(error)}`);
-    assert.match(error.message, message);
-    return true;
-  });
-}
-
-/**
- * A controller and one compute + storage host whose agent passes are run by the test: the real
- * storage reconciler (a directory pool in a temporary folder) hands its exports to a FAKE target
- * that records each config it is given.
- */
-async function bench() {
-  const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store);
-  const host: HostRecord = await controller.agents.registerHost({
-    name: "h1",
-    roles: ["compute", "storage"],
-    exportInterfaces: ["san0"],
-  });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-"));
-  await store.createPool({
-    ...{ id: "pool-1", name: "p", hostId: host.id, kind: "directory", path: `${dir}/pool` },
-    ...{ devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
-  });
-  const volume = async (name: string, shelf: number, overrides: Partial<VolumeRecord> = {}) => {
-    const record: VolumeRecord = {
-      ...{
-        id: `vol-${name.replace(/\./g, "-")}`,
-        name,
-        kind: "volume",
-        poolId: "pool-1",
-        hostId: host.id,
-      },
-      ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
-      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
-      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
-      ...{ createdMs: 1, updatedMs: 1 },
-      ...overrides,
-    };
-    await store.createVolume(record);
-    return record;
-  };
-  const fakeHost = new FakeHost({ bridges: ["xenbr1"], totalMemoryMiB: 4096, cpus: 2 });
-  const driver = new FakeHypervisorDriver({ host: fakeHost });
-  const attached: string[] = [];
-  const disks: GuestDiskAttacher = {
-    attach: (domainName, disk) => {
-      attached.push(domainName);
-      if (disk.kind !== "aoe") return Promise.resolve({ kind: "path", path: disk.path });
-      return Promise.resolve({ kind: "path", path: `/dev/etherd/e${disk.shelf}.${disk.slot}` });
-    },
-    detach: (domainName) => {
-      const at = attached.indexOf(domainName);
-      if (at !== -1) attached.splice(at, 1);
-    },
-  };
-  const networkErrors = new Map<string, string>();
-  const applyNetwork = (network: DesiredNetwork) => {
-    const error = networkErrors.get(network.name);
-    return error ? Promise.reject(new Error(error)) : Promise.resolve();
-  };
-  const stateFile = path.join(dir, "state.json");
-  /** The configs the storage reconciler applied to the (fake) AoE target, newest last. */
-  const targetConfigs: TargetConfig[] = [];
-  const storage = new StorageReconciler(
-    async (pool) => {
-      await fs.promises.mkdir(pool.path, { recursive: true });
-      return openDirectoryPool(pool.path);
-    },
-    {
-      apply: (config) => {
-        targetConfigs.push(config);
-        return Promise.resolve();
-      },
-    },
-    path.join(dir, "aoe"),
-    64,
-    log,
-  );
-  /** The MAC mask the target serves `shelf`.0 with now; undefined: not exported. */
-  const servedMask = (shelf: number) =>
-    targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask;
-  /** An agent process: a driver on the (same) fake host, its state from the (same) file. */
-  const agentProcess = () =>
-    new ComputeReconciler(
-      new FakeHypervisorDriver({ host: fakeHost }),
-      disks,
-      applyNetwork,
-      new ComputeState(stateFile),
-      log,
-    );
-  const reconciler = agentProcess();
-  const link = new InProcessLink(controller.agents, host.id, controller.consoles);
-  const relay = new ConsoleRelay(driver, (id) => link.openConsole(id), log);
-  /** One agent pass: desired state in, driver calls, report out. */
-  const pass = async () => {
-    const desired = await link.desired();
-    const served = await storage.reconcile(desired, () => undefined);
-    const result = await reconciler.reconcile(desired.networks, desired.domains);
-    relay.handle(desired.consoles);
-    await link.report({
-      inventory: {
-        hostname: "h1",
-        agentVersion: "test",
-        interfaces: [
-          { ifname: "eth0", mac: "52:54:00:00:00:99", mtu: 1500, up: true },
-          { ifname: "san0", mac: HOST_MAC, mtu: 1500, up: true },
-        ],
-        sanInterfaces: ["san0"],
-        ...(result.hypervisor ? { hypervisor: result.hypervisor } : {}),
-      },
-      pools: served.pools,
-      volumes: served.volumes,
-      foreignTargets: [],
-      domains: result.domains,
-      networks: result.networks,
-    });
-  };
-  /** Passes until `done` holds (the fake's boots and stops take a few ms). */
-  const settle = async (what: string, done: () => Promise<boolean>) => {
-    for (let i = 0; i < 100; i++) {
-      await pass();
-      if (await done()) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.fail(`${what} did not happen`);
-  };
-  const domain = (name: string) => controller.domains.get(name);
-  const typeOnConsole = async (name: string, line: string) => {
-    const session = await driver.console(name);
-    session.stream.write(`${line}\n`);
-    await session.close();
-  };
-  await pass(); // the host reports its hypervisor
-  return {
-    ...{ store, controller, host, driver, fakeHost, volume, pass, settle, domain, attached },
-    ...{ typeOnConsole, networkErrors, link, reconciler, agentProcess, servedMask },
-  };
-}
-
-function state(d: DomainRecord): string {
-  return `${d.desiredState}/${d.observed?.state ?? "-"}`;
-}
+const bench = fakeDomainBench;
+const state = domainState;
 
 describe("domains on a fake hypervisor", () => {
   test("the seed's file: refused without its network, then runs; started twice is refused", async () => {

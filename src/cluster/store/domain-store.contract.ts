@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isEtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import { newId } from "../../foundation/ids.js";
-import type { DomainObserved, DomainRecord, HostRecord, NetworkRecord } from "../model.js";
+import type {
+  DomainObserved,
+  DomainPlacedSpec,
+  DomainRecord,
+  HostRecord,
+  NetworkRecord,
+} from "../model.js";
 import type { Store } from "./store.js";
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?: RegExp) {
@@ -50,6 +56,7 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     onReboot: "restart",
     onCrash: "preserve",
     hostId,
+    placed: null,
     desiredState: "stopped",
     stopMode: "shutdown",
     shutdownTimeoutS: 60,
@@ -194,6 +201,22 @@ export function domainStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await s.getDomain(b.id), b);
       await rejectsWith(s.updateDomain(b.id, { name: "a" }), "CONFLICT", /"a"/);
       await rejectsWith(s.updateDomain("dom-missing", { rebootSeq: 1 }), "NOT_FOUND");
+    });
+
+    storeTest("a placed spec is kept as written, and a file edit leaves it alone", async (s) => {
+      const a = domain(null);
+      await s.createDomain(a);
+      const placed: DomainPlacedSpec = {
+        ...{ name: a.name, uuid: a.uuid, config: a.config, memoryMiB: 256, vcpus: 2 },
+        boot: { kind: "kernel", kernel: "/boot/vmlinuz", ramdisk: "/boot/initrd", cmdline: "ro" },
+        disks: [{ vdev: "xvda", readOnly: false, volumeId: "vol-1", shelf: 1, slot: 0 }],
+        vifs: a.vifs,
+        ...{ onPoweroff: "destroy", onReboot: "restart", onCrash: "preserve", placedMs: 5 },
+      };
+      assert.deepEqual((await s.updateDomain(a.id, { placed })).placed, placed);
+      const edited = await s.updateDomain(a.id, { config: `name = "${a.name}"\nmemory = 512\n` });
+      assert.deepEqual(edited.placed, placed);
+      assert.deepEqual((await s.getDomain(a.id))?.placed, placed);
     });
 
     storeTest("observations keep the generation; delete frees the name and MACs", async (s) => {

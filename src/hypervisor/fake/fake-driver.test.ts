@@ -2,7 +2,7 @@ import { runHypervisorDriverContract } from "../driver.contract.js";
 import { FakeHost, FakeHypervisorDriver } from "./fake-driver.js";
 
 runHypervisorDriverContract("fake", () => {
-  const host = new FakeHost({ bridges: ["xenbr0"], totalMemoryMiB: 4096 });
+  const host = new FakeHost({ bridges: ["xenbr0"], totalMemoryMiB: 4096, dom0MemoryMiB: 512 });
   return Promise.resolve({
     driver: new FakeHypervisorDriver({ host }),
     reopen: () => Promise.resolve(new FakeHypervisorDriver({ host })),

@@ -18,6 +18,7 @@ import type {
   HypervisorDriver,
   HypervisorHostInfo,
 } from "../driver.js";
+import { checkGuestIdentity, NIL_UUID } from "../guest-identity.js";
 import { consoleGuestReadyPrefix } from "./console-guest.js";
 import { FakeConsole } from "./fake-console.js";
 
@@ -33,6 +34,11 @@ export interface FakeHostOptions {
   bootDelayMs?: number;
   /** From a shutdown/reboot request to the guest's exit; 5 ms by default. */
   stopDelayMs?: number;
+  /**
+   * Lists a Domain-0 of this much memory (domid 0, the nil uuid), as `xl list` does on a Xen
+   * host; none by default.
+   */
+  dom0MemoryMiB?: number;
 }
 
 type Phase = "booting" | "running" | "paused" | "stopped";
@@ -69,6 +75,20 @@ export class FakeHost {
     this.cpus = options.cpus ?? 4;
     this.bootDelayMs = options.bootDelayMs ?? 5;
     this.stopDelayMs = options.stopDelayMs ?? 5;
+    if (options.dom0MemoryMiB !== undefined) {
+      const spec: GuestSpec = {
+        ...{ name: "Domain-0", uuid: NIL_UUID, memoryMiB: options.dom0MemoryMiB },
+        ...{ vcpus: this.cpus, boot: { kind: "firmware" }, disks: [], vifs: [] },
+      };
+      this.guests.set(spec.name, {
+        ...{ spec, domid: 0, phase: "running", exit: null, pendingExit: null },
+        ...{ startedAtMs: Date.now(), timers: new Set() },
+        console: new FakeConsole(
+          () => undefined,
+          () => "ignore",
+        ),
+      });
+    }
   }
 
   freeMemoryMiB(): number {
@@ -168,28 +188,28 @@ export class FakeHypervisorDriver implements HypervisorDriver {
     return Promise.resolve(info(guest));
   }
 
-  async shutdown(name: string): Promise<void> {
-    this.request(await this.guest(name), "poweroff");
+  async shutdown(name: string, uuid?: string): Promise<void> {
+    this.request(await this.guest(name, uuid, "shutdown"), "poweroff");
   }
 
-  async reboot(name: string): Promise<void> {
-    this.request(await this.guest(name), "reboot");
+  async reboot(name: string, uuid?: string): Promise<void> {
+    this.request(await this.guest(name, uuid, "reboot"), "reboot");
   }
 
-  async destroy(name: string): Promise<void> {
-    const guest = await this.guest(name);
+  async destroy(name: string, uuid?: string): Promise<void> {
+    const guest = await this.guest(name, uuid, "destroy");
     for (const timer of guest.timers) clearTimeout(timer);
     guest.console.closeAll();
     this.host.guests.delete(name);
   }
 
-  async pause(name: string): Promise<void> {
-    const guest = await this.running(name, "pause");
+  async pause(name: string, uuid?: string): Promise<void> {
+    const guest = await this.running(name, uuid, "pause");
     guest.phase = "paused";
   }
 
-  async unpause(name: string): Promise<void> {
-    const guest = await this.running(name, "unpause");
+  async unpause(name: string, uuid?: string): Promise<void> {
+    const guest = await this.running(name, uuid, "unpause");
     if (guest.phase !== "paused") return;
     guest.phase = "running";
     const pending = guest.pendingExit;
@@ -197,17 +217,20 @@ export class FakeHypervisorDriver implements HypervisorDriver {
     guest.console.resume();
   }
 
-  async console(name: string): Promise<GuestConsoleSession> {
-    return (await this.guest(name)).console.attach();
+  async console(name: string, uuid?: string): Promise<GuestConsoleSession> {
+    return (await this.guest(name, uuid, "console")).console.attach();
   }
 
-  private guest(name: string): Promise<FakeGuest> {
+  /** The guest named `name`, if it is the one with `uuid` (guest-identity.ts). */
+  private async guest(name: string, uuid: string | undefined, what: string): Promise<FakeGuest> {
     const guest = this.host.guests.get(name);
-    return guest ? Promise.resolve(guest) : reject("NOT_FOUND", `no guest ${name} on this host`);
+    if (!guest) return reject("NOT_FOUND", `no guest ${name} on this host`);
+    checkGuestIdentity({ name, domid: guest.domid, uuid: guest.spec.uuid }, uuid, what);
+    return Promise.resolve(guest);
   }
 
-  private async running(name: string, what: string): Promise<FakeGuest> {
-    const guest = await this.guest(name);
+  private async running(name: string, uuid: string | undefined, what: string) {
+    const guest = await this.guest(name, uuid, what);
     if (guest.phase === "stopped") {
       throw new EtherplaneError("CONFLICT", `guest ${name} cannot ${what}: it has stopped`);
     }

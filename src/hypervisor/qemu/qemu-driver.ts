@@ -38,7 +38,9 @@ import type {
 } from "../driver.js";
 import { resolveAccel, type AccelOption } from "./accel.js";
 import { ConsoleHub } from "./console-hub.js";
+import { checkGuestIdentity } from "../guest-identity.js";
 import { guestCondition } from "./guest-status.js";
+import { queryGuestUuid } from "./guest-uuid.js";
 import { netnsArgv, runHostCommand, type CommandContext } from "./host-command.js";
 import { addTap, deleteTap, findBridge, tapName, type BridgeInfo } from "./host-net.js";
 import { clockTicksPerS, parseProcStat } from "./proc-stat.js";
@@ -176,46 +178,47 @@ export class QemuDriver implements HypervisorDriver {
     );
   }
 
-  async shutdown(name: string): Promise<void> {
+  async shutdown(name: string, uuid?: string): Promise<void> {
     await this.withLock(name, async () => {
-      await this.qmpRunning(name, "shut down", (qmp) =>
+      await this.qmpRunning(name, uuid, "shutdown", (qmp) =>
         qmp.execute("system_powerdown", undefined, this.qmpTimeoutMs),
       );
     });
   }
 
-  async reboot(name: string): Promise<void> {
+  async reboot(name: string, uuid?: string): Promise<void> {
     const keys = ["ctrl", "alt", "delete"].map((data) => ({ type: "qcode", data }));
     await this.withLock(name, async () => {
-      await this.qmpRunning(name, "reboot", (qmp) =>
+      await this.qmpRunning(name, uuid, "reboot", (qmp) =>
         qmp.execute("send-key", { keys }, this.qmpTimeoutMs),
       );
     });
   }
 
-  async pause(name: string): Promise<void> {
+  async pause(name: string, uuid?: string): Promise<void> {
     await this.withLock(name, async () => {
-      await this.qmpRunning(name, "pause", (qmp) =>
+      await this.qmpRunning(name, uuid, "pause", (qmp) =>
         qmp.execute("stop", undefined, this.qmpTimeoutMs),
       );
     });
   }
 
-  async unpause(name: string): Promise<void> {
+  async unpause(name: string, uuid?: string): Promise<void> {
     await this.withLock(name, async () => {
-      await this.qmpRunning(name, "unpause", (qmp) =>
+      await this.qmpRunning(name, uuid, "unpause", (qmp) =>
         qmp.execute("cont", undefined, this.qmpTimeoutMs),
       );
     });
   }
 
-  async destroy(name: string): Promise<void> {
+  async destroy(name: string, uuid?: string): Promise<void> {
     await this.withLock(name, async () => {
       const run = this.runDir(name);
       if (!(await exists(run.dir))) throw notFound(name);
+      const record = await readRecord(run);
+      if (uuid !== undefined) await this.identify(name, uuid, "destroy");
       this.hubs.get(name)?.closeAll();
       this.hubs.delete(name);
-      const record = await readRecord(run);
       await this.stopQemu(run);
       for (const tap of record?.taps ?? []) await deleteTap(this.context, tap);
       await rm(run.dir, { recursive: true, force: true });
@@ -223,10 +226,11 @@ export class QemuDriver implements HypervisorDriver {
     });
   }
 
-  async console(name: string): Promise<GuestConsoleSession> {
+  async console(name: string, uuid?: string): Promise<GuestConsoleSession> {
     const run = await this.withLock(name, async () => {
       const live = await this.live(name);
       if (!live) throw new EtherplaneError("UNAVAILABLE", `guest ${name}: its QEMU is not running`);
+      if (uuid !== undefined) await this.identify(name, uuid, "console");
       return this.runDir(name);
     });
     let hub = this.hubs.get(name);
@@ -307,9 +311,30 @@ export class QemuDriver implements HypervisorDriver {
     return pid === undefined ? undefined : { record, pid };
   }
 
-  /** Runs a QMP request on a guest that has not stopped; CONFLICT when it has. */
+  /**
+   * CONFLICT unless the guest is the one with `uuid`: QEMU's own answer (query-uuid) while it
+   * runs, the run directory's record once it has exited. A guest being created, or the debris of
+   * a create that died, has no record: it is not the guest the caller started either.
+   */
+  private async identify(name: string, uuid: string, what: string): Promise<void> {
+    const run = this.runDir(name);
+    const record = await readRecord(run);
+    let actual = record?.spec.uuid;
+    if (record && (await livePid(run)) !== undefined) {
+      actual = await withQmp(run.qmpSocket, this.qmpTimeoutMs, (qmp) =>
+        queryGuestUuid(qmp, this.qmpTimeoutMs),
+      );
+    }
+    checkGuestIdentity({ name, domid: record?.domid ?? -1, uuid: actual }, uuid, what);
+  }
+
+  /**
+   * Runs a QMP request on a guest that has not stopped; CONFLICT when it has, or when it is not
+   * the guest with `uuid` (asked on the same connection as the request).
+   */
   private async qmpRunning(
     name: string,
+    uuid: string | undefined,
     what: string,
     request: (qmp: QmpConnection) => Promise<unknown>,
   ): Promise<void> {
@@ -320,6 +345,10 @@ export class QemuDriver implements HypervisorDriver {
         `guest ${name} cannot ${what}: its QEMU is not running`,
       );
     await withQmp(this.runDir(name).qmpSocket, this.qmpTimeoutMs, async (qmp) => {
+      if (uuid !== undefined) {
+        const actual = await queryGuestUuid(qmp, this.qmpTimeoutMs);
+        checkGuestIdentity({ name, domid: live.record.domid, uuid: actual }, uuid, what);
+      }
       const status = statusOf(await qmp.execute("query-status", undefined, this.qmpTimeoutMs));
       if (status === "shutdown" || status === "guest-panicked" || status === "internal-error") {
         throw new EtherplaneError(
@@ -338,9 +367,12 @@ export class QemuDriver implements HypervisorDriver {
     const pid = await livePid(run);
     let status: string | undefined;
     let threadIds: number[] = [];
+    // Which guest answers: QEMU's -uuid, else (exited, or silent) what the record asked for.
+    let uuid = record.spec.uuid;
     if (pid !== undefined) {
       try {
         await withQmp(run.qmpSocket, this.qmpTimeoutMs, async (qmp) => {
+          uuid = (await queryGuestUuid(qmp, this.qmpTimeoutMs)) ?? uuid;
           status = statusOf(await qmp.execute("query-status", undefined, this.qmpTimeoutMs));
           threadIds = threadIdsOf(
             await qmp.execute("query-cpus-fast", undefined, this.qmpTimeoutMs),
@@ -381,7 +413,7 @@ export class QemuDriver implements HypervisorDriver {
     return {
       name,
       domid: record.domid,
-      uuid: record.spec.uuid,
+      uuid,
       memoryMiB: record.spec.memoryMiB,
       vcpus: record.spec.vcpus,
       state: condition.state,

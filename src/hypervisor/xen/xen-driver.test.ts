@@ -293,6 +293,53 @@ describe("xen driver over a fake xl", () => {
     ]);
   });
 
+  test("an act given a uuid checks it in xl list -v, then names the domid; another uuid or Domain-0 is left alone", async () => {
+    const { fake, xen } = setup((f) =>
+      f
+        .on(["list", "-v"], (argv) => listOne(listV, argv[3] ?? ""))
+        .on(["unpause"], ok())
+        .on(["destroy"], ok())
+        .on(["shutdown"], ok())
+        .on(["reboot"], ok()),
+    );
+    const other = "6f1c2a40-5b7e-4c1d-9a2e-0000000000ff";
+    await rejects(
+      xen.destroy("ep-run", other),
+      "CONFLICT",
+      /ep-run \(id 1\) has uuid 6f1c2a40-.*-000000000001, not .*0ff: it is not the guest etherplane started/,
+    );
+    await rejects(xen.unpause("ep-run", other), "CONFLICT", /left alone \(no unpause\)/);
+    await rejects(xen.shutdown("ep-run", other), "CONFLICT", /not the guest/);
+    await rejects(xen.reboot("ep-run", other), "CONFLICT", /not the guest/);
+    await rejects(xen.console("ep-run", other), "CONFLICT", /not the guest/);
+    await rejects(
+      xen.destroy("Domain-0", "00000000-0000-0000-0000-000000000000"),
+      "CONFLICT",
+      /domid 0\): etherplane never acts on it/,
+    );
+    assert.deepEqual(
+      fake.commands(),
+      [
+        "list -v ep-run",
+        "list -v ep-run",
+        "list -v ep-run",
+        "list -v ep-run",
+        "list -v ep-run",
+        "list -v Domain-0",
+      ],
+      "nothing but lookups",
+    );
+    fake.calls.length = 0;
+    await xen.unpause("ep-run", "6F1C2A40-5B7E-4C1D-9A2E-000000000001");
+    await xen.destroy("ep-crash", "6f1c2a40-5b7e-4c1d-9a2e-000000000004");
+    assert.deepEqual(fake.commands(), [
+      "list -v ep-run",
+      "unpause 1",
+      "list -v ep-crash",
+      "destroy 4",
+    ]);
+  });
+
   test("xl pause exits 0 even when libxl fails: the error is read from stderr", async () => {
     const { xen } = setup((f) =>
       f

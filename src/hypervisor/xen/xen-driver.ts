@@ -7,7 +7,8 @@
  *
  * Commands (xl(1)): create -q FILE, list -v [NAME], info, shutdown -F, reboot -F, destroy,
  * pause, unpause, console, migrate. `-F` falls back to the ACPI power/reset button for an HVM
- * guest without PV drivers. Operations on one name run one at a time.
+ * guest without PV drivers. Operations on one name run one at a time. An act given the guest's
+ * uuid first reads it with `xl list -v NAME` and then names the checked domid, never Domain-0.
  */
 import { spawn } from "node:child_process";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
@@ -30,6 +31,7 @@ import {
   type XenTimeoutsMs,
 } from "./xen-driver-options.js";
 import { buildGuestXlConfig } from "./guest-config.js";
+import { checkGuestIdentity } from "../guest-identity.js";
 import { checkGuestName } from "./guest-spec-checks.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlList, type XlListRow } from "./xl-list.js";
@@ -112,20 +114,20 @@ export class XenDriver implements HypervisorDriver {
     });
   }
 
-  async shutdown(name: string): Promise<void> {
+  async shutdown(name: string, uuid?: string): Promise<void> {
     checkGuestName(name);
     return this.queued(name, async () => {
-      const row = await this.find(name);
+      const row = await this.findIdentified(name, uuid, "shutdown");
       // Already down: there is nothing to ask, and xl would wait 60 s for an answer.
       if (row.state.shutdown) return;
-      await this.xlOk(["shutdown", "-F", name], this.timeouts.shutdown, name);
+      await this.xlOk(["shutdown", "-F", target(row, uuid)], this.timeouts.shutdown, name);
     });
   }
 
-  async reboot(name: string): Promise<void> {
+  async reboot(name: string, uuid?: string): Promise<void> {
     checkGuestName(name);
     return this.queued(name, async () => {
-      const row = await this.find(name);
+      const row = await this.findIdentified(name, uuid, "reboot");
       if (row.state.shutdown) {
         throw new EtherplaneError(
           "CONFLICT",
@@ -133,38 +135,45 @@ export class XenDriver implements HypervisorDriver {
           { params: { name, state: row.stateText } },
         );
       }
-      await this.xlOk(["reboot", "-F", name], this.timeouts.reboot, name);
+      await this.xlOk(["reboot", "-F", target(row, uuid)], this.timeouts.reboot, name);
     });
   }
 
-  async destroy(name: string): Promise<void> {
+  async destroy(name: string, uuid?: string): Promise<void> {
     checkGuestName(name);
     return this.queued(name, async () => {
-      await this.xlOk(["destroy", name], this.timeouts.destroy, name);
+      // Without a uuid, by name as xl does (xl itself refuses Domain-0).
+      const which =
+        uuid === undefined ? name : target(await this.findIdentified(name, uuid, "destroy"), uuid);
+      await this.xlOk(["destroy", which], this.timeouts.destroy, name);
       await this.removeConfig(name);
       await this.stopConsole(name);
     });
   }
 
-  async pause(name: string): Promise<void> {
+  async pause(name: string, uuid?: string): Promise<void> {
     checkGuestName(name);
     return this.queued(name, async () => {
+      const row = await this.findIdentified(name, uuid, "pause");
       // Xen counts pauses by the toolstack (unpause must match): pausing twice is not asked.
-      if ((await this.find(name)).state.paused) return;
-      await this.xlQuietOk(["pause", name], this.timeouts.pause, name);
+      if (row.state.paused) return;
+      await this.xlQuietOk(["pause", target(row, uuid)], this.timeouts.pause, name);
     });
   }
 
-  async unpause(name: string): Promise<void> {
+  async unpause(name: string, uuid?: string): Promise<void> {
     checkGuestName(name);
     return this.queued(name, async () => {
-      if (!(await this.find(name)).state.paused) return;
-      await this.xlQuietOk(["unpause", name], this.timeouts.pause, name);
+      const row = await this.findIdentified(name, uuid, "unpause");
+      if (!row.state.paused) return;
+      await this.xlQuietOk(["unpause", target(row, uuid)], this.timeouts.pause, name);
     });
   }
 
-  async console(name: string): Promise<GuestConsoleSession> {
+  async console(name: string, uuid?: string): Promise<GuestConsoleSession> {
     checkGuestName(name);
+    if (uuid !== undefined)
+      await this.queued(name, () => this.findIdentified(name, uuid, "console"));
     for (;;) {
       const existing = this.consoles.get(name);
       if (existing === undefined) break;
@@ -319,6 +328,17 @@ export class XenDriver implements HypervisorDriver {
     return row;
   }
 
+  /** The guest's row, once its uuid is the expected one (guest-identity.ts). */
+  private async findIdentified(
+    name: string,
+    uuid: string | undefined,
+    what: string,
+  ): Promise<XlListRow> {
+    const row = await this.find(name);
+    checkGuestIdentity(row, uuid, what);
+    return row;
+  }
+
   private async findOrNull(name: string): Promise<XlListRow | null> {
     const argv = ["list", "-v", name];
     const result = await this.xlRun(argv, this.timeouts.list);
@@ -371,6 +391,15 @@ export class XenDriver implements HypervisorDriver {
     });
     return next;
   }
+}
+
+/**
+ * What to name in an act: the domid once the uuid was checked (a guest destroyed and recreated
+ * by hand under the same name in between gets another domid, and xl then says it is not there),
+ * else the name.
+ */
+function target(row: XlListRow, uuid: string | undefined): string {
+  return uuid === undefined ? row.name : String(row.domid);
 }
 
 export function toGuestInfo(row: XlListRow): GuestInfo {

@@ -4,7 +4,7 @@
  * domain file's on_poweroff / on_reboot / on_crash (xl.cfg(5)): a guest that stopped by itself
  * is destroyed, restarted or preserved here, and the controller hears what happened.
  */
-import { errorMessage } from "../../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../../foundation/errors.js";
 import type { Logger } from "../../../foundation/log.js";
 import {
   stateFlagsText,
@@ -20,6 +20,7 @@ import type {
 } from "../../agent-protocol.js";
 import type { DomainAction, HypervisorInventory } from "../../model.js";
 import type { ComputeState } from "./compute-state.js";
+import { checkDesiredDomain } from "./desired-domain-check.js";
 import type { GuestDiskAttacher } from "./guest-disks.js";
 
 /** Makes a host network so (src/net/host-network), or throws why it cannot. */
@@ -46,6 +47,29 @@ function restarts(action: DomainAction): boolean {
     action === "coredump-restart" ||
     action === "rename-restart" ||
     action === "soft-reset"
+  );
+}
+
+/**
+ * The guest that is this domain's: its name AND its uuid (the one the agent created it with).
+ * A guest of the same name with another uuid, or Domain-0, was not started by this cluster: it
+ * is never paused, rebooted, shut down, destroyed or reported as the domain's.
+ */
+function ownGuest(
+  domain: DesiredDomain,
+  guests: ReadonlyMap<string, GuestInfo>,
+): GuestInfo | undefined {
+  const guest = guests.get(domain.name);
+  if (!guest || guest.domid === 0) return undefined;
+  return guest.uuid.toLowerCase() === domain.uuid.toLowerCase() ? guest : undefined;
+}
+
+function foreignGuest(guest: GuestInfo): EtherplaneError {
+  return new EtherplaneError(
+    "CONFLICT",
+    `a guest named ${guest.name} (id ${guest.domid}, uuid ${guest.uuid}) that this cluster did not ` +
+      `start runs on this host; it is left alone: stop or rename it with its own tools, or rename the domain`,
+    { params: { name: guest.name, domid: guest.domid } },
   );
 }
 
@@ -84,7 +108,7 @@ export class ComputeReconciler {
     let guests = await this.guests();
     for (const domain of domains) {
       try {
-        await this.converge(domain, guests.get(domain.name));
+        await this.converge(domain, ownGuest(domain, guests));
       } catch (error) {
         this.log.warn(`domain ${domain.name}: ${errorMessage(error)}`);
       }
@@ -92,11 +116,11 @@ export class ComputeReconciler {
     this.state.retain(new Set(domains.map((d) => d.id)));
     this.state.save();
     guests = await this.guests();
-    const observed = domains.map((d) => this.observe(d, guests.get(d.name)));
+    const observed = domains.map((d) => this.observe(d, ownGuest(d, guests)));
     return {
       domains: observed,
       networks: observedNetworks,
-      hypervisor: await this.inventory(guests, new Set(domains.map((d) => d.name))),
+      hypervisor: await this.inventory(guests, domains),
     };
   }
 
@@ -114,12 +138,12 @@ export class ComputeReconciler {
       return;
     }
     if (domain.desiredState === "paused" && !guest.state.paused)
-      await this.driver.pause(domain.name);
+      await this.driver.pause(domain.name, domain.uuid);
     if (domain.desiredState === "running" && guest.state.paused)
-      await this.driver.unpause(domain.name);
+      await this.driver.unpause(domain.name, domain.uuid);
     if (domain.rebootSeq > memory.appliedRebootSeq) {
       this.log.info(`domain ${domain.name}: reboot requested`);
-      await this.driver.reboot(domain.name);
+      await this.driver.reboot(domain.name, domain.uuid);
       this.state.update(domain.id, { appliedRebootSeq: domain.rebootSeq });
     }
   }
@@ -144,7 +168,7 @@ export class ComputeReconciler {
         shutdownGeneration: domain.generation,
         shutdownAskedMs: this.now(),
       });
-      await this.driver.shutdown(domain.name);
+      await this.driver.shutdown(domain.name, domain.uuid);
       return;
     }
     if (this.now() - memory.shutdownAskedMs > domain.shutdownTimeoutS * 1000) {
@@ -173,7 +197,7 @@ export class ComputeReconciler {
     this.log.info(`domain ${domain.name}: guest ${exit}; ${action}`);
     if (action.startsWith("coredump-"))
       this.log.warn(`domain ${domain.name}: ${this.driver.kind} core dumps are not kept yet`);
-    await this.driver.destroy(domain.name);
+    await this.driver.destroy(domain.name, domain.uuid);
     const lastExit = { reason: exit, action, atMs: this.now() };
     if (restarts(action)) {
       this.state.update(domain.id, { lastExit, restarts: memory.restarts + 1 });
@@ -211,12 +235,15 @@ export class ComputeReconciler {
   }
 
   private async destroy(domain: DesiredDomain): Promise<void> {
-    await this.driver.destroy(domain.name);
+    await this.driver.destroy(domain.name, domain.uuid);
     this.disks.detach(domain.name);
     this.log.info(`domain ${domain.name} destroyed`);
   }
 
   private async spec(domain: DesiredDomain): Promise<GuestSpec> {
+    checkDesiredDomain(domain);
+    const clash = (await this.driver.list()).find((g) => g.name === domain.name);
+    if (clash) throw foreignGuest(clash);
     const disks = [];
     for (const disk of domain.disks) {
       disks.push({
@@ -273,10 +300,12 @@ export class ComputeReconciler {
     };
   }
 
+  /** Guests this cluster did not start (Domain-0 too) count as other memory use. */
   private async inventory(
     guests: ReadonlyMap<string, GuestInfo>,
-    ours: ReadonlySet<string>,
+    domains: readonly DesiredDomain[],
   ): Promise<HypervisorInventory | undefined> {
+    const ours = new Set(domains.map((d) => ownGuest(d, guests)).filter((g) => g !== undefined));
     if (this.now() - this.hostInfo.atMs >= HOST_INFO_MS || !this.hostInfo.value) {
       try {
         const info = await this.driver.hostInfo();
@@ -301,7 +330,7 @@ export class ComputeReconciler {
     return {
       ...value,
       otherGuests: [...guests.values()]
-        .filter((g) => !ours.has(g.name))
+        .filter((g) => !ours.has(g))
         .map(({ name, domid, memoryMiB, vcpus }) => ({ name, domid, memoryMiB, vcpus })),
     };
   }

@@ -4,9 +4,10 @@
  * far, then live, both ways). A failure is told to the person at the other end.
  */
 import type { Duplex } from "node:stream";
-import { errorMessage } from "../../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../../foundation/errors.js";
 import type { Logger } from "../../../foundation/log.js";
 import type { HypervisorDriver } from "../../../hypervisor/driver.js";
+import type { DesiredDomain } from "../../agent-protocol.js";
 
 export const CONSOLE_RELAYS_MAX = 32;
 
@@ -19,11 +20,20 @@ export class ConsoleRelay {
     private readonly log: Logger,
   ) {}
 
-  handle(sessions: ReadonlyArray<{ sessionId: string; domainName: string }>): void {
+  /**
+   * Relays the sessions listed. A session attaches only to one of this host's desired domains,
+   * and only to the guest with that domain's uuid (never a same-named guest the cluster did
+   * not start).
+   */
+  handle(
+    sessions: ReadonlyArray<{ sessionId: string; domainName: string }>,
+    domains: ReadonlyArray<Pick<DesiredDomain, "name" | "uuid">>,
+  ): void {
     for (const session of sessions) {
       if (this.active.has(session.sessionId) || this.active.size >= CONSOLE_RELAYS_MAX) continue;
       this.active.add(session.sessionId);
-      this.relay(session.sessionId, session.domainName)
+      const uuid = domains.find((d) => d.name === session.domainName)?.uuid;
+      this.relay(session.sessionId, session.domainName, uuid)
         .catch((error: unknown) =>
           this.log.warn(`console of ${session.domainName}: ${errorMessage(error)}`),
         )
@@ -31,11 +41,17 @@ export class ConsoleRelay {
     }
   }
 
-  private async relay(sessionId: string, domainName: string): Promise<void> {
+  private async relay(
+    sessionId: string,
+    domainName: string,
+    uuid: string | undefined,
+  ): Promise<void> {
     const remote = await this.connect(sessionId);
     let guest;
     try {
-      guest = await this.driver.console(domainName);
+      if (uuid === undefined)
+        throw new EtherplaneError("NOT_FOUND", `${domainName} is not a domain of this host`);
+      guest = await this.driver.console(domainName, uuid);
     } catch (error) {
       remote.end(
         `\r\netherplane: cannot attach to ${domainName}'s console: ${errorMessage(error)}\r\n`,

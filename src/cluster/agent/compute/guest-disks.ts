@@ -64,14 +64,12 @@ export class GuestDisks implements GuestDiskAttacher {
 
   /** Makes the disk reachable on this host and says where the guest's bytes are. */
   async attach(domainName: string, disk: DesiredDomainDisk): Promise<GuestDiskSource> {
-    if (disk.kind === "path") {
-      if (!fs.existsSync(disk.path))
-        throw new EtherplaneError(
-          "UNAVAILABLE",
-          `disk ${disk.vdev}: ${disk.path} does not exist on this host`,
-        );
-      return { kind: "path", path: disk.path };
-    }
+    // The type says AoE; the JSON on the wire is checked too (desired-domain-check.ts).
+    if ((disk as { kind: unknown }).kind !== "aoe")
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `disk ${disk.vdev} is not an AoE volume: agents attach only etherplane volumes`,
+      );
     const name = `e${disk.shelf}.${disk.slot}`;
     if (this.kernelAoe) return { kind: "path", path: await this.kernelDevice(name) };
     return { kind: "nbd", socketPath: await this.bridge(domainName, disk.vdev, name) };

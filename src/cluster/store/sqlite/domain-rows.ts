@@ -26,6 +26,7 @@ export interface DomainRow {
   on_reboot: string;
   on_crash: string;
   host_id: string | null;
+  placed: string | null;
   desired_state: string;
   stop_mode: string;
   shutdown_timeout_s: number;
@@ -76,6 +77,7 @@ export function domainToRow(d: DomainRecord): DomainRow {
     on_reboot: d.onReboot,
     on_crash: d.onCrash,
     host_id: d.hostId,
+    placed: d.placed === null ? null : toJson(d.placed, "domain placed spec"),
     desired_state: d.desiredState,
     stop_mode: d.stopMode,
     shutdown_timeout_s: d.shutdownTimeoutS,
@@ -101,6 +103,7 @@ export function rowToDomain(r: DomainRow): DomainRecord {
     onReboot: r.on_reboot as DomainRecord["onReboot"],
     onCrash: r.on_crash as DomainRecord["onCrash"],
     hostId: r.host_id,
+    placed: r.placed === null ? null : fromJson<DomainRecord["placed"]>(r.placed),
     desiredState: r.desired_state as DomainRecord["desiredState"],
     stopMode: r.stop_mode as DomainRecord["stopMode"],
     shutdownTimeoutS: r.shutdown_timeout_s,

@@ -178,6 +178,14 @@ ALTER TABLE volumes ADD COLUMN applied_generation INTEGER NOT NULL DEFAULT 0;
 UPDATE volumes SET allow_everyone = 1 WHERE json_array_length(allow) = 0;
 `;
 
+/**
+ * A domain's placed spec: what its last start checked, frozen for the host to run (model.ts
+ * DomainPlacedSpec). Domains started before it have none: the controller asks for a new start.
+ */
+const V4_DOMAIN_PLACED_SPEC = `
+ALTER TABLE domains ADD COLUMN placed TEXT CHECK (placed IS NULL OR json_valid(placed));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -186,6 +194,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "volume access: allow_everyone, grants, applied_generation",
     sql: V3_VOLUME_ACCESS,
   },
+  { version: 4, name: "domains.placed: the spec a start checked", sql: V4_DOMAIN_PLACED_SPEC },
 ];
 
 /** The newest schema this code knows. */

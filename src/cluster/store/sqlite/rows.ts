@@ -164,6 +164,7 @@ export const COLUMNS = {
     "on_reboot",
     "on_crash",
     "host_id",
+    "placed",
     "desired_state",
     "stop_mode",
     "shutdown_timeout_s",
