@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { InProcessLink } from "../agent/controller-link.js";
 import { startAgent, type StartedAgent } from "./start-agent.js";
-import { startController, type StartedController } from "./start-controller.js";
+import { startController, type StartedController, type TlsChoice } from "./start-controller.js";
 
 export interface UpOptions {
   dataDir: string;
@@ -18,6 +18,8 @@ export interface UpOptions {
   /** Interfaces to serve AoE on; default: every Ethernet interface that is up. */
   exportInterfaces?: string[];
   hostName?: string;
+  /** Default: TLS with its own CA off loopback, plain HTTP on it (see chooseTls). */
+  tls?: TlsChoice;
   netnsPath?: string;
   /** How often the agent looks for foreign AoE targets (default 30 s). */
   scanIntervalMs?: number;
