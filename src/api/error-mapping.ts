@@ -16,6 +16,7 @@ const statuses: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   CLOSED: 503,
   TIMEOUT: 504,
+  INTERNAL: 500,
 };
 
 export interface ErrorBody {

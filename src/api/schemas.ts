@@ -196,7 +196,12 @@ export const CreateTokenRequest = z
       .int()
       .positive()
       .max(10 * 365 * 86400)
-      .optional(),
+      .optional()
+      .openapi({ description: "join tokens: default 3600, at most 7 days" }),
+    replace: z
+      .boolean()
+      .optional()
+      .openapi({ description: "join tokens only: NAME is an existing host to replace" }),
   })
   .strict()
   .openapi("CreateTokenRequest");

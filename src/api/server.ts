@@ -1,6 +1,7 @@
 /** Serves the API over HTTP (the edge: node:http through @hono/node-server). */
 import { serve } from "@hono/node-server";
 import type { IncomingMessage } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { EtherplaneError } from "../foundation/errors.js";
@@ -16,17 +17,30 @@ export function startApiServer(
   options: {
     host: string;
     port: number;
+    /** Serve HTTPS with this key and certificate chain (PEM); plain HTTP without. */
+    tls?: { certPem: string; keyPem: string };
     /** HTTP upgrades (guest consoles) go here; without it they are refused. */
     upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   },
 ): Promise<ApiServer> {
   return new Promise((resolve, reject) => {
+    const tls = options.tls;
     const server = serve(
-      { fetch: app.fetch, hostname: options.host, port: options.port },
+      {
+        fetch: app.fetch,
+        hostname: options.host,
+        port: options.port,
+        ...(tls
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: { cert: tls.certPem, key: tls.keyPem, minVersion: "TLSv1.2" as const },
+            }
+          : {}),
+      },
       (info: AddressInfo) => {
         const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
         resolve({
-          url: `http://${host}:${info.port}`,
+          url: `${tls ? "https" : "http"}://${host}:${info.port}`,
           close: () => new Promise<void>((done) => server.close(() => done())),
         });
       },

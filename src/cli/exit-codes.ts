@@ -20,10 +20,12 @@ const exitCodes: Record<ErrorCode, number> = {
   CONFLICT: 8,
   UNAUTHENTICATED: 9,
   FORBIDDEN: 9,
+  INTERNAL: 1,
 };
 
 export function exitCodeFor(error: unknown): number {
-  return error instanceof EtherplaneError ? exitCodes[error.code] : 1;
+  // `?? 1`: an error whose code was cast from a peer's string rather than parsed still fails.
+  return error instanceof EtherplaneError ? (exitCodes[error.code] ?? 1) : 1;
 }
 
 export function messageFor(error: unknown): string {

@@ -15,7 +15,35 @@ export type ErrorCode =
   | "CLOSED" // the object was closed while the call was pending
   | "CONFLICT" // the request clashes with the current state (a name or address in use)
   | "UNAUTHENTICATED" // no credentials, or unknown ones
-  | "FORBIDDEN"; // known credentials whose role may not do this
+  | "FORBIDDEN" // known credentials whose role may not do this
+  | "INTERNAL"; // a bug, ours or a peer's (a controller's 500), or a code this side does not know
+
+/** Every ErrorCode, checked against the union at compile time so that a new code is not missed. */
+const knownCodes: Record<ErrorCode, true> = {
+  INVALID_ARGUMENT: true,
+  INVALID_CONFIG: true,
+  NOT_FOUND: true,
+  OUT_OF_RANGE: true,
+  IO_ERROR: true,
+  TIMEOUT: true,
+  REFUSED: true,
+  PROTOCOL: true,
+  UNAVAILABLE: true,
+  CLOSED: true,
+  CONFLICT: true,
+  UNAUTHENTICATED: true,
+  FORBIDDEN: true,
+  INTERNAL: true,
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(knownCodes, value);
+}
+
+/** A peer's code string as an ErrorCode (never cast one): unknown or missing ones are INTERNAL. */
+export function parseErrorCode(value: unknown): ErrorCode {
+  return isErrorCode(value) ? value : "INTERNAL";
+}
 
 export class EtherplaneError extends Error {
   readonly code: ErrorCode;

@@ -76,7 +76,6 @@ function waitForStdout(
 export class ClusterLab {
   readonly net: TestNet;
   adminToken = "";
-  joinToken = "";
   controller: CliDaemon | undefined;
   readonly hosts: StorageHost[] = [];
   private readonly socketPath: string;
@@ -206,6 +205,8 @@ export class ClusterLab {
         path.join(this.dir, "controller"),
         "--listen",
         `${CONTROLLER_IP}:${CONTROLLER_PORT}`,
+        // The lab's links are its own namespaces; TLS has its own test (tls.test.ts).
+        "--insecure-http",
       ],
       this.controllerNs,
     );
@@ -214,25 +215,29 @@ export class ClusterLab {
     const token = /admin token: (\S+)/.exec(stdout())?.[1];
     if (token) this.adminToken = token;
     if (!this.adminToken) throw new Error("the controller's first start printed no admin token");
-    if (!this.joinToken) {
-      const reply = await this.call<{ secret: string }>("POST", "/api/v1/tokens", {
-        name: "join-lab",
-        role: "join",
-      });
-      if (reply.status !== 201) throw new Error(`join token: ${JSON.stringify(reply)}`);
-      this.joinToken = reply.body.secret;
-    }
+  }
+
+  /** A join token for the host `name` (used once: one per host, made when its agent first starts). */
+  async joinTokenFor(name: string): Promise<string> {
+    const reply = await this.call<{ secret: string }>("POST", "/api/v1/tokens", {
+      name,
+      role: "join",
+    });
+    if (reply.status !== 201) throw new Error(`join token for ${name}: ${JSON.stringify(reply)}`);
+    return reply.body.secret;
   }
 
   /** Starts (or restarts) a host's agent; the first start joins with the join token. */
   async startAgent(host: StorageHost): Promise<void> {
+    // A restarted agent has its credentials and ignores the token.
+    const joinToken = await this.joinTokenFor(host.name);
     const { daemon, stdout } = this.spawn(
       [
         "agent",
         "--join",
         CONTROLLER_URL,
         "--token",
-        this.joinToken,
+        joinToken,
         "--name",
         host.name,
         ...(host.hypervisor

@@ -24,8 +24,8 @@ export function agentRoutes(app: ApiApp, { controller }: ApiDeps): void {
       },
     }),
     async (c) => {
-      need(c, "join");
-      const { host, secret } = await controller.agents.join(c.req.valid("json"));
+      const principal = need(c, "join");
+      const { host, secret } = await controller.agents.join(principal.tokenId, c.req.valid("json"));
       audit(c, `host ${host.name} (${host.id}) joined`);
       return c.json({ hostId: host.id, token: secret }, 201);
     },

@@ -182,14 +182,36 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
     async (c) => {
       need(c, "admin");
       const spec = c.req.valid("json");
-      const expiresMs =
-        spec.expiresInSeconds === undefined ? null : Date.now() + spec.expiresInSeconds * 1000;
-      const { token, secret } = await controller.auth.createToken({
-        name: spec.name,
-        role: spec.role,
-        expiresMs,
-      });
-      audit(c, `token ${token.name} (${token.role})`);
+      const ttlMs = spec.expiresInSeconds === undefined ? undefined : spec.expiresInSeconds * 1000;
+      if (spec.replace && spec.role !== "join")
+        throw new EtherplaneError(
+          "INVALID_ARGUMENT",
+          "replace: only a join token replaces a host (--role join --replace)",
+          { params: { field: "replace" } },
+        );
+      const replaced = spec.replace ? await store.findHostByName(spec.name) : undefined;
+      if (spec.replace && !replaced)
+        throw new EtherplaneError(
+          "NOT_FOUND",
+          `no host ${spec.name} to replace (etherplane host list); a new host joins with a token made without --replace`,
+          { params: { field: "name" } },
+        );
+      const { token, secret } =
+        spec.role === "join"
+          ? await controller.auth.createJoinToken({
+              hostName: spec.name,
+              ...(ttlMs === undefined ? {} : { ttlMs }),
+              replaceHostId: replaced?.id ?? null,
+            })
+          : await controller.auth.createToken({
+              name: spec.name,
+              role: spec.role,
+              expiresMs: ttlMs === undefined ? null : Date.now() + ttlMs,
+            });
+      audit(
+        c,
+        `token ${token.name} (${token.role}${replaced ? `, replaces host ${replaced.id}` : ""})`,
+      );
       const { secretHash: _hash, ...shown } = token;
       return c.json({ token: shown, secret }, 201);
     },

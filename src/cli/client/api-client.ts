@@ -3,6 +3,7 @@
  * every call, a bound on reply size, and errors mapped once (api-errors.ts). The token is sent in
  * the Authorization header only: it never appears in a message, a cause or a log.
  */
+import { Agent } from "undici";
 import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
@@ -21,6 +22,11 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Replies larger than this are refused (PROTOCOL) rather than buffered. */
   replyBytesMax?: number;
+  /**
+   * For an https controller: the CA certificate (PEM) to trust instead of the system's, e.g. the
+   * controller's own CA (pinned at join or login).
+   */
+  caPem?: string;
 }
 
 export const defaultTimeoutMs = 30_000;
@@ -33,12 +39,16 @@ export class ApiClient {
   readonly replyBytesMax: number;
   /** Private (#) so that printing or inspecting the client cannot show it. */
   readonly #token: string;
+  /** Connections that trust `caPem` (undici, the same client as the global fetch). */
+  readonly #dispatcher: Agent | undefined;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = checkControllerUrl(options.baseUrl, "the controller URL");
     this.#token = checkToken(options.token, "the token");
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.replyBytesMax = options.replyBytesMax ?? defaultReplyBytesMax;
+    this.#dispatcher =
+      options.caPem === undefined ? undefined : new Agent({ connect: { ca: options.caPem } });
     assert(
       Number.isInteger(this.timeoutMs) && this.timeoutMs > 0 && this.timeoutMs <= timeoutMsMax,
       `ApiClient timeoutMs ${this.timeoutMs} out of 1..${timeoutMsMax}`,
@@ -74,6 +84,8 @@ export class ApiClient {
         body: payload,
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: "error",
+        // Node's fetch takes an undici dispatcher (undici-types lists it).
+        ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
       status = response.status;
       text = await readBounded(response, this.replyBytesMax, context);

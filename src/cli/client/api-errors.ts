@@ -3,28 +3,9 @@
  * EtherplaneError. Replies look like `{ "error": { "code", "message", "field"? } }`; a code this
  * CLI knows is kept, otherwise the HTTP status decides.
  */
-import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
+import { EtherplaneError, isErrorCode, type ErrorCode } from "../../foundation/errors.js";
 
-/** Every ErrorCode, checked against the union at compile time so that a new code is not missed. */
-const knownCodes: Record<ErrorCode, true> = {
-  INVALID_ARGUMENT: true,
-  INVALID_CONFIG: true,
-  NOT_FOUND: true,
-  OUT_OF_RANGE: true,
-  IO_ERROR: true,
-  TIMEOUT: true,
-  REFUSED: true,
-  PROTOCOL: true,
-  UNAVAILABLE: true,
-  CLOSED: true,
-  CONFLICT: true,
-  UNAUTHENTICATED: true,
-  FORBIDDEN: true,
-};
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && Object.hasOwn(knownCodes, value);
-}
+export { isErrorCode };
 
 export function codeForStatus(status: number): ErrorCode {
   if (status === 401) return "UNAUTHENTICATED";

@@ -149,9 +149,20 @@ export async function poolCommand(args: string[]): Promise<void> {
 
 export async function tokenCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane token create NAME --role admin|operator|viewer|join | token list | token revoke ID   [--json]";
+    "etherplane token create NAME --role admin|operator|viewer|join [--ttl 30m] [--replace] | token list | token revoke ID   [--json]\n" +
+    "  a join token is for the host NAME, used once, and lives --ttl (default 1h); --replace lets an\n" +
+    "  existing host NAME join again (a reinstalled machine) and revokes its old agent tokens";
   const [command, ...rest] = args;
-  const { values, positionals } = parse(rest, { ...sessionFlags, role: { type: "string" } }, usage);
+  const { values, positionals } = parse(
+    rest,
+    {
+      ...sessionFlags,
+      role: { type: "string" },
+      ttl: { type: "string" },
+      replace: { type: "boolean" },
+    },
+    usage,
+  );
   if (!command || command.startsWith("-") || values.help)
     return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
@@ -161,11 +172,24 @@ export async function tokenCommand(args: string[]): Promise<void> {
     const reply = await session.client.request<{ token: TokenRecord; secret: string }>(
       "POST",
       "/api/v1/tokens",
-      { name, role: values.role },
+      {
+        name,
+        role: values.role,
+        ...(values.ttl === undefined
+          ? {}
+          : { expiresInSeconds: parseTtlSeconds(values.ttl, usage) }),
+        ...(values.replace ? { replace: true } : {}),
+      },
     );
     if (session.json) return printJson(reply);
+    const expires =
+      reply.token.expiresMs === null ? "" : `, expires ${time(reply.token.expiresMs)}`;
+    const join =
+      reply.token.role === "join"
+        ? `\non host ${reply.token.name}, used once: etherplane agent --join ${session.client.baseUrl} --name ${reply.token.name} --token TOKEN`
+        : "";
     return void process.stdout.write(
-      `${reply.secret}\n(the ${reply.token.role} token "${reply.token.name}"; shown this once)\n`,
+      `${reply.secret}\n(the ${reply.token.role} token "${reply.token.name}"; shown this once${expires})${join}\n`,
     );
   }
   if (command === "list") {
@@ -179,7 +203,13 @@ export async function tokenCommand(args: string[]): Promise<void> {
       t.name,
       t.role,
       time(t.createdMs),
-      t.revoked ? "revoked" : "active",
+      t.revoked
+        ? t.role === "join"
+          ? "used/revoked"
+          : "revoked"
+        : t.expiresMs !== null && t.expiresMs < Date.now()
+          ? "expired"
+          : "active",
     ]);
     return void process.stdout.write(
       `${formatTable([{ header: "ID" }, { header: "NAME" }, { header: "ROLE" }, { header: "CREATED" }, { header: "STATE" }], rows)}\n`,
@@ -192,4 +222,15 @@ export async function tokenCommand(args: string[]): Promise<void> {
     return void process.stdout.write(`revoked ${id}\n`);
   }
   throw usageError(`unknown token command "${command}"`, usage);
+}
+
+const TTL_UNITS_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--ttl 30m`: a number and a unit (s, m, h, d). */
+export function parseTtlSeconds(text: string, usage: string): number {
+  const match = /^(\d{1,7})([smhd])$/.exec(text);
+  const seconds = match ? Number(match[1]) * (TTL_UNITS_S[match[2] as string] ?? 0) : 0;
+  if (seconds <= 0)
+    throw usageError(`--ttl ${text}: write a number and a unit, e.g. 90s, 30m, 12h, 7d`, usage);
+  return seconds;
 }

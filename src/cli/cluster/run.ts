@@ -7,7 +7,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
-import { HttpLink, callController } from "../../cluster/agent/controller-link.js";
+import { HttpLink } from "../../cluster/agent/controller-link.js";
+import { joinTokenPin } from "../../cluster/controller/join-tokens.js";
+import { chooseTls } from "../../cluster/runtime/start-controller.js";
 import { startAgent } from "../../cluster/runtime/start-agent.js";
 import { startController } from "../../cluster/runtime/start-controller.js";
 import { noAoeInterfaceHelp, up } from "../../cluster/runtime/up.js";
@@ -19,6 +21,7 @@ import {
 } from "../../hypervisor/open-driver.js";
 import { parse, stringList, usageError } from "../args.js";
 import { ApiClient } from "../client/api-client.js";
+import { fetchPinnedCa, readCaFile, savedCaPath, writeCaFile } from "../client/ca-trust.js";
 import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
 import { checkControllerUrl, checkToken } from "../client/settings.js";
 
@@ -42,7 +45,8 @@ function untilSignal(): Promise<string> {
 
 export async function upCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane up [--data-dir DIR] [--listen HOST:PORT] [--aoe-iface IF ...] [--name HOSTNAME]";
+    "etherplane up [--data-dir DIR] [--listen HOST:PORT] [--aoe-iface IF ...] [--name HOSTNAME]\n" +
+    `  ${TLS_USAGE}`;
   const { values } = parse(
     args,
     {
@@ -50,6 +54,7 @@ export async function upCommand(args: string[]): Promise<void> {
       listen: { type: "string" },
       "aoe-iface": { type: "string", multiple: true },
       name: { type: "string" },
+      ...tlsFlags,
     },
     usage,
   );
@@ -57,9 +62,11 @@ export async function upCommand(args: string[]): Promise<void> {
   const log = createLogger("cluster:up");
   const dataDir = values["data-dir"] ?? DATA_DIR_DEFAULT;
   const ifaces = stringList(values["aoe-iface"]);
+  const listen = parseListen(values.listen ?? LISTEN_DEFAULT, usage);
   const running = await up({
     dataDir,
-    ...parseListen(values.listen ?? LISTEN_DEFAULT, usage),
+    ...listen,
+    tls: tlsChoice(listen.host, values, usage),
     exportInterfaces: ifaces,
     ...(values.name ? { hostName: values.name } : {}),
   });
@@ -68,6 +75,11 @@ export async function upCommand(args: string[]): Promise<void> {
     process.stdout.write(`${noAoeInterfaceHelp(dataDirFlag)}\n`);
   }
   const configFile = cliConfigPath();
+  const tls = running.controller.tls;
+  if (tls) {
+    writeCaFile(savedCaPath(configFile), tls.caPem);
+    process.stdout.write(`TLS: CA sha256 ${tls.caSha256} (join tokens carry it)\n`);
+  }
   if (running.adminToken) {
     await writeCliConfig(configFile, { controller: running.url, token: running.adminToken });
     process.stdout.write(
@@ -84,17 +96,23 @@ export async function upCommand(args: string[]): Promise<void> {
 }
 
 export async function controllerCommand(args: string[]): Promise<void> {
-  const usage = "etherplane controller [--data-dir DIR] [--listen HOST:PORT]";
+  const usage = `etherplane controller [--data-dir DIR] [--listen HOST:PORT]\n  ${TLS_USAGE}`;
   const { values } = parse(
     args,
-    { "data-dir": { type: "string" }, listen: { type: "string" } },
+    { "data-dir": { type: "string" }, listen: { type: "string" }, ...tlsFlags },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const listen = parseListen(values.listen ?? LISTEN_DEFAULT, usage);
   const started = await startController({
     dataDir: values["data-dir"] ?? DATA_DIR_DEFAULT,
-    ...parseListen(values.listen ?? LISTEN_DEFAULT, usage),
+    ...listen,
+    tls: tlsChoice(listen.host, values, usage),
   });
+  if (started.tls)
+    process.stdout.write(
+      `TLS: CA sha256 ${started.tls.caSha256} (join tokens carry it; the CLI logs in with --ca-sha256 ${started.tls.caSha256})\n`,
+    );
   const tokens = await started.controller.store.listTokens();
   if (!tokens.some((t) => t.role === "admin" && !t.revoked)) {
     const { secret } = await started.controller.auth.createToken({ name: "admin", role: "admin" });
@@ -111,6 +129,63 @@ interface AgentCredentials {
   controller: string;
   hostId: string;
   token: string;
+  /** The controller's CA (PEM), pinned at join, for an https controller. */
+  caPem?: string;
+}
+
+const TLS_USAGE =
+  "[--tls-cert FILE --tls-key FILE] [--tls] [--insecure-http]   (off loopback: TLS with its own CA unless told)";
+const tlsFlags = {
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  tls: { type: "boolean" },
+  "insecure-http": { type: "boolean" },
+} as const;
+
+function tlsChoice(
+  host: string,
+  values: {
+    "tls-cert"?: string | undefined;
+    "tls-key"?: string | undefined;
+    tls?: boolean | undefined;
+    "insecure-http"?: boolean | undefined;
+  },
+  usage: string,
+) {
+  try {
+    return chooseTls(host, {
+      ...(values["tls-cert"] === undefined ? {} : { certFile: values["tls-cert"] }),
+      ...(values["tls-key"] === undefined ? {} : { keyFile: values["tls-key"] }),
+      tls: values.tls === true,
+      insecureHttp: values["insecure-http"] === true,
+    });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
+/**
+ * The CA an agent trusts for its controller: a join token's pin checked against what the
+ * controller presents (before the token is sent), or --ca-file. Plain http needs neither.
+ */
+async function joinTrust(
+  controller: string,
+  joinToken: string,
+  caFile: string | undefined,
+): Promise<string | undefined> {
+  const pin = joinTokenPin(joinToken);
+  const secure = controller.startsWith("https:");
+  if (caFile !== undefined) return readCaFile(caFile, "--ca-file");
+  if (!secure) {
+    if (pin !== null)
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `the controller serves TLS (the join token pins its CA): join with https:// instead of ${controller}`,
+      );
+    return undefined;
+  }
+  if (pin === null) return undefined; // a plain-HTTP controller's token: the system's CAs decide
+  return fetchPinnedCa(controller, pin);
 }
 
 export async function agentCommand(args: string[]): Promise<void> {
@@ -118,7 +193,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "etherplane agent --join URL --token JOIN-TOKEN [--name HOSTNAME] [--role storage|compute ...]\n" +
     "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
-    "  [--data-dir DIR]";
+    "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)";
   const { values } = parse(
     args,
     {
@@ -130,6 +205,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       hypervisor: { type: "string" },
       "san-iface": { type: "string", multiple: true },
       "data-dir": { type: "string" },
+      "ca-file": { type: "string" },
     },
     usage,
   );
@@ -158,14 +234,22 @@ export async function agentCommand(args: string[]): Promise<void> {
     const controller = checkControllerUrl(values.join, "--join");
     const joinToken = checkToken(values.token, "--token");
     const ifaces = stringList(values["aoe-iface"]);
-    const reply = await callController<{ hostId: string; token: string }>(
+    const caPem = await joinTrust(controller, joinToken, values["ca-file"]);
+    const reply = await new ApiClient({
+      baseUrl: controller,
+      token: joinToken,
+      ...(caPem === undefined ? {} : { caPem }),
+    }).request<{ hostId: string; token: string }>("POST", "/api/v1/agent/join", {
+      name: values.name ?? os.hostname(),
+      roles,
+      exportInterfaces: ifaces,
+    });
+    credentials = {
       controller,
-      joinToken,
-      "POST",
-      "/api/v1/agent/join",
-      { name: values.name ?? os.hostname(), roles, exportInterfaces: ifaces },
-    );
-    credentials = { controller, hostId: reply.hostId, token: reply.token };
+      hostId: reply.hostId,
+      token: reply.token,
+      ...(caPem === undefined ? {} : { caPem }),
+    };
     fs.writeFileSync(`${credentialsFile}.tmp`, JSON.stringify(credentials), { mode: 0o600 });
     fs.renameSync(`${credentialsFile}.tmp`, credentialsFile);
   }
@@ -180,7 +264,7 @@ export async function agentCommand(args: string[]): Promise<void> {
         }
       : undefined;
   const agent = await startAgent({
-    link: new HttpLink(credentials.controller, credentials.token),
+    link: new HttpLink(credentials.controller, credentials.token, credentials.caPem),
     dataDir,
     ...(compute ? { compute } : {}),
   });
@@ -192,10 +276,17 @@ export async function agentCommand(args: string[]): Promise<void> {
 }
 
 export async function loginCommand(args: string[]): Promise<void> {
-  const usage = "etherplane login --controller URL --token TOKEN";
+  const usage =
+    "etherplane login --controller URL --token TOKEN [--ca-file PEM | --ca-sha256 HEX]\n" +
+    "  (https: trust the controller's CA from a file, or pin it by the SHA-256 the controller printed)";
   const { values } = parse(
     args,
-    { controller: { type: "string" }, token: { type: "string" } },
+    {
+      controller: { type: "string" },
+      token: { type: "string" },
+      "ca-file": { type: "string" },
+      "ca-sha256": { type: "string" },
+    },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
@@ -204,8 +295,24 @@ export async function loginCommand(args: string[]): Promise<void> {
     controller: checkControllerUrl(values.controller, "--controller"),
     token: checkToken(values.token, "--token"),
   };
+  const pin = values["ca-sha256"]
+    ?.toLowerCase()
+    .replace(/^sha256[:-]/, "")
+    .replace(/:/g, "");
+  if (pin !== undefined && !/^[0-9a-f]{64}$/.test(pin))
+    throw usageError("--ca-sha256: give the 64 hex digits the controller printed", usage);
+  const caPem =
+    values["ca-file"] !== undefined
+      ? readCaFile(values["ca-file"], "--ca-file")
+      : pin !== undefined
+        ? await fetchPinnedCa(settings.controller, pin)
+        : undefined;
   // Check the token before saving it: any readable route will do.
-  await new ApiClient({ baseUrl: settings.controller, token: settings.token })
+  await new ApiClient({
+    baseUrl: settings.controller,
+    token: settings.token,
+    ...(caPem === undefined ? {} : { caPem }),
+  })
     .request("GET", "/api/v1/volumes")
     .catch((error: unknown) => {
       if (error instanceof EtherplaneError && error.code === "FORBIDDEN") return; // a valid token of a narrower role
@@ -213,5 +320,8 @@ export async function loginCommand(args: string[]): Promise<void> {
     });
   const file = cliConfigPath();
   await writeCliConfig(file, settings);
-  process.stdout.write(`logged in to ${settings.controller} (saved in ${file})\n`);
+  if (caPem !== undefined) writeCaFile(savedCaPath(file), caPem);
+  process.stdout.write(
+    `logged in to ${settings.controller} (saved in ${file}${caPem === undefined ? "" : `, its CA in ${savedCaPath(file)}`})\n`,
+  );
 }

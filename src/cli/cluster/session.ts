@@ -1,6 +1,7 @@
 /** What every control-plane command shares: the API client from flags/env/config, and output. */
 import { ApiClient } from "../client/api-client.js";
-import { cliConfigFlags, resolveCliConfig } from "../client/cli-config.js";
+import { resolveCaPem } from "../client/ca-trust.js";
+import { cliConfigFlags, cliConfigPath, resolveCliConfig } from "../client/cli-config.js";
 import { apiTaskSource } from "../client/task-source.js";
 import type { TaskRecord } from "../../cluster/model.js";
 import { followTask } from "../output/task-follower.js";
@@ -29,8 +30,10 @@ export async function openSession(values: {
     ...(typeof values.token === "string" ? { token: values.token } : {}),
   };
   const settings = await resolveCliConfig({ flags });
+  // The controller's CA when `login` or `up` pinned one (or ETHERPLANE_CA_FILE).
+  const caPem = resolveCaPem(cliConfigPath());
   return {
-    client: new ApiClient({ baseUrl: settings.controller, token: settings.token }),
+    client: new ApiClient({ baseUrl: settings.controller, token: settings.token, caPem }),
     json: values.json === true,
     wait: values["no-wait"] !== true,
   };

@@ -4,7 +4,8 @@
  */
 import { upgradeToConsole } from "../../cluster/agent/controller-link.js";
 import { parse, usageError } from "../args.js";
-import { resolveCliConfig, cliConfigFlags } from "../client/cli-config.js";
+import { resolveCaPem } from "../client/ca-trust.js";
+import { resolveCliConfig, cliConfigFlags, cliConfigPath } from "../client/cli-config.js";
 
 const usage = "etherplane console NAME [--controller URL] [--token T]   (^] leaves)";
 /** Ctrl-] (GS), the escape of telnet, virsh console and xl console. */
@@ -23,6 +24,7 @@ export async function consoleCommand(args: string[]): Promise<void> {
   const socket = await upgradeToConsole(
     new URL(`/api/v1/domains/${encodeURIComponent(name)}/console`, settings.controller),
     settings.token,
+    resolveCaPem(cliConfigPath()),
   );
   process.stderr.write(`Connected to ${name}'s console. Escape character is ^]\n`);
   const stdin = process.stdin;

@@ -1,10 +1,13 @@
 /**
- * How an agent talks to its controller: over HTTP with its own agent token, or, in
+ * How an agent talks to its controller: over HTTP(S) with its own agent token, or, in
  * `etherplane up`, by calling the controller in the same process.
  */
 import * as http from "node:http";
+import * as https from "node:https";
 import type { Duplex } from "node:stream";
-import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
+import { ApiClient } from "../../cli/client/api-client.js";
+import { errorFromReply } from "../../cli/client/api-errors.js";
+import { EtherplaneError } from "../../foundation/errors.js";
 import type { AgentStatus, DesiredState } from "../agent-protocol.js";
 import type { AgentService } from "../controller/agent-service.js";
 import type { ConsoleBroker } from "../controller/console-broker.js";
@@ -41,69 +44,44 @@ export class InProcessLink implements ControllerLink {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** One JSON call to the controller; errors keep the controller's code and message. */
-export async function callController<T>(
-  baseUrl: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, baseUrl), {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (cause) {
-    throw new EtherplaneError(
-      "UNAVAILABLE",
-      `cannot reach the controller at ${baseUrl}: ${(cause as Error).message}`,
-      { cause },
-    );
-  }
-  if (response.status === 204) return undefined as T;
-  const payload = (await response.json().catch(() => ({}))) as {
-    error?: { code?: string; message?: string };
-  };
-  if (!response.ok) {
-    const code = (payload.error?.code ?? "UNAVAILABLE") as ErrorCode;
-    throw new EtherplaneError(
-      code,
-      `controller: ${payload.error?.message ?? `HTTP ${response.status}`}`,
-    );
-  }
-  return payload as T;
-}
-
+/** An agent's calls through the CLI's ApiClient: a timeout and a reply bound on each. */
 export class HttpLink implements ControllerLink {
+  private readonly client: ApiClient;
+
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
-  ) {}
+    /** The controller's CA (pinned at join), for an https controller. */
+    private readonly caPem?: string,
+  ) {
+    this.client = new ApiClient({
+      baseUrl,
+      token,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      ...(caPem === undefined ? {} : { caPem }),
+    });
+  }
   desired(): Promise<DesiredState> {
-    return callController(this.baseUrl, this.token, "GET", "/api/v1/agent/desired");
+    return this.client.request("GET", "/api/v1/agent/desired");
   }
   report(status: AgentStatus): Promise<void> {
-    return callController(this.baseUrl, this.token, "PUT", "/api/v1/agent/status", status);
+    return this.client.request("PUT", "/api/v1/agent/status", status);
   }
   openConsole(sessionId: string): Promise<Duplex> {
     return upgradeToConsole(
       new URL(`/api/v1/agent/console/${encodeURIComponent(sessionId)}`, this.baseUrl),
       this.token,
+      this.caPem,
     );
   }
 }
 
 /** An `Upgrade: etherplane-console` request; resolves with the raw connection after 101. */
-export function upgradeToConsole(url: URL, token: string): Promise<Duplex> {
+export function upgradeToConsole(url: URL, token: string, caPem?: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, {
+    const secure = url.protocol === "https:";
+    const request = (secure ? https.request : http.request)(url, {
+      ...(secure && caPem !== undefined ? { ca: caPem } : {}),
       headers: {
         authorization: `Bearer ${token}`,
         connection: "Upgrade",
@@ -119,19 +97,23 @@ export function upgradeToConsole(url: URL, token: string): Promise<Duplex> {
     request.once("response", (response) => {
       let text = "";
       response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk.slice(0, 4096)));
+      response.on("data", (chunk: string) => {
+        if (text.length < 16_384) text += chunk.slice(0, 4096);
+      });
       response.once("end", () => {
-        let payload: { error?: { code?: string; message?: string } } = {};
+        let payload: unknown;
         try {
-          payload = JSON.parse(text) as typeof payload;
+          payload = JSON.parse(text);
         } catch {
           // not JSON: the status says enough
         }
+        // Parsed, never cast: an unknown code (INTERNAL on a 500) keeps its non-zero exit.
         reject(
-          new EtherplaneError(
-            (payload.error?.code ?? "UNAVAILABLE") as ErrorCode,
-            payload.error?.message ?? `HTTP ${response.statusCode ?? "?"}`,
-          ),
+          errorFromReply(response.statusCode ?? 500, payload, {
+            method: "GET",
+            path: url.pathname,
+            baseUrl: url.origin,
+          }),
         );
       });
     });

@@ -17,6 +17,7 @@ import type { HostRecord, VolumeRecord } from "../model.js";
 import type { Store, VolumeObservation } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
+import { checkJoin } from "./join-tokens.js";
 import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
@@ -81,9 +82,43 @@ export class AgentService {
     return host;
   }
 
-  /** A remote agent joins: its host is registered and gets its own agent token. */
-  async join(request: JoinRequest): Promise<{ host: HostRecord; secret: string }> {
-    const host = await this.registerHost(request);
+  /**
+   * A remote agent joins with the join token `joinTokenId` (see join-tokens.ts for the rules): its
+   * host is registered (or, with a replacing token, its old agent tokens revoked) and it gets its
+   * own agent token. Joins run one at a time, so a token is used once even by concurrent calls.
+   */
+  join(joinTokenId: string, request: JoinRequest): Promise<{ host: HostRecord; secret: string }> {
+    const run = this.joins.then(() => this.joinNow(joinTokenId, request));
+    this.joins = run.catch(() => undefined);
+    return run;
+  }
+
+  private joins: Promise<unknown> = Promise.resolve();
+
+  private async joinNow(
+    joinTokenId: string,
+    request: JoinRequest,
+  ): Promise<{ host: HostRecord; secret: string }> {
+    const token = (await this.store.listTokens()).find((t) => t.id === joinTokenId);
+    if (!token) throw new EtherplaneError("UNAUTHENTICATED", "unknown join token");
+    const existing = await this.store.findHostByName(request.name);
+    const replacing = checkJoin(token, request.name, existing, this.now());
+    // Spent before anything else: a crash from here on leaves no reusable token.
+    await this.store.updateToken(token.id, { revoked: true });
+    let host: HostRecord;
+    if (replacing !== null) {
+      const revoked = await this.auth.revokeAgentTokens(replacing);
+      host = await this.store.updateHost(replacing, {
+        roles: request.roles,
+        exportInterfaces: request.exportInterfaces,
+      });
+      this.log.warn(`host ${host.name} replaced by a new agent`, {
+        hostId: host.id,
+        revokedAgentTokens: revoked,
+      });
+    } else {
+      host = await this.registerHost(request);
+    }
     const { secret } = await this.auth.createToken({
       name: `agent:${host.name}`,
       role: "agent",
@@ -126,7 +161,10 @@ export class AgentService {
         .filter((t) => !ours.has(t.shelf * 256 + t.slot))
         .map(({ shelf, slot }) => ({ shelf, slot })),
     );
+    // Only this host's records: an agent's report never touches another host's.
+    const myPools = new Set((await this.store.listPools({ hostId })).map((p) => p.id));
     for (const pool of status.pools) {
+      if (!myPools.has(pool.id)) continue;
       await this.store
         .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
         .catch(() => undefined);
@@ -134,7 +172,8 @@ export class AgentService {
     if (status.networks) {
       const known = new Map((await this.store.listNetworks({ hostId })).map((n) => [n.id, n]));
       for (const network of status.networks) {
-        if (known.get(network.id)?.error === network.error) continue;
+        const mine = known.get(network.id);
+        if (!mine || mine.error === network.error) continue;
         await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
       }
     }

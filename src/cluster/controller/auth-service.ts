@@ -7,6 +7,12 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { newId, newSecret, sha256Hex } from "../../foundation/ids.js";
 import type { Role, TokenRecord } from "../model.js";
 import type { Store } from "../store/store.js";
+import {
+  checkHostName,
+  JOIN_TTL_MS_DEFAULT,
+  JOIN_TTL_MS_MAX,
+  joinTokenText,
+} from "./join-tokens.js";
 
 export type Permission = "read" | "write" | "admin" | "agent" | "join";
 
@@ -35,6 +41,12 @@ export function authorize(principal: Principal, needed: Permission): void {
 }
 
 export class AuthService {
+  /**
+   * The SHA-256 (hex) of the CA certificate the API serves under, when it serves TLS: join tokens
+   * carry it. Set by whoever starts the API server.
+   */
+  caSha256: string | null = null;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
@@ -48,7 +60,12 @@ export class AuthService {
       );
     const token = await this.store.findTokenBySecretHash(sha256Hex(secret));
     if (!token || token.revoked || (token.expiresMs !== null && token.expiresMs < this.now())) {
-      throw new EtherplaneError("UNAUTHENTICATED", "unknown, revoked or expired token");
+      throw new EtherplaneError(
+        "UNAUTHENTICATED",
+        token?.role === "join"
+          ? "this join token was used already, revoked or expired: an admin makes a new one with `etherplane token create NAME --role join`"
+          : "unknown, revoked or expired token",
+      );
     }
     return { tokenId: token.id, name: token.name, role: token.role, hostId: token.hostId };
   }
@@ -56,11 +73,11 @@ export class AuthService {
   /** Creates a token; the secret is returned once and never stored. */
   async createToken(spec: {
     name: string;
-    role: Role | "join";
+    role: Role;
     hostId?: string | null;
     expiresMs?: number | null;
   }): Promise<{ token: TokenRecord; secret: string }> {
-    const secret = newSecret(spec.role === "agent" ? "epa" : spec.role === "join" ? "epj" : "ept");
+    const secret = newSecret(spec.role === "agent" ? "epa" : "ept");
     const token: TokenRecord = {
       id: newId("tok"),
       name: spec.name,
@@ -73,6 +90,47 @@ export class AuthService {
     };
     await this.store.createToken(token);
     return { token, secret };
+  }
+
+  /**
+   * A join token for one host name, used once, expiring after `ttlMs` (default one hour). With
+   * `replaceHostId`, it lets that (existing) host join again; otherwise the name must be new.
+   */
+  async createJoinToken(spec: {
+    hostName: string;
+    ttlMs?: number;
+    replaceHostId?: string | null;
+  }): Promise<{ token: TokenRecord; secret: string }> {
+    checkHostName(spec.hostName);
+    const ttlMs = spec.ttlMs ?? JOIN_TTL_MS_DEFAULT;
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > JOIN_TTL_MS_MAX)
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `ttl: a join token lives at most ${JOIN_TTL_MS_MAX / 86_400_000} days; give e.g. --ttl 30m`,
+        { params: { field: "expiresInSeconds" } },
+      );
+    const secret = joinTokenText(newSecret("epj"), this.caSha256);
+    const token: TokenRecord = {
+      id: newId("tok"),
+      name: spec.hostName,
+      role: "join",
+      secretHash: sha256Hex(secret),
+      hostId: spec.replaceHostId ?? null,
+      createdMs: this.now(),
+      expiresMs: this.now() + ttlMs,
+      revoked: false,
+    };
+    await this.store.createToken(token);
+    return { token, secret };
+  }
+
+  /** Revokes every live agent token of a host (it is being replaced). */
+  async revokeAgentTokens(hostId: string): Promise<number> {
+    const tokens = (await this.store.listTokens()).filter(
+      (t) => t.role === "agent" && t.hostId === hostId && !t.revoked,
+    );
+    for (const token of tokens) await this.store.updateToken(token.id, { revoked: true });
+    return tokens.length;
   }
 
   async revoke(id: string): Promise<TokenRecord> {

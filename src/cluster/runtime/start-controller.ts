@@ -6,6 +6,13 @@ import * as path from "node:path";
 import { createApi } from "../../api/app.js";
 import { consoleUpgradeHandler } from "../../api/console-upgrade.js";
 import { startApiServer, type ApiServer } from "../../api/server.js";
+import {
+  ensureOwnTls,
+  loadTlsFiles,
+  servingNames,
+  type ServingTls,
+} from "../../api/tls/tls-files.js";
+import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { Controller } from "../controller/controller.js";
 import { openSqliteStore } from "../store/sqlite/index.js";
@@ -13,22 +20,74 @@ import { openSqliteStore } from "../store/sqlite/index.js";
 export interface StartedController {
   controller: Controller;
   server: ApiServer;
+  /** The TLS the API serves, or null for plain HTTP. */
+  tls: ServingTls | null;
   stop(): Promise<void>;
+}
+
+/** How the API is served: the controller's own CA, an admin's certificate, or plain HTTP. */
+export type TlsChoice =
+  { mode: "own" } | { mode: "files"; certFile: string; keyFile: string } | { mode: "off" };
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The transport for a controller listening on `host`: TLS off loopback (its own CA unless
+ * certificate files are given), plain HTTP on loopback (the quick start) unless `tls` asks for
+ * TLS. Plain HTTP off loopback only with `insecureHttp`.
+ */
+export function chooseTls(
+  host: string,
+  flags: { certFile?: string; keyFile?: string; tls?: boolean; insecureHttp?: boolean },
+): TlsChoice {
+  if ((flags.certFile === undefined) !== (flags.keyFile === undefined))
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      "give both --tls-cert FILE and --tls-key FILE, or neither (the controller then makes its own CA)",
+    );
+  if (flags.insecureHttp && (flags.certFile !== undefined || flags.tls))
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      "--insecure-http serves plain HTTP: drop it, or drop --tls/--tls-cert",
+    );
+  if (flags.certFile !== undefined && flags.keyFile !== undefined)
+    return { mode: "files", certFile: flags.certFile, keyFile: flags.keyFile };
+  if (flags.insecureHttp) return { mode: "off" };
+  if (flags.tls) return { mode: "own" };
+  return isLoopback(host) ? { mode: "off" } : { mode: "own" };
 }
 
 export async function startController(options: {
   dataDir: string;
   host: string;
   port: number;
+  /** Default: chooseTls(host, {}) (TLS with its own CA off loopback, plain HTTP on it). */
+  tls?: TlsChoice;
 }): Promise<StartedController> {
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger("api:server");
+  const choice = options.tls ?? chooseTls(options.host, {});
+  const tls =
+    choice.mode === "own"
+      ? ensureOwnTls(path.join(options.dataDir, "tls"), servingNames(options.host), Date.now())
+      : choice.mode === "files"
+        ? loadTlsFiles(choice.certFile, choice.keyFile)
+        : null;
+  if (!tls && !isLoopback(options.host))
+    log.warn(
+      `serving plain HTTP on ${options.host}: tokens and consoles cross the network in clear; drop --insecure-http to serve TLS`,
+    );
   const store = await openSqliteStore(path.join(options.dataDir, "controller.db"));
   const controller = new Controller(store);
+  controller.auth.caSha256 = tls?.caSha256 ?? null;
   let server: ApiServer;
   try {
     server = await startApiServer(createApi({ controller }), {
       host: options.host,
       port: options.port,
+      ...(tls ? { tls: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}),
       upgrade: consoleUpgradeHandler(controller, createLogger("api:console")),
     });
   } catch (error) {
@@ -38,6 +97,7 @@ export async function startController(options: {
   return {
     controller,
     server,
+    tls,
     stop: async () => {
       controller.consoles.closeAll();
       await server.close();

@@ -235,7 +235,12 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     };
     const viewer = await make("viewer");
     const operator = await make("operator");
-    const join = await make("join");
+    const joinReply = await call<{ secret: string }>("POST", "/api/v1/tokens", {
+      name: "storage2",
+      role: "join",
+    });
+    assert.equal(joinReply.status, 201);
+    const join = joinReply.body.secret;
     assert.equal((await call("GET", "/api/v1/volumes", undefined, viewer)).status, 200);
     assert.equal(
       (await call("POST", "/api/v1/volumes", { name: "v", sizeBytes: MiB }, viewer)).status,

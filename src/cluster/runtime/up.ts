@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { InProcessLink } from "../agent/controller-link.js";
 import { startAgent, type StartedAgent } from "./start-agent.js";
-import { startController, type StartedController } from "./start-controller.js";
+import { startController, type StartedController, type TlsChoice } from "./start-controller.js";
 
 export interface UpOptions {
   dataDir: string;
@@ -20,6 +20,8 @@ export interface UpOptions {
    */
   exportInterfaces?: string[];
   hostName?: string;
+  /** Default: TLS with its own CA off loopback, plain HTTP on it (see chooseTls). */
+  tls?: TlsChoice;
   netnsPath?: string;
   /** How often the agent looks for foreign AoE targets (default 30 s). */
   scanIntervalMs?: number;
