@@ -225,7 +225,16 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
         }),
       },
       responses: {
-        200: json(z.object({ entries: z.array(AuditSchema) }), "oldest first"),
+        200: json(
+          z.object({
+            entries: z.array(AuditSchema),
+            refusedUnauthenticated: z.number().int().openapi({
+              description:
+                "calls refused for want of a valid token since the controller started (summarised in the log, at most one row per interval)",
+            }),
+          }),
+          "oldest first",
+        ),
         ...errors,
       },
     }),
@@ -238,6 +247,7 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
             limit: limit ?? 100,
             ...(afterId !== undefined ? { afterId } : {}),
           }),
+          refusedUnauthenticated: controller.audit.counters().refusedUnauthenticated,
         },
         200,
       );

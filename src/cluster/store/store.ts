@@ -115,6 +115,11 @@ export interface Store {
   /** Appends and returns the entry's id. */
   appendAudit(entry: Omit<AuditRecord, "id">): Promise<number>;
   listAudit(filter?: { limit?: number; afterId?: number }): Promise<AuditRecord[]>;
+  /**
+   * Retention: deletes the entries older than `olderThanMs` (by timeMs), then the oldest beyond
+   * the newest `rowsMax`. Returns how many went. Ids are never reused.
+   */
+  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number>;
 
   close(): Promise<void>;
 }

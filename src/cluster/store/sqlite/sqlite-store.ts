@@ -19,7 +19,7 @@ import type {
 import type { Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
 import type { ConstraintLookups } from "./constraint-errors.js";
 import * as domainRows from "./domain-rows.js";
-import { listLimit, validAfterId } from "./list-limits.js";
+import { listLimit, validAfterId, validRowsMax } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
 import { openDatabase } from "./open-database.js";
 import * as rows from "./rows.js";
@@ -371,6 +371,18 @@ class SqliteStore extends SqliteTables implements Store {
               limit,
             );
       return found.map(rows.rowToAudit);
+    });
+  }
+
+  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number> {
+    return this.write(() => {
+      const rowsMax = validRowsMax(limits.rowsMax);
+      const old = this.stmt("DELETE FROM audit WHERE time_ms < ?").run(limits.olderThanMs);
+      // Ids grow with every append: the newest rowsMax are those above the rowsMax-th highest id.
+      const over = this.stmt(
+        "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)",
+      ).run(rowsMax);
+      return old.changes + over.changes;
     });
   }
 
