@@ -11,7 +11,7 @@ import { openSession, sessionFlags } from "./session.js";
 const usage = `etherplane network COMMAND ...
   create NAME --host H [--bridge BRIDGE] [--uplink IF] [--vlan ID]   (the bridge is named NAME unless given)
   list [--host H] | delete NAME [--host H]
-  common: [--json] [--controller URL] [--token T]`;
+  common: [--json] [--controller URL] [--token-file FILE|--token -]`;
 
 export async function networkCommand(args: string[]): Promise<void> {
   const [command, ...rest] = args;

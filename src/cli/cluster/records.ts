@@ -5,6 +5,11 @@ import { printJson } from "../output/json.js";
 import { formatBytes, formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
 
+/** Kept here so that the other commands do not load the store (token-local.ts loads it). */
+export const localTokenUsage =
+  "etherplane token create NAME --role admin|operator|viewer --local [--data-dir DIR] [--out FILE]\n" +
+  "  (as root on the controller's host: writes the token into the controller's store directly)";
+
 const time = (ms: number | null) =>
   ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
@@ -149,11 +154,31 @@ export async function poolCommand(args: string[]): Promise<void> {
 
 export async function tokenCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane token create NAME --role admin|operator|viewer|join | token list | token revoke ID   [--json]";
+    "etherplane token create NAME --role admin|operator|viewer|join | token list | token revoke ID   [--json]\n" +
+    localTokenUsage;
   const [command, ...rest] = args;
-  const { values, positionals } = parse(rest, { ...sessionFlags, role: { type: "string" } }, usage);
+  const { values, positionals } = parse(
+    rest,
+    {
+      ...sessionFlags,
+      role: { type: "string" },
+      local: { type: "boolean" },
+      "data-dir": { type: "string" },
+      out: { type: "string" },
+    },
+    usage,
+  );
   if (!command || command.startsWith("-") || values.help)
     return void process.stdout.write(`usage: ${usage}\n`);
+  if (command === "create" && values.local)
+    return (await import("./token-local.js")).localTokenCommand(
+      positionals[0],
+      values,
+      values.json === true,
+      localTokenUsage,
+    );
+  if (values.local || values["data-dir"] || values.out)
+    throw usageError("--local, --data-dir and --out go with token create --local", usage);
   const session = await openSession(values);
   if (command === "create") {
     const name = positionals[0];

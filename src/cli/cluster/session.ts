@@ -2,6 +2,7 @@
 import { ApiClient } from "../client/api-client.js";
 import { cliConfigFlags, resolveCliConfig } from "../client/cli-config.js";
 import { apiTaskSource } from "../client/task-source.js";
+import { readTokenInput } from "../client/token-input.js";
 import type { TaskRecord } from "../../cluster/model.js";
 import { followTask } from "../output/task-follower.js";
 import { printJson } from "../output/json.js";
@@ -21,12 +22,14 @@ export interface Session {
 export async function openSession(values: {
   controller?: string | boolean;
   token?: string | boolean;
+  "token-file"?: string | boolean;
   json?: boolean | string;
   "no-wait"?: boolean | string;
 }): Promise<Session> {
+  const token = await readTokenInput(values);
   const flags = {
     ...(typeof values.controller === "string" ? { controller: values.controller } : {}),
-    ...(typeof values.token === "string" ? { token: values.token } : {}),
+    ...(token !== undefined ? { token } : {}),
   };
   const settings = await resolveCliConfig({ flags });
   return {

@@ -53,7 +53,7 @@ const usage = `etherplane volume COMMAND ...
   create NAME --size SIZE [--pool P] [--address S.L] [--unexported] [--allow MAC ...]   (alias: make)
   list | show NAME | resize NAME --size SIZE | snapshot NAME SNAP | clone NAME NEW [--address S.L]
   delete NAME [--force] | export NAME | unexport NAME | allow NAME MAC|HOST ... | deny NAME MAC|HOST ...
-  common: [--json] [--no-wait] [--controller URL] [--token T]`;
+  common: [--json] [--no-wait] [--controller URL] [--token-file FILE|--token -]`;
 
 const macPattern = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 

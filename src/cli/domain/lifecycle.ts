@@ -62,7 +62,7 @@ async function domainForCreate(session: Session, ref: string): Promise<string> {
 }
 
 export function lifecycleCommand(verb: LifecycleVerb) {
-  const usage = `etherplane ${summaries[verb]}\n  common: [--json] [--no-wait] [--controller URL] [--token T]`;
+  const usage = `etherplane ${summaries[verb]}\n  common: [--json] [--no-wait] [--controller URL] [--token-file FILE|--token -]`;
   return async (args: string[]): Promise<void> => {
     const { values, positionals } = parse(
       args,

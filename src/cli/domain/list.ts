@@ -9,7 +9,8 @@ import { openSession, sessionFlags } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
 import { formatXlList, type XlListRow } from "../output/xl-list.js";
 
-const usage = "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token T]";
+const usage =
+  "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token-file FILE|--token -]";
 
 export function xlListRow(domain: DomainRecord): XlListRow {
   const seen = domain.observed;

@@ -28,6 +28,8 @@ export async function startController(options: {
 }): Promise<StartedController> {
   const log = createLogger("cluster:controller");
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  // A data directory an older etherplane (or a person) made 0755: it holds the store and tokens.
+  fs.chmodSync(options.dataDir, 0o700);
   const store = await openSqliteStore(path.join(options.dataDir, "controller.db"));
   const controller = new Controller(store, Date.now, options.limits);
   const prune = () =>
