@@ -4,6 +4,7 @@ import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatBytes, formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
+import { requestAllPages } from "../client/pages.js";
 
 /** Kept here so that the other commands do not load the store (token-local.ts loads it). */
 export const localTokenUsage =
@@ -25,9 +26,10 @@ export async function taskCommand(args: string[]): Promise<void> {
     return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "list") {
-    const { tasks } = await session.client.request<{ tasks: TaskRecord[] }>(
-      "GET",
+    const { tasks } = await requestAllPages<{ tasks: TaskRecord[] }>(
+      session.client,
       `/api/v1/tasks${values.state ? `?state=${encodeURIComponent(values.state)}` : ""}`,
+      "tasks",
     );
     if (session.json) return printJson({ tasks });
     const rows = tasks.map((t) => [
@@ -64,7 +66,11 @@ export async function hostCommand(args: string[]): Promise<void> {
   const { values } = parse(rest, sessionFlags, usage);
   if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  const { hosts } = await session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
+  const { hosts } = await requestAllPages<{ hosts: HostRecord[] }>(
+    session.client,
+    "/api/v1/hosts",
+    "hosts",
+  );
   if (session.json) return printJson({ hosts });
   const rows = hosts.map((h) => {
     const hv = h.inventory?.hypervisor;
@@ -115,8 +121,8 @@ export async function poolCommand(args: string[]): Promise<void> {
   const session = await openSession(values);
   if (command === "list") {
     const [{ pools }, { hosts }] = await Promise.all([
-      session.client.request<{ pools: PoolRecord[] }>("GET", "/api/v1/pools"),
-      session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts"),
+      requestAllPages<{ pools: PoolRecord[] }>(session.client, "/api/v1/pools", "pools"),
+      requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
     ]);
     if (session.json) return printJson({ pools });
     const hostName = new Map(hosts.map((h) => [h.id, h.name]));
@@ -194,9 +200,10 @@ export async function tokenCommand(args: string[]): Promise<void> {
     );
   }
   if (command === "list") {
-    const { tokens } = await session.client.request<{ tokens: TokenRecord[] }>(
-      "GET",
+    const { tokens } = await requestAllPages<{ tokens: TokenRecord[] }>(
+      session.client,
       "/api/v1/tokens",
+      "tokens",
     );
     if (session.json) return printJson({ tokens });
     const rows = tokens.map((t) => [

@@ -340,7 +340,23 @@ export function storeContract(
       assert.deepEqual(await s.listVolumes({ poolId: other.pool.id }), [clone, top]);
       assert.deepEqual(await s.listVolumes({ sourceId: full.id }), [clone]);
       assert.deepEqual(await s.listVolumes({ hostId: host.id, sourceId: full.id }), []);
-      for (const filter of [{}, { hostId: host.id }, { sourceId: full.id }, { poolId: "none" }])
+      // Pages by name: after a name, at most `limit`, with or without other conditions.
+      assert.deepEqual(await s.listVolumes({ limit: 2 }), [bare, full]);
+      assert.deepEqual(await s.listVolumes({ afterName: "b-web", limit: 1 }), [clone]);
+      assert.deepEqual(await s.listVolumes({ afterName: "b-web" }), [clone, top]);
+      assert.deepEqual(await s.listVolumes({ afterName: "a", poolId: other.pool.id }), [
+        clone,
+        top,
+      ]);
+      assert.deepEqual(await s.listVolumes({ afterName: "d-top" }), []);
+      await rejectsWith(s.listVolumes({ limit: 0 }), "INVALID_ARGUMENT", /limit/);
+      for (const filter of [
+        {},
+        { hostId: host.id },
+        { sourceId: full.id },
+        { poolId: "none" },
+        { afterName: "a-db", limit: 2 },
+      ])
         assert.deepEqual(JSON.parse(await s.listVolumesJson(filter)), await s.listVolumes(filter));
       const byAddress = (a: { shelf: number; slot: number }, b: typeof a): number =>
         a.shelf - b.shelf || a.slot - b.slot;

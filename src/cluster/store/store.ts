@@ -25,6 +25,10 @@ export interface VolumeFilter {
   hostId?: string;
   poolId?: string;
   sourceId?: string;
+  /** A page: only names after this one (by name, byte order)... */
+  afterName?: string;
+  /** ...and at most this many (1 to LIST_LIMIT_MAX; all when not given). */
+  limit?: number;
 }
 
 export interface Store {

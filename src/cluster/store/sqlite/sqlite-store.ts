@@ -402,7 +402,17 @@ class SqliteStore extends SqliteTables implements Store {
       pool_id: filter.poolId,
       source_id: filter.sourceId,
     });
-    const sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${where.sql} ORDER BY name`;
-    return this.texts(sql, ...where.params);
+    const params: unknown[] = [...where.params];
+    let sql = where.sql;
+    if (filter.afterName !== undefined) {
+      sql += `${sql ? " AND" : "WHERE"} name > ?`;
+      params.push(filter.afterName);
+    }
+    sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${sql} ORDER BY name`;
+    if (filter.limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(listLimit(filter.limit));
+    }
+    return this.texts(sql, ...params);
   }
 }
