@@ -169,14 +169,14 @@ describe("list endpoints over HTTP", () => {
       client,
       "/api/v1/hosts",
       "hosts",
-      2,
+      { pageLimit: 2 },
     );
     assert.deepEqual(names(all.hosts), ["h1", "h2", "h3", "h4", "h5"]);
     const volumes = await requestAllPages<{ volumes: Array<{ name: string }> }>(
       client,
       "/api/v1/volumes?host=h1",
       "volumes",
-      1,
+      { pageLimit: 1 },
     );
     assert.ok(volumes.volumes.every((v) => typeof v.name === "string"));
   });

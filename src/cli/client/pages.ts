@@ -13,10 +13,11 @@ export async function requestAllPages<T extends Record<string, unknown>>(
   client: ApiClient,
   path: string,
   field: keyof T & string,
-  pageLimit = PAGE_LIMIT,
+  options: { pageLimit?: number; startCursor?: string } = {},
 ): Promise<T> {
+  const { pageLimit = PAGE_LIMIT } = options;
   const separator = path.includes("?") ? "&" : "?";
-  let cursor: string | null = null;
+  let cursor: string | null = options.startCursor ?? null;
   let first: T | undefined;
   const all: unknown[] = [];
   for (let pages = 0; pages < PAGES_MAX; pages++) {

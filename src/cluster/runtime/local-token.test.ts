@@ -110,6 +110,18 @@ test("the etherplane command: token create --local, then the CLI logs in with th
   const hosts = await runCli(["host", "list"], { env });
   assert.equal(hosts.code, 0, hosts.stderr);
   assert.match(hosts.stdout, /^NAME/);
+  // The audit log through the CLI, every page: the local creations are in it.
+  const audit = await runCli(["audit"], { env });
+  assert.equal(audit.code, 0, audit.stderr);
+  assert.match(audit.stdout, /^TIME\s+ACTOR\s+ROLE\s+CALL\s+STATUS\s+WHAT$/m);
+  assert.match(
+    audit.stdout,
+    /local:\S+\s+local\s+LOCAL etherplane token create --local\s+201\s+token cli-rescue/,
+  );
+  assert.match(
+    audit.stdout,
+    /\(\d+ calls without a valid token refused since the controller started\)/,
+  );
   const badRole = await runCli(
     ["token", "create", "z", "--role", "agent", "--local", "--data-dir", path.join(dir, "data")],
     { env },
