@@ -93,6 +93,9 @@ export class ConsoleBroker {
       agent: null,
       lastActivityMs: this.clock.now(),
     });
+    // "end" too: an HTTP server's sockets allow half-open connections, so a client that leaves
+    // is not "close"d until this side ends as well, and would hold its slot.
+    client.once("end", () => this.close(id));
     client.once("close", () => this.close(id));
     client.once("error", () => this.close(id));
     return id;
