@@ -77,9 +77,14 @@ async function handle(
         "CONFLICT",
         `domain ${domain.name} is not running: etherplane start ${domain.name}`,
       );
-    const sessionId = controller.consoles.open(domain.hostId, domain.name, socket);
+    const sessionId = controller.consoles.open(
+      domain.hostId,
+      domain.name,
+      socket,
+      principal.tokenId,
+    );
     accept(socket, head);
-    await controller.store.appendAudit({
+    await controller.audit.record({
       timeMs: Date.now(),
       actor: principal.name,
       role: principal.role,

@@ -263,7 +263,7 @@ test("the volume list (sent as the store's own JSON) is what its schema says", a
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
   const listed = z
-    .object({ volumes: z.array(VolumeSchema.strict()) })
+    .object({ volumes: z.array(VolumeSchema.strict()), nextCursor: z.string().nullable() })
     .strict()
     .parse(await response.json());
   assert.deepEqual(listed.volumes, await store.listVolumes());

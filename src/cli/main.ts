@@ -53,6 +53,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
   host: { summary: "hosts: list", run: lazy(records, (m) => m.hostCommand) },
   pool: { summary: "storage pools: list|create", run: lazy(records, (m) => m.poolCommand) },
   token: { summary: "API tokens: create|list|revoke", run: lazy(records, (m) => m.tokenCommand) },
+  audit: {
+    summary: "the audit log (who did what, when, with what result)",
+    run: lazy(
+      () => import("./cluster/audit.js"),
+      (m) => m.auditCommand,
+    ),
+  },
   network: {
     summary: "host networks (bridges, uplinks, VLANs): create|list|delete",
     run: lazy(

@@ -99,7 +99,8 @@ export class CliDaemon {
 
 /**
  * `etherplane up` as a process in `ns`, its data and the CLI's config under `dir`, serving AoE
- * on `iface`; resolves once it has printed the admin token (saved in the config for the CLI).
+ * on `iface`; resolves once it has saved the admin token (in the config for the CLI, and in
+ * `adminTokenFile`, whose path it prints).
  * `env` is what later `runCli` calls need to use that config.
  */
 export async function startUpProcess(options: {
@@ -108,7 +109,7 @@ export async function startUpProcess(options: {
   iface: string;
   listen: string;
   name: string;
-}): Promise<{ daemon: CliDaemon; env: Record<string, string> }> {
+}): Promise<{ daemon: CliDaemon; env: Record<string, string>; adminTokenFile: string }> {
   const env = { ETHERPLANE_CONFIG: `${options.dir}/cli.json`, ETHERPLANE_LOG: "warn" };
   const daemon = new CliDaemon(
     ["up", "--data-dir", `${options.dir}/data`, "--aoe-iface", options.iface].concat([
@@ -120,12 +121,13 @@ export async function startUpProcess(options: {
     { ns: options.ns, env },
   );
   const deadline = Date.now() + 30_000;
-  while (!/admin token: ept_/.test(daemon.stdout)) {
+  for (;;) {
+    const saved = /admin token saved in (\S+)/.exec(daemon.stdout);
+    if (saved?.[1]) return { daemon, env, adminTokenFile: saved[1] };
     if (daemon.child.exitCode !== null)
       throw new Error(`etherplane up exited (${daemon.child.exitCode}): ${daemon.stderr}`);
     if (Date.now() > deadline)
-      throw new Error(`etherplane up printed no admin token: ${daemon.stderr}`);
+      throw new Error(`etherplane up said nothing of an admin token: ${daemon.stderr}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { daemon, env };
 }

@@ -188,8 +188,12 @@ export class ClusterLab {
     return host;
   }
 
-  private spawn(args: string[], ns: Namespace): { daemon: CliDaemon; stdout: () => string } {
-    const daemon = new CliDaemon(args, { ns });
+  private spawn(
+    args: string[],
+    ns: Namespace,
+    env?: Record<string, string>,
+  ): { daemon: CliDaemon; stdout: () => string } {
+    const daemon = new CliDaemon(args, { ns, ...(env ? { env } : {}) });
     this.net.adopt(daemon.child);
     let out = "";
     daemon.child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -212,8 +216,9 @@ export class ClusterLab {
     );
     this.controller = daemon;
     await waitForStdout(daemon, stdout, /controller listening at/);
-    const token = /admin token: (\S+)/.exec(stdout())?.[1];
-    if (token) this.adminToken = token;
+    // The first start saves the admin token in a file and prints the file's path.
+    const file = /admin token saved in (\S+)/.exec(stdout())?.[1];
+    if (file) this.adminToken = fs.readFileSync(file, "utf8").trim();
     if (!this.adminToken) throw new Error("the controller's first start printed no admin token");
   }
 
@@ -236,8 +241,6 @@ export class ClusterLab {
         "agent",
         "--join",
         CONTROLLER_URL,
-        "--token",
-        joinToken,
         "--name",
         host.name,
         ...(host.hypervisor
@@ -247,6 +250,7 @@ export class ClusterLab {
         host.dataDir,
       ],
       host.ns,
+      { ETHERPLANE_TOKEN: joinToken },
     );
     host.agent = daemon;
     await waitForStdout(daemon, stdout, /agent running for host/);
@@ -254,12 +258,10 @@ export class ClusterLab {
 
   /** Runs `etherplane ARGS` as an administrator on the controller's host; resolves with its output. */
   cli(args: string[], input?: string): CliDaemon {
-    const daemon = new CliDaemon(
-      [...args, "--controller", CONTROLLER_URL, "--token", this.adminToken],
-      {
-        ns: this.controllerNs,
-      },
-    );
+    const daemon = new CliDaemon([...args, "--controller", CONTROLLER_URL], {
+      ns: this.controllerNs,
+      env: { ETHERPLANE_TOKEN: this.adminToken },
+    });
     this.net.adopt(daemon.child);
     if (input !== undefined) daemon.child.stdin?.end(input);
     return daemon;

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { ApiApp, ApiDeps } from "../context.js";
+import { NextCursor, numberKey, page, PageQuery } from "../paging.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import {
   AuditSchema,
@@ -12,6 +13,9 @@ import {
   TaskSchema,
   TokenSchema,
 } from "../schemas.js";
+
+/** The task list pages through the newest this many (the Store's largest list). */
+const TASKS_IN_REACH = 10_000;
 
 const idParam = z.object({ id: z.string().min(1).max(128) });
 
@@ -25,20 +29,29 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags: ["tasks"],
       security: bearer,
       request: {
-        query: z.object({
+        query: PageQuery.extend({
           state: z.enum(["queued", "running", "succeeded", "failed"]).optional(),
-          limit: z.coerce.number().int().min(1).max(1000).optional(),
         }),
       },
-      responses: { 200: json(z.object({ tasks: z.array(TaskSchema) }), "newest first"), ...errors },
+      responses: {
+        200: json(
+          z.object({ tasks: z.array(TaskSchema), nextCursor: NextCursor }),
+          `newest first (of the newest ${TASKS_IN_REACH} kept in reach)`,
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       need(c, "read");
-      const { state, limit } = c.req.valid("query");
-      return c.json(
-        { tasks: await store.listTasks({ ...(state ? { state } : {}), limit: limit ?? 100 }) },
-        200,
+      const { state, ...query } = c.req.valid("query");
+      const tasks = await store.listTasks({ ...(state ? { state } : {}), limit: TASKS_IN_REACH });
+      const { items, nextCursor } = page(
+        tasks,
+        (t) => `${numberKey(t.createdMs)}\u0000${t.id}`,
+        query,
+        true,
       );
+      return c.json({ tasks: items, nextCursor }, 200);
     },
   );
 
@@ -65,11 +78,23 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/hosts",
       tags: ["hosts"],
       security: bearer,
-      responses: { 200: json(z.object({ hosts: z.array(HostSchema) }), "the hosts"), ...errors },
+      request: { query: PageQuery },
+      responses: {
+        200: json(
+          z.object({ hosts: z.array(HostSchema), nextCursor: NextCursor }),
+          "the hosts, by name",
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       need(c, "read");
-      return c.json({ hosts: await store.listHosts() }, 200);
+      const { items, nextCursor } = page(
+        await store.listHosts(),
+        (h) => h.name,
+        c.req.valid("query"),
+      );
+      return c.json({ hosts: items, nextCursor }, 200);
     },
   );
 
@@ -79,12 +104,14 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/aoe/foreign-targets",
       tags: ["hosts"],
       security: bearer,
+      request: { query: PageQuery },
       responses: {
         200: json(
           z.object({
             targets: z.array(
               z.object({ hostId: z.string(), shelf: z.number().int(), slot: z.number().int() }),
             ),
+            nextCursor: NextCursor,
           }),
           "AoE addresses answered on a storage segment by targets this cluster does not manage (never given to volumes)",
         ),
@@ -93,7 +120,12 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
     }),
     (c) => {
       need(c, "read");
-      return c.json({ targets: controller.agents.foreignTargets() }, 200);
+      const { items, nextCursor } = page(
+        controller.agents.foreignTargets(),
+        (t) => `${t.hostId}\u0000${numberKey(t.shelf)}.${numberKey(t.slot)}`,
+        c.req.valid("query"),
+      );
+      return c.json({ targets: items, nextCursor }, 200);
     },
   );
 
@@ -103,11 +135,23 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/pools",
       tags: ["pools"],
       security: bearer,
-      responses: { 200: json(z.object({ pools: z.array(PoolSchema) }), "the pools"), ...errors },
+      request: { query: PageQuery },
+      responses: {
+        200: json(
+          z.object({ pools: z.array(PoolSchema), nextCursor: NextCursor }),
+          "the pools, by name then host",
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       need(c, "read");
-      return c.json({ pools: await store.listPools() }, 200);
+      const { items, nextCursor } = page(
+        await store.listPools(),
+        (p) => `${p.name}\u0000${p.hostId}`,
+        c.req.valid("query"),
+      );
+      return c.json({ pools: items, nextCursor }, 200);
     },
   );
 
@@ -152,15 +196,26 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/tokens",
       tags: ["tokens"],
       security: bearer,
+      request: { query: PageQuery },
       responses: {
-        200: json(z.object({ tokens: z.array(TokenSchema) }), "the tokens (never their secrets)"),
+        200: json(
+          z.object({ tokens: z.array(TokenSchema), nextCursor: NextCursor }),
+          "the tokens (never their secrets), oldest first",
+        ),
         ...errors,
       },
     }),
     async (c) => {
       need(c, "admin");
-      const tokens = await store.listTokens();
-      return c.json({ tokens: tokens.map(({ secretHash: _hash, ...token }) => token) }, 200);
+      const { items, nextCursor } = page(
+        await store.listTokens(),
+        (t) => `${numberKey(t.createdMs)}\u0000${t.id}`,
+        c.req.valid("query"),
+      );
+      return c.json(
+        { tokens: items.map(({ secretHash: _hash, ...token }) => token), nextCursor },
+        200,
+      );
     },
   );
 
@@ -244,22 +299,47 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
         query: z.object({
           limit: z.coerce.number().int().min(1).max(10_000).optional(),
           afterId: z.coerce.number().int().min(0).optional(),
+          cursor: z
+            .string()
+            .regex(/^\d{1,16}$/)
+            .optional()
+            .openapi({
+              description:
+                "the nextCursor of the previous page; 0 starts at the oldest entry (without it: the newest `limit`)",
+            }),
         }),
       },
       responses: {
-        200: json(z.object({ entries: z.array(AuditSchema) }), "oldest first"),
+        200: json(
+          z.object({
+            entries: z.array(AuditSchema),
+            nextCursor: NextCursor,
+            refusedUnauthenticated: z.number().int().openapi({
+              description:
+                "calls refused for want of a valid token since the controller started (summarised in the log, at most one row per interval)",
+            }),
+          }),
+          "oldest first",
+        ),
         ...errors,
       },
     }),
     async (c) => {
       need(c, "admin");
-      const { limit, afterId } = c.req.valid("query");
+      const { limit = 100, afterId, cursor } = c.req.valid("query");
+      const after = cursor !== undefined ? Number(cursor) : afterId;
+      const entries = await store.listAudit({
+        limit,
+        ...(after !== undefined ? { afterId: after } : {}),
+      });
+      const last = entries.at(-1);
       return c.json(
         {
-          entries: await store.listAudit({
-            limit: limit ?? 100,
-            ...(afterId !== undefined ? { afterId } : {}),
-          }),
+          entries,
+          // Paging forward from a cursor; the newest `limit` (no cursor) has nothing after it.
+          nextCursor:
+            after !== undefined && entries.length === limit && last ? String(last.id) : null,
+          refusedUnauthenticated: controller.audit.counters().refusedUnauthenticated,
         },
         200,
       );

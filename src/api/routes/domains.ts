@@ -5,6 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
+import { NextCursor, page, PageQuery } from "../paging.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { TaskSchema } from "../schemas.js";
 import {
@@ -33,14 +34,19 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/domains",
       tags,
       security: bearer,
+      request: { query: PageQuery },
       responses: {
-        200: json(z.object({ domains: z.array(DomainSchema) }), "the domains"),
+        200: json(
+          z.object({ domains: z.array(DomainSchema), nextCursor: NextCursor }),
+          "the domains, by name",
+        ),
         ...errors,
       },
     }),
     async (c) => {
       need(c, "read");
-      return c.json({ domains: await domains.list() }, 200);
+      const { items, nextCursor } = page(await domains.list(), (d) => d.name, c.req.valid("query"));
+      return c.json({ domains: items, nextCursor }, 200);
     },
   );
 

@@ -1,6 +1,7 @@
 /** /api/v1/networks: bridges (with uplinks and VLANs) per host, made by the host's agent. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
+import { NextCursor, page, PageQuery } from "../paging.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { CreateNetworkRequest, NetworkSchema } from "../domain-schemas.js";
 
@@ -13,17 +14,25 @@ export function networkRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/networks",
       tags,
       security: bearer,
-      request: { query: z.object({ host: z.string().optional() }) },
+      request: { query: PageQuery.extend({ host: z.string().optional() }) },
       responses: {
-        200: json(z.object({ networks: z.array(NetworkSchema) }), "the networks"),
+        200: json(
+          z.object({ networks: z.array(NetworkSchema), nextCursor: NextCursor }),
+          "the networks, by name then host",
+        ),
         ...errors,
       },
     }),
     async (c) => {
       need(c, "read");
-      const { host } = c.req.valid("query");
+      const { host, ...query } = c.req.valid("query");
       const filter = host ? { hostId: (await controller.host(host)).id } : {};
-      return c.json({ networks: await controller.networks.list(filter) }, 200);
+      const { items, nextCursor } = page(
+        await controller.networks.list(filter),
+        (n) => `${n.name}\u0000${n.hostId}`,
+        query,
+      );
+      return c.json({ networks: items, nextCursor }, 200);
     },
   );
 

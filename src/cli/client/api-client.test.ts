@@ -120,7 +120,7 @@ test("401 adds how to log in; a token echoed by the server is masked", async () 
   assert.equal(error.code, "UNAUTHENTICATED");
   assert.equal(
     error.message,
-    "unknown token Bearer *** (log in with `etherplane login --controller URL --token T`)",
+    "unknown token Bearer *** (log in with `etherplane login --controller URL --token-file FILE`)",
   );
   assert.equal(error.params["field"], "authorization: Bearer ***");
 });

@@ -19,7 +19,7 @@ export function codeForStatus(status: number): ErrorCode {
   return "PROTOCOL";
 }
 
-const loginHint = "log in with `etherplane login --controller URL --token T`";
+const loginHint = "log in with `etherplane login --controller URL --token-file FILE`";
 
 export interface RequestContext {
   method: string;

@@ -135,8 +135,8 @@ test("missing settings say how to log in or start a controller", async () => {
     assert.ok(isEtherplaneError(error, "UNAUTHENTICATED"));
     assert.equal(
       error.message,
-      `not logged in: no token in --token, ETHERPLANE_TOKEN or ${none}; log in with ` +
-        "`etherplane login --controller URL --token T`, or run `etherplane up` to start a " +
+      `not logged in: no token from --token-file, --token -, ETHERPLANE_TOKEN or ${none}; log in with ` +
+        "`etherplane login --controller URL --token-file FILE`, or run `etherplane up` to start a " +
         "controller on this machine",
     );
     return true;
@@ -152,7 +152,7 @@ test("missing settings say how to log in or start a controller", async () => {
     (error) => {
       assert.ok(isEtherplaneError(error, "INVALID_ARGUMENT"));
       assert.ok(error.message.startsWith("no controller to talk to: none in --controller"));
-      assert.ok(error.message.includes("`etherplane login --controller URL --token T`"));
+      assert.ok(error.message.includes("`etherplane login --controller URL --token-file FILE`"));
       assert.ok(error.message.includes("`etherplane up`"));
       return true;
     },

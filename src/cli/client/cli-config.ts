@@ -1,5 +1,6 @@
 /**
- * Where the CLI finds its controller and token: flags (--controller, --token), then the
+ * Where the CLI finds its controller and token: flags (--controller, --token-file or `--token -`,
+ * token-input.ts; never a token on the command line), then the
  * environment (ETHERPLANE_CONTROLLER, ETHERPLANE_TOKEN), then the config file written by
  * `etherplane up` and `etherplane login` (ETHERPLANE_CONFIG, else
  * $XDG_CONFIG_HOME/etherplane/config.json, else ~/.config/etherplane/config.json). Each setting
@@ -12,16 +13,18 @@ import { dirname, isAbsolute, join } from "node:path";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
 import { isObject } from "./api-errors.js";
 import { checkControllerUrl, checkToken, type CliSettings } from "./settings.js";
+import { tokenFlags } from "./token-input.js";
 
 export type { CliSettings } from "./settings.js";
 
 /** The flags every controller command takes; spread into a command's parseArgs options. */
 export const cliConfigFlags = {
   controller: { type: "string" },
-  token: { type: "string" },
+  ...tokenFlags,
 } as const;
 
 export interface ResolveCliConfigOptions {
+  /** `token` is what --token-file or `--token -` gave (token-input.ts). */
   flags?: { controller?: string | undefined; token?: string | undefined };
   env?: Readonly<Record<string, string | undefined>>;
   /** For tests; defaults to os.homedir(). */
@@ -30,7 +33,7 @@ export interface ResolveCliConfigOptions {
 
 export const configFileBytesMax = 64 * 1024;
 const loginFix =
-  "log in with `etherplane login --controller URL --token T`, or run `etherplane up` to start " +
+  "log in with `etherplane login --controller URL --token-file FILE`, or run `etherplane up` to start " +
   "a controller on this machine";
 
 export function cliConfigPath(
@@ -68,8 +71,8 @@ export async function resolveCliConfig(
   if (token === undefined) {
     throw new EtherplaneError(
       "UNAUTHENTICATED",
-      `not logged in${controller ? ` to ${controller}` : ""}: no token in --token, ` +
-        `ETHERPLANE_TOKEN or ${file}; ${loginFix}`,
+      `not logged in${controller ? ` to ${controller}` : ""}: no token from --token-file, ` +
+        `--token -, ETHERPLANE_TOKEN or ${file}; ${loginFix}`,
       { params: { file } },
     );
   }
@@ -113,7 +116,7 @@ export async function readCliConfig(file: string): Promise<Partial<CliSettings> 
     // No cause and no parser message: V8 quotes the text around the error, which may be the token.
     throw invalidConfig(
       `${file} is not valid JSON; fix it, or write it again with ` +
-        "`etherplane login --controller URL --token T`",
+        "`etherplane login --controller URL --token-file FILE`",
       file,
     );
   }

@@ -32,7 +32,7 @@ export function checkControllerUrl(text: string, source: string): string {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
     throw invalid(`${source}: "${text}" is not an http or https URL; ${fix}`);
-  // fetch refuses URLs with credentials, and they would end up in messages: tokens go in --token.
+  // fetch refuses URLs with credentials, and they would end up in messages: tokens go in --token-file.
   if (url.username || url.password)
     throw invalid(`${source}: the URL must not hold a user name or password; pass a token instead`);
   if (url.search || url.hash) throw invalid(`${source}: "${text}" has a query or fragment; ${fix}`);

@@ -7,11 +7,12 @@ import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
+import { requestAllPages } from "../client/pages.js";
 
 const usage = `etherplane network COMMAND ...
   create NAME --host H [--bridge BRIDGE] [--uplink IF] [--vlan ID]   (the bridge is named NAME unless given)
   list [--host H] | delete NAME [--host H]
-  common: [--json] [--controller URL] [--token T]`;
+  common: [--json] [--controller URL] [--token-file FILE|--token -]`;
 
 export async function networkCommand(args: string[]): Promise<void> {
   const [command, ...rest] = args;
@@ -56,11 +57,12 @@ export async function networkCommand(args: string[]): Promise<void> {
     }
     case "list": {
       const [{ networks }, { hosts }] = await Promise.all([
-        session.client.request<{ networks: NetworkRecord[] }>(
-          "GET",
+        requestAllPages<{ networks: NetworkRecord[] }>(
+          session.client,
           `/api/v1/networks${hostQuery}`,
+          "networks",
         ),
-        session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts"),
+        requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
       ]);
       if (session.json) return printJson({ networks });
       const hostNames = new Map(hosts.map((h) => [h.id, h.name]));

@@ -4,6 +4,12 @@ import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatBytes, formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
+import { requestAllPages } from "../client/pages.js";
+
+/** Kept here so that the other commands do not load the store (token-local.ts loads it). */
+export const localTokenUsage =
+  "etherplane token create NAME --role admin|operator|viewer --local [--data-dir DIR] [--out FILE]\n" +
+  "  (as root on the controller's host: writes the token into the controller's store directly)";
 
 const time = (ms: number | null) =>
   ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
@@ -20,9 +26,10 @@ export async function taskCommand(args: string[]): Promise<void> {
     return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "list") {
-    const { tasks } = await session.client.request<{ tasks: TaskRecord[] }>(
-      "GET",
+    const { tasks } = await requestAllPages<{ tasks: TaskRecord[] }>(
+      session.client,
       `/api/v1/tasks${values.state ? `?state=${encodeURIComponent(values.state)}` : ""}`,
+      "tasks",
     );
     if (session.json) return printJson({ tasks });
     const rows = tasks.map((t) => [
@@ -59,7 +66,11 @@ export async function hostCommand(args: string[]): Promise<void> {
   const { values } = parse(rest, sessionFlags, usage);
   if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  const { hosts } = await session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
+  const { hosts } = await requestAllPages<{ hosts: HostRecord[] }>(
+    session.client,
+    "/api/v1/hosts",
+    "hosts",
+  );
   if (session.json) return printJson({ hosts });
   const rows = hosts.map((h) => {
     const hv = h.inventory?.hypervisor;
@@ -110,8 +121,8 @@ export async function poolCommand(args: string[]): Promise<void> {
   const session = await openSession(values);
   if (command === "list") {
     const [{ pools }, { hosts }] = await Promise.all([
-      session.client.request<{ pools: PoolRecord[] }>("GET", "/api/v1/pools"),
-      session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts"),
+      requestAllPages<{ pools: PoolRecord[] }>(session.client, "/api/v1/pools", "pools"),
+      requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
     ]);
     if (session.json) return printJson({ pools });
     const hostName = new Map(hosts.map((h) => [h.id, h.name]));
@@ -151,7 +162,8 @@ export async function tokenCommand(args: string[]): Promise<void> {
   const usage =
     "etherplane token create NAME --role admin|operator|viewer|join [--ttl 30m] [--replace] | token list | token revoke ID   [--json]\n" +
     "  a join token is for the host NAME, used once, and lives --ttl (default 1h); --replace lets an\n" +
-    "  existing host NAME join again (a reinstalled machine) and revokes its old agent tokens";
+    "  existing host NAME join again (a reinstalled machine) and revokes its old agent tokens\n" +
+    localTokenUsage;
   const [command, ...rest] = args;
   const { values, positionals } = parse(
     rest,
@@ -160,11 +172,23 @@ export async function tokenCommand(args: string[]): Promise<void> {
       role: { type: "string" },
       ttl: { type: "string" },
       replace: { type: "boolean" },
+      local: { type: "boolean" },
+      "data-dir": { type: "string" },
+      out: { type: "string" },
     },
     usage,
   );
   if (!command || command.startsWith("-") || values.help)
     return void process.stdout.write(`usage: ${usage}\n`);
+  if (command === "create" && values.local)
+    return (await import("./token-local.js")).localTokenCommand(
+      positionals[0],
+      values,
+      values.json === true,
+      localTokenUsage,
+    );
+  if (values.local || values["data-dir"] || values.out)
+    throw usageError("--local, --data-dir and --out go with token create --local", usage);
   const session = await openSession(values);
   if (command === "create") {
     const name = positionals[0];
@@ -193,9 +217,10 @@ export async function tokenCommand(args: string[]): Promise<void> {
     );
   }
   if (command === "list") {
-    const { tokens } = await session.client.request<{ tokens: TokenRecord[] }>(
-      "GET",
+    const { tokens } = await requestAllPages<{ tokens: TokenRecord[] }>(
+      session.client,
       "/api/v1/tokens",
+      "tokens",
     );
     if (session.json) return printJson({ tokens });
     const rows = tokens.map((t) => [

@@ -12,6 +12,7 @@ import { joinTokenPin } from "../../cluster/controller/join-tokens.js";
 import { chooseTls } from "../../cluster/runtime/start-controller.js";
 import { startAgent } from "../../cluster/runtime/start-agent.js";
 import { startController } from "../../cluster/runtime/start-controller.js";
+import { adminTokenPath, writeTokenFile } from "../../cluster/runtime/token-file.js";
 import { noAoeInterfaceHelp, up } from "../../cluster/runtime/up.js";
 import {
   AGENT_HYPERVISORS,
@@ -24,6 +25,14 @@ import { ApiClient } from "../client/api-client.js";
 import { fetchPinnedCa, readCaFile, savedCaPath, writeCaFile } from "../client/ca-trust.js";
 import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
 import { checkControllerUrl, checkToken } from "../client/settings.js";
+import { readTokenInput, TOKEN_HOW, tokenFlags } from "../client/token-input.js";
+import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
+
+/**
+ * The daemons' files (store, pools, agent state, token files) are the controller's user's alone:
+ * whatever creates a file in the data directory, it is created 0600 (directories 0700).
+ */
+const DAEMON_UMASK = 0o077;
 
 const DATA_DIR_DEFAULT = process.env["ETHERPLANE_DATA_DIR"] ?? "/var/lib/etherplane";
 const LISTEN_DEFAULT = "127.0.0.1:7380";
@@ -36,6 +45,11 @@ function parseListen(text: string, usage: string): { host: string; port: number 
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
+/** How root recovers a lost admin token (records.ts, `token create --local`). */
+function localTokenHint(dataDir: string): string {
+  return `etherplane token create NAME --role admin --local --data-dir ${dataDir}`;
+}
+
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -46,7 +60,7 @@ function untilSignal(): Promise<string> {
 export async function upCommand(args: string[]): Promise<void> {
   const usage =
     "etherplane up [--data-dir DIR] [--listen HOST:PORT] [--aoe-iface IF ...] [--name HOSTNAME]\n" +
-    `  ${TLS_USAGE}`;
+    `  ${TLS_USAGE}\n  ${limitUsage}`;
   const { values } = parse(
     args,
     {
@@ -55,10 +69,13 @@ export async function upCommand(args: string[]): Promise<void> {
       "aoe-iface": { type: "string", multiple: true },
       name: { type: "string" },
       ...tlsFlags,
+      ...limitFlags,
     },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const limits = parseLimitFlags(values, usage);
+  process.umask(DAEMON_UMASK);
   const log = createLogger("cluster:up");
   const dataDir = values["data-dir"] ?? DATA_DIR_DEFAULT;
   const ifaces = stringList(values["aoe-iface"]);
@@ -69,6 +86,7 @@ export async function upCommand(args: string[]): Promise<void> {
     tls: tlsChoice(listen.host, values, usage),
     exportInterfaces: ifaces,
     ...(values.name ? { hostName: values.name } : {}),
+    limits,
   });
   if (ifaces.length === 0) {
     const dataDirFlag = values["data-dir"] ? ` --data-dir ${values["data-dir"]}` : "";
@@ -83,11 +101,15 @@ export async function upCommand(args: string[]): Promise<void> {
   if (running.adminToken) {
     await writeCliConfig(configFile, { controller: running.url, token: running.adminToken });
     process.stdout.write(
-      `etherplane is up at ${running.url}\nadmin token: ${running.adminToken}\n(saved for the CLI in ${configFile}; try: etherplane volume create web --size 1G)\n`,
+      `etherplane is up at ${running.url}\nadmin token saved in ${running.adminTokenFile} ` +
+        `(mode 0600) and in the CLI's config ${configFile}\n` +
+        "try: etherplane volume create web --size 1G\n",
     );
   } else {
     process.stdout.write(
-      `etherplane is up at ${running.url}\n(the admin token was printed on the first run and saved in ${configFile})\n`,
+      `etherplane is up at ${running.url}\n(the first run saved the admin token in ` +
+        `${running.adminTokenFile} and in the CLI's config ${configFile}; if they are lost, ` +
+        `make another as root on this host: ${localTokenHint(dataDir)})\n`,
     );
   }
   const signal = await untilSignal();
@@ -96,18 +118,22 @@ export async function upCommand(args: string[]): Promise<void> {
 }
 
 export async function controllerCommand(args: string[]): Promise<void> {
-  const usage = `etherplane controller [--data-dir DIR] [--listen HOST:PORT]\n  ${TLS_USAGE}`;
+  const usage = `etherplane controller [--data-dir DIR] [--listen HOST:PORT]\n  ${TLS_USAGE}\n  ${limitUsage}`;
   const { values } = parse(
     args,
-    { "data-dir": { type: "string" }, listen: { type: "string" }, ...tlsFlags },
+    { "data-dir": { type: "string" }, listen: { type: "string" }, ...tlsFlags, ...limitFlags },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const limits = parseLimitFlags(values, usage);
+  process.umask(DAEMON_UMASK);
+  const dataDir = values["data-dir"] ?? DATA_DIR_DEFAULT;
   const listen = parseListen(values.listen ?? LISTEN_DEFAULT, usage);
   const started = await startController({
-    dataDir: values["data-dir"] ?? DATA_DIR_DEFAULT,
+    dataDir,
     ...listen,
     tls: tlsChoice(listen.host, values, usage),
+    limits,
   });
   if (started.tls)
     process.stdout.write(
@@ -116,8 +142,11 @@ export async function controllerCommand(args: string[]): Promise<void> {
   const tokens = await started.controller.store.listTokens();
   if (!tokens.some((t) => t.role === "admin" && !t.revoked)) {
     const { secret } = await started.controller.auth.createToken({ name: "admin", role: "admin" });
+    const file = adminTokenPath(dataDir);
+    writeTokenFile(file, secret, true);
     process.stdout.write(
-      `admin token: ${secret}\n(shown once: keep it, or log in with it: etherplane login --controller ${started.server.url} --token ...)\n`,
+      `admin token saved in ${file} (mode 0600): log in with etherplane login --controller ` +
+        `${started.server.url} --token-file ${file}\n`,
     );
   }
   process.stdout.write(`controller listening at ${started.server.url}\n`);
@@ -190,7 +219,8 @@ async function joinTrust(
 
 export async function agentCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane agent --join URL --token JOIN-TOKEN [--name HOSTNAME] [--role storage|compute ...]\n" +
+    "etherplane agent --join URL (--token-file FILE | --token - | ETHERPLANE_TOKEN=JOIN-TOKEN)\n" +
+    "  [--name HOSTNAME] [--role storage|compute ...]\n" +
     "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
     "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)";
@@ -198,7 +228,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     args,
     {
       join: { type: "string" },
-      token: { type: "string" },
+      ...tokenFlags,
       name: { type: "string" },
       role: { type: "string", multiple: true },
       "aoe-iface": { type: "string", multiple: true },
@@ -219,6 +249,7 @@ export async function agentCommand(args: string[]): Promise<void> {
   if (hypervisor !== undefined && !(AGENT_HYPERVISORS as readonly string[]).includes(hypervisor))
     throw usageError(`--hypervisor ${hypervisor}: choose xen or qemu`, usage);
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  process.umask(DAEMON_UMASK);
   const dataDir = path.join(values["data-dir"] ?? DATA_DIR_DEFAULT, "agent");
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const credentialsFile = path.join(dataDir, "credentials.json");
@@ -226,13 +257,15 @@ export async function agentCommand(args: string[]): Promise<void> {
   if (fs.existsSync(credentialsFile)) {
     credentials = JSON.parse(fs.readFileSync(credentialsFile, "utf8")) as AgentCredentials;
   } else {
-    if (!values.join || !values.token)
+    const given = await readTokenInput(values);
+    const fromEnv = process.env["ETHERPLANE_TOKEN"];
+    if (!values.join || (given === undefined && !fromEnv))
       throw usageError(
-        "this host has not joined yet: give --join URL and --token JOIN-TOKEN (an admin makes one with: etherplane token create NAME --role join)",
+        `this host has not joined yet: give --join URL and the join token (${TOKEN_HOW}; an admin makes one with: etherplane token create NAME --role join)`,
         usage,
       );
     const controller = checkControllerUrl(values.join, "--join");
-    const joinToken = checkToken(values.token, "--token");
+    const joinToken = given ?? checkToken(fromEnv ?? "", "ETHERPLANE_TOKEN");
     const ifaces = stringList(values["aoe-iface"]);
     const caPem = await joinTrust(controller, joinToken, values["ca-file"]);
     const reply = await new ApiClient({
@@ -277,23 +310,27 @@ export async function agentCommand(args: string[]): Promise<void> {
 
 export async function loginCommand(args: string[]): Promise<void> {
   const usage =
-    "etherplane login --controller URL --token TOKEN [--ca-file PEM | --ca-sha256 HEX]\n" +
+    "etherplane login --controller URL (--token-file FILE | --token - | ETHERPLANE_TOKEN=TOKEN)\n" +
+    "  [--ca-file PEM | --ca-sha256 HEX]\n" +
     "  (https: trust the controller's CA from a file, or pin it by the SHA-256 the controller printed)";
   const { values } = parse(
     args,
     {
       controller: { type: "string" },
-      token: { type: "string" },
+      ...tokenFlags,
       "ca-file": { type: "string" },
       "ca-sha256": { type: "string" },
     },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
-  if (!values.controller || !values.token) throw usageError("give --controller and --token", usage);
+  const given = await readTokenInput(values);
+  const fromEnv = process.env["ETHERPLANE_TOKEN"];
+  if (!values.controller || (given === undefined && !fromEnv))
+    throw usageError(`give --controller and the token (${TOKEN_HOW})`, usage);
   const settings = {
     controller: checkControllerUrl(values.controller, "--controller"),
-    token: checkToken(values.token, "--token"),
+    token: given ?? checkToken(fromEnv ?? "", "ETHERPLANE_TOKEN"),
   };
   const pin = values["ca-sha256"]
     ?.toLowerCase()

@@ -3,6 +3,7 @@ import { ApiClient } from "../client/api-client.js";
 import { resolveCaPem } from "../client/ca-trust.js";
 import { cliConfigFlags, cliConfigPath, resolveCliConfig } from "../client/cli-config.js";
 import { apiTaskSource } from "../client/task-source.js";
+import { readTokenInput } from "../client/token-input.js";
 import type { TaskRecord } from "../../cluster/model.js";
 import { followTask } from "../output/task-follower.js";
 import { printJson } from "../output/json.js";
@@ -22,12 +23,14 @@ export interface Session {
 export async function openSession(values: {
   controller?: string | boolean;
   token?: string | boolean;
+  "token-file"?: string | boolean;
   json?: boolean | string;
   "no-wait"?: boolean | string;
 }): Promise<Session> {
+  const token = await readTokenInput(values);
   const flags = {
     ...(typeof values.controller === "string" ? { controller: values.controller } : {}),
-    ...(typeof values.token === "string" ? { token: values.token } : {}),
+    ...(token !== undefined ? { token } : {}),
   };
   const settings = await resolveCliConfig({ flags });
   // The controller's CA when `login` or `up` pinned one (or ETHERPLANE_CA_FILE).

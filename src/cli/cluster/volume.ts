@@ -8,6 +8,7 @@ import { parse, usageError } from "../args.js";
 import { formatBytes, formatTable, parseBytes } from "../output/table.js";
 import { printJson } from "../output/json.js";
 import { finishTask, openSession, sessionFlags, type Session } from "./session.js";
+import { requestAllPages } from "../client/pages.js";
 
 type VolumeReply = { volume: VolumeRecord; task: TaskRecord };
 const enc = encodeURIComponent;
@@ -50,15 +51,23 @@ const usage = `etherplane volume COMMAND ...
   list | show NAME | resize NAME --size SIZE | snapshot NAME SNAP | clone NAME NEW [--address S.L]
   delete NAME [--force] | export NAME | unexport NAME | allow NAME MAC|HOST ... | deny NAME MAC|HOST ...
   allow NAME --everyone | deny NAME --everyone   (admin: open a volume to every host on the SAN, or close it)
-  common: [--json] [--no-wait] [--controller URL] [--token T]`;
+  common: [--json] [--no-wait] [--controller URL] [--token-file FILE|--token -]`;
 
 const macPattern = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
 async function list(session: Session): Promise<void> {
   const [{ volumes }, { pools }, { hosts }] = await Promise.all([
-    session.client.request<{ volumes: VolumeRecord[] }>("GET", "/api/v1/volumes"),
-    session.client.request<{ pools: Array<{ id: string; name: string }> }>("GET", "/api/v1/pools"),
-    session.client.request<{ hosts: Array<{ id: string; name: string }> }>("GET", "/api/v1/hosts"),
+    requestAllPages<{ volumes: VolumeRecord[] }>(session.client, "/api/v1/volumes", "volumes"),
+    requestAllPages<{ pools: Array<{ id: string; name: string }> }>(
+      session.client,
+      "/api/v1/pools",
+      "pools",
+    ),
+    requestAllPages<{ hosts: Array<{ id: string; name: string }> }>(
+      session.client,
+      "/api/v1/hosts",
+      "hosts",
+    ),
   ]);
   if (session.json) return printJson({ volumes });
   process.stdout.write(

@@ -6,8 +6,9 @@ import { upgradeToConsole } from "../../cluster/agent/controller-link.js";
 import { parse, usageError } from "../args.js";
 import { resolveCaPem } from "../client/ca-trust.js";
 import { resolveCliConfig, cliConfigFlags, cliConfigPath } from "../client/cli-config.js";
+import { readTokenInput } from "../client/token-input.js";
 
-const usage = "etherplane console NAME [--controller URL] [--token T]   (^] leaves)";
+const usage = "etherplane console NAME [--controller URL] [--token-file FILE]   (^] leaves)";
 /** Ctrl-] (GS), the escape of telnet, virsh console and xl console. */
 const ESCAPE = 0x1d;
 
@@ -16,9 +17,16 @@ export async function consoleCommand(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const name = positionals[0];
   if (!name) throw usageError("console: name the domain", usage);
+  if (values.token === "-")
+    throw usageError(
+      "console: stdin is the console's keyboard, so --token - cannot read the token from it; " +
+        "use --token-file FILE or ETHERPLANE_TOKEN",
+      usage,
+    );
+  const token = await readTokenInput(values);
   const flags = {
     ...(typeof values.controller === "string" ? { controller: values.controller } : {}),
-    ...(typeof values.token === "string" ? { token: values.token } : {}),
+    ...(token !== undefined ? { token } : {}),
   };
   const settings = await resolveCliConfig({ flags });
   const socket = await upgradeToConsole(

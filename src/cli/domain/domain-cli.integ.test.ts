@@ -78,7 +78,7 @@ describe("domain files through the CLI", () => {
     const notRunning = await cli(["console", "noc.grid"]);
     assert.equal(notRunning.code, 8, notRunning.stderr);
     assert.match(notRunning.stderr, /noc\.grid is not running: etherplane start noc\.grid/);
-    const stranger = await cli(["console", "noc.grid", "--token", "ept_not-a-token"]);
+    const stranger = await cli(["console", "noc.grid"], { ETHERPLANE_TOKEN: "ept_not-a-token" });
     assert.equal(stranger.code, 9, stranger.stderr);
     // Twice is a conflict that says what to do.
     const again = await cli(["domain", "import", seedFile]);

@@ -17,7 +17,7 @@ const usage = `etherplane domain COMMAND ...
   export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
   edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
   show NAME | delete NAME
-  common: [--json] [--controller URL] [--token T]`;
+  common: [--json] [--controller URL] [--token-file FILE|--token -]`;
 
 export interface ImportReply {
   domain: DomainRecord;

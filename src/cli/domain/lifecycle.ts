@@ -10,6 +10,7 @@ import { parse, usageError } from "../args.js";
 import { finishTask, openSession, sessionFlags, type Session } from "../cluster/session.js";
 import { domainName, parseXlConfig } from "../../domain/xl-cfg/index.js";
 import { importFiles, readDomainFile } from "./domain-files.js";
+import { requestAllPages } from "../client/pages.js";
 
 type DomainReply = { domain: DomainRecord; task: TaskRecord };
 const enc = encodeURIComponent;
@@ -45,9 +46,10 @@ async function domainForCreate(session: Session, ref: string): Promise<string> {
   if (!fs.existsSync(ref)) return ref;
   const config = readDomainFile(ref);
   const name = domainName(parseXlConfig(config, ref));
-  const { domains } = await session.client.request<{ domains: DomainRecord[] }>(
-    "GET",
+  const { domains } = await requestAllPages<{ domains: DomainRecord[] }>(
+    session.client,
     "/api/v1/domains",
+    "domains",
   );
   const existing = domains.find((d) => d.name === name);
   if (existing && existing.config.startsWith(config)) return existing.name;
@@ -62,7 +64,7 @@ async function domainForCreate(session: Session, ref: string): Promise<string> {
 }
 
 export function lifecycleCommand(verb: LifecycleVerb) {
-  const usage = `etherplane ${summaries[verb]}\n  common: [--json] [--no-wait] [--controller URL] [--token T]`;
+  const usage = `etherplane ${summaries[verb]}\n  common: [--json] [--no-wait] [--controller URL] [--token-file FILE|--token -]`;
   return async (args: string[]): Promise<void> => {
     const { values, positionals } = parse(
       args,

@@ -8,8 +8,10 @@ import { parse } from "../args.js";
 import { openSession, sessionFlags } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
 import { formatXlList, type XlListRow } from "../output/xl-list.js";
+import { requestAllPages } from "../client/pages.js";
 
-const usage = "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token T]";
+const usage =
+  "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token-file FILE|--token -]";
 
 export function xlListRow(domain: DomainRecord): XlListRow {
   const seen = domain.observed;
@@ -70,9 +72,10 @@ export async function listCommand(args: string[]): Promise<void> {
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  let { domains } = await session.client.request<{ domains: DomainRecord[] }>(
-    "GET",
+  let { domains } = await requestAllPages<{ domains: DomainRecord[] }>(
+    session.client,
     "/api/v1/domains",
+    "domains",
   );
   if (positionals.length > 0) {
     const wanted = new Set(positionals);
@@ -87,8 +90,8 @@ export async function listCommand(args: string[]): Promise<void> {
   if (session.json) return printJson({ domains });
   if (!values.long) return void process.stdout.write(`${formatXlList(domains.map(xlListRow))}\n`);
   const [{ hosts }, { volumes }] = await Promise.all([
-    session.client.request<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts"),
-    session.client.request<{ volumes: VolumeRecord[] }>("GET", "/api/v1/volumes"),
+    requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
+    requestAllPages<{ volumes: VolumeRecord[] }>(session.client, "/api/v1/volumes", "volumes"),
   ]);
   const hostNames = new Map(hosts.map((h) => [h.id, h.name]));
   const volumeById = new Map(volumes.map((v) => [v.id, v]));

@@ -10,8 +10,9 @@ import type { Store } from "../store/store.js";
 import { randomBytes } from "node:crypto";
 import { allocateMac } from "../../domain/mac/mac-allocator.js";
 import { AgentService } from "./agent-service.js";
+import { AUDIT_LIMITS_DEFAULT, AuditLog, type AuditLimits } from "./audit-log.js";
 import { AuthService } from "./auth-service.js";
-import { ConsoleBroker } from "./console-broker.js";
+import { CONSOLE_LIMITS_DEFAULT, ConsoleBroker, type ConsoleLimits } from "./console-broker.js";
 import { DomainLifecycle } from "./domain-lifecycle.js";
 import { DomainObserver } from "./domain-observer.js";
 import { DomainService } from "./domain-service.js";
@@ -20,8 +21,15 @@ import { TaskService } from "./task-service.js";
 import { VolumeGrants } from "./volume-grants.js";
 import { VolumeService } from "./volume-service.js";
 
+/** The controller's configurable bounds (flags of `controller` and `up`). */
+export interface ControllerLimits {
+  audit: AuditLimits;
+  consoles: ConsoleLimits;
+}
+
 export class Controller {
   readonly auth: AuthService;
+  readonly audit: AuditLog;
   readonly tasks: TaskService;
   readonly agents: AgentService;
   readonly volumes: VolumeService;
@@ -33,14 +41,16 @@ export class Controller {
   constructor(
     readonly store: Store,
     private readonly now: () => number = Date.now,
+    limits: Partial<ControllerLimits> = {},
   ) {
     this.auth = new AuthService(store, now);
+    this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);
     this.domains = new DomainService(store, (used) => allocateMac(used, randomBytes), now);
     const grants = new VolumeGrants(store);
     this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, grants, now);
     this.networks = new NetworkService(store, now);
-    this.consoles = new ConsoleBroker();
+    this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
     this.agents = new AgentService(
       store,
       this.auth,

@@ -262,7 +262,7 @@ describe("domains on a fake hypervisor", () => {
     const [client, controllerSide] = duplexPair();
     let seen = "";
     client.on("data", (chunk: Buffer) => (seen += chunk.toString("latin1")));
-    b.controller.consoles.open(b.host.id, "con", controllerSide);
+    b.controller.consoles.open(b.host.id, "con", controllerSide, "tok-test");
     await b.pass(); // the agent sees the session and connects back
     const deadline = Date.now() + 5000;
     while (!/EP-GUEST READY con/.test(seen) && Date.now() < deadline)

@@ -6,7 +6,7 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { newId } from "../../foundation/ids.js";
 import { macToString, parseMac } from "../../aoe/codec/index.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
-import type { Store } from "../store/store.js";
+import type { Store, VolumeFilter } from "../store/store.js";
 import {
   allocateAddress,
   checkAddressFree,
@@ -115,7 +115,7 @@ export class VolumeService {
   }
 
   /** The same list as JSON text, for the API to send as it is (see Store.listVolumesJson). */
-  listJson(filter: { hostId?: string; poolId?: string } = {}): Promise<string> {
+  listJson(filter: VolumeFilter = {}): Promise<string> {
     return this.store.listVolumesJson(filter);
   }
 

@@ -133,7 +133,7 @@ describe(
         copies: [kernel.copy, { hostPath: kit.initrd, mountPoint: GUEST_INITRD }],
       });
       await xen.run(
-        `node ${dom0ProjectPath(cliPath)} agent --join ${lab.controllerUrl} --token ${await lab.joinTokenFor("xen1")} ` +
+        `ETHERPLANE_TOKEN=${await lab.joinTokenFor("xen1")} node ${dom0ProjectPath(cliPath)} agent --join ${lab.controllerUrl} ` +
           "--name xen1 --role compute --hypervisor xen >/tmp/agent.log 2>&1 &",
       );
       // Placement needs the host's hypervisor: its agent's first report carries it.

@@ -14,7 +14,8 @@ import {
 } from "../../api/tls/tls-files.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
-import { Controller } from "../controller/controller.js";
+import { errorMessage } from "../../foundation/errors.js";
+import { Controller, type ControllerLimits } from "../controller/controller.js";
 import { openSqliteStore } from "../store/sqlite/index.js";
 
 export interface StartedController {
@@ -59,15 +60,19 @@ export function chooseTls(
   return isLoopback(host) ? { mode: "off" } : { mode: "own" };
 }
 
+/** How often the audit log's retention runs (and once at start). */
+export const AUDIT_PRUNE_INTERVAL_MS = 3600_000;
+
 export async function startController(options: {
   dataDir: string;
   host: string;
   port: number;
   /** Default: chooseTls(host, {}) (TLS with its own CA off loopback, plain HTTP on it). */
   tls?: TlsChoice;
+  limits?: Partial<ControllerLimits>;
 }): Promise<StartedController> {
+  const log = createLogger("cluster:controller");
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const log = createLogger("api:server");
   const choice = options.tls ?? chooseTls(options.host, {});
   const tls =
     choice.mode === "own"
@@ -79,8 +84,19 @@ export async function startController(options: {
     log.warn(
       `serving plain HTTP on ${options.host}: tokens and consoles cross the network in clear; drop --insecure-http to serve TLS`,
     );
+  // A data directory an older etherplane (or a person) made 0755: it holds the store and tokens.
+  fs.chmodSync(options.dataDir, 0o700);
   const store = await openSqliteStore(path.join(options.dataDir, "controller.db"));
-  const controller = new Controller(store);
+  const controller = new Controller(store, Date.now, options.limits);
+  const prune = () =>
+    controller.audit.prune().then(
+      (count) => {
+        if (count > 0) log.info(`audit retention: ${count} old entries removed`);
+      },
+      (error: unknown) => log.warn(`audit retention failed: ${errorMessage(error)}`),
+    );
+  await prune();
+  const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
   controller.auth.caSha256 = tls?.caSha256 ?? null;
   let server: ApiServer;
   try {
@@ -91,6 +107,7 @@ export async function startController(options: {
       upgrade: consoleUpgradeHandler(controller, createLogger("api:console")),
     });
   } catch (error) {
+    clearInterval(pruner);
     await store.close();
     throw error;
   }
@@ -99,8 +116,14 @@ export async function startController(options: {
     server,
     tls,
     stop: async () => {
+      clearInterval(pruner);
       controller.consoles.closeAll();
       await server.close();
+      await controller.audit.flush().catch((error: unknown) => {
+        log.warn(
+          `audit: the last summary of refused calls was not written: ${errorMessage(error)}`,
+        );
+      });
       await store.close();
     },
   };

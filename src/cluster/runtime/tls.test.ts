@@ -97,7 +97,7 @@ describe("a controller serving TLS with its own CA", () => {
 
       // A console session for host-a: host-c's agent cannot take it; host-a's can, over https.
       const [client] = duplexPair();
-      const sessionId = controller.consoles.open(a.hostId, "web", client);
+      const sessionId = controller.consoles.open(a.hostId, "web", client, "operator-token");
       const linkC = new HttpLink(server.url, c.token, caPem);
       assert.deepEqual((await linkC.desired()).consoles, []);
       await assert.rejects(linkC.openConsole(sessionId), (e: unknown) =>

@@ -1,6 +1,7 @@
 /**
  * `etherplane up`: a controller and an agent in one process on this machine. First run: an admin
- * token (printed once, and written to the CLI's config so `etherplane volume ...` works at once),
+ * token (saved in DATA_DIR/admin.token, mode 0600, never printed; the CLI command also writes it
+ * to the CLI's config so that `etherplane volume ...` works at once),
  * this host registered with the storage role, and a directory pool "default" in the data directory.
  */
 import * as fs from "node:fs";
@@ -8,7 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { InProcessLink } from "../agent/controller-link.js";
 import { startAgent, type StartedAgent } from "./start-agent.js";
+import type { ControllerLimits } from "../controller/controller.js";
 import { startController, type StartedController, type TlsChoice } from "./start-controller.js";
+import { adminTokenPath, writeTokenFile } from "./token-file.js";
 
 export interface UpOptions {
   dataDir: string;
@@ -25,6 +28,7 @@ export interface UpOptions {
   netnsPath?: string;
   /** How often the agent looks for foreign AoE targets (default 30 s). */
   scanIntervalMs?: number;
+  limits?: Partial<ControllerLimits>;
 }
 
 /**
@@ -50,6 +54,8 @@ export interface Up {
   url: string;
   /** Only on the first run, when the admin token is made; later runs reuse the saved one. */
   adminToken: string | null;
+  /** Where the first run saved the admin token (mode 0600). */
+  adminTokenFile: string;
   controller: StartedController;
   agent: StartedAgent;
   stop(): Promise<void>;
@@ -63,6 +69,7 @@ export async function up(options: UpOptions): Promise<Up> {
     const tokens = await ctl.store.listTokens();
     if (!tokens.some((t) => t.role === "admin" && !t.revoked)) {
       adminToken = (await ctl.auth.createToken({ name: "admin", role: "admin" })).secret;
+      writeTokenFile(adminTokenPath(options.dataDir), adminToken, true);
     }
     const exportInterfaces = options.exportInterfaces ?? [];
     const host = await ctl.agents.registerHost({
@@ -85,6 +92,7 @@ export async function up(options: UpOptions): Promise<Up> {
     return {
       url: controller.server.url,
       adminToken,
+      adminTokenFile: adminTokenPath(options.dataDir),
       controller,
       agent,
       stop: async () => {

@@ -343,7 +343,23 @@ export function storeContract(
       assert.deepEqual(await s.listVolumes({ poolId: other.pool.id }), [clone, top]);
       assert.deepEqual(await s.listVolumes({ sourceId: full.id }), [clone]);
       assert.deepEqual(await s.listVolumes({ hostId: host.id, sourceId: full.id }), []);
-      for (const filter of [{}, { hostId: host.id }, { sourceId: full.id }, { poolId: "none" }])
+      // Pages by name: after a name, at most `limit`, with or without other conditions.
+      assert.deepEqual(await s.listVolumes({ limit: 2 }), [bare, full]);
+      assert.deepEqual(await s.listVolumes({ afterName: "b-web", limit: 1 }), [clone]);
+      assert.deepEqual(await s.listVolumes({ afterName: "b-web" }), [clone, top]);
+      assert.deepEqual(await s.listVolumes({ afterName: "a", poolId: other.pool.id }), [
+        clone,
+        top,
+      ]);
+      assert.deepEqual(await s.listVolumes({ afterName: "d-top" }), []);
+      await rejectsWith(s.listVolumes({ limit: 0 }), "INVALID_ARGUMENT", /limit/);
+      for (const filter of [
+        {},
+        { hostId: host.id },
+        { sourceId: full.id },
+        { poolId: "none" },
+        { afterName: "a-db", limit: 2 },
+      ])
         assert.deepEqual(JSON.parse(await s.listVolumesJson(filter)), await s.listVolumes(filter));
       const byAddress = (a: { shelf: number; slot: number }, b: typeof a): number =>
         a.shelf - b.shelf || a.slot - b.slot;
@@ -551,6 +567,38 @@ export function storeContract(
       assert.deepEqual(await s.listAudit({ afterId: ids[1]! }), stored.slice(2));
       assert.deepEqual(await s.listAudit({ afterId: ids[3]! }), []);
     });
+
+    storeTest(
+      "audit retention: entries older than the age go, then the oldest over the row cap",
+      async (s) => {
+        const ids: number[] = [];
+        for (let i = 0; i < 6; i++) ids.push(await s.appendAudit(auditEntry({ timeMs: 1000 * i })));
+        // Older than 2000: the first two go; the cap of 10 keeps the rest.
+        assert.equal(await s.pruneAudit({ olderThanMs: 2000, rowsMax: 10 }), 2);
+        assert.deepEqual(
+          (await s.listAudit()).map((e) => e.id),
+          ids.slice(2),
+        );
+        // A cap of 3: the oldest of the four left goes, whatever its age.
+        assert.equal(await s.pruneAudit({ olderThanMs: 0, rowsMax: 3 }), 1);
+        assert.deepEqual(
+          (await s.listAudit()).map((e) => e.id),
+          ids.slice(3),
+        );
+        assert.equal(
+          await s.pruneAudit({ olderThanMs: 0, rowsMax: 3 }),
+          0,
+          "nothing more to prune",
+        );
+        const next = await s.appendAudit(auditEntry({ timeMs: 9000 }));
+        assert.ok(next > ids.at(-1)!, "ids are not reused after pruning");
+        await rejectsWith(
+          s.pruneAudit({ olderThanMs: 0, rowsMax: 0 }),
+          "INVALID_ARGUMENT",
+          /rowsMax/,
+        );
+      },
+    );
 
     test("a closed store refuses calls with CLOSED; closing twice is harmless", async () => {
       const { store } = await open();

@@ -27,6 +27,10 @@ export interface VolumeFilter {
   hostId?: string;
   poolId?: string;
   sourceId?: string;
+  /** A page: only names after this one (by name, byte order)... */
+  afterName?: string;
+  /** ...and at most this many (1 to LIST_LIMIT_MAX; all when not given). */
+  limit?: number;
 }
 
 export interface Store {
@@ -117,6 +121,11 @@ export interface Store {
   /** Appends and returns the entry's id. */
   appendAudit(entry: Omit<AuditRecord, "id">): Promise<number>;
   listAudit(filter?: { limit?: number; afterId?: number }): Promise<AuditRecord[]>;
+  /**
+   * Retention: deletes the entries older than `olderThanMs` (by timeMs), then the oldest beyond
+   * the newest `rowsMax`. Returns how many went. Ids are never reused.
+   */
+  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number>;
 
   close(): Promise<void>;
 }

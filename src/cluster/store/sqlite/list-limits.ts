@@ -27,3 +27,15 @@ export function validAfterId(afterId: number): number {
   }
   return afterId;
 }
+
+/** The rows an audit retention keeps: at least one. */
+export function validRowsMax(rowsMax: number): number {
+  if (!Number.isSafeInteger(rowsMax) || rowsMax < 1) {
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `rowsMax must be a whole number from 1 (got ${rowsMax})`,
+      { params: { rowsMax } },
+    );
+  }
+  return rowsMax;
+}

@@ -37,10 +37,25 @@ function configure(db: Database.Database, file: string): void {
   }
 }
 
+/** Makes `file` mode 0600 (creating it empty when `create`), unless it is so already. */
+function privateFile(file: string, create: boolean): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, create ? "a" : "r", 0o600);
+  } catch (cause) {
+    if (!create && (cause as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw cause;
+  }
+  try {
+    if ((fs.fstatSync(fd).mode & 0o777) !== 0o600) fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Opens (creating if needed) and migrates the database at `file`. */
 export function openDatabase(file: string, nowMs: () => number): Database.Database {
   const inMemory = file === IN_MEMORY;
-  let created = false;
   if (!inMemory) {
     try {
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
@@ -51,15 +66,18 @@ export function openDatabase(file: string, nowMs: () => number): Database.Databa
         { cause },
       );
     }
-    created = !fs.existsSync(file);
   }
   let db: Database.Database | undefined;
   try {
+    // The file holds token hashes and the audit log: readable by the controller's user alone.
+    // Made 0600 before SQLite opens it, because SQLite gives its -wal and -shm files the mode of
+    // the database file (sqlite3.c, findCreateFileMode).
+    if (!inMemory) privateFile(file, true);
     db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     configure(db, file);
     migrate(db, file, nowMs);
-    // The file holds token hashes and the audit log: readable by the controller's user alone.
-    if (created) fs.chmodSync(file, 0o600);
+    // Files an older etherplane left 0644.
+    if (!inMemory) for (const suffix of ["-wal", "-shm"]) privateFile(file + suffix, false);
     return db;
   } catch (cause) {
     db?.close();

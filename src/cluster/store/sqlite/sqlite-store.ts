@@ -19,7 +19,7 @@ import type {
 import type { Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
 import type { ConstraintLookups } from "./constraint-errors.js";
 import * as domainRows from "./domain-rows.js";
-import { listLimit, validAfterId } from "./list-limits.js";
+import { listLimit, validAfterId, validRowsMax } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
 import { openDatabase } from "./open-database.js";
 import * as rows from "./rows.js";
@@ -374,6 +374,18 @@ class SqliteStore extends SqliteTables implements Store {
     });
   }
 
+  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number> {
+    return this.write(() => {
+      const rowsMax = validRowsMax(limits.rowsMax);
+      const old = this.stmt("DELETE FROM audit WHERE time_ms < ?").run(limits.olderThanMs);
+      // Ids grow with every append: the newest rowsMax are those above the rowsMax-th highest id.
+      const over = this.stmt(
+        "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)",
+      ).run(rowsMax);
+      return old.changes + over.changes;
+    });
+  }
+
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -390,7 +402,17 @@ class SqliteStore extends SqliteTables implements Store {
       pool_id: filter.poolId,
       source_id: filter.sourceId,
     });
-    const sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${where.sql} ORDER BY name`;
-    return this.texts(sql, ...where.params);
+    const params: unknown[] = [...where.params];
+    let sql = where.sql;
+    if (filter.afterName !== undefined) {
+      sql += `${sql ? " AND" : "WHERE"} name > ?`;
+      params.push(filter.afterName);
+    }
+    sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${sql} ORDER BY name`;
+    if (filter.limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(listLimit(filter.limit));
+    }
+    return this.texts(sql, ...params);
   }
 }
