@@ -213,6 +213,11 @@ export interface DomainRecord {
   onPoweroff: DomainAction;
   onReboot: DomainAction;
   onCrash: DomainAction;
+  /**
+   * Keys of the domain policy's table (src/domain/policy) that an admin allowed in this file by
+   * name; empty for almost every domain. The xen driver refuses any other refused key.
+   */
+  allowedUnsafe: string[];
   /** The host it runs on, or last ran on; null before its first start. */
   hostId: string | null;
   desiredState: "running" | "paused" | "stopped";

@@ -72,6 +72,7 @@ export class DomainObserver {
         onPoweroff: domain.onPoweroff,
         onReboot: domain.onReboot,
         onCrash: domain.onCrash,
+        allowedUnsafe: domain.allowedUnsafe,
         desiredState: domain.desiredState,
         stopMode: domain.stopMode,
         shutdownTimeoutS: domain.shutdownTimeoutS,

@@ -49,6 +49,7 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     onPoweroff: "destroy",
     onReboot: "restart",
     onCrash: "preserve",
+    allowedUnsafe: [],
     hostId,
     desiredState: "stopped",
     stopMode: "shutdown",

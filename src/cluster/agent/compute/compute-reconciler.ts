@@ -234,6 +234,7 @@ export class ComputeReconciler {
       disks,
       vifs: domain.vifs,
       xlConfig: domain.config,
+      allowUnsafe: domain.allowedUnsafe,
     };
   }
 

@@ -165,9 +165,19 @@ CREATE TABLE domain_macs (
 CREATE INDEX domain_macs_by_domain ON domain_macs (domain_id);
 `;
 
+/**
+ * The domain policy (src/domain/policy): the refused xl.cfg keys an admin allowed in a domain's
+ * file, by name (a JSON array of keys). Existing domains allowed nothing.
+ */
+const V_DOMAIN_ALLOWED_UNSAFE = `
+ALTER TABLE domains ADD COLUMN allowed_unsafe TEXT NOT NULL DEFAULT '[]'
+  CHECK (json_valid(allowed_unsafe));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
+  { version: 3, name: "domains.allowed_unsafe", sql: V_DOMAIN_ALLOWED_UNSAFE },
 ];
 
 /** The newest schema this code knows. */

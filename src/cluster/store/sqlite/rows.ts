@@ -156,6 +156,7 @@ export const COLUMNS = {
     "on_poweroff",
     "on_reboot",
     "on_crash",
+    "allowed_unsafe",
     "host_id",
     "desired_state",
     "stop_mode",
