@@ -18,6 +18,7 @@ import {
   type AgentHypervisor,
 } from "../../hypervisor/open-driver.js";
 import { parse, stringList, usageError } from "../args.js";
+import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { ApiClient } from "../client/api-client.js";
 import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
 import { checkControllerUrl, checkToken } from "../client/settings.js";
@@ -114,6 +115,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "etherplane agent --join URL --token JOIN-TOKEN [--name HOSTNAME] [--role storage|compute ...]\n" +
     "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
+    `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
     "  [--data-dir DIR]";
   const { values } = parse(
     args,
@@ -125,6 +127,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       "aoe-iface": { type: "string", multiple: true },
       hypervisor: { type: "string" },
       "san-iface": { type: "string", multiple: true },
+      "boot-dir": { type: "string" },
       "data-dir": { type: "string" },
     },
     usage,
@@ -173,6 +176,7 @@ export async function agentCommand(args: string[]): Promise<void> {
             path.join(dataDir, "hypervisor"),
           ),
           sanInterfaces: stringList(values["san-iface"]),
+          bootDir: path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT),
         }
       : undefined;
   const agent = await startAgent({
