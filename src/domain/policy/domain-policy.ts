@@ -215,7 +215,7 @@ export function enforceDomainPolicy(
     );
     const keys = [...new Set(refused.map((f) => f.key))];
     const next = admin
-      ? `to allow it, name each key: --allow-unsafe ${keys.join(" ")} (the API's allowUnsafe)`
+      ? `to allow it, name each key: --allow-unsafe ${keys.join(",")} (the API's allowUnsafe)`
       : "remove these settings, or ask an admin to allow them (--allow-unsafe KEY)";
     throw new EtherplaneError("FORBIDDEN", `${lines.join("\n")}\n${next}; nothing changed`, {
       params: {
