@@ -71,4 +71,13 @@ describe("domain policy enforcement", () => {
       /line 2: `pci` refused/,
     );
   });
+
+  it("lists at most 20 refusals of a hostile file, and says how many more", () => {
+    const items = Array.from({ length: 5000 }, () => "'script=/x'").join(", ");
+    const many = checkDomainPolicy(parseXlConfig(`name = "t"\nvif = [ ${items} ]\n`, "t.cfg"));
+    assert.equal(many.length, 5000);
+    const message = refusal({ role: "operator", allowUnsafe: [] }, many);
+    assert.ok(message.length < 6000, `${message.length} characters`);
+    assert.match(message, /\.\.\. and 4980 more/);
+  });
 });

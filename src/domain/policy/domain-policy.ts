@@ -27,6 +27,15 @@ export interface PolicyFinding {
 
 /** Bounds what a finding quotes of a hostile file. */
 const DETAIL_CHARS_MAX = 120;
+/** Bounds how many findings a message or audit line lists (a file may hold 10,000 vifs). */
+export const FINDINGS_LISTED_MAX = 20;
+
+function listed<T>(items: readonly T[], show: (item: T) => string, separator: string): string {
+  const shown = items.slice(0, FINDINGS_LISTED_MAX).map(show);
+  if (items.length > FINDINGS_LISTED_MAX)
+    shown.push(`... and ${items.length - FINDINGS_LISTED_MAX} more`);
+  return shown.join(separator);
+}
 
 export function checkDomainPolicy(
   config: XlConfig,
@@ -210,17 +219,21 @@ export function enforceDomainPolicy(
     else refused.push(finding);
   }
   if (refused.length > 0) {
-    const lines = refused.map(
+    const lines = listed(
+      refused,
       (f) => `${source}: line ${f.line}: \`${f.key}\` refused (${f.detail}): ${f.reason}`,
+      "\n",
     );
     const keys = [...new Set(refused.map((f) => f.key))];
     const next = admin
       ? `to allow it, name each key: --allow-unsafe ${keys.join(",")} (the API's allowUnsafe)`
       : "remove these settings, or ask an admin to allow them (--allow-unsafe KEY)";
-    throw new EtherplaneError("FORBIDDEN", `${lines.join("\n")}\n${next}; nothing changed`, {
+    throw new EtherplaneError("FORBIDDEN", `${lines}\n${next}; nothing changed`, {
       params: {
         field: "config",
-        refused: refused.map(({ key, line, reason }) => ({ key, line, reason })),
+        refused: refused
+          .slice(0, FINDINGS_LISTED_MAX)
+          .map(({ key, line, reason }) => ({ key, line, reason })),
       },
     });
   }
@@ -233,5 +246,5 @@ function signature(finding: PolicyFinding): string {
 
 /** One line for the audit log: which unsafe settings went in, on whose word. */
 export function describeAllowed(allowed: readonly PolicyFinding[]): string {
-  return allowed.map((f) => `${f.key} (line ${f.line}: ${f.detail})`).join("; ");
+  return listed(allowed, (f) => `${f.key} (line ${f.line}: ${f.detail})`, "; ");
 }

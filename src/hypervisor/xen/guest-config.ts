@@ -25,7 +25,7 @@ import {
   type XlConfig,
   type XlValue,
 } from "../../domain/xl-cfg/index.js";
-import { checkDomainPolicy } from "../../domain/policy/index.js";
+import { checkDomainPolicy, FINDINGS_LISTED_MAX } from "../../domain/policy/index.js";
 import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
 import type { GuestDisk, GuestSpec, GuestVif } from "../driver.js";
 import { checkGuestSpec } from "./guest-spec-checks.js";
@@ -84,9 +84,15 @@ function refuseUnsafe(name: string, text: string, allowed: readonly string[]): v
   throw new EtherplaneError(
     "FORBIDDEN",
     `guest ${name}: the domain file has settings the domain policy refuses: ` +
-      refused.map((f) => `\`${f.key}\` (${f.detail}): ${f.reason}`).join("; ") +
+      refused
+        .slice(0, FINDINGS_LISTED_MAX)
+        .map((f) => `\`${f.key}\` (${f.detail}): ${f.reason}`)
+        .join("; ") +
+      (refused.length > FINDINGS_LISTED_MAX
+        ? ` and ${refused.length - FINDINGS_LISTED_MAX} more`
+        : "") +
       `; edit the domain (etherplane domain edit ${name}), or an admin allows them by name`,
-    { params: { keys: refused.map((f) => f.key) } },
+    { params: { keys: [...new Set(refused.map((f) => f.key))] } },
   );
 }
 
