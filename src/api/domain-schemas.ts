@@ -82,6 +82,9 @@ export const DomainSchema = z
     onPoweroff: action,
     onReboot: action,
     onCrash: action,
+    allowedUnsafe: z.array(z.string()).openapi({
+      description: "keys the domain policy refuses that an admin allowed in this file",
+    }),
     hostId: id.nullable(),
     placed: z
       .object({
@@ -146,6 +149,15 @@ export const ImportDomainRequest = z
       .max(255)
       .optional()
       .openapi({ description: "the file's name, for messages" }),
+    allowUnsafe: z
+      .array(z.string().min(1).max(64))
+      .max(64)
+      .optional()
+      .openapi({
+        description:
+          "admin only: keys of the domain policy's table this file may use (audited); " +
+          "every other refused key is still refused",
+      }),
   })
   .strict()
   .openapi("ImportDomainRequest");
@@ -161,6 +173,9 @@ export const DomainImportResponse = z
     domain: DomainSchema,
     changes: z.array(z.string()),
     warnings: z.array(z.string()),
+    unsafeAllowed: z.array(
+      z.object({ key: z.string(), line: z.number().int(), detail: z.string(), reason: z.string() }),
+    ),
   })
   .openapi("DomainImport");
 
@@ -219,6 +234,7 @@ export const DesiredDomainSchema = z.object({
   onPoweroff: action,
   onReboot: action,
   onCrash: action,
+  allowedUnsafe: z.array(z.string().max(64)).max(64),
   desiredState: runState,
   stopMode: z.enum(["shutdown", "destroy"]),
   shutdownTimeoutS: z.number().int(),

@@ -93,6 +93,8 @@ export interface DesiredDomain {
   onPoweroff: DomainAction;
   onReboot: DomainAction;
   onCrash: DomainAction;
+  /** Keys the domain policy refuses that an admin allowed in `config` (the xen driver's check). */
+  allowedUnsafe: string[];
   desiredState: "running" | "paused" | "stopped";
   stopMode: DomainStopMode;
   shutdownTimeoutS: number;

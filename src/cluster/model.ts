@@ -249,6 +249,8 @@ export interface DomainPlacedSpec {
   onPoweroff: DomainAction;
   onReboot: DomainAction;
   onCrash: DomainAction;
+  /** The refused xl.cfg keys an admin allowed in the file (domain policy), as they were then. */
+  allowedUnsafe: string[];
   placedMs: number;
 }
 
@@ -266,6 +268,11 @@ export interface DomainRecord {
   onPoweroff: DomainAction;
   onReboot: DomainAction;
   onCrash: DomainAction;
+  /**
+   * Keys of the domain policy's table (src/domain/policy) that an admin allowed in this file by
+   * name; empty for almost every domain. The xen driver refuses any other refused key.
+   */
+  allowedUnsafe: string[];
   /** The host it runs on, or last ran on; null before its first start. */
   hostId: string | null;
   /** What the last start checked and the host runs (or ran); null before its first start. */

@@ -62,6 +62,11 @@ export interface GuestSpec {
    * driver starts from it; other drivers ignore it.
    */
   xlConfig?: string;
+  /**
+   * Keys of the domain policy's table (src/domain/policy) an admin allowed in `xlConfig`; the xen
+   * driver refuses every other refused key, and writes dm_restrict = 1 unless it is allowed.
+   */
+  allowUnsafe?: readonly string[];
 }
 
 /** Why a guest stopped by itself. */

@@ -50,6 +50,8 @@ export interface StorageHost {
   agent: CliDaemon | undefined;
   /** Compute hosts: the agent's hypervisor driver (its guests reach the san through aoeIf). */
   hypervisor?: "qemu" | "xen";
+  /** Compute hosts: the agent's `--boot-dir` (guests' kernels and ramdisks; see bootFile). */
+  bootDir?: string;
 }
 
 /** Resolves when the daemon's stdout matches `pattern`; returns the match. */
@@ -185,7 +187,26 @@ export class ClusterLab {
   async computeHost(name: string, hypervisor: "qemu" | "xen"): Promise<StorageHost> {
     const host = await this.storageHost(name);
     host.hypervisor = hypervisor;
+    host.bootDir = path.join(host.dataDir, "boot");
+    fs.mkdirSync(host.bootDir, { recursive: true, mode: 0o755 });
     return host;
+  }
+
+  /**
+   * Puts `file` (a kernel or ramdisk) in a compute host's boot directory and returns its path
+   * there: a hard link, or a copy across file systems. Not a symlink: the agent follows those
+   * and refuses one leading out of the directory.
+   */
+  bootFile(host: StorageHost, file: string): string {
+    if (!host.bootDir) throw new Error(`${host.name} is not a compute host`);
+    const target = path.join(host.bootDir, path.basename(file));
+    if (fs.existsSync(target)) return target;
+    try {
+      fs.linkSync(file, target);
+    } catch {
+      fs.copyFileSync(file, target);
+    }
+    return target;
   }
 
   private spawn(
@@ -244,7 +265,11 @@ export class ClusterLab {
         "--name",
         host.name,
         ...(host.hypervisor
-          ? ["--role", "compute", "--hypervisor", host.hypervisor, "--san-iface", host.aoeIf]
+          ? [
+              ...["--role", "compute", "--hypervisor", host.hypervisor],
+              ...["--san-iface", host.aoeIf],
+              ...(host.bootDir ? ["--boot-dir", host.bootDir] : []),
+            ]
           : ["--aoe-iface", host.aoeIf]),
         "--data-dir",
         host.dataDir,

@@ -6,6 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { NextCursor, page, PageQuery } from "../paging.js";
+import type { DomainImportResult } from "../../cluster/controller/domain-service.js";
+import { describeAllowed } from "../../domain/policy/index.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { TaskSchema } from "../schemas.js";
 import {
@@ -21,6 +23,13 @@ const ref = z.object({
   ref: z.string().min(1).max(128).openapi({ description: "domain name or id" }),
 });
 const tags = ["domains"];
+
+/** The audit log's note of unsafe settings that went in (an admin's explicit allowance). */
+function unsafe(result: DomainImportResult): string {
+  return result.unsafeAllowed.length === 0
+    ? ""
+    : `; unsafe settings allowed: ${describeAllowed(result.unsafeAllowed)}`;
+}
 const DomainTaskResponse = z
   .object({ domain: DomainSchema, task: TaskSchema })
   .openapi("DomainTask");
@@ -60,10 +69,13 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       responses: { 201: json(DomainImportResponse, "imported"), ...errors },
     }),
     async (c) => {
-      need(c, "write");
+      const principal = need(c, "write");
       const spec = c.req.valid("json");
-      const result = await domains.importFile(spec.config, spec.source ?? "<domain file>");
-      audit(c, `domain ${result.domain.name} (${result.domain.id}) imported`);
+      const result = await domains.importFile(spec.config, spec.source ?? "<domain file>", {
+        role: principal.role,
+        allowUnsafe: spec.allowUnsafe ?? [],
+      });
+      audit(c, `domain ${result.domain.name} (${result.domain.id}) imported${unsafe(result)}`);
       return c.json(result, 201);
     },
   );
@@ -93,15 +105,16 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       responses: { 200: json(DomainImportResponse, "the file is replaced"), ...errors },
     }),
     async (c) => {
-      need(c, "write");
+      const principal = need(c, "write");
       const spec = c.req.valid("json");
       const result = await domains.updateFile(
         c.req.valid("param").ref,
         spec.config,
         spec.source ?? "<domain file>",
         spec.generation,
+        { role: principal.role, allowUnsafe: spec.allowUnsafe ?? [] },
       );
-      audit(c, `domain ${result.domain.name} (${result.domain.id}) edited`);
+      audit(c, `domain ${result.domain.name} (${result.domain.id}) edited${unsafe(result)}`);
       return c.json(result, 200);
     },
   );

@@ -21,6 +21,7 @@ import {
   type AgentHypervisor,
 } from "../../hypervisor/open-driver.js";
 import { parse, stringList, usageError } from "../args.js";
+import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { ApiClient } from "../client/api-client.js";
 import { fetchPinnedCa, readCaFile, savedCaPath, writeCaFile } from "../client/ca-trust.js";
 import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
@@ -223,6 +224,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "  [--name HOSTNAME] [--role storage|compute ...]\n" +
     "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
+    `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
     "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)";
   const { values } = parse(
     args,
@@ -234,6 +236,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       "aoe-iface": { type: "string", multiple: true },
       hypervisor: { type: "string" },
       "san-iface": { type: "string", multiple: true },
+      "boot-dir": { type: "string" },
       "data-dir": { type: "string" },
       "ca-file": { type: "string" },
     },
@@ -294,6 +297,7 @@ export async function agentCommand(args: string[]): Promise<void> {
             path.join(dataDir, "hypervisor"),
           ),
           sanInterfaces: stringList(values["san-iface"]),
+          bootDir: path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT),
         }
       : undefined;
   const agent = await startAgent({

@@ -138,4 +138,15 @@ describe("domain files through the CLI", () => {
     fs.rmSync(kept);
     assert.match((await cli(["domain", "export", "noc.grid"])).stdout, /^memory = 384$/m);
   });
+
+  test("the domain policy: a refused key exits 9 with its line; an admin names it with --allow-unsafe", async () => {
+    const file = path.join(link.dir, "passthru.cfg");
+    fs.writeFileSync(file, 'name = "passthru"\nmemory = 64\npci = [ "0000:00:1f.2" ]\n');
+    const refused = await cli(["domain", "import", file]);
+    assert.equal(refused.code, 9, refused.stderr);
+    assert.match(refused.stderr, /passthru\.cfg: line 3: `pci` refused .*--allow-unsafe pci/s);
+    const allowed = await cli(["domain", "import", file, "--allow-unsafe", "pci,iomem"]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stdout, /as passthru$/m);
+  });
 });

@@ -4,19 +4,21 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { DomainRecord } from "../../cluster/model.js";
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
-import { parse, usageError } from "../args.js";
+import { parse, stringList, usageError } from "../args.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
+import { editFilePath, openEditFile } from "./edit-file.js";
 
 const usage = `etherplane domain COMMAND ...
   import FILE...        read xl.cfg/xm domain files into the cluster (the files stay as written)
   export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
   edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
   show NAME | delete NAME
+  import and edit: [--allow-unsafe KEY,...] (admin: let the file use these keys the domain
+                        policy refuses, e.g. pci,vif; audited)
   common: [--json] [--controller URL] [--token-file FILE|--token -]`;
 
 export interface ImportReply {
@@ -54,6 +56,7 @@ export function reportImport(reply: ImportReply, verb: string): void {
 export async function importFiles(
   session: Session,
   files: readonly string[],
+  allowUnsafe: readonly string[] = [],
 ): Promise<ImportReply[]> {
   const replies: ImportReply[] = [];
   for (const file of files) {
@@ -61,6 +64,7 @@ export async function importFiles(
     const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
       config,
       source: path.basename(file),
+      ...(allowUnsafe.length > 0 ? { allowUnsafe } : {}),
     });
     replies.push(reply);
     if (!session.json) reportImport(reply, `imported ${file} as`);
@@ -68,23 +72,29 @@ export async function importFiles(
   return replies;
 }
 
-async function edit(session: Session, name: string): Promise<void> {
+async function edit(session: Session, name: string, allowUnsafe: string[]): Promise<void> {
   const { domain } = await session.client.request<{ domain: DomainRecord }>(
     "GET",
     `/api/v1/domains/${enc(name)}`,
   );
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etherplane-edit-"));
-  const file = path.join(dir, `${domain.name}.cfg`);
+  const file = editFilePath(domain.id);
+  const { resumed } = openEditFile(file, domain.config);
+  if (resumed)
+    process.stderr.write(
+      `resuming your earlier edit of ${domain.name} kept in ${file} (delete it to start over)\n`,
+    );
+  let keep = false;
   try {
-    fs.writeFileSync(file, domain.config, { mode: 0o600 });
     const editor = process.env["VISUAL"] ?? process.env["EDITOR"] ?? "vi";
     // Like `crontab -e`: the editor is a shell command line, it may carry its own arguments.
     const result = spawnSync("/bin/sh", ["-c", `${editor} "$1"`, "sh", file], { stdio: "inherit" });
-    if (result.status !== 0)
+    if (result.status !== 0) {
+      keep = resumed;
       throw new EtherplaneError(
         "INVALID_ARGUMENT",
         `the editor (${editor}) failed; nothing changed`,
       );
+    }
     const config = fs.readFileSync(file, "utf8");
     if (config === domain.config) {
       process.stdout.write(`${domain.name} unchanged\n`);
@@ -94,22 +104,27 @@ async function edit(session: Session, name: string): Promise<void> {
       const reply = await session.client.request<ImportReply>(
         "PUT",
         `/api/v1/domains/${enc(domain.id)}`,
-        { config, source: `${domain.name}.cfg`, generation: domain.generation },
+        {
+          config,
+          source: `${domain.name}.cfg`,
+          generation: domain.generation,
+          ...(allowUnsafe.length > 0 ? { allowUnsafe } : {}),
+        },
       );
       if (session.json) printJson(reply);
       else reportImport(reply, "changed");
     } catch (error) {
       // Keep the administrator's work: the edited file stays for another try.
-      const kept = path.join(os.tmpdir(), `etherplane-${domain.name}-${Date.now()}.cfg`);
-      fs.copyFileSync(file, kept);
+      keep = true;
       throw new EtherplaneError(
         error instanceof EtherplaneError ? error.code : "INVALID_CONFIG",
-        `${errorMessage(error)}\nnothing changed; your edit is kept in ${kept}`,
+        `${errorMessage(error)}\nnothing changed; your edit is kept in ${file} ` +
+          `(etherplane domain edit ${domain.name} opens it again)`,
         { cause: error },
       );
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep) fs.rmSync(file, { force: true });
   }
 }
 
@@ -117,12 +132,21 @@ export async function domainCommand(args: string[]): Promise<void> {
   const [command, ...rest] = args;
   const { values, positionals } = parse(
     rest,
-    { ...sessionFlags, output: { type: "string", short: "o" } },
+    {
+      ...sessionFlags,
+      output: { type: "string", short: "o" },
+      "allow-unsafe": { type: "string", multiple: true },
+    },
     usage,
   );
   if (!command || command.startsWith("-") || values.help)
     return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
+  // --allow-unsafe pci,vif or --allow-unsafe pci --allow-unsafe vif
+  const allowUnsafe = stringList(values["allow-unsafe"])
+    .flatMap((keys) => keys.split(","))
+    .map((key) => key.trim())
+    .filter((key) => key !== "");
   const name = (): string => {
     const first = positionals[0];
     if (!first) throw usageError(`domain ${command}: name the domain`, usage);
@@ -132,7 +156,7 @@ export async function domainCommand(args: string[]): Promise<void> {
     case "import": {
       if (positionals.length === 0)
         throw usageError("domain import: give one or more files", usage);
-      const replies = await importFiles(session, positionals);
+      const replies = await importFiles(session, positionals, allowUnsafe);
       if (session.json) printJson({ imported: replies });
       return;
     }
@@ -148,7 +172,7 @@ export async function domainCommand(args: string[]): Promise<void> {
       return;
     }
     case "edit":
-      return edit(session, name());
+      return edit(session, name(), allowUnsafe);
     case "show": {
       const { domain } = await session.client.request<{ domain: DomainRecord }>(
         "GET",

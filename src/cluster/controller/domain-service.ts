@@ -8,6 +8,14 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { newId } from "../../foundation/ids.js";
 import { importDomainFile, type ImportedDomain } from "../../domain/import/domain-import.js";
 import { normalizeMac } from "../../domain/mac/mac-address.js";
+import {
+  DEFAULT_POLICY_OPTIONS,
+  checkDomainPolicy,
+  type PolicyActor,
+  type PolicyFinding,
+  type PolicyOptions,
+} from "../../domain/policy/index.js";
+import { parseXlConfig } from "../../domain/xl-cfg/index.js";
 import type { DomainRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 
@@ -20,7 +28,12 @@ export interface DomainImportResult {
   domain: DomainRecord;
   changes: string[];
   warnings: string[];
+  /** Settings the domain policy refuses that an admin allowed (for the audit log). */
+  unsafeAllowed: PolicyFinding[];
 }
+
+/** Who acts when a caller does not say: allowed nothing the policy refuses. */
+export const NO_ALLOWANCE: PolicyActor = { role: "operator", allowUnsafe: [] };
 
 export type MacAllocator = (used: ReadonlySet<string>) => string;
 
@@ -29,6 +42,7 @@ export class DomainService {
     private readonly store: Store,
     private readonly allocateMac: MacAllocator,
     private readonly now: () => number = Date.now,
+    private readonly policy: PolicyOptions = DEFAULT_POLICY_OPTIONS,
   ) {}
 
   async get(ref: string): Promise<DomainRecord> {
@@ -45,8 +59,12 @@ export class DomainService {
   }
 
   /** Reads a domain file into a new domain; CONFLICT if its name is taken. */
-  async importFile(text: string, source: string): Promise<DomainImportResult> {
-    const imported = await this.read(text, source, undefined);
+  async importFile(
+    text: string,
+    source: string,
+    actor: PolicyActor = NO_ALLOWANCE,
+  ): Promise<DomainImportResult> {
+    const imported = await this.read(text, source, undefined, actor);
     const existing = await this.store.findDomainByName(imported.name);
     if (existing)
       throw new EtherplaneError(
@@ -70,7 +88,12 @@ export class DomainService {
       updatedMs: time,
     };
     await this.store.createDomain(domain);
-    return { domain, changes: imported.changes, warnings: imported.warnings };
+    return {
+      domain,
+      changes: imported.changes,
+      warnings: imported.warnings,
+      unsafeAllowed: imported.unsafeAllowed,
+    };
   }
 
   /**
@@ -82,9 +105,13 @@ export class DomainService {
     text: string,
     source: string,
     expectedGeneration?: number,
+    actor: PolicyActor = NO_ALLOWANCE,
   ): Promise<DomainImportResult> {
     const before = await this.get(ref);
-    const imported = await this.read(text, source, before);
+    const imported = await this.read(text, source, before, {
+      ...actor,
+      previouslyAllowed: this.allowedBefore(before),
+    });
     if (imported.name !== before.name && isActive(before)) {
       throw new EtherplaneError(
         "CONFLICT",
@@ -97,7 +124,25 @@ export class DomainService {
       this.fields(imported),
       expectedGeneration,
     );
-    return { domain, changes: imported.changes, warnings: imported.warnings };
+    return {
+      domain,
+      changes: imported.changes,
+      warnings: imported.warnings,
+      unsafeAllowed: imported.unsafeAllowed,
+    };
+  }
+
+  /** The settings of the stored file an admin allowed: they stay allowed while unchanged. */
+  private allowedBefore(domain: DomainRecord): PolicyFinding[] {
+    if (domain.allowedUnsafe.length === 0) return [];
+    try {
+      return checkDomainPolicy(parseXlConfig(domain.config, domain.name), this.policy).filter((f) =>
+        domain.allowedUnsafe.includes(f.key),
+      );
+    } catch {
+      // A stored file that no longer reads allows nothing: the edit needs an admin again.
+      return [];
+    }
   }
 
   /** Removes a stopped domain (its volumes stay). */
@@ -115,6 +160,7 @@ export class DomainService {
     text: string,
     source: string,
     previous: DomainRecord | undefined,
+    actor: PolicyActor,
   ): Promise<ImportedDomain> {
     if (Buffer.byteLength(text) > DOMAIN_FILE_BYTES_MAX)
       throw new EtherplaneError(
@@ -136,11 +182,18 @@ export class DomainService {
       normalizeMac,
       newUuid: randomUUID,
       ...(previous ? { uuid: previous.uuid } : {}),
+      actor,
+      policy: this.policy,
     });
   }
 
   /** The record's fields of an import: all of it but what import said. */
-  private fields({ changes: _changes, warnings: _warnings, ...fields }: ImportedDomain) {
+  private fields({
+    changes: _changes,
+    warnings: _warnings,
+    unsafeAllowed: _unsafeAllowed,
+    ...fields
+  }: ImportedDomain) {
     return fields;
   }
 }

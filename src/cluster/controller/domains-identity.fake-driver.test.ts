@@ -218,7 +218,7 @@ describe("guests are identified by uuid", () => {
     const dom0Domain = (desiredState: DesiredDomain["desiredState"]): DesiredDomain => ({
       ...{ id: "dom-0", name: "Domain-0", uuid: NIL_UUID, config: "", memoryMiB: 64, vcpus: 1 },
       ...{ boot: { kind: "firmware" }, disks: [], vifs: [], desiredState, stopMode: "destroy" },
-      ...{ onPoweroff: "destroy", onReboot: "restart", onCrash: "restart" },
+      ...{ onPoweroff: "destroy", onReboot: "restart", onCrash: "restart", allowedUnsafe: [] },
       ...{ shutdownTimeoutS: 0, rebootSeq: 5, generation: 3 },
     });
     for (const wanted of ["paused", "stopped", "running"] as const) {

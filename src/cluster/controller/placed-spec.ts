@@ -6,6 +6,8 @@
  */
 import { EtherplaneError } from "../../foundation/errors.js";
 import { storedDomainBoot } from "../../domain/import/domain-import.js";
+import { checkDomainPolicy } from "../../domain/policy/index.js";
+import { parseXlConfig } from "../../domain/xl-cfg/index.js";
 import type { DesiredDomain } from "../agent-protocol.js";
 import type { DomainPlacedSpec, DomainRecord, PlacedDisk, VolumeRecord } from "../model.js";
 
@@ -32,6 +34,16 @@ export function placedSpec(
       ...{ shelf: volume.shelf, slot: volume.slot },
     };
   });
+  // The policy again (import and edit enforced it): only keys an admin allowed may run.
+  const refused = checkDomainPolicy(parseXlConfig(domain.config, domain.name)).filter(
+    (finding) => !domain.allowedUnsafe.includes(finding.key),
+  );
+  if (refused.length > 0)
+    throw new EtherplaneError(
+      "FORBIDDEN",
+      `${domain.name}: line ${refused[0]?.line}: \`${refused[0]?.key}\` is refused by the domain policy and no admin allowed it (etherplane domain edit ${domain.name})`,
+      { params: { field: "config" } },
+    );
   return {
     name: domain.name,
     uuid: domain.uuid,
@@ -45,6 +57,7 @@ export function placedSpec(
     onPoweroff: domain.onPoweroff,
     onReboot: domain.onReboot,
     onCrash: domain.onCrash,
+    allowedUnsafe: [...domain.allowedUnsafe],
     placedMs: nowMs,
   };
 }
@@ -66,6 +79,8 @@ export function desiredDomain(domain: DomainRecord, placed: DomainPlacedSpec): D
     onPoweroff: placed.onPoweroff,
     onReboot: placed.onReboot,
     onCrash: placed.onCrash,
+    // A spec frozen before the policy existed allowed nothing.
+    allowedUnsafe: placed.allowedUnsafe ?? [],
     desiredState: domain.desiredState,
     stopMode: domain.stopMode,
     shutdownTimeoutS: domain.shutdownTimeoutS,

@@ -102,8 +102,8 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     file,
     [
       'name = "guest1"',
-      `kernel = "${kit.kernel}"`,
-      `ramdisk = "${kit.initrd}"`,
+      `kernel = "${lab.bootFile(compute, kit.kernel)}"`,
+      `ramdisk = "${lab.bootFile(compute, kit.initrd)}"`,
       "memory = 192",
       "vif = [ 'bridge=xenbr1' ]",
       `disk = [ 'phy:/dev/etherd/${device},xvda,w' ]`,
@@ -124,6 +124,18 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   const lostStart = await cli(["start", "lost"]);
   assert.equal(lostStart.code, 8, lostStart.stderr);
   assert.match(lostStart.stderr, /disk xvda: \/dev\/etherd\/e9\.9 is not an etherplane volume/);
+  // A host file as ramdisk (issue 10): the compute agent refuses it, naming its boot directory.
+  const shadow = await lab.call("POST", "/api/v1/domains", {
+    config: `name = "shadow"\nmemory = 64\nkernel = "${lab.bootFile(compute, kit.kernel)}"\nramdisk = "/etc/shadow"\n`,
+  });
+  assert.equal(shadow.status, 201, JSON.stringify(shadow.body));
+  const shadowStart = await cli(["start", "shadow", "--no-wait"]);
+  assert.equal(shadowStart.code, 0, `${shadowStart.stdout}\n${shadowStart.stderr}\n${lab.logs()}`);
+  await lab.waitFor("the agent to refuse the ramdisk", 60_000, async () => {
+    const error = (await domain("shadow")).observed?.error ?? "";
+    return error.includes(`outside this host's boot directory ${compute.bootDir}`) ? null : error;
+  });
+  assert.equal((await domain("shadow")).observed?.state, "stopped", "no guest was made");
 
   // 1. Boot from the volume: marker, power-off, on_poweroff = 'destroy' leaves it stopped.
   const first = await cli(["create", file]);

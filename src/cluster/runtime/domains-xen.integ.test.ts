@@ -134,7 +134,8 @@ describe(
       });
       await xen.run(
         `ETHERPLANE_TOKEN=${await lab.joinTokenFor("xen1")} node ${dom0ProjectPath(cliPath)} agent --join ${lab.controllerUrl} ` +
-          "--name xen1 --role compute --hypervisor xen >/tmp/agent.log 2>&1 &",
+          // The guest's kernel and initrd are copied under /opt (the lab's copies).
+          "--name xen1 --role compute --hypervisor xen --boot-dir /opt >/tmp/agent.log 2>&1 &",
       );
       // Placement needs the host's hypervisor: its agent's first report carries it.
       await lab.waitFor("the Xen host's agent to report", STEP_MS_MAX, async () => {

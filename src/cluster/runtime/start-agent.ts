@@ -19,6 +19,7 @@ import type { HypervisorDriver } from "../../hypervisor/driver.js";
 import { Agent, hostInventory, type AgentCompute } from "../agent/agent.js";
 import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
 import { ComputeState } from "../agent/compute/compute-state.js";
+import { BOOT_DIR_DEFAULT, withBootDirectory } from "../agent/compute/boot-files.js";
 import { ConsoleRelay } from "../agent/compute/console-relay.js";
 import { GuestDisks } from "../agent/compute/guest-disks.js";
 import { ForeignTargetScanner } from "../agent/foreign-scanner.js";
@@ -43,6 +44,13 @@ function poolOpener(dataDir: string) {
   };
 }
 
+export interface ComputeOptions {
+  driver: HypervisorDriver;
+  sanInterfaces: string[];
+  /** Guests' kernels and ramdisks must resolve inside it (default BOOT_DIR_DEFAULT). */
+  bootDir?: string;
+}
+
 export async function startAgent(options: {
   link: ControllerLink;
   dataDir: string;
@@ -51,7 +59,7 @@ export async function startAgent(options: {
   /** How often to look for foreign AoE targets on the export interfaces. */
   scanIntervalMs?: number;
   /** A compute host: its hypervisor and the interfaces its guests' AoE disks are reached on. */
-  compute?: { driver: HypervisorDriver; sanInterfaces: string[] };
+  compute?: ComputeOptions;
 }): Promise<StartedAgent> {
   const log = createLogger("cluster:agent");
   const openSocket = (ifname: string) =>
@@ -96,11 +104,7 @@ export async function startAgent(options: {
   };
 }
 
-function computeSide(
-  compute: { driver: HypervisorDriver; sanInterfaces: string[] },
-  link: ControllerLink,
-  dataDir: string,
-): AgentCompute {
+function computeSide(compute: ComputeOptions, link: ControllerLink, dataDir: string): AgentCompute {
   const log = createLogger("cluster:compute");
   const disks = new GuestDisks({
     runDir: path.join(dataDir, "disks"),
@@ -108,7 +112,7 @@ function computeSide(
     log,
   });
   const reconciler = new ComputeReconciler(
-    compute.driver,
+    withBootDirectory(compute.driver, compute.bootDir ?? BOOT_DIR_DEFAULT),
     disks,
     async (network) => {
       await applyHostNetwork({

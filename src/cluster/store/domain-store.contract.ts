@@ -55,6 +55,8 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     onPoweroff: "destroy",
     onReboot: "restart",
     onCrash: "preserve",
+    // An admin's allowance (the domain policy), so the column round-trips a real list.
+    allowedUnsafe: ["pci", "vif"],
     hostId,
     placed: null,
     desiredState: "stopped",
@@ -211,6 +213,7 @@ export function domainStoreContract(name: string, open: () => Promise<Store>): v
         boot: { kind: "kernel", kernel: "/boot/vmlinuz", ramdisk: "/boot/initrd", cmdline: "ro" },
         disks: [{ vdev: "xvda", readOnly: false, volumeId: "vol-1", shelf: 1, slot: 0 }],
         vifs: a.vifs,
+        allowedUnsafe: ["pci"],
         ...{ onPoweroff: "destroy", onReboot: "restart", onCrash: "preserve", placedMs: 5 },
       };
       assert.deepEqual((await s.updateDomain(a.id, { placed })).placed, placed);

@@ -21,6 +21,7 @@ function context(overrides: Partial<ImportContext> = {}): ImportContext {
     allocateMac: () => `00:16:3e:00:01:${(next++).toString(16)}`,
     normalizeMac,
     newUuid: () => "6b3c1f0e-2d8a-4c55-9f3e-0a1b2c3d4e5f",
+    actor: { role: "operator", allowUnsafe: [] },
     ...overrides,
   };
 }
@@ -129,5 +130,43 @@ describe("domain import", () => {
     );
     refused("name = 'a'\nif True:\n    memory = 512\n", /line 2/);
     refused("memory = 256\n", /name/);
+  });
+
+  it("refuses bad names and vdevs with the line (issue 10)", () => {
+    for (const name of [
+      "../../../../etc/x",
+      "Domain-0",
+      "a\\nb",
+      "x".repeat(100_000),
+      "r\u202etl",
+    ]) {
+      assert.throws(
+        () => importDomainFile(`memory = 64\nname = ${JSON.stringify(name)}\n`, context()),
+        (e) => isEtherplaneError(e, "INVALID_CONFIG") && /test\.cfg: line 2: name/.test(e.message),
+        name.slice(0, 20),
+      );
+    }
+    assert.throws(
+      () => importDomainFile('name = "v"\ndisk = ["/dev/etherd/e1.3,raw,../x,w"]\n', context()),
+      (e) =>
+        isEtherplaneError(e, "INVALID_CONFIG") &&
+        /line 2: disk item 1: vdev "\.\.\/x"/.test(e.message),
+    );
+  });
+
+  it("refuses the domain policy's keys for an operator, and records an admin's allowance", () => {
+    const file = 'name = "p"\npci = ["0000:00:1f.2"]\n';
+    assert.throws(
+      () => importDomainFile(file, context()),
+      (e) => isEtherplaneError(e, "FORBIDDEN") && /line 2: `pci` refused/.test(e.message),
+    );
+    const imported = importDomainFile(
+      file,
+      context({ actor: { role: "admin", allowUnsafe: ["pci"] } }),
+    );
+    assert.deepEqual(imported.allowedUnsafe, ["pci"]);
+    assert.equal(imported.unsafeAllowed[0]?.line, 2);
+    assert.equal(imported.config, file, "the file stays as written");
+    assert.deepEqual(importDomainFile(seed, context()).allowedUnsafe, []);
   });
 });

@@ -15,6 +15,16 @@ import {
   xlString,
   type XlDomain,
 } from "../xl-cfg/index.js";
+import {
+  DEFAULT_POLICY_OPTIONS,
+  checkDomainName,
+  checkDomainPolicy,
+  checkVdev,
+  enforceDomainPolicy,
+  type PolicyActor,
+  type PolicyFinding,
+  type PolicyOptions,
+} from "../policy/index.js";
 import { linkDisk, type VolumeRef } from "./disk-link.js";
 
 /** xl's bridge when a vif names none (xl-network-configuration(5)). */
@@ -36,6 +46,9 @@ export interface ImportContext {
   newUuid: () => string;
   /** On edit: the domain's uuid so far, kept unless the file sets another. */
   uuid?: string;
+  /** Who imports or edits, what they allow (domain policy), and on edit what was allowed. */
+  actor: PolicyActor;
+  policy?: PolicyOptions;
 }
 
 export type DomainBoot =
@@ -54,7 +67,10 @@ export type ImportedDomain = Pick<
   | "onPoweroff"
   | "onReboot"
   | "onCrash"
+  | "allowedUnsafe"
 > & {
+  /** The refused settings an admin allowed (now or before), for the audit log. */
+  unsafeAllowed: PolicyFinding[];
   /** What import changed or linked, one sentence each. */
   changes: string[];
   /** What will stop the domain from starting as it is, one sentence each. */
@@ -66,6 +82,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function importDomainFile(text: string, context: ImportContext): ImportedDomain {
   const parsed = parseXlConfig(text, context.source);
   const xl = readXlDomain(parsed);
+  checkDomainName(
+    xl.name,
+    `${context.source}: line ${findSetting(parsed, "name")?.line ?? "?"}: name`,
+  );
+  xl.disks.forEach((disk, index) =>
+    checkVdev(
+      disk.vdev,
+      `${context.source}: line ${findSetting(parsed, "disk")?.line ?? "?"}: disk item ${index + 1}`,
+    ),
+  );
+  const decision = enforceDomainPolicy(
+    context.source,
+    checkDomainPolicy(parsed, context.policy ?? DEFAULT_POLICY_OPTIONS),
+    context.actor,
+  );
   const changes: string[] = [];
   const warnings: string[] = [];
 
@@ -151,6 +182,8 @@ export function importDomainFile(text: string, context: ImportContext): Imported
     onPoweroff: xl.onPoweroff,
     onReboot: xl.onReboot,
     onCrash: xl.onCrash,
+    allowedUnsafe: decision.allowedKeys,
+    unsafeAllowed: decision.allowed,
     changes,
     warnings,
   };

@@ -151,3 +151,35 @@ void test("commas in paths are doubled inside option lists, left alone in JSON",
   const node = JSON.parse(values(argv, "-blockdev")[0] ?? "{}") as { file: { filename: string } };
   assert.equal(node.file.filename, "/images/x,y.img");
 });
+
+test("the domain file's refused keys never reach QEMU's argv (issue 10's repros)", () => {
+  const hostile = [
+    'device_model_args_hvm = ["-monitor", "tcp:0.0.0.0:4444,server,nowait"]',
+    'device_model_override = "/bin/sh"',
+    'bootloader = "/bin/sh"',
+    'pci = ["0000:00:1f.2"]',
+    'ioports = ["3f8-3ff"]',
+    'iomem = ["fe000,1"]',
+    'vfb = ["vnc=1,vnclisten=0.0.0.0"]',
+    'acpi_firmware = "/etc/shadow"',
+    "vif = [ 'mac=00:16:3e:00:00:01,script=/any/path,backend=evil' ]",
+  ].join("\n");
+  const argv = qemuArgv(launch({ spec: { ...spec, xlConfig: hostile } })).join(" ");
+  assert.equal(argv, qemuArgv(launch()).join(" "), "the file does not change the argv");
+  for (const text of [
+    "-monitor tcp",
+    "4444",
+    "/bin/sh",
+    "0000:00:1f.2",
+    "vfio",
+    "0.0.0.0",
+    "-vnc",
+    "/etc/shadow",
+    "acpitable",
+    "/any/path",
+    "evil",
+    "-smbios",
+  ]) {
+    assert.ok(!argv.includes(text), text);
+  }
+});

@@ -65,3 +65,10 @@ void test("the console log is cut back to its tail; history joins both files, bo
   await trimConsoleLog(run);
   assert.equal(await readFile(run.consoleLog, "utf8"), "after the cut\n");
 });
+
+test("run directory paths stay inside the state directory: a name that climbs out is refused (issue 10)", () => {
+  assert.equal(runDirOf("/var/lib/ep/qemu", "web1").pidFile, "/var/lib/ep/qemu/web1/qemu.pid");
+  for (const name of ["../../../../etc/x", "..", "a/b", ""]) {
+    assert.throws(() => runDirOf("/var/lib/ep/qemu", name), /not a file name inside/, name);
+  }
+});

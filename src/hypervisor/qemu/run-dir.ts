@@ -15,6 +15,7 @@
  */
 import { open, readFile, readdir, rename, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { childPath } from "../../foundation/contained-path.js";
 import type { GuestExit, GuestSpec } from "../driver.js";
 import type { QemuAccel, QemuRunPaths } from "./qemu-argv.js";
 import { parseProcStat } from "./proc-stat.js";
@@ -50,7 +51,8 @@ export interface RunDir extends QemuRunPaths {
 }
 
 export function runDirOf(stateDir: string, name: string): RunDir {
-  const dir = join(stateDir, name);
+  // The name is one component of stateDir: files are created, rewritten and deleted here as root.
+  const dir = childPath(stateDir, name);
   return {
     dir,
     record: join(dir, "guest.json"),

@@ -3,14 +3,15 @@
  * names and values end up in QEMU option strings, interface names and paths, so each has a
  * pattern and a bound. Violations are INVALID_ARGUMENT naming the field.
  */
+import { DOMAIN_NAME_PATTERN, domainNameProblem, isVdev } from "../../domain/policy/names.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { GuestSpec } from "../driver.js";
 
-export const guestNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** The one domain name pattern (src/domain/policy/names.ts). */
+export const guestNamePattern = DOMAIN_NAME_PATTERN;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Unicast (bit 0 of the first byte clear), lower case as driver.ts says. */
 const macPattern = /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/;
-const vdevPattern = /^[a-z][a-z0-9]{0,15}$/;
 /** Linux interface names: at most 15 bytes, no '/', ':' or whitespace. */
 const ifnamePattern = /^[A-Za-z0-9_.-]{1,15}$/;
 export const memoryMiBMin = 16;
@@ -34,10 +35,11 @@ function checkPath(field: string, path: string, bytesMax = pathBytesMax): void {
 }
 
 export function validateGuestSpec(spec: GuestSpec): void {
-  if (!guestNamePattern.test(spec.name)) {
+  const problem = domainNameProblem(spec.name);
+  if (problem !== undefined) {
     invalid(
       "name",
-      `${JSON.stringify(spec.name)} is not 1-64 of A-Z a-z 0-9 _ . - (not starting with . _ -)`,
+      `${JSON.stringify(spec.name.slice(0, 80))} ${problem} (1-64 of A-Z a-z 0-9 _ . -, not starting with . or -)`,
     );
   }
   if (!uuidPattern.test(spec.uuid)) invalid("uuid", `${spec.uuid} is not an RFC 4122 UUID`);
@@ -67,7 +69,7 @@ export function validateGuestSpec(spec: GuestSpec): void {
   const vdevs = new Set<string>();
   spec.disks.forEach((disk, index) => {
     const field = `disks[${index}]`;
-    if (!vdevPattern.test(disk.vdev))
+    if (!isVdev(disk.vdev))
       invalid(`${field}.vdev`, `${JSON.stringify(disk.vdev)} is not a device name`);
     if (vdevs.has(disk.vdev)) invalid(`${field}.vdev`, `${disk.vdev} is used twice`);
     vdevs.add(disk.vdev);

@@ -36,7 +36,7 @@ describe("the xl.cfg the xen driver writes", () => {
     assert.equal(
       buildGuestXlConfig(spec),
       `# Written by etherplane's xen driver for guest web1: the administrator's keys,
-# with name, uuid, memory, vcpus, boot, disk, vif and on_* set by the agent.
+# with name, uuid, memory, vcpus, boot, disk, vif, dm_restrict and on_* set by the agent.
 name = "web1"
 uuid = "6f1c2a40-5b7e-4c1d-9a2e-000000000001"
 memory = 512
@@ -50,6 +50,7 @@ disk = [
     "format=raw, vdev=xvdb, access=ro, target=/srv/images/swap.img",
 ]
 vif = [ "mac=00:16:3e:12:34:56,bridge=xenbr0" ]
+dm_restrict = 1
 on_poweroff = "preserve"
 on_reboot = "preserve"
 on_crash = "preserve"
@@ -218,5 +219,72 @@ vif = [ 'mac=00:16:3E:12:34:56, bridge=xenbr9, rate=10Mb/s', 'mac=00:16:3e:00:00
       () => buildGuestXlConfig({ ...spec, xlConfig: 'name = "a"\nmemory = = 3\n' }),
       /xl.cfg of web1.*line 2/,
     );
+  });
+
+  describe("the domain policy (issue 10's repros)", () => {
+    const repros: Array<[string, string]> = [
+      [
+        "device_model_args_hvm",
+        'device_model_args_hvm = ["-monitor", "tcp:0.0.0.0:4444,server,nowait"]',
+      ],
+      ["device_model_override", 'device_model_override = "/bin/sh"'],
+      ["pci", 'pci = ["0000:00:1f.2"]'],
+      ["ioports", 'ioports = ["3f8-3ff"]'],
+      ["iomem", 'iomem = ["fe000,1"]'],
+      ["vfb", 'vfb = ["vnc=1,vnclisten=0.0.0.0"]'],
+      ["acpi_firmware", 'acpi_firmware = "/etc/shadow"'],
+      ["vif", "vif = [ 'mac=00:16:3E:12:34:56, bridge=xenbr9, script=/any/path' ]"],
+      ["vif", "vif = [ 'mac=00:16:3E:12:34:56, backend=evil' ]"],
+    ];
+    for (const [key, line] of repros) {
+      test(`${line.slice(0, 50)}: refused, named, unless an admin allowed ${key}`, () => {
+        refused(
+          "FORBIDDEN",
+          () => buildGuestXlConfig({ ...spec, xlConfig: `${line}\n` }),
+          new RegExp(`guest web1: .*\`${key}\``),
+        );
+        const text = buildGuestXlConfig({ ...spec, xlConfig: `${line}\n`, allowUnsafe: [key] });
+        assert.ok(
+          parseXlConfig(text).settings.some((s) => s.key === key),
+          `${key} kept`,
+        );
+      });
+    }
+
+    test("a bootloader other than pygrub is refused; a kernel boot drops the file's one", () => {
+      const firmware: GuestSpec = { ...spec, boot: { kind: "firmware" } };
+      refused(
+        "FORBIDDEN",
+        () => buildGuestXlConfig({ ...firmware, xlConfig: 'bootloader = "/bin/sh"\n' }),
+        /`bootloader` \(bootloader = "\/bin\/sh"\)/,
+      );
+      assert.doesNotMatch(
+        buildGuestXlConfig({ ...spec, xlConfig: 'bootloader = "/bin/sh"\n' }),
+        /bin\/sh/,
+      );
+    });
+
+    test("dm_restrict = 1 always, unless an admin allowed dm_restrict", () => {
+      const value = (text: string) =>
+        parseXlConfig(text).settings.find((s) => s.key === "dm_restrict")?.value;
+      assert.equal(value(buildGuestXlConfig(spec)), 1);
+      assert.equal(value(buildGuestXlConfig({ ...spec, xlConfig: "dm_restrict = 1\n" })), 1);
+      assert.equal(
+        value(
+          buildGuestXlConfig({
+            ...spec,
+            xlConfig: "dm_restrict = 0\n",
+            allowUnsafe: ["dm_restrict"],
+          }),
+        ),
+        0,
+      );
+    });
+
+    test("keys outside the policy stay as the administrator wrote them", () => {
+      const text = buildGuestXlConfig({ ...spec, xlConfig: 'cpus = "2-3"\nfrobnicate = ["x"]\n' });
+      assert.match(text, /cpus = "2-3"/);
+      assert.match(text, /frobnicate = \[ "x" \]/);
+    });
   });
 });

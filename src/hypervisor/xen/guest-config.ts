@@ -25,7 +25,8 @@ import {
   type XlConfig,
   type XlValue,
 } from "../../domain/xl-cfg/index.js";
-import { isEtherplaneError } from "../../foundation/errors.js";
+import { checkDomainPolicy, FINDINGS_LISTED_MAX } from "../../domain/policy/index.js";
+import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
 import type { GuestDisk, GuestSpec, GuestVif } from "../driver.js";
 import { checkGuestSpec } from "./guest-spec-checks.js";
 
@@ -55,13 +56,43 @@ export function buildGuestXlConfig(spec: GuestSpec): string {
     "vif",
     spec.vifs.map((vif) => writeVifSpec(vifSpec(vif, base))),
   );
+  const allowed = spec.allowUnsafe ?? [];
+  // QEMU in dom0 (HVM devices, qdisk, vfb) runs as an unprivileged user in its own namespaces
+  // (docs/features/qemu-deprivilege.pandoc) unless an admin allowed dm_restrict by name.
+  if (!allowed.includes("dm_restrict")) settings.set("dm_restrict", 1);
   for (const key of PRESERVED_ACTIONS) settings.set(key, "preserve");
 
   const header =
     `# Written by etherplane's xen driver for guest ${spec.name}: the administrator's keys,\n` +
-    "# with name, uuid, memory, vcpus, boot, disk, vif and on_* set by the agent.\n";
-  return (
-    header + writeXlConfig({ settings: [...settings].map(([key, value]) => ({ key, value })) })
+    "# with name, uuid, memory, vcpus, boot, disk, vif, dm_restrict and on_* set by the agent.\n";
+  const text =
+    header + writeXlConfig({ settings: [...settings].map(([key, value]) => ({ key, value })) });
+  refuseUnsafe(spec.name, text, allowed);
+  return text;
+}
+
+/**
+ * The file xl would run goes through the domain policy once more: the controller refused these
+ * keys at import, so one here is a stored file from before the policy, or a forged desired
+ * state. Only the keys an admin allowed by name pass.
+ */
+function refuseUnsafe(name: string, text: string, allowed: readonly string[]): void {
+  const refused = checkDomainPolicy(parseXlConfig(text, `xl.cfg of ${name}`)).filter(
+    (finding) => !allowed.includes(finding.key),
+  );
+  if (refused.length === 0) return;
+  throw new EtherplaneError(
+    "FORBIDDEN",
+    `guest ${name}: the domain file has settings the domain policy refuses: ` +
+      refused
+        .slice(0, FINDINGS_LISTED_MAX)
+        .map((f) => `\`${f.key}\` (${f.detail}): ${f.reason}`)
+        .join("; ") +
+      (refused.length > FINDINGS_LISTED_MAX
+        ? ` and ${refused.length - FINDINGS_LISTED_MAX} more`
+        : "") +
+      `; edit the domain (etherplane domain edit ${name}), or an admin allows them by name`,
+    { params: { keys: [...new Set(refused.map((f) => f.key))] } },
   );
 }
 

@@ -3,6 +3,7 @@
  * the agent, which has validated it against the administrator's input; these checks guard what
  * reaches xl (a name that xl would read as a domid, a comma that would split a disk spec).
  */
+import { DOMAIN_NAME_PATTERN, domainNameProblem, isVdev } from "../../domain/policy/names.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { GuestDisk, GuestSpec, GuestVif } from "../driver.js";
 
@@ -18,23 +19,22 @@ export const GUEST_SPEC_LIMITS = {
 } as const;
 
 /**
- * Letters, digits, `_`, `.`, `-`, not starting with `-` or `.`, and not all digits: xl reads an
- * all-digit argument as a domid (libxl_domain_qualifier_to_domid), so `xl destroy 12` would hit
- * domain 12 rather than a guest named "12". The name also names the guest's config file.
+ * The one domain name pattern (src/domain/policy/names.ts): letters, digits, `_`, `.`, `-`, not
+ * starting with `-` or `.`, not all digits (xl reads `xl destroy 12` as domid 12), not Domain-0.
+ * The name also names the guest's config file.
  */
-export const GUEST_NAME_PATTERN = /^(?!\d+$)[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+export const GUEST_NAME_PATTERN = DOMAIN_NAME_PATTERN;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-/** xvda, xvdb1, hda, sda1, xvdaa...: xl-disk-configuration(5) "vdev". */
-const VDEV_PATTERN = /^(xvd|hd|sd)[a-z]{1,3}[0-9]{0,3}$/;
 /** A Linux interface name: IFNAMSIZ-1 characters, no `/`, `,`, `=` or space (a vif spec item). */
 const BRIDGE_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function checkGuestName(name: string): void {
-  if (name.length > GUEST_SPEC_LIMITS.nameLengthMax || !GUEST_NAME_PATTERN.test(name)) {
+  const problem = domainNameProblem(name);
+  if (problem !== undefined) {
     throw invalid(
-      `guest name ${JSON.stringify(name)}: use up to ${GUEST_SPEC_LIMITS.nameLengthMax} letters, ` +
-        "digits, _ . - (not all digits, not starting with - or .)",
+      `guest name ${JSON.stringify(name.slice(0, 80))} ${problem}: use up to ` +
+        `${GUEST_SPEC_LIMITS.nameLengthMax} letters, digits, _ . - (not all digits, not starting with - or .)`,
     );
   }
 }
@@ -73,7 +73,7 @@ export function checkGuestSpec(spec: GuestSpec): void {
 }
 
 function checkDisk(disk: GuestDisk): void {
-  if (!VDEV_PATTERN.test(disk.vdev)) {
+  if (!isVdev(disk.vdev)) {
     throw invalid(`disk vdev ${JSON.stringify(disk.vdev)}: use e.g. xvda, xvdb1, hda or sda1`);
   }
   if (disk.source.kind === "nbd") {

@@ -212,10 +212,20 @@ describe("xen driver over a fake xl", () => {
       () => xen.shutdown("a b"),
       () => xen.pause("0"),
       () => xen.migrate("ep-run", "-oProxyCommand=x"),
+      () => xen.destroy("../../../../etc/x"),
+      () => xen.reboot("Domain-0"),
+      () => xen.create({ ...spec, name: "../../../../etc/x" }),
+      () => xen.create({ ...spec, name: "web\n1" }),
+      () => xen.create({ ...spec, name: "a\u202eb" }),
+      () => xen.create({ ...spec, xlConfig: 'device_model_override = "/bin/sh"\n' }),
     ]) {
-      await rejects(call(), "INVALID_ARGUMENT", /./);
+      await assert.rejects(
+        call(),
+        (e) => isEtherplaneError(e, "INVALID_ARGUMENT") || isEtherplaneError(e, "FORBIDDEN"),
+      );
     }
     assert.deepEqual(fake.calls, []);
+    assert.deepEqual(await files(), [], "no file written outside or inside the state directory");
   });
 
   test("shutdown asks a running guest (-F for HVM without PV drivers), not a stopped one", async () => {

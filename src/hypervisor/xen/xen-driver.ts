@@ -33,6 +33,7 @@ import {
 import { buildGuestXlConfig } from "./guest-config.js";
 import { checkGuestIdentity } from "../guest-identity.js";
 import { checkGuestName } from "./guest-spec-checks.js";
+import { childPath } from "../../foundation/contained-path.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlList, type XlListRow } from "./xl-list.js";
 import { xlFailure } from "./xl-errors.js";
@@ -196,7 +197,10 @@ export class XenDriver implements HypervisorDriver {
     const hub = new ConsoleHub({
       argv: this.consoleArgv(name),
       name,
-      logPath: this.consoleLogDir === null ? null : join(this.consoleLogDir, `guest-${name}.log`),
+      logPath:
+        this.consoleLogDir === null
+          ? null
+          : childPath(this.consoleLogDir, name, { prefix: "guest-", suffix: ".log" }),
       spawn: this.spawnConsole,
       historyBytesMax: this.consoleHistoryBytesMax,
       sessionBufferBytesMax: CONSOLE_SESSION_BUFFER_BYTES_MAX,
@@ -373,7 +377,7 @@ export class XenDriver implements HypervisorDriver {
   }
 
   private configPath(name: string): string {
-    return join(this.options.stateDir, `${name}.cfg`);
+    return childPath(this.options.stateDir, name, { suffix: ".cfg" });
   }
 
   private async removeConfig(name: string): Promise<void> {

@@ -261,6 +261,7 @@ export class ComputeReconciler {
       disks,
       vifs: domain.vifs,
       xlConfig: domain.config,
+      allowUnsafe: domain.allowedUnsafe,
     };
   }
 

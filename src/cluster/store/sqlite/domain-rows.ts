@@ -25,6 +25,7 @@ export interface DomainRow {
   on_poweroff: string;
   on_reboot: string;
   on_crash: string;
+  allowed_unsafe: string;
   host_id: string | null;
   placed: string | null;
   desired_state: string;
@@ -76,6 +77,7 @@ export function domainToRow(d: DomainRecord): DomainRow {
     on_poweroff: d.onPoweroff,
     on_reboot: d.onReboot,
     on_crash: d.onCrash,
+    allowed_unsafe: toJson(d.allowedUnsafe, "domain allowed_unsafe"),
     host_id: d.hostId,
     placed: d.placed === null ? null : toJson(d.placed, "domain placed spec"),
     desired_state: d.desiredState,
@@ -102,6 +104,7 @@ export function rowToDomain(r: DomainRow): DomainRecord {
     onPoweroff: r.on_poweroff as DomainRecord["onPoweroff"],
     onReboot: r.on_reboot as DomainRecord["onReboot"],
     onCrash: r.on_crash as DomainRecord["onCrash"],
+    allowedUnsafe: fromJson<DomainRecord["allowedUnsafe"]>(r.allowed_unsafe),
     hostId: r.host_id,
     placed: r.placed === null ? null : fromJson<DomainRecord["placed"]>(r.placed),
     desiredState: r.desired_state as DomainRecord["desiredState"],

@@ -186,6 +186,15 @@ const V4_DOMAIN_PLACED_SPEC = `
 ALTER TABLE domains ADD COLUMN placed TEXT CHECK (placed IS NULL OR json_valid(placed));
 `;
 
+/**
+ * The domain policy (src/domain/policy): the refused xl.cfg keys an admin allowed in a domain's
+ * file, by name (a JSON array of keys). Existing domains allowed nothing.
+ */
+const V5_DOMAIN_ALLOWED_UNSAFE = `
+ALTER TABLE domains ADD COLUMN allowed_unsafe TEXT NOT NULL DEFAULT '[]'
+  CHECK (json_valid(allowed_unsafe));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -195,6 +204,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: V3_VOLUME_ACCESS,
   },
   { version: 4, name: "domains.placed: the spec a start checked", sql: V4_DOMAIN_PLACED_SPEC },
+  { version: 5, name: "domains.allowed_unsafe", sql: V5_DOMAIN_ALLOWED_UNSAFE },
 ];
 
 /** The newest schema this code knows. */

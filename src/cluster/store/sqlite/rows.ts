@@ -163,6 +163,7 @@ export const COLUMNS = {
     "on_poweroff",
     "on_reboot",
     "on_crash",
+    "allowed_unsafe",
     "host_id",
     "placed",
     "desired_state",
