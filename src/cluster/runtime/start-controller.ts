@@ -9,6 +9,8 @@ import { startApiServer, type ApiServer } from "../../api/server.js";
 import { createLogger } from "../../foundation/log.js";
 import { Controller } from "../controller/controller.js";
 import { openSqliteStore } from "../store/sqlite/index.js";
+import { consoleWebSocketHandler, isWebSocketUpgrade } from "../../web/console-websocket.js";
+import { createWebServices } from "../../web/web-services.js";
 
 export interface StartedController {
   controller: Controller;
@@ -24,14 +26,21 @@ export async function startController(options: {
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const store = await openSqliteStore(path.join(options.dataDir, "controller.db"));
   const controller = new Controller(store);
+  const web = createWebServices(controller, createLogger("api:web"));
+  const cliConsole = consoleUpgradeHandler(controller, createLogger("api:console"));
+  const webConsole = consoleWebSocketHandler(controller, web.tickets, createLogger("api:console"));
   let server: ApiServer;
   try {
-    server = await startApiServer(createApi({ controller }), {
+    server = await startApiServer(createApi({ controller, web }), {
       host: options.host,
       port: options.port,
-      upgrade: consoleUpgradeHandler(controller, createLogger("api:console")),
+      upgrade: (request, socket, head) =>
+        isWebSocketUpgrade(request)
+          ? webConsole(request, socket, head)
+          : cliConsole(request, socket, head),
     });
   } catch (error) {
+    web.close();
     await store.close();
     throw error;
   }
@@ -40,6 +49,7 @@ export async function startController(options: {
     server,
     stop: async () => {
       controller.consoles.closeAll();
+      web.close();
       await server.close();
       await store.close();
     },
