@@ -67,11 +67,11 @@ export async function upCommand(args: string[]): Promise<void> {
   if (running.adminToken) {
     await writeCliConfig(configFile, { controller: running.url, token: running.adminToken });
     process.stdout.write(
-      `etherplane is up at ${running.url}\nadmin token: ${running.adminToken}\n(saved for the CLI in ${configFile}; try: etherplane volume create web --size 1G)\n`,
+      `etherplane is up at ${running.url}\nweb UI: ${running.url}/ (sign in with a token)\nadmin token: ${running.adminToken}\n(saved for the CLI in ${configFile}; try: etherplane volume create web --size 1G)\n`,
     );
   } else {
     process.stdout.write(
-      `etherplane is up at ${running.url}\n(the admin token was printed on the first run and saved in ${configFile})\n`,
+      `etherplane is up at ${running.url}\nweb UI: ${running.url}/ (sign in with a token)\n(the admin token was printed on the first run and saved in ${configFile})\n`,
     );
   }
   const signal = await untilSignal();
@@ -98,7 +98,9 @@ export async function controllerCommand(args: string[]): Promise<void> {
       `admin token: ${secret}\n(shown once: keep it, or log in with it: etherplane login --controller ${started.server.url} --token ...)\n`,
     );
   }
-  process.stdout.write(`controller listening at ${started.server.url}\n`);
+  process.stdout.write(
+    `controller listening at ${started.server.url}\nweb UI: ${started.server.url}/ (sign in with a token)\n`,
+  );
   await untilSignal();
   await started.stop();
 }
