@@ -14,6 +14,7 @@ debian_packages=(
   vblade                        # reference AoE target for interoperability tests and benchmarks
   tshark tcpdump                # frame dissection in tests
   procps                        # pkill: test labs end the detached guests and disk bridges they leave
+  chromium                      # the web UI's browser tests (headless, driven by playwright-core)
 )
 
 missing=()

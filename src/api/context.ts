@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "../cluster/controller/auth-service.js";
 import type { Controller } from "../cluster/controller/controller.js";
+import type { WebServices } from "../web/web-services.js";
 
 export interface ApiEnv {
   Variables: {
@@ -15,4 +16,6 @@ export type ApiApp = OpenAPIHono<ApiEnv>;
 
 export interface ApiDeps {
   controller: Controller;
+  /** The web UI (its files, console tickets, change feed); without it there is none. */
+  web?: WebServices;
 }

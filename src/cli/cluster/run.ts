@@ -102,13 +102,13 @@ export async function upCommand(args: string[]): Promise<void> {
   if (running.adminToken) {
     await writeCliConfig(configFile, { controller: running.url, token: running.adminToken });
     process.stdout.write(
-      `etherplane is up at ${running.url}\nadmin token saved in ${running.adminTokenFile} ` +
+      `etherplane is up at ${running.url}\nweb UI: ${running.url}/ (sign in with a token)\nadmin token saved in ${running.adminTokenFile} ` +
         `(mode 0600) and in the CLI's config ${configFile}\n` +
         "try: etherplane volume create web --size 1G\n",
     );
   } else {
     process.stdout.write(
-      `etherplane is up at ${running.url}\n(the first run saved the admin token in ` +
+      `etherplane is up at ${running.url}\nweb UI: ${running.url}/ (sign in with a token)\n(the first run saved the admin token in ` +
         `${running.adminTokenFile} and in the CLI's config ${configFile}; if they are lost, ` +
         `make another as root on this host: ${localTokenHint(dataDir)})\n`,
     );
@@ -150,7 +150,9 @@ export async function controllerCommand(args: string[]): Promise<void> {
         `${started.server.url} --token-file ${file}\n`,
     );
   }
-  process.stdout.write(`controller listening at ${started.server.url}\n`);
+  process.stdout.write(
+    `controller listening at ${started.server.url}\nweb UI: ${started.server.url}/ (sign in with a token)\n`,
+  );
   await untilSignal();
   await started.stop();
 }

@@ -17,6 +17,8 @@ import { createLogger } from "../../foundation/log.js";
 import { errorMessage } from "../../foundation/errors.js";
 import { Controller, type ControllerLimits } from "../controller/controller.js";
 import { openSqliteStore } from "../store/sqlite/index.js";
+import { consoleWebSocketHandler, isWebSocketUpgrade } from "../../web/console-websocket.js";
+import { createWebServices } from "../../web/web-services.js";
 
 export interface StartedController {
   controller: Controller;
@@ -98,15 +100,22 @@ export async function startController(options: {
   await prune();
   const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
   controller.auth.caSha256 = tls?.caSha256 ?? null;
+  const web = createWebServices(controller, createLogger("api:web"));
+  const cliConsole = consoleUpgradeHandler(controller, createLogger("api:console"));
+  const webConsole = consoleWebSocketHandler(controller, web.tickets, createLogger("api:console"));
   let server: ApiServer;
   try {
-    server = await startApiServer(createApi({ controller }), {
+    server = await startApiServer(createApi({ controller, web }), {
       host: options.host,
       port: options.port,
       ...(tls ? { tls: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}),
-      upgrade: consoleUpgradeHandler(controller, createLogger("api:console")),
+      upgrade: (request, socket, head) =>
+        isWebSocketUpgrade(request)
+          ? webConsole(request, socket, head)
+          : cliConsole(request, socket, head),
     });
   } catch (error) {
+    web.close();
     clearInterval(pruner);
     await store.close();
     throw error;
@@ -118,6 +127,7 @@ export async function startController(options: {
     stop: async () => {
       clearInterval(pruner);
       controller.consoles.closeAll();
+      web.close();
       await server.close();
       await controller.audit.flush().catch((error: unknown) => {
         log.warn(

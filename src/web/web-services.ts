@@ -1,0 +1,45 @@
+/** What the web UI needs beside the REST API: console tickets, the change feed, its files. */
+import type { Controller } from "../cluster/controller/controller.js";
+import type { Logger } from "../foundation/log.js";
+import { ChangeFeed } from "./change-feed.js";
+import { ConsoleTickets } from "./console-tickets.js";
+import { loadStaticAssets, type StaticAssets } from "./static-assets.js";
+
+export interface WebServices {
+  tickets: ConsoleTickets;
+  feed: ChangeFeed;
+  assets: StaticAssets;
+  close(): void;
+}
+
+const TASKS_WATCHED = 20;
+
+export function createWebServices(
+  controller: Controller,
+  log: Logger,
+  options: { assetsDir?: string } = {},
+): WebServices {
+  const { store } = controller;
+  const feed = new ChangeFeed(
+    async () => {
+      const [hosts, pools, volumes, domains, tasks] = await Promise.all([
+        store.listHosts(),
+        store.listPools(),
+        store.listVolumesJson(),
+        store.listDomains(),
+        store.listTasks({ limit: TASKS_WATCHED }),
+      ]);
+      return {
+        hosts: JSON.stringify(hosts),
+        pools: JSON.stringify(pools),
+        volumes,
+        domains: JSON.stringify(domains),
+        tasks: JSON.stringify(tasks),
+      };
+    },
+    (error) => log.warn(`change feed: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  const assets = loadStaticAssets(options.assetsDir);
+  if (assets.missing) log.warn(assets.missing);
+  return { tickets: new ConsoleTickets(), feed, assets, close: () => feed.stop() };
+}
