@@ -39,14 +39,17 @@ describe(
     before(async () => {
       link = await createAoeLink("webui");
       let env: Record<string, string>;
-      ({ daemon, env } = await startUpProcess({
+      let adminTokenFile: string;
+      ({ daemon, env, adminTokenFile } = await startUpProcess({
         ns: link.targetNs,
         dir: link.dir,
         iface: "tgt0",
         listen: LISTEN,
         name: "box1",
       }));
-      adminToken = /admin token: (ept_\S+)/.exec(daemon.stdout)?.[1] ?? "";
+      // up prints where it saved the admin token, never the token itself.
+      adminToken = fs.readFileSync(adminTokenFile, "utf8").trim();
+      assert.doesNotMatch(daemon.stdout, /ept_/, "up never prints a token");
       assert.match(daemon.stdout, new RegExp(`web UI: ${URL_BASE}/`), "up prints the UI's URL");
       const viewer = await runCli(["token", "create", "watcher", "--role", "viewer"], {
         ns: link.targetNs,

@@ -46,6 +46,10 @@ const STEP_MS_MAX = 180_000;
 const GUEST_INITRD = "/opt/guest/initrd.cpio";
 const GUEST_MAC = "00:16:3e:00:00:21";
 
+/** The host that writes the guest's root filesystem over AoE, and dom0's SAN NIC. */
+const WRITER_MAC = "02:00:00:00:77:01";
+const DOM0_SAN_MAC = "02:00:00:00:77:02";
+
 describe(
   "an etherplane agent in a real Xen dom0 runs PV guests from AoE volumes (Xen under QEMU/TCG, a few minutes)",
   { skip: notRoot },
@@ -89,10 +93,9 @@ describe(
       const created = await call<{ volume: VolumeRecord; task: TaskRecord }>(
         "POST",
         "/api/v1/volumes",
-        {
-          name: "pv1-root",
-          sizeBytes: VOLUME_BYTES,
-        },
+        // Volumes are closed by default: the admin allows the writer and dom0's SAN NIC (aoe.ko
+        // there waits for the disk at boot, before the agent joins and a start grants it).
+        { name: "pv1-root", sizeBytes: VOLUME_BYTES, allow: [WRITER_MAC, DOM0_SAN_MAC] },
       );
       assert.equal(created.status, 202, JSON.stringify(created.body));
       volume = created.body.volume;
@@ -110,7 +113,7 @@ describe(
         sizeMiB: VOLUME_BYTES / 2 ** 20,
         initScript: bootMarkerScript({ poweroffOnFirstBoot: false }),
       });
-      const initiator = await lab.initiatorHost("ini", "02:00:00:00:77:01");
+      const initiator = await lab.initiatorHost("ini", WRITER_MAC);
       const write = await runCli(["aoe", "write", device, "--iface", "aoe0"], {
         ns: initiator,
         input: fs.readFileSync(image),
@@ -125,7 +128,7 @@ describe(
           bridge: "mgmt",
           address: lab.mgmtAddress(),
           guestBridge: "xenbr0",
-          moreNics: [{ bridge: "san" }],
+          moreNics: [{ bridge: "san", mac: DOM0_SAN_MAC }],
         },
         aoe: { interface: "eth1", waitFor: [device] },
         node: true,

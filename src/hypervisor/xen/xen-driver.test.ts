@@ -322,21 +322,15 @@ describe("xen driver over a fake xl", () => {
     await rejects(xen.shutdown("ep-run", other), "CONFLICT", /not the guest/);
     await rejects(xen.reboot("ep-run", other), "CONFLICT", /not the guest/);
     await rejects(xen.console("ep-run", other), "CONFLICT", /not the guest/);
+    // Domain-0's name is refused before any command (the shared name check).
     await rejects(
       xen.destroy("Domain-0", "00000000-0000-0000-0000-000000000000"),
-      "CONFLICT",
-      /domid 0\): etherplane never acts on it/,
+      "INVALID_ARGUMENT",
+      /dom0's name/,
     );
     assert.deepEqual(
       fake.commands(),
-      [
-        "list -v ep-run",
-        "list -v ep-run",
-        "list -v ep-run",
-        "list -v ep-run",
-        "list -v ep-run",
-        "list -v Domain-0",
-      ],
+      ["list -v ep-run", "list -v ep-run", "list -v ep-run", "list -v ep-run", "list -v ep-run"],
       "nothing but lookups",
     );
     fake.calls.length = 0;
