@@ -421,5 +421,10 @@ export class AoeExport implements CommandContext {
 }
 
 export function settingsOf(config: ExportConfig, bufferCount: number): ExportSettings {
-  return { readOnly: config.readOnly, durable: config.durable, bufferCount };
+  return {
+    readOnly: config.readOnly,
+    durable: config.durable,
+    bufferCount,
+    accessLocked: config.accessLocked ?? false,
+  };
 }

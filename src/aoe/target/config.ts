@@ -55,6 +55,12 @@ export interface ExportConfig {
    * to the file's identity, and a different id at the same address does not inherit it.
    */
   volumeId?: string;
+  /**
+   * The control plane owns this export's MAC mask and reservation (the storage agent sets both on
+   * every pass): edits over the wire are refused instead of holding until its next pass. Without
+   * it, as with vblade, any initiator the mask allows may edit them (AoEr11 3.3, 3.4).
+   */
+  accessLocked?: boolean;
 }
 
 export interface TargetConfig {
@@ -159,6 +165,7 @@ const exportKeys = [
   "serial",
   "sizeBytes",
   "volumeId",
+  "accessLocked",
 ] as const;
 
 function parseExport(
@@ -188,6 +195,8 @@ function parseExport(
     readOnly: raw["readOnly"] === undefined ? false : boolean(`${key}.readOnly`, raw["readOnly"]),
     durable: raw["durable"] === undefined ? false : boolean(`${key}.durable`, raw["durable"]),
   };
+  if (raw["accessLocked"] !== undefined)
+    config.accessLocked = boolean(`${key}.accessLocked`, raw["accessLocked"]);
   if (raw["macMask"] !== undefined)
     config.macMask = macList(`${key}.macMask`, raw["macMask"], MASK_MACS_MAX);
   if (raw["reservation"] !== undefined) {

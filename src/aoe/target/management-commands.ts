@@ -132,6 +132,9 @@ function maskReply(
 export function handleMacMask(ctx: CommandContext, message: MaskMessage, port: Port): void {
   const { header, mask } = message;
   if (mask.mcmd === MaskCommand.read) return maskReply(ctx, header, port, mask.mcmd, 0);
+  // The control plane owns this list: the reply shows it unchanged, with an error.
+  if (ctx.settings.accessLocked)
+    return maskReply(ctx, header, port, mask.mcmd, MaskError.unspecified);
   if (ctx.state.reservedAgainst(header))
     return ctx.sendAoeError(header, port, AoeError.targetReserved);
   let merror = 0;
@@ -162,6 +165,7 @@ export function handleReserve(ctx: CommandContext, message: ReserveMessage, port
       }),
     );
   if (reserve.rcmd === ReserveCommand.read) return answer();
+  if (ctx.settings.accessLocked) return ctx.sendAoeError(header, port, AoeError.badArgument);
   if (reserve.rcmd === ReserveCommand.set && ctx.state.reservedAgainst(header)) {
     return ctx.sendAoeError(header, port, AoeError.targetReserved);
   }

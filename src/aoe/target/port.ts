@@ -13,4 +13,6 @@ export interface ExportSettings {
   durable: boolean;
   /** Requests served at once, advertised in query config. */
   bufferCount: number;
+  /** MAC mask and reservation edits over the wire are refused (ExportConfig.accessLocked). */
+  accessLocked: boolean;
 }

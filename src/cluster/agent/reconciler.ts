@@ -124,6 +124,8 @@ export class StorageReconciler {
             // The reservation this host wants (none: fencing does not set one yet), given on
             // every pass, so one that an allowed initiator forced over the wire is cleared.
             reservation: [],
+            // Nobody edits them over the wire meanwhile: the controller decides who sees a volume.
+            accessLocked: true,
             serial: volume.id.slice(-20),
             model: `etherplane ${volume.name}`.slice(0, 40),
             sizeBytes: made.sizeBytes,

@@ -11,9 +11,17 @@ import { after, before, describe, test } from "node:test";
 import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
 import { apiCaller } from "../../../test/lab/api-caller.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import { reserveCommand } from "../../aoe/initiator/admin.js";
+import { macMaskCommand, reserveCommand } from "../../aoe/initiator/admin.js";
+import { isEtherplaneError } from "../../foundation/errors.js";
 import { enginePaths } from "../../aoe/initiator/discovery.js";
-import { ReserveCommand, macToString, parseMac } from "../../aoe/codec/index.js";
+import {
+  DirectiveCommand,
+  MaskCommand,
+  MaskError,
+  ReserveCommand,
+  macToString,
+  parseMac,
+} from "../../aoe/codec/index.js";
 import type { TaskRecord, VolumeRecord } from "../model.js";
 import { up, type Up } from "./up.js";
 
@@ -180,7 +188,7 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     await assert.rejects(device(opened), /no AoE target answered/, "closed again");
   });
 
-  test("a reservation an allowed host forces over the wire is cleared by the agent's next pass", async () => {
+  test("an allowed host cannot change a managed volume's reservation or mask over the wire", async () => {
     const web = await volume("web");
     const [target] = await initiator.discover({ shelf: web.shelf, slot: web.slot, listenMs: 300 });
     assert.ok(target, "web is allowed for the initiator");
@@ -188,20 +196,31 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
     assert.ok(path0);
     const address = { shelf: web.shelf, slot: web.slot };
     const stranger = parseMac("02:00:00:00:00:77") as Buffer;
-    const set = await reserveCommand(initiator.engine, path0, address, ReserveCommand.forceSet, [
-      stranger,
-    ]);
-    assert.deepEqual(set.macs.map(macToString), ["02:00:00:00:00:77"], "the target took it");
-    // The agent wants no reservation on its exports: it sets that again on its next pass.
-    const deadline = Date.now() + 30_000;
-    let macs: string[] = ["02:00:00:00:00:77"];
-    while (macs.length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      const read = await reserveCommand(initiator.engine, path0, address, ReserveCommand.read);
-      macs = read.macs.map(macToString);
-    }
-    assert.deepEqual(macs, [], "the stray reservation is gone");
-    assert.equal((await device(web)).sizeBytes, 32 * MiB, "and the allowed host does I/O again");
+    // The agent's exports are accessLocked: a forced reservation is refused (AoE error 2)...
+    await assert.rejects(
+      reserveCommand(initiator.engine, path0, address, ReserveCommand.forceSet, [stranger]),
+      (error: unknown) =>
+        isEtherplaneError(error, "REFUSED") && /AoE error 2\)/.test(error.message),
+    );
+    const read = await reserveCommand(initiator.engine, path0, address, ReserveCommand.read);
+    assert.deepEqual(read.macs.map(macToString), [], "no reservation was set");
+    // ... and so is a mask edit that would delete the allowed MAC (an empty list opens the volume
+    // to every host): the reply says so and shows the list unchanged.
+    const maskBefore = await macMaskCommand(initiator.engine, path0, address, MaskCommand.read);
+    assert.ok(maskBefore.directives.length > 0, "the volume has a mask");
+    const edit = await macMaskCommand(
+      initiator.engine,
+      path0,
+      address,
+      MaskCommand.edit,
+      maskBefore.directives.map(({ mac }) => ({ dcmd: DirectiveCommand.delete, mac })),
+    );
+    assert.equal(edit.merror, MaskError.unspecified);
+    assert.deepEqual(
+      edit.directives.map((d) => macToString(d.mac)),
+      maskBefore.directives.map((d) => macToString(d.mac)),
+    );
+    assert.equal((await device(web)).sizeBytes, 32 * MiB, "the allowed host still does I/O");
   });
 
   test("delete: refused while exported, then unexport and delete; the file is gone", async () => {
