@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { aoeFrameFixtures } from "../../../test/lab/repo.js";
+import { fuzzFrameMaker } from "../../../test/sim/fuzz-frames.js";
+import { SeededRandom } from "../../../test/sim/random.js";
 import {
   createAoeLink,
   makeBackingFile,
@@ -36,22 +37,6 @@ import type { AoeTarget } from "./aoe-target.js";
 const MiB = 1024 * 1024;
 /** The simulator sends 100,000 (hostile-frames.test.ts); here the real socket carries a share. */
 const FRAMES = 20_000;
-
-/** xorshift32: a seeded stream so a failing run can be replayed. */
-function random(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-  return {
-    next,
-    below: (n: number) => next() % n,
-    bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => next() & 0xff)),
-  };
-}
 
 describe("hostile frames against a running target", () => {
   let link: AoeLink;
@@ -173,36 +158,8 @@ describe("hostile frames against a running target", () => {
 
   test(`${FRAMES} random and mutated frames: the target stays up, counts drops, and still serves`, async () => {
     const seed = Number(process.env["ETHERPLANE_FUZZ_SEED"] ?? Date.now() % 2 ** 31);
-    const rng = random(seed);
-    const seeds = [...aoeFrameFixtures().values()].map((frame) => {
-      const copy = Buffer.from(frame);
-      targetMac.copy(copy, 0);
-      copy.writeUInt16BE(6, 16);
-      copy[18] = 0;
-      return copy;
-    });
-    const make = (): Buffer => {
-      const kind = rng.below(4);
-      if (kind === 0) {
-        // Pure noise behind a valid Ethernet header.
-        const frame = rng.bytes(14 + rng.below(1500));
-        targetMac.copy(frame, 0);
-        raw.mac.copy(frame, 6);
-        frame.writeUInt16BE(ETHERTYPE_AOE, 12);
-        return frame;
-      }
-      const base = Buffer.from(seeds[rng.below(seeds.length)] as Buffer);
-      raw.mac.copy(base, 6);
-      if (rng.below(4) !== 0) base[14] = 0x10; // mostly requests: version 1, no flags
-      const flips = 1 + rng.below(kind === 1 ? 3 : 12);
-      for (let i = 0; i < flips; i++) {
-        // Mutate the AoE part (keep the Ethernet header so frames reach the target).
-        const at = 14 + rng.below(Math.max(1, base.length - 14));
-        base[at] = rng.next() & 0xff;
-      }
-      if (kind === 3) return base.subarray(0, 14 + rng.below(base.length - 13));
-      return base;
-    };
+    const rng = new SeededRandom(seed);
+    const make = fuzzFrameMaker({ rng, targetMac, sourceMac: raw.mac, shelf: 6 });
     const framesBefore = target.stats().framesIn;
     for (let sent = 0; sent < FRAMES; sent += 250) {
       raw.send(Array.from({ length: 250 }, make));

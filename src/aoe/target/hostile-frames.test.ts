@@ -11,8 +11,7 @@ import { AoeSim } from "../../../test/sim/aoe-sim.js";
 import { pattern } from "../../../test/sim/pattern.js";
 import { SeededRandom, simSeed } from "../../../test/sim/random.js";
 import type { SimRawSocket } from "../../../test/sim/sim-segment.js";
-import { aoeFrameFixtures } from "../../../test/lab/repo.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { fuzzFrameMaker } from "../../../test/sim/fuzz-frames.js";
 import {
   AFLAG_LBA48,
   AFLAG_WRITE,
@@ -151,35 +150,7 @@ describe("hostile frames against a running target (simulated link)", () => {
 
   test(`${FRAMES} random and mutated frames: the target stays up, counts drops, and still serves`, async () => {
     const rng = new SeededRandom(seed);
-    const seeds = [...aoeFrameFixtures().values()].map((frame) => {
-      const copy = Buffer.from(frame);
-      targetMac.copy(copy, 0);
-      copy.writeUInt16BE(6, 16);
-      copy[18] = 0;
-      return copy;
-    });
-    const make = (): Buffer => {
-      const kind = rng.below(4);
-      if (kind === 0) {
-        // Pure noise behind a valid Ethernet header.
-        const frame = rng.bytes(14 + rng.below(1500));
-        targetMac.copy(frame, 0);
-        raw.mac.copy(frame, 6);
-        frame.writeUInt16BE(ETHERTYPE_AOE, 12);
-        return frame;
-      }
-      const base = Buffer.from(seeds[rng.below(seeds.length)] as Buffer);
-      raw.mac.copy(base, 6);
-      if (rng.below(4) !== 0) base[14] = 0x10; // mostly requests: version 1, no flags
-      const flips = 1 + rng.below(kind === 1 ? 3 : 12);
-      for (let i = 0; i < flips; i++) {
-        // Mutate the AoE part (keep the Ethernet header so frames reach the target).
-        const at = 14 + rng.below(Math.max(1, base.length - 14));
-        base[at] = rng.next() & 0xff;
-      }
-      if (kind === 3) return base.subarray(0, 14 + rng.below(base.length - 13));
-      return base;
-    };
+    const make = fuzzFrameMaker({ rng, targetMac, sourceMac: raw.mac, shelf: 6 });
     const framesBefore = target.stats().framesIn;
     const link = sim.link("ini0");
     const oversizeBefore = link.counters.oversize;
