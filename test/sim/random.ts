@@ -46,15 +46,16 @@ export class SeededRandom {
 export const SIM_SEED_ENV = "ETHERPLANE_SIM_SEED";
 
 /**
- * The seed for one simulated test: from ETHERPLANE_SIM_SEED when set, else a new one. Printed
+ * The seed for one simulated test: from ETHERPLANE_SIM_SEED when set, else `fixed` when given,
+ * else a new one. Printed
  * (on stderr, which node --test shows) with the command that replays it.
  */
-export function simSeed(testName: string): number {
+export function simSeed(testName: string, fixed?: number): number {
   const fromEnv = process.env[SIM_SEED_ENV];
   const seed =
     fromEnv !== undefined && fromEnv !== ""
       ? Number(fromEnv) >>> 0
-      : Math.floor(Math.random() * 2 ** 31);
+      : (fixed ?? Math.floor(Math.random() * 2 ** 31));
   process.stderr.write(`sim seed ${seed} for "${testName}" (replay: ${SIM_SEED_ENV}=${seed})\n`);
   return seed;
 }
