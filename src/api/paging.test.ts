@@ -116,8 +116,19 @@ describe("list endpoints over HTTP", () => {
     assert.equal(pools.length, 5);
     const volumes = await pages("/api/v1/volumes", "volumes", 2);
     assert.deepEqual(volumes.map(names), [["v1", "v2"], ["v3", "v4"], ["v5"]]);
-    const tokens = (await pages("/api/v1/tokens", "tokens", 2)).flat();
-    assert.deepEqual(names(tokens), ["admin", "viewer-0", "viewer-1", "viewer-2", "viewer-3"]);
+    // Tokens page by (created, id): tokens made in the same millisecond come in id order.
+    const tokens = (await pages("/api/v1/tokens", "tokens", 2)).flat() as Array<{
+      name: string;
+      id: string;
+      createdMs: number;
+    }>;
+    assert.deepEqual(
+      names(tokens).sort(),
+      ["admin", "viewer-0", "viewer-1", "viewer-2", "viewer-3"],
+      "every token once",
+    );
+    const keys = tokens.map((t) => `${String(t.createdMs).padStart(16, "0")}\u0000${t.id}`);
+    assert.deepEqual(keys, [...keys].sort(), "in (created, id) order");
     const tasks = (await pages("/api/v1/tasks", "tasks", 2)).flat() as Array<{
       id: string;
       createdMs: number;
