@@ -2,6 +2,7 @@
  * What the controller and an agent say to each other: the desired state the controller hands a
  * host, and the status the agent reports back. Shared by both sides (and the API's schemas).
  */
+import type { DomainBoot } from "../domain/import/domain-import.js";
 import type {
   DomainAction,
   DomainObserved,
@@ -86,8 +87,7 @@ export interface DesiredDomain {
   config: string;
   memoryMiB: number;
   vcpus: number;
-  boot:
-    { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
+  boot: DomainBoot;
   disks: DesiredDomainDisk[];
   vifs: Array<{ mac: string; bridge: string }>;
   onPoweroff: DomainAction;

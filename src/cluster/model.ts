@@ -2,6 +2,7 @@
  * The control plane's records: what the controller stores and the API shows. Times are
  * milliseconds since the epoch; sizes are bytes; ids are opaque strings (`newId`).
  */
+import type { DomainBoot } from "../domain/import/domain-import.js";
 import type { LifecycleAction } from "../domain/xl-cfg/fields.js";
 
 export type Role = "admin" | "operator" | "viewer" | "agent";
@@ -241,8 +242,7 @@ export interface DomainPlacedSpec {
   config: string;
   memoryMiB: number;
   vcpus: number;
-  boot:
-    { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
+  boot: DomainBoot;
   /** AoE volumes only: a start refuses any other disk. */
   disks: PlacedDisk[];
   vifs: DomainVif[];
