@@ -35,6 +35,9 @@ describe("aoe serve: persisted access state belongs to its backing", () => {
   const daemons: CliDaemon[] = [];
 
   const serve = async (disk: string, extra: string[] = []) => {
+    // One target at a time (the state directory's lock): a test that failed midway leaves its
+    // daemon running, and the next test would fail on the lock instead of on its own claim.
+    for (const d of daemons) await d.stop();
     const daemon = new CliDaemon(
       ["aoe", "serve", "--iface", "tgt0", "--iface", "tgt1", "--export", `1.0=${disk}`]
         .concat(["--state-dir", stateDir])

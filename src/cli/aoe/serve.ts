@@ -258,10 +258,11 @@ export async function serveCommand(args: string[]): Promise<void> {
     unlock();
     throw error;
   }
+  // Restrictions first: "serving" is the last start line, the one scripts and tests wait for.
+  logRestrictions(log, "access", target);
   log.info(`serving ${config.exports.length} export(s), buffer count ${config.bufferCount}`, {
     stateDir: config.stateDir,
   });
-  logRestrictions(log, "access", target);
   const statsTimer = setInterval(() => {
     try {
       writeStats(config.stateDir, target);
