@@ -11,8 +11,13 @@
  */
 export const consoleGuestReadyPrefix = "EP-GUEST READY";
 
-/** Matches a ready line anywhere in console text (serial lines end with \r\n). */
-export const consoleGuestReadyPattern = /EP-GUEST READY (\S+) ([\d.]+)\r?$/m;
+/**
+ * Matches a whole ready line anywhere in console text (serial lines end with \r\n). The line
+ * ending is required, not `$`: a chunk that ends inside the line ("...READY a 5.9") must not
+ * count as ready, or a command typed at once is echoed into the middle of the ready line and a
+ * later reader of the history never finds it.
+ */
+export const consoleGuestReadyPattern = /EP-GUEST READY (\S+) ([\d.]+)\r?\n/;
 
 export const consoleGuestCommands = {
   poweroff: "poweroff -f",
