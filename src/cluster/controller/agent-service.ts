@@ -75,6 +75,7 @@ export class AgentService {
       exportInterfaces: request.exportInterfaces,
       inventory: null,
       lastSeenMs: null,
+      maintenance: null,
       createdMs: this.now(),
     };
     await this.store.createHost(host);
