@@ -17,7 +17,10 @@ import { CONSOLE_LIMITS_DEFAULT, ConsoleBroker, type ConsoleLimits } from "./con
 import { DomainLifecycle } from "./domain-lifecycle.js";
 import { DomainObserver } from "./domain-observer.js";
 import { DomainService } from "./domain-service.js";
+import { DomainSettings } from "./domain-settings.js";
+import { OfflineMover } from "./domain-mover.js";
 import { EventLog } from "./event-log.js";
+import { MaintenanceService } from "./maintenance-service.js";
 import { NetworkService } from "./network-service.js";
 import { PlacementService } from "./placement-service.js";
 import { TaskService } from "./task-service.js";
@@ -43,6 +46,8 @@ export class Controller {
   readonly settings: ClusterSettings;
   readonly placement: PlacementService;
   readonly events: EventLog;
+  readonly domainSettings: DomainSettings;
+  readonly maintenance: MaintenanceService;
 
   constructor(
     readonly store: Store,
@@ -56,6 +61,7 @@ export class Controller {
     this.settings = new ClusterSettings(store);
     this.placement = new PlacementService(store, this.settings, now);
     this.domains = new DomainService(store, (used) => allocateMac(used, randomBytes), now);
+    this.domainSettings = new DomainSettings(store, this.domains, this.events);
     const grants = new VolumeGrants(store);
     this.lifecycle = new DomainLifecycle(
       store,
@@ -64,6 +70,17 @@ export class Controller {
       grants,
       this.placement,
       this.events,
+      now,
+    );
+    this.maintenance = new MaintenanceService(
+      store,
+      this.tasks,
+      this.events,
+      this.placement,
+      this.lifecycle,
+      // The migration service gives the live mover (setLiveMover) once it exists.
+      { offline: new OfflineMover(store, this.lifecycle) },
+      createLogger("cluster:maintenance"),
       now,
     );
     this.networks = new NetworkService(store, now);
