@@ -96,7 +96,7 @@ describe("place, settings, domain set, events and maintenance from the CLI", () 
       assert.equal(events.code, 0, events.stderr);
       assert.match(
         events.stdout,
-        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  host\.joined\s+box1\s+host box1 joined/m,
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}host\.joined\s+box1\s+host box1 joined/m,
       );
       assert.match(events.stdout, /cluster\.setting\s+cpu_overcommit\s+cpu_overcommit = 2/);
       assert.match(
