@@ -70,6 +70,7 @@ async function controllerMain(dir: string): Promise<void> {
     exportInterfaces: ["eth1"],
     inventory: null,
     lastSeenMs: now,
+    maintenance: null,
     createdMs: now,
   };
   // As an agent would report it: room for every volume of the run, so no overcommit warning.

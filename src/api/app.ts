@@ -16,6 +16,7 @@ import { agentRoutes } from "./routes/agent.js";
 import { clusterRoutes } from "./routes/cluster.js";
 import { domainRoutes } from "./routes/domains.js";
 import { networkRoutes } from "./routes/networks.js";
+import { operationsRoutes } from "./routes/operations.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { webRoutes } from "./web-routes.js";
 
@@ -147,6 +148,7 @@ export function createApi(deps: ApiDeps) {
   agentRoutes(app, deps);
   domainRoutes(app, deps);
   networkRoutes(app, deps);
+  operationsRoutes(app, deps);
   if (deps.web) webRoutes(app, deps, deps.web);
 
   // Public (no security): load balancers and `etherplane status` probe it without a token.

@@ -85,6 +85,10 @@ export const DomainSchema = z
     allowedUnsafe: z.array(z.string()).openapi({
       description: "keys the domain policy refuses that an admin allowed in this file",
     }),
+    antiAffinity: z.string().nullable().openapi({
+      description: "anti-affinity group: kept off hosts that run another of the group",
+    }),
+    pinHosts: z.array(id).openapi({ description: "host ids it may run on (empty: any)" }),
     hostId: id.nullable(),
     placed: z
       .object({

@@ -220,6 +220,7 @@ test("the volume list (sent as the store's own JSON) is what its schema says", a
     exportInterfaces: [],
     inventory: null,
     lastSeenMs: null,
+    maintenance: null,
     createdMs: 1,
   });
   const pool = {

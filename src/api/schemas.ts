@@ -98,6 +98,15 @@ export const HostSchema = z
     exportInterfaces: z.array(z.string()),
     inventory: InventorySchema.nullable(),
     lastSeenMs: z.number().int().nullable(),
+    maintenance: z
+      .object({
+        sinceMs: z.number().int(),
+        by: z.string(),
+        taskId: z.string().nullable(),
+        stoppedDomainIds: z.array(id),
+      })
+      .nullable()
+      .openapi({ description: "set while the host is in maintenance: nothing new goes there" }),
     createdMs: z.number().int(),
   })
   .openapi("Host");

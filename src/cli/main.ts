@@ -50,7 +50,31 @@ const commands: Record<string, { summary: string; run: Command }> = {
     run: lazy(volume, (m) => m.volumeCommand),
   },
   task: { summary: "tasks: list|show", run: lazy(records, (m) => m.taskCommand) },
-  host: { summary: "hosts: list", run: lazy(records, (m) => m.hostCommand) },
+  host: {
+    summary: "hosts: list|maintenance|activate",
+    run: lazy(records, (m) => m.hostCommand),
+  },
+  place: {
+    summary: "place NAME: a dry run of placement (each host, why it fits or not)",
+    run: lazy(
+      () => import("./cluster/place.js"),
+      (m) => m.placeCommand,
+    ),
+  },
+  events: {
+    summary: "the cluster's events (--follow, --json, --since, --limit)",
+    run: lazy(
+      () => import("./cluster/events.js"),
+      (m) => m.eventsCommand,
+    ),
+  },
+  settings: {
+    summary: "the cluster's settings: list | set KEY VALUE (overcommit)",
+    run: lazy(
+      () => import("./cluster/cluster-settings.js"),
+      (m) => m.settingsCommand,
+    ),
+  },
   pool: { summary: "storage pools: list|create", run: lazy(records, (m) => m.poolCommand) },
   token: { summary: "API tokens: create|list|revoke", run: lazy(records, (m) => m.tokenCommand) },
   audit: {
@@ -68,7 +92,7 @@ const commands: Record<string, { summary: string; run: Command }> = {
     ),
   },
   domain: {
-    summary: "domain files: import|export|edit|show|delete",
+    summary: "domain files: import|export|edit|show|delete; set (placement settings)",
     run: lazy(
       () => import("./domain/domain-files.js"),
       (m) => m.domainCommand,

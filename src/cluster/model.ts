@@ -47,7 +47,20 @@ export interface HostRecord {
   exportInterfaces: string[];
   inventory: HostInventory | null;
   lastSeenMs: number | null;
+  /** Set while the host is in maintenance (`host maintenance`): nothing new is placed there. */
+  maintenance: HostMaintenance | null;
   createdMs: number;
+}
+
+/** A host's maintenance: since when, who asked, and what it stopped to let go there again. */
+export interface HostMaintenance {
+  sinceMs: number;
+  by: string;
+  /** The evacuation's task. */
+  taskId: string | null;
+  /** Domains pinned here that the evacuation shut down (--allow-restart): `host activate`
+   * starts them again. */
+  stoppedDomainIds: string[];
 }
 
 export type PoolKind = "directory" | "block";
@@ -166,6 +179,22 @@ export interface AuditRecord {
   detail: string | null;
 }
 
+/**
+ * One line of the cluster's event log (`etherplane events`): what happened to what, when. Kept
+ * bounded in the store (the oldest go first). `kind` is dotted, e.g. domain.started,
+ * host.maintenance; `subject` names the record (a domain or host name).
+ */
+export interface EventRecord {
+  id: number;
+  timeMs: number;
+  kind: string;
+  subject: string;
+  message: string;
+  fields: Record<string, EventFieldValue>;
+}
+
+export type EventFieldValue = string | number | boolean | null;
+
 /** A named network on a host: a bridge, optionally on an uplink, optionally on an 802.1q VLAN. */
 export interface NetworkRecord {
   id: string;
@@ -273,6 +302,13 @@ export interface DomainRecord {
    * name; empty for almost every domain. The xen driver refuses any other refused key.
    */
   allowedUnsafe: string[];
+  /**
+   * Placement settings (etherplane's, not xl.cfg keys; `domain set`): two domains of one
+   * anti-affinity group never share a host when another host fits; a pinned domain runs only on
+   * the hosts named (ids; empty: anywhere).
+   */
+  antiAffinity: string | null;
+  pinHosts: string[];
   /** The host it runs on, or last ran on; null before its first start. */
   hostId: string | null;
   /** What the last start checked and the host runs (or ran); null before its first start. */

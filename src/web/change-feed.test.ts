@@ -4,7 +4,10 @@ import { isEtherplaneError } from "../foundation/errors.js";
 import { ChangeFeed, type Topic } from "./change-feed.js";
 
 function lists(over: Partial<Record<Topic, string>> = {}): Record<Topic, string> {
-  return { hosts: "[]", pools: "[]", volumes: "[]", domains: "[]", tasks: "[]", ...over };
+  return {
+    ...{ hosts: "[]", pools: "[]", volumes: "[]", domains: "[]", tasks: "[]", events: "0" },
+    ...over,
+  };
 }
 
 test("listeners hear which topics changed, and nothing when nothing did", async () => {
@@ -18,7 +21,7 @@ test("listeners hear which topics changed, and nothing when nothing did", async 
   const unsubscribe = feed.subscribe((change) => heard.push(change));
   await feed.check();
   assert.deepEqual(heard, [
-    { version: 1, topics: ["hosts", "pools", "volumes", "domains", "tasks"] },
+    { version: 1, topics: ["hosts", "pools", "volumes", "domains", "tasks", "events"] },
   ]);
   await feed.check();
   assert.equal(heard.length, 1, "an unchanged store pushes nothing");

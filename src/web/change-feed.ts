@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { EtherplaneError } from "../foundation/errors.js";
 
-export const TOPICS = ["hosts", "pools", "volumes", "domains", "tasks"] as const;
+/** `events`: the cluster's event log has new lines (`etherplane events --follow` reads them). */
+export const TOPICS = ["hosts", "pools", "volumes", "domains", "tasks", "events"] as const;
 export type Topic = (typeof TOPICS)[number];
 export const FEED_LISTENERS_MAX = 64;
 export const FEED_INTERVAL_MS = 1000;

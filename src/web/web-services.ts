@@ -22,12 +22,13 @@ export function createWebServices(
   const { store } = controller;
   const feed = new ChangeFeed(
     async () => {
-      const [hosts, pools, volumes, domains, tasks] = await Promise.all([
+      const [hosts, pools, volumes, domains, tasks, events] = await Promise.all([
         store.listHosts(),
         store.listPools(),
         store.listVolumesJson(),
         store.listDomains(),
         store.listTasks({ limit: TASKS_WATCHED }),
+        store.listEvents({ limit: 1 }),
       ]);
       return {
         hosts: JSON.stringify(hosts),
@@ -35,11 +36,25 @@ export function createWebServices(
         volumes,
         domains: JSON.stringify(domains),
         tasks: JSON.stringify(tasks),
+        // The newest event's id: it changes with every new event.
+        events: String(events.at(-1)?.id ?? 0),
       };
     },
     (error) => log.warn(`change feed: ${error instanceof Error ? error.message : String(error)}`),
   );
   const assets = loadStaticAssets(options.assetsDir);
   if (assets.missing) log.warn(assets.missing);
-  return { tickets: new ConsoleTickets(), feed, assets, close: () => feed.stop() };
+  // A new event is told at once to those who listen, not at the next interval.
+  const unlisten = controller.events.listen(() => {
+    if (feed.listenerCount > 0) void feed.check();
+  });
+  return {
+    tickets: new ConsoleTickets(),
+    feed,
+    assets,
+    close: () => {
+      unlisten();
+      feed.stop();
+    },
+  };
 }

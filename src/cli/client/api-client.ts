@@ -108,6 +108,48 @@ export class ApiClient {
     return json.value as T;
   }
 
+  /**
+   * Opens a server-sent event stream (GET `path`) and yields its text until the controller
+   * closes it or `signal` aborts. The connection is bounded by the timeout; the stream is not
+   * (it follows the cluster), but each message is (sse-parser.ts).
+   */
+  async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
+    assert(path.startsWith("/"), `API path "${path}" must start with /`);
+    const context: RequestContext = { method: "GET", path, baseUrl: this.baseUrl };
+    // The timeout bounds the connection and the headers; the body then lives under `signal`.
+    const connect = new AbortController();
+    const timer = setTimeout(
+      () => connect.abort(new DOMException("timed out", "TimeoutError")),
+      this.timeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        headers: { accept: "text/event-stream", authorization: `Bearer ${this.#token}` },
+        signal: AbortSignal.any([signal, connect.signal]),
+        redirect: "error",
+        ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+      });
+    } catch (failure) {
+      throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status !== 200) {
+      const text = await readBounded(response, this.replyBytesMax, context);
+      throw this.#masked(errorFromReply(response.status, parseJson(text).value, context));
+    }
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
+        yield decoder.decode(chunk, { stream: true });
+    } catch (failure) {
+      if (signal.aborted) return;
+      throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
+    }
+  }
+
   /** A controller should never echo a token; if one does, the CLI still does not print it. */
   #masked(error: EtherplaneError): EtherplaneError {
     const mask = (text: string) => text.split(this.#token).join("***");

@@ -61,9 +61,26 @@ export async function taskCommand(args: string[]): Promise<void> {
 }
 
 export async function hostCommand(args: string[]): Promise<void> {
-  const usage = "etherplane host list [--json]";
+  const usage =
+    "etherplane host list [--json]\n" +
+    "       etherplane host maintenance HOST [--allow-restart] [--no-wait]   move its domains away, place nothing new there\n" +
+    "       etherplane host activate HOST [--no-wait]                        end the maintenance";
   const [command, ...rest] = args;
-  const { values } = parse(rest, sessionFlags, usage);
+  const { values, positionals } = parse(
+    rest,
+    { ...sessionFlags, "allow-restart": { type: "boolean" } },
+    usage,
+  );
+  if (command === "maintenance" || command === "activate") {
+    const name = positionals[0];
+    if (!name || positionals.length > 1) throw usageError(`host ${command}: name one host`, usage);
+    return (await import("./host-maintenance.js")).hostMaintenance(
+      await openSession(values),
+      command,
+      name,
+      values["allow-restart"] === true,
+    );
+  }
   if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   const { hosts } = await requestAllPages<{ hosts: HostRecord[] }>(
@@ -76,6 +93,7 @@ export async function hostCommand(args: string[]): Promise<void> {
     const hv = h.inventory?.hypervisor;
     return [
       h.name,
+      h.maintenance ? "maintenance" : "active",
       h.roles.join(","),
       hv ? `${hv.kind} ${hv.version} (${hv.detail})` : "-",
       hv ? `${hv.cpus}` : "-",
@@ -89,6 +107,7 @@ export async function hostCommand(args: string[]): Promise<void> {
     `${formatTable(
       [
         { header: "NAME" },
+        { header: "STATE" },
         { header: "ROLES" },
         { header: "HYPERVISOR" },
         { header: "CPUS", align: "right" },

@@ -17,6 +17,7 @@ const usage = `etherplane domain COMMAND ...
   export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
   edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
   show NAME | delete NAME
+  set NAME [--anti-affinity GROUP] [--pin HOST[,HOST]]   placement settings (domain set --help)
   import and edit: [--allow-unsafe KEY,...] (admin: let the file use these keys the domain
                         policy refuses, e.g. pci,vif; audited)
   common: [--json] [--controller URL] [--token-file FILE|--token -]`;
@@ -130,6 +131,8 @@ async function edit(session: Session, name: string, allowUnsafe: string[]): Prom
 
 export async function domainCommand(args: string[]): Promise<void> {
   const [command, ...rest] = args;
+  // `set` has flags of its own (one table, easy to extend): domain-set.ts.
+  if (command === "set") return (await import("./domain-set.js")).domainSetCommand(rest);
   const { values, positionals } = parse(
     rest,
     {

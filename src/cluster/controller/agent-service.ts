@@ -21,6 +21,8 @@ import { checkJoin } from "./join-tokens.js";
 import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
+import type { EventLog } from "./event-log.js";
+import { HOST_FRESH_MS } from "./placement.js";
 import { volumeMask } from "./volume-access.js";
 
 /** A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts). */
@@ -47,6 +49,7 @@ export class AgentService {
     private readonly now: () => number = Date.now,
     private readonly domains?: DomainObserver,
     private readonly consoles?: ConsoleBroker,
+    private readonly events?: EventLog,
   ) {}
 
   foreignAddresses(): AoeAddress[] {
@@ -75,10 +78,14 @@ export class AgentService {
       exportInterfaces: request.exportInterfaces,
       inventory: null,
       lastSeenMs: null,
+      maintenance: null,
       createdMs: this.now(),
     };
     await this.store.createHost(host);
     this.log.info(`host ${host.name} registered`, { hostId: host.id, roles: host.roles.join(",") });
+    await this.events?.record("host.joined", host.name, `host ${host.name} joined`, {
+      roles: host.roles.join(","),
+    });
     return host;
   }
 
@@ -152,7 +159,22 @@ export class AgentService {
   }
 
   async report(hostId: string, status: AgentStatus): Promise<void> {
-    await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: this.now() });
+    const before = await this.store.getHost(hostId);
+    const host = await this.store.updateHost(hostId, {
+      inventory: status.inventory,
+      lastSeenMs: this.now(),
+    });
+    // A host heard from for the first time, or again after placement stopped offering it.
+    const lastSeenMs = before?.lastSeenMs ?? null;
+    if (lastSeenMs === null || this.now() - lastSeenMs > HOST_FRESH_MS)
+      await this.events?.record(
+        "host.reporting",
+        host.name,
+        lastSeenMs === null
+          ? `host ${host.name}'s agent reports`
+          : `host ${host.name}'s agent reports again after ${Math.round((this.now() - lastSeenMs) / 1000)} s`,
+        { hypervisor: status.inventory.hypervisor?.kind ?? null },
+      );
     // Our own volumes on other hosts answer this host's discovery too: they are not foreign.
     const ours = new Set((await this.store.usedAddresses()).map((a) => a.shelf * 256 + a.slot));
     this.foreign.set(

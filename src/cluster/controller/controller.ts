@@ -12,11 +12,17 @@ import { allocateMac } from "../../domain/mac/mac-allocator.js";
 import { AgentService } from "./agent-service.js";
 import { AUDIT_LIMITS_DEFAULT, AuditLog, type AuditLimits } from "./audit-log.js";
 import { AuthService } from "./auth-service.js";
+import { ClusterSettings } from "./cluster-settings.js";
 import { CONSOLE_LIMITS_DEFAULT, ConsoleBroker, type ConsoleLimits } from "./console-broker.js";
 import { DomainLifecycle } from "./domain-lifecycle.js";
 import { DomainObserver } from "./domain-observer.js";
 import { DomainService } from "./domain-service.js";
+import { DomainSettings } from "./domain-settings.js";
+import { OfflineMover } from "./domain-mover.js";
+import { EventLog } from "./event-log.js";
+import { MaintenanceService } from "./maintenance-service.js";
 import { NetworkService } from "./network-service.js";
+import { PlacementService } from "./placement-service.js";
 import { TaskService } from "./task-service.js";
 import { VolumeGrants } from "./volume-grants.js";
 import { VolumeService } from "./volume-service.js";
@@ -37,6 +43,11 @@ export class Controller {
   readonly lifecycle: DomainLifecycle;
   readonly networks: NetworkService;
   readonly consoles: ConsoleBroker;
+  readonly settings: ClusterSettings;
+  readonly placement: PlacementService;
+  readonly events: EventLog;
+  readonly domainSettings: DomainSettings;
+  readonly maintenance: MaintenanceService;
 
   constructor(
     readonly store: Store,
@@ -46,9 +57,32 @@ export class Controller {
     this.auth = new AuthService(store, now);
     this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);
+    this.events = new EventLog(store, now);
+    this.settings = new ClusterSettings(store);
+    this.placement = new PlacementService(store, this.settings, now);
     this.domains = new DomainService(store, (used) => allocateMac(used, randomBytes), now);
+    this.domainSettings = new DomainSettings(store, this.domains, this.events);
     const grants = new VolumeGrants(store);
-    this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, grants, now);
+    this.lifecycle = new DomainLifecycle(
+      store,
+      this.domains,
+      this.tasks,
+      grants,
+      this.placement,
+      this.events,
+      now,
+    );
+    this.maintenance = new MaintenanceService(
+      store,
+      this.tasks,
+      this.events,
+      this.placement,
+      this.lifecycle,
+      // The migration service gives the live mover (setLiveMover) once it exists.
+      { offline: new OfflineMover(store, this.lifecycle) },
+      createLogger("cluster:maintenance"),
+      now,
+    );
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
     this.agents = new AgentService(
@@ -57,8 +91,9 @@ export class Controller {
       this.tasks,
       createLogger("cluster:agents"),
       now,
-      new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains")),
+      new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains"), this.events),
       this.consoles,
+      this.events,
     );
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }

@@ -10,7 +10,8 @@ import type { DomainRecord, TaskRecord, VolumeRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import { isActive, type DomainService } from "./domain-service.js";
 import { placedSpec } from "./placed-spec.js";
-import { placeDomain } from "./placement.js";
+import type { EventLog } from "./event-log.js";
+import type { PlacementOptions, PlacementService } from "./placement-service.js";
 import type { TaskService } from "./task-service.js";
 import type { VolumeGrants } from "./volume-grants.js";
 
@@ -27,10 +28,20 @@ export class DomainLifecycle {
     private readonly domains: DomainService,
     private readonly tasks: TaskService,
     private readonly grants: VolumeGrants,
+    private readonly placement: PlacementService,
+    private readonly events: EventLog,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async start(ref: string, actor: string, options: { host?: string } = {}): Promise<DomainChange> {
+  /**
+   * Places the domain (on `host` when given, checked; else placement's choice) and asks for it
+   * to run there. `placement` carries hosts to leave out (an evacuation's source).
+   */
+  async start(
+    ref: string,
+    actor: string,
+    options: { host?: string; placement?: PlacementOptions } = {},
+  ): Promise<DomainChange> {
     let domain = await this.domains.get(ref);
     const kept = domain.observed?.state;
     if (kept === "shutdown" || kept === "crashed")
@@ -55,17 +66,7 @@ export class DomainLifecycle {
       const volume = await this.store.getVolume(disk.volumeId);
       if (volume) volumes.set(volume.id, volume);
     }
-    const host = placeDomain(
-      {
-        domain,
-        hosts: await this.store.listHosts(),
-        domains: await this.store.listDomains(),
-        networks: await this.store.listNetworks(),
-        volumes,
-        nowMs: this.now(),
-      },
-      options.host,
-    );
+    const { host, reason } = await this.placement.choose(domain, options.host, options.placement);
     // What was checked is what runs, until the next start (placed-spec.ts).
     const placed = placedSpec(domain, volumes, this.now());
     // The host's SAN MACs join the volumes' masks first; its agent gets the domain only once
@@ -82,6 +83,11 @@ export class DomainLifecycle {
       { hostId: host.id, placed, desiredState: "running", stopMode: "shutdown" },
       domain.generation,
     );
+    await this.events.record("domain.placed", domain.name, `placed on ${host.name}: ${reason}`, {
+      host: host.name,
+      by: actor,
+      task: task.id,
+    });
     return { domain: updated, task };
   }
 

@@ -8,6 +8,7 @@ import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { DesiredDomain, ObservedDomain } from "../agent-protocol.js";
 import type { DomainObserved, DomainRecord, TaskRecord } from "../model.js";
+import type { EventLog } from "./event-log.js";
 import type { Store } from "../store/store.js";
 import { desiredDomain } from "./placed-spec.js";
 import type { TaskService } from "./task-service.js";
@@ -30,6 +31,7 @@ export class DomainObserver {
     private readonly tasks: TaskService,
     private readonly grants: VolumeGrants,
     private readonly log: Logger,
+    private readonly events?: EventLog,
   ) {}
 
   /** The host's domains as their last start froze them (placed-spec.ts). */
@@ -94,6 +96,7 @@ export class DomainObserver {
       : await this.store.observeDomain(domain.id, observed);
     const exit = observed.lastExit;
     const newExit = exit !== null && exit.atMs !== domain.observed?.lastExit?.atMs;
+    await this.recordChange(domain, observed, newExit);
     if (newExit) {
       this.log.info(
         `domain ${domain.name}: guest ${exit.reason}, on_${exit.reason === "poweroff" ? "poweroff" : exit.reason} = ${exit.action}`,
@@ -109,6 +112,49 @@ export class DomainObserver {
     await this.followAccess(current, domain.hostId ?? "");
     const task = await this.tasks.runningFor(domain.id);
     if (task) await this.settleTask(current, task);
+  }
+
+  /** The event log's line for a guest that started, stopped, paused or crashed. */
+  private async recordChange(
+    domain: DomainRecord,
+    next: DomainObserved,
+    newExit: boolean,
+  ): Promise<void> {
+    if (!this.events) return;
+    const before = domain.observed?.state ?? "stopped";
+    const where = { host: await this.hostName(domain.hostId) };
+    try {
+      if (newExit && next.lastExit?.reason === "crash")
+        await this.events.record(
+          "domain.crashed",
+          domain.name,
+          `${domain.name} crashed; on_crash = ${next.lastExit.action}`,
+          { ...where, action: next.lastExit.action },
+        );
+      if (before === next.state) return;
+      const kind =
+        next.state === "running"
+          ? before === "paused"
+            ? "domain.unpaused"
+            : "domain.started"
+          : next.state === "paused"
+            ? "domain.paused"
+            : next.state === "stopped"
+              ? "domain.stopped"
+              : `domain.${next.state}`;
+      const id = next.domid === null ? "" : ` (id ${next.domid})`;
+      await this.events.record(kind, domain.name, `${domain.name} is ${next.state}${id}`, {
+        ...where,
+        was: before,
+      });
+    } catch (error) {
+      this.log.warn(`domain ${domain.name}: event log: ${errorMessage(error)}`);
+    }
+  }
+
+  private async hostName(hostId: string | null): Promise<string | null> {
+    if (hostId === null) return null;
+    return (await this.store.getHost(hostId))?.name ?? hostId;
   }
 
   private async settleTask(domain: DomainRecord, task: TaskRecord): Promise<void> {

@@ -76,6 +76,8 @@ export class DomainService {
     const domain: DomainRecord = {
       id: newId("dom"),
       ...this.fields(imported),
+      antiAffinity: null,
+      pinHosts: [],
       hostId: null,
       placed: null,
       desiredState: "stopped",

@@ -38,7 +38,7 @@ function host(interfaces: Array<[string, string]>, sanInterfaces?: string[]): Ho
       interfaces: interfaces.map(([ifname, mac]) => ({ ifname, mac, mtu: 1500, up: true })),
       ...(sanInterfaces ? { sanInterfaces } : {}),
     },
-    ...{ lastSeenMs: 1, createdMs: 1 },
+    ...{ lastSeenMs: 1, maintenance: null, createdMs: 1 },
   };
 }
 

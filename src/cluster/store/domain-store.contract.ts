@@ -28,7 +28,7 @@ function host(): HostRecord {
   const id = newId("host");
   return {
     ...{ id, name: `node-${id}`, roles: ["compute"], exportInterfaces: [], inventory: null },
-    ...{ lastSeenMs: null, createdMs: 1 },
+    ...{ lastSeenMs: null, maintenance: null, createdMs: 1 },
   };
 }
 
@@ -57,6 +57,9 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     onCrash: "preserve",
     // An admin's allowance (the domain policy), so the column round-trips a real list.
     allowedUnsafe: ["pci", "vif"],
+    // Placement settings, so their columns round-trip real values.
+    antiAffinity: "web",
+    pinHosts: ["host-a", "host-b"],
     hostId,
     placed: null,
     desiredState: "stopped",

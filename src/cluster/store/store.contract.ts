@@ -58,6 +58,12 @@ function hostRecord(overrides: Partial<HostRecord> = {}): HostRecord {
       ],
     },
     lastSeenMs: 1_700_000_123_456,
+    maintenance: {
+      sinceMs: 1_700_000_200_000,
+      by: "admin",
+      taskId: "task-1",
+      stoppedDomainIds: ["dom-1"],
+    },
     createdMs: 1_700_000_000_000,
     ...overrides,
   };
@@ -220,6 +226,7 @@ export function storeContract(
         exportInterfaces: [],
         inventory: null,
         lastSeenMs: null,
+        maintenance: null,
       });
       await s.createHost(full);
       await s.createHost(bare);
@@ -599,6 +606,58 @@ export function storeContract(
         );
       },
     );
+
+    storeTest(
+      "events: bounded at each append (the oldest go), newest or after a point, oldest first",
+      async (s) => {
+        const event = (i: number) => ({
+          timeMs: 1000 * i,
+          kind: i % 2 ? "domain.started" : "host.maintenance",
+          subject: `d${i}`,
+          message: `event ${i}`,
+          fields: { host: "h1", n: i, live: i % 2 === 0, none: null },
+        });
+        const ids: number[] = [];
+        for (let i = 0; i < 5; i++) ids.push(await s.appendEvent(event(i), 3));
+        const kept = await s.listEvents();
+        assert.deepEqual(
+          kept.map((e) => e.id),
+          ids.slice(2),
+          "only the newest 3 are kept",
+        );
+        assert.deepEqual(kept[0], { id: ids[2], ...event(2) }, "every field round-trips");
+        assert.deepEqual(
+          (await s.listEvents({ afterId: ids[2]! })).map((e) => e.id),
+          ids.slice(3),
+        );
+        assert.deepEqual(
+          (await s.listEvents({ sinceMs: 4000 })).map((e) => e.subject),
+          ["d4"],
+        );
+        assert.deepEqual(
+          (await s.listEvents({ limit: 1 })).map((e) => e.subject),
+          ["d4"],
+          "without a point: the newest",
+        );
+        assert.deepEqual(
+          (await s.listEvents({ afterId: 0, limit: 1 })).map((e) => e.subject),
+          ["d2"],
+          "from a point: the oldest after it",
+        );
+        const next = await s.appendEvent(event(9), 3);
+        assert.ok(next > ids.at(-1)!, "ids are not reused");
+        await rejectsWith(s.appendEvent(event(1), 0), "INVALID_ARGUMENT", /rowsMax/);
+        await rejectsWith(s.listEvents({ limit: 0 }), "INVALID_ARGUMENT", /limit/);
+      },
+    );
+
+    storeTest("settings: JSON values by key, replaced by a second set", async (s) => {
+      assert.deepEqual(await s.listSettings(), {});
+      await s.setSetting("cpu_overcommit", 4);
+      await s.setSetting("memory_overcommit", 1.5);
+      await s.setSetting("cpu_overcommit", 2.5);
+      assert.deepEqual(await s.listSettings(), { cpu_overcommit: 2.5, memory_overcommit: 1.5 });
+    });
 
     test("a closed store refuses calls with CLOSED; closing twice is harmless", async () => {
       const { store } = await open();

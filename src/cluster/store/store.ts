@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  EventRecord,
   NetworkRecord,
   HostRecord,
   PoolRecord,
@@ -30,6 +31,14 @@ export interface VolumeFilter {
   /** A page: only names after this one (by name, byte order)... */
   afterName?: string;
   /** ...and at most this many (1 to LIST_LIMIT_MAX; all when not given). */
+  limit?: number;
+}
+
+/** Events after `afterId` and/or from `sinceMs` on, oldest first; with neither, the newest. */
+export interface EventFilter {
+  afterId?: number;
+  sinceMs?: number;
+  /** 1 to LIST_LIMIT_MAX; 100 when not given. */
   limit?: number;
 }
 
@@ -126,6 +135,18 @@ export interface Store {
    * the newest `rowsMax`. Returns how many went. Ids are never reused.
    */
   pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number>;
+
+  /**
+   * Appends an event and, in the same transaction, deletes the oldest beyond the newest
+   * `rowsMax`: the log never holds more. Returns the event's id (ids are never reused).
+   */
+  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number>;
+  /** Oldest first: from a point (afterId, sinceMs) the oldest `limit`, else the newest `limit`. */
+  listEvents(filter?: EventFilter): Promise<EventRecord[]>;
+
+  /** The cluster's settings (JSON values by key) an admin set; unset keys are absent. */
+  listSettings(): Promise<Record<string, unknown>>;
+  setSetting(key: string, value: unknown): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -26,6 +26,8 @@ export interface DomainRow {
   on_reboot: string;
   on_crash: string;
   allowed_unsafe: string;
+  anti_affinity: string | null;
+  pin_hosts: string;
   host_id: string | null;
   placed: string | null;
   desired_state: string;
@@ -78,6 +80,8 @@ export function domainToRow(d: DomainRecord): DomainRow {
     on_reboot: d.onReboot,
     on_crash: d.onCrash,
     allowed_unsafe: toJson(d.allowedUnsafe, "domain allowed_unsafe"),
+    anti_affinity: d.antiAffinity,
+    pin_hosts: toJson(d.pinHosts, "domain pin_hosts"),
     host_id: d.hostId,
     placed: d.placed === null ? null : toJson(d.placed, "domain placed spec"),
     desired_state: d.desiredState,
@@ -105,6 +109,8 @@ export function rowToDomain(r: DomainRow): DomainRecord {
     onReboot: r.on_reboot as DomainRecord["onReboot"],
     onCrash: r.on_crash as DomainRecord["onCrash"],
     allowedUnsafe: fromJson<DomainRecord["allowedUnsafe"]>(r.allowed_unsafe),
+    antiAffinity: r.anti_affinity,
+    pinHosts: fromJson<DomainRecord["pinHosts"]>(r.pin_hosts),
     hostId: r.host_id,
     placed: r.placed === null ? null : fromJson<DomainRecord["placed"]>(r.placed),
     desiredState: r.desired_state as DomainRecord["desiredState"],

@@ -195,6 +195,33 @@ ALTER TABLE domains ADD COLUMN allowed_unsafe TEXT NOT NULL DEFAULT '[]'
   CHECK (json_valid(allowed_unsafe));
 `;
 
+/**
+ * Placement, events and maintenance (issue 11): a domain's anti-affinity group and the hosts it
+ * is pinned to (etherplane settings, not xl.cfg keys: the file stays as written), a host's
+ * maintenance, the cluster's settings (overcommit) as JSON values by key, and the event log
+ * (bounded by the EventLog: the oldest rows go first; AUTOINCREMENT so an id is never reused).
+ */
+const V6_PLACEMENT_EVENTS_MAINTENANCE = `
+ALTER TABLE domains ADD COLUMN anti_affinity TEXT;
+ALTER TABLE domains ADD COLUMN pin_hosts TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(pin_hosts));
+ALTER TABLE hosts ADD COLUMN maintenance TEXT
+  CHECK (maintenance IS NULL OR json_valid(maintenance));
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL CHECK (json_valid(value)),
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message TEXT NOT NULL,
+  fields TEXT NOT NULL CHECK (json_valid(fields))
+) STRICT;
+CREATE INDEX events_by_time ON events (time_ms, id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -205,6 +232,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 4, name: "domains.placed: the spec a start checked", sql: V4_DOMAIN_PLACED_SPEC },
   { version: 5, name: "domains.allowed_unsafe", sql: V5_DOMAIN_ALLOWED_UNSAFE },
+  {
+    version: 6,
+    name: "placement settings, host maintenance, cluster settings, events",
+    sql: V6_PLACEMENT_EVENTS_MAINTENANCE,
+  },
 ];
 
 /** The newest schema this code knows. */

@@ -25,6 +25,7 @@ export interface HostRow {
   inventory: string | null;
   last_seen_ms: number | null;
   created_ms: number;
+  maintenance: string | null;
 }
 
 export interface PoolRow {
@@ -102,7 +103,16 @@ export interface AuditRow {
 
 /** The column list of a row type, in a fixed order, for INSERT and UPDATE statements. */
 export const COLUMNS = {
-  hosts: ["id", "name", "roles", "export_interfaces", "inventory", "last_seen_ms", "created_ms"],
+  hosts: [
+    "id",
+    "name",
+    "roles",
+    "export_interfaces",
+    "inventory",
+    "last_seen_ms",
+    "created_ms",
+    "maintenance",
+  ],
   pools: [
     "id",
     "name",
@@ -164,6 +174,8 @@ export const COLUMNS = {
     "on_reboot",
     "on_crash",
     "allowed_unsafe",
+    "anti_affinity",
+    "pin_hosts",
     "host_id",
     "placed",
     "desired_state",
@@ -211,6 +223,7 @@ export function hostToRow(h: HostRecord): HostRow {
     inventory: h.inventory === null ? null : toJson(h.inventory, "host inventory"),
     last_seen_ms: h.lastSeenMs,
     created_ms: h.createdMs,
+    maintenance: h.maintenance === null ? null : toJson(h.maintenance, "host maintenance"),
   };
 }
 
@@ -222,6 +235,7 @@ export function rowToHost(r: HostRow): HostRecord {
     exportInterfaces: fromJson<string[]>(r.export_interfaces),
     inventory: r.inventory === null ? null : fromJson<HostRecord["inventory"]>(r.inventory),
     lastSeenMs: r.last_seen_ms,
+    maintenance: r.maintenance === null ? null : fromJson<HostRecord["maintenance"]>(r.maintenance),
     createdMs: r.created_ms,
   };
 }

@@ -182,7 +182,7 @@ test("a writer killed mid-write leaves a sound database of whole records", async
   const pool = { id: "pool-crash", hostId: "host-crash" };
   await setup.createHost({
     ...{ id: pool.hostId, name: "crash", roles: ["storage"], exportInterfaces: [] },
-    ...{ inventory: null, lastSeenMs: null, createdMs: 1 },
+    ...{ inventory: null, lastSeenMs: null, maintenance: null, createdMs: 1 },
   });
   await setup.createPool({
     ...{ id: pool.id, name: "crash", hostId: pool.hostId, kind: "directory", path: "/x" },

@@ -42,7 +42,7 @@ async function withPool(
   try {
     await store.createHost({
       ...{ id: pool.hostId, name: "h", roles: ["storage"], exportInterfaces: [] },
-      ...{ inventory: null, lastSeenMs: null, createdMs: 1 },
+      ...{ inventory: null, lastSeenMs: null, maintenance: null, createdMs: 1 },
     });
     await store.createPool(pool);
     await body(store);

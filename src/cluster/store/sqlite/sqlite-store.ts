@@ -23,7 +23,7 @@ import { listLimit, validAfterId, validRowsMax } from "./list-limits.js";
 import { readSchemaVersion } from "./migrations.js";
 import { openDatabase } from "./open-database.js";
 import * as rows from "./rows.js";
-import { SqliteTables } from "./sqlite-tables.js";
+import { SqliteEventTables } from "./event-tables.js";
 
 export interface SqliteStoreOptions {
   /** The clock that stamps volumes' updatedMs and migrations; Date.now by default. */
@@ -37,7 +37,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   return new Promise((resolve) => resolve(new SqliteStore(openDatabase(file, nowMs), file, nowMs)));
 }
 
-class SqliteStore extends SqliteTables implements Store {
+class SqliteStore extends SqliteEventTables implements Store {
   protected readonly lookups: ConstraintLookups = {
     hostExists: (id) => this.row("SELECT 1 FROM hosts WHERE id = ?", id) !== undefined,
     poolHostId: (id) =>

@@ -1,0 +1,264 @@
+/**
+ * /api/v1 placement, cluster settings, the event log and host maintenance (issue 11): the dry
+ * run `etherplane place`, `settings`, `domain set`, `events` and `host maintenance|activate`.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp, ApiDeps } from "../context.js";
+import { NextCursor } from "../paging.js";
+import { audit, bearer, body, errors, json, need } from "../route-kit.js";
+import { HostSchema, TaskSchema } from "../schemas.js";
+import { DomainSchema } from "../domain-schemas.js";
+
+const ref = z.object({ ref: z.string().min(1).max(128).openapi({ description: "name or id" }) });
+
+const SettingSchema = z
+  .object({
+    key: z.string(),
+    value: z.number(),
+    default: z.number(),
+    min: z.number(),
+    max: z.number(),
+    summary: z.string(),
+  })
+  .openapi("Setting");
+
+const HostAssessmentSchema = z.object({
+  hostId: z.string(),
+  hostName: z.string(),
+  fits: z.boolean(),
+  reasons: z.array(z.string()),
+  groupPeers: z.array(z.string()),
+  memoryLeftMiB: z.number().int().nullable(),
+  vcpusLeft: z.number().int().nullable(),
+  score: z.number().nullable(),
+  summary: z.string(),
+});
+
+const PlacementPlanSchema = z
+  .object({
+    domain: z.string(),
+    problem: z.string().nullable(),
+    hosts: z.array(HostAssessmentSchema),
+    chosenHostId: z.string().nullable(),
+    reason: z.string(),
+  })
+  .openapi("PlacementPlan");
+
+export const EventSchema = z
+  .object({
+    id: z.number().int(),
+    timeMs: z.number().int(),
+    kind: z.string(),
+    subject: z.string(),
+    message: z.string(),
+    fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  })
+  .openapi("Event");
+
+const DomainSettingsRequest = z
+  .object({
+    antiAffinity: z.string().max(64).nullable().optional().openapi({
+      description: 'the anti-affinity group; null or "" clears it',
+    }),
+    pin: z.array(z.string().min(1).max(128)).max(64).optional().openapi({
+      description: "host names or ids the domain may run on; [] clears the pinning",
+    }),
+  })
+  .strict()
+  .openapi("DomainSettingsRequest");
+
+const EvacuationStepSchema = z.object({
+  domain: z.string(),
+  action: z.enum(["move", "stop"]),
+  to: z.string().optional(),
+  live: z.boolean().optional(),
+  why: z.string().optional(),
+});
+
+export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/settings",
+      tags: ["settings"],
+      security: bearer,
+      responses: {
+        200: json(z.object({ settings: z.array(SettingSchema) }), "the settings"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      need(c, "read");
+      return c.json({ settings: await controller.settings.list() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/v1/settings/{key}",
+      tags: ["settings"],
+      security: bearer,
+      request: {
+        params: z.object({ key: z.string().min(1).max(64) }),
+        ...body(z.object({ value: z.number() }).strict()),
+      },
+      responses: { 200: json(z.object({ setting: SettingSchema }), "set"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "admin");
+      const { key } = c.req.valid("param");
+      const setting = await controller.settings.set(key, c.req.valid("json").value);
+      audit(c, `setting ${setting.key} = ${setting.value}`);
+      await controller.events.record(
+        "cluster.setting",
+        setting.key,
+        `${setting.key} = ${setting.value}`,
+        { by: principal.name },
+      );
+      return c.json({ setting }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/domains/{ref}/placement",
+      tags: ["domains"],
+      security: bearer,
+      request: { params: ref },
+      responses: {
+        200: json(
+          z.object({ plan: PlacementPlanSchema }),
+          "a dry run: every host, why it fits or not, and the one a start would choose",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      need(c, "read");
+      const domain = await controller.domains.get(c.req.valid("param").ref);
+      return c.json({ plan: await controller.placement.plan(domain) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/api/v1/domains/{ref}/settings",
+      tags: ["domains"],
+      security: bearer,
+      request: { params: ref, ...body(DomainSettingsRequest) },
+      responses: {
+        200: json(z.object({ domain: DomainSchema }), "set; used from the next placement"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const spec = c.req.valid("json");
+      const domain = await controller.domainSettings.set(
+        c.req.valid("param").ref,
+        {
+          ...(spec.antiAffinity === undefined ? {} : { antiAffinity: spec.antiAffinity }),
+          ...(spec.pin === undefined ? {} : { pin: spec.pin }),
+        },
+        principal.name,
+      );
+      audit(c, `domain ${domain.name} settings ${JSON.stringify(spec).slice(0, 200)}`);
+      return c.json({ domain }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/cluster-events",
+      tags: ["events"],
+      security: bearer,
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(10_000).optional(),
+          sinceMs: z.coerce.number().int().min(0).optional(),
+          cursor: z
+            .string()
+            .regex(/^\d{1,16}$/)
+            .optional()
+            .openapi({ description: "the nextCursor of the previous page (an event id)" }),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({ events: z.array(EventSchema), nextCursor: NextCursor }),
+          "oldest first: after the cursor or from sinceMs, else the newest `limit`; the event stream (/api/v1/events) says when there are more",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      need(c, "read");
+      const { limit = 100, sinceMs, cursor } = c.req.valid("query");
+      const events = await controller.events.list({
+        limit,
+        ...(sinceMs === undefined ? {} : { sinceMs }),
+        ...(cursor === undefined ? {} : { afterId: Number(cursor) }),
+      });
+      const last = events.at(-1);
+      // The cursor to ask again from: the last event seen (or the one given when none came).
+      return c.json({ events, nextCursor: last ? String(last.id) : (cursor ?? null) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/hosts/{ref}/maintenance",
+      tags: ["hosts"],
+      security: bearer,
+      request: {
+        params: ref,
+        ...body(z.object({ allowRestart: z.boolean().optional() }).strict()),
+      },
+      responses: {
+        202: json(
+          z.object({ host: HostSchema, task: TaskSchema, plan: z.array(EvacuationStepSchema) }),
+          "in maintenance; the task moves its domains away",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const { allowRestart = false } = c.req.valid("json");
+      const result = await controller.maintenance.enter(c.req.valid("param").ref, {
+        allowRestart,
+        actor: principal.name,
+      });
+      audit(c, `host ${result.host.name} maintenance${allowRestart ? " --allow-restart" : ""}`);
+      return c.json(result, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/hosts/{ref}/activate",
+      tags: ["hosts"],
+      security: bearer,
+      request: { params: ref },
+      responses: {
+        202: json(z.object({ host: HostSchema, task: TaskSchema }), "active again"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const result = await controller.maintenance.activate(
+        c.req.valid("param").ref,
+        principal.name,
+      );
+      audit(c, `host ${result.host.name} activate`);
+      return c.json(result, 202);
+    },
+  );
+}
