@@ -2,6 +2,7 @@
  * The control plane's records: what the controller stores and the API shows. Times are
  * milliseconds since the epoch; sizes are bytes; ids are opaque strings (`newId`).
  */
+import type { DomainDisk, DomainVif } from "../domain/domain-parts.js";
 import type { DomainBoot } from "../domain/import/domain-import.js";
 import type { LifecycleAction } from "../domain/xl-cfg/fields.js";
 
@@ -182,20 +183,7 @@ export interface NetworkRecord {
 /** xl.cfg(5)'s actions for on_poweroff, on_reboot and on_crash. */
 export type DomainAction = LifecycleAction;
 
-/** A disk of a domain: its xl.cfg target, and the etherplane volume it is when it is one. */
-export interface DomainDisk {
-  vdev: string;
-  /** The target as the domain file wrote it, e.g. /dev/xenimages/noc.grid. */
-  target: string;
-  readOnly: boolean;
-  /** The volume this disk is; null for a path etherplane does not manage. */
-  volumeId: string | null;
-}
-
-export interface DomainVif {
-  mac: string;
-  bridge: string;
-}
+export type { DomainDisk, DomainVif } from "../domain/domain-parts.js";
 
 /** How a running domain is asked to stop. */
 export type DomainStopMode = "shutdown" | "destroy";
