@@ -19,6 +19,7 @@ import {
 import { decodeMacMask, type MaskMessage } from "./mac-mask.js";
 import { decodeReserve, type ReserveMessage } from "./reserve.js";
 
+export * from "./address.js";
 export * from "./ata.js";
 export * from "./config.js";
 export * from "./header.js";
