@@ -28,6 +28,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
   GuestConsoleSession,
@@ -118,7 +119,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly nbdReconnectDelayS: number;
   private accel: Promise<QemuAccel> | undefined;
   private version: Promise<string> | undefined;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock({ what: "guest", param: "name" });
   private readonly hubs = new Map<string, ConsoleHub>();
 
   constructor(options: QemuDriverOptions) {
@@ -249,17 +250,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   private withLock<T>(key: string, body: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.then(body, body);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return next;
+    return this.locks.run(key, body);
   }
 
   private resolveAccel(): Promise<QemuAccel> {

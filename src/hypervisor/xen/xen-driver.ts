@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
   GuestConsoleSession,
@@ -58,8 +59,8 @@ export class XenDriver implements HypervisorDriver {
   private readonly consoleHistoryBytesMax: number;
   private readonly consoleAttachWaitMs: number;
   private readonly pathExists: (path: string) => Promise<boolean>;
-  /** Per guest name, the tail of its queue of operations. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per guest name, its operations one at a time. */
+  private readonly queues = new KeyedLock({ what: "guest", param: "name" });
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
 
   constructor(private readonly options: XenDriverOptions) {
@@ -386,14 +387,7 @@ export class XenDriver implements HypervisorDriver {
 
   /** Runs `operation` after every earlier operation on `name` has settled. */
   private queued<T>(name: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve();
-    const next = previous.then(operation, operation);
-    const tailPromise = next.catch(() => undefined);
-    this.queues.set(name, tailPromise);
-    void tailPromise.then(() => {
-      if (this.queues.get(name) === tailPromise) this.queues.delete(name);
-    });
-    return next;
+    return this.queues.run(name, operation);
   }
 }
 
