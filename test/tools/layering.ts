@@ -23,6 +23,7 @@ export interface Layer {
  */
 export const LAYERS: readonly Layer[] = [
   { name: "foundation", paths: ["src/foundation"] },
+  { name: "host", paths: ["src/host"] },
   { name: "net", paths: ["src/net"] },
   { name: "block", paths: ["src/block"] },
   { name: "aoe", paths: ["src/aoe"] },

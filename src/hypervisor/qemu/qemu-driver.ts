@@ -26,7 +26,6 @@ import { constants } from "node:fs";
 import { access, mkdir, open, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
 import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
 import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
@@ -42,7 +41,7 @@ import { ConsoleHub } from "./console-hub.js";
 import { checkGuestIdentity } from "../guest-identity.js";
 import { guestCondition } from "./guest-status.js";
 import { queryGuestUuid } from "./guest-uuid.js";
-import { netnsArgv, runHostCommand, type CommandContext } from "./host-command.js";
+import { runHostCommand, type CommandContext } from "./host-command.js";
 import { addTap, deleteTap, findBridge, tapName, type BridgeInfo } from "./host-net.js";
 import { clockTicksPerS, parseProcStat } from "./proc-stat.js";
 import { qemuArgv, type QemuAccel, type QemuDiskNode } from "./qemu-argv.js";
@@ -527,9 +526,13 @@ export class QemuDriver implements HypervisorDriver {
     const input = await open(run.eventsIn, constants.O_RDWR | constants.O_NONBLOCK);
     try {
       await input.write(encodeQmpCommand("qmp_capabilities"));
-      const [command, ...args] = netnsArgv(this.context, [this.qemuBinary, ...argv]);
-      if (command === undefined) throw new Error("empty argv");
-      const result = await runToExit(command, args, this.startTimeoutMs);
+      // QEMU points the daemon's stdio at /dev/null before it lets the parent exit
+      // (os-posix.c os_setup_post), so the run ends with the launching parent.
+      const result = await runHostCommand(
+        this.context,
+        [this.qemuBinary, ...argv],
+        this.startTimeoutMs,
+      );
       if (result.code !== 0) {
         throw new EtherplaneError(
           "UNAVAILABLE",
@@ -668,37 +671,4 @@ async function waitGone(pid: number, run: RunDir, timeoutMs: number): Promise<bo
     await new Promise((resolve) => setTimeout(resolve, exitPollMs));
   }
   return true;
-}
-
-/** Runs QEMU's launching parent to its exit; its stderr carries start-up errors. */
-function runToExit(
-  command: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new EtherplaneError("TIMEOUT", `QEMU did not daemonize in ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(
-        new EtherplaneError("UNAVAILABLE", `cannot run ${command}: ${error.message}`, {
-          cause: error,
-        }),
-      );
-    });
-    // QEMU points the daemon's stderr at /dev/null before it lets the parent exit
-    // (os-posix.c os_setup_post), so "close" follows the parent's exit at once.
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
 }

@@ -23,7 +23,11 @@ import type {
   HypervisorDriver,
   HypervisorHostInfo,
 } from "../driver.js";
-import { spawnCommandRunner, type CommandResult, type CommandRunner } from "./command-runner.js";
+import {
+  createCommandRunner,
+  type CommandResult,
+  type CommandRunner,
+} from "../../host/command-runner.js";
 import { ConsoleHub, type ConsoleSpawner } from "./console-hub.js";
 import {
   XEN_TIMEOUTS_MS_DEFAULT,
@@ -64,7 +68,9 @@ export class XenDriver implements HypervisorDriver {
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
 
   constructor(private readonly options: XenDriverOptions) {
-    this.run = options.run ?? spawnCommandRunner();
+    this.run =
+      options.run ??
+      createCommandRunner({ missingHint: "install the Xen tools (xen-utils) or set the xl path" });
     this.xl = options.xlPath ?? "xl";
     this.timeouts = { ...XEN_TIMEOUTS_MS_DEFAULT, ...options.timeoutsMs };
     this.consoleLogDir =
