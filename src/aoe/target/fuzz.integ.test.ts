@@ -1,6 +1,6 @@
 /**
- * Hostile input against a running target over a real link: deterministic cases from
- * aoe-protocol.md ("Hostile input"), then 100,000 random and mutated frames. The target stays up,
+ * Hostile input against a running target over a real link: deterministic cases (the checks of
+ * validateRequestHeader in src/aoe/codec/index.ts and the target's drop reasons), then 100,000 random and mutated frames. The target stays up,
  * counts its drops by reason, and still serves correct I/O. The random stream is seeded
  * (ETHERPLANE_FUZZ_SEED replays a run).
  */

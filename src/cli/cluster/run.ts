@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { HttpLink } from "../../cluster/agent/controller-link.js";
 import { joinTokenPin } from "../../cluster/controller/join-tokens.js";
@@ -192,7 +192,7 @@ function tlsChoice(
       insecureHttp: values["insecure-http"] === true,
     });
   } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error), usage);
+    throw usageError(errorMessage(error), usage);
   }
 }
 

@@ -26,7 +26,7 @@ import { constants } from "node:fs";
 import { access, mkdir, open, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, isEtherplaneError, errorFields } from "../../foundation/errors.js";
 import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
@@ -369,7 +369,7 @@ export class QemuDriver implements HypervisorDriver {
           );
         });
       } catch (error) {
-        log.warn("guest did not answer query-status", { name, error: String(error) });
+        log.warn("guest did not answer query-status", { name, ...errorFields(error) });
       }
     }
     const journal = await readJournalTail(run);
@@ -394,11 +394,11 @@ export class QemuDriver implements HypervisorDriver {
     });
     if (condition.exit !== null && recordedExit === null) {
       await writeExit(run, condition.exit).catch((error: unknown) =>
-        log.warn("exit reason not recorded", { name, error: String(error) }),
+        log.warn("exit reason not recorded", { name, ...errorFields(error) }),
       );
     }
     await trimConsoleLog(run).catch((error: unknown) =>
-      log.warn("console log not trimmed", { name, error: String(error) }),
+      log.warn("console log not trimmed", { name, ...errorFields(error) }),
     );
     return {
       name,
@@ -503,7 +503,7 @@ export class QemuDriver implements HypervisorDriver {
     } catch (error) {
       log.error("cleanup after a failed create left something behind", {
         dir: run.dir,
-        error: String(error),
+        ...errorFields(error),
       });
     }
   }
@@ -562,7 +562,7 @@ export class QemuDriver implements HypervisorDriver {
     ).catch((error: unknown) => {
       // The connection may close before the reply: QEMU is on its way out.
       if (!isEtherplaneError(error, "UNAVAILABLE"))
-        log.warn("QMP quit failed", { dir: run.dir, error: String(error) });
+        log.warn("QMP quit failed", { dir: run.dir, ...errorFields(error) });
     });
     if (await waitGone(pid, run, this.quitTimeoutMs)) return;
     log.warn("QEMU did not quit: killing it", { pid, dir: run.dir });

@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorFields } from "../../foundation/errors.js";
 import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
@@ -325,7 +325,7 @@ export class XenDriver implements HypervisorDriver {
       log.warn("destroying the remains of a failed create", { name });
       await this.xlOk(["destroy", name], this.timeouts.destroy, name);
     } catch (error) {
-      log.error("could not clean up after a failed create", { name, error: String(error) });
+      log.error("could not clean up after a failed create", { name, ...errorFields(error) });
     }
   }
 

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkAoeAddress, readEtherdPath } from "../../../src/aoe/codec/address.js";
-import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { EtherplaneError, errorFields, errorMessage } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import type { Namespace, TestNet } from "../netns.js";
 import { GuestConsole, type GuestStage } from "./guest-console.js";
@@ -329,9 +329,9 @@ async function deleteTap(ns: Namespace, tap: string): Promise<void> {
       await ns.exec("ip", ["link", "del", tap]);
       return;
     } catch (error) {
-      if (String(error).includes("Cannot find device")) return;
+      if (errorMessage(error).includes("Cannot find device")) return;
       if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, error: String(error) });
+        log.warn("tap not deleted", { tap, ...errorFields(error) });
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
