@@ -153,7 +153,7 @@ export async function controllerCommand(args: string[]): Promise<void> {
   process.stdout.write(
     `controller listening at ${started.server.url}\nweb UI: ${started.server.url}/ (sign in with a token)\n`,
   );
-  await untilSignal();
+  createLogger("cluster:controller").info(`${await untilSignal()}: stopping`);
   await started.stop();
 }
 
