@@ -5,7 +5,7 @@
  * lets the last assignment win), so every line the administrator wrote stays as written. Pure.
  */
 import { EtherplaneError } from "../../foundation/errors.js";
-import type { DomainDisk, DomainVif } from "../domain-parts.js";
+import type { DomainDisk, DomainFileFields, DomainVif } from "../domain-parts.js";
 import {
   findSetting,
   parseXlConfig,
@@ -13,7 +13,6 @@ import {
   writeVifSpec,
   writeXlValue,
   xlString,
-  type LifecycleAction,
   type XlDomain,
 } from "../xl-cfg/index.js";
 import {
@@ -56,20 +55,7 @@ export type DomainBoot =
   { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
 
 /** The fields of a domain read from its file, and what import said about them. */
-export interface ImportedDomain {
-  name: string;
-  uuid: string;
-  /** The domain file, xl.cfg syntax, as imported (allocated MACs added). */
-  config: string;
-  memoryMiB: number;
-  vcpus: number;
-  disks: DomainDisk[];
-  vifs: DomainVif[];
-  onPoweroff: LifecycleAction;
-  onReboot: LifecycleAction;
-  onCrash: LifecycleAction;
-  /** Keys of the domain policy's table that an admin allowed in this file by name. */
-  allowedUnsafe: string[];
+export interface ImportedDomain extends DomainFileFields {
   /** The refused settings an admin allowed (now or before), for the audit log. */
   unsafeAllowed: PolicyFinding[];
   /** What import changed or linked, one sentence each. */
