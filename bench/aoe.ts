@@ -26,6 +26,7 @@ import {
 import { cliPath } from "../test/lab/repo.js";
 import type { AoeBlockDevice } from "../src/aoe/initiator/aoe-block-device.js";
 import type { AoeInitiator } from "../src/aoe/initiator/aoe-initiator.js";
+import { errorMessage } from "../src/foundation/errors.js";
 
 const MiB = 1024 * 1024;
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 3);
@@ -338,6 +339,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${String(error)}\n`);
+  process.stderr.write(`bench failed: ${errorMessage(error)}\n`);
   process.exitCode = 1;
 });

@@ -27,6 +27,7 @@ import { startApiServer } from "../src/api/server.js";
 import { Controller } from "../src/cluster/controller/controller.js";
 import type { HostRecord, PoolRecord, VolumeRecord } from "../src/cluster/model.js";
 import { openSqliteStore } from "../src/cluster/store/sqlite/index.js";
+import { errorMessage } from "../src/foundation/errors.js";
 
 const GiB = 1024 ** 3;
 const SIZES = [1_000, 10_000] as const;
@@ -145,7 +146,7 @@ async function controllerMain(dir: string): Promise<void> {
       process.send?.(message, () => (call.op === "stop" ? process.disconnect() : undefined));
     handle(call).then(
       (result) => reply({ id: call.id, result }),
-      (error: unknown) => reply({ id: call.id, error: String(error) }),
+      (error: unknown) => reply({ id: call.id, error: errorMessage(error) }),
     );
   });
   // The load generator is gone (ended, or crashed): close up, so this process ends too.
@@ -363,12 +364,12 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "controller") {
   controllerMain(process.argv[3] as string).catch((error: unknown) => {
-    process.stderr.write(`bench controller failed: ${String(error)}\n`);
+    process.stderr.write(`bench controller failed: ${errorMessage(error)}\n`);
     process.exitCode = 1;
   });
 } else {
   main().catch((error: unknown) => {
-    process.stderr.write(`bench failed: ${String(error)}\n`);
+    process.stderr.write(`bench failed: ${errorMessage(error)}\n`);
     process.exitCode = 1;
   });
 }

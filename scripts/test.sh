@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command (README): type check + build, lint, format check, then every test file
+# The one test command (README): type check + build, lint, format check, the layering
+# (test/tools/layering.ts: imports point down the layers, no cycles), then every test file
 # (unit tests `*.test.ts` and integration tests `*.integ.test.ts`, which need root).
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --unit     unit tests only: no root, no QEMU, about a minute (npm run test:unit)
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
 npx eslint .
 npx prettier --check .
+node dist/test/tools/layering.js
 
 unit_only=false
 if [ "${1:-}" = "--unit" ]; then

@@ -1,6 +1,7 @@
 /** Small helpers over node:util parseArgs so that every command reports usage errors alike. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EtherplaneError, errorMessage } from "../foundation/errors.js";
+import { isAoeAddressProblem, readAoeAddress } from "../aoe/codec/address.js";
 import { parseBytes } from "./output/bytes.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -38,14 +39,11 @@ export function parseDeviceName(
   text: string | undefined,
   usage: string,
 ): { shelf: number; slot: number } {
-  const match = text ? /^e?(\d{1,5})\.(\d{1,3})$/.exec(text) : null;
-  if (!match)
+  const reading = readAoeAddress(text ?? "");
+  if (!isAoeAddressProblem(reading)) return reading;
+  if (reading.kind === "syntax")
     throw usageError(`"${text ?? ""}" is not an AoE device; write eSHELF.SLOT, e.g. e1.0`, usage);
-  const shelf = Number(match[1]);
-  const slot = Number(match[2]);
-  if (shelf > 0xfffe || slot > 0xfe)
-    throw usageError(`${text} is out of range (shelf 0-65534, slot 0-254)`, usage);
-  return { shelf, slot };
+  throw usageError(`${text}: ${reading.problem}; ${reading.fix}`, usage);
 }
 
 export function stringList(

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `etherplane` command: one CLI, subcommands per area. The entry point alone decides where
- * logs go (stderr) and turns errors into exit codes (exit-codes.ts).
+ * logs go (stderr, as text or JSON lines: log-format.ts) and turns errors into exit codes
+ * (exit-codes.ts).
  */
+import { logSink, setLogSink } from "../foundation/log.js";
 import type { LifecycleVerb } from "./domain/lifecycle.js";
 import { exitCodeFor, messageFor } from "./exit-codes.js";
+import { LOG_FORMAT_ENV, takeLogFormat } from "./log-format.js";
 
 type Command = (args: string[]) => Promise<void> | void;
 
@@ -166,7 +169,10 @@ const areas: Record<
 };
 
 function help(): string {
-  const lines = ["usage: etherplane COMMAND [options]   (COMMAND --help for its options)", ""];
+  const lines = [
+    "usage: etherplane [--log-format text|json] COMMAND [options]   (COMMAND --help for its options)",
+    "",
+  ];
   for (const [name, command] of Object.entries(commands))
     lines.push(`  etherplane ${name.padEnd(15)} ${command.summary}`);
   lines.push("");
@@ -178,7 +184,10 @@ function help(): string {
   return lines.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(allArgs: string[]): Promise<number> {
+  const { argv, format } = takeLogFormat(allArgs, process.env);
+  setLogSink(logSink(format));
+  process.env[LOG_FORMAT_ENV] = format;
   // Disk I/O runs on libuv's thread pool; its default of 4 threads caps concurrent I/O. It is
   // created on first use, so setting this before any command runs takes effect.
   process.env["UV_THREADPOOL_SIZE"] ??= "16";

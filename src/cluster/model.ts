@@ -2,6 +2,7 @@
  * The control plane's records: what the controller stores and the API shows. Times are
  * milliseconds since the epoch; sizes are bytes; ids are opaque strings (`newId`).
  */
+import type { DomainFileFields, DomainVif } from "../domain/domain-parts.js";
 import type { DomainBoot } from "../domain/import/domain-import.js";
 import type { LifecycleAction } from "../domain/xl-cfg/fields.js";
 
@@ -211,20 +212,7 @@ export interface NetworkRecord {
 /** xl.cfg(5)'s actions for on_poweroff, on_reboot and on_crash. */
 export type DomainAction = LifecycleAction;
 
-/** A disk of a domain: its xl.cfg target, and the etherplane volume it is when it is one. */
-export interface DomainDisk {
-  vdev: string;
-  /** The target as the domain file wrote it, e.g. /dev/xenimages/noc.grid. */
-  target: string;
-  readOnly: boolean;
-  /** The volume this disk is; null for a path etherplane does not manage. */
-  volumeId: string | null;
-}
-
-export interface DomainVif {
-  mac: string;
-  bridge: string;
-}
+export type { DomainDisk, DomainFileFields, DomainVif } from "../domain/domain-parts.js";
 
 /** How a running domain is asked to stop. */
 export type DomainStopMode = "shutdown" | "destroy";
@@ -283,25 +271,9 @@ export interface DomainPlacedSpec {
   placedMs: number;
 }
 
-export interface DomainRecord {
+/** A domain: what its file defines (DomainFileFields, src/domain), and the cluster's state of it. */
+export interface DomainRecord extends DomainFileFields {
   id: string;
-  name: string;
-  uuid: string;
-  /** The domain file, xl.cfg syntax, as imported or edited (allocated MACs added). */
-  config: string;
-  /** Read from `config` when it was stored (the file stays the truth). */
-  memoryMiB: number;
-  vcpus: number;
-  disks: DomainDisk[];
-  vifs: DomainVif[];
-  onPoweroff: DomainAction;
-  onReboot: DomainAction;
-  onCrash: DomainAction;
-  /**
-   * Keys of the domain policy's table (src/domain/policy) that an admin allowed in this file by
-   * name; empty for almost every domain. The xen driver refuses any other refused key.
-   */
-  allowedUnsafe: string[];
   /**
    * Placement settings (etherplane's, not xl.cfg keys; `domain set`): two domains of one
    * anti-affinity group never share a host when another host fits; a pinned domain runs only on

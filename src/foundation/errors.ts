@@ -69,3 +69,18 @@ export function isEtherplaneError(value: unknown, code?: ErrorCode): value is Et
 export function errorMessage(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
 }
+
+/**
+ * A thrown value as log fields: its message, and its code and its cause's message when it has
+ * them (an EtherplaneError's code, a Node.js error's errno code such as ENOENT), so a log line
+ * keeps what String(error) would drop.
+ */
+export function errorFields(value: unknown): { error: string; code?: string; cause?: string } {
+  const fields: { error: string; code?: string; cause?: string } = { error: errorMessage(value) };
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    if (typeof code === "string") fields.code = code;
+    if (value.cause !== undefined) fields.cause = errorMessage(value.cause);
+  }
+  return fields;
+}

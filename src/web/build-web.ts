@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { errorMessage } from "../foundation/errors.js";
 
 /** dist/src/web/build-web.js -> the repository. */
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -57,8 +58,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `web build failed: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
+  process.stderr.write(`web build failed: ${errorMessage(error)}\n`);
   process.exitCode = 1;
 });

@@ -12,7 +12,7 @@ import { WebSocketServer, createWebSocketStream, type WebSocket } from "ws";
 import { authorize } from "../cluster/controller/auth-service.js";
 import type { Controller } from "../cluster/controller/controller.js";
 import { toErrorResponse } from "../api/error-mapping.js";
-import { EtherplaneError } from "../foundation/errors.js";
+import { EtherplaneError, errorFields } from "../foundation/errors.js";
 import type { Logger } from "../foundation/log.js";
 import type { ConsoleTickets } from "./console-tickets.js";
 
@@ -47,7 +47,7 @@ export function consoleWebSocketHandler(
     server.handleUpgrade(request, socket, head, (ws) => {
       bridge(controller, tickets, ws, url.searchParams.get("ticket")).catch((error: unknown) => {
         const { status, body } = toErrorResponse(error);
-        if (status >= 500) log.error(`console websocket: ${String(error)}`);
+        if (status >= 500) log.error("console websocket failed", errorFields(error));
         ws.close(4000 + status, closeReason(body.error.message));
       });
     });

@@ -4,6 +4,7 @@ import type { Logger } from "../foundation/log.js";
 import { ChangeFeed } from "./change-feed.js";
 import { ConsoleTickets } from "./console-tickets.js";
 import { loadStaticAssets, type StaticAssets } from "./static-assets.js";
+import { errorMessage } from "../foundation/errors.js";
 
 export interface WebServices {
   tickets: ConsoleTickets;
@@ -40,7 +41,7 @@ export function createWebServices(
         events: String(events.at(-1)?.id ?? 0),
       };
     },
-    (error) => log.warn(`change feed: ${error instanceof Error ? error.message : String(error)}`),
+    (error) => log.warn(`change feed: ${errorMessage(error)}`),
   );
   const assets = loadStaticAssets(options.assetsDir);
   if (assets.missing) log.warn(assets.missing);

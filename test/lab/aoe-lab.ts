@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { createLogger } from "../../src/foundation/log.js";
 import { openFileBlockDevice } from "../../src/block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../src/net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../src/net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../../src/aoe/codec/header.js";
 import { AoeTarget } from "../../src/aoe/target/aoe-target.js";
 import { parseTargetConfig, type TargetConfig } from "../../src/aoe/target/config.js";
 import { FileExportStateStore } from "../../src/aoe/target/export-state.js";
@@ -80,7 +80,7 @@ export function startTarget(ns: Namespace, raw: Record<string, unknown>): Promis
   const config: TargetConfig = parseTargetConfig(raw);
   return AoeTarget.start(config, {
     openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: ns.path }),
+      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: ns.path }),
     openDevice: (file, options) => openFileBlockDevice(file, options),
     stateStore: new FileExportStateStore(config.stateDir),
     log: createLogger("test:aoe:target"),
@@ -92,7 +92,7 @@ export function startTarget(ns: Namespace, raw: Record<string, unknown>): Promis
 export function startInitiator(ns: Namespace, ifnames: string[]): AoeInitiator {
   return new AoeInitiator(
     ifnames.map((ifname) =>
-      openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: ns.path }),
+      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: ns.path }),
     ),
   );
 }

@@ -6,7 +6,7 @@
  */
 import { SimClock } from "../../src/foundation/sim-clock.js";
 import { createLogger } from "../../src/foundation/log.js";
-import { ETHERTYPE_AOE } from "../../src/net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../../src/aoe/codec/header.js";
 import { AoeTarget, type TargetDeps } from "../../src/aoe/target/aoe-target.js";
 import { parseTargetConfig } from "../../src/aoe/target/config.js";
 import { AoeInitiator } from "../../src/aoe/initiator/aoe-initiator.js";
@@ -61,7 +61,7 @@ export class AoeSim {
     const link = this.link(ifname);
     const mac = this.macs.get(ifname);
     const socket = link.attach(ifname, {
-      ethertype: ETHERTYPE_AOE,
+      ethertype: AOE_ETHERTYPE,
       mtu: this.mtus.get(ifname) ?? 1500,
       ...(mac ? { mac } : {}),
     });

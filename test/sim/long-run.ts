@@ -27,6 +27,7 @@ import {
 import { AoeSim } from "./aoe-sim.js";
 import { SeededRandom } from "./random.js";
 import type { SimRawSocket } from "./sim-segment.js";
+import { errorMessage } from "../../src/foundation/errors.js";
 
 export interface LongRunOptions {
   seed: number;
@@ -238,7 +239,7 @@ export async function longRun(options: LongRunOptions): Promise<LongRunSummary> 
         },
         (error: unknown) => {
           finish();
-          fail("acknowledged writes readable", `a write failed: ${String(error)}`);
+          fail("acknowledged writes readable", `a write failed: ${errorMessage(error)}`);
         },
       );
     } else {
@@ -255,7 +256,7 @@ export async function longRun(options: LongRunOptions): Promise<LongRunSummary> 
         },
         (error: unknown) => {
           finish();
-          fail("acknowledged writes readable", `a read failed: ${String(error)}`);
+          fail("acknowledged writes readable", `a read failed: ${errorMessage(error)}`);
         },
       );
     }

@@ -3,6 +3,7 @@
  * progress, and on a failing invariant the step and the command that replays it.
  */
 import { InvariantError, longRun } from "./long-run.js";
+import { errorMessage } from "../../src/foundation/errors.js";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,7 +43,7 @@ try {
     process.exitCode = 1;
   } else {
     process.stderr.write(
-      `seed ${seed}: the simulation failed: ${String(error)}\nreplay: ${replay}\n`,
+      `seed ${seed}: the simulation failed: ${errorMessage(error)}\nreplay: ${replay}\n`,
     );
     process.exitCode = 3;
   }

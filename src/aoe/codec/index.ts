@@ -19,6 +19,7 @@ import {
 import { decodeMacMask, type MaskMessage } from "./mac-mask.js";
 import { decodeReserve, type ReserveMessage } from "./reserve.js";
 
+export * from "./address.js";
 export * from "./ata.js";
 export * from "./config.js";
 export * from "./header.js";
@@ -52,7 +53,7 @@ export function decodeFrame(frame: Buffer): AoeMessage | Invalid {
 }
 
 /**
- * Checks a request header before it is acted on (aoe-protocol.md, "Hostile input"):
+ * Checks a request header before it is acted on (AoEr11 section 2, the header: the R flag, the version):
  * not a response, from a unicast source, version 1. A bad version is reported separately so the
  * target can answer error 5 (unsupported version) instead of dropping.
  */

@@ -1,8 +1,8 @@
 /**
  * The initiator's frame engine: sends request frames over paths (an interface and a target MAC),
  * matches replies by tag, keeps each path's window of outstanding frames, estimates RTT and
- * retransmits on timeout with a fresh tag (aoe-protocol.md rule 6: the kernel does the same, so a
- * target must be idempotent, and a late reply to an old tag is simply ignored).
+ * retransmits on timeout with a fresh tag (the Linux initiator does the same: resend() takes
+ * newtag(), drivers/block/aoe/aoecmd.c; so a target must be idempotent, and a late reply to an old tag is simply ignored).
  */
 import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";

@@ -15,7 +15,7 @@ import {
 } from "../../../test/lab/aoe-lab.js";
 import { LossySocket } from "../../../test/lab/lossy-socket.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../codec/header.js";
 import type { AoeTarget } from "../target/aoe-target.js";
 import { AoeInitiator } from "./aoe-initiator.js";
 
@@ -41,7 +41,7 @@ test("10% loss, duplication and reordering each way: exact data, fresh tags on e
   const lossy = new LossySocket(
     openAfPacketSocket({
       ifname: "ini0",
-      ethertype: ETHERTYPE_AOE,
+      ethertype: AOE_ETHERTYPE,
       netnsPath: link.initiatorNs.path,
     }),
     {

@@ -386,7 +386,7 @@ export class AoeTarget {
     }
   }
 
-  /** Broadcast addressing is for discovery only: query config, version 1 (aoe-protocol.md). */
+  /** Broadcast addressing (AoEr11 2.3, 2.4) is for discovery only: query config, version 1. */
   private receiveBroadcast(
     port: PortEntry,
     frame: Buffer,

@@ -17,10 +17,11 @@
 import { EtherplaneError } from "../../foundation/errors.js";
 import {
   CFG_STRING_BYTES_MAX,
-  AOE_SHELF_MAX,
-  AOE_SLOT_MAX,
+  isAoeAddressProblem,
   parseMac,
   macToString,
+  readAoeAddress,
+  type AoeAddress,
 } from "../codec/index.js";
 
 export const BUFFER_COUNT_DEFAULT = 64;
@@ -139,17 +140,10 @@ function macList(key: string, value: unknown, max: number): string[] {
 }
 
 /** Parses `S.L` (or `eS.L`) into shelf and slot, within the non-broadcast ranges. */
-export function parseAddress(key: string, text: unknown): { shelf: number; slot: number } {
-  const match = typeof text === "string" ? /^e?(\d{1,5})\.(\d{1,3})$/.exec(text) : null;
-  if (!match)
-    fail(key, `${JSON.stringify(text)} is not an AoE address`, 'write shelf.slot, e.g. "1.0"');
-  const shelf = Number(match[1]);
-  const slot = Number(match[2]);
-  if (shelf > AOE_SHELF_MAX)
-    fail(key, `shelf ${shelf} is out of range`, `use 0-${AOE_SHELF_MAX} (0xFFFF is broadcast)`);
-  if (slot > AOE_SLOT_MAX)
-    fail(key, `slot ${slot} is out of range`, `use 0-${AOE_SLOT_MAX} (0xFF is broadcast)`);
-  return { shelf, slot };
+export function parseAddress(key: string, text: unknown): AoeAddress {
+  const reading = readAoeAddress(text);
+  if (isAoeAddressProblem(reading)) fail(key, reading.problem, reading.fix);
+  return reading;
 }
 
 const exportKeys = [

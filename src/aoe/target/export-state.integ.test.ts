@@ -17,7 +17,7 @@ import {
 import type { LogFields, Logger } from "../../foundation/log.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../codec/header.js";
 import { DirectiveCommand, MaskCommand, macToString } from "../codec/index.js";
 import { macMaskCommand } from "../initiator/admin.js";
 import type { AoeInitiator } from "../initiator/aoe-initiator.js";
@@ -64,7 +64,7 @@ describe("AoE target: export state follows its backing (live config changes)", (
     const log = capturingLogger();
     const target = await AoeTarget.start(config(path), {
       openSocket: (ifname) =>
-        openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: link.targetNs.path }),
+        openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
       openDevice: (file, options) => openFileBlockDevice(file, options),
       stateStore: new FileExportStateStore(stateDir),
       log,

@@ -12,6 +12,7 @@ import type { BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { macToString, parseMac } from "../codec/index.js";
 import {
   backingFromJson,
@@ -149,7 +150,7 @@ export async function identifyBacking(ref: BackingRef): Promise<Backing> {
 
 export class FileExportStateStore implements BackedStateStore {
   /** Saves per export run one after another, so the newest state is the one left on disk. */
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new KeyedLock({ what: "export", param: "key" });
 
   constructor(
     readonly dir: string,
@@ -231,16 +232,7 @@ export class FileExportStateStore implements BackedStateStore {
 
   /** Runs `task` after the export's earlier file operations, in order. */
   private queued<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.chains.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(task);
-    this.chains.set(
-      key,
-      next.then(
-        () => undefined,
-        () => undefined,
-      ),
-    );
-    return next;
+    return this.chains.run(key, task);
   }
 
   private async moveAside(key: string, why: "stale" | "reset"): Promise<string> {

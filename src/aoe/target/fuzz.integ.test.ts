@@ -1,6 +1,6 @@
 /**
- * Hostile input against a running target over a real link: deterministic cases from
- * aoe-protocol.md ("Hostile input"), then 100,000 random and mutated frames. The target stays up,
+ * Hostile input against a running target over a real link: deterministic cases (the checks of
+ * validateRequestHeader in src/aoe/codec/index.ts and the target's drop reasons), then 100,000 random and mutated frames. The target stays up,
  * counts its drops by reason, and still serves correct I/O. The random stream is seeded
  * (ETHERPLANE_FUZZ_SEED replays a run).
  */
@@ -18,7 +18,8 @@ import {
   type AoeLink,
 } from "../../../test/lab/aoe-lab.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE, type RawSocket } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../codec/header.js";
+import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
   AFLAG_LBA48,
   AFLAG_WRITE,
@@ -89,7 +90,7 @@ describe("hostile frames against a running target", () => {
     );
     raw = openAfPacketSocket({
       ifname: "ini0",
-      ethertype: ETHERTYPE_AOE,
+      ethertype: AOE_ETHERTYPE,
       netnsPath: link.initiatorNs.path,
     });
     raw.onFrames((frames) => replies.push(...frames));

@@ -16,7 +16,7 @@ import { createLogger } from "../../foundation/log.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../codec/header.js";
 import { AoeTarget } from "./aoe-target.js";
 import { parseTargetConfig } from "./config.js";
 import { FileExportStateStore } from "./export-state.js";
@@ -52,7 +52,7 @@ test("stop() drains in-flight writes on a slow disk and answers them", async () 
   });
   const target = await AoeTarget.start(config, {
     openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE, netnsPath: link.targetNs.path }),
+      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
     openDevice: async (file, options) => slowWrites(await openFileBlockDevice(file, options), 300),
     stateStore: new FileExportStateStore(config.stateDir),
     log: createLogger("test:drain"),

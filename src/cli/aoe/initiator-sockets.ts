@@ -2,7 +2,8 @@
 import { EtherplaneError } from "../../foundation/errors.js";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE, type RawSocket } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
+import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
 
 export function openInitiator(ifnames: string[]): AoeInitiator {
@@ -18,7 +19,7 @@ export function openInitiator(ifnames: string[]): AoeInitiator {
   const sockets: RawSocket[] = [];
   try {
     for (const ifname of names)
-      sockets.push(openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE }));
+      sockets.push(openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE }));
   } catch (error) {
     for (const socket of sockets) socket.close();
     throw error;

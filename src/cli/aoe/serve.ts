@@ -12,7 +12,7 @@ import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import { createLogger, type Logger } from "../../foundation/log.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
 import { AoeTarget } from "../../aoe/target/aoe-target.js";
 import { describeBacking } from "../../aoe/target/backing.js";
 import {
@@ -249,7 +249,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   try {
     await resetState(stateStore, reset, log);
     target = await AoeTarget.start(config, {
-      openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: ETHERTYPE_AOE }),
+      openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE }),
       openDevice: (file, options) => openFileBlockDevice(file, options),
       stateStore,
       log,

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { HttpLink } from "../../cluster/agent/controller-link.js";
 import { joinTokenPin } from "../../cluster/controller/join-tokens.js";
@@ -153,7 +153,7 @@ export async function controllerCommand(args: string[]): Promise<void> {
   process.stdout.write(
     `controller listening at ${started.server.url}\nweb UI: ${started.server.url}/ (sign in with a token)\n`,
   );
-  await untilSignal();
+  createLogger("cluster:controller").info(`${await untilSignal()}: stopping`);
   await started.stop();
 }
 
@@ -192,7 +192,7 @@ function tlsChoice(
       insecureHttp: values["insecure-http"] === true,
     });
   } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error), usage);
+    throw usageError(errorMessage(error), usage);
   }
 }
 

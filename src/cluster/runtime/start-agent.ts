@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { createLogger } from "../../foundation/log.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { ETHERTYPE_AOE } from "../../net/raw-socket/raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
 import { AoeTarget } from "../../aoe/target/aoe-target.js";
 import { FileExportStateStore } from "../../aoe/target/export-state.js";
 import { openBlockPool } from "../../storage/pool/block-pool.js";
@@ -65,7 +65,7 @@ export async function startAgent(options: {
   const openSocket = (ifname: string) =>
     openAfPacketSocket({
       ifname,
-      ethertype: ETHERTYPE_AOE,
+      ethertype: AOE_ETHERTYPE,
       ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
     });
   const stateDir = path.join(options.dataDir, "aoe");

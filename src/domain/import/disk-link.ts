@@ -5,6 +5,8 @@
  * /dev/xenimages/noc.grid, a logical volume): a volume of the same name as the path's last
  * component is that disk, moved onto the SAN. Pure.
  */
+import { readEtherdPath } from "../../aoe/codec/address.js";
+
 export interface VolumeRef {
   id: string;
   name: string;
@@ -17,13 +19,10 @@ export interface DiskLink {
   how: "by AoE address" | "by name";
 }
 
-const ETHERD = /^\/dev\/etherd\/e(\d{1,5})\.(\d{1,3})$/;
-
 export function linkDisk(target: string, volumes: readonly VolumeRef[]): DiskLink | undefined {
-  const address = ETHERD.exec(target);
+  const address = readEtherdPath(target);
   if (address) {
-    const shelf = Number(address[1]);
-    const slot = Number(address[2]);
+    const { shelf, slot } = address;
     const volume = volumes.find((v) => v.shelf === shelf && v.slot === slot);
     return volume ? { volume, how: "by AoE address" } : undefined;
   }

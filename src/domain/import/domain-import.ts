@@ -5,7 +5,7 @@
  * lets the last assignment win), so every line the administrator wrote stays as written. Pure.
  */
 import { EtherplaneError } from "../../foundation/errors.js";
-import type { DomainDisk, DomainRecord, DomainVif } from "../../cluster/model.js";
+import type { DomainDisk, DomainFileFields, DomainVif } from "../domain-parts.js";
 import {
   findSetting,
   parseXlConfig,
@@ -55,27 +55,14 @@ export type DomainBoot =
   { kind: "kernel"; kernel: string; ramdisk?: string; cmdline: string } | { kind: "firmware" };
 
 /** The fields of a domain read from its file, and what import said about them. */
-export type ImportedDomain = Pick<
-  DomainRecord,
-  | "name"
-  | "uuid"
-  | "config"
-  | "memoryMiB"
-  | "vcpus"
-  | "disks"
-  | "vifs"
-  | "onPoweroff"
-  | "onReboot"
-  | "onCrash"
-  | "allowedUnsafe"
-> & {
+export interface ImportedDomain extends DomainFileFields {
   /** The refused settings an admin allowed (now or before), for the audit log. */
   unsafeAllowed: PolicyFinding[];
   /** What import changed or linked, one sentence each. */
   changes: string[];
   /** What will stop the domain from starting as it is, one sentence each. */
   warnings: string[];
-};
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createLogger } from "../../foundation/log.js";
 import { runHostCommand } from "./host-command.js";
 import type { QemuAccel } from "./qemu-argv.js";
+import { errorFields } from "../../foundation/errors.js";
 
 const log = createLogger("hypervisor:qemu");
 
@@ -71,7 +72,7 @@ export async function probeKvm(qemuBinary: string, scratchDir: string): Promise<
     ];
     const result = await runHostCommand({ netns: undefined }, argv, probeTimeoutMs).catch(
       (error: unknown) => {
-        log.info("KVM probe did not finish: using TCG", { error: String(error) });
+        log.info("KVM probe did not finish: using TCG", { ...errorFields(error) });
         return undefined;
       },
     );

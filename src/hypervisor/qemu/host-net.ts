@@ -6,16 +6,16 @@
  * sees carrier, so its first frames (AoE discovery broadcasts) are not lost.
  */
 import { EtherplaneError } from "../../foundation/errors.js";
+import { IFNAME_BYTES_MAX } from "../../net/ifname.js";
 import { runHostCommand, type CommandContext } from "./host-command.js";
 
 const ipTimeoutMs = 10_000;
 const tapDeleteTries = 20;
 const tapDeleteRetryMs = 100;
-export const ifnameCharsMax = 15;
 
 export function tapName(domid: number, vifIndex: number): string {
   const name = `vif${domid}.${vifIndex}`;
-  if (name.length > ifnameCharsMax) throw new RangeError(`tap name ${name} is too long`);
+  if (name.length > IFNAME_BYTES_MAX) throw new RangeError(`tap name ${name} is too long`);
   return name;
 }
 

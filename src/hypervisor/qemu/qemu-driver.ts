@@ -26,8 +26,8 @@ import { constants } from "node:fs";
 import { access, mkdir, open, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
-import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, isEtherplaneError, errorFields } from "../../foundation/errors.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
   GuestConsoleSession,
@@ -41,7 +41,7 @@ import { ConsoleHub } from "./console-hub.js";
 import { checkGuestIdentity } from "../guest-identity.js";
 import { guestCondition } from "./guest-status.js";
 import { queryGuestUuid } from "./guest-uuid.js";
-import { netnsArgv, runHostCommand, type CommandContext } from "./host-command.js";
+import { runHostCommand, type CommandContext } from "./host-command.js";
 import { addTap, deleteTap, findBridge, tapName, type BridgeInfo } from "./host-net.js";
 import { clockTicksPerS, parseProcStat } from "./proc-stat.js";
 import { qemuArgv, type QemuAccel, type QemuDiskNode } from "./qemu-argv.js";
@@ -118,7 +118,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly nbdReconnectDelayS: number;
   private accel: Promise<QemuAccel> | undefined;
   private version: Promise<string> | undefined;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock({ what: "guest", param: "name" });
   private readonly hubs = new Map<string, ConsoleHub>();
 
   constructor(options: QemuDriverOptions) {
@@ -249,17 +249,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   private withLock<T>(key: string, body: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.then(body, body);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return next;
+    return this.locks.run(key, body);
   }
 
   private resolveAccel(): Promise<QemuAccel> {
@@ -379,7 +369,7 @@ export class QemuDriver implements HypervisorDriver {
           );
         });
       } catch (error) {
-        log.warn("guest did not answer query-status", { name, error: String(error) });
+        log.warn("guest did not answer query-status", { name, ...errorFields(error) });
       }
     }
     const journal = await readJournalTail(run);
@@ -404,11 +394,11 @@ export class QemuDriver implements HypervisorDriver {
     });
     if (condition.exit !== null && recordedExit === null) {
       await writeExit(run, condition.exit).catch((error: unknown) =>
-        log.warn("exit reason not recorded", { name, error: String(error) }),
+        log.warn("exit reason not recorded", { name, ...errorFields(error) }),
       );
     }
     await trimConsoleLog(run).catch((error: unknown) =>
-      log.warn("console log not trimmed", { name, error: String(error) }),
+      log.warn("console log not trimmed", { name, ...errorFields(error) }),
     );
     return {
       name,
@@ -513,7 +503,7 @@ export class QemuDriver implements HypervisorDriver {
     } catch (error) {
       log.error("cleanup after a failed create left something behind", {
         dir: run.dir,
-        error: String(error),
+        ...errorFields(error),
       });
     }
   }
@@ -536,9 +526,13 @@ export class QemuDriver implements HypervisorDriver {
     const input = await open(run.eventsIn, constants.O_RDWR | constants.O_NONBLOCK);
     try {
       await input.write(encodeQmpCommand("qmp_capabilities"));
-      const [command, ...args] = netnsArgv(this.context, [this.qemuBinary, ...argv]);
-      if (command === undefined) throw new Error("empty argv");
-      const result = await runToExit(command, args, this.startTimeoutMs);
+      // QEMU points the daemon's stdio at /dev/null before it lets the parent exit
+      // (os-posix.c os_setup_post), so the run ends with the launching parent.
+      const result = await runHostCommand(
+        this.context,
+        [this.qemuBinary, ...argv],
+        this.startTimeoutMs,
+      );
       if (result.code !== 0) {
         throw new EtherplaneError(
           "UNAVAILABLE",
@@ -568,7 +562,7 @@ export class QemuDriver implements HypervisorDriver {
     ).catch((error: unknown) => {
       // The connection may close before the reply: QEMU is on its way out.
       if (!isEtherplaneError(error, "UNAVAILABLE"))
-        log.warn("QMP quit failed", { dir: run.dir, error: String(error) });
+        log.warn("QMP quit failed", { dir: run.dir, ...errorFields(error) });
     });
     if (await waitGone(pid, run, this.quitTimeoutMs)) return;
     log.warn("QEMU did not quit: killing it", { pid, dir: run.dir });
@@ -677,37 +671,4 @@ async function waitGone(pid: number, run: RunDir, timeoutMs: number): Promise<bo
     await new Promise((resolve) => setTimeout(resolve, exitPollMs));
   }
   return true;
-}
-
-/** Runs QEMU's launching parent to its exit; its stderr carries start-up errors. */
-function runToExit(
-  command: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new EtherplaneError("TIMEOUT", `QEMU did not daemonize in ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(
-        new EtherplaneError("UNAVAILABLE", `cannot run ${command}: ${error.message}`, {
-          cause: error,
-        }),
-      );
-    });
-    // QEMU points the daemon's stderr at /dev/null before it lets the parent exit
-    // (os-posix.c os_setup_post), so "close" follows the parent's exit at once.
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
 }

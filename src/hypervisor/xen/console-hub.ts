@@ -13,7 +13,7 @@
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { Duplex } from "node:stream";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorFields } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import type { GuestConsoleSession } from "../driver.js";
 import { splitBacklog, readFileTail, TailBuffer } from "./console-history.js";
@@ -221,7 +221,7 @@ export class ConsoleHub {
       log.warn("cannot read the console log", {
         guest: this.options.name,
         path: this.options.logPath,
-        error: String(error),
+        ...errorFields(error),
       });
       return null;
     }

@@ -5,6 +5,7 @@
  */
 import { DOMAIN_NAME_PATTERN, domainNameProblem, isVdev } from "../../domain/policy/names.js";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { IFNAME_BYTES_MAX } from "../../net/ifname.js";
 import type { GuestDisk, GuestSpec, GuestVif } from "../driver.js";
 
 export const GUEST_SPEC_LIMITS = {
@@ -27,7 +28,7 @@ export const GUEST_NAME_PATTERN = DOMAIN_NAME_PATTERN;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** A Linux interface name: IFNAMSIZ-1 characters, no `/`, `,`, `=` or space (a vif spec item). */
-const BRIDGE_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
+const BRIDGE_PATTERN = new RegExp(`^[A-Za-z0-9_.:-]{1,${IFNAME_BYTES_MAX}}$`);
 
 export function checkGuestName(name: string): void {
   const problem = domainNameProblem(name);

@@ -5,13 +5,6 @@
 export { XenDriver, toGuestInfo } from "./xen-driver.js";
 export { XEN_TIMEOUTS_MS_DEFAULT } from "./xen-driver-options.js";
 export type { XenDriverOptions, XenMigrateOptions, XenTimeoutsMs } from "./xen-driver-options.js";
-export { spawnCommandRunner } from "./command-runner.js";
-export type {
-  CommandOptions,
-  CommandResult,
-  CommandRunner,
-  SpawnRunnerOptions,
-} from "./command-runner.js";
 export type { ConsoleSpawner } from "./console-hub.js";
 export { buildGuestXlConfig, PRESERVED_ACTIONS } from "./guest-config.js";
 export { checkGuestName, checkGuestSpec, GUEST_SPEC_LIMITS } from "./guest-spec-checks.js";

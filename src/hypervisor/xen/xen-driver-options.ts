@@ -1,5 +1,5 @@
 /** What a XenDriver is given: where its files go, how it runs xl, and its bounds. */
-import type { CommandRunner } from "./command-runner.js";
+import type { CommandRunner } from "../../host/command-runner.js";
 import type { ConsoleSpawner } from "./console-hub.js";
 
 export interface XenTimeoutsMs {

@@ -1,6 +1,6 @@
 /**
  * The xen driver's command sequences and error mapping, with a fake runner answering from real
- * xl output (test/fixtures/xl/). xen-driver-real-xen.integ.test.ts runs the same driver on Xen.
+ * xl output (test/fixtures/xl/). xen-driver.integ.test.ts runs the same driver on Xen.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";

@@ -13,7 +13,8 @@
 import { spawn } from "node:child_process";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError, errorFields } from "../../foundation/errors.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
 import type {
   GuestConsoleSession,
@@ -22,7 +23,11 @@ import type {
   HypervisorDriver,
   HypervisorHostInfo,
 } from "../driver.js";
-import { spawnCommandRunner, type CommandResult, type CommandRunner } from "./command-runner.js";
+import {
+  createCommandRunner,
+  type CommandResult,
+  type CommandRunner,
+} from "../../host/command-runner.js";
 import { ConsoleHub, type ConsoleSpawner } from "./console-hub.js";
 import {
   XEN_TIMEOUTS_MS_DEFAULT,
@@ -58,12 +63,14 @@ export class XenDriver implements HypervisorDriver {
   private readonly consoleHistoryBytesMax: number;
   private readonly consoleAttachWaitMs: number;
   private readonly pathExists: (path: string) => Promise<boolean>;
-  /** Per guest name, the tail of its queue of operations. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per guest name, its operations one at a time. */
+  private readonly queues = new KeyedLock({ what: "guest", param: "name" });
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
 
   constructor(private readonly options: XenDriverOptions) {
-    this.run = options.run ?? spawnCommandRunner();
+    this.run =
+      options.run ??
+      createCommandRunner({ missingHint: "install the Xen tools (xen-utils) or set the xl path" });
     this.xl = options.xlPath ?? "xl";
     this.timeouts = { ...XEN_TIMEOUTS_MS_DEFAULT, ...options.timeoutsMs };
     this.consoleLogDir =
@@ -318,7 +325,7 @@ export class XenDriver implements HypervisorDriver {
       log.warn("destroying the remains of a failed create", { name });
       await this.xlOk(["destroy", name], this.timeouts.destroy, name);
     } catch (error) {
-      log.error("could not clean up after a failed create", { name, error: String(error) });
+      log.error("could not clean up after a failed create", { name, ...errorFields(error) });
     }
   }
 
@@ -386,14 +393,7 @@ export class XenDriver implements HypervisorDriver {
 
   /** Runs `operation` after every earlier operation on `name` has settled. */
   private queued<T>(name: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve();
-    const next = previous.then(operation, operation);
-    const tailPromise = next.catch(() => undefined);
-    this.queues.set(name, tailPromise);
-    void tailPromise.then(() => {
-      if (this.queues.get(name) === tailPromise) this.queues.delete(name);
-    });
-    return next;
+    return this.queues.run(name, operation);
   }
 }
 

@@ -13,7 +13,7 @@
  * Everything unknown is IO_ERROR with xl's error lines in the message.
  */
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
-import type { CommandResult } from "./command-runner.js";
+import type { CommandResult } from "../../host/command-runner.js";
 
 const MESSAGE_CHARS_MAX = 1500;
 

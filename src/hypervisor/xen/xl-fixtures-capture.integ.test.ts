@@ -1,6 +1,6 @@
 /**
  * Captures test/fixtures/xl/guests/ (opt-in: takes ~3 min under TCG, so it runs only with
- * EP_XL_FIXTURES_OUT=<folder>; xen-driver-real-xen.integ.test.ts is the routine real test).
+ * EP_XL_FIXTURES_OUT=<folder>; xen-driver.integ.test.ts is the routine real test).
  *
  * The xen driver's pieces against the real `xl` of Xen 4.17: the Xen
  * host lab boots the hypervisor under QEMU with a PV dom0, and dom0 creates tiny PV guests

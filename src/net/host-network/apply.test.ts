@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { applyHostNetwork, readObserved, removeHostNetwork } from "./apply.js";
-import type { IpResult, IpRunner } from "./ip-runner.js";
+import type { CommandResult } from "../../host/command-runner.js";
+import type { IpRunner } from "./ip-runner.js";
 
 const linkShow = (links: object[]) =>
   JSON.stringify(links.map((l, i) => ({ ifindex: i + 1, flags: ["UP"], mtu: 1500, ...l })));
@@ -15,13 +16,13 @@ const linkShow = (links: object[]) =>
 /** Answers `ip -j -d link show` with `state()` and every other command with `answer(args)`. */
 function fakeIp(
   state: () => object[],
-  answer: (args: readonly string[]) => IpResult = () => ({ exitCode: 0, stdout: "", stderr: "" }),
+  answer: (args: readonly string[]) => CommandResult = () => ({ code: 0, stdout: "", stderr: "" }),
 ): IpRunner & { calls: string[] } {
   const calls: string[] = [];
   const runner = (args: readonly string[]) => {
     calls.push(args.join(" "));
     if (args[0] === "-j")
-      return Promise.resolve({ exitCode: 0, stdout: linkShow(state()), stderr: "" });
+      return Promise.resolve({ code: 0, stdout: linkShow(state()), stderr: "" });
     return Promise.resolve(answer(args));
   };
   return Object.assign(runner, { calls });
@@ -54,8 +55,8 @@ describe("applyHostNetwork with a fake ip", () => {
       () => [{ ifname: "eth1" }],
       (args) =>
         args.includes("vlan")
-          ? { exitCode: 2, stdout: "", stderr: "ip: RTNETLINK answers: Operation not supported\n" }
-          : { exitCode: 0, stdout: "", stderr: "" },
+          ? { code: 2, stdout: "", stderr: "ip: RTNETLINK answers: Operation not supported\n" }
+          : { code: 0, stdout: "", stderr: "" },
     );
     await assert.rejects(
       applyHostNetwork({ name: "v", bridge: "b", uplink: "eth1", vlanId: 7 }, { runner }),
@@ -70,11 +71,11 @@ describe("applyHostNetwork with a fake ip", () => {
       (args) =>
         args.includes("master")
           ? {
-              exitCode: 2,
+              code: 2,
               stdout: "",
               stderr: "RTNETLINK answers: Too many levels of symbolic links\n",
             }
-          : { exitCode: 0, stdout: "", stderr: "" },
+          : { code: 0, stdout: "", stderr: "" },
     );
     await assert.rejects(
       applyHostNetwork({ name: "lan", bridge: "b", uplink: "eth1" }, { runner }),
@@ -93,7 +94,7 @@ describe("applyHostNetwork with a fake ip", () => {
 
   test("a failing observation is IO_ERROR; an invalid spec fails before any ip runs", async () => {
     const failing: IpRunner = () =>
-      Promise.resolve({ exitCode: 1, stdout: "", stderr: "Cannot open netlink socket\n" });
+      Promise.resolve({ code: 1, stdout: "", stderr: "Cannot open netlink socket\n" });
     await assert.rejects(
       readObserved({ runner: failing }),
       /link show failed \(exit 1\): Cannot open netlink socket/,

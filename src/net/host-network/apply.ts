@@ -8,7 +8,8 @@
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { parseIpLinkJson, type ObservedLink } from "./ip-link-json.js";
-import { createIpRunner, type IpResult, type IpRunner } from "./ip-runner.js";
+import type { CommandResult } from "../../host/command-runner.js";
+import { createIpRunner, type IpRunner } from "./ip-runner.js";
 import { planHostNetwork, planHostNetworkRemoval, type IpCommand } from "./plan.js";
 import { validateHostNetworkSpec, type HostNetworkSpec } from "./spec.js";
 
@@ -41,10 +42,10 @@ function show(command: IpCommand): string {
 /** Every interface of the host (or namespace): ports and VLANs of others matter to the plan. */
 export async function readObserved(options: HostNetworkIoOptions = {}): Promise<ObservedLink[]> {
   const result = await runnerOf(options)(["-j", "-d", "link", "show"]);
-  if (result.exitCode !== 0) {
+  if (result.code !== 0) {
     throw new EtherplaneError(
       "IO_ERROR",
-      `ip -j -d link show failed (exit ${result.exitCode}): ${result.stderr.trim()}`,
+      `ip -j -d link show failed (exit ${result.code}): ${result.stderr.trim()}`,
     );
   }
   return parseIpLinkJson(result.stdout);
@@ -55,7 +56,7 @@ export async function readObserved(options: HostNetworkIoOptions = {}): Promise<
  * "Unknown device type" (rtnetlink finds no "vlan" link ops once request_module failed),
  * busybox only strerror(EOPNOTSUPP).
  */
-function lacks8021q(command: IpCommand, result: IpResult): boolean {
+function lacks8021q(command: IpCommand, result: CommandResult): boolean {
   const isVlanAdd = command[1] === "add" && command.includes("vlan");
   return isVlanAdd && /Unknown device type|Operation not supported/i.test(result.stderr);
 }
@@ -68,7 +69,7 @@ async function runPlan(
   const applied: IpCommand[] = [];
   for (const command of commands) {
     const result = await runner(command);
-    if (result.exitCode !== 0) {
+    if (result.code !== 0) {
       const params = { network: spec.name, command: show(command), applied: applied.map(show) };
       if (lacks8021q(command, result)) {
         throw new EtherplaneError(
@@ -79,7 +80,7 @@ async function runPlan(
       }
       throw new EtherplaneError(
         "IO_ERROR",
-        `network ${JSON.stringify(spec.name)}: ${show(command)} failed (exit ${result.exitCode}): ${result.stderr.trim()}` +
+        `network ${JSON.stringify(spec.name)}: ${show(command)} failed (exit ${result.code}): ${result.stderr.trim()}` +
           (applied.length > 0 ? ` (after ${applied.map(show).join("; ")})` : ""),
         { params },
       );

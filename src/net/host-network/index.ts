@@ -21,7 +21,7 @@ export {
 } from "./ip-link-json.js";
 export { planHostNetwork, planHostNetworkRemoval, type IpCommand } from "./plan.js";
 export { renderPlanAsShell, shellQuote } from "./shell.js";
-export { createIpRunner, type IpResult, type IpRunner, type IpRunnerOptions } from "./ip-runner.js";
+export { createIpRunner, type IpRunner, type IpRunnerOptions } from "./ip-runner.js";
 export {
   NO_8021Q_MESSAGE,
   applyHostNetwork,

@@ -7,10 +7,10 @@ import { createIpRunner } from "./ip-runner.js";
 describe("createIpRunner", () => {
   test("runs ip and returns its output, exit code and stderr", async () => {
     const ok = await createIpRunner()(["-V"]);
-    assert.equal(ok.exitCode, 0);
+    assert.equal(ok.code, 0);
     assert.match(ok.stdout, /iproute2/);
     const bad = await createIpRunner()(["link", "show", "dev", "ep-no-such-if"]);
-    assert.notEqual(bad.exitCode, 0);
+    assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /ep-no-such-if/);
   });
 
@@ -23,13 +23,11 @@ describe("createIpRunner", () => {
   });
 
   test("a stuck command is killed and reported as TIMEOUT", async () => {
-    const startMs = Date.now();
     await assert.rejects(
-      createIpRunner({ ipPath: "sleep", timeoutMs: 200 })(["10"]),
+      createIpRunner({ ipPath: "sleep", timeoutMs: 200 })(["600"]),
       (error) =>
         isEtherplaneError(error, "TIMEOUT") && /did not finish in 200 ms/.test(error.message),
     );
-    assert.ok(Date.now() - startMs < 5000);
   });
 
   test("refuses bad options", () => {

@@ -8,6 +8,7 @@
  *   uplink + vlanId:    [ bridge ]--[ eth1.10 ]~~[ eth1 ]  tagged 10 on eth1
  */
 import { EtherplaneError } from "../../foundation/errors.js";
+import { IFNAME_BYTES_MAX } from "../ifname.js";
 
 export interface HostNetworkSpec {
   /** The network's name in the cluster (for messages). */
@@ -26,8 +27,7 @@ export interface HostNetworkSpec {
 }
 
 export const HOST_NETWORK_LIMITS = {
-  /** IFNAMSIZ (16) less the terminating NUL: include/uapi/linux/if.h. */
-  ifnameBytesMax: 15,
+  ifnameBytesMax: IFNAME_BYTES_MAX,
   /** 0 and 4095 are reserved by IEEE 802.1Q (9.6, VID values). */
   vlanIdMin: 1,
   vlanIdMax: 4094,

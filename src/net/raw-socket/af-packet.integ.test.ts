@@ -9,7 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { TestNet, type Namespace } from "../../../test/lab/netns.js";
 import { openAfPacketSocket, SEND_QUEUE_FRAMES_MAX, type AfPacketSocket } from "./af-packet.js";
-import { ETHERTYPE_AOE, type RawSocketOptions } from "./raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
+import type { RawSocketOptions } from "./raw-socket.js";
 
 /** IEEE 802 "local experimental ethertype 2": never used by anything else on a test link. */
 const ETHERTYPE_OTHER = 0x88b6;
@@ -116,8 +117,8 @@ before(async () => {
   nsA = await net.namespace("a");
   nsB = await net.namespace("b");
   await net.link(nsA, "afpa", nsB, "afpb");
-  aoeA = open(nsA, "afpa", ETHERTYPE_AOE);
-  aoeB = open(nsB, "afpb", ETHERTYPE_AOE);
+  aoeA = open(nsA, "afpa", AOE_ETHERTYPE);
+  aoeB = open(nsB, "afpb", AOE_ETHERTYPE);
   otherA = open(nsA, "afpa", ETHERTYPE_OTHER);
   otherB = open(nsB, "afpb", ETHERTYPE_OTHER);
 });
@@ -145,7 +146,7 @@ void test("200 frames sent in one turn arrive in order with their exact bytes", 
   const { mac: macB } = aoeB.socket;
   // Payload sizes from 1 byte (a 15-byte frame, below the Ethernet minimum) to 1500 (the MTU).
   const sent = Array.from({ length: 200 }, (_, i) =>
-    frame(macB, macA, ETHERTYPE_AOE, payload(i, i === 199 ? 1500 : 1 + ((i * 97) % 1400))),
+    frame(macB, macA, AOE_ETHERTYPE, payload(i, i === 199 ? 1500 : 1 + ((i * 97) % 1400))),
   );
   const sentBefore = aoeA.socket.stats().framesSent;
   const receivedBefore = aoeB.socket.stats().framesReceived;
@@ -168,7 +169,7 @@ void test("a socket receives only its own ethertype", async () => {
   const others = Array.from({ length: 5 }, (_, i) =>
     frame(macB, macA, ETHERTYPE_OTHER, payload(1000 + i, 46)),
   );
-  const marker = frame(macB, macA, ETHERTYPE_AOE, payload(2000, 46));
+  const marker = frame(macB, macA, AOE_ETHERTYPE, payload(2000, 46));
   assert.equal(otherA.socket.send(others), true);
   await otherB.take(5, seedIn(1000, 5)); // sent first: delivered (or not) before the marker
   assert.equal(aoeA.socket.send([marker]), true);
@@ -188,12 +189,12 @@ void test("a socket never sees the frames its own host sends", async () => {
   const allA = open(nsA, "afpa", ETH_P_ALL);
   try {
     const outgoing = Array.from({ length: 10 }, (_, i) =>
-      frame(macB, macA, ETHERTYPE_AOE, payload(3000 + i, 100)),
+      frame(macB, macA, AOE_ETHERTYPE, payload(3000 + i, 100)),
     );
     assert.equal(aoeA.socket.send(outgoing), true);
     assert.equal((await aoeB.take(10, seedIn(3000, 10))).length, 10);
     // A's own copies would have been queued to it while sending, before B's reply arrives.
-    const reply = frame(macA, macB, ETHERTYPE_AOE, payload(4000, 100));
+    const reply = frame(macA, macB, AOE_ETHERTYPE, payload(4000, 100));
     assert.equal(aoeB.socket.send([reply]), true);
     const atA = await aoeA.take(1, (f) => seedIn(3000, 10)(f) || seedIn(4000, 1)(f));
     assert.equal(atA.length, 1, "socket A received its own outgoing frames");
@@ -203,7 +204,7 @@ void test("a socket never sees the frames its own host sends", async () => {
     // keep the AoE frames.
     const allAoe = await allA.take(
       1,
-      (f) => f.readUInt16BE(12) === ETHERTYPE_AOE && seedIn(4000, 1)(f),
+      (f) => f.readUInt16BE(12) === AOE_ETHERTYPE && seedIn(4000, 1)(f),
     );
     assert.equal(allAoe.length, 1, "the ETH_P_ALL socket received its host's outgoing frames");
     assertSameFrame(allAoe[0], reply, "reply at the ETH_P_ALL socket");
@@ -221,13 +222,13 @@ void test("frames beyond a full receive buffer are counted as kernel drops", asy
   // B's default socket has all 200, the small one was offered all 200 too.
   const small = openAfPacketSocket({
     ifname: "afpb",
-    ethertype: ETHERTYPE_AOE,
+    ethertype: AOE_ETHERTYPE,
     netnsPath: nsB.path,
     receiveBufferBytes: 64 * 1024,
   });
   try {
     const sent = Array.from({ length: 200 }, (_, i) =>
-      frame(macB, macA, ETHERTYPE_AOE, payload(7000 + i, 1500)),
+      frame(macB, macA, AOE_ETHERTYPE, payload(7000 + i, 1500)),
     );
     assert.equal(aoeA.socket.send(sent), true);
     assert.equal((await aoeB.take(200, seedIn(7000, 200))).length, 200); // 4 MiB took them all
@@ -255,7 +256,7 @@ void test("frames the kernel cannot take yet stay queued and go out in order", a
   ];
   const sender = openAfPacketSocket({
     ifname: "afpa",
-    ethertype: ETHERTYPE_AOE,
+    ethertype: AOE_ETHERTYPE,
     netnsPath: nsA.path,
     sendBufferBytes: 64 * 1024,
   });
@@ -264,7 +265,7 @@ void test("frames the kernel cannot take yet stay queued and go out in order", a
       const tbf = ["rate", rate, "burst", "64kb", "limit", limit];
       await nsA.exec("tc", ["qdisc", "replace", "dev", "afpa", "root", "tbf", ...tbf]);
       const sent = Array.from({ length: count }, (_, i) =>
-        frame(macB, sender.mac, ETHERTYPE_AOE, payload(seed + i, 1500)),
+        frame(macB, sender.mac, AOE_ETHERTYPE, payload(seed + i, 1500)),
       );
       const before = sender.stats();
       assert.equal(sender.send(sent), true);
@@ -292,7 +293,7 @@ void test("a socket keeps working after its interface goes down and up", async (
   const errorsBefore = aoeB.socket.stats().receiveErrors;
   await nsB.exec("ip", ["link", "set", "afpb", "down"]);
   await nsB.exec("ip", ["link", "set", "afpb", "up"]);
-  const after = frame(macB, macA, ETHERTYPE_AOE, payload(5000, 64));
+  const after = frame(macB, macA, AOE_ETHERTYPE, payload(5000, 64));
   const isAfter = seedIn(5000, 1);
   // The peer may report no carrier for a moment after `up`: resend until one arrives.
   const deadline = Date.now() + WAIT_MS_MAX;
@@ -310,13 +311,13 @@ void test("a socket keeps working after its interface goes down and up", async (
 void test("mtu() follows the interface, and jumbo frames pass at MTU 9000", async () => {
   const { mac: macA } = aoeA.socket;
   const { mac: macB } = aoeB.socket;
-  const jumbo = frame(macB, macA, ETHERTYPE_AOE, payload(6000, 9000));
+  const jumbo = frame(macB, macA, AOE_ETHERTYPE, payload(6000, 9000));
   assert.equal(jumbo.length, 9014);
 
   // At MTU 1500 the kernel refuses it (EMSGSIZE); the frame is dropped and the queue moves on.
   assert.equal(aoeA.socket.mtu(), 1500);
   const errorsBefore = aoeA.socket.stats().sendErrors;
-  const small = frame(macB, macA, ETHERTYPE_AOE, payload(6001, 100));
+  const small = frame(macB, macA, AOE_ETHERTYPE, payload(6001, 100));
   assert.equal(aoeA.socket.send([jumbo, small]), true);
   assertSameFrame((await aoeB.take(1, seedIn(6001, 1)))[0], small, "frame after the refused one");
   assert.equal(aoeA.socket.stats().sendErrors, errorsBefore + 1);
@@ -336,7 +337,7 @@ void test("mtu() follows the interface, and jumbo frames pass at MTU 9000", asyn
 
 void test("opening a missing interface or namespace fails clearly", () => {
   assert.throws(
-    () => openAfPacketSocket({ ifname: "nosuch0", ethertype: ETHERTYPE_AOE, netnsPath: nsA.path }),
+    () => openAfPacketSocket({ ifname: "nosuch0", ethertype: AOE_ETHERTYPE, netnsPath: nsA.path }),
     (error: unknown) =>
       isEtherplaneError(error, "NOT_FOUND") &&
       /interface nosuch0 not found/.test(error.message) &&
@@ -344,14 +345,14 @@ void test("opening a missing interface or namespace fails clearly", () => {
   );
   // afpb exists only in namespace B.
   assert.throws(
-    () => openAfPacketSocket({ ifname: "afpb", ethertype: ETHERTYPE_AOE, netnsPath: nsA.path }),
+    () => openAfPacketSocket({ ifname: "afpb", ethertype: AOE_ETHERTYPE, netnsPath: nsA.path }),
     (error: unknown) => isEtherplaneError(error, "NOT_FOUND") && /afpb/.test(error.message),
   );
   assert.throws(
     () =>
       openAfPacketSocket({
         ifname: "afpa",
-        ethertype: ETHERTYPE_AOE,
+        ethertype: AOE_ETHERTYPE,
         netnsPath: "/var/run/netns/ept-afp-missing",
       }),
     (error: unknown) =>
@@ -366,10 +367,10 @@ void test("options are validated before any socket is made", () => {
     { ifname: "afpa", ethertype: 0x10000 },
     { ifname: "afpa", ethertype: -1 },
     { ifname: "afpa", ethertype: 1.5 },
-    { ifname: "", ethertype: ETHERTYPE_AOE },
-    { ifname: "a-sixteen-chars!", ethertype: ETHERTYPE_AOE },
-    { ifname: "afpa", ethertype: ETHERTYPE_AOE, receiveBatchFrames: 0 },
-    { ifname: "afpa", ethertype: ETHERTYPE_AOE, receiveBufferBytes: 1 },
+    { ifname: "", ethertype: AOE_ETHERTYPE },
+    { ifname: "a-sixteen-chars!", ethertype: AOE_ETHERTYPE },
+    { ifname: "afpa", ethertype: AOE_ETHERTYPE, receiveBatchFrames: 0 },
+    { ifname: "afpa", ethertype: AOE_ETHERTYPE, receiveBufferBytes: 1 },
   ];
   for (const options of bad) {
     assert.throws(
@@ -383,13 +384,13 @@ void test("options are validated before any socket is made", () => {
 void test("the send queue is bounded and close() is final", async () => {
   const socket = openAfPacketSocket({
     ifname: "afpa",
-    ethertype: ETHERTYPE_AOE,
+    ethertype: AOE_ETHERTYPE,
     netnsPath: nsA.path,
   });
   try {
     const { mac } = socket;
     const tooMany = Array.from({ length: SEND_QUEUE_FRAMES_MAX + 1 }, () =>
-      frame(mac, mac, ETHERTYPE_AOE, Buffer.alloc(46)),
+      frame(mac, mac, AOE_ETHERTYPE, Buffer.alloc(46)),
     );
     assert.equal(socket.send(tooMany), false);
     assert.equal(socket.stats().sendDrops, SEND_QUEUE_FRAMES_MAX + 1);

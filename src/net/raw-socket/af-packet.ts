@@ -10,6 +10,7 @@
  */
 import { createRequire } from "node:module";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
+import { IFNAME_BYTES_MAX } from "../ifname.js";
 import type { RawSocket, RawSocketOptions, RawSocketStats } from "./raw-socket.js";
 
 /** Frames waiting for the kernel; `send` drops whole calls beyond this. */
@@ -24,8 +25,6 @@ export const RECEIVE_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
 export const SEND_BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const SEND_BUFFER_BYTES_MIN = 4096;
 export const SEND_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
-/** IFNAMSIZ (16) including the terminating NUL (include/uapi/linux/if.h). */
-export const IFNAME_BYTES_MAX = 15;
 export const NETNS_PATH_BYTES_MAX = 190;
 /** Destination MAC, source MAC, ethertype. */
 export const ETHERNET_HEADER_BYTES = 14;

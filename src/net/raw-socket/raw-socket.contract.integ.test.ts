@@ -8,7 +8,8 @@ import { createAoeLink } from "../../../test/lab/aoe-lab.js";
 import { LossySocket } from "../../../test/lab/lossy-socket.js";
 import { openAfPacketSocket } from "./af-packet.js";
 import { rawSocketContract, type RawSocketPair } from "./raw-socket.contract.js";
-import { ETHERTYPE_AOE, type RawSocket } from "./raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
+import type { RawSocket } from "./raw-socket.js";
 
 const WAIT_MS_MAX = 20_000;
 
@@ -18,14 +19,14 @@ async function vethPair(wrap: (socket: RawSocket) => RawSocket): Promise<RawSock
     const a = wrap(
       openAfPacketSocket({
         ifname: "tgt0",
-        ethertype: ETHERTYPE_AOE,
+        ethertype: AOE_ETHERTYPE,
         netnsPath: link.targetNs.path,
       }),
     );
     const b = wrap(
       openAfPacketSocket({
         ifname: "ini0",
-        ethertype: ETHERTYPE_AOE,
+        ethertype: AOE_ETHERTYPE,
         netnsPath: link.initiatorNs.path,
       }),
     );

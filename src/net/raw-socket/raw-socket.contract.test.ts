@@ -9,14 +9,15 @@ import { LossySocket } from "../../../test/lab/lossy-socket.js";
 import { SeededRandom, simSeed } from "../../../test/sim/random.js";
 import { SimSegment } from "../../../test/sim/sim-segment.js";
 import { rawSocketContract, type RawSocketPair } from "./raw-socket.contract.js";
-import { ETHERTYPE_AOE, type RawSocket } from "./raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
+import type { RawSocket } from "./raw-socket.js";
 
 function simPair(wrap: (socket: RawSocket, seed: number) => RawSocket): Promise<RawSocketPair> {
   const seed = simSeed("RawSocket contract");
   const clock = new SimClock();
   const segment = new SimSegment(clock, new SeededRandom(seed), { jitterMs: 0.5 });
-  const a = wrap(segment.attach("sim0", { ethertype: ETHERTYPE_AOE }), seed);
-  const b = wrap(segment.attach("sim1", { ethertype: ETHERTYPE_AOE }), seed + 1);
+  const a = wrap(segment.attach("sim0", { ethertype: AOE_ETHERTYPE }), seed);
+  const b = wrap(segment.attach("sim1", { ethertype: AOE_ETHERTYPE }), seed + 1);
   return Promise.resolve({
     a,
     b,

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isEtherplaneError } from "../../foundation/errors.js";
-import { ETHERTYPE_AOE, type RawSocket } from "./raw-socket.js";
+import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
+import type { RawSocket } from "./raw-socket.js";
 
 export interface RawSocketPair {
   /** Two sockets bound to the AoE ethertype on one link (a and b see each other's frames). */
@@ -27,7 +28,7 @@ const ETHERTYPE_OTHER = 0x88b5;
 const ETHERNET_HEADER_BYTES = 14;
 
 /** A frame from `from` to `dst` of `bytes` bytes, numbered `n` (at byte 14), of `ethertype`. */
-function frame(from: RawSocket, dst: Buffer, n: number, bytes = 64, ethertype = ETHERTYPE_AOE) {
+function frame(from: RawSocket, dst: Buffer, n: number, bytes = 64, ethertype = AOE_ETHERTYPE) {
   const f = Buffer.alloc(bytes);
   dst.copy(f, 0);
   from.mac.copy(f, 6);

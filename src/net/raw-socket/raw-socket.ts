@@ -37,7 +37,7 @@ export interface RawSocketStats {
 
 export interface RawSocketOptions {
   ifname: string;
-  /** Ethertype to bind to; AoE is 0x88A2. */
+  /** Ethertype to bind to (AoE's: AOE_ETHERTYPE in src/aoe/codec/header.ts). */
   ethertype: number;
   /**
    * Path of a network namespace (e.g. `/var/run/netns/NAME`) to create the socket in; the
@@ -51,5 +51,3 @@ export interface RawSocketOptions {
   /** Kernel send buffer size (SO_SNDBUF): how many frames the kernel holds before send waits. */
   sendBufferBytes?: number;
 }
-
-export const ETHERTYPE_AOE = 0x88a2;

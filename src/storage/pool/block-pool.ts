@@ -35,7 +35,7 @@ import {
 } from "./block-pool-state.js";
 import { checkChunkBytes, copyBytes, COPY_CHUNK_BYTES_DEFAULT } from "./copy-bytes.js";
 import { fsError, removeFile } from "./durable-fs.js";
-import { KeyedLock } from "./keyed-lock.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import type { PoolCapacity, PoolVolume, Progress, StoragePool } from "./storage-pool.js";
 import {
   checkCloneIds,
@@ -102,7 +102,7 @@ export async function openBlockPool(
 
 export class BlockPool implements StoragePool {
   readonly kind = "block";
-  private readonly locks = new KeyedLock();
+  private readonly locks = new KeyedLock({ what: "volume", param: "volumeId" });
 
   constructor(
     readonly devices: readonly string[],

@@ -29,7 +29,7 @@ import {
   removeFile,
   renameDurably,
 } from "./durable-fs.js";
-import { KeyedLock } from "./keyed-lock.js";
+import { KeyedLock } from "../../foundation/keyed-lock.js";
 import type { PoolCapacity, PoolVolume, Progress, StoragePool } from "./storage-pool.js";
 import {
   checkCloneIds,
@@ -78,7 +78,7 @@ export async function openDirectoryPool(
 
 export class DirectoryPool implements StoragePool {
   readonly kind = "directory";
-  private readonly locks = new KeyedLock();
+  private readonly locks = new KeyedLock({ what: "volume", param: "volumeId" });
   /** Temporaries that running calls of this object own: cleanup() leaves them alone. */
   private readonly ownTemporaries = new Set<string>();
 

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { EtherplaneError, errorFields } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 
 const log = createLogger("lab:linux-guest");
@@ -63,7 +63,7 @@ export async function removeStaleTemporaries(finalPath: string): Promise<void> {
     const path = join(dirname(finalPath), entry);
     await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(
       (error: unknown) =>
-        log.warn("stale cache temporary not removed", { path, error: String(error) }),
+        log.warn("stale cache temporary not removed", { path, ...errorFields(error) }),
     );
   }
 }

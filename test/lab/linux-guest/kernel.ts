@@ -14,7 +14,7 @@
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { EtherplaneError, errorFields } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import {
   cacheRoot,
@@ -123,7 +123,7 @@ async function downloadLocked(packageName: string, debPath: string): Promise<str
       });
     await download().catch(async (error) => {
       // Stale lists point at a superseded file: refresh them once and retry.
-      log.info("apt-get download failed: refreshing lists", { error: String(error) });
+      log.info("apt-get download failed: refreshing lists", { ...errorFields(error) });
       await runCommand("apt-get", ["update", "-qq"], { timeoutMs: aptTimeoutMs });
       await download();
     });

@@ -11,7 +11,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { checkAoeAddress, readEtherdPath } from "../../../src/aoe/codec/address.js";
+import { EtherplaneError, errorFields, errorMessage } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import type { Namespace, TestNet } from "../netns.js";
 import { GuestConsole, type GuestStage } from "./guest-console.js";
@@ -85,8 +86,8 @@ function invalid(message: string): never {
 
 function validate(options: LinuxAoeGuestOptions): void {
   validateMtu(options.mtu);
-  const device = /^e(\d{1,5})\.(\d{1,3})$/.exec(options.device);
-  if (!device || Number(device[1]) > 0xfffe || Number(device[2]) > 0xfe) {
+  const device = readEtherdPath(`/dev/etherd/${options.device}`);
+  if (device === undefined || checkAoeAddress(device) !== undefined) {
     invalid(`device ${options.device} is not e<shelf 0-65534>.<slot 0-254>`);
   }
   if (Buffer.byteLength(options.script) > scriptBytesMax) {
@@ -328,9 +329,9 @@ async function deleteTap(ns: Namespace, tap: string): Promise<void> {
       await ns.exec("ip", ["link", "del", tap]);
       return;
     } catch (error) {
-      if (String(error).includes("Cannot find device")) return;
+      if (errorMessage(error).includes("Cannot find device")) return;
       if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, error: String(error) });
+        log.warn("tap not deleted", { tap, ...errorFields(error) });
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -15,7 +15,7 @@
  * DONE),
  * `@@! FAIL <reason>`, `@@! EXIT <code>`.
  *
- * `/ep/config` is a per-boot file of `name='value'` lines (dom0-config.ts writes it; a comma
+ * `/ep/config` is a per-boot file of `name='value'` lines (host-config.ts writes it; a comma
  * cannot be passed on dom0's command line, which is a multiboot module string); `/ep/shares`
  * lists the 9p shares, one `tag mountpoint ro|rw cache` per line; `/ep/copies` the copy disk's
  * entries (copy-disk.ts), one `index mountpoint dir|file` per line; `/ep/nics` the NICs after

@@ -15,6 +15,7 @@
 import { realpathSync } from "node:fs";
 import * as path from "node:path";
 import type { ChildProcess } from "node:child_process";
+import { checkAoeAddress, readEtherdPath } from "../../../src/aoe/codec/address.js";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import type { InitramfsFile } from "../linux-guest/initramfs.js";
 import type { TestNet } from "../netns.js";
@@ -278,8 +279,8 @@ export function planBoot(options: XenHostCommonOptions, settings: Dom0Settings):
     if (!known.includes(iface)) invalid(`aoe interface ${iface} is none of ${known.join(", ")}`);
     if (!ifnamePattern.test(iface)) invalid(`aoe interface ${iface} is not an interface name`);
     for (const device of aoe.waitFor ?? []) {
-      const m = /^e(\d{1,5})\.(\d{1,3})$/.exec(device);
-      if (!m || Number(m[1]) > 0xfffe || Number(m[2]) > 0xfe) {
+      const address = readEtherdPath(`/dev/etherd/${device}`);
+      if (address === undefined || checkAoeAddress(address) !== undefined) {
         invalid(`AoE device ${device} is not e<shelf 0-65534>.<slot 0-254>`);
       }
     }

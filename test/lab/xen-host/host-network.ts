@@ -8,7 +8,7 @@
  * The taps are made persistent, enslaved and up before QEMU opens them by name (as the Linux
  * guest lab does), so each port forwards before dom0 sees carrier.
  */
-import { EtherplaneError } from "../../../src/foundation/errors.js";
+import { EtherplaneError, errorFields, errorMessage } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import type { Namespace } from "../netns.js";
 
@@ -137,9 +137,9 @@ export async function deleteTap(ns: Namespace, tap: string): Promise<void> {
       await ns.exec("ip", ["link", "del", tap]);
       return;
     } catch (error) {
-      if (String(error).includes("Cannot find device")) return;
+      if (errorMessage(error).includes("Cannot find device")) return;
       if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, error: String(error) });
+        log.warn("tap not deleted", { tap, ...errorFields(error) });
         return;
       }
       // QEMU may still be closing it.

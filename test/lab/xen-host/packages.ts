@@ -7,7 +7,7 @@
  * The Xen packages bring their `lib*` dependencies (the `libxen*` family and what those need,
  * e.g. libext2fs2 for libxenmisc), found with `apt-cache depends`. Their other dependencies
  * (python3, udev, ucf, lsb-base) serve init scripts and pygrub, which a dom0 run from an
- * initramfs does without. The support packages are the ones test-lab.md lists.
+ * initramfs does without. The support packages are `supportPackages` below.
  */
 import { join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";

@@ -6,14 +6,12 @@
  * a guest without a uuid of its own (the uuid is how it later knows its guests from others').
  * Pure; the refusal is reported as the domain's error and nothing starts.
  */
+import { checkAoeAddress } from "../../../aoe/codec/address.js";
 import { EtherplaneError } from "../../../foundation/errors.js";
 import { NIL_UUID } from "../../../hypervisor/guest-identity.js";
 import type { DesiredDomain } from "../../agent-protocol.js";
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** AoEr11 section 3.1: the major (shelf) address is 16 bits, 0xffff is broadcast; minor 8 bits. */
-const SHELF_MAX = 0xfffe;
-const SLOT_MAX = 0xfe;
 
 function refuse(domain: DesiredDomain, why: string): EtherplaneError {
   return new EtherplaneError(
@@ -41,12 +39,7 @@ export function checkDesiredDomain(domain: DesiredDomain): void {
     if (
       typeof shelf !== "number" ||
       typeof slot !== "number" ||
-      !Number.isInteger(shelf) ||
-      !Number.isInteger(slot) ||
-      shelf < 0 ||
-      shelf > SHELF_MAX ||
-      slot < 0 ||
-      slot > SLOT_MAX
+      checkAoeAddress({ shelf, slot }) !== undefined
     )
       throw refuse(domain, `disk ${disk.vdev}: AoE address ${String(shelf)}.${String(slot)}`);
   }

@@ -1,6 +1,6 @@
-/** Network and domain records <-> SQLite rows (see rows.ts for the conventions). Pure. */
+/** Network and domain records <-> SQLite rows (the conventions: row-json.ts). Pure. */
 import type { DomainRecord, NetworkRecord } from "../../model.js";
-import { fromJson, toJson } from "./rows.js";
+import { fromJson, toJson } from "./row-json.js";
 
 export interface NetworkRow {
   id: string;

@@ -4,7 +4,7 @@
  * script per boot and returns its stdout lines, so each captured command is framed by marker
  * lines. Commands that are not captured (setup, waits) go in as plain shell.
  */
-import type { CommandResult } from "../command-runner.js";
+import type { CommandResult } from "../../../host/command-runner.js";
 
 export type Dom0Step =
   { kind: "capture"; name: string; command: string } | { kind: "shell"; command: string };

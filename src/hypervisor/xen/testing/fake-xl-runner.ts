@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fixturePath } from "../../../../test/lab/repo.js";
-import type { CommandOptions, CommandResult, CommandRunner } from "../command-runner.js";
+import type { CommandOptions, CommandResult, CommandRunner } from "../../../host/command-runner.js";
 
 export type FakeAnswer =
   CommandResult | Error | ((argv: readonly string[]) => CommandResult | Promise<CommandResult>);

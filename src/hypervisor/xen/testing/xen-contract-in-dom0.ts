@@ -1,6 +1,6 @@
 /**
  * The shared driver contract (driver.contract.ts) for the xen driver, to run with `node --test`
- * inside the Xen host lab's dom0 (xen-driver-contract.integ.test.ts boots it and ships the
+ * inside the Xen host lab's dom0 (xen-driver.integ.test.ts boots it and ships the
  * files): the domain guest kit's console guest boots as a PV guest on `hvc0`. Settings come
  * from the environment, since the file runs in another machine:
  *

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isEtherplaneError } from "../../foundation/errors.js";
+import { isEtherplaneError } from "./errors.js";
 import { KeyedLock, LOCK_WAITERS_MAX } from "./keyed-lock.js";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -63,4 +63,23 @@ test("isBusy while held or awaited; released after a throw; waiters are bounded"
   );
   assert.equal(lock.isBusy("k"), false);
   await lock.run(["k"], async () => {});
+});
+
+test("a key alone is a list of one; the bound and the refusal's words are the caller's", async () => {
+  const lock = new KeyedLock({ waitersMax: 2, what: "guest", param: "name" });
+  let release = () => {};
+  const held = lock.run("web", () => new Promise<void>((resolve) => (release = resolve)));
+  const second = lock.run(["web"], () => Promise.resolve("second"));
+  await assert.rejects(
+    lock.run("web", async () => {}),
+    (e) =>
+      isEtherplaneError(e, "CONFLICT") &&
+      e.params["name"] === "web" &&
+      /2 calls already wait on guest web/.test(e.message),
+  );
+  assert.equal(await lock.run("other", () => Promise.resolve("alongside")), "alongside");
+  release();
+  await held;
+  assert.equal(await second, "second");
+  assert.equal(lock.isBusy("web"), false);
 });

@@ -1,11 +1,14 @@
 /**
- * How the xen driver runs `xl`: an injected function, so that tests can record the command
- * sequence and answer with real captured output (the fake lives in testing/), and the real one
- * spawns with a timeout and bounded output.
+ * The one way etherplane runs a host tool (ip, xl, qemu-system-x86_64, mkfifo): spawned with a
+ * timeout, output bounded per stream, optionally inside a named network namespace
+ * (`ip netns exec NS`, for tests that keep every tap and bridge in a namespace of their own).
+ * A non-zero exit is a result, not an error: the caller reads the code and stderr and chooses
+ * the error. Callers take a `CommandRunner` as a parameter, so tests can record the command
+ * sequence and answer with real captured output (the xen driver's fake lives in its testing/).
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { EtherplaneError } from "../../foundation/errors.js";
+import { EtherplaneError } from "../foundation/errors.js";
 
 export interface CommandResult {
   /** The exit status; 128 + the signal number when a signal ended the process. */
@@ -26,33 +29,69 @@ export type CommandRunner = (
   options?: CommandOptions,
 ) => Promise<CommandResult>;
 
-export interface SpawnRunnerOptions {
+export interface CommandRunnerOptions {
   /** Used when a call gives none. */
   timeoutMsDefault?: number;
-  /** Per stream; a process writing more is killed (xl's outputs are kilobytes). */
+  /** Per stream; a process writing more is killed (the tools' outputs are kilobytes). */
   outputBytesMax?: number;
   env?: NodeJS.ProcessEnv;
+  /** A named network namespace (`ip netns add NAME`): commands run in it. */
+  netns?: string;
+  /** What to do when the command is not found, e.g. "install iproute2 (apt-get install iproute2)". */
+  missingHint?: string;
 }
 
-const TIMEOUT_MS_DEFAULT = 60_000;
-const OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
+export const TIMEOUT_MS_DEFAULT = 60_000;
+export const TIMEOUT_MS_MAX = 60 * 60_000;
+export const OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
 /**
  * After the process exits, how long its pipes may stay open: `xl create` forks a daemon that
  * keeps watching the domain; it redirects its own stdout/stderr to a log file (do_daemonize,
  * tools/xl/xl_utils.c), but a grandchild holding a pipe must not hang the call.
  */
 const PIPE_GRACE_MS = 1000;
+const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export function spawnCommandRunner(options: SpawnRunnerOptions = {}): CommandRunner {
+/** INVALID_ARGUMENT unless `netns` can name a namespace under /var/run/netns. */
+export function checkNetnsName(netns: string): void {
+  if (!NETNS_NAME.test(netns) || netns === "." || netns === "..") {
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `netns ${JSON.stringify(netns)} is not a namespace name (letters, digits, "_", "." or "-")`,
+    );
+  }
+}
+
+/** `argv` as run inside `netns` (`ip netns exec NS ...`), or as it is without one. */
+export function netnsArgv(netns: string | undefined, argv: readonly string[]): string[] {
+  return netns === undefined ? [...argv] : ["ip", "netns", "exec", netns, ...argv];
+}
+
+function checkTimeout(timeoutMs: number): void {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_MS_MAX) {
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `timeoutMs ${timeoutMs} is outside 1..${TIMEOUT_MS_MAX}`,
+    );
+  }
+}
+
+export function createCommandRunner(options: CommandRunnerOptions = {}): CommandRunner {
   const outputBytesMax = options.outputBytesMax ?? OUTPUT_BYTES_MAX;
+  const timeoutMsDefault = options.timeoutMsDefault ?? TIMEOUT_MS_DEFAULT;
+  checkTimeout(timeoutMsDefault);
+  if (options.netns !== undefined) checkNetnsName(options.netns);
+  const missingHint = options.missingHint ?? "install it, or give its full path";
   return (argv, callOptions = {}) =>
     new Promise<CommandResult>((resolve, reject) => {
-      const [command, ...args] = argv;
-      if (command === undefined) {
+      const timeoutMs = callOptions.timeoutMs ?? timeoutMsDefault;
+      checkTimeout(timeoutMs);
+      const shown = argv.join(" ");
+      const [command, ...args] = netnsArgv(options.netns, argv);
+      if (argv.length === 0 || command === undefined) {
         reject(new EtherplaneError("INVALID_ARGUMENT", "empty command"));
         return;
       }
-      const timeoutMs = callOptions.timeoutMs ?? options.timeoutMsDefault ?? TIMEOUT_MS_DEFAULT;
       const child = spawn(command, args, { stdio: "pipe", env: options.env ?? process.env });
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
@@ -89,8 +128,10 @@ export function spawnCommandRunner(options: SpawnRunnerOptions = {}): CommandRun
           finish(
             new EtherplaneError(
               "IO_ERROR",
-              `${argv.join(" ")} wrote over ${outputBytesMax} bytes to ${name}`,
-              { params: params() },
+              `${shown} wrote over ${outputBytesMax} bytes to ${name}`,
+              {
+                params: params(),
+              },
             ),
           );
           return;
@@ -99,7 +140,7 @@ export function spawnCommandRunner(options: SpawnRunnerOptions = {}): CommandRun
       };
       const timer = setTimeout(() => {
         finish(
-          new EtherplaneError("TIMEOUT", `${argv.join(" ")} did not finish in ${timeoutMs} ms`, {
+          new EtherplaneError("TIMEOUT", `${shown} did not finish in ${timeoutMs} ms`, {
             params: { ...params(), timeoutMs },
           }),
         );
@@ -112,9 +153,7 @@ export function spawnCommandRunner(options: SpawnRunnerOptions = {}): CommandRun
         finish(
           new EtherplaneError(
             missing ? "UNAVAILABLE" : "IO_ERROR",
-            missing
-              ? `${command} not found: install the Xen tools (xen-utils) or set the xl path`
-              : `${argv.join(" ")}: ${error.message}`,
+            missing ? `${command} not found: ${missingHint}` : `${shown}: ${error.message}`,
             { cause: error, params: { argv: [...argv] } },
           ),
         );
