@@ -20,6 +20,7 @@ import type { AuthService } from "./auth-service.js";
 import { checkJoin } from "./join-tokens.js";
 import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
+import type { MigrationBroker } from "./migration-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
 import { volumeMask } from "./volume-access.js";
 
@@ -47,6 +48,7 @@ export class AgentService {
     private readonly now: () => number = Date.now,
     private readonly domains?: DomainObserver,
     private readonly consoles?: ConsoleBroker,
+    private readonly migrations?: MigrationBroker,
   ) {}
 
   foreignAddresses(): AoeAddress[] {
@@ -148,6 +150,7 @@ export class AgentService {
       })),
       domains: (await this.domains?.desiredFor(hostId)) ?? [],
       consoles: this.consoles?.pending(hostId) ?? [],
+      migrations: this.migrations?.desiredFor(hostId) ?? [],
     };
   }
 
@@ -177,6 +180,7 @@ export class AgentService {
         await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
       }
     }
+    if (status.migrations) this.migrations?.observe(hostId, status.migrations);
     if (status.domains) await this.domains?.settle(hostId, status.domains);
     const observed = new Map(status.volumes.map((v) => [v.id, v]));
     for (const volume of await this.store.listVolumes({ hostId })) {

@@ -16,6 +16,8 @@ import { CONSOLE_LIMITS_DEFAULT, ConsoleBroker, type ConsoleLimits } from "./con
 import { DomainLifecycle } from "./domain-lifecycle.js";
 import { DomainObserver } from "./domain-observer.js";
 import { DomainService } from "./domain-service.js";
+import { MigrationBroker } from "./migration-broker.js";
+import { MigrationService } from "./migration-service.js";
 import { NetworkService } from "./network-service.js";
 import { TaskService } from "./task-service.js";
 import { VolumeGrants } from "./volume-grants.js";
@@ -37,6 +39,8 @@ export class Controller {
   readonly lifecycle: DomainLifecycle;
   readonly networks: NetworkService;
   readonly consoles: ConsoleBroker;
+  readonly migrationStreams: MigrationBroker;
+  readonly migrations: MigrationService;
 
   constructor(
     readonly store: Store,
@@ -51,6 +55,16 @@ export class Controller {
     this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, grants, now);
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
+    this.migrationStreams = new MigrationBroker(now);
+    this.migrations = new MigrationService(
+      store,
+      this.domains,
+      this.lifecycle,
+      this.tasks,
+      grants,
+      this.migrationStreams,
+      createLogger("cluster:migration"),
+    );
     this.agents = new AgentService(
       store,
       this.auth,
@@ -59,6 +73,7 @@ export class Controller {
       now,
       new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains")),
       this.consoles,
+      this.migrationStreams,
     );
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }
