@@ -53,6 +53,7 @@ export class FakeGuestMigrator implements GuestMigrator {
     return {
       receive: async (stream) => {
         const text = await readAll(stream);
+        stream.end(); // the source learns that everything arrived (or not)
         const failure = this.guests.incomingFailure();
         let uuid: unknown;
         try {
