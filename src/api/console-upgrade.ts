@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { MIGRATION_UPGRADE } from "../cluster/agent/controller-link.js";
 import { authorize } from "../cluster/controller/auth-service.js";
 import type { Controller } from "../cluster/controller/controller.js";
 import { EtherplaneError } from "../foundation/errors.js";
@@ -18,6 +19,8 @@ import { toErrorResponse } from "./error-mapping.js";
 export const CONSOLE_UPGRADE = "etherplane-console";
 const CLIENT_PATH = /^\/api\/v1\/domains\/([^/]{1,128})\/console$/;
 const AGENT_PATH = /^\/api\/v1\/agent\/console\/([A-Za-z0-9-]{1,64})$/;
+/** A live migration's stream: each of the two agents connects here (migration-broker.ts). */
+const MIGRATION_PATH = /^\/api\/v1\/agent\/migration\/([A-Za-z0-9-]{1,64})$/;
 
 function reason(status: number): string {
   return (
@@ -40,9 +43,9 @@ function refuse(socket: Duplex, error: unknown): void {
   );
 }
 
-function accept(socket: Duplex, head: Buffer): void {
+function accept(socket: Duplex, head: Buffer, protocol = CONSOLE_UPGRADE): void {
   socket.write(
-    `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CONSOLE_UPGRADE}\r\nconnection: Upgrade\r\n\r\n`,
+    `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${protocol}\r\nconnection: Upgrade\r\n\r\n`,
   );
   if (head.length > 0) socket.unshift(head);
 }
@@ -60,12 +63,27 @@ async function handle(
   socket: Duplex,
   head: Buffer,
 ): Promise<void> {
-  if (request.headers.upgrade?.toLowerCase() !== CONSOLE_UPGRADE)
-    throw new EtherplaneError("INVALID_ARGUMENT", `only "Upgrade: ${CONSOLE_UPGRADE}" is served`);
+  const protocol = request.headers.upgrade?.toLowerCase();
+  if (protocol !== CONSOLE_UPGRADE && protocol !== MIGRATION_UPGRADE)
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `only "Upgrade: ${CONSOLE_UPGRADE}" and "Upgrade: ${MIGRATION_UPGRADE}" are served`,
+    );
   const path = new URL(request.url ?? "/", "http://controller").pathname;
   const header = request.headers.authorization;
   const secret = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
   const principal = await controller.auth.authenticate(secret);
+
+  if (protocol === MIGRATION_UPGRADE) {
+    // Only the two hosts of the session, each once, for its own role (migration-broker.ts).
+    const migration = MIGRATION_PATH.exec(path);
+    if (!migration?.[1]) throw new EtherplaneError("NOT_FOUND", `no migration stream at ${path}`);
+    authorize(principal, "agent");
+    if (!principal.hostId) throw new EtherplaneError("FORBIDDEN", "this token belongs to no host");
+    controller.migrationStreams.attach(migration[1], principal.hostId, socket);
+    accept(socket, head, MIGRATION_UPGRADE);
+    return;
+  }
 
   const client = CLIENT_PATH.exec(path);
   if (client?.[1]) {

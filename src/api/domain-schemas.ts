@@ -188,6 +188,21 @@ export const StartDomainRequest = z
   .strict()
   .openapi("StartDomainRequest");
 
+export const MigrateDomainRequest = z
+  .object({
+    host: z
+      .string()
+      .max(128)
+      .optional()
+      .openapi({ description: "destination host (name or id); placement picks one when absent" }),
+    live: z
+      .boolean()
+      .optional()
+      .openapi({ description: "true (default): live; false: shutdown, then start there" }),
+  })
+  .strict()
+  .openapi("MigrateDomainRequest");
+
 export const ShutdownDomainRequest = z
   .object({ timeoutS: z.number().int().min(0).max(3600).optional() })
   .strict()

@@ -224,6 +224,31 @@ export const JoinRequestSchema = z
   .strict()
   .openapi("JoinRequest");
 
+const count = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER);
+export const ObservedMigrationSchema = z
+  .object({
+    sessionId: id,
+    role: z.enum(["send", "receive"]),
+    state: z.enum(["preparing", "ready", "sending", "sent", "running", "failed", "done"]),
+    progress: z
+      .object({
+        transferredBytes: count,
+        remainingBytes: count,
+        totalBytes: count,
+        dirtyPagesRate: count,
+        expectedDowntimeMs: count.nullable(),
+      })
+      .strict()
+      .nullable(),
+    report: z
+      .object({ transferredBytes: count, totalTimeMs: count, downtimeMs: count.nullable() })
+      .strict()
+      .nullable(),
+    error: z.string().max(1024).nullable(),
+  })
+  .strict()
+  .openapi("ObservedMigration");
+
 export const AgentStatusSchema = z
   .object({
     inventory: InventorySchema,
@@ -264,6 +289,7 @@ export const AgentStatusSchema = z
       .max(10_000),
     domains: z.array(ObservedDomainSchema).max(10_000).optional(),
     networks: z.array(ObservedNetworkSchema).max(1024).optional(),
+    migrations: z.array(ObservedMigrationSchema).max(64).optional(),
   })
   .strict()
   .openapi("AgentStatus");
@@ -302,6 +328,16 @@ export const DesiredStateSchema = z
     networks: z.array(DesiredNetworkSchema),
     domains: z.array(DesiredDomainSchema),
     consoles: z.array(z.object({ sessionId: id, domainName: z.string() })),
+    migrations: z
+      .array(
+        z.object({
+          sessionId: id,
+          role: z.enum(["send", "receive"]),
+          phase: z.enum(["run", "abort", "finish"]),
+          domain: DesiredDomainSchema,
+        }),
+      )
+      .optional(),
   })
   .openapi("DesiredState");
 

@@ -117,6 +117,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
   reboot: { summary: "reboot a domain", run: lifecycle("reboot") },
   destroy: { summary: "stop a domain at once", run: lifecycle("destroy") },
   pause: { summary: "pause a domain", run: lifecycle("pause") },
+  migrate: {
+    summary: "migrate NAME [HOST]: move a running domain to another host (live; --offline)",
+    run: lazy(
+      () => import("./domain/migrate.js"),
+      (m) => m.migrateCommand,
+    ),
+  },
   unpause: { summary: "unpause a domain", run: lifecycle("unpause") },
   console: {
     summary: "attach to a domain's serial console (^] leaves)",

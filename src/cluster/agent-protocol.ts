@@ -3,6 +3,7 @@
  * host, and the status the agent reports back. Shared by both sides (and the API's schemas).
  */
 import type { DomainBoot } from "../domain/import/domain-import.js";
+import type { MigrationProgress, MigrationReport } from "../hypervisor/migration.js";
 import type {
   DomainAction,
   DomainObserved,
@@ -53,6 +54,38 @@ export interface DesiredState {
   domains: DesiredDomain[];
   /** Consoles someone asked to attach to: the agent connects back with the session id. */
   consoles: Array<{ sessionId: string; domainName: string }>;
+  /** Live migrations this host takes part in (the controller's migration-broker.ts). */
+  migrations?: DesiredMigration[];
+}
+
+/**
+ * One side of a live migration. The agent connects back to the controller with `sessionId`
+ * (GET /api/v1/agent/migration/{sessionId}) and the controller pipes the two sides' streams.
+ *
+ * - receive/run: bring up the disks, start the guest waiting for its state, connect, receive.
+ * - receive/abort: destroy the waiting (or arrived) copy and release its disks.
+ * - send/run: connect and send the running guest; on failure it runs on here.
+ * - send/finish: the guest runs on the destination now: destroy the stopped copy left here.
+ * - send/abort: the destination has no copy: resume this one if the transfer left it paused.
+ */
+export interface DesiredMigration {
+  sessionId: string;
+  role: "send" | "receive";
+  phase: "run" | "abort" | "finish";
+  /** The domain as the source runs it (its frozen spec). */
+  domain: DesiredDomain;
+}
+
+export type MigrationSideState =
+  "preparing" | "ready" | "sending" | "sent" | "running" | "failed" | "done";
+
+export interface ObservedMigration {
+  sessionId: string;
+  role: "send" | "receive";
+  state: MigrationSideState;
+  progress: MigrationProgress | null;
+  report: MigrationReport | null;
+  error: string | null;
 }
 
 export interface DesiredNetwork {
@@ -138,6 +171,8 @@ export interface AgentStatus {
   /** Compute hosts: every desired domain's state (absent on storage-only agents). */
   domains?: ObservedDomain[];
   networks?: ObservedNetwork[];
+  /** Compute hosts: the live migrations they take part in. */
+  migrations?: ObservedMigration[];
 }
 
 export interface JoinRequest {

@@ -18,6 +18,7 @@
  * address guests by name alone.
  */
 import type { Duplex } from "node:stream";
+import type { GuestMigrator } from "./migration.js";
 
 export type HypervisorKind = "xen" | "qemu" | "fake";
 
@@ -143,6 +144,8 @@ export interface HypervisorDriver {
   unpause(name: string, uuid?: string): Promise<void>;
   /** Attaches to the guest's serial console. Several sessions may attach at once. */
   console(name: string, uuid?: string): Promise<GuestConsoleSession>;
+  /** Live migration (migration.ts), when the driver can move a running guest. */
+  readonly migration?: GuestMigrator;
 }
 
 /** `xl list`'s State column: six characters, a letter for each set flag and `-` otherwise. */

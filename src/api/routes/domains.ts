@@ -14,6 +14,7 @@ import {
   DomainImportResponse,
   DomainSchema,
   ImportDomainRequest,
+  MigrateDomainRequest,
   ShutdownDomainRequest,
   StartDomainRequest,
   UpdateDomainRequest,
@@ -155,6 +156,31 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
         host === undefined ? {} : { host },
       );
       audit(c, `start ${result.domain.name} on ${result.domain.hostId ?? "?"}`);
+      return c.json(result, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/domains/{ref}/migrate",
+      tags,
+      security: bearer,
+      request: { params: ref, ...body(MigrateDomainRequest) },
+      responses: {
+        202: json(DomainTaskResponse, "checked; the task follows the migration"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const principal = need(c, "write");
+      const { host, live } = c.req.valid("json");
+      const result = await controller.migrations.migrate(c.req.valid("param").ref, {
+        ...(host === undefined ? {} : { host }),
+        live: live ?? true,
+        actor: principal.name,
+      });
+      audit(c, `migrate ${result.domain.name}: ${result.task.message}`);
       return c.json(result, 202);
     },
   );

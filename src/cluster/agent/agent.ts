@@ -14,11 +14,13 @@ import type { ForeignTargetScanner } from "./foreign-scanner.js";
 import type { StorageReconciler } from "./reconciler.js";
 import type { ComputeReconciler, ComputeResult } from "./compute/compute-reconciler.js";
 import type { ConsoleRelay } from "./compute/console-relay.js";
+import type { MigrationRelay } from "./compute/migration-relay.js";
 
 /** The compute side of an agent: its hypervisor's domains and their consoles. */
 export interface AgentCompute {
   reconciler: ComputeReconciler;
   consoles: ConsoleRelay;
+  migrations?: MigrationRelay;
 }
 
 export const AGENT_VERSION = "0.1.0";
@@ -85,6 +87,7 @@ export class Agent {
       if (this.compute) {
         compute = await this.compute.reconciler.reconcile(desired.networks, desired.domains);
         this.compute.consoles.handle(desired.consoles, desired.domains);
+        this.compute.migrations?.handle(desired.migrations ?? [], desired.domains);
       }
       await this.link.report(this.status(result.volumes, result.pools, compute));
     } catch (error) {
@@ -108,6 +111,7 @@ export class Agent {
       volumes,
       foreignTargets: this.scanner?.targets ?? [],
       ...(compute ? { domains: compute.domains, networks: compute.networks } : {}),
+      ...(this.compute?.migrations ? { migrations: this.compute.migrations.observed() } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import type { AgentStatus, DesiredState } from "../agent-protocol.js";
 import type { AgentService } from "../controller/agent-service.js";
 import type { ConsoleBroker } from "../controller/console-broker.js";
+import type { MigrationBroker } from "../controller/migration-broker.js";
 import { duplexPair } from "./duplex-pair.js";
 
 export interface ControllerLink {
@@ -18,6 +19,8 @@ export interface ControllerLink {
   report(status: AgentStatus): Promise<void>;
   /** Connects to a console session the controller opened for this host. */
   openConsole(sessionId: string): Promise<Duplex>;
+  /** Connects to a live migration session the controller opened for this host. */
+  openMigration(sessionId: string): Promise<Duplex>;
 }
 
 export class InProcessLink implements ControllerLink {
@@ -25,7 +28,16 @@ export class InProcessLink implements ControllerLink {
     private readonly agents: AgentService,
     private readonly hostId: string,
     private readonly consoles?: ConsoleBroker,
+    private readonly migrations?: MigrationBroker,
   ) {}
+  openMigration(sessionId: string): Promise<Duplex> {
+    return new Promise((resolve) => {
+      if (!this.migrations) throw new EtherplaneError("UNAVAILABLE", "no migration broker");
+      const [ours, theirs] = duplexPair();
+      this.migrations.attach(sessionId, this.hostId, theirs);
+      resolve(ours);
+    });
+  }
   openConsole(sessionId: string): Promise<Duplex> {
     return new Promise((resolve) => {
       if (!this.consoles) throw new EtherplaneError("UNAVAILABLE", "no console broker");
@@ -74,10 +86,26 @@ export class HttpLink implements ControllerLink {
       this.caPem,
     );
   }
+  openMigration(sessionId: string): Promise<Duplex> {
+    return upgradeToConsole(
+      new URL(`/api/v1/agent/migration/${encodeURIComponent(sessionId)}`, this.baseUrl),
+      this.token,
+      this.caPem,
+      MIGRATION_UPGRADE,
+    );
+  }
 }
 
+/** The upgrade protocol of a live migration's stream (as etherplane-console for consoles). */
+export const MIGRATION_UPGRADE = "etherplane-migration";
+
 /** An `Upgrade: etherplane-console` request; resolves with the raw connection after 101. */
-export function upgradeToConsole(url: URL, token: string, caPem?: string): Promise<Duplex> {
+export function upgradeToConsole(
+  url: URL,
+  token: string,
+  caPem?: string,
+  protocol = "etherplane-console",
+): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === "https:";
     const request = (secure ? https.request : http.request)(url, {
@@ -85,7 +113,7 @@ export function upgradeToConsole(url: URL, token: string, caPem?: string): Promi
       headers: {
         authorization: `Bearer ${token}`,
         connection: "Upgrade",
-        upgrade: "etherplane-console",
+        upgrade: protocol,
       },
       timeout: REQUEST_TIMEOUT_MS,
     });

@@ -20,6 +20,7 @@ import type { AuthService } from "./auth-service.js";
 import { checkJoin } from "./join-tokens.js";
 import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
+import type { MigrationBroker } from "./migration-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
 import type { EventLog } from "./event-log.js";
 import { HOST_FRESH_MS } from "./placement.js";
@@ -50,6 +51,7 @@ export class AgentService {
     private readonly domains?: DomainObserver,
     private readonly consoles?: ConsoleBroker,
     private readonly events?: EventLog,
+    private readonly migrations?: MigrationBroker,
   ) {}
 
   foreignAddresses(): AoeAddress[] {
@@ -155,6 +157,7 @@ export class AgentService {
       })),
       domains: (await this.domains?.desiredFor(hostId)) ?? [],
       consoles: this.consoles?.pending(hostId) ?? [],
+      migrations: this.migrations?.desiredFor(hostId) ?? [],
     };
   }
 
@@ -199,6 +202,7 @@ export class AgentService {
         await this.store.updateNetwork(network.id, { error: network.error }).catch(() => undefined);
       }
     }
+    if (status.migrations) this.migrations?.observe(hostId, status.migrations);
     if (status.domains) await this.domains?.settle(hostId, status.domains);
     const observed = new Map(status.volumes.map((v) => [v.id, v]));
     for (const volume of await this.store.listVolumes({ hostId })) {

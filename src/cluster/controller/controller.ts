@@ -21,6 +21,9 @@ import { DomainSettings } from "./domain-settings.js";
 import { OfflineMover } from "./domain-mover.js";
 import { EventLog } from "./event-log.js";
 import { MaintenanceService } from "./maintenance-service.js";
+import { LiveMover } from "./live-mover.js";
+import { MigrationBroker } from "./migration-broker.js";
+import { MigrationService } from "./migration-service.js";
 import { NetworkService } from "./network-service.js";
 import { PlacementService } from "./placement-service.js";
 import { TaskService } from "./task-service.js";
@@ -48,6 +51,8 @@ export class Controller {
   readonly events: EventLog;
   readonly domainSettings: DomainSettings;
   readonly maintenance: MaintenanceService;
+  readonly migrationStreams: MigrationBroker;
+  readonly migrations: MigrationService;
 
   constructor(
     readonly store: Store,
@@ -78,13 +83,25 @@ export class Controller {
       this.events,
       this.placement,
       this.lifecycle,
-      // The migration service gives the live mover (setLiveMover) once it exists.
+      // The live mover comes from the migration service, made below (setLiveMover).
       { offline: new OfflineMover(store, this.lifecycle) },
       createLogger("cluster:maintenance"),
       now,
     );
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
+    this.migrationStreams = new MigrationBroker(now);
+    this.migrations = new MigrationService(
+      store,
+      this.domains,
+      this.lifecycle,
+      this.tasks,
+      grants,
+      this.migrationStreams,
+      this.placement,
+      createLogger("cluster:migration"),
+    );
+    this.maintenance.setLiveMover(new LiveMover(store, this.migrations));
     this.agents = new AgentService(
       store,
       this.auth,
@@ -94,6 +111,7 @@ export class Controller {
       new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains"), this.events),
       this.consoles,
       this.events,
+      this.migrationStreams,
     );
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }

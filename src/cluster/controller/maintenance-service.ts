@@ -216,12 +216,21 @@ export class MaintenanceService {
         (index - 1) / residents.length,
         `moving ${domain.name} to ${to.hostName}${mover.live ? " live" : " (shutdown, start)"} (${step})`,
       );
-      const moved = await mover.move(domain, {
-        live: mover.live,
-        host: to.hostId,
-        exclude,
-        actor: options.actor,
-      });
+      const moveOptions = { host: to.hostId, exclude, actor: options.actor };
+      let moved;
+      try {
+        moved = await mover.move(domain, { ...moveOptions, live: mover.live });
+      } catch (error) {
+        // Live where it can; a restart only when the administrator allowed one.
+        if (!mover.live || !options.allowRestart) throw error;
+        await this.events.record(
+          "host.evacuation_restart",
+          domain.name,
+          `${domain.name} could not move live (${errorMessage(error)}): shutting it down and starting it on ${to.hostName}`,
+          { host: host.name, task: task.id },
+        );
+        moved = await this.movers.offline.move(domain, { ...moveOptions, live: false });
+      }
       report.moved.push(moved);
       await this.events.record(
         "host.evacuation_moved",

@@ -1,8 +1,8 @@
 /**
  * Maintenance on a FAKE cluster (testing/fake-cluster-bench.ts): three compute hosts, one
- * storage host, the real controller, store and reconcilers. Live migration is not wired yet,
- * so moves are offline and need --allow-restart; a domain pinned to the host is refused with
- * its reason unless --allow-restart, which stops it for the maintenance (activate starts it).
+ * storage host, the real controller, store and reconcilers. Domains move live (the fake
+ * driver's migration); a domain pinned to the host is refused with its reason unless
+ * --allow-restart, which stops it for the maintenance (activate starts it).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -48,8 +48,7 @@ describe("host maintenance on a fake cluster", () => {
       new RegExp(
         "host h1 cannot go into maintenance \\(nothing changed\\): " +
           "db cannot go anywhere: no host can run it: .*domain db is pinned to h1.*" +
-          "give --allow-restart to shut it down for the maintenance \\(host activate h1 starts it again\\); " +
-          "web1 cannot be moved live \\(live migration is not available yet\\); give --allow-restart to shut it down and start it on h[23]",
+          "give --allow-restart to shut it down for the maintenance \\(host activate h1 starts it again\\)$",
       ),
     );
     assert.equal((await b.store.getHost(b.h1.id))?.maintenance, null, "a refusal changes nothing");
@@ -75,10 +74,12 @@ describe("host maintenance on a fake cluster", () => {
     assert.match(where["web1"] ?? "", /^h[23]\/running$/);
     assert.match(where["web2"] ?? "", /^h[23]\/running$/);
     assert.notEqual(where["web1"], where["web2"], "anti-affinity keeps web1 and web2 apart");
-    const result = done.result as { moved: Array<{ domain: string; from: string }> };
+    const result = done.result as {
+      moved: Array<{ domain: string; from: string; live: boolean }>;
+    };
     assert.deepEqual(
-      result.moved.map((m) => `${m.domain} from ${m.from}`),
-      ["web1 from h1", "web2 from h1"],
+      result.moved.map((m) => `${m.domain} from ${m.from}${m.live ? " live" : ""}`),
+      ["web1 from h1 live", "web2 from h1 live"],
     );
     const h1 = await b.store.getHost(b.h1.id);
     const db = await b.controller.domains.get("db");

@@ -72,6 +72,32 @@ export function withGrant(
   return grants;
 }
 
+/**
+ * The grants while `domainId` moves to `grant.hostId` (live migration): the grant it has on its
+ * current host stays, so both hosts reach the volume during the handover.
+ */
+export function withSecondGrant(
+  volume: Access & Pick<VolumeRecord, "name" | "generation">,
+  grant: Omit<VolumeGrant, "generation">,
+): VolumeGrant[] {
+  const others = volume.grants.filter(
+    (g) => !(g.domainId === grant.domainId && g.hostId === grant.hostId),
+  );
+  const grants = [...others, { ...grant, generation: volume.generation + 1 }];
+  const mask = volumeMask({ ...volume, grants });
+  if (!mask.everyone && mask.macs.length > MASK_MACS_MAX)
+    throw new EtherplaneError(
+      "CONFLICT",
+      `volume ${volume.name} would allow ${mask.macs.length} MACs during the migration, more than an AoE mask list holds (${MASK_MACS_MAX}); remove some with etherplane volume deny ${volume.name} MAC`,
+    );
+  return grants;
+}
+
+/** The grants once `domainId` no longer runs on `hostId` (the other side of a migration). */
+export function withoutHostGrant(volume: Access, domainId: string, hostId: string): VolumeGrant[] {
+  return volume.grants.filter((g) => !(g.domainId === domainId && g.hostId === hostId));
+}
+
 /** The grants once `domainId` no longer runs anywhere. */
 export function withoutGrant(volume: Access, domainId: string): VolumeGrant[] {
   return volume.grants.filter((g) => g.domainId !== domainId);

@@ -6,7 +6,14 @@
 import { EtherplaneError, isEtherplaneError } from "../../foundation/errors.js";
 import type { DomainRecord, HostRecord, VolumeRecord } from "../model.js";
 import type { Store } from "../store/store.js";
-import { grantApplied, hostSanMacs, withGrant, withoutGrant } from "./volume-access.js";
+import {
+  grantApplied,
+  hostSanMacs,
+  withGrant,
+  withoutGrant,
+  withoutHostGrant,
+  withSecondGrant,
+} from "./volume-access.js";
 
 /** Tries of an optimistic update before giving up (another change raced each one). */
 const UPDATE_TRIES_MAX = 5;
@@ -26,11 +33,44 @@ export class VolumeGrants {
     const macs = hostSanMacs(host);
     for (const id of volumeIds(domain)) {
       await this.update(id, (volume) => {
-        const had = volume.grants.find((g) => g.domainId === domain.id);
-        if (had?.hostId === host.id && (keep || had.macs.join() === macs.join())) return undefined;
+        // This host's grant: during a migration the domain has a second one, on the other host.
+        const had = volume.grants.find((g) => g.domainId === domain.id && g.hostId === host.id);
+        if (had && (keep || had.macs.join() === macs.join())) return undefined;
         return withGrant(volume, { domainId: domain.id, hostId: host.id, macs });
       });
     }
+  }
+
+  /** Live migration: `host` reaches the volumes too, beside the host the domain runs on. */
+  async grantSecond(domain: DomainRecord, host: HostRecord): Promise<void> {
+    const macs = hostSanMacs(host);
+    for (const id of volumeIds(domain)) {
+      await this.update(id, (volume) => {
+        const had = volume.grants.find((g) => g.domainId === domain.id && g.hostId === host.id);
+        if (had && had.macs.join() === macs.join()) return undefined;
+        return withSecondGrant(volume, { domainId: domain.id, hostId: host.id, macs });
+      });
+    }
+  }
+
+  /** Takes back `domain`'s grant on `hostId` only (a migration's other side). */
+  async revokeHost(domain: DomainRecord, hostId: string): Promise<void> {
+    for (const id of volumeIds(domain)) {
+      await this.update(id, (volume) =>
+        volume.grants.some((g) => g.domainId === domain.id && g.hostId === hostId)
+          ? withoutHostGrant(volume, domain.id, hostId)
+          : undefined,
+      );
+    }
+  }
+
+  /** Whether the storage agents serve every volume of `domain` as its record says now. */
+  async settled(domain: DomainRecord): Promise<boolean> {
+    for (const id of volumeIds(domain)) {
+      const volume = await this.store.getVolume(id);
+      if (volume && volume.appliedGeneration < volume.generation) return false;
+    }
+    return true;
   }
 
   /** Takes back what `domain` was granted on every volume it uses (idempotent). */

@@ -22,6 +22,7 @@ import { ComputeState } from "../agent/compute/compute-state.js";
 import { BOOT_DIR_DEFAULT, withBootDirectory } from "../agent/compute/boot-files.js";
 import { ConsoleRelay } from "../agent/compute/console-relay.js";
 import { GuestDisks } from "../agent/compute/guest-disks.js";
+import { MigrationRelay } from "../agent/compute/migration-relay.js";
 import { ForeignTargetScanner } from "../agent/foreign-scanner.js";
 import type { ControllerLink } from "../agent/controller-link.js";
 import { StorageReconciler } from "../agent/reconciler.js";
@@ -125,8 +126,11 @@ function computeSide(compute: ComputeOptions, link: ControllerLink, dataDir: str
     new ComputeState(path.join(dataDir, "compute-state.json")),
     log,
   );
+  const migrations = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
+  reconciler.holds = (domainId) => migrations.holds(domainId);
   return {
     reconciler,
     consoles: new ConsoleRelay(compute.driver, (id) => link.openConsole(id), log),
+    migrations,
   };
 }

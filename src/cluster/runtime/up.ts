@@ -84,7 +84,7 @@ export async function up(options: UpOptions): Promise<Up> {
       await ctl.createPool({ host: host.id, name: "default", kind: "directory", path: poolDir });
     }
     const agent = await startAgent({
-      link: new InProcessLink(ctl.agents, host.id, ctl.consoles),
+      link: new InProcessLink(ctl.agents, host.id, ctl.consoles, ctl.migrationStreams),
       dataDir: path.join(options.dataDir, "agent"),
       ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
       ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}),

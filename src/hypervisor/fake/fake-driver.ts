@@ -21,6 +21,8 @@ import type {
 import { checkGuestIdentity, NIL_UUID } from "../guest-identity.js";
 import { consoleGuestReadyPrefix } from "./console-guest.js";
 import { FakeConsole } from "./fake-console.js";
+import { FakeGuestMigrator } from "./fake-migration.js";
+import type { GuestMigrator } from "../migration.js";
 
 export interface FakeHostOptions {
   /** Bridges that exist on the fake host; `["xenbr0"]` by default. */
@@ -67,6 +69,8 @@ export class FakeHost {
   readonly bootDelayMs: number;
   readonly stopDelayMs: number;
   lastDomid = 0;
+  /** Set: the next incoming migration on this host fails with this message (then clears). */
+  incomingFailure: string | null = null;
 
   constructor(options: FakeHostOptions = {}) {
     this.bridges = new Set(options.bridges ?? ["xenbr0"]);
@@ -117,10 +121,28 @@ const noFlags: GuestStateFlags = {
 export class FakeHypervisorDriver implements HypervisorDriver {
   readonly kind = "fake" as const;
   readonly host: FakeHost;
+  readonly migration: GuestMigrator;
 
   /** Pass `host` to open a second driver on the same simulated host. */
   constructor(options: { host?: FakeHost } & FakeHostOptions = {}) {
     this.host = options.host ?? new FakeHost(options);
+    const host = this.host;
+    this.migration = new FakeGuestMigrator({
+      create: (spec) => this.create(spec),
+      destroy: (name, uuid) => this.destroy(name, uuid),
+      list: () => this.list(),
+      setPaused: (name, paused) => {
+        const guest = host.guests.get(name);
+        if (!guest || guest.phase === "stopped") return;
+        guest.phase = paused ? "paused" : "running";
+        if (!paused) guest.console.resume();
+      },
+      incomingFailure: () => {
+        const failure = host.incomingFailure;
+        host.incomingFailure = null;
+        return failure;
+      },
+    });
   }
 
   hostInfo(): Promise<HypervisorHostInfo> {

@@ -13,6 +13,7 @@
  *   guest stopped is kept even while no agent is connected; the serial console on
  *   `console.sock`, also appended to `console.log` by QEMU (`logfile=`, `logappend=on`).
  * - `-daemonize -pidfile`: QEMU outlives the agent that started it.
+ * - `-incoming defer` (a migration's destination only): the guest waits for its state.
  * - Disks: `-blockdev` in JSON syntax (no option escaping of paths), a raw format node over a
  *   `host_device` (O_DIRECT: cache=none), a `file` (page cache: O_DIRECT fails on tmpfs) or an
  *   `nbd` client on a Unix socket with `reconnect-delay` (a restarted NBD bridge is picked up);
@@ -54,6 +55,11 @@ export interface QemuLaunch {
   disks: readonly QemuDiskNode[];
   nics: readonly QemuNic[];
   nbdReconnectDelayS: number;
+  /**
+   * A live migration's destination: `-incoming defer`, the guest waits, stopped, for its state
+   * (QMP migrate-incoming names where it arrives; qemu-migration.ts).
+   */
+  incoming?: boolean;
 }
 
 /** Values inside a key=value option list: QEMU reads ",," as a literal comma. */
@@ -127,6 +133,7 @@ export function qemuArgv(launch: QemuLaunch): string[] {
       `virtio-net-pci,id=nic${index},netdev=net${index},mac=${nic.mac}${mtu},romfile=`,
     );
   });
+  if (launch.incoming === true) argv.push("-incoming", "defer");
   argv.push("-daemonize", "-pidfile", paths.pidFile);
   return argv;
 }

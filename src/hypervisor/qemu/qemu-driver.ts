@@ -65,6 +65,8 @@ import {
   type RunDir,
 } from "./run-dir.js";
 import { validateGuestSpec } from "./spec-validation.js";
+import { QemuMigrator, type QemuMigrationHost } from "./qemu-migration.js";
+import type { GuestMigrator } from "../migration.js";
 
 const log = createLogger("hypervisor:qemu");
 
@@ -104,8 +106,9 @@ const domidMax = 0x7fef;
 
 type GuestLive = { record: GuestRecord; pid: number };
 
-export class QemuDriver implements HypervisorDriver {
+export class QemuDriver implements HypervisorDriver, QemuMigrationHost {
   readonly kind = "qemu" as const;
+  readonly migration: GuestMigrator = new QemuMigrator(this);
   private readonly stateDir: string;
   private readonly qemuBinary: string;
   private readonly accelOption: AccelOption;
@@ -176,6 +179,44 @@ export class QemuDriver implements HypervisorDriver {
     return this.withLock(createLockKey, () =>
       this.withLock(spec.name, () => this.createLocked(spec)),
     );
+  }
+
+  /** A migration's destination: the guest started with `-incoming defer` (qemu-migration.ts). */
+  async createIncoming(spec: GuestSpec): Promise<RunDir> {
+    validateGuestSpec(spec);
+    await this.withLock(createLockKey, () =>
+      this.withLock(spec.name, () => this.createLocked(spec, true)),
+    );
+    return this.runDir(spec.name);
+  }
+
+  /**
+   * One QMP exchange with the guest `name` of `uuid` (checked on the same connection), under the
+   * guest's lock; CONFLICT when its QEMU is not running or it is another guest.
+   */
+  async qmp<T>(name: string, uuid: string, use: (qmp: QmpConnection) => Promise<T>): Promise<T> {
+    return this.withLock(name, async () => {
+      const live = await this.live(name);
+      if (!live) throw new EtherplaneError("CONFLICT", `guest ${name}: its QEMU is not running`);
+      return withQmp(this.runDir(name).qmpSocket, this.qmpTimeoutMs, async (qmp) => {
+        const actual = await queryGuestUuid(qmp, this.qmpTimeoutMs);
+        checkGuestIdentity({ name, domid: live.record.domid, uuid: actual }, uuid, "migrate");
+        return use(qmp);
+      });
+    });
+  }
+
+  /** Whether the guest's QEMU process lives. */
+  async alive(name: string): Promise<boolean> {
+    return (await this.live(name).catch(() => undefined)) !== undefined;
+  }
+
+  get qmpCommandTimeoutMs(): number {
+    return this.qmpTimeoutMs;
+  }
+
+  guestRunDir(name: string): RunDir {
+    return this.runDir(name);
   }
 
   async shutdown(name: string, uuid?: string): Promise<void> {
@@ -412,7 +453,7 @@ export class QemuDriver implements HypervisorDriver {
     };
   }
 
-  private async createLocked(spec: GuestSpec): Promise<GuestInfo> {
+  private async createLocked(spec: GuestSpec, incoming = false): Promise<GuestInfo> {
     const run = runDirOf(this.stateDir, spec.name);
     if (await exists(run.dir)) throw conflict(spec.name);
     if (Buffer.byteLength(run.consoleSocket) > socketPathBytesMax) {
@@ -479,9 +520,14 @@ export class QemuDriver implements HypervisorDriver {
           mtu: bridges.get(vif.bridge)?.mtu ?? 1500,
         })),
         nbdReconnectDelayS: this.nbdReconnectDelayS,
+        incoming,
       });
       await this.startQemu(run, argv);
-      log.info("guest started", { name: spec.name, domid, accel });
+      log.info(incoming ? "guest waiting for its migration" : "guest started", {
+        name: spec.name,
+        domid,
+        accel,
+      });
     } catch (error) {
       await this.cleanUpFailedCreate(run, taps);
       throw error;

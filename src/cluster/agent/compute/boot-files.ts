@@ -11,6 +11,7 @@ import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, sep } from "node:path";
 import { EtherplaneError } from "../../../foundation/errors.js";
 import type { GuestBoot, GuestSpec, HypervisorDriver } from "../../../hypervisor/driver.js";
+import type { GuestMigrator } from "../../../hypervisor/migration.js";
 
 /** Where an administrator puts the kernels and ramdisks guests of this host may boot. */
 export const BOOT_DIR_DEFAULT = "/var/lib/etherplane/boot";
@@ -92,5 +93,18 @@ export function withBootDirectory(driver: HypervisorDriver, bootDir: string): Hy
     pause: (name) => driver.pause(name),
     unpause: (name) => driver.unpause(name),
     console: (name) => driver.console(name),
+    ...(driver.migration
+      ? { migration: withBootDirectoryIncoming(driver.migration, bootDir) }
+      : {}),
+  };
+}
+
+/** A migration's destination resolves boot files as `create` does (the spec is the same). */
+function withBootDirectoryIncoming(migration: GuestMigrator, bootDir: string): GuestMigrator {
+  return {
+    prepareIncoming: async (spec: GuestSpec) =>
+      migration.prepareIncoming({ ...spec, boot: await resolveBootFiles(spec.boot, bootDir) }),
+    send: (name, uuid, stream, onProgress, limits) =>
+      migration.send(name, uuid, stream, onProgress, limits),
   };
 }

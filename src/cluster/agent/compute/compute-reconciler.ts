@@ -92,6 +92,12 @@ export class ComputeReconciler {
     return this.driver;
   }
 
+  /**
+   * Domains a live migration holds (migration-relay.ts): their guest is being sent or is gone
+   * by migration, so this pass neither unpauses, restarts nor re-creates it; it only observes.
+   */
+  holds: (domainId: string) => boolean = () => false;
+
   async reconcile(
     networks: readonly DesiredNetwork[],
     domains: readonly DesiredDomain[],
@@ -107,6 +113,7 @@ export class ComputeReconciler {
     }
     let guests = await this.guests();
     for (const domain of domains) {
+      if (this.holds(domain.id)) continue;
       try {
         await this.converge(domain, ownGuest(domain, guests));
       } catch (error) {
@@ -238,6 +245,16 @@ export class ComputeReconciler {
     await this.driver.destroy(domain.name, domain.uuid);
     this.disks.detach(domain.name);
     this.log.info(`domain ${domain.name} destroyed`);
+  }
+
+  /** The guest spec of a desired domain, its disks attached on this host (a migration's too). */
+  guestSpec(domain: DesiredDomain): Promise<GuestSpec> {
+    return this.spec(domain);
+  }
+
+  /** Releases the disks `guestSpec` attached. */
+  detachDisks(domainName: string): void {
+    this.disks.detach(domainName);
   }
 
   private async spec(domain: DesiredDomain): Promise<GuestSpec> {

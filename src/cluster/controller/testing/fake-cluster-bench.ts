@@ -14,6 +14,7 @@ import { openDirectoryPool } from "../../../storage/pool/directory-pool.js";
 import { ComputeReconciler } from "../../agent/compute/compute-reconciler.js";
 import { ComputeState } from "../../agent/compute/compute-state.js";
 import type { GuestDiskAttacher } from "../../agent/compute/guest-disks.js";
+import { MigrationRelay } from "../../agent/compute/migration-relay.js";
 import { InProcessLink } from "../../agent/controller-link.js";
 import { StorageReconciler } from "../../agent/reconciler.js";
 import type { HostRecord, VolumeRecord } from "../../model.js";
@@ -60,7 +61,13 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
   };
   const computes = new Map<
     string,
-    { host: HostRecord; fake: FakeHost; reconciler: ComputeReconciler; link: InProcessLink }
+    {
+      host: HostRecord;
+      fake: FakeHost;
+      reconciler: ComputeReconciler;
+      link: InProcessLink;
+      relay: MigrationRelay;
+    }
   >();
   for (const spec of computeHosts) {
     const host = await controller.agents.registerHost({
@@ -80,8 +87,16 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
       new ComputeState(path.join(dir, `${spec.name}.json`)),
       log,
     );
-    const link = new InProcessLink(controller.agents, host.id, controller.consoles);
-    computes.set(spec.name, { host, fake, reconciler, link });
+    const link = new InProcessLink(
+      controller.agents,
+      host.id,
+      controller.consoles,
+      controller.migrationStreams,
+    );
+    // Live moves (an evacuation) go through the real migration relay and the fake's migration.
+    const relay = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
+    reconciler.holds = (id) => relay.holds(id);
+    computes.set(spec.name, { host, fake, reconciler, link, relay });
     await controller.networks.create({ hostId: host.id, name: "xenbr1" });
   }
   const mac = (i: number) => `52:54:00:00:01:${i.toString(16).padStart(2, "0")}`;
@@ -100,6 +115,7 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
       i++;
       const wanted = await c.link.desired();
       const result = await c.reconciler.reconcile(wanted.networks, wanted.domains);
+      c.relay.handle(wanted.migrations ?? [], wanted.domains);
       await c.link.report({
         inventory: {
           hostname: name,
@@ -113,6 +129,7 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
         foreignTargets: [],
         domains: result.domains,
         networks: result.networks,
+        migrations: c.relay.observed(),
       });
     }
   };

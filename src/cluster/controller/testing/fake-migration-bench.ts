@@ -1,0 +1,185 @@
+/**
+ * A FAKE bench for live migration's control flow (migration.fake-driver.test.ts): the real
+ * controller, SQLite store, storage reconciler (its target a FAKE that records each config),
+ * two compute hosts each with the real compute reconciler and migration relay over a
+ * FakeHypervisorDriver, their streams through the real MigrationBroker (in-process links).
+ * Agent passes are run by the test.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createLogger } from "../../../foundation/log.js";
+import { FakeHost, FakeHypervisorDriver } from "../../../hypervisor/fake/fake-driver.js";
+import type { TargetConfig } from "../../../aoe/target/config.js";
+import { openDirectoryPool } from "../../../storage/pool/directory-pool.js";
+import { ComputeReconciler } from "../../agent/compute/compute-reconciler.js";
+import { ComputeState } from "../../agent/compute/compute-state.js";
+import type { GuestDiskAttacher } from "../../agent/compute/guest-disks.js";
+import { MigrationRelay } from "../../agent/compute/migration-relay.js";
+import { InProcessLink } from "../../agent/controller-link.js";
+import { StorageReconciler } from "../../agent/reconciler.js";
+import type { HostRecord, VolumeRecord } from "../../model.js";
+import { IN_MEMORY } from "../../store/sqlite/open-database.js";
+import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { Controller } from "../controller.js";
+
+const log = createLogger("test:migration");
+
+export interface FakeComputeHost {
+  name: string;
+  record: HostRecord;
+  mac: string;
+  fakeHost: FakeHost;
+  driver: FakeHypervisorDriver;
+  relay: MigrationRelay;
+  /** Domains whose disks are attached here now. */
+  attached: Set<string>;
+  /** A pass of this host's agent; `down` hosts make none. */
+  pass(): Promise<void>;
+  down: boolean;
+}
+
+export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?: string[] } = {}) {
+  const store = await openSqliteStore(IN_MEMORY);
+  const controller = new Controller(store);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-mig-"));
+  const storageHost = await controller.agents.registerHost({
+    name: "sto",
+    roles: ["storage"],
+    exportInterfaces: ["san0"],
+  });
+  await store.createPool({
+    ...{ id: "pool-1", name: "p", hostId: storageHost.id, kind: "directory", path: `${dir}/pool` },
+    ...{ devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
+  });
+  const targetConfigs: TargetConfig[] = [];
+  const storage = new StorageReconciler(
+    async (pool) => {
+      await fs.promises.mkdir(pool.path, { recursive: true });
+      return openDirectoryPool(pool.path);
+    },
+    {
+      apply: (config) => {
+        targetConfigs.push(config);
+        return Promise.resolve();
+      },
+    },
+    path.join(dir, "aoe"),
+    64,
+    log,
+  );
+  const storageLink = new InProcessLink(controller.agents, storageHost.id);
+  const storagePass = async () => {
+    const served = await storage.reconcile(await storageLink.desired(), () => undefined);
+    await storageLink.report({
+      inventory: { hostname: "sto", agentVersion: "test", interfaces: [] },
+      pools: served.pools,
+      volumes: served.volumes,
+      foreignTargets: [],
+    });
+  };
+  /** The MACs the target serves `shelf`.0 to now; undefined: not exported. */
+  const servedMask = (shelf: number) =>
+    targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask;
+
+  const computeHost = async (
+    name: string,
+    mac: string,
+    memoryMiB: number,
+    bridges: string[],
+  ): Promise<FakeComputeHost> => {
+    const record = await controller.agents.registerHost({
+      name,
+      roles: ["compute"],
+      exportInterfaces: [],
+    });
+    const fakeHost = new FakeHost({ bridges, totalMemoryMiB: memoryMiB, cpus: 2 });
+    const driver = new FakeHypervisorDriver({ host: fakeHost });
+    const attached = new Set<string>();
+    const disks: GuestDiskAttacher = {
+      attach: (domainName, disk) => {
+        attached.add(domainName);
+        return Promise.resolve({ kind: "path", path: `/dev/etherd/e${disk.shelf}.${disk.slot}` });
+      },
+      detach: (domainName) => void attached.delete(domainName),
+    };
+    const reconciler = new ComputeReconciler(
+      driver,
+      disks,
+      () => Promise.resolve(),
+      new ComputeState(path.join(dir, `${name}.json`)),
+      log,
+    );
+    const link = new InProcessLink(
+      controller.agents,
+      record.id,
+      controller.consoles,
+      controller.migrationStreams,
+    );
+    const relay = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
+    reconciler.holds = (id) => relay.holds(id);
+    const host: FakeComputeHost = {
+      ...{ name, record, mac, fakeHost, driver, relay, attached, down: false },
+      pass: async () => {
+        if (host.down) return;
+        const desired = await link.desired();
+        const result = await reconciler.reconcile(desired.networks, desired.domains);
+        relay.handle(desired.migrations ?? [], desired.domains);
+        await link.report({
+          inventory: {
+            hostname: name,
+            agentVersion: "test",
+            interfaces: [{ ifname: "san0", mac, mtu: 1500, up: true }],
+            sanInterfaces: ["san0"],
+            ...(result.hypervisor ? { hypervisor: result.hypervisor } : {}),
+          },
+          pools: [],
+          volumes: [],
+          foreignTargets: [],
+          domains: result.domains,
+          networks: result.networks,
+          migrations: relay.observed(),
+        });
+      },
+    };
+    await controller.networks.create({ hostId: record.id, name: "xenbr1" });
+    return host;
+  };
+  const a = await computeHost("A", "52:54:00:00:0a:01", 4096, ["xenbr1"]);
+  const b = await computeHost(
+    "B",
+    "52:54:00:00:0b:01",
+    options.memoryB ?? 4096,
+    options.bridgesB ?? ["xenbr1"],
+  );
+  const volume = async (name: string, shelf: number) => {
+    const record: VolumeRecord = {
+      ...{ id: `vol-${name}`, name, kind: "volume", poolId: "pool-1", hostId: storageHost.id },
+      ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
+      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
+      ...{ createdMs: 1, updatedMs: 1 },
+    };
+    await store.createVolume(record);
+    return record;
+  };
+  const passAll = async () => {
+    await storagePass();
+    await a.pass();
+    await b.pass();
+  };
+  /** Passes until `done` holds. */
+  const settle = async (what: string, done: () => Promise<boolean>, passesMax = 400) => {
+    for (let i = 0; i < passesMax; i++) {
+      await passAll();
+      if (await done()) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.fail(`${what} did not happen`);
+  };
+  const domain = (name: string) => controller.domains.get(name);
+  await passAll();
+  await passAll();
+  return { store, controller, a, b, volume, passAll, settle, domain, servedMask };
+}
