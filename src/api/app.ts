@@ -18,6 +18,7 @@ import { domainRoutes } from "./routes/domains.js";
 import { networkRoutes } from "./routes/networks.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { webRoutes } from "./web-routes.js";
+import { metricsRoutes } from "./routes/metrics.js";
 
 export const API_VERSION = "0.1.0";
 const BODY_BYTES_MAX = 1024 * 1024;
@@ -147,6 +148,7 @@ export function createApi(deps: ApiDeps) {
   agentRoutes(app, deps);
   domainRoutes(app, deps);
   networkRoutes(app, deps);
+  if (deps.web) metricsRoutes(app, deps.web);
   if (deps.web) webRoutes(app, deps, deps.web);
 
   // Public (no security): load balancers and `etherplane status` probe it without a token.

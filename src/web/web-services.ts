@@ -3,11 +3,14 @@ import type { Controller } from "../cluster/controller/controller.js";
 import type { Logger } from "../foundation/log.js";
 import { ChangeFeed } from "./change-feed.js";
 import { ConsoleTickets } from "./console-tickets.js";
+import { HostMetrics } from "./host-metrics.js";
 import { loadStaticAssets, type StaticAssets } from "./static-assets.js";
 
 export interface WebServices {
   tickets: ConsoleTickets;
   feed: ChangeFeed;
+  /** Recent samples of each host from its agent's reports, for the UI's charts. */
+  metrics: HostMetrics;
   assets: StaticAssets;
   close(): void;
 }
@@ -41,5 +44,18 @@ export function createWebServices(
   );
   const assets = loadStaticAssets(options.assetsDir);
   if (assets.missing) log.warn(assets.missing);
-  return { tickets: new ConsoleTickets(), feed, assets, close: () => feed.stop() };
+  const metrics = new HostMetrics();
+  const unlisten = controller.agents.onReport((hostId, status, atMs) =>
+    metrics.record(hostId, status, atMs),
+  );
+  return {
+    tickets: new ConsoleTickets(),
+    feed,
+    metrics,
+    assets,
+    close: () => {
+      unlisten();
+      feed.stop();
+    },
+  };
 }
