@@ -71,7 +71,11 @@ function App() {
     if (!saved) return setRestoring(false);
     open(saved)
       .then(setSession)
-      .catch(() => sessionStorage.removeItem(TOKEN_KEY))
+      .catch((error: unknown) => {
+        sessionStorage.removeItem(TOKEN_KEY);
+        const reason = error instanceof Error ? error.message : String(error);
+        setNotice(`Your session ended: ${reason}. Sign in again with a valid token.`);
+      })
       .finally(() => setRestoring(false));
   }, []);
 

@@ -21,7 +21,10 @@ export function NetworksPage({ api, data, isAdmin }: PageProps) {
     setError(null);
     call.then(load).catch((e: unknown) => setError(message(e)));
   };
-  const compute = data.hosts.filter((h) => h.roles.includes("compute"));
+  // Compute hosts first: their agents make the bridges guests plug into.
+  const compute = [...data.hosts].sort(
+    (a, b) => Number(b.roles.includes("compute")) - Number(a.roles.includes("compute")),
+  );
   return (
     <>
       <h1>Networks</h1>

@@ -64,6 +64,9 @@ export function VolumesPage({ api, data, refresh, canWrite, isAdmin }: PageProps
   };
 
   const selected = data.volumes.find((v) => v.id === access);
+  // The API takes one task per volume at a time: its buttons wait while one runs.
+  const busy = (v: Volume) =>
+    data.tasks.some((t) => t.subjectId === v.id && (t.state === "queued" || t.state === "running"));
   return (
     <>
       <h1>Volumes</h1>
@@ -126,6 +129,7 @@ export function VolumesPage({ api, data, refresh, canWrite, isAdmin }: PageProps
                         class={a === "delete" ? "small danger" : "small"}
                         aria-label={`${a} ${v.name}`}
                         aria-expanded={a === "access" ? access === v.id : undefined}
+                        disabled={a !== "access" && busy(v)}
                         onClick={() => rowAction(v, a)}
                       >
                         {a}
@@ -149,6 +153,7 @@ export function VolumesPage({ api, data, refresh, canWrite, isAdmin }: PageProps
         <AccessPanel
           volume={selected}
           isAdmin={isAdmin}
+          busy={busy(selected)}
           hosts={data.hosts.map((h) => h.name)}
           onChange={(action, who) => run(api.volumeAccess(selected.name, action, who))}
           onClose={() => setAccess(null)}
@@ -206,6 +211,8 @@ const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
 function AccessPanel(props: {
   volume: Volume;
   isAdmin: boolean;
+  /** A task of this volume runs: the API would refuse another until it ends. */
+  busy: boolean;
   hosts: string[];
   onChange: (
     action: "allow" | "deny",
@@ -261,10 +268,10 @@ function AccessPanel(props: {
             everyone on the SAN
           </label>
         )}
-        <button type="button" onClick={() => submit("allow")}>
+        <button type="button" disabled={props.busy} onClick={() => submit("allow")}>
           Allow
         </button>
-        <button type="button" onClick={() => submit("deny")}>
+        <button type="button" disabled={props.busy} onClick={() => submit("deny")}>
           Deny
         </button>
         <button type="button" class="quiet" onClick={props.onClose}>
