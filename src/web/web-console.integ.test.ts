@@ -2,7 +2,8 @@
  * The browser console against a real guest (QEMU/TCG, a minute or two): a controller, a storage
  * host and a compute host on the qemu driver (ClusterLab, each in its own namespace); a busybox
  * root filesystem written into an AoE volume; the domain imported, then started from the web UI
- * in Chromium (in the controller's namespace). Its console page shows the boot history (the
+ * in Chromium (in the controller's namespace); the host page charts its guests' CPU, the
+ * networks page lists its bridge. Its console page shows the boot history (the
  * kernel's messages, sent before anything live), takes a typed command and shows the guest's
  * answer, fits a smaller window, and closes cleanly: leaving the page closes the WebSocket with
  * 1000, and more consoles than a token may hold at once open one after another (a session left
@@ -142,6 +143,21 @@ describe("the web console of a real guest (QEMU/TCG)", { skip: chromiumMissing()
       const reply = await lab.call<{ domain: DomainRecord }>("GET", "/api/v1/domains/webguest");
       return reply.body.domain.observed?.state === "running" ? null : "not running";
     });
+    // The host's chart of its guests' CPU (samples from the agent's reports, two at least).
+    await page.getByRole("navigation").getByRole("link", { name: "Hosts" }).click();
+    const card = page.getByTestId("host-card").filter({ hasText: "cmp1" });
+    await card.getByRole("meter", { name: "memory used on cmp1" }).waitFor();
+    const cpu = card.getByRole("img", { name: /guests' CPU: [\d.]+ vCPU \(\d+ samples\)/ });
+    await lab.waitFor("a chart of the guests' CPU", WAIT_MS, async () => {
+      if ((await cpu.count()) > 0) return null;
+      await page.reload();
+      await card.waitFor();
+      return "not yet";
+    });
+    await page.getByRole("navigation").getByRole("link", { name: "Networks" }).click();
+    const bridge = page.getByTestId("network-list").locator("tr", { hasText: "xenbr1" });
+    await bridge.filter({ hasText: "cmp1" }).filter({ hasText: "ok" }).waitFor();
+
     const bytes: string[] = [];
     const closes: number[] = [];
     page.on("websocket", (ws) => {
