@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import type { Namespace } from "./netns.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -28,4 +28,37 @@ export async function launchChromiumIn(ns: Namespace, dir: string): Promise<Brow
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
     timeout: LAUNCH_MS_MAX,
   });
+}
+
+/**
+ * Elements sticking out of their parent (outside scrolling containers), and page-wide scroll.
+ * Browser code as a string: this file is type-checked without the DOM's types.
+ */
+const OVERFLOWS = `(() => {
+    const found = [];
+    const doc = document.documentElement;
+    if (doc.scrollWidth > window.innerWidth + 1)
+      found.push("the page scrolls sideways: " + doc.scrollWidth + " > " + window.innerWidth);
+    const clipped = (el) => {
+      for (let e = el; e; e = e.parentElement)
+        if (getComputedStyle(e).overflowX !== "visible") return true;
+      return false;
+    };
+    const name = (e) => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).trim().replace(/\\s+/g, ".") : "");
+    for (const el of document.body.querySelectorAll("*")) {
+      const parent = el.parentElement;
+      if (!parent || clipped(parent)) continue;
+      const r = el.getBoundingClientRect();
+      const p = parent.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.right > p.right + 1 || r.left < p.left - 1)
+        found.push(name(el) + " (" + Math.round(r.left) + ".." + Math.round(r.right) + ") out of " +
+          name(parent) + " (" + Math.round(p.left) + ".." + Math.round(p.right) + ")");
+    }
+    return found;
+  })()`;
+
+/** What sticks out on `page` now: none is the visual check at each screen size. */
+export function overflows(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(OVERFLOWS);
 }
