@@ -19,6 +19,7 @@ import { networkRoutes } from "./routes/networks.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { webRoutes } from "./web-routes.js";
+import { metricsRoutes } from "./routes/metrics.js";
 
 export const API_VERSION = "0.1.0";
 const BODY_BYTES_MAX = 1024 * 1024;
@@ -149,6 +150,7 @@ export function createApi(deps: ApiDeps) {
   domainRoutes(app, deps);
   networkRoutes(app, deps);
   operationsRoutes(app, deps);
+  if (deps.web) metricsRoutes(app, deps.web);
   if (deps.web) webRoutes(app, deps, deps.web);
 
   // Public (no security): load balancers and `etherplane status` probe it without a token.

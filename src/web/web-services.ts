@@ -3,12 +3,15 @@ import type { Controller } from "../cluster/controller/controller.js";
 import type { Logger } from "../foundation/log.js";
 import { ChangeFeed } from "./change-feed.js";
 import { ConsoleTickets } from "./console-tickets.js";
+import { HostMetrics } from "./host-metrics.js";
 import { loadStaticAssets, type StaticAssets } from "./static-assets.js";
 import { errorMessage } from "../foundation/errors.js";
 
 export interface WebServices {
   tickets: ConsoleTickets;
   feed: ChangeFeed;
+  /** Recent samples of each host from its agent's reports, for the UI's charts. */
+  metrics: HostMetrics;
   assets: StaticAssets;
   close(): void;
 }
@@ -46,15 +49,21 @@ export function createWebServices(
   const assets = loadStaticAssets(options.assetsDir);
   if (assets.missing) log.warn(assets.missing);
   // A new event is told at once to those who listen, not at the next interval.
-  const unlisten = controller.events.listen(() => {
+  const unlistenEvents = controller.events.listen(() => {
     if (feed.listenerCount > 0) void feed.check();
   });
+  const metrics = new HostMetrics();
+  const unlistenReports = controller.agents.onReport((hostId, status, atMs) =>
+    metrics.record(hostId, status, atMs),
+  );
   return {
     tickets: new ConsoleTickets(),
     feed,
+    metrics,
     assets,
     close: () => {
-      unlisten();
+      unlistenEvents();
+      unlistenReports();
       feed.stop();
     },
   };

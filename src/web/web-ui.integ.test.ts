@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createAoeLink, type AoeLink } from "../../test/lab/aoe-lab.js";
+import { overflows } from "../../test/lab/chromium.js";
 import { runCli, startUpProcess, type CliDaemon } from "../../test/lab/cli-process.js";
 import { fixturePath } from "../../test/lab/repo.js";
 
@@ -87,38 +88,6 @@ describe(
       await page.getByLabel("API token").fill(token);
       await page.getByRole("button", { name: "Sign in" }).click();
       return page;
-    }
-
-    /**
-     * Elements sticking out of their parent (outside scrolling containers), and page-wide scroll.
-     * Browser code as a string: this file is type-checked without the DOM's types.
-     */
-    const OVERFLOWS = `(() => {
-    const found = [];
-    const doc = document.documentElement;
-    if (doc.scrollWidth > window.innerWidth + 1)
-      found.push("the page scrolls sideways: " + doc.scrollWidth + " > " + window.innerWidth);
-    const clipped = (el) => {
-      for (let e = el; e; e = e.parentElement)
-        if (getComputedStyle(e).overflowX !== "visible") return true;
-      return false;
-    };
-    const name = (e) => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).trim().replace(/\\s+/g, ".") : "");
-    for (const el of document.body.querySelectorAll("*")) {
-      const parent = el.parentElement;
-      if (!parent || clipped(parent)) continue;
-      const r = el.getBoundingClientRect();
-      const p = parent.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0) continue;
-      if (r.right > p.right + 1 || r.left < p.left - 1)
-        found.push(name(el) + " (" + Math.round(r.left) + ".." + Math.round(r.right) + ") out of " +
-          name(parent) + " (" + Math.round(p.left) + ".." + Math.round(p.right) + ")");
-    }
-    return found;
-  })()`;
-
-    function overflows(page: Page): Promise<string[]> {
-      return page.evaluate<string[]>(OVERFLOWS);
     }
 
     /** A call the page makes with its own token (from sessionStorage), as a forced request would. */

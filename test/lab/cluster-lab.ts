@@ -147,6 +147,11 @@ export class ClusterLab {
     return this.lan;
   }
 
+  /** The controller's namespace, e.g. for a browser that opens its web UI on mgmt. */
+  get controllerNamespace(): Namespace {
+    return this.controllerNs;
+  }
+
   /** The controller's URL as hosts on mgmt reach it. */
   get controllerUrl(): string {
     return CONTROLLER_URL;

@@ -3,7 +3,18 @@
  * each, the token in a private field, errors parsed into ApiError). Lists are read through
  * `items()`, which also takes a paginated `{items, nextCursor}` shape.
  */
-import type { Domain, Host, Pool, Task, Volume, WhoAmI } from "./types";
+import type {
+  AuditEntry,
+  Domain,
+  Host,
+  HostSeries,
+  Network,
+  Pool,
+  Task,
+  Token,
+  Volume,
+  WhoAmI,
+} from "./types";
 
 const CALL_TIMEOUT_MS = 15_000;
 
@@ -29,9 +40,18 @@ function items<T>(body: unknown, key: string): T[] {
 
 export class Api {
   readonly #token: string;
+  /** Told once when the controller no longer takes the token (revoked, expired): sign-in again. */
+  onSignedOut: ((reason: string) => void) | null = null;
 
   constructor(token: string) {
     this.#token = token;
+  }
+
+  #refused(status: number, message: string): void {
+    if (status !== 401 || !this.onSignedOut) return;
+    const tell = this.onSignedOut;
+    this.onSignedOut = null;
+    tell(message);
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -60,6 +80,7 @@ export class Api {
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; field?: string } })
         ?.error;
+      this.#refused(response.status, error?.message ?? "the token was refused");
       throw new ApiError(
         response.status,
         error?.code ?? "HTTP_" + response.status,
@@ -78,6 +99,29 @@ export class Api {
   tasks = async () => items<Task>(await this.call("GET", "/api/v1/tasks?limit=50"), "tasks");
   task = async (id: string) =>
     (await this.call<{ task: Task }>("GET", `/api/v1/tasks/${encodeURIComponent(id)}`)).task;
+
+  networks = async () => items<Network>(await this.call("GET", "/api/v1/networks"), "networks");
+  tokens = async () => items<Token>(await this.call("GET", "/api/v1/tokens?limit=500"), "tokens");
+  createToken = (spec: { name: string; role: string; expiresInSeconds?: number }) =>
+    this.call<{ token: Token; secret: string }>("POST", "/api/v1/tokens", spec);
+  revokeToken = (id: string) =>
+    this.call<void>("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+  createNetwork = (spec: { host: string; name: string; uplink?: string; vlanId?: number }) =>
+    this.call<{ network: Network }>("POST", "/api/v1/networks", spec);
+  deleteNetwork = (id: string) =>
+    this.call<void>("DELETE", `/api/v1/networks/${encodeURIComponent(id)}`);
+  /** The newest `limit` audit entries, oldest first. */
+  audit = async (limit: number) =>
+    (await this.call<{ entries: AuditEntry[] }>("GET", `/api/v1/audit?limit=${limit}`)).entries;
+  tasksPage = (state: string, cursor: string | null) =>
+    this.call<{ tasks: Task[]; nextCursor: string | null }>(
+      "GET",
+      `/api/v1/tasks?limit=100${state ? `&state=${state}` : ""}${
+        cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
+      }`,
+    );
+  hostSeries = async () =>
+    (await this.call<{ hosts: HostSeries[] }>("GET", "/api/v1/metrics/hosts")).hosts;
 
   importDomain = (config: string, source: string) =>
     this.call<{ domain: Domain; warnings: string[] }>("POST", "/api/v1/domains", {
@@ -115,6 +159,21 @@ export class Api {
       `/api/v1/volumes/${encodeURIComponent(ref)}/resize`,
       { sizeBytes },
     );
+  exportVolume = (ref: string, exported: boolean) =>
+    this.call<{ volume: Volume; task: Task }>(
+      "POST",
+      `/api/v1/volumes/${encodeURIComponent(ref)}/${exported ? "export" : "unexport"}`,
+    );
+  volumeAccess = (
+    ref: string,
+    action: "allow" | "deny",
+    who: { macs?: string[]; hosts?: string[]; everyone?: boolean },
+  ) =>
+    this.call<{ volume: Volume; task: Task }>(
+      "POST",
+      `/api/v1/volumes/${encodeURIComponent(ref)}/${action}`,
+      who,
+    );
   deleteVolume = (ref: string) =>
     this.call<{ volume: Volume; task: Task }>(
       "DELETE",
@@ -130,6 +189,7 @@ export class Api {
       headers: { authorization: `Bearer ${this.#token}`, accept: "text/event-stream" },
       signal,
     });
+    if (response.status === 401) this.#refused(401, "the token was refused");
     if (!response.ok || !response.body)
       throw new ApiError(response.status, "HTTP_" + response.status, "no event stream");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -17,7 +17,8 @@ export interface Host {
   inventory: {
     hostname: string;
     agentVersion: string;
-    interfaces: Array<{ ifname: string; up: boolean }>;
+    interfaces: Array<{ ifname: string; mac: string; up: boolean }>;
+    sanInterfaces?: string[];
     hypervisor?: {
       kind: string;
       version: string;
@@ -49,6 +50,8 @@ export interface Volume {
   slot: number;
   exported: boolean;
   allow: string[];
+  allowEveryone: boolean;
+  grants: Array<{ domainId: string; hostId: string; macs: string[] }>;
   state: string;
   error: string | null;
 }
@@ -91,4 +94,54 @@ export interface Task {
   createdBy: string;
   createdMs: number;
   updatedMs: number;
+}
+
+export interface Network {
+  id: string;
+  name: string;
+  hostId: string;
+  bridge: string;
+  uplink: string | null;
+  vlanId: number | null;
+  error: string | null;
+  createdMs: number;
+}
+
+export interface Token {
+  id: string;
+  name: string;
+  role: Role;
+  hostId: string | null;
+  createdMs: number;
+  expiresMs: number | null;
+  revoked: boolean;
+}
+
+export interface AuditEntry {
+  id: number;
+  timeMs: number;
+  actor: string;
+  role: string;
+  method: string;
+  path: string;
+  status: number;
+  result: "ok" | "error";
+  subject: string | null;
+  detail: string | null;
+}
+
+/** GET /api/v1/metrics/hosts: a host's recent samples from its agent's reports, oldest first. */
+export interface HostSample {
+  atMs: number;
+  memoryUsedMiB: number | null;
+  memoryTotalMiB: number | null;
+  /** vCPU-seconds its guests used per second since the previous report. */
+  cpuLoad: number | null;
+  poolUsedBytes: number | null;
+  poolCapacityBytes: number | null;
+}
+
+export interface HostSeries {
+  hostId: string;
+  samples: HostSample[];
 }

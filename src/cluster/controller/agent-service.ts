@@ -38,9 +38,13 @@ function desiredVolume(volume: VolumeRecord): DesiredVolume {
   };
 }
 
+export type ReportListener = (hostId: string, status: AgentStatus, atMs: number) => void;
+
 export class AgentService {
   /** Foreign AoE targets each host last saw, by host id. */
   private readonly foreign = new Map<string, AoeAddress[]>();
+  /** Told of each report once it is recorded (the web UI's charts); a handful at most. */
+  private readonly reportListeners = new Set<ReportListener>();
 
   constructor(
     private readonly store: Store,
@@ -161,6 +165,12 @@ export class AgentService {
     };
   }
 
+  /** Calls `listener` after each recorded report; returns its removal. */
+  onReport(listener: ReportListener): () => void {
+    this.reportListeners.add(listener);
+    return () => this.reportListeners.delete(listener);
+  }
+
   async report(hostId: string, status: AgentStatus): Promise<void> {
     const before = await this.store.getHost(hostId);
     const host = await this.store.updateHost(hostId, {
@@ -208,6 +218,8 @@ export class AgentService {
     for (const volume of await this.store.listVolumes({ hostId })) {
       await this.settle(volume, observed.get(volume.id));
     }
+    const atMs = this.now();
+    for (const listener of this.reportListeners) listener(hostId, status, atMs);
   }
 
   /** Moves one volume (and its running task) along what the agent observed. */

@@ -9,6 +9,8 @@ export interface PageProps {
   refresh: () => Promise<void>;
   /** The token may change things (admin, operator); a viewer sees no action buttons. */
   canWrite: boolean;
+  /** An admin token: tokens, the audit log, networks, opening a volume to everyone. */
+  isAdmin: boolean;
 }
 
 export function message(error: unknown): string {

@@ -1,8 +1,11 @@
 /**
  * A domain's serial console in xterm.js, through the controller's console broker like
  * `etherplane console`: a single-use ticket fetched with the token, then a WebSocket carrying
- * the console's bytes both ways (history first, then live).
+ * the console's bytes both ways (history first, then live). The terminal fits its box and
+ * follows the window's size (a serial line has no size to tell the guest: `stty cols N` in the
+ * guest if a program needs one); leaving the page closes the socket (1000) and ends the session.
  */
+import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { message, type PageProps } from "./common";
@@ -10,10 +13,19 @@ import { message, type PageProps } from "./common";
 export function ConsolePage({ api, canWrite, name }: PageProps & { name: string }) {
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState("connecting…");
+  const [size, setSize] = useState("");
   useEffect(() => {
     if (!box.current || !canWrite) return;
     const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
     term.open(box.current);
+    const resized = term.onResize(({ cols, rows }) => setSize(`${cols}x${rows}`));
+    const refit = () => fit.fit();
+    refit();
+    setSize(`${term.cols}x${term.rows}`);
+    const watcher = new ResizeObserver(refit);
+    watcher.observe(box.current);
     term.focus();
     let socket: WebSocket | null = null;
     let closedByUs = false;
@@ -45,6 +57,8 @@ export function ConsolePage({ api, canWrite, name }: PageProps & { name: string 
     return () => {
       closedByUs = true;
       typing.dispose();
+      resized.dispose();
+      watcher.disconnect();
       socket?.close(1000, "page left");
       term.dispose();
     };
@@ -61,7 +75,7 @@ export function ConsolePage({ api, canWrite, name }: PageProps & { name: string 
           <p role="status" data-testid="console-status">
             {status}
           </p>
-          <div class="terminal" ref={box} data-testid="terminal" />
+          <div class="terminal" ref={box} data-testid="terminal" data-size={size} />
           <p class="muted">
             Keys go to the guest while the terminal has focus; Tab and Shift+Tab leave it only with
             the mouse or by closing: <a href={`#/domains/${encodeURIComponent(name)}`}>close</a>.

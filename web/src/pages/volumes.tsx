@@ -1,10 +1,26 @@
-/** Volumes: the list, and create/snapshot/clone/resize/delete with their tasks' progress. */
+/**
+ * Volumes: the list, and create/snapshot/clone/resize/export/unexport/delete with their tasks'
+ * progress (a copy's task moves as the storage host copies), and who may reach each one: allow
+ * or deny MACs or hosts; opening a volume to everyone on the SAN is the admin's call, as the API
+ * says.
+ */
 import { useState } from "preact/hooks";
 import { aoeAddress, bytes, parseSize } from "../format";
 import type { Task, Volume } from "../types";
 import { message, TaskProgress, type PageProps } from "./common";
 
-export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
+type RowAction = "snapshot" | "clone" | "resize" | "export" | "unexport" | "access" | "delete";
+
+/** Who a volume is open to, in words: everyone, the MACs allowed, the running domains' hosts. */
+export function accessText(v: Volume, hostName: (id: string) => string): string {
+  if (!v.exported) return "not exported";
+  if (v.allowEveryone) return "everyone";
+  const parts = [...v.allow, ...v.grants.map((g) => `${hostName(g.hostId)} (running domain)`)];
+  return parts.length > 0 ? parts.join(", ") : "nobody";
+}
+
+export function VolumesPage({ api, data, refresh, canWrite, isAdmin }: PageProps) {
+  const [access, setAccess] = useState<string | null>(null);
   const [tasks, setTasks] = useState<Task[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
@@ -22,7 +38,13 @@ export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
       })
       .catch((err: unknown) => setError(message(err)));
   };
-  const rowAction = (v: Volume, action: "snapshot" | "clone" | "resize" | "delete") => {
+  const rowAction = (v: Volume, action: RowAction) => {
+    if (action === "access") return setAccess(access === v.id ? null : v.id);
+    if (action === "export" || action === "unexport") {
+      if (action === "unexport" && !confirm(`Unexport ${v.name}? Hosts using it lose their disk.`))
+        return;
+      return run(api.exportVolume(v.name, action === "export"));
+    }
     if (action === "delete") {
       if (confirm(`Delete volume ${v.name}? Its data is lost.`)) run(api.deleteVolume(v.name));
       return;
@@ -41,6 +63,10 @@ export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
     if (answer) run(api.copyVolume(v.name, action, answer.trim()));
   };
 
+  const selected = data.volumes.find((v) => v.id === access);
+  // The API takes one task per volume at a time: its buttons wait while one runs.
+  const busy = (v: Volume) =>
+    data.tasks.some((t) => t.subjectId === v.id && (t.state === "queued" || t.state === "running"));
   return (
     <>
       <h1>Volumes</h1>
@@ -84,17 +110,26 @@ export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
                     {v.state}
                   </span>
                 </td>
-                <td>
-                  {!v.exported ? "not exported" : v.allow.length ? v.allow.join(", ") : "everyone"}
-                </td>
+                <td class="wrap">{accessText(v, hostName)}</td>
                 {canWrite && (
                   <td class="row-actions">
-                    {(["snapshot", "clone", "resize", "delete"] as const).map((a) => (
+                    {(
+                      [
+                        "snapshot",
+                        "clone",
+                        "resize",
+                        v.exported ? "unexport" : "export",
+                        "access",
+                        "delete",
+                      ] as const
+                    ).map((a) => (
                       <button
                         type="button"
                         key={a}
                         class={a === "delete" ? "small danger" : "small"}
                         aria-label={`${a} ${v.name}`}
+                        aria-expanded={a === "access" ? access === v.id : undefined}
+                        disabled={a !== "access" && busy(v)}
                         onClick={() => rowAction(v, a)}
                       >
                         {a}
@@ -114,6 +149,16 @@ export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
           </tbody>
         </table>
       </div>
+      {canWrite && selected && (
+        <AccessPanel
+          volume={selected}
+          isAdmin={isAdmin}
+          busy={busy(selected)}
+          hosts={data.hosts.map((h) => h.name)}
+          onChange={(action, who) => run(api.volumeAccess(selected.name, action, who))}
+          onClose={() => setAccess(null)}
+        />
+      )}
       {canWrite && (
         <section aria-labelledby="create-h" class="panel">
           <h2 id="create-h">Create a volume</h2>
@@ -157,5 +202,87 @@ export function VolumesPage({ api, data, refresh, canWrite }: PageProps) {
         </section>
       )}
     </>
+  );
+}
+
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+
+/** Allow or deny MACs and hosts on one volume; "everyone" for admins only (the API's rule). */
+function AccessPanel(props: {
+  volume: Volume;
+  isAdmin: boolean;
+  /** A task of this volume runs: the API would refuse another until it ends. */
+  busy: boolean;
+  hosts: string[];
+  onChange: (
+    action: "allow" | "deny",
+    who: { macs?: string[]; hosts?: string[]; everyone?: boolean },
+  ) => void;
+  onClose: () => void;
+}) {
+  const { volume, isAdmin } = props;
+  const [who, setWho] = useState("");
+  const [everyone, setEveryone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = (action: "allow" | "deny") => {
+    const words = who.split(/[\s,]+/).filter(Boolean);
+    const macs = words.filter((w) => MAC.test(w));
+    const hosts = words.filter((w) => !MAC.test(w));
+    const unknown = hosts.filter((h) => !props.hosts.includes(h));
+    if (unknown.length > 0)
+      return setError(`${unknown.join(", ")}: not a MAC (00:16:3e:00:00:13) nor a host's name`);
+    if (words.length === 0 && !everyone)
+      return setError("name MACs or hosts" + (isAdmin ? ", or choose everyone" : ""));
+    setError(null);
+    props.onChange(action, {
+      ...(macs.length ? { macs } : {}),
+      ...(hosts.length ? { hosts } : {}),
+      ...(everyone ? { everyone: true } : {}),
+    });
+    setWho("");
+    setEveryone(false);
+  };
+  return (
+    <section aria-labelledby="access-h" class="panel" data-testid="access-panel">
+      <h2 id="access-h">Access to {volume.name}</h2>
+      <p class="muted">
+        Allowed now: {volume.allowEveryone ? "everyone" : volume.allow.join(", ") || "nobody"}
+        {volume.grants.length > 0 ? ` · ${volume.grants.length} running domain grant(s)` : ""}
+      </p>
+      <form class="inline" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          MACs or hosts
+          <input
+            value={who}
+            placeholder="00:16:3e:00:00:13 or host1"
+            onInput={(e) => setWho(e.currentTarget.value)}
+          />
+        </label>
+        {isAdmin && (
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={everyone}
+              onChange={(e) => setEveryone(e.currentTarget.checked)}
+            />
+            everyone on the SAN
+          </label>
+        )}
+        <button type="button" disabled={props.busy} onClick={() => submit("allow")}>
+          Allow
+        </button>
+        <button type="button" disabled={props.busy} onClick={() => submit("deny")}>
+          Deny
+        </button>
+        <button type="button" class="quiet" onClick={props.onClose}>
+          Done
+        </button>
+      </form>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }
