@@ -91,6 +91,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
   destroy: { summary: "stop a domain at once", run: lifecycle("destroy") },
   pause: { summary: "pause a domain", run: lifecycle("pause") },
   unpause: { summary: "unpause a domain", run: lifecycle("unpause") },
+  p2v: {
+    summary: "move a running Linux server into a domain on a new volume (over SSH)",
+    run: lazy(
+      () => import("./p2v/p2v.js"),
+      (m) => m.p2vCommand,
+    ),
+  },
   console: {
     summary: "attach to a domain's serial console (^] leaves)",
     run: lazy(

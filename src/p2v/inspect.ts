@@ -19,7 +19,7 @@ export const INSPECT_SCRIPT = [
   "echo @@init; readlink -f /sbin/init; [ -d /run/systemd/system ] && echo systemd-running",
   "echo @@route; ip route show default 2>/dev/null",
   "echo @@boot; ls -1 /boot 2>/dev/null",
-  "echo @@tools; for t in tar rsync; do command -v $t; done",
+  "echo @@tools; for t in tar rsync; do command -v $t; done; tar --version 2>&1 | head -n 1",
   "echo @@end",
 ].join("\n");
 
@@ -35,6 +35,8 @@ export interface SourceFacts {
   primaryInterface: string | undefined;
   bootFiles: string[];
   hasRsync: boolean;
+  /** GNU tar (--acls, --xattrs, --sparse); busybox tar keeps owners, modes and links only. */
+  gnuTar: boolean;
 }
 
 const SECTION = /^@@([a-z]+)$/;
@@ -87,6 +89,7 @@ export function parseFacts(text: string): SourceFacts {
     primaryInterface: route?.[1],
     bootFiles: get("boot"),
     hasRsync: get("tools").some((l) => l.endsWith("/rsync")),
+    gnuTar: get("tools").some((l) => /GNU tar/.test(l)),
   };
 }
 

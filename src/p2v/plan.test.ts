@@ -36,6 +36,7 @@ vmlinuz-6.1.0-18-amd64
 @@tools
 /usr/bin/tar
 /usr/bin/rsync
+tar (GNU tar) 1.34
 @@end
 `;
 
@@ -60,6 +61,8 @@ test("facts and plan: used bytes of the copied file systems, a margin, memory an
   const facts = parseFacts(inspected);
   assert.equal(facts.hostname, "noc");
   assert.equal(facts.init, "sysvinit");
+  assert.equal(facts.gnuTar, true);
+  assert.equal(facts.hasRsync, true);
   assert.equal(facts.primaryInterface, "enp3s0");
   assert.equal(facts.memoryBytes, 2031616 * 1024);
   const plan = planP2v(facts, { name: "noc", hypervisor: "qemu" });
