@@ -178,9 +178,12 @@ export class SshSource {
   }
 
   /** Starts `command` and hands its stdout over; `done` settles with its exit code and stderr. */
-  stream(
-    command: string,
-  ): Promise<{ stdout: Readable; done: Promise<CommandResult>; stop: () => void }> {
+  stream(command: string): Promise<{
+    stdout: Readable;
+    done: Promise<CommandResult>;
+    stop: () => void;
+    stderrSoFar: () => string;
+  }> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
         if (error)
@@ -201,10 +204,18 @@ export class SshSource {
             settled = true;
             settle({ code, stdout: "", stderr: Buffer.concat(err).toString() });
           };
+          // 'exit' (the exit-status request, RFC 4254 6.10) comes whether or not the stream was
+          // read to its end; 'close' waits for that, so it is only the fallback.
+          channel.once("exit", (code: number | null) => finish(code ?? null));
           channel.on("close", finish);
           this.client.once("close", () => finish(null));
         });
-        resolve({ stdout: channel, done, stop: () => channel.close() });
+        resolve({
+          stdout: channel,
+          done,
+          stop: () => channel.close(),
+          stderrSoFar: () => Buffer.concat(err).toString(),
+        });
       });
     });
   }

@@ -22,6 +22,18 @@ export interface CopyOutcome extends CopyProgress {
   changedDuringCopy: boolean;
 }
 
+/** After the local tar read the whole stream, the source's exit status comes at once or never. */
+const REMOTE_EXIT_WAIT_MS = 30_000;
+const REMOTE_LOST_WAIT_MS = 5_000;
+
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 /** Mount points nested in `mount` that are copied on their own (excluded from its pass). */
@@ -68,19 +80,31 @@ export async function tarCopy(
     });
     remote.stdout.pipe(local.stdin);
     local.stdin.on("error", () => remote.stop());
-    const localDone = new Promise<number | null>((resolve) => local.once("close", resolve));
-    const [result, localCode] = await Promise.all([remote.done, localDone]);
-    if (result.code === null || (result.code !== 0 && result.code !== 1))
-      throw new EtherplaneError(
-        "IO_ERROR",
-        `the copy of ${mount.mountPoint} was interrupted (source tar ${result.code === null ? "connection lost" : `exit ${result.code}`}): ${result.stderr.trim().slice(0, 400)}`,
-      );
-    if (result.code === 1) total.changedDuringCopy = true;
-    if (localCode !== 0)
+    const localCode = await new Promise<number | null>((resolve) => local.once("close", resolve));
+    // tar stops at the archive's end marker and may leave the record's padding unread; the
+    // channel reports the source's exit only once its stream is read to the end, so drain it.
+    remote.stdout.resume();
+    if (localCode !== 0) {
+      // A lost connection ends the stream too: say so rather than blame the volume.
+      const lost = await settleWithin(remote.done, REMOTE_LOST_WAIT_MS);
+      remote.stop();
+      if (lost?.code === null)
+        throw new EtherplaneError(
+          "IO_ERROR",
+          `the copy of ${mount.mountPoint} was interrupted (source tar connection lost): ${localErr.trim().slice(0, 400)}`,
+        );
       throw new EtherplaneError(
         /No space left/.test(localErr) ? "OUT_OF_RANGE" : "IO_ERROR",
         `writing ${mount.mountPoint} into the volume failed (tar exit ${localCode}): ${localErr.trim().slice(0, 400)}`,
       );
+    }
+    const result = await settleWithin(remote.done, REMOTE_EXIT_WAIT_MS);
+    if (result === undefined || result.code === null || (result.code !== 0 && result.code !== 1))
+      throw new EtherplaneError(
+        "IO_ERROR",
+        `the copy of ${mount.mountPoint} was interrupted after ${total.bytes} bytes (source tar ${result?.code === undefined || result.code === null ? "connection lost" : `exit ${result.code}`}): ${(result?.stderr ?? remote.stderrSoFar()).trim().slice(0, 400)}`,
+      );
+    if (result.code === 1) total.changedDuringCopy = true;
   }
   return total;
 }

@@ -65,7 +65,8 @@ export function printPlan(
 
 export function printReport(json: boolean, report: P2vReport): void {
   if (json) {
-    printJson({ event: "done", report });
+    // One event per line, like the progress events before it (ndjson).
+    process.stdout.write(`${JSON.stringify({ event: "done", report })}\n`);
     return;
   }
   const copied =

@@ -352,8 +352,13 @@ async function run(input: RunInput): Promise<void> {
     }
     throw error;
   } finally {
+    // rmdir, never a recursive rm: if the unmount failed, the copy is still under it.
     if (mountDir !== undefined)
-      fs.rmSync(mountDir, { recursive: false, force: true, maxRetries: 0 });
+      try {
+        fs.rmdirSync(mountDir);
+      } catch (error) {
+        process.stderr.write(`warning: ${mountDir} left in place: ${errorMessage(error)}\n`);
+      }
   }
   printReport(input.json, report);
 }
