@@ -137,6 +137,9 @@ describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
     ]);
     assert.equal(unreachable.code, 4, unreachable.stderr);
     assert.match(unreachable.stderr, /cannot reach the source root@127\.0\.0\.1:2299/);
+    const noVolume = await p2v("noc", ["--final"]);
+    assert.equal(noVolume.code, 3, noVolume.stderr);
+    assert.match(noVolume.stderr, /--final: there is no volume noc; run the first pass/);
     assert.deepEqual(await volumes(), []);
     assert.equal(source.checksum(), before);
   });
@@ -343,5 +346,10 @@ describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
       );
       assert.match(fs.readFileSync(path.join(root, "etc/inittab"), "utf8"), /ttyS0/);
     });
+    // A first pass again under the same name is refused: the volume is there.
+    const again = await p2v("noc");
+    assert.equal(again.code, 8, again.stderr);
+    assert.match(again.stderr, /bring that copy up to date with --final/);
+    assert.equal((await volumes()).filter((v) => v.name === "noc").length, 1);
   });
 });

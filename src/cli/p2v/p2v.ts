@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { TaskRecord, VolumeRecord } from "../../cluster/model.js";
+import type { DomainRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
 import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { childPath } from "../../foundation/contained-path.js";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
@@ -285,6 +285,11 @@ async function run(input: RunInput): Promise<void> {
     }
   }
   report.device = `e${volume.shelf}.${volume.slot}`;
+  if (final) await refuseRunningDomain(session, plan.name);
+  // ^C or a TERM: cut the SSH connection; the copy then fails and cleans up like any other.
+  const interrupt = () => source.close();
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
   let opened: OpenedVolume | undefined;
   let mountDir: string | undefined;
   let mounted = false;
@@ -352,6 +357,8 @@ async function run(input: RunInput): Promise<void> {
     }
     throw error;
   } finally {
+    process.removeListener("SIGINT", interrupt);
+    process.removeListener("SIGTERM", interrupt);
     // rmdir, never a recursive rm: if the unmount failed, the copy is still under it.
     if (mountDir !== undefined)
       try {
@@ -429,6 +436,22 @@ async function defineDomain(
   report.changes.push(...reply.changes.map((c) => `domain: ${c}`));
   report.warnings.push(...reply.warnings);
   return reply.domain.name;
+}
+
+/** --final writes into the volume: never while its domain runs from it. */
+async function refuseRunningDomain(session: Session, name: string): Promise<void> {
+  const domain = await session.client
+    .request<{ domain: DomainRecord }>("GET", `/api/v1/domains/${enc(name)}`)
+    .then((reply) => reply.domain)
+    .catch((error: unknown) => {
+      if (isEtherplaneError(error, "NOT_FOUND")) return undefined;
+      throw error;
+    });
+  if (domain && domain.desiredState !== "stopped")
+    throw new EtherplaneError(
+      "CONFLICT",
+      `domain ${name} is ${domain.desiredState}: the final pass would write under it; stop it (etherplane shutdown ${name}) and run --final again`,
+    );
 }
 
 async function deleteVolume(session: Session, name: string): Promise<void> {
