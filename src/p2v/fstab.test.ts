@@ -34,6 +34,15 @@ test("fstab: new root by UUID, merged mounts, swap and absent disks commented wi
   assert.match(changes[0] ?? "", /root UUID=1111-aaaa \(ext4\) -> UUID=9999-new \(ext4\)/);
 });
 
+test("a root of another type (btrfs copied as ext4) gets default options", () => {
+  const { text } = rewriteFstab("UUID=a / btrfs subvol=@,compress=zstd 0 0\n", {
+    rootSpec: "UUID=b",
+    rootFsType: "ext4",
+    mergedMountPoints: new Set(),
+  });
+  assert.match(text, /^UUID=b\t\/\text4\tdefaults\t0\t0$/m);
+});
+
 test("fstab without a root line gets one; an already right root is unchanged", () => {
   const added = rewriteFstab("proc /proc proc defaults 0 0", {
     rootSpec: "UUID=x",

@@ -58,7 +58,9 @@ export function rewriteFstab(text: string, context: FstabContext): FstabRewrite 
     if (mountPoint === "/") {
       rootSeen = true;
       const [dump = "0", pass = "1"] = rest;
-      const next = [context.rootSpec, "/", context.rootFsType, options, dump, pass].join("\t");
+      // Another file system type (btrfs -> ext4) cannot take the old one's options (subvol=...).
+      const nextOptions = type === context.rootFsType ? options : "defaults";
+      const next = [context.rootSpec, "/", context.rootFsType, nextOptions, dump, pass].join("\t");
       if (spec === context.rootSpec && type === context.rootFsType) return line;
       changes.push(
         `fstab: root ${spec} (${type}) -> ${context.rootSpec} (${context.rootFsType}), the new volume`,
