@@ -15,6 +15,8 @@ debian_packages=(
   tshark tcpdump                # frame dissection in tests
   procps                        # pkill: test labs end the detached guests and disk bridges they leave
   chromium                      # the web UI's browser tests (headless, driven by playwright-core)
+  openssh-client rsync acl attr # p2v: the --final pass (rsync over ssh), ACL/xattr tools on the copy
+  openssh-server                # p2v tests: the "physical server" is a real sshd
 )
 
 missing=()

@@ -125,6 +125,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
     ),
   },
   unpause: { summary: "unpause a domain", run: lifecycle("unpause") },
+  p2v: {
+    summary: "move a running Linux server into a domain on a new volume (over SSH)",
+    run: lazy(
+      () => import("./p2v/p2v.js"),
+      (m) => m.p2vCommand,
+    ),
+  },
   console: {
     summary: "attach to a domain's serial console (^] leaves)",
     run: lazy(
