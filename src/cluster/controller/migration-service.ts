@@ -20,7 +20,7 @@
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { ObservedMigration } from "../agent-protocol.js";
-import type { DomainRecord, HostRecord, TaskRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostRecord, TaskRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { DomainLifecycle } from "./domain-lifecycle.js";
 import type { DomainService } from "./domain-service.js";
