@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { MIGRATION_UPGRADE } from "../cluster/agent/controller-link.js";
+import { MIGRATION_UPGRADE } from "../cluster/agent-protocol.js";
 import { authorize } from "../cluster/controller/auth-service.js";
 import type { Controller } from "../cluster/controller/controller.js";
 import { EtherplaneError } from "../foundation/errors.js";

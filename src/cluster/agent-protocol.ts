@@ -180,3 +180,6 @@ export interface JoinRequest {
   roles: HostRole[];
   exportInterfaces: string[];
 }
+
+/** The upgrade protocol of a live migration's stream (as etherplane-console for consoles). */
+export const MIGRATION_UPGRADE = "etherplane-migration";

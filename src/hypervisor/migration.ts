@@ -10,7 +10,7 @@
  * So at no point do both copies run.
  */
 import type { Duplex } from "node:stream";
-import type { GuestInfo, GuestSpec } from "./driver.js";
+import type { GuestInfo, GuestSpec } from "./guest.js";
 
 /** What the source reports while it sends (QEMU's query-migrate, xl's progress lines). */
 export interface MigrationProgress {

@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import { ApiClient } from "../../cli/client/api-client.js";
 import { errorFromReply } from "../../cli/client/api-errors.js";
 import { EtherplaneError } from "../../foundation/errors.js";
-import type { AgentStatus, DesiredState } from "../agent-protocol.js";
+import { MIGRATION_UPGRADE, type AgentStatus, type DesiredState } from "../agent-protocol.js";
 import type { AgentService } from "../controller/agent-service.js";
 import type { ConsoleBroker } from "../controller/console-broker.js";
 import type { MigrationBroker } from "../controller/migration-broker.js";
@@ -95,9 +95,6 @@ export class HttpLink implements ControllerLink {
     );
   }
 }
-
-/** The upgrade protocol of a live migration's stream (as etherplane-console for consoles). */
-export const MIGRATION_UPGRADE = "etherplane-migration";
 
 /** An `Upgrade: etherplane-console` request; resolves with the raw connection after 101. */
 export function upgradeToConsole(
