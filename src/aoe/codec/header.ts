@@ -113,6 +113,7 @@ export type DropReason =
   | "not-addressed" // to another shelf.slot, or a broadcast where one is not allowed
   | "masked" // source MAC not in the export's MAC mask list
   | "overloaded" // the request queue is full
+  | "duplicate" // a copy of a write still in flight (same source, tag, sectors): its reply answers
   | "stopping"; // the target is draining before it exits
 
 export function invalid(reason: DropReason): Invalid {
