@@ -10,6 +10,7 @@ import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-d
 import {
   ETH_FRAME_MIN_BYTES,
   writeAtaReplyHeader,
+  AFLAG_WRITE,
   AOE_VERSION,
   ATA_DATA,
   AoeCommand,
@@ -26,7 +27,10 @@ import {
   effectiveLba,
   encodeIdentify,
   isInvalid,
+  isReadCommand,
+  isWriteCommand,
   replyHeader,
+  validateRequestHeader,
   writeHeader,
   type AoeHeader,
   type AtaArgs,
@@ -118,6 +122,11 @@ export class AoeExport implements CommandContext {
       countDrop(this.counters.drops, "bad-version");
       return this.sendAoeError(header, port, AoeError.unsupportedVersion);
     }
+    if (validateRequestHeader(header)?.reason === "bad-flags") {
+      // The E flag, a reserved flag bit or an error byte in a request: refused, not guessed at.
+      countDrop(this.counters.drops, "bad-flags");
+      return this.sendAoeError(header, port, AoeError.badArgument);
+    }
     const message = decodeBody(frame, header);
     if (isInvalid(message)) {
       countDrop(this.counters.drops, message.reason);
@@ -172,6 +181,19 @@ export class AoeExport implements CommandContext {
     const { header, ata } = request;
     if (this.state.reservedAgainst(header))
       return this.sendAoeError(header, port, AoeError.targetReserved);
+    if (directionDisagrees(ata)) {
+      // A WRITE without the W bit, a READ or IDENTIFY with it (AoEr11 3.1: W says data goes to
+      // the device): the initiator is confused about which way the data goes. Aborted.
+      this.counters.ataErrors++;
+      this.counters.directionAborts++;
+      return this.replyAta(
+        header,
+        port,
+        AtaStatus.drdy | AtaStatus.err,
+        AtaErrorBits.abrt,
+        ata.sectorCount,
+      );
+    }
     switch (ata.cmdStatus) {
       case AtaCommand.readSectors:
       case AtaCommand.readSectorsExt:
@@ -461,6 +483,14 @@ export class AoeExport implements CommandContext {
       this.state.settled(),
     );
   }
+}
+
+/** Whether a data command's aflags W bit says the opposite of its opcode's direction. */
+function directionDisagrees(ata: AtaArgs): boolean {
+  const writeBit = (ata.aflags & AFLAG_WRITE) !== 0;
+  if (isWriteCommand(ata.cmdStatus)) return !writeBit;
+  if (isReadCommand(ata.cmdStatus) || ata.cmdStatus === AtaCommand.identifyDevice) return writeBit;
+  return false;
 }
 
 export function settingsOf(config: ExportConfig, bufferCount: number): ExportSettings {

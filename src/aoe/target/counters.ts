@@ -15,6 +15,8 @@ export interface ExportCounters {
   writesOrdered: number;
   /** Copies of writes completed recently, acknowledged without writing again (write-order.ts). */
   writeCopiesAcknowledged: number;
+  /** ATA data commands aborted because the aflags W bit disagreed with the opcode. */
+  directionAborts: number;
   /** ATA requests answered with an error status (I/O failure, out of range, aborted). */
   ataErrors: number;
   /** I/O failures reported by the backing store. */
@@ -38,6 +40,7 @@ export function newExportCounters(): ExportCounters {
     ioCalls: 0,
     writesOrdered: 0,
     writeCopiesAcknowledged: 0,
+    directionAborts: 0,
     ataErrors: 0,
     ioErrors: 0,
     aoeErrors: 0,
