@@ -30,7 +30,7 @@ interface Target {
   command: string;
 }
 
-function targets(stateDir: string): Target[] {
+function targets(stateDir: string, aoebench: string): Target[] {
   const profile = profileDir ? `--cpu-prof --cpu-prof-dir ${path.resolve(profileDir)} ` : "";
   const all: Target[] = [
     {
@@ -40,7 +40,7 @@ function targets(stateDir: string): Target[] {
     { label: "vblade", command: `vblade -b ${window} 1 0 $IF $IMG` },
     {
       label: "responder",
-      command: `${env("AOEBENCH_BUILD_DIR", "/tmp")}/aoebench responder $IF $IMG -b ${window}`,
+      command: `${aoebench} responder $IF $IMG -b ${window}`,
     },
   ];
   const wanted = env("BENCH_TARGETS", "etherplane,vblade,responder").split(",");
@@ -128,10 +128,15 @@ function report(runs: Run[]): string {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run as root: it makes namespaces and raw sockets");
-  const script = path.join(aoebenchDir, "bench-target.sh");
-  if (!fs.existsSync(script))
-    throw new Error(`${script} not found: set AOEBENCH_DIR to the folder of aoebench's sources`);
+  for (const file of ["bench-target.sh", "aoebench.c"])
+    if (!fs.existsSync(path.join(aoebenchDir, file)))
+      throw new Error(`${aoebenchDir}/${file} not found: set AOEBENCH_DIR to aoebench's folder`);
+  // The shared folder stays read-only (root could write there): the script and the source are
+  // copied to a work folder, where the script builds aoebench next to itself.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "ep-bench-target-"));
+  for (const file of ["bench-target.sh", "aoebench.c"])
+    fs.copyFileSync(path.join(aoebenchDir, file), path.join(work, file));
+  const script = path.join(work, "bench-target.sh");
   const raw = path.join(work, "runs.tsv");
   const args = [
     "--storage",
@@ -155,7 +160,7 @@ async function main(): Promise<void> {
     "--raw",
     raw,
   ];
-  for (const t of targets(path.join(work, "state")))
+  for (const t of targets(path.join(work, "state"), path.join(work, "aoebench")))
     args.push("--label", t.label, "--target", t.command);
   process.stdout.write(`bench-target.sh ${args.join(" ")}\n`);
   const code = await new Promise<number | null>((resolve, reject) => {
