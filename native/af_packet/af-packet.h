@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 
 #include <node_api.h>
@@ -68,6 +69,18 @@ enum {
   ERROR_MESSAGE_BYTES = 512,
 };
 
+/* What the kernel says about each received frame, packed in one uint32 for JavaScript (the
+ * `infos` array): bits 0-7 sll_pkttype (PACKET_HOST 0, PACKET_BROADCAST 1, PACKET_MULTICAST 2,
+ * PACKET_OTHERHOST 3: packet(7)), bit 8 set when the frame carried an 802.1Q tag the kernel
+ * stripped (TP_STATUS_VLAN_VALID in PACKET_AUXDATA), bit 9 set when the kernel handed the frame
+ * to another interface stacked on ours (sll_ifindex: e.g. a VLAN interface eth0.100, which
+ * untags it), bits 16-31 the tag's TCI. */
+enum {
+  FRAME_INFO_VLAN = 1 << 8,
+  FRAME_INFO_UPPER_INTERFACE = 1 << 9,
+  FRAME_INFO_TCI_SHIFT = 16,
+};
+
 typedef struct {
   uint64_t frames_received;
   uint64_t frames_sent;
@@ -103,6 +116,7 @@ typedef struct {
   napi_ref on_writable;
   napi_ref lengths_ref;
   uint32_t *lengths;
+  uint32_t *infos; /* frame infos of the batch, in the same ArrayBuffer after the lengths */
   napi_async_context async_context;
   /* A batch buffer that recvmmsg left empty (EAGAIN), kept for the next receive. */
   napi_ref spare_ref;
@@ -121,10 +135,15 @@ typedef struct {
   int64_t native_bytes;
   struct mmsghdr *recv_msgs;
   struct iovec *recv_iovs;
+  struct sockaddr_ll *recv_addrs; /* the sender's address and sll_pkttype of each frame */
+  uint8_t *recv_control;          /* RECV_CONTROL_BYTES per frame: PACKET_AUXDATA */
   struct mmsghdr *send_msgs;
   struct iovec *send_iovs;
   Counters counters;
 } Socket;
+
+/* Control bytes per received frame: one PACKET_AUXDATA message. */
+#define RECV_CONTROL_BYTES CMSG_SPACE(sizeof(struct tpacket_auxdata))
 
 /* ---- Errors (errors.c) -------------------------------------------------------------------- */
 

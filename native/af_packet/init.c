@@ -3,10 +3,12 @@
  *
  * JavaScript interface (all synchronous; af-packet.ts is the only caller):
  *   open(ifname, ethertype, netnsPath | null, batchFrames, receiveBufferBytes,
- *        onFrames(buffer, count, slotBytes), onWritable()) -> { handle, lengths: Uint32Array }
+ *        onFrames(buffer, count, slotBytes), onWritable())
+ *       -> { handle, lengths: Uint32Array, infos: Uint32Array }
  *     Frame i of a batch is buffer[i * slotBytes, i * slotBytes + lengths[i]); a length of 0
- *     marks a frame dropped because it did not fit its slot. `lengths` is shared and rewritten
- *     before every onFrames call.
+ *     marks a frame dropped because it did not fit its slot. infos[i] packs its packet type,
+ *     stripped 802.1Q tag and whether it came through a stacked interface (af-packet.h). Both
+ *     arrays are shared (one ArrayBuffer) and rewritten before every onFrames call.
  *   startReceiving(handle)           start polling for frames (after the handler is set)
  *   send(handle, frames, start) -> n frames[start .. start + n) were taken by the kernel or
  *                                    rejected by it (counted in sendErrors)

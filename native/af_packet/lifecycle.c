@@ -59,6 +59,7 @@ void release_js(Socket *s) {
   s->spare_data = NULL;
   delete_ref(s->env, &s->lengths_ref);
   s->lengths = NULL;
+  s->infos = NULL;
   if (s->async_context != NULL) {
     NAPI_CHECK(napi_async_destroy(s->env, s->async_context));
     s->async_context = NULL;
@@ -70,6 +71,8 @@ void release_js(Socket *s) {
 void free_socket(Socket *s) {
   free(s->recv_msgs);
   free(s->recv_iovs);
+  free(s->recv_addrs);
+  free(s->recv_control);
   free(s->send_msgs);
   free(s->send_iovs);
   free(s);

@@ -61,6 +61,11 @@ static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, Open
   if (setsockopt(s->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0) {
     return open_failed(e, errno, "setsockopt(PACKET_IGNORE_OUTGOING)");
   }
+  /* The 802.1Q tag the kernel strips from a received frame is only reported here (packet(7)):
+   * without it a tagged frame looks untagged, and a target on a trunk would answer every VLAN. */
+  if (setsockopt(s->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
+    return open_failed(e, errno, "setsockopt(PACKET_AUXDATA)");
+  }
   if (!set_buffer_bytes(s->fd, SO_RCVBUFFORCE, SO_RCVBUF, buffers->receive)) {
     return open_failed(e, errno, "setsockopt(SO_RCVBUF)");
   }
@@ -185,11 +190,14 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   memcpy(s->ifname, ifname, ifname_len + 1);
   s->recv_msgs = calloc(batch_frames, sizeof *s->recv_msgs);
   s->recv_iovs = calloc(batch_frames, sizeof *s->recv_iovs);
+  s->recv_addrs = calloc(batch_frames, sizeof *s->recv_addrs);
+  s->recv_control = calloc(batch_frames, RECV_CONTROL_BYTES);
   s->send_msgs = calloc(SEND_CHUNK_FRAMES, sizeof *s->send_msgs);
   s->send_iovs = calloc(SEND_CHUNK_FRAMES, sizeof *s->send_iovs);
   s->poll = malloc(sizeof *s->poll);
   s->retry_timer = malloc(sizeof *s->retry_timer);
-  if (s->recv_msgs == NULL || s->recv_iovs == NULL || s->send_msgs == NULL ||
+  if (s->recv_msgs == NULL || s->recv_iovs == NULL || s->recv_addrs == NULL ||
+      s->recv_control == NULL || s->send_msgs == NULL ||
       s->send_iovs == NULL || s->poll == NULL || s->retry_timer == NULL) {
     free(s->poll);
     free(s->retry_timer);
@@ -222,7 +230,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->retry_timer->data = s;
 
   /* From here on the handle's finalizer owns `s`; failures close the socket and throw. */
-  napi_value handle, resource, name, lengths_buffer, lengths, result;
+  napi_value handle, resource, name, lengths_buffer, lengths, infos, result;
   if (napi_create_external(env, s, finalize_socket, NULL, &handle) != napi_ok) {
     shutdown_io(s, false);
     free_socket(s);
@@ -231,7 +239,9 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   }
   void *lengths_data = NULL;
   const int64_t native_bytes =
-      (int64_t)(sizeof *s + batch_frames * (sizeof *s->recv_msgs + sizeof *s->recv_iovs) +
+      (int64_t)(sizeof *s +
+                batch_frames * (sizeof *s->recv_msgs + sizeof *s->recv_iovs +
+                                sizeof *s->recv_addrs + RECV_CONTROL_BYTES) +
                 SEND_CHUNK_FRAMES * (sizeof *s->send_msgs + sizeof *s->send_iovs));
   int64_t adjusted = 0;
   bool ok = napi_adjust_external_memory(env, native_bytes, &adjusted) == napi_ok;
@@ -244,14 +254,18 @@ napi_value js_open(napi_env env, napi_callback_info info) {
       napi_create_string_utf8(env, "af_packet", NAPI_AUTO_LENGTH, &name) == napi_ok &&
       napi_async_init(env, resource, name, &s->async_context) == napi_ok &&
       /* An ArrayBuffer's backing store never moves, so the pointer stays valid. */
-      napi_create_arraybuffer(env, batch_frames * sizeof(uint32_t), &lengths_data,
+      /* lengths[batch_frames], then infos[batch_frames] */
+      napi_create_arraybuffer(env, 2 * batch_frames * sizeof(uint32_t), &lengths_data,
                               &lengths_buffer) == napi_ok &&
       napi_create_reference(env, lengths_buffer, 1, &s->lengths_ref) == napi_ok &&
       napi_create_typedarray(env, napi_uint32_array, batch_frames, lengths_buffer, 0,
                              &lengths) == napi_ok &&
+      napi_create_typedarray(env, napi_uint32_array, batch_frames, lengths_buffer,
+                             batch_frames * sizeof(uint32_t), &infos) == napi_ok &&
       napi_create_object(env, &result) == napi_ok &&
       napi_set_named_property(env, result, "handle", handle) == napi_ok &&
-      napi_set_named_property(env, result, "lengths", lengths) == napi_ok;
+      napi_set_named_property(env, result, "lengths", lengths) == napi_ok &&
+      napi_set_named_property(env, result, "infos", infos) == napi_ok;
   if (!ok) {
     throw_napi_failure(env, "creating the socket's JavaScript state");
     shutdown_io(s, true);
@@ -259,5 +273,6 @@ napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->lengths = lengths_data;
+  s->infos = (uint32_t *)lengths_data + batch_frames;
   return result;
 }

@@ -46,6 +46,27 @@ static void keep_spare_buffer(Socket *s, napi_value buffer, void *data, size_t b
   s->spare_bytes = bytes;
 }
 
+/* The frame's packet type and stripped 802.1Q tag, packed as af-packet.h describes. */
+static uint32_t frame_info(const Socket *s, const struct mmsghdr *m) {
+  const struct sockaddr_ll *from = m->msg_hdr.msg_name;
+  uint32_t info = from->sll_pkttype & 0xff;
+  /* A socket bound to an interface also gets the frames the kernel passes on to a VLAN interface
+   * on top of it, untagged, with that interface's index (packet_rcv: skb->dev, not orig_dev). */
+  if (from->sll_ifindex != s->ifindex) info |= FRAME_INFO_UPPER_INTERFACE;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c != NULL;
+       c = CMSG_NXTHDR((struct msghdr *)&m->msg_hdr, c)) {
+    if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
+        c->cmsg_len < CMSG_LEN(sizeof(struct tpacket_auxdata)))
+      continue;
+    struct tpacket_auxdata aux;
+    memcpy(&aux, CMSG_DATA(c), sizeof aux);
+    /* TP_STATUS_VLAN_VALID: a tag was there even when its TCI is 0 (Linux 3.0). */
+    if ((aux.tp_status & TP_STATUS_VLAN_VALID) != 0 || aux.tp_vlan_tci != 0)
+      info |= FRAME_INFO_VLAN | ((uint32_t)aux.tp_vlan_tci << FRAME_INFO_TCI_SHIFT);
+  }
+  return info;
+}
+
 /* Reads one batch. Returns the number of frames read (0 when the socket is drained). */
 static int receive_batch(Socket *s, uint32_t frames_max) {
   napi_env env = s->env;
@@ -60,6 +81,10 @@ static int receive_batch(Socket *s, uint32_t frames_max) {
     memset(&s->recv_msgs[i], 0, sizeof s->recv_msgs[i]);
     s->recv_msgs[i].msg_hdr.msg_iov = &s->recv_iovs[i];
     s->recv_msgs[i].msg_hdr.msg_iovlen = 1;
+    s->recv_msgs[i].msg_hdr.msg_name = &s->recv_addrs[i];
+    s->recv_msgs[i].msg_hdr.msg_namelen = sizeof s->recv_addrs[i];
+    s->recv_msgs[i].msg_hdr.msg_control = s->recv_control + (size_t)i * RECV_CONTROL_BYTES;
+    s->recv_msgs[i].msg_hdr.msg_controllen = RECV_CONTROL_BYTES;
   }
   int n = -1;
   for (int attempt = 0; attempt < EINTR_RETRIES_MAX; attempt++) {
@@ -84,6 +109,7 @@ static int receive_batch(Socket *s, uint32_t frames_max) {
       s->lengths[i] = m->msg_len;
       s->counters.frames_received += 1;
     }
+    s->infos[i] = frame_info(s, m);
   }
   napi_value argv[3];
   argv[0] = buffer;

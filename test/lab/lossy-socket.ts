@@ -3,7 +3,11 @@
  * probabilities, in both directions, so retransmission and idempotence are tested on purpose and
  * a failure replays from its seed. (This kernel has no netem qdisc to do it on the veth.)
  */
-import type { RawSocket, RawSocketStats } from "../../src/net/raw-socket/raw-socket.js";
+import type {
+  FramesHandler,
+  RawSocket,
+  RawSocketStats,
+} from "../../src/net/raw-socket/raw-socket.js";
 
 export interface LossOptions {
   seed: number;
@@ -65,10 +69,11 @@ export class LossySocket implements RawSocket {
   mtu(): number {
     return this.inner.mtu();
   }
-  onFrames(handler: (frames: Buffer[]) => void): void {
+  onFrames(handler: FramesHandler): void {
     this.inner.onFrames((frames) => {
       const kept = this.mangle(frames);
-      if (kept.length > 0) handler(kept);
+      // Loss and duplication move frames around: each one is reported as addressed to this host.
+      if (kept.length > 0) handler(kept, new Uint32Array(kept.length));
     });
   }
   send(frames: readonly Buffer[]): boolean {

@@ -3,16 +3,27 @@
  * with a per-interface MTU and seeded faults (loss, duplication, reordering, delay, partitions).
  * It behaves like a switch: a unicast frame reaches the socket with that MAC, a broadcast or
  * multicast frame every other socket; a socket gets only frames of the ethertype it is bound to.
+ * With `flood` set it is a switch that floods unicast (or a hub): every socket also gets frames
+ * for other stations, marked PacketType.otherHost as the kernel does. An 802.1Q tag is stripped
+ * on arrival and reported in the frame's info, as PACKET_AUXDATA does.
  * Everything random comes from one SeededRandom, so a run replays from its seed.
  */
 import { EtherplaneError } from "../../src/foundation/errors.js";
 import type { SimClock } from "../../src/foundation/sim-clock.js";
-import type { RawSocket, RawSocketStats } from "../../src/net/raw-socket/raw-socket.js";
+import {
+  frameInfo,
+  PacketType,
+  type FramesHandler,
+  type RawSocket,
+  type RawSocketStats,
+} from "../../src/net/raw-socket/raw-socket.js";
 import type { SeededRandom } from "./random.js";
 
 /** Destination MAC, source MAC, ethertype. */
 const ETHERNET_HEADER_BYTES = 14;
 const ETH_TYPE = 12;
+const ETHERTYPE_VLAN = 0x8100;
+const VLAN_TAG_BYTES = 4;
 /** Frames a socket's receive buffer holds before a handler is set; more are kernelDrops. */
 export const SIM_RECEIVE_QUEUE_FRAMES_MAX = 4096;
 /** Frames handed to a handler at once, as the AF_PACKET adapter's default batch. */
@@ -76,6 +87,8 @@ export class SimSegment {
   private groups = new Map<SimRawSocket, number>();
   private readonly taps: Tap[] = [];
   private nextMac = 1;
+  /** Unicast frames reach every socket (those for other stations as PacketType.otherHost). */
+  flood = false;
 
   constructor(
     readonly clock: SimClock,
@@ -134,20 +147,40 @@ export class SimSegment {
       for (const tap of this.taps) tap(frame, from);
       if (frame.length < ETHERNET_HEADER_BYTES) continue;
       const group = (frame[0] as number) & 1; // broadcast and multicast
-      const ethertype = frame.readUInt16BE(ETH_TYPE);
+      let ethertype = frame.readUInt16BE(ETH_TYPE);
+      let tci: number | undefined;
+      let arriving = frame;
+      if (ethertype === ETHERTYPE_VLAN && frame.length >= ETHERNET_HEADER_BYTES + VLAN_TAG_BYTES) {
+        // The receiving kernel strips the tag (skb_vlan_untag) and reports it in auxdata.
+        tci = frame.readUInt16BE(ETH_TYPE + 2);
+        ethertype = frame.readUInt16BE(ETH_TYPE + VLAN_TAG_BYTES);
+        arriving = Buffer.concat([
+          frame.subarray(0, ETH_TYPE),
+          frame.subarray(ETH_TYPE + VLAN_TAG_BYTES),
+        ]);
+      }
+      const broadcast = group && frame.subarray(0, 6).every((b) => b === 0xff);
       for (const to of this.sockets) {
         if (to === from || to.closed || to.ethertype !== ethertype) continue;
-        if (!group && !frame.subarray(0, 6).equals(to.mac)) continue;
+        const mine = !group && frame.subarray(0, 6).equals(to.mac);
+        if (!group && !mine && !this.flood) continue;
         if (this.separated(from, to)) {
           this.counters.partitioned++;
           continue;
         }
-        this.schedule(frame, to);
+        const type = broadcast
+          ? PacketType.broadcast
+          : group
+            ? PacketType.multicast
+            : mine
+              ? PacketType.host
+              : PacketType.otherHost;
+        this.schedule(arriving, to, frameInfo(type, tci));
       }
     }
   }
 
-  private schedule(frame: Buffer, to: SimRawSocket): void {
+  private schedule(frame: Buffer, to: SimRawSocket, info: number): void {
     const f = this.faults;
     if (this.random.chance(f.lossRate)) {
       this.counters.lost++;
@@ -158,14 +191,14 @@ export class SimSegment {
       // Held back long enough for frames sent after it to overtake it.
       this.counters.reordered++;
       delayMs += f.delayMs + f.jitterMs + this.random.float() * (1 + 4 * f.delayMs);
-      to.arriveAfter(frame, delayMs);
+      to.arriveAfter(frame, info, delayMs);
     } else {
       // Jitter varies the delay but, as on a real link, never the order of a receiver's frames.
-      to.arriveInOrder(frame, delayMs);
+      to.arriveInOrder(frame, info, delayMs);
     }
     if (this.random.chance(f.duplicateRate)) {
       this.counters.duplicated++;
-      to.arriveAfter(frame, delayMs + this.random.float() * (1 + 2 * f.delayMs));
+      to.arriveAfter(frame, info, delayMs + this.random.float() * (1 + 2 * f.delayMs));
     }
   }
 
@@ -174,6 +207,12 @@ export class SimSegment {
     this.sockets.delete(socket);
     this.groups.delete(socket);
   }
+}
+
+/** Frames with their infos (raw-socket.ts frameInfo), index by index. */
+interface Arrival {
+  frames: Buffer[];
+  infos: number[];
 }
 
 export class SimRawSocket implements RawSocket {
@@ -185,11 +224,11 @@ export class SimRawSocket implements RawSocket {
   kernelDrops = 0;
   sendErrors = 0;
   private mtuBytes: number;
-  private handler: ((frames: Buffer[]) => void) | undefined;
-  /** Frames arrived before a handler was set (the kernel's receive buffer). */
-  private queued: Buffer[] = [];
+  private handler: FramesHandler | undefined;
+  /** Frames arrived before a handler was set (the kernel's receive buffer), with their infos. */
+  private queued: Arrival = { frames: [], infos: [] };
   /** Frames arriving at the same virtual time are delivered as one batch. */
-  private readonly arriving = new Map<number, Buffer[]>();
+  private readonly arriving = new Map<number, Arrival>();
   private lastInOrderMs = 0;
 
   constructor(
@@ -213,15 +252,15 @@ export class SimRawSocket implements RawSocket {
     this.mtuBytes = mtu;
   }
 
-  onFrames(handler: (frames: Buffer[]) => void): void {
+  onFrames(handler: FramesHandler): void {
     this.checkOpen("onFrames");
     if (this.handler)
       throw new EtherplaneError("INVALID_ARGUMENT", `${this.ifname}: onFrames handler already set`);
     this.handler = handler;
-    if (this.queued.length > 0) {
-      const frames = this.queued;
-      this.queued = [];
-      this.segment.clock.setTimeout(() => this.deliver(frames), 0);
+    if (this.queued.frames.length > 0) {
+      const queued = this.queued;
+      this.queued = { frames: [], infos: [] };
+      this.segment.clock.setTimeout(() => this.deliver(queued), 0);
     }
   }
 
@@ -235,51 +274,54 @@ export class SimRawSocket implements RawSocket {
   }
 
   /** @internal Arrival after `delayMs`, but not before the last in-order arrival. */
-  arriveInOrder(frame: Buffer, delayMs: number): void {
+  arriveInOrder(frame: Buffer, info: number, delayMs: number): void {
     const clock = this.segment.clock;
     const atMs = Math.max(clock.nowMs() + delayMs, this.lastInOrderMs);
     this.lastInOrderMs = atMs;
-    this.arriveAfter(frame, atMs - clock.nowMs());
+    this.arriveAfter(frame, info, atMs - clock.nowMs());
   }
 
   /** @internal */
-  arriveAfter(frame: Buffer, delayMs: number): void {
+  arriveAfter(frame: Buffer, info: number, delayMs: number): void {
     const atMs = this.segment.clock.nowMs() + delayMs;
     const batch = this.arriving.get(atMs);
     if (batch) {
-      batch.push(frame);
+      batch.frames.push(frame);
+      batch.infos.push(info);
       return;
     }
-    this.arriving.set(atMs, [frame]);
+    this.arriving.set(atMs, { frames: [frame], infos: [info] });
     this.segment.clock.setTimeout(() => {
-      const frames = this.arriving.get(atMs) ?? [];
+      const arrived = this.arriving.get(atMs) ?? { frames: [], infos: [] };
       this.arriving.delete(atMs);
-      this.deliver(frames);
+      this.deliver(arrived);
     }, delayMs);
   }
 
-  private deliver(frames: Buffer[]): void {
+  private deliver(arrived: Arrival): void {
     if (this.closed) return;
-    const kept: Buffer[] = [];
-    for (const frame of frames) {
+    const kept: Arrival = { frames: [], infos: [] };
+    arrived.frames.forEach((frame, i) => {
       if (frame.length > this.mtuBytes + ETHERNET_HEADER_BYTES) {
         this.segment.counters.oversize++;
-        continue;
+        return;
       }
-      kept.push(frame);
-    }
+      kept.frames.push(frame);
+      kept.infos.push(arrived.infos[i] ?? 0);
+    });
     if (!this.handler) {
-      const room = SIM_RECEIVE_QUEUE_FRAMES_MAX - this.queued.length;
-      this.queued.push(...kept.slice(0, room));
-      this.kernelDrops += Math.max(0, kept.length - room);
+      const room = SIM_RECEIVE_QUEUE_FRAMES_MAX - this.queued.frames.length;
+      this.queued.frames.push(...kept.frames.slice(0, room));
+      this.queued.infos.push(...kept.infos.slice(0, room));
+      this.kernelDrops += Math.max(0, kept.frames.length - room);
       return;
     }
-    for (let i = 0; i < kept.length; i += SIM_RECEIVE_BATCH_FRAMES) {
+    for (let i = 0; i < kept.frames.length; i += SIM_RECEIVE_BATCH_FRAMES) {
       if (this.closed) return;
-      const batch = kept.slice(i, i + SIM_RECEIVE_BATCH_FRAMES);
+      const batch = kept.frames.slice(i, i + SIM_RECEIVE_BATCH_FRAMES);
       this.framesReceived += batch.length;
       this.segment.counters.delivered += batch.length;
-      this.handler(batch);
+      this.handler(batch, kept.infos.slice(i, i + SIM_RECEIVE_BATCH_FRAMES));
     }
   }
 
@@ -295,7 +337,7 @@ export class SimRawSocket implements RawSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queued = [];
+    this.queued = { frames: [], infos: [] };
     this.segment.detach(this);
   }
 

@@ -247,7 +247,7 @@ describe("hostile frames", () => {
     assert.deepEqual(validateRequestHeader(header()), { ok: false, reason: "bad-source" });
   });
 
-  test("reserved bits set change nothing the codec reports", () => {
+  test("reserved bits set change nothing the codec decodes, but validation refuses the flags", () => {
     const frame = fixture("initiator-read-ext");
     const clean = decoded(Buffer.from(frame));
     frame[14] = (frame[14] as number) | 0x03; // reserved flag bits
@@ -256,7 +256,22 @@ describe("hostile frames", () => {
     assert.ok(clean.command === AoeCommand.ata && dirty.command === AoeCommand.ata);
     if (clean.command !== AoeCommand.ata || dirty.command !== AoeCommand.ata) return;
     assert.deepEqual(dirty.ata, clean.ata);
-    assert.equal(validateRequestHeader(dirty.header), undefined);
+    assert.equal(validateRequestHeader(clean.header), undefined);
+    // Issue 13: a request with reserved flag bits, the E flag or an error byte is refused.
+    assert.deepEqual(validateRequestHeader(dirty.header), { ok: false, reason: "bad-flags" });
+    frame[14] = 0x10 | 0x04; // version 1, E flag
+    assert.deepEqual(validateRequestHeader(decoded(frame).header), {
+      ok: false,
+      reason: "bad-flags",
+    });
+    frame[14] = 0x10;
+    frame[15] = 1; // error byte
+    assert.deepEqual(validateRequestHeader(decoded(frame).header), {
+      ok: false,
+      reason: "bad-flags",
+    });
+    frame[15] = 0;
+    assert.equal(validateRequestHeader(decoded(frame).header), undefined);
   });
 
   test("unknown commands and other ethertypes are named", () => {

@@ -25,9 +25,10 @@ export const AOE_HEADER_BYTES = 24;
 export const AOE_ETHERTYPE = 0x88a2;
 export const AOE_VERSION = 1;
 
-/** Flags in the low nibble of byte 14. */
+/** Flags in the low nibble of byte 14 (AoEr11 2.1: R, E, then two reserved bits that are 0). */
 export const AOE_FLAG_RESPONSE = 0x08;
 export const AOE_FLAG_ERROR = 0x04;
+export const AOE_FLAGS_RESERVED = 0x03;
 
 /** Broadcast addresses: shelf 0xFFFF, slot 0xFF (AoEr11 2.3, 2.4). */
 export const AOE_SHELF_BROADCAST = 0xffff;
@@ -113,6 +114,10 @@ export type DropReason =
   | "not-addressed" // to another shelf.slot, or a broadcast where one is not allowed
   | "masked" // source MAC not in the export's MAC mask list
   | "overloaded" // the request queue is full
+  | "bad-flags" // a request with the E flag, a reserved flag bit or a non-zero error byte
+  | "other-host" // sent to another station's MAC (a flooding switch, promiscuous mode)
+  | "vlan-tagged" // carried an 802.1Q tag: it belongs to a VLAN this target does not serve
+  | "duplicate" // a copy of a write still in flight (same source, tag, sectors): its reply answers
   | "stopping"; // the target is draining before it exits
 
 export function invalid(reason: DropReason): Invalid {

@@ -5,7 +5,9 @@
 import { decodeAtaRequest, type AtaRequest } from "./ata.js";
 import { decodeConfig, type ConfigMessage } from "./config.js";
 import {
+  AOE_FLAG_ERROR,
   AOE_FLAG_RESPONSE,
+  AOE_FLAGS_RESERVED,
   AOE_VERSION,
   AoeCommand,
   ETH_SRC,
@@ -53,13 +55,17 @@ export function decodeFrame(frame: Buffer): AoeMessage | Invalid {
 }
 
 /**
- * Checks a request header before it is acted on (AoEr11 section 2, the header: the R flag, the version):
- * not a response, from a unicast source, version 1. A bad version is reported separately so the
- * target can answer error 5 (unsupported version) instead of dropping.
+ * Checks a request header before it is acted on (AoEr11 section 2, the header):
+ * not a response, from a unicast source, version 1, no error flag, reserved flag bit or error
+ * byte (AoEr11 2.1: an initiator sets none of them in a request). "bad-version" and "bad-flags"
+ * are reported apart so that the target can answer error 5 (unsupported version) or error 2 (bad
+ * argument) where a reply is due, instead of dropping.
  */
 export function validateRequestHeader(header: AoeHeader): Invalid | undefined {
   if ((header.flags & AOE_FLAG_RESPONSE) !== 0) return invalid("response");
   if (!isUnicastMac(header.frame, ETH_SRC)) return invalid("bad-source");
   if (header.version !== AOE_VERSION) return invalid("bad-version");
+  if ((header.flags & (AOE_FLAG_ERROR | AOE_FLAGS_RESERVED)) !== 0 || header.error !== 0)
+    return invalid("bad-flags");
   return undefined;
 }

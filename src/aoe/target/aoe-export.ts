@@ -10,6 +10,7 @@ import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-d
 import {
   ETH_FRAME_MIN_BYTES,
   writeAtaReplyHeader,
+  AFLAG_WRITE,
   AOE_VERSION,
   ATA_DATA,
   AoeCommand,
@@ -26,7 +27,10 @@ import {
   effectiveLba,
   encodeIdentify,
   isInvalid,
+  isReadCommand,
+  isWriteCommand,
   replyHeader,
+  validateRequestHeader,
   writeHeader,
   type AoeHeader,
   type AtaArgs,
@@ -47,13 +51,14 @@ import {
 } from "./management-commands.js";
 import { PersistedExportState } from "./persisted-state.js";
 import type { ExportSettings, Port } from "./port.js";
+import { sourceKey, WriteOrder, type OrderedWrite } from "./write-order.js";
 
 export type { ExportSettings, Port } from "./port.js";
 
 const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
 /** A read or write admitted from the current batch, waiting for `endBatch`. */
-interface PendingIo extends Extent {
+interface PendingIo extends Extent, OrderedWrite {
   header: AoeHeader;
   ata: AtaArgs;
   port: Port;
@@ -68,6 +73,7 @@ export class AoeExport implements CommandContext {
   readonly state: PersistedExportState;
   private readonly identify: Buffer;
   private readonly groupCommit: GroupCommit;
+  private readonly writeOrder = new WriteOrder<PendingIo>();
   private drained: Array<() => void> = [];
   private batch: PendingIo[] = [];
   private ioErrorLoggedAtMs = 0;
@@ -115,6 +121,11 @@ export class AoeExport implements CommandContext {
     if (header.version !== AOE_VERSION) {
       countDrop(this.counters.drops, "bad-version");
       return this.sendAoeError(header, port, AoeError.unsupportedVersion);
+    }
+    if (validateRequestHeader(header)?.reason === "bad-flags") {
+      // The E flag, a reserved flag bit or an error byte in a request: refused, not guessed at.
+      countDrop(this.counters.drops, "bad-flags");
+      return this.sendAoeError(header, port, AoeError.badArgument);
     }
     const message = decodeBody(frame, header);
     if (isInvalid(message)) {
@@ -170,6 +181,19 @@ export class AoeExport implements CommandContext {
     const { header, ata } = request;
     if (this.state.reservedAgainst(header))
       return this.sendAoeError(header, port, AoeError.targetReserved);
+    if (directionDisagrees(ata)) {
+      // A WRITE without the W bit, a READ or IDENTIFY with it (AoEr11 3.1: W says data goes to
+      // the device): the initiator is confused about which way the data goes. Aborted.
+      this.counters.ataErrors++;
+      this.counters.directionAborts++;
+      return this.replyAta(
+        header,
+        port,
+        AtaStatus.drdy | AtaStatus.err,
+        AtaErrorBits.abrt,
+        ata.sectorCount,
+      );
+    }
     switch (ata.cmdStatus) {
       case AtaCommand.readSectors:
       case AtaCommand.readSectorsExt:
@@ -252,6 +276,9 @@ export class AoeExport implements CommandContext {
       ata,
       port,
       offset: range.offset,
+      bytes: range.bytes,
+      tag: 0,
+      source: 0,
       data: frame.subarray(ATA_DATA, ATA_DATA + range.bytes),
       frame,
     });
@@ -278,6 +305,9 @@ export class AoeExport implements CommandContext {
       ata,
       port,
       offset: range.offset,
+      bytes: range.bytes,
+      tag: header.tag,
+      source: sourceKey(header.frame),
       data: data.subarray(0, range.bytes),
     });
   }
@@ -290,12 +320,41 @@ export class AoeExport implements CommandContext {
   /**
    * Issues the reads and writes collected from one received batch: requests for adjacent sectors
    * become one preadv/pwritev (a sequential stream of 1 KiB frames costs one system call per batch
-   * instead of one per frame).
+   * instead of one per frame). Writes pass the export's write order first, in arrival order.
    */
   endBatch(): void {
     const ios = this.batch;
     if (ios.length === 0) return;
     this.batch = [];
+    const ready: PendingIo[] = [];
+    for (const io of ios) {
+      if (!io.write) {
+        ready.push(io);
+        continue;
+      }
+      switch (this.writeOrder.admit(io)) {
+        case "issue":
+          ready.push(io);
+          break;
+        case "wait":
+          this.counters.writesOrdered++;
+          break;
+        case "in-flight-copy":
+          countDrop(this.counters.drops, "duplicate");
+          this.release();
+          break;
+        case "done-copy":
+          this.counters.writeCopiesAcknowledged++;
+          this.replyAta(io.header, io.port, AtaStatus.drdy, 0, io.ata.sectorCount);
+          this.release();
+          break;
+      }
+    }
+    this.issueRuns(ready);
+  }
+
+  private issueRuns(ios: PendingIo[]): void {
+    if (ios.length === 0) return;
     for (const run of adjacentRuns(ios, IOVEC_BUFFERS_MAX)) this.issue(run);
   }
 
@@ -309,10 +368,12 @@ export class AoeExport implements CommandContext {
       : this.device.readv(buffers, head.offset);
     io.then(() => (durable ? this.groupCommit.sync() : undefined)).then(
       () => {
+        const released: PendingIo[] = [];
         for (const done of run) {
           if (done.write) {
             this.counters.writtenBytes += done.data.length;
             this.replyAta(done.header, done.port, AtaStatus.drdy, 0, done.ata.sectorCount);
+            for (const next of this.writeOrder.complete(done, true)) released.push(next);
           } else {
             const frame = done.frame as Buffer;
             this.counters.readBytes += done.data.length;
@@ -328,9 +389,11 @@ export class AoeExport implements CommandContext {
           }
           this.release();
         }
+        this.issueRuns(released);
       },
       (error: unknown) => {
         this.ioFailed(head.write ? "write" : "read", head.offset, error);
+        const released: PendingIo[] = [];
         for (const done of run) {
           if (done.write) {
             this.replyAta(
@@ -340,6 +403,7 @@ export class AoeExport implements CommandContext {
               AtaErrorBits.abrt,
               done.ata.sectorCount,
             );
+            for (const next of this.writeOrder.complete(done, false)) released.push(next);
           } else {
             this.replyAta(
               done.header,
@@ -351,6 +415,7 @@ export class AoeExport implements CommandContext {
           }
           this.release();
         }
+        this.issueRuns(released);
       },
     );
   }
@@ -418,6 +483,14 @@ export class AoeExport implements CommandContext {
       this.state.settled(),
     );
   }
+}
+
+/** Whether a data command's aflags W bit says the opposite of its opcode's direction. */
+function directionDisagrees(ata: AtaArgs): boolean {
+  const writeBit = (ata.aflags & AFLAG_WRITE) !== 0;
+  if (isWriteCommand(ata.cmdStatus)) return !writeBit;
+  if (isReadCommand(ata.cmdStatus) || ata.cmdStatus === AtaCommand.identifyDevice) return writeBit;
+  return false;
 }
 
 export function settingsOf(config: ExportConfig, bufferCount: number): ExportSettings {

@@ -8,7 +8,14 @@ import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
-import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
+import {
+  PacketType,
+  packetTypeOf,
+  vlanIdOf,
+  viaUpperInterface,
+  type FrameInfos,
+  type RawSocket,
+} from "../../net/raw-socket/raw-socket.js";
 import {
   AOE_SHELF_BROADCAST,
   AOE_SLOT_BROADCAST,
@@ -326,7 +333,7 @@ export class AoeTarget {
         socket.send([frame]);
       },
     };
-    socket.onFrames((frames) => this.receive(port, frames));
+    socket.onFrames((frames, infos) => this.receive(port, frames, infos));
     return port;
   }
 
@@ -351,12 +358,32 @@ export class AoeTarget {
     }
   }
 
-  private receive(port: PortEntry, frames: Buffer[]): void {
-    for (const frame of frames) {
+  private receive(port: PortEntry, frames: Buffer[], infos: FrameInfos): void {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as Buffer;
       this.framesIn++;
       if (this.stopping) {
         countDrop(this.drops, "stopping");
         continue;
+      }
+      const info = infos[i] ?? 0;
+      if (info !== 0) {
+        // The kernel strips an 802.1Q tag before a packet socket sees the frame: executed as if
+        // untagged, a target on a trunk would answer every VLAN. A priority tag (VLAN 0, 802.1p)
+        // is the native LAN. To serve a VLAN, run on its VLAN interface (README, aoe serve).
+        // Checked first: the kernel also marks a tagged frame of a VLAN it has no interface for
+        // PACKET_OTHERHOST (__netif_receive_skb_core, net/core/dev.c). A frame of a VLAN that
+        // has an interface here reaches us untagged, but through that interface.
+        if ((vlanIdOf(info) ?? 0) !== 0 || viaUpperInterface(info)) {
+          countDrop(this.drops, "vlan-tagged");
+          continue;
+        }
+        // A packet socket also gets frames for other stations (a flooding switch, promiscuous
+        // mode): two targets exporting one address would both execute a write. Dropped.
+        if (packetTypeOf(info) === PacketType.otherHost) {
+          countDrop(this.drops, "other-host");
+          continue;
+        }
       }
       const header = decodeHeader(frame);
       if (isInvalid(header)) {
@@ -364,11 +391,13 @@ export class AoeTarget {
         continue;
       }
       const bad = validateRequestHeader(header);
-      if (bad && bad.reason !== "bad-version") {
+      const broadcast = header.shelf === AOE_SHELF_BROADCAST || header.slot === AOE_SLOT_BROADCAST;
+      // A bad version or bad flags get an error reply from the export they are addressed to.
+      if (bad && (broadcast || (bad.reason !== "bad-version" && bad.reason !== "bad-flags"))) {
         countDrop(this.drops, bad.reason);
         continue;
       }
-      if (header.shelf === AOE_SHELF_BROADCAST || header.slot === AOE_SLOT_BROADCAST) {
+      if (broadcast) {
         this.receiveBroadcast(port, frame, header);
         continue;
       }

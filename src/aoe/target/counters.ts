@@ -11,6 +11,12 @@ export interface ExportCounters {
   flushes: number;
   /** preadv/pwritev calls issued: frames for adjacent sectors in one batch share one. */
   ioCalls: number;
+  /** Writes that waited for an earlier overlapping write still in flight (write-order.ts). */
+  writesOrdered: number;
+  /** Copies of writes completed recently, acknowledged without writing again (write-order.ts). */
+  writeCopiesAcknowledged: number;
+  /** ATA data commands aborted because the aflags W bit disagreed with the opcode. */
+  directionAborts: number;
   /** ATA requests answered with an error status (I/O failure, out of range, aborted). */
   ataErrors: number;
   /** I/O failures reported by the backing store. */
@@ -32,6 +38,9 @@ export function newExportCounters(): ExportCounters {
     writeRequests: 0,
     flushes: 0,
     ioCalls: 0,
+    writesOrdered: 0,
+    writeCopiesAcknowledged: 0,
+    directionAborts: 0,
     ataErrors: 0,
     ioErrors: 0,
     aoeErrors: 0,

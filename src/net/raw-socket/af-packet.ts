@@ -11,7 +11,7 @@
 import { createRequire } from "node:module";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import { IFNAME_BYTES_MAX } from "../ifname.js";
-import type { RawSocket, RawSocketOptions, RawSocketStats } from "./raw-socket.js";
+import type { FramesHandler, RawSocket, RawSocketOptions, RawSocketStats } from "./raw-socket.js";
 
 /** Frames waiting for the kernel; `send` drops whole calls beyond this. */
 export const SEND_QUEUE_FRAMES_MAX = 4096;
@@ -54,7 +54,7 @@ interface AfPacketAddon {
     sendBufferBytes: number,
     onFrames: (buffer: Buffer, count: number, slotBytes: number) => void,
     onWritable: () => void,
-  ): { handle: NativeHandle; lengths: Uint32Array };
+  ): { handle: NativeHandle; lengths: Uint32Array; infos: Uint32Array };
   startReceiving(handle: NativeHandle): void;
   send(handle: NativeHandle, frames: readonly Buffer[], start: number): number;
   mtu(handle: NativeHandle): number;
@@ -157,7 +157,7 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
   // The addon calls back only after startReceiving() or a short send(), both after construction.
   let socket: AfPacketSocket | undefined;
   try {
-    const { handle, lengths } = native.open(
+    const { handle, lengths, infos } = native.open(
       ifname,
       ethertype,
       netnsPath ?? null,
@@ -167,7 +167,7 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
       (buffer, count, slotBytes) => socket?.deliver(buffer, count, slotBytes),
       () => socket?.flush(),
     );
-    socket = new AfPacketSocket(native, ifname, handle, lengths);
+    socket = new AfPacketSocket(native, ifname, handle, lengths, infos);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new EtherplaneError(errorCodeFor(code), (cause as Error).message, {
@@ -181,7 +181,9 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
 export class AfPacketSocket implements RawSocket {
   readonly mac: Buffer;
   private closed = false;
-  private handler: ((frames: Buffer[]) => void) | undefined;
+  private handler: FramesHandler | undefined;
+  /** The infos of the frames delivered when the addon dropped some of a batch (oversize). */
+  private readonly keptInfos: Uint32Array;
   /** Frames not yet taken by the kernel, oldest first; at most SEND_QUEUE_FRAMES_MAX. */
   private queue: Buffer[] = [];
   private flushScheduled: NodeJS.Immediate | undefined;
@@ -196,8 +198,11 @@ export class AfPacketSocket implements RawSocket {
     private readonly handle: NativeHandle,
     /** Shared with the addon: frame lengths of the batch being delivered. */
     private readonly lengths: Uint32Array,
+    /** Shared with the addon: packet type and VLAN tag of each frame (raw-socket.ts frameInfo). */
+    private readonly infos: Uint32Array,
   ) {
     this.mac = native.mac(handle);
+    this.keptInfos = new Uint32Array(infos.length);
   }
 
   mtu(): number {
@@ -205,7 +210,7 @@ export class AfPacketSocket implements RawSocket {
     return this.native.mtu(this.handle);
   }
 
-  onFrames(handler: (frames: Buffer[]) => void): void {
+  onFrames(handler: FramesHandler): void {
     this.checkOpen("onFrames");
     if (this.handler) {
       throw new EtherplaneError("INVALID_ARGUMENT", `${this.ifname}: onFrames handler already set`);
@@ -249,13 +254,22 @@ export class AfPacketSocket implements RawSocket {
   /** @internal Turns one receive batch into frames (subarrays, no copy) for the handler. */
   deliver(buffer: Buffer, count: number, slotBytes: number): void {
     const frames: Buffer[] = [];
+    let infos: Uint32Array = this.infos;
     for (let i = 0; i < count; i++) {
       const length = this.lengths[i] ?? 0;
-      if (length === 0) continue; // dropped by the addon: longer than its slot
+      if (length === 0) {
+        // Dropped by the addon (longer than its slot): the infos of the kept frames move down.
+        if (infos === this.infos) {
+          this.keptInfos.set(this.infos.subarray(0, frames.length));
+          infos = this.keptInfos;
+        }
+        continue;
+      }
+      if (infos !== this.infos) infos[frames.length] = this.infos[i] ?? 0;
       const start = i * slotBytes;
       frames.push(buffer.subarray(start, start + length));
     }
-    if (frames.length > 0 && this.handler) this.handler(frames);
+    if (frames.length > 0 && this.handler) this.handler(frames, infos);
   }
 
   /** Counters; still readable after close(). */

@@ -13,8 +13,11 @@ export interface RawSocket {
   readonly mac: Buffer;
   /** The interface's MTU, read from the kernel on each call (it can change while running). */
   mtu(): number;
-  /** Registers the receive handler (one per socket). Frames are delivered in batches. */
-  onFrames(handler: (frames: Buffer[]) => void): void;
+  /**
+   * Registers the receive handler (one per socket). Frames are delivered in batches; `infos[i]`
+   * tells what the kernel knew about `frames[i]` (frameInfo below), valid during the call only.
+   */
+  onFrames(handler: FramesHandler): void;
   /**
    * Queues complete Ethernet frames (header included) for sending. Frames queued in the same
    * event-loop turn go out together in one batched system call. The caller must not modify
@@ -24,6 +27,56 @@ export interface RawSocket {
   send(frames: readonly Buffer[]): boolean;
   stats(): RawSocketStats;
   close(): void;
+}
+
+export type FramesHandler = (frames: Buffer[], infos: FrameInfos) => void;
+
+/** Per-frame facts from the kernel, one number a frame (an array reused between batches). */
+export type FrameInfos = ArrayLike<number>;
+
+/**
+ * The packet type a packet socket reports for a frame (sll_pkttype, packet(7)): addressed to this
+ * host, to broadcast, to a multicast group, or to another station (a switch that floods unicast,
+ * or promiscuous mode, hands those to every packet socket).
+ */
+export const PacketType = {
+  host: 0,
+  broadcast: 1,
+  multicast: 2,
+  otherHost: 3,
+} as const;
+
+/** Bit 8: the frame carried an 802.1Q tag that the kernel stripped (PACKET_AUXDATA). */
+const FRAME_INFO_VLAN = 0x100;
+/** Bit 9: the kernel passed the frame to an interface stacked on ours (a VLAN interface). */
+export const FRAME_INFO_UPPER_INTERFACE = 0x200;
+const FRAME_INFO_TCI_SHIFT = 16;
+const VLAN_ID_MASK = 0x0fff;
+
+/**
+ * Packs a frame's info as the native addon does (native/af_packet/af-packet.h): bits 0-7 the
+ * packet type, bit 8 set when an 802.1Q tag was stripped, bit 9 (FRAME_INFO_UPPER_INTERFACE)
+ * when the frame went to an interface stacked on ours, bits 16-31 the tag's TCI.
+ */
+export function frameInfo(packetType: number, vlanTci?: number): number {
+  const tagged = vlanTci === undefined ? 0 : FRAME_INFO_VLAN | ((vlanTci & 0xffff) << 16);
+  return (packetType & 0xff) | tagged;
+}
+
+export function packetTypeOf(info: number): number {
+  return info & 0xff;
+}
+
+/** Whether the kernel handed the frame to an interface stacked on ours (e.g. eth0.100). */
+export function viaUpperInterface(info: number): boolean {
+  return (info & FRAME_INFO_UPPER_INTERFACE) !== 0;
+}
+
+/** The VLAN id (0-4095) of the tag the frame carried, or undefined when it had none. */
+export function vlanIdOf(info: number): number | undefined {
+  return (info & FRAME_INFO_VLAN) === 0
+    ? undefined
+    : (info >>> FRAME_INFO_TCI_SHIFT) & VLAN_ID_MASK;
 }
 
 export interface RawSocketStats {

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { WriteOrder, type OrderedWrite } from "./write-order.js";
+
+const SOURCE = 0x02514d000001;
+const write = (id: string, offset: number, bytes: number, tag = 0, source = SOURCE) => ({
+  id,
+  offset,
+  bytes,
+  tag,
+  source,
+});
+type W = OrderedWrite & { id: string };
+const ids = (writes: W[]) => writes.map((w) => w.id);
+
+test("a write overlapping one in flight waits for it; disjoint writes go at once", () => {
+  const order = new WriteOrder<W>();
+  const a = write("a", 0, 1024, 1);
+  const b = write("b", 512, 1024, 2);
+  const c = write("c", 4096, 512, 3);
+  assert.equal(order.admit(a), "issue");
+  assert.equal(order.admit(b), "wait");
+  assert.equal(order.admit(c), "issue");
+  assert.deepEqual(ids(order.complete(c, true)), [], "c did not block b");
+  assert.deepEqual(ids(order.complete(a, true)), ["b"]);
+  assert.equal(order.inFlightCount, 1);
+});
+
+test("waiting writes keep their arrival order among themselves", () => {
+  const order = new WriteOrder<W>();
+  const a = write("a", 0, 512, 1);
+  const b = write("b", 0, 1024, 2); // waits for a
+  const c = write("c", 512, 512, 3); // overlaps only b: still waits behind it
+  const d = write("d", 8192, 512, 4);
+  assert.equal(order.admit(a), "issue");
+  assert.equal(order.admit(b), "wait");
+  assert.equal(order.admit(c), "wait");
+  assert.equal(order.admit(d), "issue");
+  assert.deepEqual(ids(order.complete(a, true)), ["b"], "c stays behind b");
+  assert.deepEqual(ids(order.complete(b, true)), ["c"]);
+  assert.deepEqual(ids(order.complete(c, true)), []);
+  assert.equal(order.waitingCount, 0);
+});
+
+test("a copy of a write in flight or waiting is recognised; another source's tag is not a copy", () => {
+  const order = new WriteOrder<W>();
+  assert.equal(order.admit(write("a", 0, 512, 7)), "issue");
+  assert.equal(order.admit(write("a'", 0, 512, 7)), "in-flight-copy");
+  assert.equal(order.admit(write("b", 0, 512, 8)), "wait");
+  assert.equal(order.admit(write("b'", 0, 512, 8)), "in-flight-copy");
+  assert.equal(order.admit(write("x", 0, 512, 7, SOURCE + 1)), "wait", "same tag, other MAC");
+  assert.equal(order.admit(write("y", 512, 512, 7)), "issue", "same tag, other sectors");
+});
+
+test("a copy of a completed write is acknowledged, not executed; a failed one may run again", () => {
+  const order = new WriteOrder<W>();
+  const a = write("a", 0, 512, 1);
+  const b = write("b", 0, 512, 2);
+  order.admit(a);
+  order.complete(a, true);
+  assert.equal(order.admit(write("a copy", 0, 512, 1)), "done-copy");
+  order.admit(b);
+  order.complete(b, false);
+  assert.equal(order.admit(write("b again", 0, 512, 2)), "issue");
+});
+
+test("completions are remembered up to the bound, the oldest forgotten first", () => {
+  const order = new WriteOrder<W>(4);
+  for (let tag = 1; tag <= 6; tag++) {
+    const w = write(`w${tag}`, tag * 512, 512, tag);
+    order.admit(w);
+    order.complete(w, true);
+  }
+  assert.equal(order.admit(write("1", 512, 512, 1)), "issue", "tag 1 was forgotten");
+  assert.equal(order.admit(write("2", 1024, 512, 2)), "issue", "tag 2 was forgotten");
+  assert.equal(order.admit(write("3", 1536, 512, 3)), "done-copy");
+  assert.equal(order.admit(write("6", 3072, 512, 6)), "done-copy");
+});
+
+test("completing a write that is not in flight is a bug, asserted", () => {
+  const order = new WriteOrder<W>();
+  assert.throws(() => order.complete(write("z", 0, 512), true), /not in flight/);
+});

@@ -1,0 +1,141 @@
+/**
+ * Per-export ordering of writes, so the disk ends up as the requests arrived whatever the I/O
+ * completion order and whatever copies of old frames the link still delivers:
+ *   - a write to sectors that overlap a write still in flight (or still waiting) waits for it, so
+ *     two overlapping writes land in arrival order even when the backing store runs I/O
+ *     concurrently (libuv's thread pool does);
+ *   - a copy of a write whose tag, source MAC, offset and length match one in flight is not
+ *     executed (the original's reply answers that tag);
+ *   - a copy of a write that completed recently is not executed again but acknowledged (the first
+ *     reply may have been lost). Executing it would be wrong: a newer write to the same sectors
+ *     may have landed since (the seeded simulator found this with a link that duplicates a write
+ *     frame and delivers the copy after the initiator's next write to those sectors).
+ * AoEr11 3.1 lets an initiator reuse a tag only for a retransmission; Linux's aoe driver and ours
+ * give every transmission a new tag, so a repeated (source, tag, offset, length) is a copy.
+ * Pure bookkeeping: the export does the I/O. Bounded: in-flight writes are bounded by the
+ * export's admission limit, remembered completions by `recentMax`.
+ */
+import { assert } from "../../foundation/assert.js";
+
+export interface OrderedWrite {
+  /** Byte offset on the device. */
+  offset: number;
+  bytes: number;
+  /** Request tag and the source MAC as a 48-bit number (`sourceKey`). */
+  tag: number;
+  source: number;
+}
+
+/** What to do with a write offered to `admit`. */
+export type Admission =
+  | "issue" // no overlap: issue it now
+  | "wait" // overlaps an earlier write: `complete` of that write releases it
+  | "in-flight-copy" // a copy of a write in flight or waiting: drop it
+  | "done-copy"; // a copy of a write completed recently: acknowledge it without writing
+
+/** Completions remembered for copies arriving late (a frame a link duplicated or delayed). */
+export const RECENT_WRITES_MAX = 1024;
+
+/** The source MAC of a frame as a number (48 bits fit a double exactly). */
+export function sourceKey(frame: Buffer): number {
+  return frame.readUIntBE(6, 6);
+}
+
+const overlaps = (a: OrderedWrite, b: OrderedWrite) =>
+  a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
+
+const sameWrite = (a: OrderedWrite, b: OrderedWrite) =>
+  a.tag === b.tag && a.source === b.source && a.offset === b.offset && a.bytes === b.bytes;
+
+interface Done {
+  tag: number;
+  source: number;
+  offset: number;
+  bytes: number;
+}
+
+export class WriteOrder<T extends OrderedWrite> {
+  private readonly inFlight: T[] = [];
+  private readonly waiting: T[] = [];
+  /** Completed writes by tag (one per tag: a tag reused by another initiator replaces it). */
+  private readonly recent = new Map<number, Done>();
+  /** The same entries in completion order, a ring: the oldest is forgotten first. */
+  private readonly ring: Array<Done | undefined>;
+  private ringNext = 0;
+
+  constructor(private readonly recentMax = RECENT_WRITES_MAX) {
+    assert(recentMax > 0, "recentMax must be positive");
+    this.ring = new Array<Done | undefined>(recentMax);
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.length;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** Offers a write in arrival order; "issue" and "wait" make it the order's until `complete`. */
+  admit(write: T): Admission {
+    const done = this.recent.get(write.tag);
+    if (done && sameWrite(done, write)) return "done-copy";
+    let conflict = false;
+    for (const other of this.inFlight) {
+      if (sameWrite(other, write)) return "in-flight-copy";
+      if (!conflict && overlaps(other, write)) conflict = true;
+    }
+    for (const other of this.waiting) {
+      if (sameWrite(other, write)) return "in-flight-copy";
+      if (!conflict && overlaps(other, write)) conflict = true;
+    }
+    if (conflict) {
+      this.waiting.push(write);
+      return "wait";
+    }
+    this.inFlight.push(write);
+    return "issue";
+  }
+
+  /**
+   * Marks an issued write finished (`ok`: it is on the device, so a copy is acknowledged without
+   * writing; a failed one may be tried again). Returns the waiting writes that may go now, in
+   * arrival order; they are in flight from here.
+   */
+  complete(write: T, ok: boolean): T[] {
+    const index = this.inFlight.indexOf(write);
+    assert(index >= 0, "completed a write that was not in flight");
+    this.inFlight.splice(index, 1);
+    if (ok) this.remember(write);
+    if (this.waiting.length === 0) return [];
+    const released: T[] = [];
+    for (let i = 0; i < this.waiting.length;) {
+      const candidate = this.waiting[i] as T;
+      // It waits for anything in flight that overlaps it and for every earlier waiting write.
+      let blocked = this.inFlight.some((other) => overlaps(other, candidate));
+      for (let j = 0; !blocked && j < i; j++) blocked = overlaps(this.waiting[j] as T, candidate);
+      if (blocked) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.inFlight.push(candidate);
+      released.push(candidate);
+    }
+    return released;
+  }
+
+  private remember(write: T): void {
+    const evicted = this.ring[this.ringNext];
+    if (evicted && this.recent.get(evicted.tag) === evicted) this.recent.delete(evicted.tag);
+    const entry: Done = {
+      tag: write.tag,
+      source: write.source,
+      offset: write.offset,
+      bytes: write.bytes,
+    };
+    this.ring[this.ringNext] = entry;
+    this.ringNext = (this.ringNext + 1) % this.recentMax;
+    this.recent.set(write.tag, entry);
+  }
+}
