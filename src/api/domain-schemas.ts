@@ -240,6 +240,7 @@ export const DesiredDomainSchema = z.object({
   shutdownTimeoutS: z.number().int(),
   rebootSeq: z.number().int(),
   generation: z.number().int(),
+  ha: z.boolean(),
 });
 
 export const DesiredNetworkSchema = z.object({

@@ -44,6 +44,8 @@ export type DesiredVolume = Pick<
 
 export interface DesiredState {
   hostId: string;
+  /** A hash of the rest: the same content, the same revision (long-polls wait for another). */
+  revision: string;
   roles: HostRole[];
   /** Interfaces to serve AoE exports on. */
   exportInterfaces: string[];
@@ -51,6 +53,11 @@ export interface DesiredState {
   volumes: DesiredVolume[];
   networks: DesiredNetwork[];
   domains: DesiredDomain[];
+  /**
+   * Domains that ran here and now run elsewhere (failover): a guest of one of them (its name and
+   * uuid) is destroyed, its disks left alone. Exactly one copy.
+   */
+  evict: Array<{ id: string; name: string; uuid: string }>;
   /** Consoles someone asked to attach to: the agent connects back with the session id. */
   consoles: Array<{ sessionId: string; domainName: string }>;
 }
@@ -100,6 +107,8 @@ export interface DesiredDomain {
   shutdownTimeoutS: number;
   rebootSeq: number;
   generation: number;
+  /** High availability: restarted elsewhere if the host dies; destroyed when it self-fences. */
+  ha: boolean;
 }
 
 export type ObservedDomain = DomainObserved & { id: string };

@@ -39,6 +39,14 @@ export interface HypervisorInventory {
   otherGuests: Array<{ name: string; domid: number; memoryMiB: number; vcpus: number }>;
 }
 
+/**
+ * A host's state as the controller sees it (src/cluster/controller/host-liveness.ts): up (its
+ * agent renews its lease), suspect (a renewal is late), dead (the lease expired; fencing runs),
+ * fenced (every storage agent confirmed it no longer serves the host's SAN MACs), maintenance (an
+ * admin took it out of placement). One type for every part that reads or sets it.
+ */
+export type HostState = "up" | "suspect" | "dead" | "fenced" | "maintenance";
+
 export interface HostRecord {
   id: string;
   name: string;

@@ -13,7 +13,8 @@ import type {
   JoinRequest,
   ObservedVolume,
 } from "../agent-protocol.js";
-import type { HostRecord, VolumeRecord } from "../model.js";
+import type { HostRecord, HostState, VolumeRecord } from "../model.js";
+import type { Eviction } from "./failover.js";
 import type { Store, VolumeObservation } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
@@ -22,14 +23,23 @@ import type { TaskService } from "./task-service.js";
 import type { ConsoleBroker } from "./console-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
 import { volumeMask } from "./volume-access.js";
+import { DesiredWatch, LONG_POLL_WAIT_MS_MAX, revisionOf } from "./desired-watch.js";
+import { HostLiveness, LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "./host-liveness.js";
 
-/** A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts). */
-function desiredVolume(volume: VolumeRecord): DesiredVolume {
+/** A renewal writes the host's lastSeenMs at most this often (the lease itself is in memory). */
+const LAST_SEEN_WRITE_MS = 10_000;
+
+/**
+ * A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts), less the
+ * MACs of fenced hosts (failover.ts).
+ */
+function desiredVolume(volume: VolumeRecord, fenced: ReadonlySet<string>): DesiredVolume {
   const { id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state } = volume;
   const mask = volumeMask(volume);
+  const macs = mask.everyone ? [] : mask.macs.filter((mac) => !fenced.has(mac.toLowerCase()));
   return {
     ...{ id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state },
-    allow: mask.everyone ? [] : mask.macs,
+    allow: macs,
     allowEveryone: mask.everyone,
     generation: volume.generation,
   };
@@ -38,6 +48,17 @@ function desiredVolume(volume: VolumeRecord): DesiredVolume {
 export class AgentService {
   /** Foreign AoE targets each host last saw, by host id. */
   private readonly foreign = new Map<string, AoeAddress[]>();
+  /** Long-polls of desired state wait here for changes. */
+  readonly watch = new DesiredWatch();
+  /** Host leases (in memory). */
+  readonly liveness: HostLiveness;
+  /** SAN MACs of dead hosts: no volume is served to them (set by failover.ts). */
+  fencedMacs: ReadonlySet<string> = new Set();
+  /** What a host's state is, beyond its lease (failover.ts sets it: dead, fenced). */
+  hostState: (hostId: string) => HostState = (hostId) => this.liveness.state(hostId);
+  /** Guests a host may still run whose domains now run elsewhere (failover.ts sets it). */
+  evictionsFor: (hostId: string) => Eviction[] = () => [];
+  private readonly lastSeenWrittenMs = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -47,7 +68,52 @@ export class AgentService {
     private readonly now: () => number = Date.now,
     private readonly domains?: DomainObserver,
     private readonly consoles?: ConsoleBroker,
-  ) {}
+    liveness?: HostLiveness,
+  ) {
+    this.liveness = liveness ?? new HostLiveness(LEASE_DEFAULT, now);
+  }
+
+  /**
+   * A lease renewal: in memory, plus the host's lastSeenMs at most every LAST_SEEN_WRITE_MS. The
+   * reply tells the agent its state (dead or fenced: keep HA guests down) and the timeouts.
+   */
+  async renew(hostId: string): Promise<LeaseGrant> {
+    const state = this.hostState(hostId);
+    this.liveness.renew(hostId);
+    const nowMs = this.now();
+    if (nowMs - (this.lastSeenWrittenMs.get(hostId) ?? 0) >= LAST_SEEN_WRITE_MS) {
+      this.lastSeenWrittenMs.set(hostId, nowMs);
+      await this.store.updateHost(hostId, { lastSeenMs: nowMs });
+    }
+    const { renewMs, deadMs } = this.liveness.settings;
+    return { renewMs, deadMs, selfFenceMs: selfFenceMs(this.liveness.settings), state };
+  }
+
+  /**
+   * The host's desired state once its revision differs from `after`, waiting at most `waitMs`
+   * for a change; null when nothing changed in that time.
+   */
+  async desiredAfter(
+    hostId: string,
+    after: string | undefined,
+    waitMs: number,
+  ): Promise<DesiredState | null> {
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > LONG_POLL_WAIT_MS_MAX)
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `waitMs: ${waitMs} must be a whole number of milliseconds from 0 to ${LONG_POLL_WAIT_MS_MAX}`,
+        { params: { field: "waitMs" } },
+      );
+    const deadlineMs = Date.now() + waitMs;
+    for (;;) {
+      const epoch = this.watch.epoch;
+      const state = await this.desired(hostId);
+      if (after === undefined || state.revision !== after) return state;
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) return null;
+      await this.watch.next(epoch, leftMs);
+    }
+  }
 
   foreignAddresses(): AoeAddress[] {
     return [...this.foreign.values()].flat();
@@ -128,17 +194,28 @@ export class AgentService {
   }
 
   async desired(hostId: string): Promise<DesiredState> {
+    const content = await this.desiredContent(hostId);
+    return { ...content, revision: revisionOf(content) };
+  }
+
+  private async desiredContent(hostId: string): Promise<Omit<DesiredState, "revision">> {
     const host = await this.store.getHost(hostId);
     if (!host) throw new EtherplaneError("NOT_FOUND", `host ${hostId} is not known; join again`);
     const pools = await this.store.listPools({ hostId });
     const volumes = await this.store.listVolumes({ hostId });
     const networks = await this.store.listNetworks({ hostId });
+    const state = this.hostState(hostId);
+    // A dead or fenced host is not trusted with its domains: it runs none until taken back.
+    const domains =
+      state === "dead" || state === "fenced"
+        ? []
+        : ((await this.domains?.desiredFor(hostId)) ?? []);
     return {
       hostId,
       roles: host.roles,
       exportInterfaces: host.exportInterfaces,
       pools: pools.map(({ id, name, kind, path, devices }) => ({ id, name, kind, path, devices })),
-      volumes: volumes.map((volume) => desiredVolume(volume)),
+      volumes: volumes.map((volume) => desiredVolume(volume, this.fencedMacs)),
       networks: networks.map(({ id, name, bridge, uplink, vlanId }) => ({
         id,
         name,
@@ -146,7 +223,8 @@ export class AgentService {
         uplink,
         vlanId,
       })),
-      domains: (await this.domains?.desiredFor(hostId)) ?? [],
+      domains,
+      evict: this.evictionsFor(hostId).filter((e) => !domains.some((d) => d.id === e.id)),
       consoles: this.consoles?.pending(hostId) ?? [],
     };
   }

@@ -20,11 +20,16 @@ import { NetworkService } from "./network-service.js";
 import { TaskService } from "./task-service.js";
 import { VolumeGrants } from "./volume-grants.js";
 import { VolumeService } from "./volume-service.js";
+import { notifyingStore } from "../store/notifying-store.js";
+import { HostLiveness, LEASE_DEFAULT, type LeaseSettings } from "./host-liveness.js";
+import { HaManager } from "./failover.js";
 
 /** The controller's configurable bounds (flags of `controller` and `up`). */
 export interface ControllerLimits {
   audit: AuditLimits;
   consoles: ConsoleLimits;
+  /** Host leases: renewal, suspect and dead timeouts (host-liveness.ts). */
+  lease: LeaseSettings;
 }
 
 export class Controller {
@@ -37,12 +42,16 @@ export class Controller {
   readonly lifecycle: DomainLifecycle;
   readonly networks: NetworkService;
   readonly consoles: ConsoleBroker;
+  readonly ha: HaManager;
+  /** The store, saying when a write may change a desired state (agents' long-polls wake). */
+  readonly store: Store;
 
   constructor(
-    readonly store: Store,
+    store: Store,
     private readonly now: () => number = Date.now,
     limits: Partial<ControllerLimits> = {},
   ) {
+    this.store = store = notifyingStore(store, () => this.agents.watch.changed());
     this.auth = new AuthService(store, now);
     this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);
@@ -51,15 +60,29 @@ export class Controller {
     this.lifecycle = new DomainLifecycle(store, this.domains, this.tasks, grants, now);
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
+    this.consoles.onOpen = () => this.agents.watch.changed();
+    const observer = new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains"));
     this.agents = new AgentService(
       store,
       this.auth,
       this.tasks,
       createLogger("cluster:agents"),
       now,
-      new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains")),
+      observer,
       this.consoles,
+      new HostLiveness(limits.lease ?? LEASE_DEFAULT, now),
     );
+    this.ha = new HaManager(
+      store,
+      this.agents,
+      this.tasks,
+      grants,
+      createLogger("cluster:ha"),
+      now,
+    );
+    observer.hostState = (id) => this.ha.state(id);
+    this.lifecycle.hostState = (id) => this.ha.state(id);
+    this.agents.evictionsFor = (id) => this.ha.evictionsFor(id);
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }
 

@@ -6,7 +6,7 @@
  */
 import { EtherplaneError } from "../../foundation/errors.js";
 import { linkDisk } from "../../domain/import/disk-link.js";
-import type { DomainRecord, TaskRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostState, TaskRecord, VolumeRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import { isActive, type DomainService } from "./domain-service.js";
 import { placedSpec } from "./placed-spec.js";
@@ -29,6 +29,9 @@ export class DomainLifecycle {
     private readonly grants: VolumeGrants,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The controller's view of each host (failover.ts sets it): starts go to `up` hosts only. */
+  hostState: (hostId: string) => HostState = () => "up";
 
   async start(ref: string, actor: string, options: { host?: string } = {}): Promise<DomainChange> {
     let domain = await this.domains.get(ref);
@@ -63,6 +66,7 @@ export class DomainLifecycle {
         networks: await this.store.listNetworks(),
         volumes,
         nowMs: this.now(),
+        hostState: this.hostState,
       },
       options.host,
     );

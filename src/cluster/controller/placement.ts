@@ -4,7 +4,7 @@
  * records.
  */
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
-import type { DomainRecord, HostRecord, NetworkRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostRecord, HostState, NetworkRecord, VolumeRecord } from "../model.js";
 import { hostSanMacs } from "./volume-access.js";
 
 /** A host whose agent has not reported for this long is not offered new domains. */
@@ -19,6 +19,8 @@ export interface PlacementInput {
   /** The domain's disks' volumes, by volume id. */
   volumes: ReadonlyMap<string, VolumeRecord>;
   nowMs: number;
+  /** The controller's view of each host (failover.ts): only `up` hosts are offered domains. */
+  hostState?: (hostId: string) => HostState;
 }
 
 /** Memory a host can still give: what its hypervisor reports free, less what is promised. */
@@ -46,6 +48,8 @@ export function unfitReason(host: HostRecord, input: PlacementInput): string | u
   if (!host.roles.includes("compute")) return `host ${host.name} has no compute role`;
   const hv = host.inventory?.hypervisor;
   if (!hv) return `host ${host.name} has not reported a hypervisor (is its agent running?)`;
+  const state = input.hostState?.(host.id) ?? "up";
+  if (state !== "up") return `host ${host.name} is ${state}`;
   if (host.lastSeenMs === null || input.nowMs - host.lastSeenMs > HOST_FRESH_MS)
     return `host ${host.name}'s agent has not reported for over ${HOST_FRESH_MS / 1000} s`;
   if (domain.vcpus > hv.cpus)
