@@ -94,7 +94,11 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
         (h) => h.name,
         c.req.valid("query"),
       );
-      const hosts = items.map((h) => ({ ...h, state: controller.ha.state(h.id) }));
+      const hosts = items.map((h) => ({
+        ...h,
+        lastSeenMs: controller.agents.lastSeen(h),
+        state: controller.ha.state(h.id),
+      }));
       return c.json({ hosts, nextCursor }, 200);
     },
   );

@@ -15,6 +15,9 @@ import type {
 } from "../agent-protocol.js";
 import type { HostRecord, HostState, VolumeRecord } from "../model.js";
 import type { Eviction } from "./failover.js";
+
+/** A report writes the host's lastSeenMs at most this often when nothing else changed. */
+const LAST_SEEN_WRITE_MS = 60_000;
 import type { Store, VolumeObservation } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
@@ -26,8 +29,6 @@ import { volumeMask } from "./volume-access.js";
 import { DesiredWatch, LONG_POLL_WAIT_MS_MAX, revisionOf } from "./desired-watch.js";
 import { HostLiveness, LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "./host-liveness.js";
 
-/** A renewal writes the host's lastSeenMs at most this often (the lease itself is in memory). */
-const LAST_SEEN_WRITE_MS = 10_000;
 
 /**
  * A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts), less the
@@ -58,7 +59,6 @@ export class AgentService {
   hostState: (hostId: string) => HostState = (hostId) => this.liveness.state(hostId);
   /** Guests a host may still run whose domains now run elsewhere (failover.ts sets it). */
   evictionsFor: (hostId: string) => Eviction[] = () => [];
-  private readonly lastSeenWrittenMs = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -74,19 +74,28 @@ export class AgentService {
   }
 
   /**
-   * A lease renewal: in memory, plus the host's lastSeenMs at most every LAST_SEEN_WRITE_MS. The
-   * reply tells the agent its state (dead or fenced: keep HA guests down) and the timeouts.
+   * A lease renewal: in memory only. A store write here would be an fsync per renewal, on the
+   * event loop (SQLite is synchronous): at a few hundred hosts that alone delays renewals by
+   * seconds (bench/agents.ts). The reply tells the agent its state (dead or fenced: keep HA
+   * guests down) and the timeouts.
    */
-  async renew(hostId: string): Promise<LeaseGrant> {
+  renew(hostId: string): Promise<LeaseGrant> {
     const state = this.hostState(hostId);
     this.liveness.renew(hostId);
-    const nowMs = this.now();
-    if (nowMs - (this.lastSeenWrittenMs.get(hostId) ?? 0) >= LAST_SEEN_WRITE_MS) {
-      this.lastSeenWrittenMs.set(hostId, nowMs);
-      await this.store.updateHost(hostId, { lastSeenMs: nowMs });
-    }
     const { renewMs, deadMs } = this.liveness.settings;
-    return { renewMs, deadMs, selfFenceMs: selfFenceMs(this.liveness.settings), state };
+    return Promise.resolve({
+      renewMs,
+      deadMs,
+      selfFenceMs: selfFenceMs(this.liveness.settings),
+      state,
+    });
+  }
+
+  /** The host's last sign of life: its last lease renewal or status report. */
+  lastSeen(host: HostRecord): number | null {
+    const renewed = this.liveness.lastRenewal(host.id);
+    if (renewed === undefined) return host.lastSeenMs;
+    return Math.max(renewed, host.lastSeenMs ?? 0);
   }
 
   /**
@@ -230,7 +239,16 @@ export class AgentService {
   }
 
   async report(hostId: string, status: AgentStatus): Promise<void> {
-    await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: this.now() });
+    // Each store write is an fsync on the event loop: only what changed is written (the lease
+    // says the host is alive; lastSeenMs is refreshed at most every LAST_SEEN_WRITE_MS).
+    const host = await this.store.getHost(hostId);
+    const nowMs = this.now();
+    if (
+      !host ||
+      JSON.stringify(host.inventory) !== JSON.stringify(status.inventory) ||
+      nowMs - (host.lastSeenMs ?? 0) >= LAST_SEEN_WRITE_MS
+    )
+      await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: nowMs });
     // Our own volumes on other hosts answer this host's discovery too: they are not foreign.
     const ours = new Set((await this.store.usedAddresses()).map((a) => a.shelf * 256 + a.slot));
     this.foreign.set(
@@ -240,9 +258,11 @@ export class AgentService {
         .map(({ shelf, slot }) => ({ shelf, slot })),
     );
     // Only this host's records: an agent's report never touches another host's.
-    const myPools = new Set((await this.store.listPools({ hostId })).map((p) => p.id));
+    const myPools = new Map((await this.store.listPools({ hostId })).map((p) => [p.id, p]));
     for (const pool of status.pools) {
-      if (!myPools.has(pool.id)) continue;
+      const mine = myPools.get(pool.id);
+      if (!mine) continue;
+      if (mine.capacityBytes === pool.capacityBytes && mine.freeBytes === pool.freeBytes) continue;
       await this.store
         .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
         .catch(() => undefined);

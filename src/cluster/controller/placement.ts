@@ -48,9 +48,11 @@ export function unfitReason(host: HostRecord, input: PlacementInput): string | u
   if (!host.roles.includes("compute")) return `host ${host.name} has no compute role`;
   const hv = host.inventory?.hypervisor;
   if (!hv) return `host ${host.name} has not reported a hypervisor (is its agent running?)`;
-  const state = input.hostState?.(host.id) ?? "up";
-  if (state !== "up") return `host ${host.name} is ${state}`;
-  if (host.lastSeenMs === null || input.nowMs - host.lastSeenMs > HOST_FRESH_MS)
+  const state = input.hostState?.(host.id);
+  if (state !== undefined && state !== "up") return `host ${host.name} is ${state}`;
+  // Without the lease's view (a caller that has none), the last report must be recent.
+  const stale = host.lastSeenMs === null || input.nowMs - host.lastSeenMs > HOST_FRESH_MS;
+  if (state === undefined && stale)
     return `host ${host.name}'s agent has not reported for over ${HOST_FRESH_MS / 1000} s`;
   if (domain.vcpus > hv.cpus)
     return `domain ${domain.name} wants ${domain.vcpus} vCPUs but host ${host.name} has ${hv.cpus} CPUs`;
