@@ -202,7 +202,12 @@ async function run(count: number): Promise<void> {
         while (running) {
           try {
             const query = revision ? `?after=${revision}&waitMs=${LONG_POLL_MS}` : "";
-            const { status, text } = await call(port, "GET", `/api/v1/agent/desired${query}`, token);
+            const { status, text } = await call(
+              port,
+              "GET",
+              `/api/v1/agent/desired${query}`,
+              token,
+            );
             if (status === 200) revision = (JSON.parse(text) as { revision: string }).revision;
           } catch {
             await new Promise((r) => setTimeout(r, 500));

@@ -168,10 +168,13 @@ export class Agent {
     }, delayMs);
   }
 
-  /** One reconcile pass: fetch, apply, report. Errors are logged; the next pass retries. */
-  async once(): Promise<void> {
+  /**
+   * One reconcile pass on the desired state last received (`fresh`: fetched now), then a report
+   * if the status changed. Errors are logged; the next pass retries.
+   */
+  async once(options: { fresh?: boolean } = {}): Promise<void> {
     try {
-      if (this.fetchFresh || !this.desiredState) {
+      if (options.fresh || this.fetchFresh || !this.desiredState) {
         this.fetchFresh = false;
         this.desiredState = await this.link.desired();
       }

@@ -29,7 +29,6 @@ import { volumeMask } from "./volume-access.js";
 import { DesiredWatch, LONG_POLL_WAIT_MS_MAX, revisionOf } from "./desired-watch.js";
 import { HostLiveness, LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "./host-liveness.js";
 
-
 /**
  * A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts), less the
  * MACs of fenced hosts (failover.ts).
