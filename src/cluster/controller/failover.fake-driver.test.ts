@@ -188,7 +188,7 @@ describe("high availability on fake hypervisors", () => {
     // Past the dead timeout, with the storage agent NOT yet passing: the fence is requested...
     await b.run(22, 250, [b.c2]);
     assert.equal(b.controller.ha.state(b.c1.record.id), "dead");
-    let domain = await b.web();
+    const domain = await b.web();
     assert.equal(domain.hostId, b.c1.record.id, "not restarted before the fence is confirmed");
     assert.match(
       b.controller.ha.heldReason(domain.id) ?? "",
