@@ -36,7 +36,6 @@ export class DesiredWatch {
       this.waiters.clear();
       for (const wake of woken) wake();
     }, COALESCE_MS);
-    this.pending.unref();
   }
 
   /** Resolves at the first change after `epoch` (at once if there was one), or after `waitMs`. */
@@ -54,13 +53,14 @@ export class DesiredWatch {
         resolve();
       };
       const timer = setTimeout(done, waitMs);
-      timer.unref();
       this.waiters.add(done);
     });
   }
 
+  /** Ends every wait now (the controller stops). */
   close(): void {
     if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
     for (const wake of [...this.waiters]) wake();
   }
 }
