@@ -39,6 +39,8 @@ export class LeaseHolder {
   private renewTimer: Timer | undefined;
   private checkTimer: Timer | undefined;
   private running = false;
+  private lastCheckMs: number | undefined;
+  private renewing = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -86,12 +88,15 @@ export class LeaseHolder {
   async once(): Promise<void> {
     const sentMs = this.clock.nowMs();
     let grant: LeaseGrant;
+    this.renewing = true;
     try {
       grant = await this.renew();
     } catch (error) {
       this.log.debug(`lease renewal failed: ${errorMessage(error)}`);
       this.check();
       return;
+    } finally {
+      this.renewing = false;
     }
     this.grant = grant;
     this.lastRenewedSentMs = Math.max(this.lastRenewedSentMs, sentMs);
@@ -107,9 +112,32 @@ export class LeaseHolder {
     }
   }
 
-  /** Self-fences when the last renewal is too old. */
+  /**
+   * Self-fences when the last renewal is too old. A check that comes late (this process was
+   * stalled: a paused agent, an overloaded `up`) asks the controller first: if the host was
+   * declared dead meanwhile, the answer says so and the guests go; if the controller is
+   * unreachable, the next check, on time, fences.
+   */
   check(): void {
-    const ageMs = this.clock.nowMs() - this.lastRenewedSentMs;
+    const nowMs = this.clock.nowMs();
+    const lateMs = nowMs - (this.lastCheckMs ?? nowMs) - CHECK_MS;
+    this.lastCheckMs = nowMs;
+    if (lateMs > this.grant.renewMs && this.running) {
+      this.log.warn(
+        `this agent was stalled for ${Math.round(lateMs)} ms; renewing before anything else`,
+      );
+      // One renewal period for the answer (the storage fence holds meanwhile if it came).
+      this.lastRenewedSentMs = Math.max(
+        this.lastRenewedSentMs,
+        nowMs - this.grant.selfFenceMs + this.grant.renewMs,
+      );
+      if (!this.renewing) {
+        this.renewTimer?.cancel();
+        this.tick();
+      }
+      return;
+    }
+    const ageMs = nowMs - this.lastRenewedSentMs;
     if (ageMs > this.grant.selfFenceMs)
       this.lose(
         `no lease renewal for ${Math.round(ageMs)} ms (the controller declares this host dead after ${this.grant.deadMs} ms)`,
