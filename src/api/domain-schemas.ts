@@ -119,6 +119,8 @@ export const DomainSchema = z
     shutdownTimeoutS: z.number().int(),
     rebootSeq: z.number().int(),
     observed: DomainObservedSchema.nullable(),
+    ha: z.boolean().nullable().optional(),
+    haPriority: z.number().int().optional(),
     generation: z.number().int(),
     createdMs: z.number().int(),
     updatedMs: z.number().int(),

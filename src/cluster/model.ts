@@ -292,6 +292,13 @@ export interface DomainRecord {
   /** Bumped to ask the agent for a reboot. */
   rebootSeq: number;
   observed: DomainObserved | null;
+  /**
+   * High availability (controller/ha-policy.ts): restarted elsewhere when its host dies. null or
+   * absent: on when on_crash or on_reboot is restart. `domain set NAME --ha on|off|auto`.
+   */
+  ha?: boolean | null;
+  /** Restart order after a host dies: the highest first (`--ha-priority N`, 0 by default). */
+  haPriority?: number;
   generation: number;
   createdMs: number;
   updatedMs: number;

@@ -11,12 +11,16 @@ import { parse, stringList, usageError } from "../args.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
 import { editFilePath, openEditFile } from "./edit-file.js";
+import { haFlags, setHa } from "./ha-settings.js";
 
 const usage = `etherplane domain COMMAND ...
   import FILE...        read xl.cfg/xm domain files into the cluster (the files stay as written)
   export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
   edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
   show NAME | delete NAME
+  set NAME [--ha on|off|auto] [--ha-priority N]   high availability: restarted elsewhere when
+                        its host dies (auto: on when on_crash or on_reboot is restart); the
+                        highest priority restarts first
   import and edit: [--allow-unsafe KEY,...] (admin: let the file use these keys the domain
                         policy refuses, e.g. pci,vif; audited)
   common: [--json] [--controller URL] [--token-file FILE|--token -]`;
@@ -136,6 +140,7 @@ export async function domainCommand(args: string[]): Promise<void> {
       ...sessionFlags,
       output: { type: "string", short: "o" },
       "allow-unsafe": { type: "string", multiple: true },
+      ...haFlags,
     },
     usage,
   );
@@ -185,6 +190,8 @@ export async function domainCommand(args: string[]): Promise<void> {
       );
       return void process.stdout.write(`${lines.join("\n")}\n`);
     }
+    case "set":
+      return setHa(session, name(), values, usage);
     case "delete": {
       await session.client.request("DELETE", `/api/v1/domains/${enc(name())}`);
       return void process.stdout.write(`deleted ${name()} (its volumes stay)\n`);

@@ -195,6 +195,12 @@ ALTER TABLE domains ADD COLUMN allowed_unsafe TEXT NOT NULL DEFAULT '[]'
   CHECK (json_valid(allowed_unsafe));
 `;
 
+/** High availability per domain: on/off (NULL: by its on_* policies) and its restart priority. */
+const V6_DOMAIN_HA = `
+ALTER TABLE domains ADD COLUMN ha INTEGER CHECK (ha IS NULL OR ha IN (0, 1));
+ALTER TABLE domains ADD COLUMN ha_priority INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -205,6 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 4, name: "domains.placed: the spec a start checked", sql: V4_DOMAIN_PLACED_SPEC },
   { version: 5, name: "domains.allowed_unsafe", sql: V5_DOMAIN_ALLOWED_UNSAFE },
+  { version: 6, name: "domains.ha, domains.ha_priority", sql: V6_DOMAIN_HA },
 ];
 
 /** The newest schema this code knows. */
