@@ -222,6 +222,7 @@ async function run(count: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 5 * RENEW_MS));
   measuring = true;
   const cpuBefore = cpuTicks(pid);
+  const simBefore = process.cpuUsage();
   const wallBefore = performance.now();
   const endMs = Date.now() + SECONDS * 1000;
   while (Date.now() < endMs) {
@@ -238,6 +239,8 @@ async function run(count: number): Promise<void> {
     }
   }
   const cpuS = (cpuTicks(pid) - cpuBefore) / HZ;
+  const sim = process.cpuUsage(simBefore);
+  const simS = (sim.user + sim.system) / 1e6;
   const wallS = (performance.now() - wallBefore) / 1000;
   measuring = false;
   running = false;
@@ -254,7 +257,7 @@ async function run(count: number): Promise<void> {
       `p99 ${quantile(sorted, 0.99).toFixed(1)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms | ` +
       `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""} | false suspect ${result.falseSuspect.size} ` +
       `false dead ${result.falseDead.size} | controller CPU ${cpuPct.toFixed(1)}% ` +
-      `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | first reports in ${joinedS.toFixed(1)} s\n`,
+      `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | simulator CPU ${((100 * simS) / wallS).toFixed(0)}% | first reports in ${joinedS.toFixed(1)} s | load ${os.loadavg()[0]?.toFixed(1)}\n`,
   );
 }
 

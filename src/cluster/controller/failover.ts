@@ -324,8 +324,10 @@ export class HaManager {
       if (fenced) next.add(mac);
       else next.delete(mac);
     }
+    // No wake-up of its own: the volumes these MACs reach get a new generation (requestFence,
+    // readmit), and that write wakes their storage agents. Waking every agent here would make
+    // each death cost every long-poll a desired-state computation.
     this.agents.fencedMacs = next;
-    this.agents.watch.changed();
   }
 
   private note(hostId: string, domainId: string | null, message: string): void {
