@@ -24,7 +24,7 @@ import { metricsRoutes } from "./routes/metrics.js";
 export const API_VERSION = "0.1.0";
 const BODY_BYTES_MAX = 1024 * 1024;
 /** Calls that are not audited: reads, and agents' periodic status reports (heartbeats). */
-const NOT_AUDITED = new Set(["PUT /api/v1/agent/status"]);
+const NOT_AUDITED = new Set(["PUT /api/v1/agent/status", "POST /api/v1/agent/lease"]);
 const PUBLIC = new Set(["/api/v1/openapi.json", "/api/v1/health"]);
 
 export function createApi(deps: ApiDeps) {

@@ -123,6 +123,8 @@ export const DomainSchema = z
     shutdownTimeoutS: z.number().int(),
     rebootSeq: z.number().int(),
     observed: DomainObservedSchema.nullable(),
+    ha: z.boolean().nullable().optional(),
+    haPriority: z.number().int().optional(),
     generation: z.number().int(),
     createdMs: z.number().int(),
     updatedMs: z.number().int(),
@@ -259,6 +261,7 @@ export const DesiredDomainSchema = z.object({
   shutdownTimeoutS: z.number().int(),
   rebootSeq: z.number().int(),
   generation: z.number().int(),
+  ha: z.boolean(),
 });
 
 export const DesiredNetworkSchema = z.object({

@@ -108,8 +108,19 @@ export const HostSchema = z
       .nullable()
       .openapi({ description: "set while the host is in maintenance: nothing new goes there" }),
     createdMs: z.number().int(),
+    /** The controller's view (host-liveness.ts, failover.ts); absent from stored records. */
+    state: z.enum(["up", "suspect", "dead", "fenced", "maintenance"]).optional(),
   })
   .openapi("Host");
+
+export const LeaseGrantSchema = z
+  .object({
+    renewMs: z.number().int(),
+    deadMs: z.number().int(),
+    selfFenceMs: z.number().int(),
+    state: z.string(),
+  })
+  .openapi("LeaseGrant");
 
 export const PoolSchema = z
   .object({
@@ -297,6 +308,7 @@ export const AgentStatusSchema = z
 export const DesiredStateSchema = z
   .object({
     hostId: id,
+    revision: z.string(),
     roles: z.array(z.enum(["storage", "compute"])),
     exportInterfaces: z.array(z.string()),
     pools: z.array(
@@ -327,6 +339,7 @@ export const DesiredStateSchema = z
     ),
     networks: z.array(DesiredNetworkSchema),
     domains: z.array(DesiredDomainSchema),
+    evict: z.array(z.object({ id, name: z.string(), uuid: z.string() })),
     consoles: z.array(z.object({ sessionId: id, domainName: z.string() })),
     migrations: z
       .array(

@@ -45,6 +45,8 @@ export type DesiredVolume = Pick<
 
 export interface DesiredState {
   hostId: string;
+  /** A hash of the rest: the same content, the same revision (long-polls wait for another). */
+  revision: string;
   roles: HostRole[];
   /** Interfaces to serve AoE exports on. */
   exportInterfaces: string[];
@@ -52,6 +54,11 @@ export interface DesiredState {
   volumes: DesiredVolume[];
   networks: DesiredNetwork[];
   domains: DesiredDomain[];
+  /**
+   * Domains that ran here and now run elsewhere (failover): a guest of one of them (its name and
+   * uuid) is destroyed, its disks left alone. Exactly one copy.
+   */
+  evict: Eviction[];
   /** Consoles someone asked to attach to: the agent connects back with the session id. */
   consoles: Array<{ sessionId: string; domainName: string }>;
   /** Live migrations this host takes part in (the controller's migration-broker.ts). */
@@ -133,6 +140,8 @@ export interface DesiredDomain {
   shutdownTimeoutS: number;
   rebootSeq: number;
   generation: number;
+  /** High availability: restarted elsewhere if the host dies; destroyed when it self-fences. */
+  ha: boolean;
 }
 
 export type ObservedDomain = DomainObserved & { id: string };
@@ -183,3 +192,10 @@ export interface JoinRequest {
 
 /** The upgrade protocol of a live migration's stream (as etherplane-console for consoles). */
 export const MIGRATION_UPGRADE = "etherplane-migration";
+
+/** A guest a host may still run whose domain now runs elsewhere (failover.ts): destroy it. */
+export interface Eviction {
+  id: string;
+  name: string;
+  uuid: string;
+}

@@ -40,6 +40,14 @@ export interface HypervisorInventory {
   otherGuests: Array<{ name: string; domid: number; memoryMiB: number; vcpus: number }>;
 }
 
+/**
+ * A host's state as the controller sees it (src/cluster/controller/host-liveness.ts): up (its
+ * agent renews its lease), suspect (a renewal is late), dead (the lease expired; fencing runs),
+ * fenced (every storage agent confirmed it no longer serves the host's SAN MACs), maintenance (an
+ * admin took it out of placement). One type for every part that reads or sets it.
+ */
+export type HostState = "up" | "suspect" | "dead" | "fenced" | "maintenance";
+
 export interface HostRecord {
   id: string;
   name: string;
@@ -292,6 +300,13 @@ export interface DomainRecord extends DomainFileFields {
   /** Bumped to ask the agent for a reboot. */
   rebootSeq: number;
   observed: DomainObserved | null;
+  /**
+   * High availability (controller/ha-policy.ts): restarted elsewhere when its host dies. null or
+   * absent: on when on_crash or on_reboot is restart. `domain set NAME --ha on|off|auto`.
+   */
+  ha?: boolean | null;
+  /** Restart order after a host dies: the highest first (`--ha-priority N`, 0 by default). */
+  haPriority?: number;
   generation: number;
   createdMs: number;
   updatedMs: number;

@@ -244,4 +244,37 @@ describe("an agent token reaches only its own host", () => {
     );
     await b.close();
   });
+  test("POST /agent/lease and the long-poll: a renewal answers the lease; no change is a 204", async () => {
+    const b = await twoHosts();
+    const lease = await b.call<{
+      renewMs: number;
+      deadMs: number;
+      selfFenceMs: number;
+      state: string;
+    }>("POST", "/api/v1/agent/lease", b.c.token);
+    assert.equal(lease.status, 200);
+    assert.deepEqual(lease.body, { renewMs: 1000, deadMs: 5000, selfFenceMs: 3000, state: "up" });
+    assert.equal(
+      (await b.call("POST", "/api/v1/agent/lease", b.admin)).status,
+      403,
+      "an admin token holds no lease",
+    );
+    const first = await b.call<{ revision: string }>("GET", "/api/v1/agent/desired", b.c.token);
+    const same = await b.call(
+      "GET",
+      `/api/v1/agent/desired?after=${first.body.revision}&waitMs=20`,
+      b.c.token,
+    );
+    assert.equal(same.status, 204);
+    const stale = await b.call<{ revision: string }>(
+      "GET",
+      "/api/v1/agent/desired?after=older&waitMs=60000",
+      b.c.token,
+    );
+    assert.equal(stale.status, 200, "a revision that is not the current one answers at once");
+    assert.equal(stale.body.revision, first.body.revision);
+    const tooLong = await b.call("GET", "/api/v1/agent/desired?after=x&waitMs=600000", b.c.token);
+    assert.equal(tooLong.status, 400);
+    await b.close();
+  });
 });

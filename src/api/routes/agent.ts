@@ -1,9 +1,15 @@
 /** /api/v1/agent: joining, desired state, status reports. Only join and agent tokens. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { EtherplaneError } from "../../foundation/errors.js";
+import { LONG_POLL_WAIT_MS_MAX } from "../../cluster/controller/desired-watch.js";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
-import { AgentStatusSchema, DesiredStateSchema, JoinRequestSchema } from "../schemas.js";
+import {
+  AgentStatusSchema,
+  DesiredStateSchema,
+  JoinRequestSchema,
+  LeaseGrantSchema,
+} from "../schemas.js";
 
 const tags = ["agent"];
 
@@ -42,14 +48,42 @@ export function agentRoutes(app: ApiApp, { controller }: ApiDeps): void {
       path: "/api/v1/agent/desired",
       tags,
       security: bearer,
+      request: {
+        query: z.object({
+          after: z.string().max(64).optional(),
+          waitMs: z.coerce.number().int().min(0).max(LONG_POLL_WAIT_MS_MAX).optional(),
+        }),
+      },
       responses: {
         200: json(DesiredStateSchema, "what this host should hold and export"),
+        204: { description: "no change from revision `after` within `waitMs`" },
         ...errors,
       },
     }),
     async (c) => {
       const principal = need(c, "agent");
-      return c.json(await controller.agents.desired(hostOf(principal.hostId)), 200);
+      const { after, waitMs } = c.req.valid("query");
+      const state = await controller.agents.desiredAfter(
+        hostOf(principal.hostId),
+        after,
+        waitMs ?? 0,
+      );
+      if (state === null) return c.body(null, 204);
+      return c.json(state, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/agent/lease",
+      tags,
+      security: bearer,
+      responses: { 200: json(LeaseGrantSchema, "the lease, renewed"), ...errors },
+    }),
+    async (c) => {
+      const principal = need(c, "agent");
+      return c.json(await controller.agents.renew(hostOf(principal.hostId)), 200);
     },
   );
 

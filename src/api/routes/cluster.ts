@@ -94,7 +94,12 @@ export function clusterRoutes(app: ApiApp, { controller }: ApiDeps): void {
         (h) => h.name,
         c.req.valid("query"),
       );
-      return c.json({ hosts: items, nextCursor }, 200);
+      const hosts = items.map((h) => ({
+        ...h,
+        lastSeenMs: controller.agents.lastSeen(h),
+        state: controller.ha.state(h.id),
+      }));
+      return c.json({ hosts, nextCursor }, 200);
     },
   );
 

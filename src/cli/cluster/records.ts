@@ -1,5 +1,11 @@
 /** `etherplane task|host|pool|token ...`: the other records, through the API. */
-import type { HostRecord, PoolRecord, TaskRecord, TokenRecord } from "../../cluster/model.js";
+import type {
+  HostRecord,
+  HostState,
+  PoolRecord,
+  TaskRecord,
+  TokenRecord,
+} from "../../cluster/model.js";
 import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatBytes, formatTable } from "../output/table.js";
@@ -83,7 +89,7 @@ export async function hostCommand(args: string[]): Promise<void> {
   }
   if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  const { hosts } = await requestAllPages<{ hosts: HostRecord[] }>(
+  const { hosts } = await requestAllPages<{ hosts: Array<HostRecord & { state?: HostState }> }>(
     session.client,
     "/api/v1/hosts",
     "hosts",
@@ -93,7 +99,7 @@ export async function hostCommand(args: string[]): Promise<void> {
     const hv = h.inventory?.hypervisor;
     return [
       h.name,
-      h.maintenance ? "maintenance" : "active",
+      h.maintenance ? "maintenance" : (h.state ?? "-"),
       h.roles.join(","),
       hv ? `${hv.kind} ${hv.version} (${hv.detail})` : "-",
       hv ? `${hv.cpus}` : "-",
@@ -141,7 +147,11 @@ export async function poolCommand(args: string[]): Promise<void> {
   if (command === "list") {
     const [{ pools }, { hosts }] = await Promise.all([
       requestAllPages<{ pools: PoolRecord[] }>(session.client, "/api/v1/pools", "pools"),
-      requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
+      requestAllPages<{ hosts: Array<HostRecord & { state?: HostState }> }>(
+        session.client,
+        "/api/v1/hosts",
+        "hosts",
+      ),
     ]);
     if (session.json) return printJson({ pools });
     const hostName = new Map(hosts.map((h) => [h.id, h.name]));

@@ -28,6 +28,7 @@ import { cliConfigPath, writeCliConfig } from "../client/cli-config.js";
 import { checkControllerUrl, checkToken } from "../client/settings.js";
 import { readTokenInput, TOKEN_HOW, tokenFlags } from "../client/token-input.js";
 import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
+import { leaseFlags, leaseUsage, parseLeaseFlags } from "./lease-flags.js";
 
 /**
  * The daemons' files (store, pools, agent state, token files) are the controller's user's alone:
@@ -61,7 +62,7 @@ function untilSignal(): Promise<string> {
 export async function upCommand(args: string[]): Promise<void> {
   const usage =
     "etherplane up [--data-dir DIR] [--listen HOST:PORT] [--aoe-iface IF ...] [--name HOSTNAME]\n" +
-    `  ${TLS_USAGE}\n  ${limitUsage}`;
+    `  ${TLS_USAGE}\n  ${limitUsage}\n  ${leaseUsage}`;
   const { values } = parse(
     args,
     {
@@ -71,11 +72,12 @@ export async function upCommand(args: string[]): Promise<void> {
       name: { type: "string" },
       ...tlsFlags,
       ...limitFlags,
+      ...leaseFlags,
     },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
-  const limits = parseLimitFlags(values, usage);
+  const limits = { ...parseLimitFlags(values, usage), lease: parseLeaseFlags(values, usage) };
   process.umask(DAEMON_UMASK);
   const log = createLogger("cluster:up");
   const dataDir = values["data-dir"] ?? DATA_DIR_DEFAULT;
@@ -119,14 +121,20 @@ export async function upCommand(args: string[]): Promise<void> {
 }
 
 export async function controllerCommand(args: string[]): Promise<void> {
-  const usage = `etherplane controller [--data-dir DIR] [--listen HOST:PORT]\n  ${TLS_USAGE}\n  ${limitUsage}`;
+  const usage = `etherplane controller [--data-dir DIR] [--listen HOST:PORT]\n  ${TLS_USAGE}\n  ${limitUsage}\n  ${leaseUsage}`;
   const { values } = parse(
     args,
-    { "data-dir": { type: "string" }, listen: { type: "string" }, ...tlsFlags, ...limitFlags },
+    {
+      "data-dir": { type: "string" },
+      listen: { type: "string" },
+      ...tlsFlags,
+      ...limitFlags,
+      ...leaseFlags,
+    },
     usage,
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
-  const limits = parseLimitFlags(values, usage);
+  const limits = { ...parseLimitFlags(values, usage), lease: parseLeaseFlags(values, usage) };
   process.umask(DAEMON_UMASK);
   const dataDir = values["data-dir"] ?? DATA_DIR_DEFAULT;
   const listen = parseListen(values.listen ?? LISTEN_DEFAULT, usage);

@@ -17,7 +17,9 @@ const usage = `etherplane domain COMMAND ...
   export NAME [-o FILE] write the domain's file (xl.cfg syntax) to stdout or FILE
   edit NAME             change the domain's file in $EDITOR (takes effect at the next start)
   show NAME | delete NAME
-  set NAME [--anti-affinity GROUP] [--pin HOST[,HOST]]   placement settings (domain set --help)
+  set NAME [--anti-affinity GROUP] [--pin HOST[,HOST]] [--ha on|off|auto] [--ha-priority N]
+                        etherplane's own settings: placement, and high availability
+                        (domain set --help)
   import and edit: [--allow-unsafe KEY,...] (admin: let the file use these keys the domain
                         policy refuses, e.g. pci,vif; audited)
   common: [--json] [--controller URL] [--token-file FILE|--token -]`;

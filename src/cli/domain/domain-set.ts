@@ -7,6 +7,7 @@ import type { DomainRecord } from "../../cluster/model.js";
 import { parse, usageError, type Options } from "../args.js";
 import { openSession, sessionFlags } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
+import { haFlags, setHa } from "./ha-settings.js";
 
 interface SetFlag {
   option: Options[string];
@@ -38,11 +39,13 @@ const usage =
   "etherplane domain set NAME [--FLAG VALUE]...   (used from the domain's next placement)\n" +
   Object.entries(DOMAIN_SET_FLAGS)
     .map(([flag, f]) => `  --${flag} ${f.help}`)
-    .join("\n");
+    .join("\n") +
+  "\n  --ha on|off|auto: restarted elsewhere when its host dies (auto: on when on_crash or" +
+  "\n    on_reboot is restart)\n  --ha-priority N: the highest priority restarts first";
 
 export async function domainSetCommand(args: string[]): Promise<void> {
   const own = Object.fromEntries(Object.entries(DOMAIN_SET_FLAGS).map(([k, f]) => [k, f.option]));
-  const { values, positionals } = parse(args, { ...sessionFlags, ...own }, usage);
+  const { values, positionals } = parse(args, { ...sessionFlags, ...own, ...haFlags }, usage);
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const name = positionals[0];
   if (!name || positionals.length > 1) throw usageError("domain set: name one domain", usage);
@@ -52,9 +55,12 @@ export async function domainSetCommand(args: string[]): Promise<void> {
     const value = given[flag];
     if (typeof value === "string") Object.assign(body, f.body(value));
   }
-  if (Object.keys(body).length === 0)
+  const haGiven = values.ha !== undefined || values["ha-priority"] !== undefined;
+  if (Object.keys(body).length === 0 && !haGiven)
     throw usageError("domain set: give at least one setting", usage);
   const session = await openSession(values);
+  if (haGiven) await setHa(session, name, values, usage);
+  if (Object.keys(body).length === 0) return;
   const { domain } = await session.client.request<{ domain: DomainRecord }>(
     "PATCH",
     `/api/v1/domains/${encodeURIComponent(name)}/settings`,

@@ -7,7 +7,9 @@ import * as os from "node:os";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
-import type { AgentStatus, ObservedVolume } from "../agent-protocol.js";
+import { realClock } from "../../foundation/clock.js";
+import type { AgentStatus, DesiredState, ObservedVolume } from "../agent-protocol.js";
+import { LeaseHolder, type LeaseEvents } from "./lease-holder.js";
 import type { HostInventory, HypervisorInventory } from "../model.js";
 import type { ControllerLink } from "./controller-link.js";
 import type { ForeignTargetScanner } from "./foreign-scanner.js";
@@ -25,6 +27,32 @@ export interface AgentCompute {
 
 export const AGENT_VERSION = "0.1.0";
 const PROGRESS_REPORT_MS = 500;
+/** A status that did not change is sent again this often anyway (observations' freshness). */
+export const STATUS_REFRESH_MS = 30_000;
+/** How long a long-poll for desired state waits at the controller. */
+export const LONG_POLL_WAIT_MS = 25_000;
+/** After a failed long-poll, the next one waits this long (then doubles, to the max). */
+const WATCH_RETRY_MS_FIRST = 250;
+const WATCH_RETRY_MS_MAX = 5_000;
+
+/**
+ * What decides whether a status is worth sending: everything but the clock fields that move on
+ * every pass (a guest's CPU time, the time of the observation) and free memory to the nearest
+ * 64 MiB.
+ */
+export function statusDigest(status: AgentStatus): string {
+  const hv = status.inventory.hypervisor;
+  return JSON.stringify({
+    ...status,
+    inventory: hv
+      ? {
+          ...status.inventory,
+          hypervisor: { ...hv, freeMemoryMiB: Math.round(hv.freeMemoryMiB / 64) },
+        }
+      : status.inventory,
+    domains: status.domains?.map(({ atMs: _a, cpuTimeS: _c, ...rest }) => rest),
+  });
+}
 
 export function hostInventory(): HostInventory {
   return {
@@ -42,6 +70,13 @@ export function hostInventory(): HostInventory {
 export class Agent {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The desired state last received, and whether a pass must fetch it afresh (converge()). */
+  private desiredState: DesiredState | undefined;
+  private fetchFresh = true;
+  private watching: Promise<void> = Promise.resolve();
+  private lastStatus: { digest: string; sentMs: number } | undefined;
+  /** Set by the lease: HA domains are kept down (self-fenced) while it is lost. */
+  readonly lease: LeaseHolder;
   private pass: Promise<void> = Promise.resolve();
   private lastProgressReportMs = 0;
   /** Resolves callers of `converge()` after the next full pass. */
@@ -56,25 +91,96 @@ export class Agent {
     private readonly inventory: () => HostInventory = hostInventory,
     private readonly scanner?: ForeignTargetScanner,
     private readonly compute?: AgentCompute,
-  ) {}
+    private readonly events: Partial<LeaseEvents> = {},
+  ) {
+    this.lease = new LeaseHolder(
+      () => this.link.renewLease(),
+      {
+        onLost: (reason) => this.selfFence(reason),
+        onRegained: () => {
+          // Act only on the controller's current placements: fetch them before any pass.
+          this.fetchFresh = true;
+          this.events.onRegained?.();
+        },
+        onRenewed: () => this.events.onRenewed?.(),
+      },
+      realClock,
+      log,
+    );
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.lease.start();
+    this.watching = this.watch();
     this.schedule(0);
+  }
+
+  /** Long-polls the desired state; a change starts a pass at once. */
+  private async watch(): Promise<void> {
+    let retryMs = WATCH_RETRY_MS_FIRST;
+    while (this.running) {
+      try {
+        const revision = this.desiredState?.revision;
+        const next =
+          revision === undefined
+            ? await this.link.desired()
+            : await this.link.desiredAfter(revision, LONG_POLL_WAIT_MS);
+        retryMs = WATCH_RETRY_MS_FIRST;
+        if (next && this.running) {
+          this.desiredState = next;
+          this.kick();
+        }
+      } catch (error) {
+        this.log.debug(`waiting for desired state failed; retrying: ${errorMessage(error)}`);
+        await new Promise((r) => setTimeout(r, retryMs));
+        retryMs = Math.min(WATCH_RETRY_MS_MAX, retryMs * 2);
+      }
+    }
+  }
+
+  /** A pass now rather than at the next interval (a new desired state). */
+  private kick(): void {
+    if (!this.running || !this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
+  }
+
+  /**
+   * The lease is lost: every HA guest is destroyed now, before the controller's dead timeout,
+   * and none is started again until the lease is back (passes skip them meanwhile).
+   */
+  private selfFence(reason: string): void {
+    this.events.onLost?.(reason);
+    const compute = this.compute;
+    const domains = this.desiredState?.domains.filter((d) => d.ha) ?? [];
+    if (!compute || domains.length === 0) return;
+    compute.reconciler
+      .destroyGuests(domains, `self-fenced: ${reason}`)
+      .catch((error: unknown) => this.log.error(`self-fencing failed: ${errorMessage(error)}`));
   }
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.pass = this.once().finally(() => this.schedule(this.intervalMs));
     }, delayMs);
   }
 
-  /** One reconcile pass: fetch, apply, report. Errors are logged; the next pass retries. */
-  async once(): Promise<void> {
+  /**
+   * One reconcile pass on the desired state last received (`fresh`: fetched now), then a report
+   * if the status changed. Errors are logged; the next pass retries.
+   */
+  async once(options: { fresh?: boolean } = {}): Promise<void> {
     try {
-      const desired = await this.link.desired();
+      if (options.fresh || this.fetchFresh || !this.desiredState) {
+        this.fetchFresh = false;
+        this.desiredState = await this.link.desired();
+      }
+      const desired = this.desiredState;
       const inventory = this.inventory();
       this.scanner?.maybeScan(
         desired.exportInterfaces,
@@ -85,16 +191,32 @@ export class Agent {
       );
       let compute: ComputeResult | undefined;
       if (this.compute) {
-        compute = await this.compute.reconciler.reconcile(desired.networks, desired.domains);
-        this.compute.consoles.handle(desired.consoles, desired.domains);
-        this.compute.migrations?.handle(desired.migrations ?? [], desired.domains);
+        await this.compute.reconciler.destroyGuests(
+          desired.evict,
+          "its domain now runs on another host",
+        );
+        // Self-fenced: HA domains stay down (not started, not reported) until the lease is back.
+        const domains = this.lease.lost ? desired.domains.filter((d) => !d.ha) : desired.domains;
+        compute = await this.compute.reconciler.reconcile(desired.networks, domains);
+        this.compute.consoles.handle(desired.consoles, domains);
+        this.compute.migrations?.handle(desired.migrations ?? [], domains);
       }
-      await this.link.report(this.status(result.volumes, result.pools, compute));
+      await this.reportIfChanged(this.status(result.volumes, result.pools, compute));
     } catch (error) {
       this.log.warn(`reconcile pass failed; retrying: ${errorMessage(error)}`);
     } finally {
       this.passesCompleted++;
     }
+  }
+
+  /** Sends the status when it changed, or every STATUS_REFRESH_MS anyway. */
+  private async reportIfChanged(status: AgentStatus): Promise<void> {
+    const digest = statusDigest(status);
+    const nowMs = Date.now();
+    const last = this.lastStatus;
+    if (last?.digest === digest && nowMs - last.sentMs < STATUS_REFRESH_MS) return;
+    await this.link.report(status);
+    this.lastStatus = { digest, sentMs: nowMs };
   }
 
   private status(
@@ -138,6 +260,9 @@ export class Agent {
 
   /** Resolves after a pass that started after this call has finished (tests, `up`). */
   async converge(): Promise<void> {
+    // The pass that starts next fetches the desired state afresh and reports what it did.
+    this.fetchFresh = true;
+    this.lastStatus = undefined;
     const target = this.passesCompleted + 2;
     while (this.passesCompleted < target) await new Promise((r) => setTimeout(r, 20));
   }
@@ -145,6 +270,9 @@ export class Agent {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    await this.lease.stop();
     await this.pass;
+    // A long-poll under way ends with its wait; the loop then sees running = false.
+    void this.watching;
   }
 }

@@ -12,10 +12,16 @@ import { MIGRATION_UPGRADE, type AgentStatus, type DesiredState } from "../agent
 import type { AgentService } from "../controller/agent-service.js";
 import type { ConsoleBroker } from "../controller/console-broker.js";
 import type { MigrationBroker } from "../controller/migration-broker.js";
+import { LONG_POLL_WAIT_MS_MAX } from "../controller/desired-watch.js";
+import type { LeaseGrant } from "../controller/host-liveness.js";
 import { duplexPair } from "./duplex-pair.js";
 
 export interface ControllerLink {
   desired(): Promise<DesiredState>;
+  /** The desired state once its revision is not `after`; null if it did not change in `waitMs`. */
+  desiredAfter(after: string, waitMs: number): Promise<DesiredState | null>;
+  /** Renews this host's lease (host-liveness.ts). */
+  renewLease(): Promise<LeaseGrant>;
   report(status: AgentStatus): Promise<void>;
   /** Connects to a console session the controller opened for this host. */
   openConsole(sessionId: string): Promise<Duplex>;
@@ -49,16 +55,26 @@ export class InProcessLink implements ControllerLink {
   desired(): Promise<DesiredState> {
     return this.agents.desired(this.hostId);
   }
+  desiredAfter(after: string, waitMs: number): Promise<DesiredState | null> {
+    return this.agents.desiredAfter(this.hostId, after, waitMs);
+  }
+  renewLease(): Promise<LeaseGrant> {
+    return this.agents.renew(this.hostId);
+  }
   report(status: AgentStatus): Promise<void> {
     return this.agents.report(this.hostId, status);
   }
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A lease renewal that takes longer than this is as good as lost: the next one goes out. */
+const LEASE_TIMEOUT_MS = 2_000;
 
 /** An agent's calls through the CLI's ApiClient: a timeout and a reply bound on each. */
 export class HttpLink implements ControllerLink {
   private readonly client: ApiClient;
+  private readonly leaseClient: ApiClient;
+  private readonly watchClient: ApiClient;
 
   constructor(
     private readonly baseUrl: string,
@@ -72,9 +88,29 @@ export class HttpLink implements ControllerLink {
       timeoutMs: REQUEST_TIMEOUT_MS,
       ...(caPem === undefined ? {} : { caPem }),
     });
+    const ca = caPem === undefined ? {} : { caPem };
+    this.leaseClient = new ApiClient({ baseUrl, token, timeoutMs: LEASE_TIMEOUT_MS, ...ca });
+    // A long-poll waits up to its waitMs before the controller answers.
+    this.watchClient = new ApiClient({
+      baseUrl,
+      token,
+      timeoutMs: LONG_POLL_WAIT_MS_MAX + REQUEST_TIMEOUT_MS,
+      ...ca,
+    });
   }
   desired(): Promise<DesiredState> {
     return this.client.request("GET", "/api/v1/agent/desired");
+  }
+  async desiredAfter(after: string, waitMs: number): Promise<DesiredState | null> {
+    const query = `after=${encodeURIComponent(after)}&waitMs=${waitMs}`;
+    const state = await this.watchClient.request<DesiredState | undefined>(
+      "GET",
+      `/api/v1/agent/desired?${query}`,
+    );
+    return state ?? null;
+  }
+  renewLease(): Promise<LeaseGrant> {
+    return this.leaseClient.request("POST", "/api/v1/agent/lease");
   }
   report(status: AgentStatus): Promise<void> {
     return this.client.request("PUT", "/api/v1/agent/status", status);

@@ -10,10 +10,14 @@ import type {
   AgentStatus,
   DesiredState,
   DesiredVolume,
+  Eviction,
   JoinRequest,
   ObservedVolume,
 } from "../agent-protocol.js";
-import type { HostRecord, VolumeRecord } from "../model.js";
+import type { HostRecord, HostState, VolumeRecord } from "../model.js";
+
+/** A report writes the host's lastSeenMs at most this often when nothing else changed. */
+const LAST_SEEN_WRITE_MS = 60_000;
 import type { Store, VolumeObservation } from "../store/store.js";
 import type { AoeAddress } from "./address-allocator.js";
 import type { AuthService } from "./auth-service.js";
@@ -23,16 +27,21 @@ import type { ConsoleBroker } from "./console-broker.js";
 import type { MigrationBroker } from "./migration-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
 import type { EventLog } from "./event-log.js";
-import { HOST_FRESH_MS } from "./placement.js";
 import { volumeMask } from "./volume-access.js";
+import { DesiredWatch, LONG_POLL_WAIT_MS_MAX, revisionOf } from "./desired-watch.js";
+import { HostLiveness, LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "./host-liveness.js";
 
-/** A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts). */
-function desiredVolume(volume: VolumeRecord): DesiredVolume {
+/**
+ * A volume as its storage host serves it: `allow` is the whole mask (volume-access.ts), less the
+ * MACs of fenced hosts (failover.ts).
+ */
+function desiredVolume(volume: VolumeRecord, fenced: ReadonlySet<string>): DesiredVolume {
   const { id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state } = volume;
   const mask = volumeMask(volume);
+  const macs = mask.everyone ? [] : mask.macs.filter((mac) => !fenced.has(mac.toLowerCase()));
   return {
     ...{ id, name, kind, poolId, sizeBytes, sourceId, shelf, slot, exported, state },
-    allow: mask.everyone ? [] : mask.macs,
+    allow: macs,
     allowEveryone: mask.everyone,
     generation: volume.generation,
   };
@@ -45,6 +54,16 @@ export class AgentService {
   private readonly foreign = new Map<string, AoeAddress[]>();
   /** Told of each report once it is recorded (the web UI's charts); a handful at most. */
   private readonly reportListeners = new Set<ReportListener>();
+  /** Long-polls of desired state wait here for changes. */
+  readonly watch = new DesiredWatch();
+  /** Host leases (in memory). */
+  readonly liveness: HostLiveness;
+  /** SAN MACs of dead hosts: no volume is served to them (set by failover.ts). */
+  fencedMacs: ReadonlySet<string> = new Set();
+  /** What a host's state is, beyond its lease (failover.ts sets it: dead, fenced). */
+  hostState: (hostId: string) => HostState = (hostId) => this.liveness.state(hostId);
+  /** Guests a host may still run whose domains now run elsewhere (failover.ts sets it). */
+  evictionsFor: (hostId: string) => Eviction[] = () => [];
 
   constructor(
     private readonly store: Store,
@@ -56,7 +75,61 @@ export class AgentService {
     private readonly consoles?: ConsoleBroker,
     private readonly events?: EventLog,
     private readonly migrations?: MigrationBroker,
-  ) {}
+    liveness?: HostLiveness,
+  ) {
+    this.liveness = liveness ?? new HostLiveness(LEASE_DEFAULT, now);
+  }
+
+  /**
+   * A lease renewal: in memory only. A store write here would be an fsync per renewal, on the
+   * event loop (SQLite is synchronous): at a few hundred hosts that alone delays renewals by
+   * seconds (bench/agents.ts). The reply tells the agent its state (dead or fenced: keep HA
+   * guests down) and the timeouts.
+   */
+  renew(hostId: string): Promise<LeaseGrant> {
+    const state = this.hostState(hostId);
+    this.liveness.renew(hostId);
+    const { renewMs, deadMs } = this.liveness.settings;
+    return Promise.resolve({
+      renewMs,
+      deadMs,
+      selfFenceMs: selfFenceMs(this.liveness.settings),
+      state,
+    });
+  }
+
+  /** The host's last sign of life: its last lease renewal or status report. */
+  lastSeen(host: HostRecord): number | null {
+    const renewed = this.liveness.lastRenewal(host.id);
+    if (renewed === undefined) return host.lastSeenMs;
+    return Math.max(renewed, host.lastSeenMs ?? 0);
+  }
+
+  /**
+   * The host's desired state once its revision differs from `after`, waiting at most `waitMs`
+   * for a change; null when nothing changed in that time.
+   */
+  async desiredAfter(
+    hostId: string,
+    after: string | undefined,
+    waitMs: number,
+  ): Promise<DesiredState | null> {
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > LONG_POLL_WAIT_MS_MAX)
+      throw new EtherplaneError(
+        "INVALID_ARGUMENT",
+        `waitMs: ${waitMs} must be a whole number of milliseconds from 0 to ${LONG_POLL_WAIT_MS_MAX}`,
+        { params: { field: "waitMs" } },
+      );
+    const deadlineMs = Date.now() + waitMs;
+    for (;;) {
+      const epoch = this.watch.epoch;
+      const state = await this.desired(hostId);
+      if (after === undefined || state.revision !== after) return state;
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) return null;
+      await this.watch.next(epoch, leftMs);
+    }
+  }
 
   foreignAddresses(): AoeAddress[] {
     return [...this.foreign.values()].flat();
@@ -141,17 +214,28 @@ export class AgentService {
   }
 
   async desired(hostId: string): Promise<DesiredState> {
+    const content = await this.desiredContent(hostId);
+    return { ...content, revision: revisionOf(content) };
+  }
+
+  private async desiredContent(hostId: string): Promise<Omit<DesiredState, "revision">> {
     const host = await this.store.getHost(hostId);
     if (!host) throw new EtherplaneError("NOT_FOUND", `host ${hostId} is not known; join again`);
     const pools = await this.store.listPools({ hostId });
     const volumes = await this.store.listVolumes({ hostId });
     const networks = await this.store.listNetworks({ hostId });
+    const state = this.hostState(hostId);
+    // A dead or fenced host is not trusted with its domains: it runs none until taken back.
+    const domains =
+      state === "dead" || state === "fenced"
+        ? []
+        : ((await this.domains?.desiredFor(hostId)) ?? []);
     return {
       hostId,
       roles: host.roles,
       exportInterfaces: host.exportInterfaces,
       pools: pools.map(({ id, name, kind, path, devices }) => ({ id, name, kind, path, devices })),
-      volumes: volumes.map((volume) => desiredVolume(volume)),
+      volumes: volumes.map((volume) => desiredVolume(volume, this.fencedMacs)),
       networks: networks.map(({ id, name, bridge, uplink, vlanId }) => ({
         id,
         name,
@@ -159,7 +243,8 @@ export class AgentService {
         uplink,
         vlanId,
       })),
-      domains: (await this.domains?.desiredFor(hostId)) ?? [],
+      domains,
+      evict: this.evictionsFor(hostId).filter((e) => !domains.some((d) => d.id === e.id)),
       consoles: this.consoles?.pending(hostId) ?? [],
       migrations: this.migrations?.desiredFor(hostId) ?? [],
     };
@@ -172,22 +257,22 @@ export class AgentService {
   }
 
   async report(hostId: string, status: AgentStatus): Promise<void> {
-    const before = await this.store.getHost(hostId);
-    const host = await this.store.updateHost(hostId, {
-      inventory: status.inventory,
-      lastSeenMs: this.now(),
-    });
-    // A host heard from for the first time, or again after placement stopped offering it.
-    const lastSeenMs = before?.lastSeenMs ?? null;
-    if (lastSeenMs === null || this.now() - lastSeenMs > HOST_FRESH_MS)
-      await this.events?.record(
-        "host.reporting",
-        host.name,
-        lastSeenMs === null
-          ? `host ${host.name}'s agent reports`
-          : `host ${host.name}'s agent reports again after ${Math.round((this.now() - lastSeenMs) / 1000)} s`,
-        { hypervisor: status.inventory.hypervisor?.kind ?? null },
-      );
+    // Each store write is an fsync on the event loop: only what changed is written (the lease
+    // says the host is alive; lastSeenMs is refreshed at most every LAST_SEEN_WRITE_MS).
+    const host = await this.store.getHost(hostId);
+    const nowMs = this.now();
+    // A host heard from for the first time (coming back after a lease loss is the HA manager's
+    // event: its lease renewals, not its reports, say it is alive).
+    if (host && host.lastSeenMs === null)
+      await this.events?.record("host.reporting", host.name, `host ${host.name}'s agent reports`, {
+        hypervisor: status.inventory.hypervisor?.kind ?? null,
+      });
+    if (
+      !host ||
+      JSON.stringify(host.inventory) !== JSON.stringify(status.inventory) ||
+      nowMs - (host.lastSeenMs ?? 0) >= LAST_SEEN_WRITE_MS
+    )
+      await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: nowMs });
     // Our own volumes on other hosts answer this host's discovery too: they are not foreign.
     const ours = new Set((await this.store.usedAddresses()).map((a) => a.shelf * 256 + a.slot));
     this.foreign.set(
@@ -197,9 +282,11 @@ export class AgentService {
         .map(({ shelf, slot }) => ({ shelf, slot })),
     );
     // Only this host's records: an agent's report never touches another host's.
-    const myPools = new Set((await this.store.listPools({ hostId })).map((p) => p.id));
+    const myPools = new Map((await this.store.listPools({ hostId })).map((p) => [p.id, p]));
     for (const pool of status.pools) {
-      if (!myPools.has(pool.id)) continue;
+      const mine = myPools.get(pool.id);
+      if (!mine) continue;
+      if (mine.capacityBytes === pool.capacityBytes && mine.freeBytes === pool.freeBytes) continue;
       await this.store
         .updatePool(pool.id, { capacityBytes: pool.capacityBytes, freeBytes: pool.freeBytes })
         .catch(() => undefined);

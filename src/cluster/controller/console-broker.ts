@@ -54,6 +54,8 @@ interface Session {
 
 export class ConsoleBroker {
   private readonly sessions = new Map<string, Session>();
+  /** Called when a session opens: the host's agent learns of it through its desired state. */
+  onOpen: (hostId: string) => void = () => undefined;
 
   constructor(
     private readonly limits: ConsoleLimits = CONSOLE_LIMITS_DEFAULT,
@@ -98,6 +100,7 @@ export class ConsoleBroker {
     client.once("end", () => this.close(id));
     client.once("close", () => this.close(id));
     client.once("error", () => this.close(id));
+    this.onOpen(hostId);
     return id;
   }
 

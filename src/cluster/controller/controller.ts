@@ -29,11 +29,16 @@ import { PlacementService } from "./placement-service.js";
 import { TaskService } from "./task-service.js";
 import { VolumeGrants } from "./volume-grants.js";
 import { VolumeService } from "./volume-service.js";
+import { notifyingStore } from "../store/notifying-store.js";
+import { HostLiveness, LEASE_DEFAULT, type LeaseSettings } from "./host-liveness.js";
+import { HaManager } from "./failover.js";
 
 /** The controller's configurable bounds (flags of `controller` and `up`). */
 export interface ControllerLimits {
   audit: AuditLimits;
   consoles: ConsoleLimits;
+  /** Host leases: renewal, suspect and dead timeouts (host-liveness.ts). */
+  lease: LeaseSettings;
 }
 
 export class Controller {
@@ -53,12 +58,16 @@ export class Controller {
   readonly maintenance: MaintenanceService;
   readonly migrationStreams: MigrationBroker;
   readonly migrations: MigrationService;
+  readonly ha: HaManager;
+  /** The store, saying when a write may change a desired state (agents' long-polls wake). */
+  readonly store: Store;
 
   constructor(
-    readonly store: Store,
+    store: Store,
     private readonly now: () => number = Date.now,
     limits: Partial<ControllerLimits> = {},
   ) {
+    this.store = store = notifyingStore(store, () => this.agents.watch.changed());
     this.auth = new AuthService(store, now);
     this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);
@@ -90,7 +99,16 @@ export class Controller {
     );
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
+    this.consoles.onOpen = () => this.agents.watch.changed();
+    const observer = new DomainObserver(
+      store,
+      this.tasks,
+      grants,
+      createLogger("cluster:domains"),
+      this.events,
+    );
     this.migrationStreams = new MigrationBroker(now);
+    this.migrationStreams.onChange = () => this.agents.watch.changed();
     this.migrations = new MigrationService(
       store,
       this.domains,
@@ -108,11 +126,31 @@ export class Controller {
       this.tasks,
       createLogger("cluster:agents"),
       now,
-      new DomainObserver(store, this.tasks, grants, createLogger("cluster:domains"), this.events),
+      observer,
       this.consoles,
       this.events,
       this.migrationStreams,
+      new HostLiveness(limits.lease ?? LEASE_DEFAULT, now),
     );
+    this.ha = new HaManager(
+      store,
+      this.agents,
+      this.tasks,
+      grants,
+      this.placement,
+      createLogger("cluster:ha"),
+      now,
+    );
+    this.ha.onNote = (note) =>
+      void this.events
+        .record("ha.step", note.domainId ?? note.hostId, note.message, {
+          host: note.hostId,
+          domain: note.domainId,
+        })
+        .catch(() => undefined); // the log has the step; an event is a courtesy
+    observer.hostState = (id) => this.ha.state(id);
+    this.placement.hostState = (id) => this.ha.state(id);
+    this.agents.evictionsFor = (id) => this.ha.evictionsFor(id);
     this.volumes = new VolumeService(store, this.tasks, () => this.agents.foreignAddresses(), now);
   }
 

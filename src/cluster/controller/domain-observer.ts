@@ -7,7 +7,7 @@
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import type { DesiredDomain, ObservedDomain } from "../agent-protocol.js";
-import type { DomainObserved, DomainRecord, TaskRecord } from "../model.js";
+import type { DomainObserved, DomainRecord, HostState, TaskRecord } from "../model.js";
 import type { EventLog } from "./event-log.js";
 import type { Store } from "../store/store.js";
 import { desiredDomain } from "./placed-spec.js";
@@ -33,6 +33,9 @@ export class DomainObserver {
     private readonly log: Logger,
     private readonly events?: EventLog,
   ) {}
+
+  /** The controller's view of each host (failover.ts): a dead or fenced host gets no grant. */
+  hostState: (hostId: string) => HostState = () => "up";
 
   /** The host's domains as their last start froze them (placed-spec.ts). */
   async desiredFor(hostId: string): Promise<DesiredDomain[]> {
@@ -74,6 +77,8 @@ export class DomainObserver {
       const stopped = domain.desiredState === "stopped" && domain.observed?.state === "stopped";
       if (stopped) return await this.grants.revoke(domain);
       if (domain.desiredState === "stopped" || domain.hostId !== hostId) return;
+      const state = this.hostState(hostId);
+      if (state === "dead" || state === "fenced") return;
       const host = await this.store.getHost(hostId);
       if (host) await this.grants.grant(domain, host, true);
     } catch (error) {
@@ -173,6 +178,7 @@ export class DomainObserver {
     const where = seen.domid === null ? "" : ` (id ${seen.domid})`;
     switch (task.kind) {
       case "domain.start":
+      case "domain.failover":
       case "domain.unpause":
         if (seen.state === "running")
           await this.tasks.succeed(task.id, `${domain.name} is running${where}`, {

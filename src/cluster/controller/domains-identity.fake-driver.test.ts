@@ -219,7 +219,7 @@ describe("guests are identified by uuid", () => {
       ...{ id: "dom-0", name: "Domain-0", uuid: NIL_UUID, config: "", memoryMiB: 64, vcpus: 1 },
       ...{ boot: { kind: "firmware" }, disks: [], vifs: [], desiredState, stopMode: "destroy" },
       ...{ onPoweroff: "destroy", onReboot: "restart", onCrash: "restart", allowedUnsafe: [] },
-      ...{ shutdownTimeoutS: 0, rebootSeq: 5, generation: 3 },
+      ...{ shutdownTimeoutS: 0, rebootSeq: 5, generation: 3, ha: true },
     });
     for (const wanted of ["paused", "stopped", "running"] as const) {
       const result = await b.reconciler.reconcile([], [dom0Domain(wanted)]);

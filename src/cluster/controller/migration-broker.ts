@@ -37,6 +37,8 @@ export interface MigrationSession {
 
 export class MigrationBroker {
   private readonly sessions = new Map<string, MigrationSession>();
+  /** Told when a host's part changes (a phase, a session gone): its agent's long-poll wakes. */
+  onChange: () => void = () => undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -69,6 +71,7 @@ export class MigrationBroker {
   setPhase(sessionId: string, role: Role, phase: DesiredMigration["phase"] | null): void {
     const session = this.sessions.get(sessionId);
     if (session) session[role].phase = phase;
+    this.onChange();
   }
 
   /** What `hostId` must do now. */
@@ -131,6 +134,7 @@ export class MigrationBroker {
     this.sessions.delete(sessionId);
     session.send.stream?.destroy();
     session.receive.stream?.destroy();
+    this.onChange();
   }
 
   private expire(): void {

@@ -9,6 +9,7 @@ import { storedDomainBoot } from "../../domain/import/domain-import.js";
 import { checkDomainPolicy } from "../../domain/policy/index.js";
 import { parseXlConfig } from "../../domain/xl-cfg/index.js";
 import type { DesiredDomain } from "../agent-protocol.js";
+import { haEnabled } from "./ha-policy.js";
 import type { DomainPlacedSpec, DomainRecord, PlacedDisk, VolumeRecord } from "../model.js";
 
 /**
@@ -86,5 +87,6 @@ export function desiredDomain(domain: DomainRecord, placed: DomainPlacedSpec): D
     shutdownTimeoutS: domain.shutdownTimeoutS,
     rebootSeq: domain.rebootSeq,
     generation: domain.generation,
+    ha: haEnabled(domain),
   };
 }

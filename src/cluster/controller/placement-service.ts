@@ -2,7 +2,7 @@
  * Placement with the store's records: gathers what the pure rules (placement.ts) read, for a
  * start, a dry run (`etherplane place`), a migration without a host and an evacuation.
  */
-import type { DomainRecord, HostRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostRecord, HostState, VolumeRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import {
@@ -20,6 +20,9 @@ export interface PlacementOptions {
 }
 
 export class PlacementService {
+  /** The controller's view of each host (failover.ts sets it): only `up` hosts get domains. */
+  hostState: (hostId: string) => HostState = () => "up";
+
   constructor(
     private readonly store: Store,
     private readonly settings: ClusterSettings,
@@ -41,6 +44,7 @@ export class PlacementService {
       volumes,
       nowMs: this.now(),
       settings: await this.settings.placement(),
+      hostState: this.hostState,
       ...(options.exclude ? { exclude: options.exclude } : {}),
     };
   }

@@ -5,7 +5,7 @@
  * host (`etherplane place`); `placeDomain` is the choice start, migrate and evacuation act on.
  */
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
-import type { DomainRecord, HostRecord, NetworkRecord, VolumeRecord } from "../model.js";
+import type { DomainRecord, HostRecord, HostState, NetworkRecord, VolumeRecord } from "../model.js";
 import { hostSanMacs } from "./volume-access.js";
 
 /** A host whose agent has not reported for this long is not offered new domains. */
@@ -37,6 +37,8 @@ export interface PlacementInput {
   settings?: PlacementSettings;
   /** Hosts not to consider, each with why (the host a domain moves away from). */
   exclude?: ReadonlyMap<string, string>;
+  /** The controller's view of each host (failover.ts): only `up` hosts are offered domains. */
+  hostState?: (hostId: string) => HostState;
 }
 
 /** One host as placement saw it: whether it fits, why (not), and its score when it fits. */
@@ -132,7 +134,11 @@ export function assessHost(host: HostRecord, input: PlacementInput): HostAssessm
   else if (!hv)
     reasons.push(`host ${host.name} has not reported a hypervisor (is its agent running?)`);
   else {
-    if (host.lastSeenMs === null || input.nowMs - host.lastSeenMs > HOST_FRESH_MS)
+    const state = input.hostState?.(host.id);
+    if (state !== undefined && state !== "up") reasons.push(`host ${host.name} is ${state}`);
+    // Without the lease's view (a caller that has none), the last report must be recent.
+    const stale = host.lastSeenMs === null || input.nowMs - host.lastSeenMs > HOST_FRESH_MS;
+    if (state === undefined && stale)
       reasons.push(`host ${host.name}'s agent has not reported for over ${HOST_FRESH_MS / 1000} s`);
     if (domain.vcpus > hv.cpus)
       reasons.push(

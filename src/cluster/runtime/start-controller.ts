@@ -99,6 +99,8 @@ export async function startController(options: {
     );
   await prune();
   const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
+  // High availability: leases, fencing, failover (failover.ts).
+  controller.ha.start();
   controller.auth.caSha256 = tls?.caSha256 ?? null;
   const web = createWebServices(controller, createLogger("api:web"));
   const cliConsole = consoleUpgradeHandler(controller, createLogger("api:console"));
@@ -117,6 +119,7 @@ export async function startController(options: {
   } catch (error) {
     web.close();
     clearInterval(pruner);
+    await controller.ha.stop();
     await store.close();
     throw error;
   }
@@ -126,6 +129,8 @@ export async function startController(options: {
     tls,
     stop: async () => {
       clearInterval(pruner);
+      await controller.ha.stop();
+      controller.agents.watch.close();
       controller.consoles.closeAll();
       web.close();
       await server.close();

@@ -67,6 +67,8 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     shutdownTimeoutS: 60,
     rebootSeq: 0,
     observed: null,
+    ha: null,
+    haPriority: 0,
     generation: 1,
     createdMs: 1_700_000_000_000,
     updatedMs: 1_700_000_000_000,
@@ -206,6 +208,16 @@ export function domainStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await s.getDomain(b.id), b);
       await rejectsWith(s.updateDomain(b.id, { name: "a" }), "CONFLICT", /"a"/);
       await rejectsWith(s.updateDomain("dom-missing", { rebootSeq: 1 }), "NOT_FOUND");
+    });
+
+    storeTest("HA settings round-trip: on, off, by policy (null), and a priority", async (s) => {
+      const a = domain(null);
+      await s.createDomain(a);
+      assert.equal((await s.updateDomain(a.id, { ha: true, haPriority: -7 })).ha, true);
+      assert.equal((await s.getDomain(a.id))?.haPriority, -7);
+      assert.equal((await s.updateDomain(a.id, { ha: false })).ha, false);
+      assert.equal((await s.updateDomain(a.id, { ha: null })).ha, null);
+      assert.equal((await s.getDomain(a.id))?.haPriority, -7, "left alone by other patches");
     });
 
     storeTest("a placed spec is kept as written, and a file edit leaves it alone", async (s) => {

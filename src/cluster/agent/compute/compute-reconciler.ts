@@ -131,6 +131,36 @@ export class ComputeReconciler {
     };
   }
 
+  /**
+   * Destroys the guests (by name AND uuid) of `domains`: domains that now run on another host
+   * (DesiredState.evict), or HA domains when this host self-fences. Their disks' data is not
+   * touched; only this host's initiator side of them is closed. Returns the names destroyed.
+   */
+  async destroyGuests(
+    domains: ReadonlyArray<{ name: string; uuid: string }>,
+    why: string,
+  ): Promise<string[]> {
+    if (domains.length === 0) return [];
+    const guests = await this.guests();
+    const destroyed: string[] = [];
+    for (const domain of domains) {
+      const guest = guests.get(domain.name);
+      if (!guest || guest.domid === 0 || guest.uuid.toLowerCase() !== domain.uuid.toLowerCase())
+        continue;
+      try {
+        await this.driver.destroy(domain.name, domain.uuid);
+        this.disks.detach(domain.name);
+        destroyed.push(domain.name);
+        this.log.warn(`domain ${domain.name}: guest destroyed: ${why}`);
+      } catch (error) {
+        this.log.error(
+          `domain ${domain.name}: could not destroy its guest (${why}): ${errorMessage(error)}`,
+        );
+      }
+    }
+    return destroyed;
+  }
+
   private async guests(): Promise<Map<string, GuestInfo>> {
     return new Map((await this.driver.list()).map((g) => [g.name, g]));
   }

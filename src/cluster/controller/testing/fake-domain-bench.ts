@@ -132,6 +132,8 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
   const relay = new ConsoleRelay(driver, (id) => link.openConsole(id), log);
   /** One agent pass: desired state in, driver calls, report out. */
   const pass = async () => {
+    // The agent's lease (host-liveness.ts): a host that stops renewing is dead for placement.
+    await link.renewLease();
     const desired = await link.desired();
     const served = await storage.reconcile(desired, () => undefined);
     const result = await reconciler.reconcile(desired.networks, desired.domains);

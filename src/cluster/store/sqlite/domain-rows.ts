@@ -35,6 +35,8 @@ export interface DomainRow {
   shutdown_timeout_s: number;
   reboot_seq: number;
   observed: string | null;
+  ha: number | null;
+  ha_priority: number;
   generation: number;
   created_ms: number;
   updated_ms: number;
@@ -89,6 +91,8 @@ export function domainToRow(d: DomainRecord): DomainRow {
     shutdown_timeout_s: d.shutdownTimeoutS,
     reboot_seq: d.rebootSeq,
     observed: d.observed === null ? null : toJson(d.observed, "domain observed"),
+    ha: d.ha === undefined || d.ha === null ? null : d.ha ? 1 : 0,
+    ha_priority: d.haPriority ?? 0,
     generation: d.generation,
     created_ms: d.createdMs,
     updated_ms: d.updatedMs,
@@ -118,6 +122,8 @@ export function rowToDomain(r: DomainRow): DomainRecord {
     shutdownTimeoutS: r.shutdown_timeout_s,
     rebootSeq: r.reboot_seq,
     observed: r.observed === null ? null : fromJson<DomainRecord["observed"]>(r.observed),
+    ha: r.ha === null ? null : r.ha === 1,
+    haPriority: r.ha_priority,
     generation: r.generation,
     createdMs: r.created_ms,
     updatedMs: r.updated_ms,

@@ -222,6 +222,12 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (time_ms, id);
 `;
 
+/** High availability per domain: on/off (NULL: by its on_* policies) and its restart priority. */
+const V7_DOMAIN_HA = `
+ALTER TABLE domains ADD COLUMN ha INTEGER CHECK (ha IS NULL OR ha IN (0, 1));
+ALTER TABLE domains ADD COLUMN ha_priority INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -237,6 +243,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "placement settings, host maintenance, cluster settings, events",
     sql: V6_PLACEMENT_EVENTS_MAINTENANCE,
   },
+  { version: 7, name: "domains.ha, domains.ha_priority", sql: V7_DOMAIN_HA },
 ];
 
 /** The newest schema this code knows. */

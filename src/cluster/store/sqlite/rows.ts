@@ -93,6 +93,8 @@ export const COLUMNS = {
     "shutdown_timeout_s",
     "reboot_seq",
     "observed",
+    "ha",
+    "ha_priority",
     "generation",
     "created_ms",
     "updated_ms",

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createLogger } from "../../foundation/log.js";
+import { SimClock } from "../../foundation/sim-clock.js";
+import type { LeaseGrant } from "../controller/host-liveness.js";
+import { LeaseHolder } from "./lease-holder.js";
+
+const log = createLogger("test:lease");
+const grant = (state = "up"): LeaseGrant => ({
+  renewMs: 1000,
+  deadMs: 5000,
+  selfFenceMs: 3000,
+  state,
+});
+
+/** A lease holder on virtual time whose controller answers as `answer` says. */
+function holder(answer: () => Promise<LeaseGrant>) {
+  const clock = new SimClock();
+  const events: string[] = [];
+  const lease = new LeaseHolder(
+    answer,
+    {
+      onLost: (reason) => events.push(`lost at ${clock.nowMs() - 1_000_000}: ${reason}`),
+      onRegained: () => events.push(`regained at ${clock.nowMs() - 1_000_000}`),
+    },
+    clock,
+    log,
+  );
+  return { clock, events, lease };
+}
+
+describe("the agent's lease", () => {
+  test("renewed every second, it is never lost", async () => {
+    let renewals = 0;
+    const { clock, events, lease } = holder(() => {
+      renewals++;
+      return Promise.resolve(grant());
+    });
+    lease.start();
+    await clock.advance(20_000);
+    await lease.stop();
+    assert.ok(renewals >= 20, `${renewals} renewals`);
+    assert.deepEqual(events, []);
+    assert.equal(lease.lost, false);
+  });
+
+  test("the controller unreachable: it self-fences after selfFenceMs, before the dead timeout", async () => {
+    let reachable = true;
+    const { clock, events, lease } = holder(() =>
+      reachable ? Promise.resolve(grant()) : Promise.reject(new Error("ECONNREFUSED")),
+    );
+    lease.start();
+    await clock.advance(2_000);
+    reachable = false;
+    await clock.advance(6_000);
+    assert.equal(lease.lost, true);
+    assert.equal(events.length, 1, events.join("\n"));
+    const at = Number(/lost at (\d+)/.exec(events[0] ?? "")?.[1]);
+    // The last renewal that worked was sent at 2000 at the latest: lost by 5000, before the
+    // controller's dead timeout (5 s after it received that renewal, i.e. at 7000 or later).
+    assert.ok(at > 2_000 + 2_000 && at <= 2_000 + 3_000 + 100, `lost at ${at}`);
+    assert.match(events[0] ?? "", /no lease renewal for \d+ ms .*dead after 5000 ms/);
+    reachable = true;
+    await clock.advance(2_000);
+    assert.equal(lease.lost, false);
+    assert.match(events[1] ?? "", /regained/);
+    await lease.stop();
+  });
+
+  test("told dead or fenced by the controller, it self-fences at once and stays fenced", async () => {
+    let state = "up";
+    const { clock, events, lease } = holder(() => Promise.resolve(grant(state)));
+    lease.start();
+    await clock.advance(1_500);
+    state = "fenced";
+    await clock.advance(1_000);
+    assert.equal(lease.lost, true);
+    assert.match(events[0] ?? "", /declared this host fenced/);
+    await clock.advance(5_000);
+    assert.equal(events.length, 1, "lost once, not again and again");
+    state = "up";
+    await clock.advance(1_000);
+    assert.equal(lease.lost, false);
+    await lease.stop();
+  });
+});

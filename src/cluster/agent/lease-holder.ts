@@ -1,0 +1,153 @@
+/**
+ * The agent's side of its lease: a renewal every `renewMs` (the controller's answer sets it), and
+ * self-fencing. The time since the last renewal that succeeded is counted from when the agent
+ * SENT it (earlier than the controller received it), so the agent's deadline always falls before
+ * the controller's. Past `selfFenceMs` without one, or when the controller answers that this host
+ * is dead or fenced, `onLost` runs (the agent destroys its HA domains) before the controller may
+ * restart them elsewhere. Renewed again and told `up`, `onRegained` runs.
+ *
+ * Optional: a watchdog (e.g. /dev/watchdog from softdog) is fed after each successful renewal, so
+ * a hung agent or host reboots when the kernel's timeout passes (watchdog.ts).
+ */
+import type { Clock, Timer } from "../../foundation/clock.js";
+import { errorMessage } from "../../foundation/errors.js";
+import type { Logger } from "../../foundation/log.js";
+import type { LeaseGrant } from "../controller/host-liveness.js";
+
+/** Until the controller's first answer: its defaults (host-liveness.ts LEASE_DEFAULT). */
+const GRANT_BEFORE_FIRST: LeaseGrant = {
+  renewMs: 1000,
+  deadMs: 5000,
+  selfFenceMs: 3000,
+  state: "up",
+};
+const CHECK_MS = 100;
+
+export interface LeaseEvents {
+  /** The lease is lost (or the controller says dead/fenced): keep HA guests down. */
+  onLost(reason: string): void;
+  /** Renewed, and the controller says up (or suspect) again. */
+  onRegained(): void;
+  /** A renewal succeeded (a watchdog is fed here). */
+  onRenewed?(): void;
+}
+
+export class LeaseHolder {
+  private grant: LeaseGrant = GRANT_BEFORE_FIRST;
+  private lastRenewedSentMs: number;
+  private lostValue = false;
+  private renewTimer: Timer | undefined;
+  private checkTimer: Timer | undefined;
+  private running = false;
+  private lastCheckMs: number | undefined;
+  private renewing = false;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly renew: () => Promise<LeaseGrant>,
+    private readonly events: LeaseEvents,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    // A new agent has a lease period's grace: it is not lost before it could try.
+    this.lastRenewedSentMs = clock.nowMs();
+  }
+
+  /** Whether HA guests must stay down (lease lost, or the controller said dead/fenced). */
+  get lost(): boolean {
+    return this.lostValue;
+  }
+
+  get settings(): LeaseGrant {
+    return this.grant;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.checkTimer = this.clock.setInterval(() => this.check(), CHECK_MS, { keepAlive: false });
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.renewTimer?.cancel();
+    this.checkTimer?.cancel();
+    await this.inFlight;
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    this.inFlight = this.once().finally(() => {
+      if (this.running)
+        this.renewTimer = this.clock.setTimeout(() => this.tick(), this.grant.renewMs);
+    });
+  }
+
+  /** One renewal. */
+  async once(): Promise<void> {
+    const sentMs = this.clock.nowMs();
+    let grant: LeaseGrant;
+    this.renewing = true;
+    try {
+      grant = await this.renew();
+    } catch (error) {
+      this.log.debug(`lease renewal failed: ${errorMessage(error)}`);
+      this.check();
+      return;
+    } finally {
+      this.renewing = false;
+    }
+    this.grant = grant;
+    this.lastRenewedSentMs = Math.max(this.lastRenewedSentMs, sentMs);
+    this.events.onRenewed?.();
+    if (grant.state === "dead" || grant.state === "fenced") {
+      this.lose(`the controller declared this host ${grant.state}`);
+      return;
+    }
+    if (this.lostValue) {
+      this.lostValue = false;
+      this.log.info("lease renewed: the controller sees this host up again");
+      this.events.onRegained();
+    }
+  }
+
+  /**
+   * Self-fences when the last renewal is too old. A check that comes late (this process was
+   * stalled: a paused agent, an overloaded `up`) asks the controller first: if the host was
+   * declared dead meanwhile, the answer says so and the guests go; if the controller is
+   * unreachable, the next check, on time, fences.
+   */
+  check(): void {
+    const nowMs = this.clock.nowMs();
+    const lateMs = nowMs - (this.lastCheckMs ?? nowMs) - CHECK_MS;
+    this.lastCheckMs = nowMs;
+    if (lateMs > this.grant.renewMs && this.running) {
+      this.log.warn(
+        `this agent was stalled for ${Math.round(lateMs)} ms; renewing before anything else`,
+      );
+      // One renewal period for the answer (the storage fence holds meanwhile if it came).
+      this.lastRenewedSentMs = Math.max(
+        this.lastRenewedSentMs,
+        nowMs - this.grant.selfFenceMs + this.grant.renewMs,
+      );
+      if (!this.renewing) {
+        this.renewTimer?.cancel();
+        this.tick();
+      }
+      return;
+    }
+    const ageMs = nowMs - this.lastRenewedSentMs;
+    if (ageMs > this.grant.selfFenceMs)
+      this.lose(
+        `no lease renewal for ${Math.round(ageMs)} ms (the controller declares this host dead after ${this.grant.deadMs} ms)`,
+      );
+  }
+
+  private lose(reason: string): void {
+    if (this.lostValue) return;
+    this.lostValue = true;
+    this.log.warn(`self-fencing: ${reason}; destroying this host's HA domains`);
+    this.events.onLost(reason);
+  }
+}

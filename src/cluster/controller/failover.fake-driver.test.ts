@@ -1,0 +1,245 @@
+/**
+ * High availability on FAKE hypervisors (FakeHypervisorDriver) and a FAKE AoE target that records
+ * the configs it is given, beside the real controller, SQLite store, storage reconciler, compute
+ * reconcilers and agents (Agent.once, run by hand). The controller's clock is the test's: leases
+ * expire when the test says. What it checks is the order: fence requested, confirmed by the
+ * storage agent, only then the domain placed elsewhere; a storage agent that does not confirm
+ * holds the restart; a returning host destroys its stale guest and runs nothing twice.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import type { TargetConfig } from "../../aoe/target/config.js";
+import { createLogger } from "../../foundation/log.js";
+import { FakeHost, FakeHypervisorDriver } from "../../hypervisor/fake/fake-driver.js";
+import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
+import { Agent } from "../agent/agent.js";
+import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
+import { ComputeState } from "../agent/compute/compute-state.js";
+import { ConsoleRelay } from "../agent/compute/console-relay.js";
+import { InProcessLink } from "../agent/controller-link.js";
+import { StorageReconciler } from "../agent/reconciler.js";
+import type { HostRole } from "../model.js";
+import { IN_MEMORY } from "../store/sqlite/open-database.js";
+import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { Controller } from "./controller.js";
+
+const log = createLogger("test:ha");
+
+const domainFile = `name = "web"
+kernel = "/boot/vmlinuz"
+memory = 256
+vif = [ 'mac=00:16:3E:00:00:21, bridge=xenbr1' ]
+disk = [ 'phy:/dev/xenimages/web,xvda,w' ]
+on_poweroff = 'destroy'
+on_reboot = 'restart'
+on_crash = 'restart'
+`;
+
+async function haBench() {
+  let nowMs = 1_700_000_000_000;
+  const store = await openSqliteStore(IN_MEMORY);
+  const controller = new Controller(store, () => nowMs);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-ha-"));
+
+  /** One host's agent: a storage reconciler on a FAKE target, a FAKE hypervisor if compute. */
+  const host = async (name: string, roles: HostRole[], mac: string) => {
+    const record = await controller.agents.registerHost({
+      name,
+      roles,
+      exportInterfaces: roles.includes("storage") ? ["san0"] : [],
+    });
+    const targetConfigs: TargetConfig[] = [];
+    const storage = new StorageReconciler(
+      async (pool) => {
+        await fs.promises.mkdir(pool.path, { recursive: true });
+        return openDirectoryPool(pool.path);
+      },
+      {
+        apply: (config) => {
+          targetConfigs.push(config);
+          return Promise.resolve();
+        },
+      },
+      path.join(dir, name, "aoe"),
+      64,
+      log,
+    );
+    const link = new InProcessLink(controller.agents, record.id, controller.consoles);
+    const fakeHost = new FakeHost({ bridges: ["xenbr1"], totalMemoryMiB: 4096, cpus: 2 });
+    const driver = new FakeHypervisorDriver({ host: fakeHost });
+    const compute = roles.includes("compute")
+      ? {
+          reconciler: new ComputeReconciler(
+            driver,
+            {
+              attach: (_d, disk) =>
+                Promise.resolve({
+                  kind: "path" as const,
+                  path: `/dev/etherd/e${disk.shelf}.${disk.slot}`,
+                }),
+              detach: () => undefined,
+            },
+            () => Promise.resolve(),
+            new ComputeState(path.join(dir, name, "state.json")),
+            log,
+          ),
+          consoles: new ConsoleRelay(driver, (id) => link.openConsole(id), log),
+        }
+      : undefined;
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    const agent = new Agent(
+      link,
+      storage,
+      log,
+      500,
+      () => ({
+        hostname: name,
+        agentVersion: "test",
+        interfaces: [{ ifname: "san0", mac, mtu: 1500, up: true }],
+        sanInterfaces: ["san0"],
+      }),
+      undefined,
+      compute,
+    );
+    let alive = true;
+    return {
+      record,
+      driver,
+      link,
+      /** The MAC mask its target serves `shelf`.0 with now; undefined: not exported. */
+      servedMask: (shelf: number) =>
+        targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask,
+      /** A renewal and a pass, as the agent's loops would make them (nothing once killed). */
+      pass: async () => {
+        if (!alive) return;
+        const grant = await link.renewLease();
+        await agent.once({ fresh: true });
+        return grant;
+      },
+      kill: () => {
+        alive = false;
+      },
+      revive: () => {
+        alive = true;
+      },
+      guests: async () => (await driver.list()).map((g) => g.name),
+    };
+  };
+
+  const s1 = await host("s1", ["storage"], "52:54:00:00:00:10");
+  const c1 = await host("c1", ["compute"], "52:54:00:00:00:11");
+  const c2 = await host("c2", ["compute"], "52:54:00:00:00:12");
+  const hosts = [s1, c1, c2];
+  const pool = await controller.createPool({
+    host: "s1",
+    name: "p",
+    kind: "directory",
+    path: path.join(dir, "pool"),
+  });
+  await store.createVolume({
+    ...{ id: "vol-web", name: "web", kind: "volume", poolId: pool.id, hostId: s1.record.id },
+    ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf: 7, slot: 0 },
+    ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+    ...{ allowEveryone: false, grants: [], appliedGeneration: 0, createdMs: 1, updatedMs: 1 },
+  });
+  for (const h of [c1, c2])
+    await controller.networks.create({ hostId: h.record.id, name: "xenbr1" });
+
+  /** Every live host's pass, the time moving `stepMs`, and an HA sweep, `rounds` times. */
+  const run = async (rounds: number, stepMs = 250, who = hosts) => {
+    for (let i = 0; i < rounds; i++) {
+      for (const h of who) await h.pass();
+      nowMs += stepMs;
+      await controller.ha.sweep();
+      // The fake guests boot and stop in a few real ms.
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  const web = () => controller.domains.get("web");
+  const until = async (what: string, done: () => Promise<boolean>, who = hosts) => {
+    for (let i = 0; i < 200; i++) {
+      if (await done()) return;
+      await run(1, 250, who);
+    }
+    assert.fail(`${what} did not happen`);
+  };
+  await run(2);
+  await controller.domains.importFile(domainFile, "web.cfg");
+  await controller.lifecycle.start("web", "admin", { host: "c1" });
+  await until("web running on c1", async () => (await web()).observed?.state === "running");
+  assert.deepEqual(await c1.guests(), ["web"]);
+  assert.deepEqual(s1.servedMask(7), ["52:54:00:00:00:11"], "c1 was granted the volume");
+  /** The domain on c2 and its guest running there (c1's last report no longer counts). */
+  const onC2Running = async () => {
+    const domain = await web();
+    return domain.hostId === c2.record.id && domain.observed?.state === "running";
+  };
+  return { controller, store, s1, c1, c2, run, until, web, onC2Running };
+}
+
+describe("high availability on fake hypervisors", () => {
+  test("a dead host is fenced at the storage before its HA domain restarts elsewhere", async () => {
+    const b = await haBench();
+    const { onC2Running } = b;
+    b.c1.kill();
+    // Past the dead timeout, with the storage agent NOT yet passing: the fence is requested...
+    await b.run(22, 250, [b.c2]);
+    assert.equal(b.controller.ha.state(b.c1.record.id), "dead");
+    const domain = await b.web();
+    assert.equal(domain.hostId, b.c1.record.id, "not restarted before the fence is confirmed");
+    assert.match(
+      b.controller.ha.heldReason(domain.id) ?? "",
+      /waiting for storage host s1 to confirm that volume web no longer answers/,
+    );
+    assert.deepEqual(await b.c2.guests(), []);
+    // ...the storage agent applies it: the target no longer answers c1; then the restart.
+    await b.until("web placed on c2", async () => (await b.web()).hostId === b.c2.record.id);
+    assert.ok(!(b.s1.servedMask(7) ?? []).includes("52:54:00:00:00:11"), "c1 is fenced out");
+    assert.equal(b.controller.ha.state(b.c1.record.id), "fenced");
+    await b.until("web running on c2", onC2Running);
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+    assert.deepEqual(b.s1.servedMask(7), ["52:54:00:00:00:12"], "served to c2 alone");
+    const notes = b.controller.ha.notes().map((n) => n.message);
+    const at = (re: RegExp) => notes.findIndex((m) => re.test(m));
+    assert.ok(at(/c1: lease lost/) >= 0, notes.join("\n"));
+    assert.ok(at(/c1: lease lost/) < at(/c1: fence requested/));
+    assert.ok(at(/c1: fence requested/) < at(/fence confirmed by storage host s1/));
+    assert.ok(at(/fence confirmed by storage host s1/) < at(/web: placed on c2/));
+  });
+
+  test("a storage host that cannot confirm holds the restart; it goes on once it does", async () => {
+    const b = await haBench();
+    const { onC2Running } = b;
+    b.c1.kill();
+    b.s1.kill(); // its agent is unreachable too: no confirmation
+    await b.run(60, 250, [b.c2]);
+    assert.equal((await b.web()).hostId, b.c1.record.id, "held for 15 s");
+    assert.deepEqual(await b.c2.guests(), []);
+    // s1 went dead as well; back, it applies the fence and the restart proceeds.
+    b.s1.revive();
+    await b.until("web running on c2", onC2Running);
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+  });
+
+  test("the returning host is told it was fenced and destroys its stale guest; one copy", async () => {
+    const b = await haBench();
+    const { onC2Running } = b;
+    b.c1.kill();
+    await b.until("web running on c2", onC2Running, [b.s1, b.c2]);
+    assert.deepEqual(await b.c1.guests(), ["web"], "the frozen host's guest is still there");
+    b.c1.revive();
+    const grant = await b.c1.pass();
+    assert.equal(grant?.state, "fenced", "the lease answer tells it not to trust its domains");
+    assert.deepEqual(await b.c1.guests(), [], "its stale guest is destroyed");
+    assert.deepEqual(await b.c2.guests(), ["web"], "the copy on c2 is untouched");
+    await b.until("c1 up again", () =>
+      Promise.resolve(b.controller.ha.state(b.c1.record.id) === "up"),
+    );
+    await b.run(4);
+    assert.deepEqual(await b.c1.guests(), [], "still nothing on c1");
+    assert.equal((await b.web()).hostId, b.c2.record.id);
+  });
+});

@@ -1,0 +1,329 @@
+/**
+ * High availability on the controller: a host whose lease expired (host-liveness.ts) is `dead`;
+ * it is fenced at the storage (storage-fence.ts); each of its HA domains whose volumes' fence is
+ * confirmed is restarted elsewhere (its frozen spec, the existing placement), by priority, with
+ * attempts and back-off; once every storage agent confirmed, the host is `fenced`. A domain is
+ * never started while its previous host is neither confirmed stopped nor fenced. A fenced host
+ * whose agent renews again is taken back (`up`) once none of its HA domains waits to move; its
+ * agent is told which guests now run elsewhere, and destroys them (DesiredState.evict).
+ *
+ * One sweep at a time; every step is idempotent, so a controller restart repeats what was under
+ * way: its leases start afresh, the dead host dies again one lease later, and its fence and
+ * failover run again against the records (domains already moved are no longer its own).
+ */
+import { errorMessage } from "../../foundation/errors.js";
+import type { Logger } from "../../foundation/log.js";
+import type { Eviction } from "../agent-protocol.js";
+import type { DomainRecord, HostRecord, HostState } from "../model.js";
+import type { Store } from "../store/store.js";
+import type { AgentService } from "./agent-service.js";
+import { byHaPriority, haEnabled } from "./ha-policy.js";
+import type { PlacementService } from "./placement-service.js";
+import {
+  checkFence,
+  fenceComplete,
+  fenceHold,
+  requestFence,
+  type StorageFence,
+} from "./storage-fence.js";
+import type { TaskService } from "./task-service.js";
+import type { VolumeGrants } from "./volume-grants.js";
+
+/** Restart attempts of one domain before it is left stopped, reported. */
+export const FAILOVER_ATTEMPTS_MAX = 8;
+const BACKOFF_MS_FIRST = 1000;
+const BACKOFF_MS_MAX = 30_000;
+/** Guests a returning host is told to destroy, per host (a bound). */
+const EVICTIONS_PER_HOST_MAX = 1000;
+/** HA notes kept for `ha status` and tests (a bound). */
+const NOTES_MAX = 1000;
+
+interface HostPhase {
+  kind: "dead" | "fenced";
+  sinceMs: number;
+  fence: StorageFence | undefined;
+}
+
+interface Attempts {
+  count: number;
+  nextMs: number;
+  lastError: string | null;
+}
+
+export interface HaNote {
+  atMs: number;
+  hostId: string;
+  domainId: string | null;
+  message: string;
+}
+
+function volumeIdsOf(domain: DomainRecord): string[] {
+  const ids = domain.placed?.disks.map((d) => d.volumeId) ?? [];
+  for (const disk of domain.disks) if (disk.volumeId !== null) ids.push(disk.volumeId);
+  return [...new Set(ids)];
+}
+
+export class HaManager {
+  private readonly phases = new Map<string, HostPhase>();
+  private readonly attempts = new Map<string, Attempts>();
+  private readonly held = new Map<string, string>();
+  private readonly evictions = new Map<string, Eviction[]>();
+  private readonly noteList: HaNote[] = [];
+  private sweeping: Promise<void> | undefined;
+  private lastSweepMs: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly agents: AgentService,
+    private readonly tasks: TaskService,
+    private readonly grants: VolumeGrants,
+    private readonly placement: PlacementService,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    agents.hostState = (hostId) => this.state(hostId);
+  }
+
+  /** The host's state: dead or fenced while HA deals with it, else its lease's. */
+  state(hostId: string): HostState {
+    return this.phases.get(hostId)?.kind ?? this.agents.liveness.state(hostId);
+  }
+
+  /** What HA did and waits for, newest last. */
+  notes(): readonly HaNote[] {
+    return this.noteList;
+  }
+
+  /** Why a domain's restart waits (a fence not confirmed, no host fits), if it does. */
+  heldReason(domainId: string): string | undefined {
+    return this.held.get(domainId);
+  }
+
+  /** Guests `hostId` may still run whose domains now run elsewhere. */
+  evictionsFor(hostId: string): Eviction[] {
+    return this.evictions.get(hostId) ?? [];
+  }
+
+  /** Sweeps every `intervalMs` (the I/O edge calls this: start-controller.ts, up.ts). */
+  start(intervalMs = 250): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.sweep().catch((error: unknown) => this.log.warn(`sweep: ${errorMessage(error)}`));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.sweeping;
+  }
+
+  /** One pass over every host; concurrent callers share the pass under way. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepNow().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepNow(): Promise<void> {
+    const nowMs = this.now();
+    const { suspectMs } = this.agents.liveness.settings;
+    if (this.lastSweepMs !== undefined && nowMs - this.lastSweepMs > suspectMs) {
+      this.log.warn(
+        `the controller did not sweep for ${nowMs - this.lastSweepMs} ms (stalled); every lease restarts now rather than declaring hosts dead`,
+      );
+      this.agents.liveness.pardon();
+    }
+    this.lastSweepMs = nowMs;
+    const hosts = await this.store.listHosts();
+    const names = new Map(hosts.map((h) => [h.id, h.name]));
+    for (const host of hosts) {
+      try {
+        await this.sweepHost(host, names);
+      } catch (error) {
+        this.log.warn(`host ${host.name}: ${errorMessage(error)}; the next sweep retries`);
+      }
+    }
+  }
+
+  private async sweepHost(host: HostRecord, names: ReadonlyMap<string, string>): Promise<void> {
+    const lease = this.agents.liveness.state(host.id);
+    let phase = this.phases.get(host.id);
+    if (!phase) {
+      if (lease !== "dead") return;
+      const last = this.agents.liveness.lastRenewal(host.id);
+      phase = { kind: "dead", sinceMs: this.now(), fence: undefined };
+      this.phases.set(host.id, phase);
+      this.note(
+        host.id,
+        null,
+        `host ${host.name}: lease lost (${last === undefined ? "no renewal since the controller started" : `last renewal ${this.now() - last} ms ago`}); fencing it at the storage`,
+      );
+    }
+    if (!phase.fence) {
+      phase.fence = await requestFence(
+        this.store,
+        host,
+        (macs) => this.setFenced(macs, true),
+        this.now(),
+      );
+      const hosts = new Set([...phase.fence.volumes.values()].map((v) => v.storageHostId));
+      this.note(
+        host.id,
+        null,
+        `host ${host.name}: fence requested on ${phase.fence.volumes.size} volumes of ${hosts.size} storage hosts (MACs ${[...phase.fence.macs].join(",") || "none known"})`,
+      );
+    }
+    const fence = phase.fence;
+    for (const storageHostId of await checkFence(this.store, fence))
+      this.note(
+        host.id,
+        null,
+        `host ${host.name}: fence confirmed by storage host ${names.get(storageHostId) ?? storageHostId}`,
+      );
+    if (phase.kind === "dead" && fenceComplete(fence)) {
+      phase.kind = "fenced";
+      this.note(
+        host.id,
+        null,
+        `host ${host.name}: fenced (${fence.volumes.size} volumes confirmed in ${this.now() - fence.requestedMs} ms)`,
+      );
+    }
+    const waiting = await this.failover(host, fence, (id) => names.get(id) ?? id);
+    if (phase.kind === "fenced" && lease === "up" && waiting === 0) await this.readmit(host);
+  }
+
+  /** Restarts the host's HA domains that may restart; returns how many still wait. */
+  private async failover(
+    host: HostRecord,
+    fence: StorageFence,
+    nameOf: (id: string) => string,
+  ): Promise<number> {
+    const domains = (await this.store.listDomains({ hostId: host.id }))
+      .filter((d) => d.desiredState !== "stopped" && d.placed !== null && haEnabled(d))
+      .sort(byHaPriority);
+    let waiting = 0;
+    for (const domain of domains) {
+      const hold = fenceHold(fence, volumeIdsOf(domain), nameOf);
+      if (hold) {
+        waiting++;
+        this.hold(host, domain, hold);
+        continue;
+      }
+      const tries = this.attempts.get(domain.id) ?? { count: 0, nextMs: 0, lastError: null };
+      if (tries.count >= FAILOVER_ATTEMPTS_MAX) continue; // reported once, below
+      if (this.now() < tries.nextMs) {
+        waiting++;
+        continue;
+      }
+      try {
+        await this.restartElsewhere(domain, host);
+        this.attempts.delete(domain.id);
+        this.held.delete(domain.id);
+      } catch (error) {
+        tries.count++;
+        tries.lastError = errorMessage(error);
+        tries.nextMs =
+          this.now() + Math.min(BACKOFF_MS_MAX, BACKOFF_MS_FIRST * 2 ** (tries.count - 1));
+        this.attempts.set(domain.id, tries);
+        const last = tries.count >= FAILOVER_ATTEMPTS_MAX;
+        this.hold(
+          host,
+          domain,
+          `restart attempt ${tries.count} of ${FAILOVER_ATTEMPTS_MAX} failed: ${tries.lastError}` +
+            (last ? `; given up: etherplane start ${domain.name} once a host can run it` : ""),
+        );
+        if (!last) waiting++;
+      }
+    }
+    return waiting;
+  }
+
+  private hold(host: HostRecord, domain: DomainRecord, reason: string): void {
+    if (this.held.get(domain.id) === reason) return;
+    this.held.set(domain.id, reason);
+    this.note(host.id, domain.id, `domain ${domain.name}: restart held: ${reason}`);
+  }
+
+  /** The domain's frozen spec on another `up` host: grant, then hand it over (a new generation). */
+  private async restartElsewhere(domain: DomainRecord, dead: HostRecord): Promise<void> {
+    // Placement's every rule (capacity, overcommit, anti-affinity, pinning, maintenance, `up`
+    // hosts only), the dead host left out by name.
+    const exclude = new Map([[dead.id, `host ${dead.name} died`]]);
+    const { host: target } = await this.placement.choose(domain, undefined, { exclude });
+    await this.grants.grant(domain, target);
+    const running = await this.tasks.runningFor(domain.id);
+    if (running)
+      await this.tasks.fail(
+        running.id,
+        "UNAVAILABLE",
+        `${running.message}: host ${dead.name} died`,
+      );
+    await this.tasks.start(
+      "domain.failover",
+      domain.id,
+      "ha",
+      `restarting ${domain.name} on ${target.name}: host ${dead.name} is fenced`,
+    );
+    // Observations of the dead host's guest say nothing about the new one.
+    await this.store.observeDomain(domain.id, null);
+    await this.store.updateDomain(domain.id, { hostId: target.id }, domain.generation);
+    const back = this.evictions.get(target.id);
+    if (back)
+      this.evictions.set(
+        target.id,
+        back.filter((e) => e.id !== domain.id),
+      );
+    const list = this.evictions.get(dead.id) ?? [];
+    if (list.length < EVICTIONS_PER_HOST_MAX && domain.placed)
+      list.push({ id: domain.id, name: domain.placed.name, uuid: domain.placed.uuid });
+    this.evictions.set(dead.id, list);
+    this.note(dead.id, domain.id, `domain ${domain.name}: placed on ${target.name}`);
+  }
+
+  /** The host renews again and none of its HA domains waits: it is served and placed again. */
+  private async readmit(host: HostRecord): Promise<void> {
+    const phase = this.phases.get(host.id);
+    this.phases.delete(host.id);
+    if (phase?.fence) {
+      this.setFenced(phase.fence.macs, false);
+      // Volumes an admin allowed these MACs on are served to them again: a new generation.
+      for (const volume of await this.store.listVolumes())
+        if (volume.allow.some((mac) => phase.fence?.macs.has(mac.toLowerCase())))
+          await this.store.updateVolume(volume.id, {}).catch((error: unknown) => {
+            this.log.warn(`volume ${volume.name}: ${errorMessage(error)}`);
+          });
+    }
+    this.note(
+      host.id,
+      null,
+      `host ${host.name}: renews its lease again; up (guests of domains moved away are destroyed by its agent)`,
+    );
+  }
+
+  private setFenced(macs: ReadonlySet<string>, fenced: boolean): void {
+    const next = new Set(this.agents.fencedMacs);
+    for (const mac of macs) {
+      if (fenced) next.add(mac);
+      else next.delete(mac);
+    }
+    // No wake-up of its own: the volumes these MACs reach get a new generation (requestFence,
+    // readmit), and that write wakes their storage agents. Waking every agent here would make
+    // each death cost every long-poll a desired-state computation.
+    this.agents.fencedMacs = next;
+  }
+
+  /** Told of every step (the controller records each as an event, `etherplane events`). */
+  onNote: (note: HaNote) => void = () => undefined;
+
+  private note(hostId: string, domainId: string | null, message: string): void {
+    this.log.info(message);
+    const note = { atMs: this.now(), hostId, domainId, message };
+    this.noteList.push(note);
+    this.onNote(note);
+    if (this.noteList.length > NOTES_MAX) this.noteList.splice(0, this.noteList.length - NOTES_MAX);
+  }
+}

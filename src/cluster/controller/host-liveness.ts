@@ -1,0 +1,116 @@
+/**
+ * Host liveness: every agent renews a lease with the controller (POST /api/v1/agent/lease, a few
+ * bytes, kept in memory: no store write). A renewal that is late makes the host `suspect`; a lease
+ * that expired makes it `dead`, which starts fencing (failover.ts). Pure over an injected clock.
+ *
+ * A controller that (re)starts knows no renewal yet: every host gets one lease period from the
+ * controller's start (its first sweep) before it can be declared dead, so a restart never kills
+ * the hosts that were renewing with the previous controller.
+ */
+import { EtherplaneError } from "../../foundation/errors.js";
+
+export interface LeaseSettings {
+  /** How often an agent renews. */
+  renewMs: number;
+  /** A host whose last renewal is older than this is suspect. */
+  suspectMs: number;
+  /** ... and dead (fenced, its HA domains restarted elsewhere) past this. */
+  deadMs: number;
+}
+
+/** Renew every second; failover starts 5 s after the last renewal (well under 10 s on a LAN). */
+export const LEASE_DEFAULT: LeaseSettings = { renewMs: 1000, suspectMs: 3000, deadMs: 5000 };
+
+export const LEASE_RENEW_MS_MIN = 100;
+export const LEASE_DEAD_MS_MAX = 600_000;
+
+/** Checks the settings' bounds; the message names the flag and the fix. */
+export function checkLeaseSettings(settings: LeaseSettings): LeaseSettings {
+  const { renewMs, suspectMs, deadMs } = settings;
+  const whole = (n: number) => Number.isInteger(n) && n > 0;
+  if (!whole(renewMs) || renewMs < LEASE_RENEW_MS_MIN)
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `--lease-renew-ms: ${renewMs} must be a whole number of milliseconds, at least ${LEASE_RENEW_MS_MIN}`,
+    );
+  if (!whole(deadMs) || deadMs > LEASE_DEAD_MS_MAX || deadMs < 3 * renewMs)
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `--lease-dead-ms: ${deadMs} must be at least 3 renewals (${3 * renewMs} ms) and at most ${LEASE_DEAD_MS_MAX} ms, so that one lost renewal never kills a host`,
+    );
+  if (!whole(suspectMs) || suspectMs <= renewMs || suspectMs >= deadMs)
+    throw new EtherplaneError(
+      "INVALID_ARGUMENT",
+      `--lease-suspect-ms: ${suspectMs} must lie between the renewal (${renewMs} ms) and the dead timeout (${deadMs} ms)`,
+    );
+  return settings;
+}
+
+/**
+ * How long after its last renewal (counted from when it sent it, which is before the controller
+ * received it) an agent destroys its HA domains: two renewals before the controller's dead
+ * timeout, so the guests are gone before the controller may restart them anywhere else.
+ */
+export function selfFenceMs(settings: LeaseSettings): number {
+  return Math.max(settings.renewMs * 2, settings.deadMs - 2 * settings.renewMs);
+}
+
+export type LeaseState = "up" | "suspect" | "dead";
+
+/** What a renewal answers: the settings, so that the agent self-fences in time. */
+export interface LeaseGrant {
+  renewMs: number;
+  deadMs: number;
+  selfFenceMs: number;
+  /** The host's state before this renewal; an agent told dead or fenced keeps its HA guests down. */
+  state: string;
+}
+
+/** At most this many hosts are tracked (a bound, far above any real cluster). */
+export const LEASES_MAX = 100_000;
+
+export class HostLiveness {
+  private readonly lastRenewalMs = new Map<string, number>();
+  private startedMs: number;
+
+  constructor(
+    readonly settings: LeaseSettings,
+    private readonly now: () => number,
+  ) {
+    checkLeaseSettings(settings);
+    this.startedMs = now();
+  }
+
+  renew(hostId: string): void {
+    if (!this.lastRenewalMs.has(hostId) && this.lastRenewalMs.size >= LEASES_MAX)
+      throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
+    this.lastRenewalMs.set(hostId, this.now());
+  }
+
+  /** When the host last renewed, or undefined since this controller started. */
+  lastRenewal(hostId: string): number | undefined {
+    return this.lastRenewalMs.get(hostId);
+  }
+
+  state(hostId: string): LeaseState {
+    const ageMs = this.now() - (this.lastRenewalMs.get(hostId) ?? this.startedMs);
+    if (ageMs > this.settings.deadMs) return "dead";
+    if (ageMs > this.settings.suspectMs) return "suspect";
+    return "up";
+  }
+
+  /**
+   * The controller itself stalled (its sweeps stopped for longer than a lease: a blocked event
+   * loop, a paused process): renewals may have waited in its queue, so nobody is declared dead
+   * for that gap. Every lease restarts now.
+   */
+  pardon(): void {
+    const nowMs = this.now();
+    this.startedMs = nowMs;
+    for (const hostId of this.lastRenewalMs.keys()) this.lastRenewalMs.set(hostId, nowMs);
+  }
+
+  forget(hostId: string): void {
+    this.lastRenewalMs.delete(hostId);
+  }
+}
