@@ -14,6 +14,8 @@ const SILENT = new Set<string>([
   "updateToken",
   "appendAudit",
   "pruneAudit",
+  "appendEvent",
+  "setSetting",
 ]);
 
 /** For these, patches touching only the listed fields are observations only. */
