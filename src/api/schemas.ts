@@ -289,6 +289,13 @@ export const AgentStatusSchema = z
               .object({ doneBytes: z.number().int(), totalBytes: z.number().int() })
               .strict()
               .nullable(),
+            io: z
+              .object({
+                readBytes: z.number().int().nonnegative(),
+                writtenBytes: z.number().int().nonnegative(),
+              })
+              .strict()
+              .optional(),
           })
           .strict(),
       )

@@ -162,6 +162,8 @@ export interface ObservedVolume {
   error: string | null;
   /** A copy in progress (clone or snapshot without reflink). */
   progress: { doneBytes: number; totalBytes: number } | null;
+  /** Bytes its AoE export read and wrote since the target started (absent: not exported). */
+  io?: { readBytes: number; writtenBytes: number };
 }
 
 export interface ObservedPool {

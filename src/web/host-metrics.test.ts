@@ -105,3 +105,44 @@ test("bounded: samples per host, at most one per interval, hosts (the stalest go
     ["h3"],
   );
 });
+
+test("AoE exports' throughput per second between reports; a restarted target counts again", () => {
+  const m = new HostMetrics(10, 10, 0);
+  const storage = (io: Array<[string, number, number] | [string]>): AgentStatus => ({
+    ...report(0),
+    volumes: io.map(([id, readBytes, writtenBytes]) => ({
+      id,
+      present: true,
+      sizeBytes: 1 << 20,
+      allocatedBytes: 0,
+      appliedGeneration: 1,
+      error: null,
+      progress: null,
+      ...(readBytes === undefined ? {} : { io: { readBytes, writtenBytes: writtenBytes ?? 0 } }),
+    })),
+  });
+  m.record("s1", storage([["v1", 0, 0], ["v2", 100, 0], ["v3"]]), 0);
+  m.record("s1", storage([["v1", 4000, 2000], ["v2", 100, 0], ["v3"]]), 2000);
+  // The target restarted: v1's counters are lower than before.
+  m.record(
+    "s1",
+    storage([
+      ["v1", 10, 0],
+      ["v2", 1100, 0],
+    ]),
+    3000,
+  );
+  const samples = m.list()[0]?.samples ?? [];
+  assert.deepEqual(
+    samples.map((s) => s.exports),
+    [
+      [],
+      // Busiest first; an unexported volume (no io) is not charted.
+      [
+        { volumeId: "v1", readBps: 2000, writeBps: 1000 },
+        { volumeId: "v2", readBps: 0, writeBps: 0 },
+      ],
+      [{ volumeId: "v2", readBps: 1000, writeBps: 0 }],
+    ],
+  );
+});

@@ -19,10 +19,23 @@ export interface HostSample {
   cpuLoad: number | null;
   poolUsedBytes: number | null;
   poolCapacityBytes: number | null;
+  /** Each AoE export's bytes read and written per second since the previous sample. */
+  exports: ExportRate[];
 }
+
+export interface ExportRate {
+  volumeId: string;
+  readBps: number;
+  writeBps: number;
+}
+
+/** Exports charted per host sample (the busiest first): a bound on a sample's size. */
+export const EXPORTS_PER_SAMPLE_MAX = 32;
 
 interface HostTrack {
   samples: HostSample[];
+  /** Each export's byte counters at the last sample, by volume id. */
+  io: Map<string, { readBytes: number; writtenBytes: number }>;
   /** Each running guest's CPU time (s) at the last sample, by domain id and domid. */
   cpuTimes: Map<string, number>;
   lastMs: number;
@@ -43,7 +56,12 @@ export class HostMetrics {
     if (track && nowMs - track.lastMs < this.sampleMsMin) return;
     if (!track) {
       if (this.hosts.size >= this.hostsMax) this.forgetStalest();
-      track = { samples: [], cpuTimes: new Map(), lastMs: Number.NEGATIVE_INFINITY };
+      track = {
+        samples: [],
+        io: new Map(),
+        cpuTimes: new Map(),
+        lastMs: Number.NEGATIVE_INFINITY,
+      };
       this.hosts.set(hostId, track);
     }
     const hv = status.inventory.hypervisor;
@@ -58,6 +76,28 @@ export class HostMetrics {
       if (before !== undefined && domain.cpuTimeS >= before) cpuDeltaS += domain.cpuTimeS - before;
     }
     const elapsedS = (nowMs - track.lastMs) / 1000;
+    const io = new Map<string, { readBytes: number; writtenBytes: number }>();
+    const exports: ExportRate[] = [];
+    for (const volume of status.volumes) {
+      if (!volume.io) continue;
+      io.set(volume.id, volume.io);
+      const before = track.io.get(volume.id);
+      // Counters start again when the target restarts: that export counts from its next sample.
+      if (
+        !before ||
+        !(elapsedS > 0) ||
+        volume.io.readBytes < before.readBytes ||
+        volume.io.writtenBytes < before.writtenBytes
+      )
+        continue;
+      exports.push({
+        volumeId: volume.id,
+        readBps: (volume.io.readBytes - before.readBytes) / elapsedS,
+        writeBps: (volume.io.writtenBytes - before.writtenBytes) / elapsedS,
+      });
+    }
+    exports.sort((a, b) => b.readBps + b.writeBps - (a.readBps + a.writeBps));
+    exports.splice(EXPORTS_PER_SAMPLE_MAX);
     const pools = status.pools.filter((p) => p.error === null);
     track.samples.push({
       atMs: nowMs,
@@ -69,10 +109,12 @@ export class HostMetrics {
         ? pools.reduce((sum, p) => sum + p.capacityBytes - p.freeBytes, 0)
         : null,
       poolCapacityBytes: pools.length ? pools.reduce((sum, p) => sum + p.capacityBytes, 0) : null,
+      exports,
     });
     if (track.samples.length > this.samplesMax)
       track.samples.splice(0, track.samples.length - this.samplesMax);
     track.cpuTimes = cpuTimes;
+    track.io = io;
     track.lastMs = nowMs;
   }
 

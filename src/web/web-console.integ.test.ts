@@ -154,6 +154,18 @@ describe("the web console of a real guest (QEMU/TCG)", { skip: chromiumMissing()
       await card.waitFor();
       return "not yet";
     });
+    // The storage host's chart of the guest's AoE volume (its export's bytes read and written,
+    // from the storage agent's reports: the guest read its root from it while booting).
+    const storageCard = page.getByTestId("host-card").filter({ hasText: "sto1" });
+    const aoe = storageCard.getByRole("img", {
+      name: /AoE web-root read\+write: [\d.]+ [KMGT]?i?B\/s \(\d+ samples\)/,
+    });
+    await lab.waitFor("a chart of the volume's AoE throughput", WAIT_MS, async () => {
+      if ((await aoe.count()) > 0) return null;
+      await page.reload();
+      await storageCard.waitFor();
+      return "not yet";
+    });
     await page.getByRole("navigation").getByRole("link", { name: "Networks" }).click();
     const bridge = page.getByTestId("network-list").locator("tr", { hasText: "xenbr1" });
     await bridge.filter({ hasText: "cmp1" }).filter({ hasText: "ok" }).waitFor();

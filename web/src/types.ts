@@ -139,6 +139,8 @@ export interface HostSample {
   cpuLoad: number | null;
   poolUsedBytes: number | null;
   poolCapacityBytes: number | null;
+  /** Each AoE export's bytes per second since the previous report (busiest first, bounded). */
+  exports: Array<{ volumeId: string; readBps: number; writeBps: number }>;
 }
 
 export interface HostSeries {

@@ -18,6 +18,13 @@ const HostSampleSchema = z
       .openapi({ description: "vCPU-seconds the host's guests used per second since the last" }),
     poolUsedBytes: z.number().int().nullable(),
     poolCapacityBytes: z.number().int().nullable(),
+    exports: z
+      .array(
+        z.object({ volumeId: z.string(), readBps: z.number(), writeBps: z.number() }).openapi({
+          description: "an AoE export's bytes read and written per second since the last sample",
+        }),
+      )
+      .max(32),
   })
   .openapi("HostSample");
 

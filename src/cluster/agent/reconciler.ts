@@ -36,8 +36,11 @@ export function exportMask(volume: DesiredVolume): string[] | undefined {
   return volume.allow.length > 0 ? volume.allow : undefined;
 }
 
-/** What the reconciler needs of the AoE target (a recording fake in fast tests). */
-export type ExportTarget = Pick<AoeTarget, "apply">;
+/**
+ * What the reconciler needs of the AoE target (a recording fake in fast tests): `stats`, when
+ * there, gives each export's byte counters for the volume's report (the web UI's throughput).
+ */
+export type ExportTarget = Pick<AoeTarget, "apply"> & Partial<Pick<AoeTarget, "stats">>;
 
 export class StorageReconciler {
   private readonly pools = new Map<string, StoragePool>();
@@ -167,6 +170,20 @@ export class StorageReconciler {
         if (seen && volume.exported)
           results.set(volume.id, { ...seen, appliedGeneration: 0, error: message });
       }
+    }
+
+    // The exports' byte counters since the target started (the controller charts their rate).
+    const counters = new Map(
+      (this.target.stats?.().exports ?? []).map((e) => [e.address, e.counters] as const),
+    );
+    for (const volume of desired.volumes) {
+      const seen = results.get(volume.id);
+      const io = counters.get(`${volume.shelf}.${volume.slot}`);
+      if (seen && io)
+        results.set(volume.id, {
+          ...seen,
+          io: { readBytes: io.readBytes, writtenBytes: io.writtenBytes },
+        });
     }
 
     // 3. Remove what should go (its export is already withdrawn).

@@ -1,6 +1,7 @@
 /**
  * Hosts: each one's state, roles, hypervisor, SAN interfaces, memory and pool capacity bars, and
- * small time series of its guests' CPU load and its memory from the controller's recent agent
+ * small time series of its guests' CPU load, its memory and its AoE exports' throughput from the
+ * controller's recent agent
  * reports (GET /api/v1/metrics/hosts, bounded there), refetched when the host list changes.
  */
 import { useEffect, useState } from "preact/hooks";
@@ -8,6 +9,14 @@ import { ago, bytes } from "../format";
 import type { HostSeries } from "../types";
 import { Bar, message, type PageProps } from "./common";
 import { Sparkline } from "./sparkline";
+
+/** The exports seen in the samples, busiest (latest) first, at most a handful per card. */
+function exportIds(samples: HostSeries["samples"]): string[] {
+  const ids: string[] = [];
+  for (const s of [...samples].reverse())
+    for (const e of s.exports) if (!ids.includes(e.volumeId)) ids.push(e.volumeId);
+  return ids.slice(0, 6);
+}
 
 export function HostsPage({ api, data }: PageProps) {
   const [series, setSeries] = useState<HostSeries[]>([]);
@@ -101,6 +110,22 @@ export function HostsPage({ api, data }: PageProps) {
                       latest={bytes(last?.poolUsedBytes ?? null)}
                     />
                   )}
+                  {exportIds(samples).map((volumeId) => {
+                    const rate = (s: (typeof samples)[number]) => {
+                      const e = s.exports.find((x) => x.volumeId === volumeId);
+                      return e ? e.readBps + e.writeBps : null;
+                    };
+                    const name = data.volumes.find((v) => v.id === volumeId)?.name ?? volumeId;
+                    const now = last ? rate(last) : null;
+                    return (
+                      <Sparkline
+                        key={volumeId}
+                        label={`AoE ${name} read+write`}
+                        values={samples.map(rate)}
+                        latest={now === null ? "–" : `${bytes(Math.round(now))}/s`}
+                      />
+                    );
+                  })}
                 </div>
               )}
               <h3>Interfaces</h3>
