@@ -7,8 +7,12 @@
  * and files with owners, modes, ACLs, xattrs, hard links and a sparse file. Inside a session,
  * /proc/self/mounts shows the server's mounts as the server sees them.
  *
- * What it is not: a machine of its own. Its kernel is this machine's and nothing boots from its
- * disk (see the README's "Physical to virtual" for the QEMU guest test that is still to come).
+ * Its sessions run on this machine's kernel. With `boot` (a kernel and initrd, e.g. the domain
+ * guest kit's), the tree is also bootable the way a small busybox server is: the kernel and
+ * initrd in /boot under `uname -r`'s names (what P2V copies out), /sbin/init busybox, a
+ * busybox-style inittab with a getty on tty1 only (P2V must add the serial one) and an rcS that
+ * mounts /proc, remounts / read-write, runs `mount -a` on the copy's fstab, says which device the fstab's root
+ * UUID is and sets the hostname from /etc/hostname.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -43,6 +47,16 @@ const BUSYBOX_APPLETS = [
 const ROOT_IMAGE_BYTES = 96 * 1024 ** 2;
 const HOME_IMAGE_BYTES = 24 * 1024 ** 2;
 export const SOURCE_HOSTNAME = "noc-source";
+/** The applets a booted copy runs (init, its rcS and getty), linked in /bin beside BUSYBOX_APPLETS. */
+const BOOT_APPLETS = ["init", "getty", "login", "mount", "umount", "findfs", "sed", "echo", "sync"];
+/** What the booted copy's rcS prints: `mount -a`'s status and the fstab root UUID's device. */
+export const RCS_MOUNT_A = "EP-P2V mount -a exit";
+export const RCS_FSTAB_ROOT = "EP-P2V fstab root";
+
+export interface P2vSourceOptions {
+  /** A kernel and initrd to make the server's tree bootable (see the file comment). */
+  boot?: { kernel: string; initrd: string };
+}
 
 const sh = (command: string, args: string[]) =>
   execFileSync(command, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
@@ -77,10 +91,11 @@ export class P2vSource {
   }
 
   /** Makes the server's disks and files under a fresh root-only directory in /run (ChrootDirectory needs root-owned parents). */
-  static create(tag: string): P2vSource {
+  static create(tag: string, options: P2vSourceOptions = {}): P2vSource {
     const source = new P2vSource(fs.mkdtempSync(`/run/ep-${tag}-`));
     try {
       source.build();
+      if (options.boot) source.makeBootable(options.boot);
     } catch (error) {
       source.unmountAll();
       fs.rmSync(source.dir, { recursive: true, force: true });
@@ -204,6 +219,42 @@ export class P2vSource {
       ].join("\n"),
     );
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  }
+
+  /** A kernel and initrd in /boot, busybox init with a tty1 getty, and an rcS (file comment). */
+  private makeBootable(boot: { kernel: string; initrd: string }): void {
+    const { root } = this;
+    const release = sh("uname", ["-r"]).trim();
+    fs.copyFileSync(boot.kernel, path.join(root, `boot/vmlinuz-${release}`));
+    fs.copyFileSync(boot.initrd, path.join(root, `boot/initrd.img-${release}`));
+    for (const applet of BOOT_APPLETS)
+      if (!fs.existsSync(path.join(root, "bin", applet)))
+        fs.symlinkSync("busybox", path.join(root, "bin", applet));
+    fs.mkdirSync(path.join(root, "sbin"), { recursive: true });
+    for (const applet of ["init", "getty"])
+      fs.symlinkSync("../bin/busybox", path.join(root, "sbin", applet));
+    fs.mkdirSync(path.join(root, "etc/init.d"), { recursive: true });
+    // busybox init: the first field is the tty the process runs on (busybox's examples/inittab).
+    fs.writeFileSync(
+      path.join(root, "etc/inittab"),
+      "::sysinit:/etc/init.d/rcS\ntty1::respawn:/sbin/getty 38400 tty1\n",
+    );
+    fs.writeFileSync(
+      path.join(root, "etc/init.d/rcS"),
+      [
+        "#!/bin/sh",
+        "export PATH=/bin:/usr/bin",
+        "mount -t proc proc /proc",
+        "mount -o remount,rw /",
+        "mount -a",
+        `echo "${RCS_MOUNT_A} $?"`,
+        "uuid=$(sed -n 's/^UUID=\\([^ ]*\\)[ \t][ \t]*\\/[ \t].*/\\1/p' /etc/fstab)",
+        `echo "${RCS_FSTAB_ROOT} UUID=$uuid is $(findfs UUID=$uuid)"`,
+        "hostname -F /etc/hostname",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
   }
 
   /** The server's host key fingerprint (for --host-key). */

@@ -329,6 +329,12 @@ async function run(input: RunInput): Promise<void> {
     report.changes.push(...applied.changes);
     report.refused.push(...applied.refused);
     report.notes.push(...fix.notes);
+    const boot = bootFileNames(plan);
+    if (boot)
+      report.notes.push(
+        `the domain boots ${[boot.kernel, boot.ramdisk].filter(Boolean).join(" and ")} from its compute host's boot directory (the agent's --boot-dir): ` +
+          `they are in ${input.bootDir} on this machine; copy them there when the compute host is another machine`,
+      );
     await closeVolume(opened, mountDir);
     mounted = false;
     opened = undefined;
