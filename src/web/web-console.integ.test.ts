@@ -244,6 +244,20 @@ describe("the web console of a real guest (QEMU/TCG)", { skip: chromiumMissing()
       await page.goto(`${lab.controllerUrl}/#/domains/webguest`);
     }
 
+    // Migrate (confirmed), with placement choosing: this cluster has one compute host, so the
+    // controller refuses before anything moves, and the page shows its reason.
+    await page.getByRole("button", { name: "Migrate" }).click();
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /no host can run it|cannot|runs there now/ })
+      .waitFor();
+    const stillThere = await lab.call<{ domain: DomainRecord }>("GET", "/api/v1/domains/webguest");
+    assert.equal(
+      stillThere.body.domain.observed?.state,
+      "running",
+      "a refused migration moves nothing",
+    );
+
     // Shut down from the browser (confirmed): the guest powers off.
     await page.getByRole("button", { name: "Shut down" }).click();
     await page

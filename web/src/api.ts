@@ -142,6 +142,13 @@ export class Api {
       `/api/v1/domains/${encodeURIComponent(ref)}/${action}`,
       action === "start" || action === "shutdown" ? {} : undefined,
     );
+  /** A live migration (or offline: shut down and start there); no host: placement chooses. */
+  migrateDomain = (ref: string, host: string | null, live: boolean) =>
+    this.call<{ domain: Domain; task: Task }>(
+      "POST",
+      `/api/v1/domains/${encodeURIComponent(ref)}/migrate`,
+      { ...(host ? { host } : {}), live },
+    );
   consoleTicket = (domain: string) =>
     this.call<{ ticket: string; path: string }>("POST", "/api/v1/console-tickets", { domain });
 

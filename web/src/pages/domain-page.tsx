@@ -1,5 +1,6 @@
 /**
- * One domain: its state, disks, vifs, policies, last exit; actions (destructive ones confirmed)
+ * One domain: its state, disks, vifs, policies, last exit; actions (destructive ones confirmed,
+ * migrate to a chosen host or where placement chooses)
  * with their task's progress; its xl.cfg to view and edit, a refusal shown at its line.
  */
 import { useEffect, useState } from "preact/hooks";
@@ -24,6 +25,7 @@ export function DomainPage({ api, data, refresh, canWrite, name }: PageProps & {
   const domain = data.domains.find((d) => d.name === name || d.id === name);
   const [task, setTask] = useState<Task | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
+  const [migrateTo, setMigrateTo] = useState("");
   if (!domain)
     return data.loaded ? (
       <p role="alert">
@@ -47,6 +49,22 @@ export function DomainPage({ api, data, refresh, canWrite, name }: PageProps & {
       .catch((error: unknown) => setActionError(message(error)));
   };
   const running = state === "running" || state === "paused";
+  const migrate = (live: boolean) => {
+    const to = migrateTo === "" ? "the host placement chooses" : migrateTo;
+    const how = live ? "live (it keeps running)" : "offline (shut down, then started there)";
+    if (!confirm(`${domain.name}: move it to ${to}, ${how}?`)) return;
+    setActionError(null);
+    api
+      .migrateDomain(domain.name, migrateTo === "" ? null : migrateTo, live)
+      .then(async (r) => {
+        setTask(r.task);
+        await refresh();
+      })
+      .catch((error: unknown) => setActionError(message(error)));
+  };
+  const otherHosts = data.hosts.filter(
+    (h) => h.id !== domain.hostId && h.roles.includes("compute"),
+  );
   return (
     <>
       <p class="crumbs">
@@ -82,6 +100,23 @@ export function DomainPage({ api, data, refresh, canWrite, name }: PageProps & {
           >
             Console
           </a>
+          <label>
+            to host{" "}
+            <select
+              value={migrateTo}
+              onChange={(e) => setMigrateTo((e.target as HTMLSelectElement).value)}
+            >
+              <option value="">(placement chooses)</option>
+              {otherHosts.map((h) => (
+                <option key={h.id} value={h.name}>
+                  {h.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" disabled={state !== "running"} onClick={() => migrate(true)}>
+            Migrate
+          </button>
         </div>
       )}
       {task && <TaskProgress task={task} tasks={data.tasks} />}
