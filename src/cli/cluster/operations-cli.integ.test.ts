@@ -128,7 +128,7 @@ describe("place, settings, domain set, events and maintenance from the CLI", () 
       );
       const activated = await cli(["host", "activate", "box1"]);
       assert.equal(activated.code, 0, activated.stderr);
-      assert.match((await cli(["host", "list"])).stdout, /^box1\s+active\s/m);
+      assert.match((await cli(["host", "list"])).stdout, /^box1\s+up\s/m);
       await until("the follower sees the activation", () =>
         /host\.activated\s+box1/.test(follower.stdout),
       );
