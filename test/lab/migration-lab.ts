@@ -191,15 +191,20 @@ export async function migrationLab(options: MigrationLabOptions): Promise<Migrat
         return seen;
       },
       qemuPid: (host) => {
-        const file = path.join(host.dataDir, "hypervisor", name, "qemu.pid");
-        const pid = fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").trim()) : NaN;
-        if (!(pid > 0)) return undefined;
-        try {
-          process.kill(pid, 0);
-          return pid;
-        } catch {
-          return undefined;
+        // The QEMU whose command line names this run directory's pid file (as run-dir.ts checks).
+        const pidFile = path.join(host.dataDir, "hypervisor", name, "qemu.pid");
+        for (const entry of fs.readdirSync("/proc")) {
+          if (!/^\d+$/.test(entry)) continue;
+          try {
+            const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+            if (cmdline.includes(pidFile) && state !== "Z" && state !== "X") return Number(entry);
+          } catch {
+            // gone meanwhile
+          }
         }
+        return undefined;
       },
     };
   } catch (error) {
