@@ -37,11 +37,19 @@ export interface MigrationLimits {
   transferMsMax: number;
   /** The switch-over's pause the hypervisor aims for. */
   downtimeMsMax: number;
+  /** The source's sending rate cap (QEMU's `max-bandwidth`), to spare a shared link. */
+  bandwidthBytesPerSMax: number;
 }
+
+/** Bounds of the agent's `--migration-mibps` (MiB/s): a crawl to far beyond any link here. */
+export const MIGRATION_MIBPS_MIN = 1;
+export const MIGRATION_MIBPS_MAX = 1024;
 
 export const MIGRATION_LIMITS_DEFAULT: MigrationLimits = {
   transferMsMax: 10 * 60_000,
   downtimeMsMax: 500,
+  // No cap of our own: the stream's backpressure is the limit (QEMU's default is low).
+  bandwidthBytesPerSMax: MIGRATION_MIBPS_MAX * 2 ** 20,
 };
 
 export interface GuestMigrator {

@@ -258,8 +258,11 @@ export class ClusterLab {
     return reply.body.secret;
   }
 
-  /** Starts (or restarts) a host's agent; the first start joins with the join token. */
-  async startAgent(host: StorageHost): Promise<void> {
+  /**
+   * Starts (or restarts) a host's agent; the first start joins with the join token. `extraArgs`
+   * go to `etherplane agent` as they are (e.g. `--migration-mibps 2`).
+   */
+  async startAgent(host: StorageHost, extraArgs: readonly string[] = []): Promise<void> {
     // A restarted agent has its credentials and ignores the token.
     const joinToken = await this.joinTokenFor(host.name);
     const { daemon, stdout } = this.spawn(
@@ -278,6 +281,7 @@ export class ClusterLab {
           : ["--aoe-iface", host.aoeIf]),
         "--data-dir",
         host.dataDir,
+        ...extraArgs,
       ],
       host.ns,
       { ETHERPLANE_TOKEN: joinToken },

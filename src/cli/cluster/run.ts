@@ -29,6 +29,7 @@ import { checkControllerUrl, checkToken } from "../client/settings.js";
 import { readTokenInput, TOKEN_HOW, tokenFlags } from "../client/token-input.js";
 import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
 import { leaseFlags, leaseUsage, parseLeaseFlags } from "./lease-flags.js";
+import { migrationUsage, parseMigrationMibps } from "./migration-flags.js";
 
 /**
  * The daemons' files (store, pools, agent state, token files) are the controller's user's alone:
@@ -235,6 +236,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "  [--aoe-iface IF ...] (storage: serve volumes on IF)\n" +
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
     `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
+    `  ${migrationUsage}\n` +
     "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)";
   const { values } = parse(
     args,
@@ -247,6 +249,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       hypervisor: { type: "string" },
       "san-iface": { type: "string", multiple: true },
       "boot-dir": { type: "string" },
+      "migration-mibps": { type: "string" },
       "data-dir": { type: "string" },
       "ca-file": { type: "string" },
     },
@@ -308,6 +311,7 @@ export async function agentCommand(args: string[]): Promise<void> {
           ),
           sanInterfaces: stringList(values["san-iface"]),
           bootDir: path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT),
+          migrationLimits: parseMigrationMibps(values["migration-mibps"], usage),
         }
       : undefined;
   const agent = await startAgent({

@@ -16,6 +16,7 @@ import type { StoragePool } from "../../storage/pool/storage-pool.js";
 import type { DesiredPool } from "../agent-protocol.js";
 import { applyHostNetwork } from "../../net/host-network/index.js";
 import type { HypervisorDriver } from "../../hypervisor/driver.js";
+import type { MigrationLimits } from "../../hypervisor/migration.js";
 import { Agent, hostInventory, type AgentCompute } from "../agent/agent.js";
 import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
 import { ComputeState } from "../agent/compute/compute-state.js";
@@ -50,6 +51,8 @@ export interface ComputeOptions {
   sanInterfaces: string[];
   /** Guests' kernels and ramdisks must resolve inside it (default BOOT_DIR_DEFAULT). */
   bootDir?: string;
+  /** Live migrations' bounds on this host (MIGRATION_LIMITS_DEFAULT when absent). */
+  migrationLimits?: MigrationLimits;
 }
 
 export async function startAgent(options: {
@@ -126,7 +129,12 @@ function computeSide(compute: ComputeOptions, link: ControllerLink, dataDir: str
     new ComputeState(path.join(dataDir, "compute-state.json")),
     log,
   );
-  const migrations = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
+  const migrations = new MigrationRelay(
+    reconciler,
+    (id) => link.openMigration(id),
+    log,
+    compute.migrationLimits,
+  );
   reconciler.holds = (domainId) => migrations.holds(domainId);
   return {
     reconciler,

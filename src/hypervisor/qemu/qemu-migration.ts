@@ -33,8 +33,6 @@ import type { RunDir } from "./run-dir.js";
 
 const log = createLogger("hypervisor:qemu");
 const POLL_MS = 200;
-/** No bandwidth cap of our own: the stream's backpressure is the limit (QEMU's default is low). */
-const BANDWIDTH_BYTES_PER_S_MAX = 1024 * 1024 * 1024;
 
 /** What this module needs of the driver (qemu-driver.ts). */
 export interface QemuMigrationHost {
@@ -195,7 +193,7 @@ export class QemuMigrator implements GuestMigrator {
       await this.host.qmp(name, uuid, async (qmp) => {
         await qmp.execute(
           "migrate-set-parameters",
-          { "downtime-limit": limits.downtimeMsMax, "max-bandwidth": BANDWIDTH_BYTES_PER_S_MAX },
+          { "downtime-limit": limits.downtimeMsMax, "max-bandwidth": limits.bandwidthBytesPerSMax },
           timeoutMs,
         );
         await qmp.execute("migrate", { uri: `unix:${socketPath}` }, timeoutMs);

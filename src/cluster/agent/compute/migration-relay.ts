@@ -10,7 +10,12 @@
 import type { Duplex } from "node:stream";
 import { EtherplaneError, errorMessage } from "../../../foundation/errors.js";
 import type { Logger } from "../../../foundation/log.js";
-import type { GuestMigrator, IncomingGuest } from "../../../hypervisor/migration.js";
+import {
+  MIGRATION_LIMITS_DEFAULT,
+  type GuestMigrator,
+  type IncomingGuest,
+  type MigrationLimits,
+} from "../../../hypervisor/migration.js";
 import type {
   DesiredDomain,
   DesiredMigration,
@@ -44,6 +49,7 @@ export class MigrationRelay {
     private readonly reconciler: ComputeReconciler,
     private readonly connect: (sessionId: string) => Promise<Duplex>,
     private readonly log: Logger,
+    private readonly limits: MigrationLimits = MIGRATION_LIMITS_DEFAULT,
   ) {}
 
   private get migrator(): GuestMigrator {
@@ -145,7 +151,7 @@ export class MigrationRelay {
     }
     side.state = "ready";
     this.log.info(`migration of ${domain.name}: waiting for its state`);
-    const guest = await side.incoming.receive(side.stream);
+    const guest = await side.incoming.receive(side.stream, this.limits);
     side.state = "running";
     this.log.info(`migration of ${domain.name}: it runs here (id ${guest.domid})`);
   }
@@ -170,9 +176,15 @@ export class MigrationRelay {
     const { domain } = side;
     side.stream = await this.connect(side.sessionId);
     side.state = "sending";
-    const report = await this.migrator.send(domain.name, domain.uuid, side.stream, (progress) => {
-      side.observed.progress = progress;
-    });
+    const report = await this.migrator.send(
+      domain.name,
+      domain.uuid,
+      side.stream,
+      (progress) => {
+        side.observed.progress = progress;
+      },
+      this.limits,
+    );
     side.observed.report = report;
     side.state = "sent";
   }
