@@ -129,11 +129,20 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
     config: `name = "shadow"\nmemory = 64\nkernel = "${lab.bootFile(compute, kit.kernel)}"\nramdisk = "/etc/shadow"\n`,
   });
   assert.equal(shadow.status, 201, JSON.stringify(shadow.body));
-  const shadowStart = await cli(["start", "shadow", "--no-wait"]);
-  assert.equal(shadowStart.code, 0, `${shadowStart.stdout}\n${shadowStart.stderr}\n${lab.logs()}`);
+  const shadowStart = await lab.call<{ task: TaskRecord }>(
+    "POST",
+    "/api/v1/domains/shadow/start",
+    {},
+  );
+  assert.equal(shadowStart.status, 202, `${JSON.stringify(shadowStart.body)}\n${lab.logs()}`);
+  // The refusal reaches the user through the start's task (then the domain is stopped again).
   await lab.waitFor("the agent to refuse the ramdisk", 60_000, async () => {
-    const error = (await domain("shadow")).observed?.error ?? "";
-    return error.includes(`outside this host's boot directory ${compute.bootDir}`) ? null : error;
+    const started = await task(shadowStart.body.task.id);
+    const error = started.error?.message ?? "";
+    return started.state === "failed" &&
+      error.includes(`outside this host's boot directory ${compute.bootDir}`)
+      ? null
+      : JSON.stringify(started);
   });
   assert.equal((await domain("shadow")).observed?.state, "stopped", "no guest was made");
 

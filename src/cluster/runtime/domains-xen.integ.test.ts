@@ -184,7 +184,7 @@ describe(
       const hosts = await cli(["host", "list"]);
       assert.match(
         hosts.stdout,
-        new RegExp(`^xen1\\s+compute\\s+xen ${hv.version.replace(/\./g, "\\.")}`, "m"),
+        new RegExp(`^xen1\\s+up\\s+compute\\s+xen ${hv.version.replace(/\./g, "\\.")}`, "m"),
       );
     });
 
