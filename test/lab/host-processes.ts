@@ -1,0 +1,113 @@
+/**
+ * A lab host's processes, found by PID and never by name: its agent (the lab's child process),
+ * its guests' QEMU (`<dataDir>/hypervisor/<name>/qemu.pid`, the qemu driver's run directories)
+ * and its disk bridges (`<dataDir>/disks/*.pid`, the NBD bridges of guest-disks.ts). Each PID is
+ * checked against /proc/PID/cmdline naming the host's data directory before it is signalled, so a
+ * recycled PID is never hit. Used by the HA chaos tests to cut a host's power or freeze it.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { StorageHost } from "./cluster-lab.js";
+
+/** /proc/PID/cmdline as one string (NULs as spaces), or undefined once the process is gone. */
+function cmdline(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process exists and is not a zombie (/proc/PID/stat field 3). */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+function pidsIn(files: readonly string[], dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const file of files) {
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(file, "utf8").trim());
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    if (cmdline(pid)?.includes(dataDir) && running(pid)) pids.push(pid);
+  }
+  return pids;
+}
+
+function filesUnder(dir: string, pick: (name: string) => string | undefined): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .map(pick)
+      .filter((f): f is string => f !== undefined)
+      .map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/** The host's live QEMU processes, from its run directories' pid files. */
+export function qemuPids(host: StorageHost): number[] {
+  const runDirs = path.join(host.dataDir, "hypervisor");
+  const files = filesUnder(runDirs, (name) => path.join(name, "qemu.pid"));
+  return pidsIn(files, host.dataDir);
+}
+
+/** The host's live disk bridges (`etherplane aoe nbd`), from their pid files. */
+export function diskBridgePids(host: StorageHost): number[] {
+  const dir = path.join(host.dataDir, "disks");
+  return pidsIn(
+    filesUnder(dir, (name) => (name.endsWith(".pid") ? name : undefined)),
+    dir,
+  );
+}
+
+/**
+ * Every live process in /proc whose command line names `dir` and that runs `program` (a QEMU
+ * left without its pid file would show here and not in qemuPids).
+ */
+export function processesNaming(dir: string, program: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const line = cmdline(pid);
+    if (line?.includes(dir) && line.split(" ")[0]?.includes(program) && running(pid))
+      pids.push(pid);
+  }
+  return pids;
+}
+
+/** Every process of the host: its agent, its QEMUs, its disk bridges. */
+export function hostPids(host: StorageHost): number[] {
+  const agent = host.agent?.child.pid;
+  return [
+    ...(agent !== undefined && running(agent) ? [agent] : []),
+    ...qemuPids(host),
+    ...diskBridgePids(host),
+  ];
+}
+
+/** Sends `signal` to each PID that still runs; returns those signalled. */
+export function signalAll(pids: readonly number[], signal: NodeJS.Signals): number[] {
+  const hit: number[] = [];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+      hit.push(pid);
+    } catch {
+      // gone already
+    }
+  }
+  return hit;
+}
