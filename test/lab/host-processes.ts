@@ -1,7 +1,8 @@
 /**
  * A lab host's processes, found by PID and never by name: its agent (the lab's child process),
- * its guests' QEMU (`<dataDir>/hypervisor/<name>/qemu.pid`, the qemu driver's run directories)
- * and its disk bridges (`<dataDir>/disks/*.pid`, the NBD bridges of guest-disks.ts). Each PID is
+ * its guests' QEMU (`<agent dir>/hypervisor/<name>/qemu.pid`, the qemu driver's run directories)
+ * and its disk bridges (`<agent dir>/disks/*.pid`, the NBD bridges of guest-disks.ts), where the
+ * agent dir is `<--data-dir>/agent` (cli/cluster/run.ts). Each PID is
  * checked against /proc/PID/cmdline naming the host's data directory before it is signalled, so a
  * recycled PID is never hit. Used by the HA chaos tests to cut a host's power or freeze it.
  */
@@ -56,16 +57,26 @@ function filesUnder(dir: string, pick: (name: string) => string | undefined): st
   }
 }
 
+/** Where the agent started with `--data-dir host.dataDir` keeps its files. */
+export function agentDir(host: StorageHost): string {
+  return path.join(host.dataDir, "agent");
+}
+
+/** A guest's run directory on a qemu host (hypervisor/qemu/run-dir.ts). */
+export function guestRunDir(host: StorageHost, name: string): string {
+  return path.join(agentDir(host), "hypervisor", name);
+}
+
 /** The host's live QEMU processes, from its run directories' pid files. */
 export function qemuPids(host: StorageHost): number[] {
-  const runDirs = path.join(host.dataDir, "hypervisor");
+  const runDirs = path.join(agentDir(host), "hypervisor");
   const files = filesUnder(runDirs, (name) => path.join(name, "qemu.pid"));
   return pidsIn(files, host.dataDir);
 }
 
 /** The host's live disk bridges (`etherplane aoe nbd`), from their pid files. */
 export function diskBridgePids(host: StorageHost): number[] {
-  const dir = path.join(host.dataDir, "disks");
+  const dir = path.join(agentDir(host), "disks");
   return pidsIn(
     filesUnder(dir, (name) => (name.endsWith(".pid") ? name : undefined)),
     dir,
