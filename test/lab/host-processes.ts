@@ -83,20 +83,44 @@ export function diskBridgePids(host: StorageHost): number[] {
   );
 }
 
+/** The parent PID (/proc/PID/stat field 4), or undefined once the process is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Every live process in /proc whose command line names `dir` and that runs `program` (a QEMU
- * left without its pid file would show here and not in qemuPids).
+ * Every live process in /proc whose command line names `dir` and runs `program` and contains
+ * each of `words` (a QEMU left without its pid file would show here and not in qemuPids).
  */
-export function processesNaming(dir: string, program: string): number[] {
+export function processesNaming(dir: string, program: string, words: string[] = []): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     const line = cmdline(pid);
-    if (line?.includes(dir) && line.split(" ")[0]?.includes(program) && running(pid))
+    if (
+      line?.includes(dir) &&
+      line.split(" ")[0]?.includes(program) &&
+      words.every((w) => line.includes(w)) &&
+      running(pid)
+    )
       pids.push(pid);
   }
   return pids;
+}
+
+/**
+ * How many copies those processes are: `qemu -daemonize` forks, and its first process waits
+ * until the daemon is set up, so for a moment one guest is two processes, parent and child.
+ */
+export function copies(pids: readonly number[]): number {
+  const set = new Set(pids);
+  return pids.filter((pid) => !set.has(parentOf(pid) ?? 0)).length;
 }
 
 /** Every process of the host: its agent, its QEMUs, its disk bridges. */

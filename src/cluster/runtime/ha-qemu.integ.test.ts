@@ -37,6 +37,7 @@ import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
 import { runCli } from "../../../test/lab/cli-process.js";
 import {
   agentDir,
+  copies,
   diskBridgePids,
   guestRunDir,
   hostPids,
@@ -223,8 +224,8 @@ test("HA under QEMU/TCG: power loss, then freeze and thaw, of the running host: 
       while (sampling) {
         const atMs = Date.now();
         const qemu = {
-          cmpa: processesNaming(agentDir(hostA), "qemu-system").length,
-          cmpb: processesNaming(agentDir(hostB), "qemu-system").length,
+          cmpa: copies(processesNaming(agentDir(hostA), "qemu-system", [`guest=${DOMAIN},`])),
+          cmpb: copies(processesNaming(agentDir(hostB), "qemu-system", [`guest=${DOMAIN},`])),
         };
         const record = await domain().catch(() => undefined);
         samples.push({
