@@ -115,12 +115,14 @@ export function processesNaming(dir: string, program: string, words: string[] = 
 }
 
 /**
- * How many copies those processes are: `qemu -daemonize` forks, and its first process waits
- * until the daemon is set up, so for a moment one guest is two processes, parent and child.
+ * How many guests those processes are. `qemu -daemonize` forks twice (os-posix.c os_daemonize):
+ * the first process, a child of the agent (`launchers`), waits until the daemon is set up while
+ * the middle one exits, so for a moment one guest is two processes. A copy is a process whose
+ * parent is neither another of them nor a launcher: the daemon, reparented when the middle exits.
  */
-export function copies(pids: readonly number[]): number {
-  const set = new Set(pids);
-  return pids.filter((pid) => !set.has(parentOf(pid) ?? 0)).length;
+export function copies(pids: readonly number[], launchers: readonly number[]): number {
+  const skip = new Set([...pids, ...launchers]);
+  return pids.filter((pid) => !skip.has(parentOf(pid) ?? 0)).length;
 }
 
 /** Every process of the host: its agent, its QEMUs, its disk bridges. */

@@ -215,6 +215,9 @@ test("HA under QEMU/TCG: power loss, then freeze and thaw, of the running host: 
   };
   assert.equal(await sees(hostA), true, "A reaches its guest's volume before the power loss");
 
+  const guestWords = [`guest=${DOMAIN},`];
+  const agents = () =>
+    [hostA, hostB].map((h) => h.agent?.child.pid).filter((p): p is number => p !== undefined);
   /** Samples every SAMPLE_MS (API record, both hosts' QEMUs) and `list --json` every second. */
   const startSampling = () => {
     const samples: Sample[] = [];
@@ -224,8 +227,8 @@ test("HA under QEMU/TCG: power loss, then freeze and thaw, of the running host: 
       while (sampling) {
         const atMs = Date.now();
         const qemu = {
-          cmpa: copies(processesNaming(agentDir(hostA), "qemu-system", [`guest=${DOMAIN},`])),
-          cmpb: copies(processesNaming(agentDir(hostB), "qemu-system", [`guest=${DOMAIN},`])),
+          cmpa: copies(processesNaming(agentDir(hostA), "qemu-system", guestWords), agents()),
+          cmpb: copies(processesNaming(agentDir(hostB), "qemu-system", guestWords), agents()),
         };
         const record = await domain().catch(() => undefined);
         samples.push({
