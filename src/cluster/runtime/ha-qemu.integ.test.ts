@@ -440,6 +440,12 @@ test("HA under QEMU/TCG: power loss, then freeze and thaw, of the running host: 
           `placed +${placed.timeMs - frozenMs} ms, started +${startedOnA.timeMs - frozenMs} ms, marking again +${runningMs - frozenMs} ms; ` +
           `after SIGCONT the stale guest ran ${destroyedMs - thawedMs} ms and printed ${afterThaw} more markers (fenced)`,
       );
+      // What host B's agent said after the thaw (why destroying the stale guest took that long).
+      const said = (hostB.agent?.stderr ?? "")
+        .split("\n")
+        .filter((line) => /self-fenc|stalled|destroy|did not quit|QMP/.test(line))
+        .slice(-8);
+      st.diagnostic(`host B's agent after the thaw:\n${said.join("\n")}`);
     },
   );
 
