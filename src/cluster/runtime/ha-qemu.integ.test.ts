@@ -445,7 +445,7 @@ test("HA under QEMU/TCG: power loss, then freeze and thaw, of the running host: 
         .split("\n")
         .filter((line) => /self-fenc|stalled|destroy|did not quit|QMP/.test(line))
         .slice(-8);
-      st.diagnostic(`host B's agent after the thaw:\n${said.join("\n")}`);
+      st.diagnostic(`host B's agent after the thaw: ${said.join(" | ")}`);
     },
   );
 
