@@ -603,14 +603,18 @@ export class QemuDriver implements HypervisorDriver, QemuMigrationHost {
   private async stopQemu(run: RunDir): Promise<void> {
     const pid = await livePid(run);
     if (pid === undefined) return;
+    let unanswered = false;
     await withQmp(run.qmpSocket, Math.min(this.qmpTimeoutMs, this.quitTimeoutMs), (qmp) =>
       qmp.execute("quit", undefined, this.qmpTimeoutMs),
     ).catch((error: unknown) => {
       // The connection may close before the reply: QEMU is on its way out.
-      if (!isEtherplaneError(error, "UNAVAILABLE"))
-        log.warn("QMP quit failed", { dir: run.dir, ...errorFields(error) });
+      if (isEtherplaneError(error, "UNAVAILABLE")) return;
+      // No reply at all: QEMU is stuck, typically draining writes to a disk that no longer
+      // answers (a host fenced at the storage). Waiting longer only keeps a stale guest alive.
+      unanswered = isEtherplaneError(error, "TIMEOUT");
+      log.warn("QMP quit failed", { dir: run.dir, ...errorFields(error) });
     });
-    if (await waitGone(pid, run, this.quitTimeoutMs)) return;
+    if (!unanswered && (await waitGone(pid, run, this.quitTimeoutMs))) return;
     log.warn("QEMU did not quit: killing it", { pid, dir: run.dir });
     try {
       process.kill(pid, "SIGKILL");
