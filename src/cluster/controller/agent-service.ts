@@ -47,6 +47,17 @@ function desiredVolume(volume: VolumeRecord, fenced: ReadonlySet<string>): Desir
   };
 }
 
+/** Hosts whose desired state is cached at most (one entry each; far above a real cluster). */
+const DESIRED_CACHE_HOSTS_MAX = 20_000;
+
+interface CachedDesired {
+  epoch: number;
+  trusted: boolean;
+  fenced: ReadonlySet<string>;
+  memoryJson: string;
+  desired: DesiredState;
+}
+
 export type ReportListener = (hostId: string, status: AgentStatus, atMs: number) => void;
 
 export class AgentService {
@@ -122,12 +133,12 @@ export class AgentService {
       );
     const deadlineMs = Date.now() + waitMs;
     for (;;) {
-      const epoch = this.watch.epoch;
+      const epoch = this.watch.epochOf(hostId);
       const state = await this.desired(hostId);
       if (after === undefined || state.revision !== after) return state;
       const leftMs = deadlineMs - Date.now();
       if (leftMs <= 0) return null;
-      await this.watch.next(epoch, leftMs);
+      await this.watch.next(hostId, epoch, leftMs);
     }
   }
 
@@ -213,29 +224,60 @@ export class AgentService {
     return { host, secret };
   }
 
+  /**
+   * The host's desired state, from the cache while nothing it is made of changed: the same epoch
+   * of the watch (every store write that concerns the host bumps it, notifying-store.ts), the same
+   * fenced MACs and trust, and the same in-memory parts (evictions, consoles, migrations, compared
+   * as text). A wake-up that changed nothing for this host then costs no store read.
+   */
   async desired(hostId: string): Promise<DesiredState> {
-    const content = await this.desiredContent(hostId);
-    return { ...content, revision: revisionOf(content) };
+    // Read before the store: a change during the reads bumps the epoch, so this entry is stale.
+    const epoch = this.watch.epochOf(hostId);
+    const state = this.hostState(hostId);
+    const trusted = state !== "dead" && state !== "fenced";
+    const fenced = this.fencedMacs;
+    const memory = {
+      evict: this.evictionsFor(hostId),
+      consoles: this.consoles?.pending(hostId) ?? [],
+      migrations: this.migrations?.desiredFor(hostId) ?? [],
+    };
+    const memoryJson = JSON.stringify(memory);
+    const cached = this.desiredCache.get(hostId);
+    if (
+      cached?.epoch === epoch &&
+      cached.trusted === trusted &&
+      cached.fenced === fenced &&
+      cached.memoryJson === memoryJson
+    )
+      return cached.desired;
+    const content = await this.desiredContent(hostId, trusted, fenced, memory);
+    const desired = { ...content, revision: revisionOf(content) };
+    if (this.desiredCache.size >= DESIRED_CACHE_HOSTS_MAX) this.desiredCache.clear();
+    this.desiredCache.set(hostId, { epoch, trusted, fenced, memoryJson, desired });
+    return desired;
   }
 
-  private async desiredContent(hostId: string): Promise<Omit<DesiredState, "revision">> {
+  private readonly desiredCache = new Map<string, CachedDesired>();
+
+  private async desiredContent(
+    hostId: string,
+    trusted: boolean,
+    fenced: ReadonlySet<string>,
+    memory: Pick<DesiredState, "evict" | "consoles" | "migrations">,
+  ): Promise<Omit<DesiredState, "revision">> {
     const host = await this.store.getHost(hostId);
     if (!host) throw new EtherplaneError("NOT_FOUND", `host ${hostId} is not known; join again`);
     const pools = await this.store.listPools({ hostId });
     const volumes = await this.store.listVolumes({ hostId });
     const networks = await this.store.listNetworks({ hostId });
-    const state = this.hostState(hostId);
     // A dead or fenced host is not trusted with its domains: it runs none until taken back.
-    const domains =
-      state === "dead" || state === "fenced"
-        ? []
-        : ((await this.domains?.desiredFor(hostId)) ?? []);
+    const domains = trusted ? ((await this.domains?.desiredFor(hostId)) ?? []) : [];
     return {
       hostId,
       roles: host.roles,
       exportInterfaces: host.exportInterfaces,
       pools: pools.map(({ id, name, kind, path, devices }) => ({ id, name, kind, path, devices })),
-      volumes: volumes.map((volume) => desiredVolume(volume, this.fencedMacs)),
+      volumes: volumes.map((volume) => desiredVolume(volume, fenced)),
       networks: networks.map(({ id, name, bridge, uplink, vlanId }) => ({
         id,
         name,
@@ -244,9 +286,9 @@ export class AgentService {
         vlanId,
       })),
       domains,
-      evict: this.evictionsFor(hostId).filter((e) => !domains.some((d) => d.id === e.id)),
-      consoles: this.consoles?.pending(hostId) ?? [],
-      migrations: this.migrations?.desiredFor(hostId) ?? [],
+      evict: memory.evict.filter((e) => !domains.some((d) => d.id === e.id)),
+      consoles: memory.consoles,
+      migrations: memory.migrations,
     };
   }
 

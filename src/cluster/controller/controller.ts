@@ -67,7 +67,9 @@ export class Controller {
     private readonly now: () => number = Date.now,
     limits: Partial<ControllerLimits> = {},
   ) {
-    this.store = store = notifyingStore(store, () => this.agents.watch.changed());
+    // Every write must come through this store: a write past it wakes no agent, and agents'
+    // cached desired states (agent-service.ts) would not see it.
+    this.store = store = notifyingStore(store, (hosts) => this.agents.watch.changed(hosts));
     this.auth = new AuthService(store, now);
     this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);
@@ -99,7 +101,7 @@ export class Controller {
     );
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
-    this.consoles.onOpen = () => this.agents.watch.changed();
+    this.consoles.onOpen = (hostId) => this.agents.watch.changed([hostId]);
     const observer = new DomainObserver(
       store,
       this.tasks,
@@ -108,7 +110,7 @@ export class Controller {
       this.events,
     );
     this.migrationStreams = new MigrationBroker(now);
-    this.migrationStreams.onChange = () => this.agents.watch.changed();
+    this.migrationStreams.onChange = (hostIds) => this.agents.watch.changed(hostIds);
     this.migrations = new MigrationService(
       store,
       this.domains,

@@ -139,7 +139,7 @@ async function haBench() {
     kind: "directory",
     path: path.join(dir, "pool"),
   });
-  await store.createVolume({
+  await controller.store.createVolume({
     ...{ id: "vol-web", name: "web", kind: "volume", poolId: pool.id, hostId: s1.record.id },
     ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf: 7, slot: 0 },
     ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },

@@ -157,6 +157,8 @@ export class HaManager {
       const last = this.agents.liveness.lastRenewal(host.id);
       phase = { kind: "dead", sinceMs: this.now(), fence: undefined };
       this.phases.set(host.id, phase);
+      // Its desired state loses its domains (should its agent still listen, it stops them).
+      this.agents.watch.changed([host.id]);
       this.note(
         host.id,
         null,
@@ -288,6 +290,7 @@ export class HaManager {
   private async readmit(host: HostRecord): Promise<void> {
     const phase = this.phases.get(host.id);
     this.phases.delete(host.id);
+    this.agents.watch.changed([host.id]); // trusted again: its desired state has its domains
     if (phase?.fence) {
       this.setFenced(phase.fence.macs, false);
       // Volumes an admin allowed these MACs on are served to them again: a new generation.

@@ -37,8 +37,8 @@ export interface MigrationSession {
 
 export class MigrationBroker {
   private readonly sessions = new Map<string, MigrationSession>();
-  /** Told when a host's part changes (a phase, a session gone): its agent's long-poll wakes. */
-  onChange: () => void = () => undefined;
+  /** Told when hosts' parts change (a phase, a session gone): their agents' long-polls wake. */
+  onChange: (hostIds: string[]) => void = () => undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -70,8 +70,9 @@ export class MigrationBroker {
   /** Asks a side to act (it sees this in its next desired state). */
   setPhase(sessionId: string, role: Role, phase: DesiredMigration["phase"] | null): void {
     const session = this.sessions.get(sessionId);
-    if (session) session[role].phase = phase;
-    this.onChange();
+    if (!session) return;
+    session[role].phase = phase;
+    this.onChange([session[role].hostId]);
   }
 
   /** What `hostId` must do now. */
@@ -134,7 +135,7 @@ export class MigrationBroker {
     this.sessions.delete(sessionId);
     session.send.stream?.destroy();
     session.receive.stream?.destroy();
-    this.onChange();
+    this.onChange([session.send.hostId, session.receive.hostId]);
   }
 
   private expire(): void {

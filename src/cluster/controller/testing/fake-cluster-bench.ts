@@ -31,8 +31,9 @@ export interface ComputeHostSpec {
 }
 
 export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[]) {
-  const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store);
+  const controller = new Controller(await openSqliteStore(IN_MEMORY));
+  // Writes through the controller's store: it wakes agents and refreshes their desired states.
+  const store = controller.store;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-cluster-"));
   const storageHost = await controller.agents.registerHost({
     name: "s1",

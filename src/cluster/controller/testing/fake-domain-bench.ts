@@ -46,8 +46,9 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, me
  * that records each config it is given.
  */
 export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
-  const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store);
+  const controller = new Controller(await openSqliteStore(IN_MEMORY));
+  // Writes through the controller's store: it wakes agents and refreshes their desired states.
+  const store = controller.store;
   const host: HostRecord = await controller.agents.registerHost({
     name: "h1",
     roles: ["compute", "storage"],

@@ -41,8 +41,9 @@ export interface FakeComputeHost {
 }
 
 export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?: string[] } = {}) {
-  const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store);
+  const controller = new Controller(await openSqliteStore(IN_MEMORY));
+  // Writes through the controller's store: it wakes agents and refreshes their desired states.
+  const store = controller.store;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-mig-"));
   const storageHost = await controller.agents.registerHost({
     name: "sto",
