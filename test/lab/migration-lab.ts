@@ -4,6 +4,7 @@
  * guest's root filesystem, a bridge on both compute hosts and the domain imported (not started).
  * The guest's init script is the caller's; COUNTER_SCRIPT is the usual one.
  */
+import { guestRunDir } from "./host-processes.js";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -192,7 +193,7 @@ export async function migrationLab(options: MigrationLabOptions): Promise<Migrat
       },
       qemuPid: (host) => {
         // The QEMU whose command line names this run directory's pid file (as run-dir.ts checks).
-        const pidFile = path.join(host.dataDir, "hypervisor", name, "qemu.pid");
+        const pidFile = path.join(guestRunDir(host, name), "qemu.pid");
         for (const entry of fs.readdirSync("/proc")) {
           if (!/^\d+$/.test(entry)) continue;
           try {

@@ -8,6 +8,7 @@
  * the volume while the destination's does. At the end the counter file holds 1..N once each and
  * the filesystem is clean.
  */
+import { guestRunDir } from "../../../test/lab/host-processes.js";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -185,8 +186,11 @@ test("live migration under QEMU/TCG: A -> B -> A keeps the guest running, its di
     assert.ok(after > count, `the counter went on: ${count} -> ${after}`);
     [count, bootId] = [after, afterBoot];
     // The source's copy is gone; only the destination reaches the volume.
-    const runDir = path.join(from.dataDir, "hypervisor", "mig1");
+    const runDir = guestRunDir(from, "mig1");
     assert.equal(fs.existsSync(runDir), false, `${runDir} is gone with the source's QEMU`);
+    // The same path on the destination exists: the check above looks where QEMU's files are.
+    const there = guestRunDir(to, "mig1");
+    assert.equal(fs.existsSync(there), true, `${there} holds the destination's QEMU`);
     assert.equal(await sees(from), false, `${from.name} no longer reaches the volume`);
     assert.equal(await sees(to), true, `${to.name} reaches the volume`);
     const tasks = await lab.call<{ tasks: TaskRecord[] }>("GET", "/api/v1/tasks?limit=5");
