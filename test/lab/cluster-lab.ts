@@ -227,7 +227,8 @@ export class ClusterLab {
   }
 
   /** Starts the controller (same data directory every time); the first start yields the admin token. */
-  async startController(): Promise<void> {
+  /** `extraArgs`: more controller flags (e.g. leases for slow hosts). */
+  async startController(extraArgs: string[] = []): Promise<void> {
     const { daemon, stdout } = this.spawn(
       [
         "controller",
@@ -237,6 +238,7 @@ export class ClusterLab {
         `${CONTROLLER_IP}:${CONTROLLER_PORT}`,
         // The lab's links are its own namespaces; TLS has its own test (tls.test.ts).
         "--insecure-http",
+        ...extraArgs,
       ],
       this.controllerNs,
     );

@@ -78,7 +78,12 @@ describe(
       const kernel = await pvGuestKernel();
       guestKernel = kernel.dom0KernelPath;
       lab = await ClusterLab.create("xen");
-      await lab.startController();
+      // Leases for a dom0 emulated by TCG (one slow vCPU): a renewal can take seconds there, and
+      // the default (dead after 5 s) would have the agent self-fence its HA guest mid-test.
+      await lab.startController([
+        ...["--lease-renew-ms", "2000", "--lease-suspect-ms", "30000"],
+        ...["--lease-dead-ms", "60000"],
+      ]);
       storage = await lab.storageHost("sto1");
       await lab.startAgent(storage);
 
