@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { apiCaller } from "../../test/lab/api-caller.js";
 import { AUDIT_LIMITS_DEFAULT, AUDIT_PATH_CHARS_MAX } from "../cluster/controller/audit-log.js";
 import type { AuditRecord } from "../cluster/model.js";
-import { startController, type StartedController } from "../cluster/runtime/start-controller.js";
+import { startController, type StartedController } from "../daemon/start-controller.js";
 import { openSqliteStore } from "../cluster/store/sqlite/index.js";
 
 const HOUR_MS = 3600_000;

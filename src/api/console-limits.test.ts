@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { Duplex } from "node:stream";
 import { after, before, test } from "node:test";
 import { upgradeToConsole } from "../cluster/agent/controller-link.js";
-import { startController, type StartedController } from "../cluster/runtime/start-controller.js";
+import { startController, type StartedController } from "../daemon/start-controller.js";
 import { isEtherplaneError } from "../foundation/errors.js";
 
 let dir: string;

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { apiCaller } from "../../test/lab/api-caller.js";
-import { startController, type StartedController } from "../cluster/runtime/start-controller.js";
+import { startController, type StartedController } from "../daemon/start-controller.js";
 import { ApiClient } from "../cli/client/api-client.js";
 import { requestAllPages } from "../cli/client/pages.js";
 import { page, PAGE_LIMIT_MAX } from "./paging.js";

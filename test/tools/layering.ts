@@ -43,7 +43,7 @@ export const LAYERS: readonly Layer[] = [
   { name: "api", paths: ["src/api", "src/web"] },
   { name: "client", paths: ["src/cli/client"] },
   { name: "agent", paths: ["src/cluster/agent"] },
-  { name: "daemons", paths: ["src/cluster/runtime"] },
+  { name: "daemons", paths: ["src/daemon"] },
   { name: "cli", paths: ["src/cli"] },
 ];
 

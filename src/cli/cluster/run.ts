@@ -9,11 +9,11 @@ import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { HttpLink } from "../../cluster/agent/controller-link.js";
 import { joinTokenPin } from "../../cluster/controller/join-tokens.js";
-import { chooseTls } from "../../cluster/runtime/start-controller.js";
-import { startAgent } from "../../cluster/runtime/start-agent.js";
-import { startController } from "../../cluster/runtime/start-controller.js";
-import { adminTokenPath, writeTokenFile } from "../../cluster/runtime/token-file.js";
-import { noAoeInterfaceHelp, up } from "../../cluster/runtime/up.js";
+import { chooseTls } from "../../daemon/start-controller.js";
+import { startAgent } from "../../daemon/start-agent.js";
+import { startController } from "../../daemon/start-controller.js";
+import { adminTokenPath, writeTokenFile } from "../../daemon/token-file.js";
+import { noAoeInterfaceHelp, up } from "../../daemon/up.js";
 import {
   AGENT_HYPERVISORS,
   detectHypervisor,

@@ -1,5 +1,5 @@
 /** `etherplane token create NAME --role R --local [--data-dir DIR] [--out FILE]` (local-token.ts). */
-import { createLocalToken, LOCAL_TOKEN_ROLES } from "../../cluster/runtime/local-token.js";
+import { createLocalToken, LOCAL_TOKEN_ROLES } from "../../daemon/local-token.js";
 import { usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 

@@ -1,6 +1,6 @@
 /**
  * A Xen administrator's domain files through the `etherplane` command (`up` as a process in a
- * test namespace; no guest is started here, see src/cluster/runtime/domains-qemu.integ.test.ts):
+ * test namespace; no guest is started here, see src/daemon/domains-qemu.integ.test.ts):
  * the seed's noc.grid file imports verbatim, lists in xl list's layout and exports byte for
  * byte; export -> import round-trips; a Python xm file is refused with its line; `domain edit`
  * goes through $EDITOR, and a refused edit is kept.

@@ -1,6 +1,6 @@
 /**
  * The domain control loop on a FAKE hypervisor (FakeHypervisorDriver), a fast extra beside the
- * real end-to-end test under QEMU (src/cluster/runtime/domains-qemu.integ.test.ts): the real
+ * real end-to-end test under QEMU (src/daemon/domains-qemu.integ.test.ts): the real
  * controller and SQLite store, the real compute reconciler and console relay, and an agent pass
  * run by hand so every step is deterministic. It covers what a real boot is too slow to repeat:
  * every placement refusal, each on_* action, reboot, a shutdown that times out, an agent restart.

@@ -1,7 +1,7 @@
 /**
  * Live migration's control flow on a FAKE hypervisor (fake-migration-bench.ts): the real
  * controller, store, broker, reconcilers and relays; the guests and their "state" fake. The real
- * thing under QEMU is src/cluster/runtime/migrate-qemu.integ.test.ts.
+ * thing under QEMU is src/daemon/migrate-qemu.integ.test.ts.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { apiCaller } from "../../../test/lab/api-caller.js";
-import { runCli } from "../../../test/lab/cli-process.js";
-import type { AuditRecord, HostRecord } from "../model.js";
+import { apiCaller } from "../../test/lab/api-caller.js";
+import { runCli } from "../../test/lab/cli-process.js";
+import type { AuditRecord, HostRecord } from "../cluster/model.js";
 import { createLocalToken } from "./local-token.js";
 import { startController, type StartedController } from "./start-controller.js";
 

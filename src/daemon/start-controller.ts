@@ -3,22 +3,17 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createApi } from "../../api/app.js";
-import { consoleUpgradeHandler } from "../../api/console-upgrade.js";
-import { startApiServer, type ApiServer } from "../../api/server.js";
-import {
-  ensureOwnTls,
-  loadTlsFiles,
-  servingNames,
-  type ServingTls,
-} from "../../api/tls/tls-files.js";
-import { EtherplaneError } from "../../foundation/errors.js";
-import { createLogger } from "../../foundation/log.js";
-import { errorMessage } from "../../foundation/errors.js";
-import { Controller, type ControllerLimits } from "../controller/controller.js";
-import { openSqliteStore } from "../store/sqlite/index.js";
-import { consoleWebSocketHandler, isWebSocketUpgrade } from "../../web/console-websocket.js";
-import { createWebServices } from "../../web/web-services.js";
+import { createApi } from "../api/app.js";
+import { consoleUpgradeHandler } from "../api/console-upgrade.js";
+import { startApiServer, type ApiServer } from "../api/server.js";
+import { ensureOwnTls, loadTlsFiles, servingNames, type ServingTls } from "../api/tls/tls-files.js";
+import { EtherplaneError } from "../foundation/errors.js";
+import { createLogger } from "../foundation/log.js";
+import { errorMessage } from "../foundation/errors.js";
+import { Controller, type ControllerLimits } from "../cluster/controller/controller.js";
+import { openSqliteStore } from "../cluster/store/sqlite/index.js";
+import { consoleWebSocketHandler, isWebSocketUpgrade } from "../web/console-websocket.js";
+import { createWebServices } from "../web/web-services.js";
 
 export interface StartedController {
   controller: Controller;

@@ -14,11 +14,11 @@ import {
   pattern,
   startInitiator,
   type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
-import { apiCaller } from "../../../test/lab/api-caller.js";
-import { run } from "../../../test/lab/netns.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
+} from "../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../test/lab/api-caller.js";
+import { run } from "../../test/lab/netns.js";
+import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
+import type { PoolRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
 import { up, type Up } from "./up.js";
 
 const MiB = 1024 * 1024;

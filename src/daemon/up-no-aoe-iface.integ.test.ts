@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { createAoeLink, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { apiCaller } from "../../../test/lab/api-caller.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import type { HostRecord, TaskRecord, VolumeRecord } from "../model.js";
+import { createAoeLink, startInitiator, type AoeLink } from "../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../test/lab/api-caller.js";
+import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
+import type { HostRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
 import { noAoeInterfaceHelp, up, type Up } from "./up.js";
 
 const MiB = 1024 * 1024;

@@ -13,16 +13,18 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import type { DomainRecord, HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
-import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import {
-  bootMarkers,
-  bootMarkerScript,
-  xlRow,
-} from "../../../test/lab/domain-guest/boot-markers.js";
-import { ClusterLab } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
-import { run } from "../../../test/lab/netns.js";
+import type {
+  DomainRecord,
+  HostRecord,
+  PoolRecord,
+  TaskRecord,
+  VolumeRecord,
+} from "../cluster/model.js";
+import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { bootMarkers, bootMarkerScript, xlRow } from "../../test/lab/domain-guest/boot-markers.js";
+import { ClusterLab } from "../../test/lab/cluster-lab.js";
+import { runCli } from "../../test/lab/cli-process.js";
+import { run } from "../../test/lab/netns.js";
 
 const BOOT_MS_MAX = 120_000;
 const TASK_MS_MAX = 60_000;

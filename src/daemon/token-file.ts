@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage } from "../foundation/errors.js";
 
 /** Where `up` and `controller` save the first admin token. */
 export function adminTokenPath(dataDir: string): string {

@@ -9,11 +9,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EtherplaneError } from "../../foundation/errors.js";
-import { AuditLog } from "../controller/audit-log.js";
-import { AuthService } from "../controller/auth-service.js";
-import type { Role, TokenRecord } from "../model.js";
-import { openSqliteStore } from "../store/sqlite/index.js";
+import { EtherplaneError } from "../foundation/errors.js";
+import { AuditLog } from "../cluster/controller/audit-log.js";
+import { AuthService } from "../cluster/controller/auth-service.js";
+import type { Role, TokenRecord } from "../cluster/model.js";
+import { openSqliteStore } from "../cluster/store/sqlite/index.js";
 import { writeTokenFile } from "./token-file.js";
 
 export const LOCAL_TOKEN_ROLES = ["admin", "operator", "viewer"] as const;

@@ -7,9 +7,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InProcessLink } from "../agent/controller-link.js";
+import { InProcessLink } from "../cluster/agent/controller-link.js";
 import { startAgent, type StartedAgent } from "./start-agent.js";
-import type { ControllerLimits } from "../controller/controller.js";
+import type { ControllerLimits } from "../cluster/controller/controller.js";
 import { startController, type StartedController, type TlsChoice } from "./start-controller.js";
 import { adminTokenPath, writeTokenFile } from "./token-file.js";
 

@@ -31,10 +31,10 @@ import type {
   PoolRecord,
   TaskRecord,
   VolumeRecord,
-} from "../model.js";
-import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
+} from "../cluster/model.js";
+import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
+import { runCli } from "../../test/lab/cli-process.js";
 import {
   agentDir,
   copies,
@@ -45,8 +45,8 @@ import {
   qemuPids,
   running,
   signalAll,
-} from "../../../test/lab/host-processes.js";
-import { run } from "../../../test/lab/netns.js";
+} from "../../test/lab/host-processes.js";
+import { run } from "../../test/lab/netns.js";
 
 const BOOT_MS_MAX = 180_000;
 const TASK_MS_MAX = 60_000;

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { createAoeLink, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { CliDaemon, runCli, startUpProcess } from "../../../test/lab/cli-process.js";
+import { createAoeLink, type AoeLink } from "../../test/lab/aoe-lab.js";
+import { CliDaemon, runCli, startUpProcess } from "../../test/lab/cli-process.js";
 
 let link: AoeLink;
 let daemon: CliDaemon | undefined;

@@ -15,10 +15,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { pattern, startInitiator } from "../../../test/lab/aoe-lab.js";
-import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import type { TaskRecord, VolumeRecord } from "../model.js";
+import { pattern, startInitiator } from "../../test/lab/aoe-lab.js";
+import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
+import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
+import type { TaskRecord, VolumeRecord } from "../cluster/model.js";
 
 const MiB = 1024 * 1024;
 const BIG_BYTES = 512 * MiB;

@@ -21,24 +21,26 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { DomainRecord, HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
-import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
-import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import {
-  bootMarkers,
-  bootMarkerScript,
-  xlRow,
-} from "../../../test/lab/domain-guest/boot-markers.js";
-import { run } from "../../../test/lab/netns.js";
-import { cliPath } from "../../../test/lab/repo.js";
+import type {
+  DomainRecord,
+  HostRecord,
+  PoolRecord,
+  TaskRecord,
+  VolumeRecord,
+} from "../cluster/model.js";
+import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
+import { runCli } from "../../test/lab/cli-process.js";
+import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { bootMarkers, bootMarkerScript, xlRow } from "../../test/lab/domain-guest/boot-markers.js";
+import { run } from "../../test/lab/netns.js";
+import { cliPath } from "../../test/lab/repo.js";
 import {
   dom0ProjectPath,
   prepareXenHost,
   pvGuestKernel,
   startXenHost,
   type XenHostSession,
-} from "../../../test/lab/xen-host/index.js";
+} from "../../test/lab/xen-host/index.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (namespaces, taps, QEMU)" : false;
 const VOLUME_BYTES = 64 * 1024 * 1024;

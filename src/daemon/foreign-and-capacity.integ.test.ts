@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { apiCaller } from "../../../test/lab/api-caller.js";
-import { run } from "../../../test/lab/netns.js";
-import type { PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
+import { createAoeLink, makeBackingFile, type AoeLink } from "../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../test/lab/api-caller.js";
+import { run } from "../../test/lab/netns.js";
+import type { PoolRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
 import { up, type Up } from "./up.js";
 
 const MiB = 1024 * 1024;

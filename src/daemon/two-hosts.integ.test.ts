@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { pattern, startInitiator } from "../../../test/lab/aoe-lab.js";
-import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import type { HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
+import { pattern, startInitiator } from "../../test/lab/aoe-lab.js";
+import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
+import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
+import type { HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
 
 const MiB = 1024 * 1024;
 const ALLOWED_MAC = "02:ee:00:00:01:01";

@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { apiCaller } from "../../../test/lab/api-caller.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import { macMaskCommand, reserveCommand } from "../../aoe/initiator/admin.js";
-import { isEtherplaneError } from "../../foundation/errors.js";
-import { enginePaths } from "../../aoe/initiator/discovery.js";
+import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../test/lab/aoe-lab.js";
+import { apiCaller } from "../../test/lab/api-caller.js";
+import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
+import { macMaskCommand, reserveCommand } from "../aoe/initiator/admin.js";
+import { isEtherplaneError } from "../foundation/errors.js";
+import { enginePaths } from "../aoe/initiator/discovery.js";
 import {
   DirectiveCommand,
   MaskCommand,
@@ -21,8 +21,8 @@ import {
   ReserveCommand,
   macToString,
   parseMac,
-} from "../../aoe/codec/index.js";
-import type { TaskRecord, VolumeRecord } from "../model.js";
+} from "../aoe/codec/index.js";
+import type { TaskRecord, VolumeRecord } from "../cluster/model.js";
 import { up, type Up } from "./up.js";
 
 const MiB = 1024 * 1024;

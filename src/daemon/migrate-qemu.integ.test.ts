@@ -8,16 +8,22 @@
  * the volume while the destination's does. At the end the counter file holds 1..N once each and
  * the filesystem is clean.
  */
-import { guestRunDir } from "../../../test/lab/host-processes.js";
+import { guestRunDir } from "../../test/lab/host-processes.js";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import type { DomainRecord, HostRecord, PoolRecord, TaskRecord, VolumeRecord } from "../model.js";
-import { buildRootFsImage, domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import { ClusterLab, type StorageHost } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
-import { run } from "../../../test/lab/netns.js";
+import type {
+  DomainRecord,
+  HostRecord,
+  PoolRecord,
+  TaskRecord,
+  VolumeRecord,
+} from "../cluster/model.js";
+import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
+import { runCli } from "../../test/lab/cli-process.js";
+import { run } from "../../test/lab/netns.js";
 
 const BOOT_MS_MAX = 180_000;
 const TASK_MS_MAX = 60_000;
