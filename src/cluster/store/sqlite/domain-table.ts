@@ -2,64 +2,49 @@
  * The domains table and domain_macs beside it (one row per vif MAC, so that a MAC is unique across
  * the cluster): reads and writes inside the store's transactions (sqlite-store.ts).
  */
-import { EtherplaneError } from "../../../foundation/errors.js";
 import type { DomainObserved, DomainRecord } from "../../model.js";
 import type { Patch } from "../store.js";
 import { domainToRow, rowToDomain, type DomainRow } from "./domain-rows.js";
+import { nextGeneration, SqliteRecordTable } from "./record-table.js";
 import type { SqliteTables } from "./sqlite-tables.js";
 
-export class DomainTable {
-  constructor(private readonly t: SqliteTables) {}
+export class DomainTable extends SqliteRecordTable<DomainRecord, DomainRow> {
+  constructor(t: SqliteTables) {
+    super(t, { table: "domains", kind: "domain", toRow: domainToRow, fromRow: rowToDomain });
+  }
 
-  create(domain: DomainRecord): void {
-    this.t.insert("domains", domainToRow(domain));
+  override create(domain: DomainRecord): void {
+    super.create(domain);
     this.writeMacs(domain);
   }
-  get(id: string): DomainRecord | undefined {
-    return this.t.byKey("domains", "id", id, rowToDomain);
-  }
   findByName(name: string): DomainRecord | undefined {
-    return this.t.byKey("domains", "name", name, rowToDomain);
+    return this.by("name", name);
   }
   list(filter: { hostId?: string }): DomainRecord[] {
-    const where = this.t.where({ host_id: filter.hostId });
-    const sql = `SELECT * FROM domains ${where.sql} ORDER BY name`;
-    return this.t.rows<DomainRow>(sql, ...where.params).map(rowToDomain);
+    return this.listWhere({ host_id: filter.hostId }, "name");
   }
-  /** A change of the desired state: CONFLICT unless at `expectedGeneration`; the generation moves. */
-  update(id: string, patch: Patch<DomainRecord>, expectedGeneration?: number): DomainRecord {
-    const after = this.t.patch(
-      "domains",
-      "domain",
-      id,
-      patch,
-      domainToRow,
-      rowToDomain,
-      (before) => {
-        if (expectedGeneration !== undefined && before.generation !== expectedGeneration) {
-          throw new EtherplaneError(
-            "CONFLICT",
-            `domain "${before.name}" changed since it was read (generation ${before.generation}, ` +
-              `expected ${expectedGeneration}); read it again`,
-            { params: { generation: before.generation, expectedGeneration } },
-          );
-        }
-        return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.t.nowMs() };
-      },
+  /** A change of the desired state: CONFLICT unless at `expectedGeneration` (record-table.ts). */
+  override update(
+    id: string,
+    patch: Patch<DomainRecord>,
+    expectedGeneration?: number,
+  ): DomainRecord {
+    const after = this.patch(id, patch, (before) =>
+      nextGeneration("domain", before, expectedGeneration, patch.updatedMs ?? this.t.nowMs()),
     );
     if (patch.vifs !== undefined) this.writeMacs(after);
     return after;
   }
   observe(id: string, observed: DomainObserved | null): DomainRecord {
-    return this.t.patch("domains", "domain", id, {}, domainToRow, rowToDomain, (before) => ({
+    return this.patch(id, {}, (before) => ({
       observed,
       generation: before.generation,
       updatedMs: this.t.nowMs(),
     }));
   }
-  delete(id: string): void {
+  override delete(id: string): void {
     this.t.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(id);
-    this.t.stmt("DELETE FROM domains WHERE id = ?").run(id);
+    super.delete(id);
   }
   usedMacs(): string[] {
     return this.t

@@ -1,25 +1,17 @@
-/** The hosts table: reads and writes inside the store's transactions (sqlite-store.ts). */
+/** The hosts table (record-table.ts does what every table does). */
 import type { HostRecord } from "../../model.js";
-import type { Patch } from "../store.js";
 import { hostToRow, rowToHost, type HostRow } from "./host-rows.js";
+import { SqliteRecordTable } from "./record-table.js";
 import type { SqliteTables } from "./sqlite-tables.js";
 
-export class HostTable {
-  constructor(private readonly t: SqliteTables) {}
-
-  create(host: HostRecord): void {
-    this.t.insert("hosts", hostToRow(host));
-  }
-  get(id: string): HostRecord | undefined {
-    return this.t.byKey("hosts", "id", id, rowToHost);
-  }
-  findByName(name: string): HostRecord | undefined {
-    return this.t.byKey("hosts", "name", name, rowToHost);
+export class HostTable extends SqliteRecordTable<HostRecord, HostRow> {
+  constructor(t: SqliteTables) {
+    super(t, { table: "hosts", kind: "host", toRow: hostToRow, fromRow: rowToHost });
   }
   list(): HostRecord[] {
-    return this.t.rows<HostRow>("SELECT * FROM hosts ORDER BY name").map(rowToHost);
+    return this.listWhere({}, "name");
   }
-  update(id: string, patch: Patch<HostRecord>): HostRecord {
-    return this.t.patch("hosts", "host", id, patch, hostToRow, rowToHost);
+  findByName(name: string): HostRecord | undefined {
+    return this.by("name", name);
   }
 }

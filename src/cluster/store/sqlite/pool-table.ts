@@ -1,29 +1,19 @@
-/** The pools table: reads and writes inside the store's transactions (sqlite-store.ts). */
+/** The pools table (record-table.ts does what every table does). */
 import { EtherplaneError } from "../../../foundation/errors.js";
 import type { PoolRecord } from "../../model.js";
-import type { Patch } from "../store.js";
 import { poolToRow, rowToPool, type PoolRow } from "./pool-rows.js";
+import { SqliteRecordTable } from "./record-table.js";
 import type { SqliteTables } from "./sqlite-tables.js";
 
-export class PoolTable {
-  constructor(private readonly t: SqliteTables) {}
-
-  create(pool: PoolRecord): void {
-    this.t.insert("pools", poolToRow(pool));
-  }
-  get(id: string): PoolRecord | undefined {
-    return this.t.byKey("pools", "id", id, rowToPool);
+export class PoolTable extends SqliteRecordTable<PoolRecord, PoolRow> {
+  constructor(t: SqliteTables) {
+    super(t, { table: "pools", kind: "pool", toRow: poolToRow, fromRow: rowToPool });
   }
   list(filter: { hostId?: string }): PoolRecord[] {
-    const where = this.t.where({ host_id: filter.hostId });
-    const sql = `SELECT * FROM pools ${where.sql} ORDER BY name, host_id`;
-    return this.t.rows<PoolRow>(sql, ...where.params).map(rowToPool);
-  }
-  update(id: string, patch: Patch<PoolRecord>): PoolRecord {
-    return this.t.patch("pools", "pool", id, patch, poolToRow, rowToPool);
+    return this.listWhere({ host_id: filter.hostId }, "name, host_id");
   }
   /** CONFLICT while the pool holds volumes: their names say which to delete first. */
-  delete(id: string): void {
+  override delete(id: string): void {
     const pool = this.get(id);
     if (!pool) return;
     const users = this.t.rows<{ name: string }>(
@@ -38,6 +28,6 @@ export class PoolTable {
         { params: { poolId: id } },
       );
     }
-    this.t.stmt("DELETE FROM pools WHERE id = ?").run(id);
+    super.delete(id);
   }
 }

@@ -1,47 +1,34 @@
-/** The volumes table: reads and writes inside the store's transactions (sqlite-store.ts). */
-import { EtherplaneError } from "../../../foundation/errors.js";
+/** The volumes table (record-table.ts does what every table does). */
 import type { VolumeRecord } from "../../model.js";
 import type { Patch, VolumeFilter, VolumeObservation } from "../store.js";
 import { listLimit } from "./list-limits.js";
+import { nextGeneration, SqliteRecordTable } from "./record-table.js";
 import type { SqliteTables } from "./sqlite-tables.js";
-import { VOLUME_JSON_SQL, rowToVolume, volumeToRow } from "./volume-rows.js";
+import { VOLUME_JSON_SQL, rowToVolume, volumeToRow, type VolumeRow } from "./volume-rows.js";
 
-export class VolumeTable {
-  constructor(private readonly t: SqliteTables) {}
-
-  create(volume: VolumeRecord): void {
-    this.t.insert("volumes", volumeToRow(volume));
-  }
-  get(id: string): VolumeRecord | undefined {
-    return this.t.byKey("volumes", "id", id, rowToVolume);
+export class VolumeTable extends SqliteRecordTable<VolumeRecord, VolumeRow> {
+  constructor(t: SqliteTables) {
+    super(t, { table: "volumes", kind: "volume", toRow: volumeToRow, fromRow: rowToVolume });
   }
   findByName(name: string): VolumeRecord | undefined {
-    return this.t.byKey("volumes", "name", name, rowToVolume);
+    return this.by("name", name);
   }
-  /** A change of the desired state: CONFLICT unless at `expectedGeneration`; the generation moves. */
-  update(id: string, patch: Patch<VolumeRecord>, expectedGeneration?: number): VolumeRecord {
-    return this.t.patch("volumes", "volume", id, patch, volumeToRow, rowToVolume, (before) => {
-      if (expectedGeneration !== undefined && before.generation !== expectedGeneration) {
-        throw new EtherplaneError(
-          "CONFLICT",
-          `volume "${before.name}" changed since it was read (generation ${before.generation}, ` +
-            `expected ${expectedGeneration}); read it again`,
-          { params: { generation: before.generation, expectedGeneration } },
-        );
-      }
-      // The store alone moves the generation: a patch cannot set it back.
-      return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.t.nowMs() };
-    });
+  /** A change of the desired state: CONFLICT unless at `expectedGeneration` (record-table.ts). */
+  override update(
+    id: string,
+    patch: Patch<VolumeRecord>,
+    expectedGeneration?: number,
+  ): VolumeRecord {
+    return this.patch(id, patch, (before) =>
+      nextGeneration("volume", before, expectedGeneration, patch.updatedMs ?? this.t.nowMs()),
+    );
   }
   observe(id: string, observed: VolumeObservation): VolumeRecord {
-    return this.t.patch("volumes", "volume", id, observed, volumeToRow, rowToVolume, (before) => ({
+    return this.patch(id, observed, (before) => ({
       // What the agent observed is not a change of the desired state: the generation stays.
       generation: before.generation,
       updatedMs: this.t.nowMs(),
     }));
-  }
-  delete(id: string): void {
-    this.t.stmt("DELETE FROM volumes WHERE id = ?").run(id);
   }
   provisionedBytes(poolId: string): number {
     return (
