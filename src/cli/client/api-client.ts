@@ -1,13 +1,22 @@
 /**
- * The controller's REST API over the global fetch: JSON in and out, a bearer token, a timeout on
- * every call, a bound on reply size, and errors mapped once (api-errors.ts). The token is sent in
- * the Authorization header only: it never appears in a message, a cause or a log.
+ * The one client of the controller's REST API, for the CLI and the agent alike, over the global
+ * fetch (and node:http for upgraded connections, api-upgrade.ts): JSON in and out, a bearer
+ * token, a timeout on every call, a bound on reply size, and errors mapped once (api-errors.ts).
+ * The token is sent in the Authorization header only: it never appears in a message, a cause or
+ * a log.
  */
+import type { Duplex } from "node:stream";
 import { Agent } from "undici";
 import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
-import { errorFromFetchFailure, errorFromReply, type RequestContext } from "./api-errors.js";
+import {
+  errorFromFetchFailure,
+  errorFromReply,
+  maskToken,
+  type RequestContext,
+} from "./api-errors.js";
+import { upgradeConnection } from "./api-upgrade.js";
 import { checkControllerUrl, checkToken } from "./settings.js";
 
 const log = createLogger("cli:client");
@@ -41,12 +50,15 @@ export class ApiClient {
   readonly #token: string;
   /** Connections that trust `caPem` (undici, the same client as the global fetch). */
   readonly #dispatcher: Agent | undefined;
+  /** For upgrades, which go through node:https rather than undici. */
+  readonly #caPem: string | undefined;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = checkControllerUrl(options.baseUrl, "the controller URL");
     this.#token = checkToken(options.token, "the token");
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.replyBytesMax = options.replyBytesMax ?? defaultReplyBytesMax;
+    this.#caPem = options.caPem;
     this.#dispatcher =
       options.caPem === undefined ? undefined : new Agent({ connect: { ca: options.caPem } });
     assert(
@@ -150,16 +162,25 @@ export class ApiClient {
     }
   }
 
-  /** A controller should never echo a token; if one does, the CLI still does not print it. */
+  /**
+   * An upgraded connection (`Connection: Upgrade` to `protocol`, e.g. a console) on GET `path`:
+   * the timeout bounds it until the controller switches protocols; errors as for `request`.
+   */
+  upgrade(path: string, protocol: string): Promise<Duplex> {
+    assert(path.startsWith("/"), `API path "${path}" must start with /`);
+    return upgradeConnection({
+      baseUrl: this.baseUrl,
+      path,
+      protocol,
+      token: this.#token,
+      caPem: this.#caPem,
+      timeoutMs: this.timeoutMs,
+      replyBytesMax: this.replyBytesMax,
+    });
+  }
+
   #masked(error: EtherplaneError): EtherplaneError {
-    const mask = (text: string) => text.split(this.#token).join("***");
-    const params = Object.fromEntries(
-      Object.entries(error.params).map(([key, value]) => [
-        key,
-        typeof value === "string" ? mask(value) : value,
-      ]),
-    );
-    return new EtherplaneError(error.code, mask(error.message), { params });
+    return maskToken(error, this.#token);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The CLI side of the API's error contract: an HTTP error reply, or a failed fetch, becomes one
- * EtherplaneError. Replies look like `{ "error": { "code", "message", "field"? } }`; a code this
+ * The client side of the API's error contract, for every caller of the controller (the CLI, the
+ * agent): an HTTP error reply, or a failed request, becomes one EtherplaneError. Replies look like `{ "error": { "code", "message", "field"? } }`; a code this
  * CLI knows is kept, otherwise the HTTP status decides.
  */
 import { EtherplaneError, isErrorCode, type ErrorCode } from "../../foundation/errors.js";
@@ -54,7 +54,19 @@ export function errorFromReply(
   return new EtherplaneError(code, message, { params });
 }
 
-/** Maps what fetch threw: a timeout, a refused connection, or another network failure. */
+/** A controller should never echo a token; if one does, the CLI still does not print it. */
+export function maskToken(error: EtherplaneError, token: string): EtherplaneError {
+  const mask = (text: string) => text.split(token).join("***");
+  const params = Object.fromEntries(
+    Object.entries(error.params).map(([key, value]) => [
+      key,
+      typeof value === "string" ? mask(value) : value,
+    ]),
+  );
+  return new EtherplaneError(error.code, mask(error.message), { params });
+}
+
+/** Maps what fetch (or node:http, for an upgrade) threw: a timeout, a refused connection, or another network failure. */
 export function errorFromFetchFailure(
   failure: unknown,
   context: RequestContext & { timeoutMs: number },

@@ -2,13 +2,15 @@
  * `etherplane console NAME`: the guest's serial console, through the controller, wherever the
  * guest runs. Like `xl console`: what the guest printed so far, then live, both ways; `^]` leaves.
  */
-import { upgradeToConsole } from "../../cluster/agent/controller-link.js";
 import { parse, usageError } from "../args.js";
+import { ApiClient } from "../client/api-client.js";
 import { resolveCaPem } from "../client/ca-trust.js";
 import { resolveCliConfig, cliConfigFlags, cliConfigPath } from "../client/cli-config.js";
 import { readTokenInput } from "../client/token-input.js";
 
 const usage = "etherplane console NAME [--controller URL] [--token-file FILE]   (^] leaves)";
+/** Until the controller has connected the console (the stream itself has no time limit). */
+const consoleConnectTimeoutMs = 10_000;
 /** Ctrl-] (GS), the escape of telnet, virsh console and xl console. */
 const ESCAPE = 0x1d;
 
@@ -29,10 +31,16 @@ export async function consoleCommand(args: string[]): Promise<void> {
     ...(token !== undefined ? { token } : {}),
   };
   const settings = await resolveCliConfig({ flags });
-  const socket = await upgradeToConsole(
-    new URL(`/api/v1/domains/${encodeURIComponent(name)}/console`, settings.controller),
-    settings.token,
-    resolveCaPem(cliConfigPath()),
+  const caPem = resolveCaPem(cliConfigPath());
+  const client = new ApiClient({
+    baseUrl: settings.controller,
+    token: settings.token,
+    timeoutMs: consoleConnectTimeoutMs,
+    caPem,
+  });
+  const socket = await client.upgrade(
+    `/api/v1/domains/${encodeURIComponent(name)}/console`,
+    "etherplane-console",
   );
   process.stderr.write(`Connected to ${name}'s console. Escape character is ^]\n`);
   const stdin = process.stdin;

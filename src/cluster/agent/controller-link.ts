@@ -2,11 +2,8 @@
  * How an agent talks to its controller: over HTTP(S) with its own agent token, or, in
  * `etherplane up`, by calling the controller in the same process.
  */
-import * as http from "node:http";
-import * as https from "node:https";
 import type { Duplex } from "node:stream";
 import { ApiClient } from "../../cli/client/api-client.js";
-import { errorFromReply } from "../../cli/client/api-errors.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { MIGRATION_UPGRADE, type AgentStatus, type DesiredState } from "../agent-protocol.js";
 import type { AgentService } from "../controller/agent-service.js";
@@ -70,17 +67,20 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** A lease renewal that takes longer than this is as good as lost: the next one goes out. */
 const LEASE_TIMEOUT_MS = 2_000;
 
-/** An agent's calls through the CLI's ApiClient: a timeout and a reply bound on each. */
+/**
+ * An agent's calls through the one controller client (ApiClient): a timeout and a reply bound on
+ * each, errors mapped by api-errors.ts, the console and migration streams by ApiClient.upgrade.
+ */
 export class HttpLink implements ControllerLink {
   private readonly client: ApiClient;
   private readonly leaseClient: ApiClient;
   private readonly watchClient: ApiClient;
 
   constructor(
-    private readonly baseUrl: string,
-    private readonly token: string,
+    baseUrl: string,
+    token: string,
     /** The controller's CA (pinned at join), for an https controller. */
-    private readonly caPem?: string,
+    caPem?: string,
   ) {
     this.client = new ApiClient({
       baseUrl,
@@ -116,80 +116,34 @@ export class HttpLink implements ControllerLink {
     return this.client.request("PUT", "/api/v1/agent/status", status);
   }
   openConsole(sessionId: string): Promise<Duplex> {
-    return upgradeToConsole(
-      new URL(`/api/v1/agent/console/${encodeURIComponent(sessionId)}`, this.baseUrl),
-      this.token,
-      this.caPem,
+    return this.client.upgrade(
+      `/api/v1/agent/console/${encodeURIComponent(sessionId)}`,
+      "etherplane-console",
     );
   }
   openMigration(sessionId: string): Promise<Duplex> {
-    return upgradeToConsole(
-      new URL(`/api/v1/agent/migration/${encodeURIComponent(sessionId)}`, this.baseUrl),
-      this.token,
-      this.caPem,
+    return this.client.upgrade(
+      `/api/v1/agent/migration/${encodeURIComponent(sessionId)}`,
       MIGRATION_UPGRADE,
     );
   }
 }
 
-/** An `Upgrade: etherplane-console` request; resolves with the raw connection after 101. */
+/**
+ * An `Upgrade: etherplane-console` (or `protocol`) request on `url`; resolves with the raw
+ * connection after 101. A shorthand for ApiClient.upgrade, whose errors it keeps.
+ */
 export function upgradeToConsole(
   url: URL,
   token: string,
   caPem?: string,
   protocol = "etherplane-console",
 ): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const secure = url.protocol === "https:";
-    const request = (secure ? https.request : http.request)(url, {
-      ...(secure && caPem !== undefined ? { ca: caPem } : {}),
-      headers: {
-        authorization: `Bearer ${token}`,
-        connection: "Upgrade",
-        upgrade: protocol,
-      },
-      timeout: REQUEST_TIMEOUT_MS,
-    });
-    request.once("upgrade", (_response, socket, head) => {
-      socket.setTimeout(0);
-      if (head.length > 0) socket.unshift(head);
-      resolve(socket);
-    });
-    request.once("response", (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        if (text.length < 16_384) text += chunk.slice(0, 4096);
-      });
-      response.once("end", () => {
-        let payload: unknown;
-        try {
-          payload = JSON.parse(text);
-        } catch {
-          // not JSON: the status says enough
-        }
-        // Parsed, never cast: an unknown code (INTERNAL on a 500) keeps its non-zero exit.
-        reject(
-          errorFromReply(response.statusCode ?? 500, payload, {
-            method: "GET",
-            path: url.pathname,
-            baseUrl: url.origin,
-          }),
-        );
-      });
-    });
-    request.once("timeout", () => request.destroy(new Error("timed out")));
-    request.once("error", (cause) =>
-      reject(
-        new EtherplaneError(
-          "UNAVAILABLE",
-          `cannot reach the controller at ${url.origin}: ${cause.message}`,
-          {
-            cause,
-          },
-        ),
-      ),
-    );
-    request.end();
+  const client = new ApiClient({
+    baseUrl: url.origin,
+    token,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    ...(caPem === undefined ? {} : { caPem }),
   });
+  return client.upgrade(url.pathname + url.search, protocol);
 }

@@ -29,6 +29,7 @@ import {
 } from "../migration.js";
 import { parseMigrateStatus } from "./migrate-status.js";
 import type { QmpConnection } from "./qmp-client.js";
+import { runStatusOf } from "./qmp-replies.js";
 import type { RunDir } from "./run-dir.js";
 
 const log = createLogger("hypervisor:qemu");
@@ -47,11 +48,6 @@ export interface QemuMigrationHost {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function statusOf(value: unknown): string | undefined {
-  const status = (value as { status?: unknown } | null)?.status;
-  return typeof status === "string" ? status : undefined;
 }
 
 /**
@@ -138,7 +134,7 @@ export class QemuMigrator implements GuestMigrator {
         );
       const status = await this.host
         .qmp(spec.name, spec.uuid, async (qmp) =>
-          statusOf(await qmp.execute("query-status", undefined, this.host.qmpCommandTimeoutMs)),
+          runStatusOf(await qmp.execute("query-status", undefined, this.host.qmpCommandTimeoutMs)),
         )
         .catch(() => undefined);
       if (status === "running") break;

@@ -68,6 +68,14 @@ export function runDirOf(stateDir: string, name: string): RunDir {
   };
 }
 
+/** Whether the run directory exists (a guest, one being created, or debris of a failed create). */
+export async function runDirExists(run: RunDir): Promise<boolean> {
+  return stat(run.dir).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function listRunDirNames(stateDir: string): Promise<string[]> {
   const entries = await readdir(stateDir, { withFileTypes: true }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];

@@ -1,13 +1,13 @@
 /**
- * The event log and the cluster's settings on SQLite: the part of the store that issue 11 added,
- * kept apart from sqlite-store.ts (which extends it). The event log is bounded at each append:
- * the oldest rows beyond `rowsMax` go in the same transaction.
+ * The event log and the cluster's settings on SQLite: reads and writes inside the store's
+ * transactions (sqlite-store.ts). The event log is bounded at each append: the oldest rows beyond
+ * `rowsMax` go in the same transaction.
  */
 import type { EventRecord } from "../../model.js";
 import type { EventFilter } from "../store.js";
 import { listLimit, validAfterId, validRowsMax } from "./list-limits.js";
 import { fromJson, toJson } from "./rows.js";
-import { SqliteTables } from "./sqlite-tables.js";
+import type { SqliteTables } from "./sqlite-tables.js";
 
 interface EventRow {
   id: number;
@@ -29,68 +29,68 @@ function rowToEvent(r: EventRow): EventRecord {
   };
 }
 
-export abstract class SqliteEventTables extends SqliteTables {
-  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
-    return this.write(() => {
-      const keep = validRowsMax(rowsMax);
-      const row = {
-        time_ms: entry.timeMs,
-        kind: entry.kind,
-        subject: entry.subject,
-        message: entry.message,
-        fields: toJson(entry.fields, "event fields"),
-      };
-      const id = Number(
-        this.stmt(
+export class EventTables {
+  constructor(private readonly t: SqliteTables) {}
+
+  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): number {
+    const keep = validRowsMax(rowsMax);
+    const row = {
+      time_ms: entry.timeMs,
+      kind: entry.kind,
+      subject: entry.subject,
+      message: entry.message,
+      fields: toJson(entry.fields, "event fields"),
+    };
+    const id = Number(
+      this.t
+        .stmt(
           "INSERT INTO events (time_ms, kind, subject, message, fields) VALUES (@time_ms, @kind, @subject, @message, @fields)",
-        ).run(row).lastInsertRowid,
-      );
-      // Ids grow with every append: the newest `keep` are those above the keep-th highest id.
-      this.stmt(
+        )
+        .run(row).lastInsertRowid,
+    );
+    // Ids grow with every append: the newest `keep` are those above the keep-th highest id.
+    this.t
+      .stmt(
         "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
-      ).run(keep);
-      return id;
-    });
+      )
+      .run(keep);
+    return id;
   }
 
-  listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
-    return this.read(() => {
-      const limit = listLimit(filter.limit);
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (filter.afterId !== undefined) {
-        conditions.push("id > ?");
-        params.push(validAfterId(filter.afterId));
-      }
-      if (filter.sinceMs !== undefined) {
-        conditions.push("time_ms >= ?");
-        params.push(filter.sinceMs);
-      }
-      const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-      // Paging forward from a point: the oldest `limit` after it. Without one: the newest `limit`.
-      const sql =
-        conditions.length > 0
-          ? `SELECT * FROM events ${where} ORDER BY id LIMIT ?`
-          : "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id";
-      return this.rows<EventRow>(sql, ...params, limit).map(rowToEvent);
-    });
+  listEvents(filter: EventFilter): EventRecord[] {
+    const limit = listLimit(filter.limit);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.afterId !== undefined) {
+      conditions.push("id > ?");
+      params.push(validAfterId(filter.afterId));
+    }
+    if (filter.sinceMs !== undefined) {
+      conditions.push("time_ms >= ?");
+      params.push(filter.sinceMs);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    // Paging forward from a point: the oldest `limit` after it. Without one: the newest `limit`.
+    const sql =
+      conditions.length > 0
+        ? `SELECT * FROM events ${where} ORDER BY id LIMIT ?`
+        : "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id";
+    return this.t.rows<EventRow>(sql, ...params, limit).map(rowToEvent);
   }
 
-  listSettings(): Promise<Record<string, unknown>> {
-    return this.read(() =>
-      Object.fromEntries(
-        this.rows<{ key: string; value: string }>(
-          "SELECT key, value FROM settings ORDER BY key",
-        ).map((r) => [r.key, fromJson<unknown>(r.value)]),
-      ),
+  listSettings(): Record<string, unknown> {
+    return Object.fromEntries(
+      this.t
+        .rows<{ key: string; value: string }>("SELECT key, value FROM settings ORDER BY key")
+        .map((r) => [r.key, fromJson<unknown>(r.value)]),
     );
   }
 
-  setSetting(key: string, value: unknown): Promise<void> {
-    return this.write(() => {
-      this.stmt(
+  setSetting(key: string, value: unknown): void {
+    this.t
+      .stmt(
         "INSERT INTO settings (key, value, updated_ms) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
-      ).run(key, toJson(value, `setting ${key}`), this.nowMs());
-    });
+      )
+      .run(key, toJson(value, `setting ${key}`), this.t.nowMs());
   }
 }

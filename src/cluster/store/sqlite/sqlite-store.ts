@@ -3,12 +3,17 @@
  * asynchronous (an etcd store will be), so every method resolves or rejects, never throws. Every
  * write is one IMMEDIATE transaction: it takes the write lock before reading what it checks, so a
  * check and its write cannot interleave with another connection's.
+ *
+ * This façade opens the transactions (`read`, `write`); what happens inside them is in one file
+ * per record type (host-table.ts, pool-table.ts, volume-table.ts, network-table.ts,
+ * domain-table.ts, task-table.ts, token-table.ts, audit-table.ts, event-tables.ts), on the shared
+ * statements and constraint explanations of sqlite-tables.ts.
  */
-import { EtherplaneError } from "../../../foundation/errors.js";
 import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  EventRecord,
   NetworkRecord,
   HostRecord,
   PoolRecord,
@@ -16,14 +21,19 @@ import type {
   TokenRecord,
   VolumeRecord,
 } from "../../model.js";
-import type { Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
-import type { ConstraintLookups } from "./constraint-errors.js";
-import * as domainRows from "./domain-rows.js";
-import { listLimit, validAfterId, validRowsMax } from "./list-limits.js";
+import type { EventFilter, Patch, Store, VolumeFilter, VolumeObservation } from "../store.js";
+import { AuditTable } from "./audit-table.js";
+import { DomainTable } from "./domain-table.js";
+import { EventTables } from "./event-tables.js";
+import { HostTable } from "./host-table.js";
 import { readSchemaVersion } from "./migrations.js";
+import { NetworkTable } from "./network-table.js";
 import { openDatabase } from "./open-database.js";
-import * as rows from "./rows.js";
-import { SqliteEventTables } from "./event-tables.js";
+import { PoolTable } from "./pool-table.js";
+import { SqliteTables } from "./sqlite-tables.js";
+import { TaskTable } from "./task-table.js";
+import { TokenTable } from "./token-table.js";
+import { VolumeTable } from "./volume-table.js";
 
 export interface SqliteStoreOptions {
   /** The clock that stamps volumes' updatedMs and migrations; Date.now by default. */
@@ -34,385 +44,205 @@ export interface SqliteStoreOptions {
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const nowMs = options.nowMs ?? Date.now;
   // The executor turns a throw into a rejection.
-  return new Promise((resolve) => resolve(new SqliteStore(openDatabase(file, nowMs), file, nowMs)));
+  return new Promise((resolve) =>
+    resolve(new SqliteStore(new SqliteTables(openDatabase(file, nowMs), file, nowMs))),
+  );
 }
 
-class SqliteStore extends SqliteEventTables implements Store {
-  protected readonly lookups: ConstraintLookups = {
-    hostExists: (id) => this.row("SELECT 1 FROM hosts WHERE id = ?", id) !== undefined,
-    poolHostId: (id) =>
-      this.row<{ host_id: string }>("SELECT host_id FROM pools WHERE id = ?", id)?.host_id,
-    volumeNameAt: (shelf, slot, exceptId) =>
-      this.row<{ name: string }>(
-        "SELECT name FROM volumes WHERE shelf = ? AND slot = ? AND id <> ?",
-        shelf,
-        slot,
-        exceptId,
-      )?.name,
-    macHolder: (mac) =>
-      this.row<{ name: string }>(
-        "SELECT d.name FROM domain_macs m JOIN domains d ON d.id = m.domain_id WHERE m.mac = ?",
-        mac,
-      )?.name,
-  };
+class SqliteStore implements Store {
+  private readonly hosts: HostTable;
+  private readonly pools: PoolTable;
+  private readonly volumes: VolumeTable;
+  private readonly networks: NetworkTable;
+  private readonly domains: DomainTable;
+  private readonly tasks: TaskTable;
+  private readonly tokens: TokenTable;
+  private readonly audit: AuditTable;
+  private readonly events: EventTables;
+
+  constructor(private readonly t: SqliteTables) {
+    this.hosts = new HostTable(t);
+    this.pools = new PoolTable(t);
+    this.volumes = new VolumeTable(t);
+    this.networks = new NetworkTable(t);
+    this.domains = new DomainTable(t);
+    this.tasks = new TaskTable(t);
+    this.tokens = new TokenTable(t);
+    this.audit = new AuditTable(t);
+    this.events = new EventTables(t);
+  }
 
   schemaVersion(): Promise<number> {
-    return this.read(() => readSchemaVersion(this.db));
+    return this.t.read(() => readSchemaVersion(this.t.db));
   }
 
   createHost(host: HostRecord): Promise<void> {
-    return this.write(() => this.insert("hosts", rows.hostToRow(host)));
+    return this.t.write(() => this.hosts.create(host));
   }
   getHost(id: string): Promise<HostRecord | undefined> {
-    return this.read(() => this.byKey("hosts", "id", id, rows.rowToHost));
+    return this.t.read(() => this.hosts.get(id));
   }
   findHostByName(name: string): Promise<HostRecord | undefined> {
-    return this.read(() => this.byKey("hosts", "name", name, rows.rowToHost));
+    return this.t.read(() => this.hosts.findByName(name));
   }
   listHosts(): Promise<HostRecord[]> {
-    return this.read(() =>
-      this.rows<rows.HostRow>("SELECT * FROM hosts ORDER BY name").map(rows.rowToHost),
-    );
+    return this.t.read(() => this.hosts.list());
   }
   updateHost(id: string, patch: Patch<HostRecord>): Promise<HostRecord> {
-    return this.write(() => this.patch("hosts", "host", id, patch, rows.hostToRow, rows.rowToHost));
+    return this.t.write(() => this.hosts.update(id, patch));
   }
 
   createPool(pool: PoolRecord): Promise<void> {
-    return this.write(() => this.insert("pools", rows.poolToRow(pool)));
+    return this.t.write(() => this.pools.create(pool));
   }
   getPool(id: string): Promise<PoolRecord | undefined> {
-    return this.read(() => this.byKey("pools", "id", id, rows.rowToPool));
+    return this.t.read(() => this.pools.get(id));
   }
   listPools(filter: { hostId?: string } = {}): Promise<PoolRecord[]> {
-    return this.read(() => {
-      const where = this.where({ host_id: filter.hostId });
-      const sql = `SELECT * FROM pools ${where.sql} ORDER BY name, host_id`;
-      return this.rows<rows.PoolRow>(sql, ...where.params).map(rows.rowToPool);
-    });
+    return this.t.read(() => this.pools.list(filter));
   }
   updatePool(id: string, patch: Patch<PoolRecord>): Promise<PoolRecord> {
-    return this.write(() => this.patch("pools", "pool", id, patch, rows.poolToRow, rows.rowToPool));
+    return this.t.write(() => this.pools.update(id, patch));
   }
   deletePool(id: string): Promise<void> {
-    return this.write(() => {
-      const pool = this.byKey("pools", "id", id, rows.rowToPool);
-      if (!pool) return;
-      const users = this.rows<{ name: string }>(
-        "SELECT name FROM volumes WHERE pool_id = ? ORDER BY name LIMIT 3",
-        id,
-      );
-      if (users.length > 0) {
-        const names = users.map((u) => `"${u.name}"`).join(", ");
-        throw new EtherplaneError(
-          "CONFLICT",
-          `pool "${pool.name}" still holds volumes (${names}${users.length === 3 ? ", ..." : ""}); delete them first`,
-          { params: { poolId: id } },
-        );
-      }
-      this.stmt("DELETE FROM pools WHERE id = ?").run(id);
-    });
+    return this.t.write(() => this.pools.delete(id));
   }
 
   createVolume(volume: VolumeRecord): Promise<void> {
-    return this.write(() => this.insert("volumes", rows.volumeToRow(volume)));
+    return this.t.write(() => this.volumes.create(volume));
   }
   getVolume(id: string): Promise<VolumeRecord | undefined> {
-    return this.read(() => this.byKey("volumes", "id", id, rows.rowToVolume));
+    return this.t.read(() => this.volumes.get(id));
   }
   findVolumeByName(name: string): Promise<VolumeRecord | undefined> {
-    return this.read(() => this.byKey("volumes", "name", name, rows.rowToVolume));
+    return this.t.read(() => this.volumes.findByName(name));
   }
   listVolumes(filter: VolumeFilter = {}): Promise<VolumeRecord[]> {
-    return this.read(() =>
-      this.volumeTexts(filter).map((text) => JSON.parse(text) as VolumeRecord),
+    return this.t.read(() =>
+      this.volumes.texts(filter).map((text) => JSON.parse(text) as VolumeRecord),
     );
   }
   listVolumesJson(filter: VolumeFilter = {}): Promise<string> {
-    return this.read(() => `[${this.volumeTexts(filter).join(",")}]`);
+    return this.t.read(() => `[${this.volumes.texts(filter).join(",")}]`);
   }
   updateVolume(
     id: string,
     patch: Patch<VolumeRecord>,
     expectedGeneration?: number,
   ): Promise<VolumeRecord> {
-    return this.write(() =>
-      this.patch("volumes", "volume", id, patch, rows.volumeToRow, rows.rowToVolume, (before) => {
-        if (expectedGeneration !== undefined && before.generation !== expectedGeneration) {
-          throw new EtherplaneError(
-            "CONFLICT",
-            `volume "${before.name}" changed since it was read (generation ${before.generation}, ` +
-              `expected ${expectedGeneration}); read it again`,
-            { params: { generation: before.generation, expectedGeneration } },
-          );
-        }
-        // The store alone moves the generation: a patch cannot set it back.
-        return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.nowMs() };
-      }),
-    );
+    return this.t.write(() => this.volumes.update(id, patch, expectedGeneration));
   }
   observeVolume(id: string, observed: VolumeObservation): Promise<VolumeRecord> {
-    return this.write(() =>
-      this.patch(
-        "volumes",
-        "volume",
-        id,
-        observed,
-        rows.volumeToRow,
-        rows.rowToVolume,
-        (before) => ({
-          // What the agent observed is not a change of the desired state: the generation stays.
-          generation: before.generation,
-          updatedMs: this.nowMs(),
-        }),
-      ),
-    );
+    return this.t.write(() => this.volumes.observe(id, observed));
   }
   deleteVolume(id: string): Promise<void> {
-    return this.write(() => {
-      this.stmt("DELETE FROM volumes WHERE id = ?").run(id);
-    });
+    return this.t.write(() => this.volumes.delete(id));
   }
   provisionedBytes(poolId: string): Promise<number> {
-    return this.read(
-      () =>
-        this.rows<{ total: number | null }>(
-          "SELECT SUM(size_bytes) AS total FROM volumes WHERE pool_id = ?",
-          poolId,
-        )[0]?.total ?? 0,
-    );
+    return this.t.read(() => this.volumes.provisionedBytes(poolId));
   }
   usedAddresses(): Promise<Array<{ shelf: number; slot: number }>> {
-    return this.read(() =>
-      this.rows<{ shelf: number; slot: number }>(
-        "SELECT shelf, slot FROM volumes ORDER BY shelf, slot",
-      ),
-    );
+    return this.t.read(() => this.volumes.usedAddresses());
   }
 
   createNetwork(network: NetworkRecord): Promise<void> {
-    return this.write(() => this.insert("networks", domainRows.networkToRow(network)));
+    return this.t.write(() => this.networks.create(network));
   }
   getNetwork(id: string): Promise<NetworkRecord | undefined> {
-    return this.read(() => this.byKey("networks", "id", id, domainRows.rowToNetwork));
+    return this.t.read(() => this.networks.get(id));
   }
   listNetworks(filter: { hostId?: string } = {}): Promise<NetworkRecord[]> {
-    return this.read(() => {
-      const where = this.where({ host_id: filter.hostId });
-      const sql = `SELECT * FROM networks ${where.sql} ORDER BY name, host_id`;
-      return this.rows<domainRows.NetworkRow>(sql, ...where.params).map(domainRows.rowToNetwork);
-    });
+    return this.t.read(() => this.networks.list(filter));
   }
   updateNetwork(id: string, patch: Patch<NetworkRecord>): Promise<NetworkRecord> {
-    return this.write(() =>
-      this.patch(
-        "networks",
-        "network",
-        id,
-        patch,
-        domainRows.networkToRow,
-        domainRows.rowToNetwork,
-      ),
-    );
+    return this.t.write(() => this.networks.update(id, patch));
   }
   deleteNetwork(id: string): Promise<void> {
-    return this.write(() => {
-      this.stmt("DELETE FROM networks WHERE id = ?").run(id);
-    });
+    return this.t.write(() => this.networks.delete(id));
   }
 
   createDomain(domain: DomainRecord): Promise<void> {
-    return this.write(() => {
-      this.insert("domains", domainRows.domainToRow(domain));
-      this.writeMacs(domain);
-    });
+    return this.t.write(() => this.domains.create(domain));
   }
   getDomain(id: string): Promise<DomainRecord | undefined> {
-    return this.read(() => this.byKey("domains", "id", id, domainRows.rowToDomain));
+    return this.t.read(() => this.domains.get(id));
   }
   findDomainByName(name: string): Promise<DomainRecord | undefined> {
-    return this.read(() => this.byKey("domains", "name", name, domainRows.rowToDomain));
+    return this.t.read(() => this.domains.findByName(name));
   }
   listDomains(filter: { hostId?: string } = {}): Promise<DomainRecord[]> {
-    return this.read(() => {
-      const where = this.where({ host_id: filter.hostId });
-      const sql = `SELECT * FROM domains ${where.sql} ORDER BY name`;
-      return this.rows<domainRows.DomainRow>(sql, ...where.params).map(domainRows.rowToDomain);
-    });
+    return this.t.read(() => this.domains.list(filter));
   }
   updateDomain(
     id: string,
     patch: Patch<DomainRecord>,
     expectedGeneration?: number,
   ): Promise<DomainRecord> {
-    return this.write(() => {
-      const after = this.patch(
-        "domains",
-        "domain",
-        id,
-        patch,
-        domainRows.domainToRow,
-        domainRows.rowToDomain,
-        (before) => {
-          if (expectedGeneration !== undefined && before.generation !== expectedGeneration) {
-            throw new EtherplaneError(
-              "CONFLICT",
-              `domain "${before.name}" changed since it was read (generation ${before.generation}, ` +
-                `expected ${expectedGeneration}); read it again`,
-              { params: { generation: before.generation, expectedGeneration } },
-            );
-          }
-          return { generation: before.generation + 1, updatedMs: patch.updatedMs ?? this.nowMs() };
-        },
-      );
-      if (patch.vifs !== undefined) this.writeMacs(after);
-      return after;
-    });
+    return this.t.write(() => this.domains.update(id, patch, expectedGeneration));
   }
   observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord> {
-    return this.write(() =>
-      this.patch(
-        "domains",
-        "domain",
-        id,
-        {},
-        domainRows.domainToRow,
-        domainRows.rowToDomain,
-        (before) => ({ observed, generation: before.generation, updatedMs: this.nowMs() }),
-      ),
-    );
+    return this.t.write(() => this.domains.observe(id, observed));
   }
   deleteDomain(id: string): Promise<void> {
-    return this.write(() => {
-      this.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(id);
-      this.stmt("DELETE FROM domains WHERE id = ?").run(id);
-    });
+    return this.t.write(() => this.domains.delete(id));
   }
   usedMacs(): Promise<string[]> {
-    return this.read(() =>
-      this.rows<{ mac: string }>("SELECT mac FROM domain_macs ORDER BY mac").map((r) => r.mac),
-    );
-  }
-
-  /** Replaces the domain's rows in domain_macs: a MAC held by another domain is CONFLICT. */
-  private writeMacs(domain: DomainRecord): void {
-    this.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(domain.id);
-    for (const vif of domain.vifs) {
-      const row = { mac: vif.mac.toLowerCase(), domain_id: domain.id, id: domain.id };
-      this.guarded("domain_macs", row, () =>
-        this.stmt("INSERT INTO domain_macs (mac, domain_id) VALUES (@mac, @domain_id)").run({
-          mac: row.mac,
-          domain_id: row.domain_id,
-        }),
-      );
-    }
+    return this.t.read(() => this.domains.usedMacs());
   }
 
   createTask(task: TaskRecord): Promise<void> {
-    return this.write(() => this.insert("tasks", rows.taskToRow(task)));
+    return this.t.write(() => this.tasks.create(task));
   }
   getTask(id: string): Promise<TaskRecord | undefined> {
-    return this.read(() => this.byKey("tasks", "id", id, rows.rowToTask));
+    return this.t.read(() => this.tasks.get(id));
   }
   listTasks(
     filter: { state?: TaskRecord["state"]; subjectId?: string; limit?: number } = {},
   ): Promise<TaskRecord[]> {
-    return this.read(() => {
-      const limit = listLimit(filter.limit);
-      const where = this.where({ state: filter.state, subject_id: filter.subjectId });
-      const sql = `SELECT * FROM tasks ${where.sql} ORDER BY created_ms DESC, seq DESC LIMIT ?`;
-      return this.rows<rows.TaskRow>(sql, ...where.params, limit).map(rows.rowToTask);
-    });
+    return this.t.read(() => this.tasks.list(filter));
   }
   updateTask(id: string, patch: Patch<TaskRecord>): Promise<TaskRecord> {
-    return this.write(() => this.patch("tasks", "task", id, patch, rows.taskToRow, rows.rowToTask));
+    return this.t.write(() => this.tasks.update(id, patch));
   }
 
   createToken(token: TokenRecord): Promise<void> {
-    return this.write(() => this.insert("tokens", rows.tokenToRow(token)));
+    return this.t.write(() => this.tokens.create(token));
   }
   findTokenBySecretHash(secretHash: string): Promise<TokenRecord | undefined> {
-    return this.read(() => this.byKey("tokens", "secret_hash", secretHash, rows.rowToToken));
+    return this.t.read(() => this.tokens.findBySecretHash(secretHash));
   }
   listTokens(): Promise<TokenRecord[]> {
-    return this.read(() =>
-      this.rows<rows.TokenRow>("SELECT * FROM tokens ORDER BY created_ms, rowid").map(
-        rows.rowToToken,
-      ),
-    );
+    return this.t.read(() => this.tokens.list());
   }
   updateToken(id: string, patch: Patch<TokenRecord>): Promise<TokenRecord> {
-    return this.write(() =>
-      this.patch("tokens", "token", id, patch, rows.tokenToRow, rows.rowToToken),
-    );
+    return this.t.write(() => this.tokens.update(id, patch));
   }
 
   appendAudit(entry: Omit<AuditRecord, "id">): Promise<number> {
-    return this.write(() => {
-      const row = rows.auditToRow(entry);
-      const columns = Object.keys(row);
-      const sql = `INSERT INTO audit (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
-      return Number(this.stmt(sql).run(row).lastInsertRowid);
-    });
+    return this.t.write(() => this.audit.append(entry));
   }
   listAudit(filter: { limit?: number; afterId?: number } = {}): Promise<AuditRecord[]> {
-    return this.read(() => {
-      const limit = listLimit(filter.limit);
-      const found =
-        filter.afterId === undefined
-          ? // The newest `limit` entries, oldest of them first.
-            this.rows<rows.AuditRow>(
-              "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id",
-              limit,
-            )
-          : this.rows<rows.AuditRow>(
-              "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?",
-              validAfterId(filter.afterId),
-              limit,
-            );
-      return found.map(rows.rowToAudit);
-    });
+    return this.t.read(() => this.audit.list(filter));
+  }
+  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number> {
+    return this.t.write(() => this.audit.prune(limits));
   }
 
-  pruneAudit(limits: { olderThanMs: number; rowsMax: number }): Promise<number> {
-    return this.write(() => {
-      const rowsMax = validRowsMax(limits.rowsMax);
-      const old = this.stmt("DELETE FROM audit WHERE time_ms < ?").run(limits.olderThanMs);
-      // Ids grow with every append: the newest rowsMax are those above the rowsMax-th highest id.
-      const over = this.stmt(
-        "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)",
-      ).run(rowsMax);
-      return old.changes + over.changes;
-    });
+  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
+    return this.t.write(() => this.events.appendEvent(entry, rowsMax));
+  }
+  listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
+    return this.t.read(() => this.events.listEvents(filter));
+  }
+  listSettings(): Promise<Record<string, unknown>> {
+    return this.t.read(() => this.events.listSettings());
+  }
+  setSetting(key: string, value: unknown): Promise<void> {
+    return this.t.write(() => this.events.setSetting(key, value));
   }
 
   close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.statements.clear();
-      this.db.close();
-    }
+    this.t.close();
     return Promise.resolve();
-  }
-
-  /** The JSON text of each volume that matches, by name (SQLite builds it: rows.VOLUME_JSON_SQL). */
-  private volumeTexts(filter: VolumeFilter): string[] {
-    const where = this.where({
-      host_id: filter.hostId,
-      pool_id: filter.poolId,
-      source_id: filter.sourceId,
-    });
-    const params: unknown[] = [...where.params];
-    let sql = where.sql;
-    if (filter.afterName !== undefined) {
-      sql += `${sql ? " AND" : "WHERE"} name > ?`;
-      params.push(filter.afterName);
-    }
-    sql = `SELECT ${rows.VOLUME_JSON_SQL} FROM volumes ${sql} ORDER BY name`;
-    if (filter.limit !== undefined) {
-      sql += " LIMIT ?";
-      params.push(listLimit(filter.limit));
-    }
-    return this.texts(sql, ...params);
   }
 }

@@ -1,7 +1,9 @@
 /**
  * What every SQLite store table needs: statements cached by text, reads and IMMEDIATE write
  * transactions that turn SQLite's errors into the Store's, inserts and whole-row patches whose
- * constraint failures are explained (constraint-errors.ts).
+ * constraint failures are explained (constraint-errors.ts). One instance per database, shared by
+ * the per-record-type tables (host-table.ts, ...); the store façade (sqlite-store.ts) alone opens
+ * transactions, with `read` and `write`.
  */
 import type Database from "better-sqlite3";
 import { assert } from "../../../foundation/assert.js";
@@ -17,19 +19,43 @@ function given<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-export abstract class SqliteTables {
-  protected closed = false;
-  protected readonly statements = new Map<string, Statement>();
-  protected abstract readonly lookups: ConstraintLookups;
+export class SqliteTables {
+  private closed = false;
+  private readonly statements = new Map<string, Statement>();
+  /** What constraint-errors.ts asks to explain a refused write. */
+  private readonly lookups: ConstraintLookups = {
+    hostExists: (id) => this.row("SELECT 1 FROM hosts WHERE id = ?", id) !== undefined,
+    poolHostId: (id) =>
+      this.row<{ host_id: string }>("SELECT host_id FROM pools WHERE id = ?", id)?.host_id,
+    volumeNameAt: (shelf, slot, exceptId) =>
+      this.row<{ name: string }>(
+        "SELECT name FROM volumes WHERE shelf = ? AND slot = ? AND id <> ?",
+        shelf,
+        slot,
+        exceptId,
+      )?.name,
+    macHolder: (mac) =>
+      this.row<{ name: string }>(
+        "SELECT d.name FROM domain_macs m JOIN domains d ON d.id = m.domain_id WHERE m.mac = ?",
+        mac,
+      )?.name,
+  };
 
   constructor(
-    protected readonly db: Database.Database,
-    protected readonly label: string,
-    protected readonly nowMs: () => number,
+    readonly db: Database.Database,
+    private readonly label: string,
+    readonly nowMs: () => number,
   ) {}
 
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+
   /** Runs `fn` now; its throw becomes the promise's rejection, as a Store error. */
-  protected read<T>(fn: () => T): Promise<T> {
+  read<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve) => {
       if (this.closed) throw new EtherplaneError("CLOSED", `the store ${this.label} is closed`);
       try {
@@ -40,11 +66,11 @@ export abstract class SqliteTables {
     });
   }
 
-  protected write<T>(fn: () => T): Promise<T> {
+  write<T>(fn: () => T): Promise<T> {
     return this.read(() => this.db.transaction(fn).immediate());
   }
 
-  protected stmt(sql: string): Statement {
+  stmt(sql: string): Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare<unknown[], unknown>(sql);
@@ -53,16 +79,16 @@ export abstract class SqliteTables {
     return statement;
   }
 
-  protected row<R>(sql: string, ...params: unknown[]): R | undefined {
+  row<R>(sql: string, ...params: unknown[]): R | undefined {
     return this.stmt(sql).get(...params) as R | undefined;
   }
 
-  protected rows<R>(sql: string, ...params: unknown[]): R[] {
+  rows<R>(sql: string, ...params: unknown[]): R[] {
     return this.stmt(sql).all(...params) as R[];
   }
 
   /** The first column of every row, each a string (e.g. a record's JSON). */
-  protected texts(sql: string, ...params: unknown[]): string[] {
+  texts(sql: string, ...params: unknown[]): string[] {
     const texts = this.stmt(sql)
       .pluck()
       .all(...params);
@@ -74,7 +100,7 @@ export abstract class SqliteTables {
   }
 
   /** `WHERE a = ? AND b = ?` over the conditions that are given. */
-  protected where(conditions: Record<string, string | undefined>): {
+  where(conditions: Record<string, string | undefined>): {
     sql: string;
     params: string[];
   } {
@@ -88,7 +114,7 @@ export abstract class SqliteTables {
     };
   }
 
-  protected byKey<R, T>(
+  byKey<R, T>(
     table: rows.RecordTable,
     column: string,
     value: string,
@@ -98,7 +124,7 @@ export abstract class SqliteTables {
     return row === undefined ? undefined : fromRow(row);
   }
 
-  protected insert(table: rows.RecordTable, row: object): void {
+  insert(table: rows.RecordTable, row: object): void {
     const columns = rows.COLUMNS[table];
     const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`;
     this.guarded(table, row, () => this.stmt(sql).run(row));
@@ -108,7 +134,7 @@ export abstract class SqliteTables {
    * Reads the record, applies the given fields of `patch` (never id or createdMs) and `adjust`'s
    * fields, writes the whole row back and returns the record as stored.
    */
-  protected patch<T extends { id: string; createdMs: number }, R extends object>(
+  patch<T extends { id: string; createdMs: number }, R extends object>(
     table: rows.RecordTable,
     kind: string,
     id: string,
@@ -137,7 +163,7 @@ export abstract class SqliteTables {
     return stored;
   }
 
-  protected guarded(table: rows.RecordTable | "domain_macs", row: object, fn: () => unknown): void {
+  guarded(table: rows.RecordTable | "domain_macs", row: object, fn: () => unknown): void {
     try {
       fn();
     } catch (error) {
