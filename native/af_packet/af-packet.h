@@ -66,6 +66,9 @@ enum {
   EINTR_RETRIES_MAX = 8,
   /* netnsPath is a short path such as /var/run/netns/NAME (ip-netns(8)). */
   NETNS_PATH_BYTES_MAX = 192,
+  /* Instructions of a classic BPF receive filter (SO_ATTACH_FILTER); the kernel's own bound is
+   * BPF_MAXINSNS (4096), ours are a dozen (src/aoe/target/shard-filter.ts). */
+  FILTER_INSTRUCTIONS_MAX = 64,
   ERROR_MESSAGE_BYTES = 512,
 };
 
