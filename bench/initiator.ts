@@ -99,7 +99,7 @@ async function aoebenchRun(
   return { fps, mbps: Number(fields.get("MB/s")), cpuUsPerFrame: ((icpu / 100) * 1e6) / fps };
 }
 
-/** Our initiator: `window` one-frame requests in flight for `secs`, counted by this process. */
+/** Our initiator: `window` frames in flight for `secs`, its CPU time counted by this process. */
 async function ourRun(
   link: AoeLink,
   mode: string,
@@ -111,6 +111,10 @@ async function ourRun(
     const write = mode.endsWith("write");
     const sectors = random ? RANDOM_SECTORS : device.sectorsPerFrame;
     const span = Math.floor(device.sizeBytes / SECTOR_BYTES / sectors);
+    // A 4 KiB request at MTU 1500 is 4 frames: count frames, and keep `window` frames in flight
+    // (aoebench's -w) rather than `window` requests.
+    const framesPerRequest = Math.ceil(sectors / device.sectorsPerFrame);
+    const lanes = Math.max(1, Math.floor(window / framesPerRequest));
     let next = 0;
     let frames = 0;
     let bytes = 0;
@@ -123,11 +127,11 @@ async function ourRun(
         const slot = random ? Math.floor(Math.random() * span) : next++ % span;
         if (write) await device.writeSectors(buffer, slot * sectors);
         else await device.readSectors(buffer, slot * sectors);
-        frames++;
+        frames += framesPerRequest;
         bytes += buffer.length;
       }
     };
-    await Promise.all(Array.from({ length: window }, lane));
+    await Promise.all(Array.from({ length: lanes }, lane));
     const elapsedS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     return {
