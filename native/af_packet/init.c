@@ -22,6 +22,10 @@
 #include "af-packet.h"
 
 static napi_value init(napi_env env, napi_value exports) {
+  if (!init_env_state(env)) {
+    napi_throw_error(env, NULL, "af_packet: cannot set up the environment's socket list");
+    return NULL;
+  }
   const napi_property_descriptor functions[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startReceiving", NULL, js_start_receiving, NULL, NULL, NULL, napi_enumerable, NULL},

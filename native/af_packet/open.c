@@ -272,6 +272,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->loop = loop;
   s->poll->data = s;
   s->retry_timer->data = s;
+  track_open_socket(s);
 
   /* From here on the handle's finalizer owns `s`; failures close the socket and throw. */
   napi_value handle, resource, name, lengths_buffer, lengths, infos, result;

@@ -240,8 +240,8 @@ export class TargetWorkers {
       if (worker.lastStats === undefined) worker.thread.postMessage({ type: "stop" });
     }
     await Promise.all(this.workers.map((worker) => worker.stopped));
-    // A stopped worker closes its port and its thread ends by itself (its sockets and files
-    // closed): terminate() would tear it down while the addon still closes sockets on its loop.
+    // A stopped worker closes its port and its thread ends by itself, its sockets and files
+    // closed in order: no terminate(), which would cut short what its loop still finishes.
     await Promise.all(this.workers.map((worker) => worker.exited));
     this.log.debug(`${this.workers.length} target workers stopped`);
     return mergeStats(
