@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { errorMessage } from "../../foundation/errors.js";
+import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import { createLogger, setLogSink } from "../../foundation/log.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
@@ -45,7 +45,11 @@ async function main(): Promise<void> {
       log,
     });
   } catch (error) {
-    post({ type: "failed", message: errorMessage(error) });
+    post({
+      type: "failed",
+      message: errorMessage(error),
+      ...(error instanceof EtherplaneError ? { code: error.code } : {}),
+    });
     port.close(); // the thread ends: the main thread sees it exit
     return;
   }

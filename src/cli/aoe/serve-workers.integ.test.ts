@@ -55,6 +55,29 @@ describe("etherplane aoe serve --workers", () => {
     assert.match(bad.stderr, /--workers 0: give a count of threads from 1 to 64/);
   });
 
+  test("a worker that cannot start stops the target, with the exit code of one target", async () => {
+    const disk = makeBackingFile(link.dir, "ok.img", MiB);
+    const args = (extra: string[]) => [
+      "aoe",
+      "serve",
+      "--iface",
+      "tgt0",
+      "--export",
+      `1.0=${disk}`,
+      "--export",
+      `1.1=${link.dir}/missing/x.img`,
+      "--state-dir",
+      `${link.dir}/failed-state`,
+      ...extra,
+    ];
+    const single = await runCli(args([]), { ns: link.targetNs });
+    const sharded = await runCli(args(["--workers", "2"]), { ns: link.targetNs });
+    assert.notEqual(single.code, 0);
+    assert.equal(sharded.code, single.code, sharded.stderr);
+    assert.match(sharded.stderr, /worker 1: cannot open .*missing\/x\.img/);
+    assert.equal(fs.existsSync(`${link.dir}/failed-state/target.pid`), false);
+  });
+
   test("two workers each serve their export; writes to the same sectors stay in order", async () => {
     const disk0 = makeBackingFile(link.dir, "d0.img", 4 * MiB);
     const disk1 = makeBackingFile(link.dir, "d1.img", 4 * MiB);

@@ -11,7 +11,7 @@
  * A worker that fails or exits stops the whole target: its exports would go unanswered.
  */
 import { Worker } from "node:worker_threads";
-import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
+import { EtherplaneError, errorMessage, isErrorCode } from "../../foundation/errors.js";
 import { createLogger, type LogRecord, type Logger } from "../../foundation/log.js";
 import type { TargetStats } from "../../aoe/target/aoe-target.js";
 import type { TargetConfig } from "../../aoe/target/config.js";
@@ -32,7 +32,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: "log"; record: LogRecord }
   | { type: "started" }
-  | { type: "failed"; message: string }
+  | { type: "failed"; message: string; code?: string }
   | { type: "stats"; id: number; stats: TargetStats }
   | { type: "applied"; id: number }
   | { type: "apply-failed"; id: number; message: string }
@@ -159,7 +159,14 @@ export class TargetWorkers {
               worker.thread.off("message", first);
               worker.thread.off("error", early);
               if (reply.type === "started") resolve();
-              else reject(new EtherplaneError("IO_ERROR", `worker ${index}: ${reply.message}`));
+              // The worker's error code, so that the exit code is the one a single target gives.
+              else
+                reject(
+                  new EtherplaneError(
+                    isErrorCode(reply.code) ? reply.code : "IO_ERROR",
+                    `worker ${index}: ${reply.message}`,
+                  ),
+                );
             }
           });
         }),
