@@ -12,7 +12,9 @@
  * in flight: every target advertises this buffer count, default 64), BENCH_STORAGE (default shm),
  * BENCH_SIZE (default 1G), BENCH_FOREIGN_MAX (% of a CPU other processes may use before a run is
  * redone, default 30), AOEBENCH_DIR (default ../shared/tools/aoebench), BENCH_TARGETS (a subset of
- * etherplane,vblade,responder), BENCH_CPU_PROFILE=DIR (our target runs with `node --cpu-prof`).
+ * etherplane,vblade,responder), BENCH_CPU_PROFILE=DIR (our target runs with `node --cpu-prof`),
+ * BENCH_WORKERS=N (our target runs with `--workers N`: with one export, what the filtered
+ * sockets and the worker thread cost).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -24,6 +26,7 @@ const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const aoebenchDir = path.resolve(repoRoot, env("AOEBENCH_DIR", "../shared/tools/aoebench"));
 const window = Number(env("BENCH_WINDOW", "64"));
 const profileDir = process.env["BENCH_CPU_PROFILE"];
+const workers = process.env["BENCH_WORKERS"];
 
 interface Target {
   label: string;
@@ -35,7 +38,7 @@ function targets(stateDir: string, aoebench: string): Target[] {
   const all: Target[] = [
     {
       label: "etherplane",
-      command: `${process.execPath} ${profile}${cliPath} aoe serve --iface $IF --export 1.0=$IMG --buffer-count ${window} --state-dir ${stateDir}`,
+      command: `${process.execPath} ${profile}${cliPath} aoe serve --iface $IF --export 1.0=$IMG --buffer-count ${window} --state-dir ${stateDir}${workers ? ` --workers ${workers}` : ""}`,
     },
     { label: "vblade", command: `vblade -b ${window} 1 0 $IF $IMG` },
     {

@@ -66,6 +66,9 @@ enum {
   EINTR_RETRIES_MAX = 8,
   /* netnsPath is a short path such as /var/run/netns/NAME (ip-netns(8)). */
   NETNS_PATH_BYTES_MAX = 192,
+  /* Instructions of a classic BPF receive filter (SO_ATTACH_FILTER); the kernel's own bound is
+   * BPF_MAXINSNS (4096), ours are a dozen (src/aoe/target/shard-filter.ts). */
+  FILTER_INSTRUCTIONS_MAX = 64,
   ERROR_MESSAGE_BYTES = 512,
 };
 
@@ -91,8 +94,17 @@ typedef struct {
   int last_error;           /* errno of the latest send or receive error, 0 if none */
 } Counters;
 
-typedef struct {
+/* Per Node.js environment (the main thread, each worker thread): the sockets still open and the
+ * libuv closes still pending, so that a thread ending (worker.terminate(), an uncaught
+ * exception) closes its sockets and lets its loop finish those closes before the loop is
+ * destroyed (an async cleanup hook: Node runs the loop until the hook is removed). */
+typedef struct EnvState EnvState;
+
+typedef struct Socket {
   napi_env env;
+  EnvState *env_state;
+  struct Socket *next_open; /* the environment's list of open sockets */
+  struct Socket *prev_open;
   uv_loop_t *loop;
   int fd; /* -1 once closed */
   int ifindex;
@@ -180,6 +192,8 @@ bool is_function(napi_env env, napi_value value);
 /* ---- Lifecycle (lifecycle.c) -------------------------------------------------------------- */
 
 void shutdown_io(Socket *s, bool background);
+bool init_env_state(napi_env env);
+void track_open_socket(Socket *s);
 void delete_ref(napi_env env, napi_ref *ref);
 void release_js(Socket *s);
 void free_socket(Socket *s);

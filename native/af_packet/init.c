@@ -3,12 +3,13 @@
  *
  * JavaScript interface (all synchronous; af-packet.ts is the only caller):
  *   open(ifname, ethertype, netnsPath | null, batchFrames, receiveBufferBytes,
- *        onFrames(buffer, count, slotBytes), onWritable())
+ *        sendBufferBytes, onFrames(buffer, count, slotBytes), onWritable(), filter?)
  *       -> { handle, lengths: Uint32Array, infos: Uint32Array }
  *     Frame i of a batch is buffer[i * slotBytes, i * slotBytes + lengths[i]); a length of 0
  *     marks a frame dropped because it did not fit its slot. infos[i] packs its packet type,
  *     stripped 802.1Q tag and whether it came through a stacked interface (af-packet.h). Both
- *     arrays are shared (one ArrayBuffer) and rewritten before every onFrames call.
+ *     arrays are shared (one ArrayBuffer) and rewritten before every onFrames call. `filter`,
+ *     null or a Buffer of classic BPF instructions, is attached (SO_ATTACH_FILTER) before bind.
  *   startReceiving(handle)           start polling for frames (after the handler is set)
  *   send(handle, frames, start) -> n frames[start .. start + n) were taken by the kernel or
  *                                    rejected by it (counted in sendErrors)
@@ -21,6 +22,10 @@
 #include "af-packet.h"
 
 static napi_value init(napi_env env, napi_value exports) {
+  if (!init_env_state(env)) {
+    napi_throw_error(env, NULL, "af_packet: cannot set up the environment's socket list");
+    return NULL;
+  }
   const napi_property_descriptor functions[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startReceiving", NULL, js_start_receiving, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -8,7 +8,72 @@
 
 #include "af-packet.h"
 
-static void free_handle(uv_handle_t *handle) { free(handle); }
+struct EnvState {
+  Socket *open; /* sockets whose fd is open */
+  int pending;  /* uv_close callbacks and pool closes not yet run */
+  napi_async_cleanup_hook_handle teardown; /* set while the environment waits for `pending` */
+};
+
+static void settle(EnvState *st) {
+  st->pending -= 1;
+  if (st->pending == 0 && st->teardown != NULL) {
+    napi_async_cleanup_hook_handle hook = st->teardown;
+    st->teardown = NULL;
+    NAPI_CHECK(napi_remove_async_cleanup_hook(hook));
+  }
+}
+
+/* After uv_close, handle->data is the environment's state (no more socket callbacks). */
+static void free_handle(uv_handle_t *handle) {
+  EnvState *st = handle->data;
+  free(handle);
+  settle(st);
+}
+
+/* The environment is ending: close what is still open, then wait for the closes to finish. */
+static void on_env_teardown(napi_async_cleanup_hook_handle hook, void *data) {
+  EnvState *st = data;
+  while (st->open != NULL) shutdown_io(st->open, false);
+  if (st->pending == 0) {
+    NAPI_CHECK(napi_remove_async_cleanup_hook(hook));
+  } else {
+    st->teardown = hook;
+  }
+}
+
+static void free_env_state(napi_env env, void *data, void *hint) { free(data); }
+
+/* Called once per environment, when the module is loaded into it. */
+bool init_env_state(napi_env env) {
+  EnvState *st = calloc(1, sizeof *st);
+  if (st == NULL) return false;
+  if (napi_set_instance_data(env, st, free_env_state, NULL) != napi_ok) {
+    free(st);
+    return false;
+  }
+  return napi_add_async_cleanup_hook(env, on_env_teardown, st, NULL) == napi_ok;
+}
+
+/* Adds a socket whose fd and libuv handles are now open to its environment's list. */
+void track_open_socket(Socket *s) {
+  void *data = NULL;
+  NAPI_CHECK(napi_get_instance_data(s->env, &data));
+  EnvState *st = data;
+  s->env_state = st;
+  s->prev_open = NULL;
+  s->next_open = st->open;
+  if (st->open != NULL) st->open->prev_open = s;
+  st->open = s;
+}
+
+static void untrack_open_socket(Socket *s) {
+  EnvState *st = s->env_state;
+  if (st == NULL) return;
+  if (s->prev_open != NULL) s->prev_open->next_open = s->next_open;
+  else st->open = s->next_open;
+  if (s->next_open != NULL) s->next_open->prev_open = s->prev_open;
+  s->next_open = s->prev_open = NULL;
+}
 
 /* close(2) of a packet socket waits for an RCU grace period (synchronize_net() in
  * packet_release(), net/packet/af_packet.c), about 10 ms: too long for the event loop, so the
@@ -16,17 +81,27 @@ static void free_handle(uv_handle_t *handle) { free(handle); }
 typedef struct {
   uv_work_t work; /* first member: the callbacks cast back to CloseWork */
   int fd;
+  EnvState *env_state;
 } CloseWork;
 
 static void close_on_pool(uv_work_t *work) { close(((CloseWork *)work)->fd); }
 
-static void close_done(uv_work_t *work, int status) { free(work); }
+static void close_done(uv_work_t *work, int status) {
+  EnvState *st = ((CloseWork *)work)->env_state;
+  free(work);
+  settle(st);
+}
 
 /* Closes the fd and the libuv handles; no Node-API calls (also used from the finalizer, at
  * environment teardown, when `background` is false because the loop may not run again). */
 void shutdown_io(Socket *s, bool background) {
   if (s->fd < 0) return;
+  EnvState *st = s->env_state;
+  untrack_open_socket(s);
   /* uv_close stops the poll and removes the fd from epoll before the fd is closed. */
+  s->poll->data = st;
+  s->retry_timer->data = st;
+  st->pending += 2;
   uv_close((uv_handle_t *)s->poll, free_handle);
   uv_close((uv_handle_t *)s->retry_timer, free_handle);
   s->poll = NULL;
@@ -34,7 +109,10 @@ void shutdown_io(Socket *s, bool background) {
   CloseWork *work = background ? malloc(sizeof *work) : NULL;
   if (work != NULL) {
     work->fd = s->fd;
+    work->env_state = st;
+    st->pending += 1;
     if (uv_queue_work(s->loop, &work->work, close_on_pool, close_done) != 0) {
+      st->pending -= 1;
       free(work);
       work = NULL;
     }

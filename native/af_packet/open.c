@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 
 #include "af-packet.h"
@@ -20,6 +21,13 @@ typedef struct {
   int receive;
   int send;
 } BufferBytes;
+
+/* An optional classic BPF receive filter, attached before bind() so that no frame it would
+ * refuse is ever queued. */
+typedef struct {
+  struct sock_filter instructions[FILTER_INSTRUCTIONS_MAX];
+  unsigned short length; /* 0: no filter */
+} Filter;
 
 /* An error found while the thread is in another network namespace: thrown after returning. */
 typedef struct {
@@ -42,7 +50,8 @@ static bool set_buffer_bytes(int fd, int force_option, int option, int bytes) {
 }
 
 /* Creates and binds the socket in the calling thread's current network namespace. */
-static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, OpenError *e) {
+static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, const Filter *filter,
+                      OpenError *e) {
   char what[ERROR_MESSAGE_BYTES / 2];
   s->ifindex = (int)if_nametoindex(s->ifname);
   if (s->ifindex == 0) {
@@ -71,6 +80,12 @@ static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, Open
   }
   if (!set_buffer_bytes(s->fd, SO_SNDBUFFORCE, SO_SNDBUF, buffers->send)) {
     return open_failed(e, errno, "setsockopt(SO_SNDBUF)");
+  }
+  if (filter->length > 0) {
+    struct sock_fprog program = {filter->length, (struct sock_filter *)filter->instructions};
+    if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
+      return open_failed(e, errno, "setsockopt(SO_ATTACH_FILTER)");
+    }
   }
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof addr);
@@ -108,7 +123,7 @@ static bool open_here(Socket *s, int ethertype, const BufferBytes *buffers, Open
  * the socket, and always returns to its own namespace (setns(2) changes only the calling
  * thread, and a socket stays in the namespace it was created in). */
 static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
-                          const BufferBytes *buffers, OpenError *e) {
+                          const BufferBytes *buffers, const Filter *filter, OpenError *e) {
   char what[ERROR_MESSAGE_BYTES / 2];
   int target = open(netns_path, O_RDONLY | O_CLOEXEC);
   if (target < 0) {
@@ -126,7 +141,7 @@ static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
     snprintf(what, sizeof what, "cannot enter network namespace %s", netns_path);
     ok = open_failed(e, errno, what);
   } else {
-    ok = open_here(s, ethertype, buffers, e);
+    ok = open_here(s, ethertype, buffers, filter, e);
     /* Staying in the wrong namespace would silently send later sockets' traffic elsewhere. */
     if (setns(saved, CLONE_NEWNET) != 0) fatal("cannot return to the thread's network namespace");
   }
@@ -135,16 +150,44 @@ static bool open_in_netns(Socket *s, const char *netns_path, int ethertype,
   return ok;
 }
 
+/* The optional filter argument: null/undefined, or a Buffer of struct sock_filter entries (8 bytes
+ * each, host byte order: code u16, jt u8, jf u8, k u32), built in src/net/raw-socket/bpf.ts. */
+static bool read_filter(napi_env env, napi_value value, Filter *storage, const Filter **out) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (type == napi_null || type == napi_undefined) return true;
+  bool is_buffer = false;
+  void *data = NULL;
+  size_t bytes = 0;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, value, &data, &bytes) != napi_ok || bytes == 0 ||
+      bytes % sizeof(struct sock_filter) != 0 ||
+      bytes / sizeof(struct sock_filter) > FILTER_INSTRUCTIONS_MAX) {
+    napi_throw_type_error(env, NULL,
+                          "af_packet: filter must be null or a Buffer of 1 to 64 sock_filter "
+                          "instructions (8 bytes each)");
+    return false;
+  }
+  memcpy(storage->instructions, data, bytes);
+  storage->length = (unsigned short)(bytes / sizeof(struct sock_filter));
+  *out = storage;
+  return true;
+}
+
 napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 8 || !is_function(env, argv[6]) || !is_function(env, argv[7])) {
     napi_throw_type_error(env, NULL,
                           "af_packet: open(ifname, ethertype, netnsPath, batchFrames, "
-                          "receiveBufferBytes, sendBufferBytes, onFrames, onWritable)");
+                          "receiveBufferBytes, sendBufferBytes, onFrames, onWritable[, filter])");
     return NULL;
   }
+  static Filter no_filter; /* zeroed: length 0 */
+  Filter filter_storage;
+  const Filter *filter = &no_filter;
+  if (argc >= 9 && !read_filter(env, argv[8], &filter_storage, &filter)) return NULL;
   char ifname[IFNAMSIZ + 1];
   size_t ifname_len = 0;
   if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &ifname_len) != napi_ok ||
@@ -207,8 +250,9 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   OpenError open_error = {0};
-  bool opened = has_netns ? open_in_netns(s, netns_path, (int)ethertype, &buffers, &open_error)
-                          : open_here(s, (int)ethertype, &buffers, &open_error);
+  bool opened = has_netns
+                    ? open_in_netns(s, netns_path, (int)ethertype, &buffers, filter, &open_error)
+                    : open_here(s, (int)ethertype, &buffers, filter, &open_error);
   uv_loop_t *loop = NULL;
   if (opened && napi_get_uv_event_loop(env, &loop) != napi_ok) {
     opened = open_failed(&open_error, EINVAL, "no libuv event loop");
@@ -228,6 +272,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->loop = loop;
   s->poll->data = s;
   s->retry_timer->data = s;
+  track_open_socket(s);
 
   /* From here on the handle's finalizer owns `s`; failures close the socket and throw. */
   napi_value handle, resource, name, lengths_buffer, lengths, infos, result;

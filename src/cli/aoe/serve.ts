@@ -4,7 +4,8 @@
  * (a bad one is reported and changes nothing); SIGUSR1 logs the counters. The counters are also
  * written every 2 s to STATE_DIR/stats.json for `etherplane aoe stats`. At start and on SIGHUP the
  * exports' access restrictions (MAC mask lists, reservations) are logged; `--reset-state` clears
- * persisted state before serving.
+ * persisted state before serving. `--workers N` runs the target on N threads, exports sharded
+ * between them (serve-workers.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ import { errorMessage, EtherplaneError } from "../../foundation/errors.js";
 import { createLogger, type Logger } from "../../foundation/log.js";
 import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import { AOE_ETHERTYPE } from "../../aoe/codec/header.js";
-import { AoeTarget } from "../../aoe/target/aoe-target.js";
+import { AoeTarget, type TargetStats } from "../../aoe/target/aoe-target.js";
 import { describeBacking } from "../../aoe/target/backing.js";
 import {
   exportKey,
@@ -25,13 +26,16 @@ import {
 import { FileExportStateStore } from "../../aoe/target/export-state.js";
 import { describeRestriction, describeRestrictions } from "../../aoe/target/restrictions.js";
 import { macToString } from "../../aoe/codec/index.js";
+import { TARGET_WORKERS_MAX } from "../../aoe/target/shard-filter.js";
 import { parse, stringList, usageError } from "../args.js";
+import { TargetWorkers } from "./serve-workers.js";
 
 const usage =
   "etherplane aoe serve --config FILE\n" +
   "       etherplane aoe serve --iface IF [--iface IF2] --export S.L=PATH [--export S.L=PATH...]\n" +
   "                            [--read-only S.L] [--durable S.L|all] [--state-dir DIR] [--buffer-count N]\n" +
-  "       either form: [--reset-state S.L|all] (clear persisted MAC masks, reservations, config strings)";
+  "       either form: [--reset-state S.L|all] (clear persisted MAC masks, reservations, config strings)\n" +
+  "                    [--workers N] (threads, exports sharded between them; default 1)";
 
 const STATS_INTERVAL_MS = 2000;
 
@@ -181,9 +185,41 @@ async function resetState(
   }
 }
 
+/** What serve drives: one AoeTarget, or TargetWorkers (--workers N). */
+interface ServedTarget {
+  stats(): Promise<TargetStats>;
+  apply(config: TargetConfig): Promise<void>;
+  refreshMtus(): void;
+  stop(): Promise<TargetStats>;
+}
+
+function single(target: AoeTarget): ServedTarget {
+  return {
+    stats: () => Promise.resolve(target.stats()),
+    apply: (config) => target.apply(config),
+    refreshMtus: () => target.refreshMtus(),
+    stop: async () => {
+      await target.stop();
+      return target.stats();
+    },
+  };
+}
+
+/** `--workers`: 1 by default, at most TARGET_WORKERS_MAX. */
+export function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > TARGET_WORKERS_MAX)
+    throw usageError(
+      `--workers ${text}: give a count of threads from 1 to ${TARGET_WORKERS_MAX} (e.g. the storage host's cores)`,
+      usage,
+    );
+  return count;
+}
+
 /** Logs, per export, the restrictions in force (a masked export answers nobody else). */
-function logRestrictions(log: Logger, when: string, target: AoeTarget): void {
-  const exports = target.stats().exports;
+function logRestrictions(log: Logger, when: string, stats: TargetStats): void {
+  const exports = stats.exports;
   for (const e of exports) {
     const line = describeRestriction(e);
     if (!line) continue;
@@ -198,11 +234,11 @@ function logRestrictions(log: Logger, when: string, target: AoeTarget): void {
     log.info(`${when}: ${describeRestrictions(exports).join("")}`);
 }
 
-function writeStats(dir: string, target: AoeTarget): void {
+function writeStats(dir: string, stats: TargetStats): void {
   const file = path.join(dir, "stats.json");
   fs.writeFileSync(
     `${file}.tmp`,
-    JSON.stringify({ pid: process.pid, timeMs: Date.now(), ...target.stats() }, null, 2),
+    JSON.stringify({ pid: process.pid, timeMs: Date.now(), ...stats }, null, 2),
   );
   fs.renameSync(`${file}.tmp`, file);
 }
@@ -219,6 +255,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       "state-dir": { type: "string" },
       "buffer-count": { type: "string" },
       "reset-state": { type: "string", multiple: true },
+      workers: { type: "string" },
     },
     usage,
   );
@@ -242,60 +279,87 @@ export async function serveCommand(args: string[]): Promise<void> {
           ...(values["buffer-count"] !== undefined ? { bufferCount: values["buffer-count"] } : {}),
         });
   const config = load();
+  const workers = parseWorkers(values.workers);
   const reset = resetStateKeys(stringList(values["reset-state"]));
   const unlock = lockStateDir(config.stateDir);
   const stateStore = new FileExportStateStore(config.stateDir);
-  let target: AoeTarget;
+  let target: ServedTarget;
+  let pool: TargetWorkers | undefined;
   try {
     await resetState(stateStore, reset, log);
-    target = await AoeTarget.start(config, {
-      openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE }),
-      openDevice: (file, options) => openFileBlockDevice(file, options),
-      stateStore,
-      log,
-    });
+    if (workers > 1) {
+      pool = await TargetWorkers.start(config, workers, log);
+      target = pool;
+    } else {
+      target = single(
+        await AoeTarget.start(config, {
+          openSocket: (ifname) => openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE }),
+          openDevice: (file, options) => openFileBlockDevice(file, options),
+          stateStore,
+          log,
+        }),
+      );
+    }
   } catch (error) {
     unlock();
     throw error;
   }
   // Restrictions first: "serving" is the last start line, the one scripts and tests wait for.
-  logRestrictions(log, "access", target);
-  log.info(`serving ${config.exports.length} export(s), buffer count ${config.bufferCount}`, {
-    stateDir: config.stateDir,
-  });
+  logRestrictions(log, "access", await target.stats());
+  log.info(
+    `serving ${config.exports.length} export(s), buffer count ${config.bufferCount}` +
+      (workers > 1 ? `, ${workers} workers` : ""),
+    { stateDir: config.stateDir },
+  );
   const statsTimer = setInterval(() => {
-    try {
-      writeStats(config.stateDir, target);
-    } catch (error) {
-      log.warn("cannot write stats.json", { error: errorMessage(error) });
-    }
+    target.stats().then(
+      (stats) => writeStats(config.stateDir, stats),
+      (error: unknown) => log.warn("cannot write stats.json", { error: errorMessage(error) }),
+    );
   }, STATS_INTERVAL_MS);
 
+  let failed: Error | undefined;
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      const inFlight = target.stats().exports.reduce((sum, e) => sum + e.counters.inFlight, 0);
-      log.info(`${signal}: finishing ${inFlight} in-flight requests`);
       clearInterval(statsTimer);
       target
-        .stop()
-        .catch((error: unknown) => log.error("stop failed", { error: errorMessage(error) }))
-        .finally(() => {
+        .stats()
+        .then((stats) => {
+          const inFlight = stats.exports.reduce((sum, e) => sum + e.counters.inFlight, 0);
+          log.info(`${signal}: finishing ${inFlight} in-flight requests`);
+        })
+        .catch(() => log.info(`${signal}: finishing in-flight requests`))
+        .then(() => target.stop())
+        .then((stats) => {
           try {
-            writeStats(config.stateDir, target);
+            writeStats(config.stateDir, stats);
           } catch {
             // the last stats are a courtesy
           }
+        })
+        .catch((error: unknown) => log.error("stop failed", { error: errorMessage(error) }))
+        .finally(() => {
           unlock();
           log.info("stopped");
           resolve();
         });
     };
+    pool?.onFailure((error) => {
+      failed = error;
+      log.error(`${errorMessage(error)}: stopping the target`);
+      stop("worker failure");
+    });
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGUSR1", () => log.info("counters", { stats: JSON.stringify(target.stats()) }));
+    process.on("SIGUSR1", () => {
+      target.stats().then(
+        (stats) => log.info("counters", { stats: JSON.stringify(stats) }),
+        (error: unknown) => log.warn("no counters", { error: errorMessage(error) }),
+      );
+    });
     process.on("SIGHUP", () => {
       target.refreshMtus();
       let next: TargetConfig;
@@ -314,11 +378,15 @@ export async function serveCommand(args: string[]): Promise<void> {
       target.apply(next).then(
         () => {
           log.info(`SIGHUP: config reloaded, ${next.exports.length} export(s)`);
-          logRestrictions(log, "SIGHUP: access", target);
+          target.stats().then(
+            (stats) => logRestrictions(log, "SIGHUP: access", stats),
+            (error: unknown) => log.warn("no counters", { error: errorMessage(error) }),
+          );
         },
         (error: unknown) =>
           log.error(`SIGHUP: config not applied, nothing changed: ${errorMessage(error)}`),
       );
     });
   });
+  if (failed) throw failed;
 }

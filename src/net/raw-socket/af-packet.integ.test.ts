@@ -407,3 +407,39 @@ void test("the send queue is bounded and close() is final", async () => {
     (error: unknown) => isEtherplaneError(error, "CLOSED"),
   );
 });
+
+void test("a worker thread that ends with sockets open or closing takes them down cleanly", async () => {
+  // `aoe serve --workers` opens sockets in worker threads. A thread that is terminated or dies
+  // must close them and let its loop finish the closes, not crash the process (it did: libuv
+  // handles still open when the thread's loop was destroyed). Run in a child process, so that a
+  // crash fails this test rather than the test runner.
+  const addonModule = new URL("./af-packet.js", import.meta.url).href;
+  const script = `
+    import { Worker } from "node:worker_threads";
+    const body = (close) => \`
+      import { parentPort } from "node:worker_threads";
+      const { openAfPacketSocket } = await import(${JSON.stringify(addonModule)});
+      const socket = openAfPacketSocket({ ifname: "afpa", ethertype: ${ETHERTYPE_OTHER}, netnsPath: ${JSON.stringify(nsA.path)} });
+      socket.onFrames(() => undefined);
+      if (\${close}) socket.close();
+      parentPort.postMessage("open");
+    \`;
+    for (const close of [false, true]) {
+      const worker = new Worker(new URL("data:text/javascript," + encodeURIComponent(body(close))));
+      await new Promise((resolve, reject) => { worker.once("message", resolve); worker.once("error", reject); });
+      await worker.terminate();
+    }
+    process.stdout.write("both terminated\\n");
+  `;
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "pipe" });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once("exit", (c, s) => resolve([c, s])),
+  );
+  assert.equal(signal, null, `the process died of ${signal}: ${output}`);
+  assert.equal(code, 0, output);
+  assert.match(output, /both terminated/);
+});

@@ -26,6 +26,9 @@ export const SEND_BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const SEND_BUFFER_BYTES_MIN = 4096;
 export const SEND_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
 export const NETNS_PATH_BYTES_MAX = 190;
+/** struct sock_filter (linux/filter.h) and our bound on a program's length (the addon's). */
+export const FILTER_INSTRUCTION_BYTES = 8;
+export const FILTER_INSTRUCTIONS_MAX = 64;
 /** Destination MAC, source MAC, ethertype. */
 export const ETHERNET_HEADER_BYTES = 14;
 
@@ -54,6 +57,7 @@ interface AfPacketAddon {
     sendBufferBytes: number,
     onFrames: (buffer: Buffer, count: number, slotBytes: number) => void,
     onWritable: () => void,
+    filter: Buffer | null,
   ): { handle: NativeHandle; lengths: Uint32Array; infos: Uint32Array };
   startReceiving(handle: NativeHandle): void;
   send(handle: NativeHandle, frames: readonly Buffer[], start: number): number;
@@ -153,6 +157,20 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
   ) {
     throw invalid("netnsPath", netnsPath, `a path of 1 to ${NETNS_PATH_BYTES_MAX} bytes`);
   }
+  const filter = options.receiveFilter;
+  if (
+    filter !== undefined &&
+    (!Buffer.isBuffer(filter) ||
+      filter.length === 0 ||
+      filter.length % FILTER_INSTRUCTION_BYTES !== 0 ||
+      filter.length > FILTER_INSTRUCTIONS_MAX * FILTER_INSTRUCTION_BYTES)
+  ) {
+    throw invalid(
+      "receiveFilter",
+      filter,
+      `a Buffer of 1 to ${FILTER_INSTRUCTIONS_MAX} BPF instructions (${FILTER_INSTRUCTION_BYTES} bytes each)`,
+    );
+  }
   const native = loadAddon();
   // The addon calls back only after startReceiving() or a short send(), both after construction.
   let socket: AfPacketSocket | undefined;
@@ -166,6 +184,7 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
       sendBufferBytes,
       (buffer, count, slotBytes) => socket?.deliver(buffer, count, slotBytes),
       () => socket?.flush(),
+      filter ?? null,
     );
     socket = new AfPacketSocket(native, ifname, handle, lengths, infos);
   } catch (cause) {

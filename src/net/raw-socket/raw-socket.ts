@@ -103,4 +103,10 @@ export interface RawSocketOptions {
   receiveBufferBytes?: number;
   /** Kernel send buffer size (SO_SNDBUF): how many frames the kernel holds before send waits. */
   sendBufferBytes?: number;
+  /**
+   * A classic BPF program (struct sock_filter entries, 8 bytes each, host byte order) that the
+   * kernel runs on every frame before queueing it: frames it refuses never reach this socket.
+   * Attached before the socket is bound. E.g. a target worker's shard (aoe/target/shard-filter.ts).
+   */
+  receiveFilter?: Buffer;
 }
