@@ -24,6 +24,8 @@ import { StorageReconciler } from "../agent/reconciler.js";
 import type { HostRole } from "../model.js";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createApi } from "../../api/app.js";
+import type { DomainRecord } from "../model.js";
 import { Controller } from "./controller.js";
 
 const log = createLogger("test:ha");
@@ -246,10 +248,36 @@ describe("high availability on fake hypervisors", () => {
     await b.run(60, 250, [b.c2]);
     assert.equal((await b.web()).hostId, b.c1.record.id, "held for 15 s");
     assert.deepEqual(await b.c2.guests(), []);
+    // The reason, in the API's domain view (what `list --long` prints) and in the events.
+    const app = createApi({ controller: b.controller });
+    const admin = (await b.controller.auth.createToken({ name: "root", role: "admin" })).secret;
+    const get = async <T>(route: string) =>
+      (await (
+        await app.request(route, { headers: { authorization: `Bearer ${admin}` } })
+      ).json()) as T;
+    const held = /waiting for storage host s1 to confirm that volume web no longer answers/;
+    assert.match(
+      (await get<{ domain: DomainRecord }>("/api/v1/domains/web")).domain.haHeld ?? "",
+      held,
+    );
+    const listed = await get<{ domains: DomainRecord[] }>("/api/v1/domains");
+    assert.match(listed.domains.find((d) => d.name === "web")?.haHeld ?? "", held);
+    const events = await b.controller.events.list({});
+    assert.ok(
+      events.some(
+        (e) =>
+          e.kind === "ha.step" && /web: restart held: waiting for storage host s1/.test(e.message),
+      ),
+      events.map((e) => e.message).join("\n"),
+    );
     // s1 went dead as well; back, it applies the fence and the restart proceeds.
     b.s1.revive();
     await b.until("web running on c2", onC2Running);
     assert.deepEqual(await b.c2.guests(), ["web"]);
+    assert.equal(
+      (await get<{ domain: DomainRecord }>("/api/v1/domains/web")).domain.haHeld,
+      undefined,
+    );
   });
 
   test("the returning host is told it was fenced and destroys its stale guest; one copy", async () => {
