@@ -221,6 +221,9 @@ export class HaManager {
       phase = { kind: "dead", sinceMs: this.now(), fence: undefined, macs: new Set() };
       this.phases.set(host.id, phase);
       this.dirty = true;
+      // Journaled before anyone hears of it: a restarted controller must know the host is dead
+      // before anything is fenced or moved (should this write fail, the next sweep retries it).
+      await this.flush();
       // Its desired state loses its domains (should its agent still listen, it stops them).
       this.agents.watch.changed([host.id]);
       this.note(
@@ -229,8 +232,7 @@ export class HaManager {
         `host ${host.name}: lease lost (${last === undefined ? "no renewal since the controller started" : `last renewal ${this.now() - last} ms ago`}); fencing it at the storage`,
       );
     }
-    // A restarted controller must know the host is dead before anything is fenced or moved.
-    await this.flush();
+    await this.flush(); // what an earlier sweep could not write
     if (!phase.fence) {
       const macsBefore = phase.macs.size;
       phase.fence = await requestFence(
