@@ -207,6 +207,13 @@ async function haBench() {
     web,
     onC2Running,
     restartController,
+    dir,
+    /** Another host, in every pass from now on. */
+    addHost: async (name: string, roles: HostRole[], mac: string) => {
+      const added = await host(name, roles, mac);
+      hosts.push(added);
+      return added;
+    },
   };
 }
 
@@ -368,5 +375,46 @@ describe("high availability on fake hypervisors", () => {
     // Taken back: a third controller process does not fence it again.
     await b.restartController();
     assert.equal(b.controller.ha.state(b.c1.record.id), "up");
+  });
+
+  test("a storage host that cannot confirm holds only its own volumes' domains; the others go on", async () => {
+    const b = await haBench();
+    const s2 = await b.addHost("s2", ["storage"], "52:54:00:00:00:13");
+    const pool2 = await b.controller.createPool({
+      host: "s2",
+      name: "p2",
+      kind: "directory",
+      path: path.join(b.dir, "pool2"),
+    });
+    await b.controller.store.createVolume({
+      ...{ id: "vol-db", name: "db", kind: "volume", poolId: pool2.id, hostId: s2.record.id },
+      ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf: 8, slot: 0 },
+      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+      ...{ allowEveryone: false, grants: [], appliedGeneration: 0, createdMs: 1, updatedMs: 1 },
+    });
+    await b.controller.domains.importFile(
+      domainFile.replaceAll("web", "db").replace("00:00:21", "00:00:22"),
+      "db.cfg",
+    );
+    await b.controller.lifecycle.start("db", "admin", { host: "c1" });
+    const db = () => b.controller.domains.get("db");
+    await b.until("db running on c1", async () => (await db()).observed?.state === "running");
+    b.c1.kill();
+    b.s1.kill(); // web's storage cannot confirm; db's (s2) can
+    await b.until(
+      "db running on c2",
+      async () => {
+        const d = await db();
+        return d.hostId === b.c2.record.id && d.observed?.state === "running";
+      },
+      [s2, b.c2],
+    );
+    assert.equal((await b.web()).hostId, b.c1.record.id, "web still waits for s1");
+    assert.match(b.controller.ha.heldReason((await b.web()).id) ?? "", /storage host s1/);
+    assert.equal(b.controller.ha.heldReason((await db()).id), undefined);
+    assert.deepEqual(await b.c2.guests(), ["db"]);
+    b.s1.revive();
+    await b.until("web running on c2", b.onC2Running);
+    assert.deepEqual((await b.c2.guests()).sort(), ["db", "web"]);
   });
 });
