@@ -18,7 +18,7 @@ export const HA_JOURNAL_KEY = "ha.journal";
 /** Hosts and evictions per host kept (bounds, far above any real cluster). */
 export const JOURNAL_HOSTS_MAX = 100_000;
 export const JOURNAL_EVICTIONS_PER_HOST_MAX = 1000;
-const MACS_PER_HOST_MAX = 64;
+const MACS_PER_HOST_MAX = 1024;
 const TEXT_MAX = 256;
 
 export interface JournalHost {
