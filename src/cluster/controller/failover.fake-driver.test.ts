@@ -417,4 +417,30 @@ describe("high availability on fake hypervisors", () => {
     await b.until("web running on c2", b.onC2Running);
     assert.deepEqual((await b.c2.guests()).sort(), ["db", "web"]);
   });
+
+  test("a controller killed after the fence was confirmed but before the domain restarted finishes it on the new process", async () => {
+    const b = await haBench();
+    b.c1.kill();
+    b.c2.kill(); // no host to restart on: the fence is confirmed, the restart fails and waits
+    await b.until(
+      "c1 fenced",
+      () => Promise.resolve(b.controller.ha.state(b.c1.record.id) === "fenced"),
+      [b.s1],
+    );
+    assert.equal((await b.web()).hostId, b.c1.record.id, "not restarted: no host up");
+    assert.match(b.controller.ha.heldReason((await b.web()).id) ?? "", /restart attempt 1/);
+    await b.restartController();
+    assert.equal(b.controller.ha.state(b.c1.record.id), "fenced", "still fenced");
+    assert.ok(b.controller.agents.fencedMacs.has("52:54:00:00:00:11"));
+    b.c2.revive();
+    await b.until("web running on c2", b.onC2Running, [b.s1, b.c2]);
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+    const placed = b.controller.ha.notes().filter((n) => /web: placed on/.test(n.message));
+    assert.equal(placed.length, 1, "placed once by the new process");
+    assert.deepEqual(await b.c1.guests(), ["web"], "the frozen c1's guest, told to go on return");
+    b.c1.revive();
+    await b.c1.pass();
+    assert.deepEqual(await b.c1.guests(), [], "destroyed on its return");
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+  });
 });
