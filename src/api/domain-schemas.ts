@@ -125,6 +125,9 @@ export const DomainSchema = z
     observed: DomainObservedSchema.nullable(),
     ha: z.boolean().nullable().optional(),
     haPriority: z.number().int().optional(),
+    haHeld: z.string().optional().openapi({
+      description: "why high availability's restart of this domain waits, while it does",
+    }),
     generation: z.number().int(),
     createdMs: z.number().int(),
     updatedMs: z.number().int(),

@@ -307,6 +307,12 @@ export interface DomainRecord extends DomainFileFields {
   ha?: boolean | null;
   /** Restart order after a host dies: the highest first (`--ha-priority N`, 0 by default). */
   haPriority?: number;
+  /**
+   * Why HA's restart of this domain after its host died waits (a storage host that has not
+   * confirmed the fence, no host fits, attempts failing), while it does. Not stored: the API's
+   * view adds it from the controller's memory (HaManager.heldReason).
+   */
+  haHeld?: string;
   generation: number;
   createdMs: number;
   updatedMs: number;

@@ -95,6 +95,7 @@ export async function startController(options: {
   await prune();
   const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
   // High availability: leases, fencing, failover (failover.ts).
+  await controller.ha.restore(); // dead and fenced hosts stay so across a restart
   controller.ha.start();
   controller.auth.caSha256 = tls?.caSha256 ?? null;
   const web = createWebServices(controller, createLogger("api:web"));

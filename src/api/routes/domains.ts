@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { NextCursor, page, PageQuery } from "../paging.js";
 import type { DomainImportResult } from "../../cluster/controller/domain-service.js";
+import type { DomainRecord } from "../../cluster/model.js";
 import { describeAllowed } from "../../domain/policy/index.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { TaskSchema } from "../schemas.js";
@@ -38,6 +39,11 @@ const DomainTaskResponse = z
 
 export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
   const { domains, lifecycle } = controller;
+  /** The record as the API shows it: with why HA holds its restart, if it does. */
+  const view = (domain: DomainRecord): DomainRecord => {
+    const haHeld = controller.ha.heldReason(domain.id);
+    return haHeld === undefined ? domain : { ...domain, haHeld };
+  };
 
   app.openapi(
     createRoute({
@@ -57,7 +63,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
     async (c) => {
       need(c, "read");
       const { items, nextCursor } = page(await domains.list(), (d) => d.name, c.req.valid("query"));
-      return c.json({ domains: items, nextCursor }, 200);
+      return c.json({ domains: items.map(view), nextCursor }, 200);
     },
   );
 
@@ -93,7 +99,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
     }),
     async (c) => {
       need(c, "read");
-      return c.json({ domain: await domains.get(c.req.valid("param").ref) }, 200);
+      return c.json({ domain: view(await domains.get(c.req.valid("param").ref)) }, 200);
     },
   );
 

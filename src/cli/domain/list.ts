@@ -60,6 +60,8 @@ function longBlock(
     ],
     ["restarts", String(seen?.restarts ?? 0)],
     ["error", seen?.error ?? "-"],
+    // Only while high availability holds its restart (its host died): why.
+    ...(domain.haHeld ? [["ha held", domain.haHeld] as [string, string]] : []),
   ];
   return `(domain\n${lines.map(([k, v]) => `    (${k} ${v})`).join("\n")}\n)`;
 }

@@ -19,11 +19,13 @@ import { Agent } from "../agent/agent.js";
 import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
 import { ComputeState } from "../agent/compute/compute-state.js";
 import { ConsoleRelay } from "../agent/compute/console-relay.js";
-import { InProcessLink } from "../agent/controller-link.js";
+import { InProcessLink, type ControllerLink } from "../agent/controller-link.js";
 import { StorageReconciler } from "../agent/reconciler.js";
 import type { HostRole } from "../model.js";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createApi } from "../../api/app.js";
+import type { DomainRecord } from "../model.js";
 import { Controller } from "./controller.js";
 
 const log = createLogger("test:ha");
@@ -41,7 +43,8 @@ on_crash = 'restart'
 async function haBench() {
   let nowMs = 1_700_000_000_000;
   const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store, () => nowMs);
+  // `let`: restartController() replaces it (a new process's memory on the same store).
+  let controller = new Controller(store, () => nowMs);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-ha-"));
 
   /** One host's agent: a storage reconciler on a FAKE target, a FAKE hypervisor if compute. */
@@ -67,7 +70,16 @@ async function haBench() {
       64,
       log,
     );
-    const link = new InProcessLink(controller.agents, record.id, controller.consoles);
+    // Always to the controller of the moment, as an agent's HTTP link would be after a restart.
+    const now = () => new InProcessLink(controller.agents, record.id, controller.consoles);
+    const link: ControllerLink = {
+      desired: () => now().desired(),
+      desiredAfter: (after, waitMs) => now().desiredAfter(after, waitMs),
+      renewLease: () => now().renewLease(),
+      report: (status) => now().report(status),
+      openConsole: (id) => now().openConsole(id),
+      openMigration: (id) => now().openMigration(id),
+    };
     const fakeHost = new FakeHost({ bridges: ["xenbr1"], totalMemoryMiB: 4096, cpus: 2 });
     const driver = new FakeHypervisorDriver({ host: fakeHost });
     const compute = roles.includes("compute")
@@ -177,7 +189,32 @@ async function haBench() {
     const domain = await web();
     return domain.hostId === c2.record.id && domain.observed?.state === "running";
   };
-  return { controller, store, s1, c1, c2, run, until, web, onC2Running };
+  /** kill -9 of the controller and a start on the same store: everything in memory is lost. */
+  const restartController = async () => {
+    controller = new Controller(store, () => nowMs);
+    await controller.ha.restore();
+  };
+  return {
+    get controller() {
+      return controller;
+    },
+    store,
+    s1,
+    c1,
+    c2,
+    run,
+    until,
+    web,
+    onC2Running,
+    restartController,
+    dir,
+    /** Another host, in every pass from now on. */
+    addHost: async (name: string, roles: HostRole[], mac: string) => {
+      const added = await host(name, roles, mac);
+      hosts.push(added);
+      return added;
+    },
+  };
 }
 
 describe("high availability on fake hypervisors", () => {
@@ -218,10 +255,36 @@ describe("high availability on fake hypervisors", () => {
     await b.run(60, 250, [b.c2]);
     assert.equal((await b.web()).hostId, b.c1.record.id, "held for 15 s");
     assert.deepEqual(await b.c2.guests(), []);
+    // The reason, in the API's domain view (what `list --long` prints) and in the events.
+    const app = createApi({ controller: b.controller });
+    const admin = (await b.controller.auth.createToken({ name: "root", role: "admin" })).secret;
+    const get = async <T>(route: string) =>
+      (await (
+        await app.request(route, { headers: { authorization: `Bearer ${admin}` } })
+      ).json()) as T;
+    const held = /waiting for storage host s1 to confirm that volume web no longer answers/;
+    assert.match(
+      (await get<{ domain: DomainRecord }>("/api/v1/domains/web")).domain.haHeld ?? "",
+      held,
+    );
+    const listed = await get<{ domains: DomainRecord[] }>("/api/v1/domains");
+    assert.match(listed.domains.find((d) => d.name === "web")?.haHeld ?? "", held);
+    const events = await b.controller.events.list({});
+    assert.ok(
+      events.some(
+        (e) =>
+          e.kind === "ha.step" && /web: restart held: waiting for storage host s1/.test(e.message),
+      ),
+      events.map((e) => e.message).join("\n"),
+    );
     // s1 went dead as well; back, it applies the fence and the restart proceeds.
     b.s1.revive();
     await b.until("web running on c2", onC2Running);
     assert.deepEqual(await b.c2.guests(), ["web"]);
+    assert.equal(
+      (await get<{ domain: DomainRecord }>("/api/v1/domains/web")).domain.haHeld,
+      undefined,
+    );
   });
 
   test("the returning host is told it was fenced and destroys its stale guest; one copy", async () => {
@@ -241,5 +304,143 @@ describe("high availability on fake hypervisors", () => {
     await b.run(4);
     assert.deepEqual(await b.c1.guests(), [], "still nothing on c1");
     assert.equal((await b.web()).hostId, b.c2.record.id);
+  });
+
+  test("a controller killed after the host died keeps it untrusted and fenced; the failover finishes, one copy", async () => {
+    const b = await haBench();
+    b.c1.kill();
+    // Dead, fence requested, not confirmed (the storage agent does not pass yet): the restart waits.
+    await b.run(22, 250, [b.c2]);
+    assert.equal(b.controller.ha.state(b.c1.record.id), "dead");
+    assert.equal((await b.web()).hostId, b.c1.record.id);
+    await b.restartController();
+    // The new process read the journal: dead from its first request, not one lease later.
+    assert.equal(b.controller.ha.state(b.c1.record.id), "dead");
+    assert.ok(b.controller.agents.fencedMacs.has("52:54:00:00:00:11"), "c1's MAC is still fenced");
+    // c1 thaws and renews with the new controller: it is told it is dead (its lease holder then
+    // self-fences; this bench's agents have none) and its desired state has no domain.
+    b.c1.revive();
+    const grant = await b.c1.pass();
+    assert.equal(grant?.state, "dead");
+    assert.deepEqual((await b.controller.agents.desired(b.c1.record.id)).domains, []);
+    assert.equal(b.controller.ha.state(b.c1.record.id), "dead", "a renewal does not untrust it");
+    // The failover finishes: confirmed, placed on c2, running there; never on both.
+    for (let i = 0; i < 200 && !(await b.onC2Running()); i++) {
+      await b.run(1);
+      const both = (await b.c1.guests()).includes("web") && (await b.c2.guests()).includes("web");
+      assert.ok(!both, `web runs on c1 and c2 after round ${i}`);
+    }
+    assert.ok(await b.onC2Running(), "web runs on c2");
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+    assert.deepEqual(await b.c1.guests(), []);
+    const notes = b.controller.ha.notes().map((n) => n.message);
+    assert.ok(
+      notes.some((m) => /c1: dead before the controller restarted/.test(m)),
+      notes.join("\n"),
+    );
+    assert.ok(notes.some((m) => /web: placed on c2/.test(m)));
+    // c1 keeps renewing: taken back once web moved, and it stays empty.
+    await b.until("c1 up again", () =>
+      Promise.resolve(b.controller.ha.state(b.c1.record.id) === "up"),
+    );
+    assert.ok(!b.controller.agents.fencedMacs.has("52:54:00:00:00:11"), "unfenced once up");
+    await b.run(4);
+    assert.deepEqual(await b.c1.guests(), []);
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+  });
+
+  test("a controller restarted after the failover still has the returning host destroy its stale guest", async () => {
+    const b = await haBench();
+    b.c1.kill();
+    await b.until("web running on c2", b.onC2Running, [b.s1, b.c2]);
+    assert.deepEqual(await b.c1.guests(), ["web"], "the frozen host's guest is still there");
+    await b.restartController();
+    assert.equal(b.controller.ha.state(b.c1.record.id), "fenced");
+    assert.deepEqual(
+      b.controller.ha.evictionsFor(b.c1.record.id).map((e) => e.name),
+      ["web"],
+      "the eviction survived the restart",
+    );
+    b.c1.revive();
+    const grant = await b.c1.pass();
+    assert.equal(grant?.state, "fenced");
+    assert.deepEqual(await b.c1.guests(), [], "its stale guest is destroyed");
+    assert.deepEqual(await b.c2.guests(), ["web"], "the copy on c2 is untouched");
+    await b.until("c1 up again", () =>
+      Promise.resolve(b.controller.ha.state(b.c1.record.id) === "up"),
+    );
+    await b.run(4);
+    assert.deepEqual(await b.c1.guests(), []);
+    assert.equal((await b.web()).hostId, b.c2.record.id);
+    // Taken back: a third controller process does not fence it again.
+    await b.restartController();
+    assert.equal(b.controller.ha.state(b.c1.record.id), "up");
+  });
+
+  test("a storage host that cannot confirm holds only its own volumes' domains; the others go on", async () => {
+    const b = await haBench();
+    const s2 = await b.addHost("s2", ["storage"], "52:54:00:00:00:13");
+    const pool2 = await b.controller.createPool({
+      host: "s2",
+      name: "p2",
+      kind: "directory",
+      path: path.join(b.dir, "pool2"),
+    });
+    await b.controller.store.createVolume({
+      ...{ id: "vol-db", name: "db", kind: "volume", poolId: pool2.id, hostId: s2.record.id },
+      ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf: 8, slot: 0 },
+      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
+      ...{ allowEveryone: false, grants: [], appliedGeneration: 0, createdMs: 1, updatedMs: 1 },
+    });
+    await b.controller.domains.importFile(
+      domainFile.replaceAll("web", "db").replace("00:00:21", "00:00:22"),
+      "db.cfg",
+    );
+    await b.controller.lifecycle.start("db", "admin", { host: "c1" });
+    const db = () => b.controller.domains.get("db");
+    await b.until("db running on c1", async () => (await db()).observed?.state === "running");
+    b.c1.kill();
+    b.s1.kill(); // web's storage cannot confirm; db's (s2) can
+    await b.until(
+      "db running on c2",
+      async () => {
+        const d = await db();
+        return d.hostId === b.c2.record.id && d.observed?.state === "running";
+      },
+      [s2, b.c2],
+    );
+    assert.equal((await b.web()).hostId, b.c1.record.id, "web still waits for s1");
+    assert.match(b.controller.ha.heldReason((await b.web()).id) ?? "", /storage host s1/);
+    assert.equal(b.controller.ha.heldReason((await db()).id), undefined);
+    assert.deepEqual(await b.c2.guests(), ["db"]);
+    b.s1.revive();
+    await b.until("web running on c2", b.onC2Running);
+    assert.deepEqual((await b.c2.guests()).sort(), ["db", "web"]);
+  });
+
+  test("a controller killed after the fence was confirmed but before the domain restarted finishes it on the new process", async () => {
+    const b = await haBench();
+    b.c1.kill();
+    b.c2.kill(); // no host to restart on: the fence is confirmed, the restart fails and waits
+    await b.until(
+      "c1 fenced",
+      () => Promise.resolve(b.controller.ha.state(b.c1.record.id) === "fenced"),
+      [b.s1],
+    );
+    assert.equal((await b.web()).hostId, b.c1.record.id, "not restarted: no host up");
+    assert.match(b.controller.ha.heldReason((await b.web()).id) ?? "", /restart attempt 1/);
+    await b.restartController();
+    assert.equal(b.controller.ha.state(b.c1.record.id), "fenced", "still fenced");
+    assert.ok(b.controller.agents.fencedMacs.has("52:54:00:00:00:11"));
+    b.c2.revive();
+    await b.until("web running on c2", b.onC2Running, [b.s1, b.c2]);
+    assert.deepEqual(await b.c2.guests(), ["web"]);
+    const placed = b.controller.ha.notes().filter((n) => /web: placed on/.test(n.message));
+    assert.equal(placed.length, 1, "placed once by the new process");
+    assert.deepEqual(await b.c1.guests(), ["web"], "the frozen c1's guest, told to go on return");
+    b.c1.revive();
+    await b.c1.pass();
+    assert.deepEqual(await b.c1.guests(), [], "destroyed on its return");
+    assert.deepEqual(await b.c2.guests(), ["web"]);
   });
 });

@@ -8,8 +8,10 @@
  * agent is told which guests now run elsewhere, and destroys them (DesiredState.evict).
  *
  * One sweep at a time; every step is idempotent, so a controller restart repeats what was under
- * way: its leases start afresh, the dead host dies again one lease later, and its fence and
- * failover run again against the records (domains already moved are no longer its own).
+ * way. What a restart must not forget (dead and fenced hosts, their fenced MACs, the guests a
+ * returning host must destroy) is journaled in the store before each step acts (ha-journal.ts):
+ * a restarted controller keeps a dead host untrusted and fenced from its first request, fences it
+ * again at once and finishes its failover (domains already moved are no longer its own).
  */
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
@@ -17,6 +19,7 @@ import type { Eviction } from "../agent-protocol.js";
 import type { DomainRecord, HostRecord, HostState } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { AgentService } from "./agent-service.js";
+import { decodeJournal, encodeJournal, HA_JOURNAL_KEY } from "./ha-journal.js";
 import { byHaPriority, haEnabled } from "./ha-policy.js";
 import type { PlacementService } from "./placement-service.js";
 import {
@@ -42,6 +45,8 @@ interface HostPhase {
   kind: "dead" | "fenced";
   sinceMs: number;
   fence: StorageFence | undefined;
+  /** Every MAC fenced for it (this process's fences and a previous process's, journaled). */
+  macs: Set<string>;
 }
 
 interface Attempts {
@@ -71,6 +76,9 @@ export class HaManager {
   private readonly noteList: HaNote[] = [];
   private sweeping: Promise<void> | undefined;
   private lastSweepMs: number | undefined;
+  /** The journal differs from memory: written before the next step acts (flush). */
+  private dirty = false;
+  private restoring: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -120,6 +128,60 @@ export class HaManager {
     await this.sweeping;
   }
 
+  /**
+   * Reads the journal a previous controller process left (once; the I/O edge awaits it before
+   * serving, and the first sweep does too): its dead and fenced hosts stay so, their MACs fenced.
+   */
+  restore(): Promise<void> {
+    this.restoring ??= this.restoreNow();
+    return this.restoring;
+  }
+
+  private async restoreNow(): Promise<void> {
+    const stored = (await this.store.listSettings())[HA_JOURNAL_KEY];
+    const { journal, problems } = decodeJournal(stored);
+    for (const problem of problems)
+      this.log.warn(
+        `HA journal: ${problem}; dropped (such a host is declared dead again one lease after this start)`,
+      );
+    const hosts = new Map((await this.store.listHosts()).map((h) => [h.id, h.name]));
+    for (const [hostId, entry] of journal.hosts) {
+      if (!hosts.has(hostId) || this.phases.has(hostId)) continue;
+      const macs = new Set(entry.macs);
+      this.phases.set(hostId, { kind: entry.kind, sinceMs: entry.sinceMs, fence: undefined, macs });
+      this.setFenced(macs, true);
+      this.note(
+        hostId,
+        null,
+        `host ${hosts.get(hostId)}: ${entry.kind} before the controller restarted; still untrusted, fencing it again`,
+      );
+    }
+    for (const [hostId, list] of journal.evictions)
+      if (hosts.has(hostId)) this.evictions.set(hostId, list);
+    this.agents.watch.changed([...journal.hosts.keys(), ...journal.evictions.keys()]);
+  }
+
+  /** Writes the journal if memory changed since; throws (the step waits) when it cannot. */
+  private async flush(): Promise<void> {
+    if (!this.dirty) return;
+    const hosts = new Map(
+      [...this.phases].map(([id, p]) => [
+        id,
+        { kind: p.kind, sinceMs: p.sinceMs, macs: [...p.macs] },
+      ]),
+    );
+    this.dirty = false;
+    try {
+      await this.store.setSetting(
+        HA_JOURNAL_KEY,
+        encodeJournal({ hosts, evictions: this.evictions }),
+      );
+    } catch (error) {
+      this.dirty = true;
+      throw error;
+    }
+  }
+
   /** One pass over every host; concurrent callers share the pass under way. */
   sweep(): Promise<void> {
     this.sweeping ??= this.sweepNow().finally(() => {
@@ -129,6 +191,7 @@ export class HaManager {
   }
 
   private async sweepNow(): Promise<void> {
+    await this.restore();
     const nowMs = this.now();
     const { suspectMs } = this.agents.liveness.settings;
     if (this.lastSweepMs !== undefined && nowMs - this.lastSweepMs > suspectMs) {
@@ -155,8 +218,12 @@ export class HaManager {
     if (!phase) {
       if (lease !== "dead") return;
       const last = this.agents.liveness.lastRenewal(host.id);
-      phase = { kind: "dead", sinceMs: this.now(), fence: undefined };
+      phase = { kind: "dead", sinceMs: this.now(), fence: undefined, macs: new Set() };
       this.phases.set(host.id, phase);
+      this.dirty = true;
+      // Journaled before anyone hears of it: a restarted controller must know the host is dead
+      // before anything is fenced or moved (should this write fail, the next sweep retries it).
+      await this.flush();
       // Its desired state loses its domains (should its agent still listen, it stops them).
       this.agents.watch.changed([host.id]);
       this.note(
@@ -165,13 +232,20 @@ export class HaManager {
         `host ${host.name}: lease lost (${last === undefined ? "no renewal since the controller started" : `last renewal ${this.now() - last} ms ago`}); fencing it at the storage`,
       );
     }
+    await this.flush(); // what an earlier sweep could not write
     if (!phase.fence) {
+      const macsBefore = phase.macs.size;
       phase.fence = await requestFence(
         this.store,
         host,
-        (macs) => this.setFenced(macs, true),
+        (macs) => {
+          this.setFenced(macs, true);
+          for (const mac of macs) phase.macs.add(mac);
+        },
         this.now(),
       );
+      if (phase.macs.size !== macsBefore) this.dirty = true;
+      await this.flush();
       const hosts = new Set([...phase.fence.volumes.values()].map((v) => v.storageHostId));
       this.note(
         host.id,
@@ -188,6 +262,7 @@ export class HaManager {
       );
     if (phase.kind === "dead" && fenceComplete(fence)) {
       phase.kind = "fenced";
+      this.dirty = true;
       this.note(
         host.id,
         null,
@@ -270,19 +345,24 @@ export class HaManager {
       "ha",
       `restarting ${domain.name} on ${target.name}: host ${dead.name} is fenced`,
     );
-    // Observations of the dead host's guest say nothing about the new one.
-    await this.store.observeDomain(domain.id, null);
-    await this.store.updateDomain(domain.id, { hostId: target.id }, domain.generation);
+    // Journaled before the move (write-ahead): a restarted controller still tells the dead host
+    // to destroy this guest. Harmless should the move not happen: a host is never told to evict
+    // a domain its desired state keeps (agent-service.ts).
     const back = this.evictions.get(target.id);
     if (back)
       this.evictions.set(
         target.id,
         back.filter((e) => e.id !== domain.id),
       );
-    const list = this.evictions.get(dead.id) ?? [];
+    const list = (this.evictions.get(dead.id) ?? []).filter((e) => e.id !== domain.id);
     if (list.length < EVICTIONS_PER_HOST_MAX && domain.placed)
       list.push({ id: domain.id, name: domain.placed.name, uuid: domain.placed.uuid });
     this.evictions.set(dead.id, list);
+    this.dirty = true;
+    await this.flush();
+    // Observations of the dead host's guest say nothing about the new one.
+    await this.store.observeDomain(domain.id, null);
+    await this.store.updateDomain(domain.id, { hostId: target.id }, domain.generation);
     this.note(dead.id, domain.id, `domain ${domain.name}: placed on ${target.name}`);
   }
 
@@ -290,12 +370,19 @@ export class HaManager {
   private async readmit(host: HostRecord): Promise<void> {
     const phase = this.phases.get(host.id);
     this.phases.delete(host.id);
+    this.dirty = true;
+    try {
+      await this.flush();
+    } catch (error) {
+      if (phase) this.phases.set(host.id, phase); // still fenced; the next sweep tries again
+      throw error;
+    }
     this.agents.watch.changed([host.id]); // trusted again: its desired state has its domains
-    if (phase?.fence) {
-      this.setFenced(phase.fence.macs, false);
+    if (phase) {
+      this.setFenced(phase.macs, false);
       // Volumes an admin allowed these MACs on are served to them again: a new generation.
       for (const volume of await this.store.listVolumes())
-        if (volume.allow.some((mac) => phase.fence?.macs.has(mac.toLowerCase())))
+        if (volume.allow.some((mac) => phase.macs.has(mac.toLowerCase())))
           await this.store.updateVolume(volume.id, {}).catch((error: unknown) => {
             this.log.warn(`volume ${volume.name}: ${errorMessage(error)}`);
           });
