@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  DomainStateChange,
   EventRecord,
   NetworkRecord,
   HostRecord,
@@ -110,6 +111,11 @@ export interface Store {
   /** Records what the agent saw, without bumping the generation. */
   observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord>;
   deleteDomain(id: string): Promise<void>;
+  /**
+   * The changes of the domain's (desired running, observed running) pair, oldest first: the
+   * store appends one on each domain write that changes it (availability, issue 12).
+   */
+  listDomainStateChanges(domainId: string): Promise<DomainStateChange[]>;
   /** Every MAC of every domain's vifs, lower case. */
   usedMacs(): Promise<string[]>;
 

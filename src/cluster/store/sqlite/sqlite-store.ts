@@ -9,6 +9,7 @@ import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  DomainStateChange,
   NetworkRecord,
   HostRecord,
   PoolRecord,
@@ -24,6 +25,9 @@ import { readSchemaVersion } from "./migrations.js";
 import { openDatabase } from "./open-database.js";
 import * as rows from "./rows.js";
 import { SqliteEventTables } from "./event-tables.js";
+
+/** Changes of a domain's (wanted, up) pair kept per domain: a flapping domain loses the oldest. */
+export const DOMAIN_STATE_CHANGES_MAX = 1000;
 
 export interface SqliteStoreOptions {
   /** The clock that stamps volumes' updatedMs and migrations; Date.now by default. */
@@ -225,6 +229,7 @@ class SqliteStore extends SqliteEventTables implements Store {
     return this.write(() => {
       this.insert("domains", domainRows.domainToRow(domain));
       this.writeMacs(domain);
+      this.noteDomainState(domain);
     });
   }
   getDomain(id: string): Promise<DomainRecord | undefined> {
@@ -266,12 +271,13 @@ class SqliteStore extends SqliteEventTables implements Store {
         },
       );
       if (patch.vifs !== undefined) this.writeMacs(after);
+      this.noteDomainState(after);
       return after;
     });
   }
   observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord> {
-    return this.write(() =>
-      this.patch(
+    return this.write(() => {
+      const after = this.patch(
         "domains",
         "domain",
         id,
@@ -279,15 +285,44 @@ class SqliteStore extends SqliteEventTables implements Store {
         domainRows.domainToRow,
         domainRows.rowToDomain,
         (before) => ({ observed, generation: before.generation, updatedMs: this.nowMs() }),
-      ),
-    );
+      );
+      this.noteDomainState(after);
+      return after;
+    });
   }
   deleteDomain(id: string): Promise<void> {
     return this.write(() => {
+      this.stmt("DELETE FROM domain_state_changes WHERE domain_id = ?").run(id);
       this.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(id);
       this.stmt("DELETE FROM domains WHERE id = ?").run(id);
     });
   }
+  listDomainStateChanges(domainId: string): Promise<DomainStateChange[]> {
+    return this.read(() =>
+      this.rows<{ time_ms: number; wanted: number; up: number }>(
+        "SELECT time_ms, wanted, up FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid",
+        domainId,
+      ).map((r) => ({ timeMs: r.time_ms, wanted: r.wanted === 1, up: r.up === 1 })),
+    );
+  }
+
+  /** Appends the domain's (wanted, up) pair when it changed (inside the write's transaction). */
+  private noteDomainState(domain: DomainRecord): void {
+    const wanted = domain.desiredState === "running" ? 1 : 0;
+    const up = domain.observed?.state === "running" ? 1 : 0;
+    const last = this.rows<{ wanted: number; up: number }>(
+      "SELECT wanted, up FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid DESC LIMIT 1",
+      domain.id,
+    )[0];
+    if (last && last.wanted === wanted && last.up === up) return;
+    this.stmt(
+      "INSERT INTO domain_state_changes (domain_id, time_ms, wanted, up) VALUES (?, ?, ?, ?)",
+    ).run(domain.id, this.nowMs(), wanted, up);
+    this.stmt(
+      "DELETE FROM domain_state_changes WHERE domain_id = ? AND rowid <= (SELECT rowid FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+    ).run(domain.id, domain.id, DOMAIN_STATE_CHANGES_MAX);
+  }
+
   usedMacs(): Promise<string[]> {
     return this.read(() =>
       this.rows<{ mac: string }>("SELECT mac FROM domain_macs ORDER BY mac").map((r) => r.mac),
