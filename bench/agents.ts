@@ -11,7 +11,7 @@
  * /api/v1/hosts) and the controller's CPU (from /proc) per agent.
  *
  * Environment: BENCH_AGENTS (default "200,500,1000"), BENCH_SECONDS (measured seconds per N,
- * default 20).
+ * default 20), BENCH_CONTROLLER_NODE_FLAGS (node flags for the controller, e.g. a CPU profile).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -34,6 +34,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const STARTUP_MS_MAX = 30_000;
 /** How often the host list is sampled for suspect or dead hosts (itself a load: 1,000 hosts). */
 const SAMPLE_MS = Number(process.env["BENCH_SAMPLE_MS"] ?? 2000);
+/** Node flags for the controller only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (a profile). */
+const NODE_FLAGS = (process.env["BENCH_CONTROLLER_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
 const HZ = 100; // USER_HZ: /proc/PID/stat counts ticks of 1/100 s (proc(5))
 
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), "../src/cli/main.js");
@@ -123,7 +125,7 @@ async function seed(dir: string, count: number): Promise<{ admin: string; agents
 async function startController(dir: string, port: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [main, "controller", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
+    [...NODE_FLAGS, main, "controller", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
     { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ETHERPLANE_LOG: "warn" } },
   );
   const deadline = Date.now() + STARTUP_MS_MAX;
