@@ -30,26 +30,35 @@ function rowToEvent(r: EventRow): EventRecord {
 }
 
 export abstract class SqliteEventTables extends SqliteTables {
-  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
+  async appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
+    const [id] = await this.appendEvents([entry], rowsMax);
+    return id ?? 0;
+  }
+
+  appendEvents(
+    entries: ReadonlyArray<Omit<EventRecord, "id">>,
+    rowsMax: number,
+  ): Promise<number[]> {
     return this.write(() => {
       const keep = validRowsMax(rowsMax);
-      const row = {
-        time_ms: entry.timeMs,
-        kind: entry.kind,
-        subject: entry.subject,
-        message: entry.message,
-        fields: toJson(entry.fields, "event fields"),
-      };
-      const id = Number(
-        this.stmt(
-          "INSERT INTO events (time_ms, kind, subject, message, fields) VALUES (@time_ms, @kind, @subject, @message, @fields)",
-        ).run(row).lastInsertRowid,
+      const ids = entries.map((entry) =>
+        Number(
+          this.stmt(
+            "INSERT INTO events (time_ms, kind, subject, message, fields) VALUES (@time_ms, @kind, @subject, @message, @fields)",
+          ).run({
+            time_ms: entry.timeMs,
+            kind: entry.kind,
+            subject: entry.subject,
+            message: entry.message,
+            fields: toJson(entry.fields, "event fields"),
+          }).lastInsertRowid,
+        ),
       );
       // Ids grow with every append: the newest `keep` are those above the keep-th highest id.
       this.stmt(
         "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
       ).run(keep);
-      return id;
+      return ids;
     });
   }
 

@@ -81,6 +81,16 @@ class SqliteStore extends SqliteEventTables implements Store {
   updateHost(id: string, patch: Patch<HostRecord>): Promise<HostRecord> {
     return this.write(() => this.patch("hosts", "host", id, patch, rows.hostToRow, rows.rowToHost));
   }
+  observeHosts(
+    reports: ReadonlyArray<{ id: string; inventory: HostRecord["inventory"]; lastSeenMs: number }>,
+  ): Promise<void> {
+    return this.write(() => {
+      for (const { id, inventory, lastSeenMs } of reports) {
+        if (!this.row("SELECT 1 FROM hosts WHERE id = ?", id)) continue;
+        this.patch("hosts", "host", id, { inventory, lastSeenMs }, rows.hostToRow, rows.rowToHost);
+      }
+    });
+  }
 
   createPool(pool: PoolRecord): Promise<void> {
     return this.write(() => this.insert("pools", rows.poolToRow(pool)));
