@@ -193,6 +193,15 @@ export interface AuditRecord {
  * bounded in the store (the oldest go first). `kind` is dotted, e.g. domain.started,
  * host.maintenance; `subject` names the record (a domain or host name).
  */
+/** One change of a domain's (desired running, observed running) pair (domain-availability.ts). */
+export interface DomainStateChange {
+  timeMs: number;
+  /** Desired state `running`. */
+  wanted: boolean;
+  /** Observed state `running`. */
+  up: boolean;
+}
+
 export interface EventRecord {
   id: number;
   timeMs: number;

@@ -27,6 +27,8 @@ import { MigrationRelay } from "../cluster/agent/compute/migration-relay.js";
 import { ForeignTargetScanner } from "../cluster/agent/foreign-scanner.js";
 import type { ControllerLink } from "../cluster/agent/controller-link.js";
 import { StorageReconciler } from "../cluster/agent/reconciler.js";
+import { Watchdog } from "../cluster/agent/watchdog.js";
+import { openWatchdogDevice } from "../cluster/agent/watchdog-device.js";
 
 export interface StartedAgent {
   agent: Agent;
@@ -64,6 +66,8 @@ export async function startAgent(options: {
   scanIntervalMs?: number;
   /** A compute host: its hypervisor and the interfaces its guests' AoE disks are reached on. */
   compute?: ComputeOptions;
+  /** A watchdog device (`--watchdog`, e.g. /dev/watchdog) fed after each lease renewal. */
+  watchdogPath?: string;
 }): Promise<StartedAgent> {
   const log = createLogger("cluster:agent");
   const openSocket = (ifname: string) =>
@@ -87,6 +91,7 @@ export async function startAgent(options: {
   const reconciler = new StorageReconciler(poolOpener(options.dataDir), target, stateDir, 64, log);
   const sanInterfaces = options.compute?.sanInterfaces ?? [];
   const scanner = new ForeignTargetScanner(openSocket, log, options.scanIntervalMs ?? 30_000);
+  let watchdog: Watchdog | undefined;
   const agent = new Agent(
     options.link,
     reconciler,
@@ -96,13 +101,26 @@ export async function startAgent(options: {
     sanInterfaces.length > 0 ? () => ({ ...hostInventory(), sanInterfaces }) : hostInventory,
     scanner,
     options.compute ? computeSide(options.compute, options.link, options.dataDir) : undefined,
+    { onRenewed: () => watchdog?.feed() },
   );
+  // Opened (armed) only now, just before the lease starts feeding it.
+  if (options.watchdogPath !== undefined) {
+    try {
+      watchdog = new Watchdog(openWatchdogDevice(options.watchdogPath), log);
+    } catch (error) {
+      await target.stop();
+      throw error;
+    }
+    log.info(`watchdog ${options.watchdogPath} armed: fed after each lease renewal`);
+  }
   agent.start();
   return {
     agent,
     target,
     stop: async () => {
       await agent.stop();
+      // After the last renewal: the magic close disarms it (a clean stop does not reboot).
+      watchdog?.close();
       await target.stop();
     },
   };

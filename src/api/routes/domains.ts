@@ -12,6 +12,8 @@ import { describeAllowed } from "../../domain/policy/index.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { TaskSchema } from "../schemas.js";
 import { setDomainHa } from "../../cluster/controller/domain-ha-settings.js";
+import { domainAvailability } from "../../cluster/controller/domain-availability.js";
+import { DomainAvailabilitySchema } from "../availability-schema.js";
 import {
   DomainImportResponse,
   DomainSchema,
@@ -95,11 +97,22 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags,
       security: bearer,
       request: { params: ref },
-      responses: { 200: json(z.object({ domain: DomainSchema }), "the domain"), ...errors },
+      responses: {
+        200: json(
+          z.object({ domain: DomainSchema, availability: DomainAvailabilitySchema }),
+          "the domain, and its availability over the last 24 h and since it was created",
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       need(c, "read");
-      return c.json({ domain: view(await domains.get(c.req.valid("param").ref)) }, 200);
+      const domain = await domains.get(c.req.valid("param").ref);
+      const changes = await controller.store.listDomainStateChanges(domain.id);
+      return c.json(
+        { domain: view(domain), availability: domainAvailability(changes, Date.now()) },
+        200,
+      );
     },
   );
 

@@ -30,6 +30,7 @@ import { readTokenInput, TOKEN_HOW, tokenFlags } from "../client/token-input.js"
 import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
 import { leaseFlags, leaseUsage, parseLeaseFlags } from "./lease-flags.js";
 import { migrationUsage, parseMigrationMibps } from "./migration-flags.js";
+import { checkWatchdogPath } from "../../cluster/agent/watchdog-device.js";
 
 /**
  * The daemons' files (store, pools, agent state, token files) are the controller's user's alone:
@@ -237,7 +238,8 @@ export async function agentCommand(args: string[]): Promise<void> {
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
     `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
     `  ${migrationUsage}\n` +
-    "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)";
+    "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)\n" +
+    "  [--watchdog DEVICE] (e.g. /dev/watchdog: fed after each lease renewal; a hung agent reboots the host)";
   const { values } = parse(
     args,
     {
@@ -252,6 +254,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       "migration-mibps": { type: "string" },
       "data-dir": { type: "string" },
       "ca-file": { type: "string" },
+      watchdog: { type: "string" },
     },
     usage,
   );
@@ -265,6 +268,8 @@ export async function agentCommand(args: string[]): Promise<void> {
   if (hypervisor !== undefined && !(AGENT_HYPERVISORS as readonly string[]).includes(hypervisor))
     throw usageError(`--hypervisor ${hypervisor}: choose xen or qemu`, usage);
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  // Checked before joining; opened (armed) only once the agent runs.
+  if (values.watchdog !== undefined) checkWatchdogPath(values.watchdog);
   process.umask(DAEMON_UMASK);
   const dataDir = path.join(values["data-dir"] ?? DATA_DIR_DEFAULT, "agent");
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -318,6 +323,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     link: new HttpLink(credentials.controller, credentials.token, credentials.caPem),
     dataDir,
     ...(compute ? { compute } : {}),
+    ...(values.watchdog === undefined ? {} : { watchdogPath: values.watchdog }),
   });
   process.stdout.write(
     `agent running for host ${credentials.hostId}, controller ${credentials.controller}\n`,

@@ -9,9 +9,16 @@ import { openSession, sessionFlags } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
 import { formatXlList, type XlListRow } from "../output/xl-list.js";
 import { requestAllPages } from "../client/pages.js";
+import type { ApiClient } from "../client/api-client.js";
+import {
+  formatAvailability,
+  type DomainAvailability,
+} from "../../cluster/controller/domain-availability.js";
 
 const usage =
   "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token-file FILE|--token -]";
+
+const AVAILABILITY_REQUESTS_MAX = 8;
 
 export function xlListRow(domain: DomainRecord): XlListRow {
   const seen = domain.observed;
@@ -26,10 +33,42 @@ export function xlListRow(domain: DomainRecord): XlListRow {
   };
 }
 
+/** Availability lines of `list --long` (GET /api/v1/domains/{ref}'s `availability`). */
+export function availabilityLines(availability: DomainAvailability): Array<[string, string]> {
+  return [
+    ["availability 24h", formatAvailability(availability.last24h)],
+    [
+      "availability",
+      `${formatAvailability(availability.sinceCreated)} since ${new Date(availability.sinceCreated.fromMs).toISOString()}`,
+    ],
+  ];
+}
+
+/** Each domain's availability, a few requests at a time. */
+async function availabilities(
+  client: ApiClient,
+  domains: readonly DomainRecord[],
+): Promise<Map<string, DomainAvailability>> {
+  const found = new Map<string, DomainAvailability>();
+  for (let i = 0; i < domains.length; i += AVAILABILITY_REQUESTS_MAX) {
+    await Promise.all(
+      domains.slice(i, i + AVAILABILITY_REQUESTS_MAX).map(async (d) => {
+        const view = await client.request<{ availability: DomainAvailability }>(
+          "GET",
+          `/api/v1/domains/${encodeURIComponent(d.id)}`,
+        );
+        found.set(d.id, view.availability);
+      }),
+    );
+  }
+  return found;
+}
+
 function longBlock(
   domain: DomainRecord,
   hosts: Map<string, string>,
   volumes: Map<string, VolumeRecord>,
+  extra: Array<[string, string]> = [],
 ): string {
   const seen = domain.observed;
   const disk = (d: DomainRecord["disks"][number]) => {
@@ -62,6 +101,7 @@ function longBlock(
     ["error", seen?.error ?? "-"],
     // Only while high availability holds its restart (its host died): why.
     ...(domain.haHeld ? [["ha held", domain.haHeld] as [string, string]] : []),
+    ...extra,
   ];
   return `(domain\n${lines.map(([k, v]) => `    (${k} ${v})`).join("\n")}\n)`;
 }
@@ -97,5 +137,12 @@ export async function listCommand(args: string[]): Promise<void> {
   ]);
   const hostNames = new Map(hosts.map((h) => [h.id, h.name]));
   const volumeById = new Map(volumes.map((v) => [v.id, v]));
-  process.stdout.write(`${domains.map((d) => longBlock(d, hostNames, volumeById)).join("\n")}\n`);
+  const availability = await availabilities(session.client, domains);
+  const extra = (d: DomainRecord) => {
+    const a = availability.get(d.id);
+    return a ? availabilityLines(a) : [];
+  };
+  process.stdout.write(
+    `${domains.map((d) => longBlock(d, hostNames, volumeById, extra(d))).join("\n")}\n`,
+  );
 }

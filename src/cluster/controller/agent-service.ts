@@ -28,6 +28,7 @@ import type { MigrationBroker } from "./migration-broker.js";
 import type { DomainObserver } from "./domain-observer.js";
 import type { EventLog } from "./event-log.js";
 import { volumeMask } from "./volume-access.js";
+import { HostObservationBatch } from "./host-observation-batch.js";
 import { DesiredWatch, LONG_POLL_WAIT_MS_MAX, revisionOf } from "./desired-watch.js";
 import { HostLiveness, LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "./host-liveness.js";
 
@@ -65,6 +66,8 @@ export class AgentService {
   private readonly foreign = new Map<string, AoeAddress[]>();
   /** Told of each report once it is recorded (the web UI's charts); a handful at most. */
   private readonly reportListeners = new Set<ReportListener>();
+  /** Reports' host writes, one transaction per turn of the event loop. */
+  private readonly observations: HostObservationBatch;
   /** Long-polls of desired state wait here for changes. */
   readonly watch = new DesiredWatch();
   /** Host leases (in memory). */
@@ -89,6 +92,7 @@ export class AgentService {
     liveness?: HostLiveness,
   ) {
     this.liveness = liveness ?? new HostLiveness(LEASE_DEFAULT, now);
+    this.observations = new HostObservationBatch(store);
   }
 
   /**
@@ -314,7 +318,7 @@ export class AgentService {
       JSON.stringify(host.inventory) !== JSON.stringify(status.inventory) ||
       nowMs - (host.lastSeenMs ?? 0) >= LAST_SEEN_WRITE_MS
     )
-      await this.store.updateHost(hostId, { inventory: status.inventory, lastSeenMs: nowMs });
+      await this.observations.write(hostId, status.inventory, nowMs);
     // Our own volumes on other hosts answer this host's discovery too: they are not foreign.
     const ours = new Set((await this.store.usedAddresses()).map((a) => a.shelf * 256 + a.slot));
     this.foreign.set(

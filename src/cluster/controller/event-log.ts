@@ -23,8 +23,18 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}\u2026`;
 }
 
+/** Events written in one transaction at most (the rest go in the next). */
+export const EVENTS_BATCH_MAX = 1000;
+
+interface PendingEvent {
+  entry: Omit<EventRecord, "id">;
+  resolve(event: EventRecord): void;
+  reject(error: unknown): void;
+}
+
 export class EventLog {
   private readonly listeners = new Set<EventListener>();
+  private readonly pending: PendingEvent[] = [];
 
   constructor(
     private readonly store: Store,
@@ -35,10 +45,11 @@ export class EventLog {
   }
 
   /**
-   * Appends an event. `kind` is the code's own (asserted); subject, message and string fields
+   * Appends an event (with the others recorded in this turn of the event loop: one transaction;
+   * resolves once it is stored). `kind` is the code's own (asserted); subject, message and string fields
    * may carry names from users, so they are clipped to their bounds rather than refused.
    */
-  async record(
+  record(
     kind: string,
     subject: string,
     message: string,
@@ -56,10 +67,35 @@ export class EventLog {
         entries.map(([k, v]) => [k, typeof v === "string" ? clip(v, EVENT_FIELD_CHARS_MAX) : v]),
       ),
     };
-    const id = await this.store.appendEvent(entry, this.rowsMax);
-    const event = { id, ...entry };
-    for (const listener of [...this.listeners]) listener(event);
-    return event;
+    return new Promise<EventRecord>((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  /**
+   * Writes the events recorded in one turn of the event loop in one transaction: each write is an
+   * fsync on the event loop (better-sqlite3 is synchronous), and a burst (1,000 agents' first
+   * reports, the HA steps of many hosts) written one by one stalled the controller for a minute.
+   */
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, EVENTS_BATCH_MAX);
+    if (this.pending.length > 0) setImmediate(() => void this.flush());
+    let ids: number[];
+    try {
+      ids = await this.store.appendEvents(
+        batch.map((p) => p.entry),
+        this.rowsMax,
+      );
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const event = { id: ids[i] ?? 0, ...p.entry };
+      for (const listener of [...this.listeners]) listener(event);
+      p.resolve(event);
+    });
   }
 
   list(filter: EventFilter = {}): Promise<EventRecord[]> {

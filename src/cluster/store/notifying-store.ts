@@ -25,6 +25,8 @@ const SILENT = new Set<string>([
   "appendAudit",
   "pruneAudit",
   "appendEvent",
+  "appendEvents",
+  "observeHosts",
   "setSetting",
 ]);
 

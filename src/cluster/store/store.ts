@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  DomainStateChange,
   EventRecord,
   NetworkRecord,
   HostRecord,
@@ -51,6 +52,13 @@ export interface Store {
   findHostByName(name: string): Promise<HostRecord | undefined>;
   listHosts(): Promise<HostRecord[]>;
   updateHost(id: string, patch: Patch<HostRecord>): Promise<HostRecord>;
+  /**
+   * Agents' reports of several hosts (inventory, lastSeenMs) in ONE transaction (one fsync); a
+   * host deleted meanwhile is skipped. An observation: it wakes no desired state.
+   */
+  observeHosts(
+    reports: ReadonlyArray<{ id: string; inventory: HostRecord["inventory"]; lastSeenMs: number }>,
+  ): Promise<void>;
 
   /** CONFLICT when the host already has a pool of that name. */
   createPool(pool: PoolRecord): Promise<void>;
@@ -110,6 +118,11 @@ export interface Store {
   /** Records what the agent saw, without bumping the generation. */
   observeDomain(id: string, observed: DomainObserved | null): Promise<DomainRecord>;
   deleteDomain(id: string): Promise<void>;
+  /**
+   * The changes of the domain's (desired running, observed running) pair, oldest first: the
+   * store appends one on each domain write that changes it (availability, issue 12).
+   */
+  listDomainStateChanges(domainId: string): Promise<DomainStateChange[]>;
   /** Every MAC of every domain's vifs, lower case. */
   usedMacs(): Promise<string[]>;
 
@@ -141,6 +154,8 @@ export interface Store {
    * `rowsMax`: the log never holds more. Returns the event's id (ids are never reused).
    */
   appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number>;
+  /** As appendEvent for several, in order, in ONE transaction (one fsync); their ids in order. */
+  appendEvents(entries: ReadonlyArray<Omit<EventRecord, "id">>, rowsMax: number): Promise<number[]>;
   /** Oldest first: from a point (afterId, sinceMs) the oldest `limit`, else the newest `limit`. */
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
 

@@ -2,11 +2,14 @@
  * The domains table and domain_macs beside it (one row per vif MAC, so that a MAC is unique across
  * the cluster): reads and writes inside the store's transactions (sqlite-store.ts).
  */
-import type { DomainObserved, DomainRecord } from "../../model.js";
+import type { DomainObserved, DomainRecord, DomainStateChange } from "../../model.js";
 import type { Patch } from "../store.js";
 import { domainToRow, rowToDomain, type DomainRow } from "./domain-rows.js";
 import { nextGeneration, SqliteRecordTable } from "./record-table.js";
 import type { SqliteTables } from "./sqlite-tables.js";
+
+/** Changes of a domain's (wanted, up) pair kept per domain: a flapping domain loses the oldest. */
+export const DOMAIN_STATE_CHANGES_MAX = 1000;
 
 export class DomainTable extends SqliteRecordTable<DomainRecord, DomainRow> {
   constructor(t: SqliteTables) {
@@ -16,6 +19,7 @@ export class DomainTable extends SqliteRecordTable<DomainRecord, DomainRow> {
   override create(domain: DomainRecord): void {
     super.create(domain);
     this.writeMacs(domain);
+    this.noteState(domain);
   }
   findByName(name: string): DomainRecord | undefined {
     return this.by("name", name);
@@ -33,16 +37,20 @@ export class DomainTable extends SqliteRecordTable<DomainRecord, DomainRow> {
       nextGeneration("domain", before, expectedGeneration, patch.updatedMs ?? this.t.nowMs()),
     );
     if (patch.vifs !== undefined) this.writeMacs(after);
+    this.noteState(after);
     return after;
   }
   observe(id: string, observed: DomainObserved | null): DomainRecord {
-    return this.patch(id, {}, (before) => ({
+    const after = this.patch(id, {}, (before) => ({
       observed,
       generation: before.generation,
       updatedMs: this.t.nowMs(),
     }));
+    this.noteState(after);
+    return after;
   }
   override delete(id: string): void {
+    this.t.stmt("DELETE FROM domain_state_changes WHERE domain_id = ?").run(id);
     this.t.stmt("DELETE FROM domain_macs WHERE domain_id = ?").run(id);
     super.delete(id);
   }
@@ -50,6 +58,34 @@ export class DomainTable extends SqliteRecordTable<DomainRecord, DomainRow> {
     return this.t
       .rows<{ mac: string }>("SELECT mac FROM domain_macs ORDER BY mac")
       .map((r) => r.mac);
+  }
+
+  stateChanges(domainId: string): DomainStateChange[] {
+    return this.t
+      .rows<{ time_ms: number; wanted: number; up: number }>(
+        "SELECT time_ms, wanted, up FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid",
+        domainId,
+      )
+      .map((r) => ({ timeMs: r.time_ms, wanted: r.wanted === 1, up: r.up === 1 }));
+  }
+
+  /** Appends the domain's (wanted, up) pair when it changed (inside the write's transaction). */
+  private noteState(domain: DomainRecord): void {
+    const wanted = domain.desiredState === "running" ? 1 : 0;
+    const up = domain.observed?.state === "running" ? 1 : 0;
+    const last = this.t.rows<{ wanted: number; up: number }>(
+      "SELECT wanted, up FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid DESC LIMIT 1",
+      domain.id,
+    )[0];
+    if (last && last.wanted === wanted && last.up === up) return;
+    this.t
+      .stmt("INSERT INTO domain_state_changes (domain_id, time_ms, wanted, up) VALUES (?, ?, ?, ?)")
+      .run(domain.id, this.t.nowMs(), wanted, up);
+    this.t
+      .stmt(
+        "DELETE FROM domain_state_changes WHERE domain_id = ? AND rowid <= (SELECT rowid FROM domain_state_changes WHERE domain_id = ? ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+      )
+      .run(domain.id, domain.id, DOMAIN_STATE_CHANGES_MAX);
   }
 
   /** Replaces the domain's rows in domain_macs: a MAC held by another domain is CONFLICT. */

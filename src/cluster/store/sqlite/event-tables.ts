@@ -32,21 +32,22 @@ function rowToEvent(r: EventRow): EventRecord {
 export class EventTables {
   constructor(private readonly t: SqliteTables) {}
 
-  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): number {
+  appendEvents(entries: ReadonlyArray<Omit<EventRecord, "id">>, rowsMax: number): number[] {
     const keep = validRowsMax(rowsMax);
-    const row = {
-      time_ms: entry.timeMs,
-      kind: entry.kind,
-      subject: entry.subject,
-      message: entry.message,
-      fields: toJson(entry.fields, "event fields"),
-    };
-    const id = Number(
-      this.t
-        .stmt(
-          "INSERT INTO events (time_ms, kind, subject, message, fields) VALUES (@time_ms, @kind, @subject, @message, @fields)",
-        )
-        .run(row).lastInsertRowid,
+    const ids = entries.map((entry) =>
+      Number(
+        this.t
+          .stmt(
+            "INSERT INTO events (time_ms, kind, subject, message, fields) VALUES (@time_ms, @kind, @subject, @message, @fields)",
+          )
+          .run({
+            time_ms: entry.timeMs,
+            kind: entry.kind,
+            subject: entry.subject,
+            message: entry.message,
+            fields: toJson(entry.fields, "event fields"),
+          }).lastInsertRowid,
+      ),
     );
     // Ids grow with every append: the newest `keep` are those above the keep-th highest id.
     this.t
@@ -54,7 +55,7 @@ export class EventTables {
         "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
       )
       .run(keep);
-    return id;
+    return ids;
   }
 
   listEvents(filter: EventFilter): EventRecord[] {

@@ -14,4 +14,13 @@ export class HostTable extends SqliteRecordTable<HostRecord, HostRow> {
   findByName(name: string): HostRecord | undefined {
     return this.by("name", name);
   }
+  /** Agents' reports batched in one transaction; a host deleted meanwhile is skipped. */
+  observe(
+    reports: ReadonlyArray<{ id: string; inventory: HostRecord["inventory"]; lastSeenMs: number }>,
+  ): void {
+    for (const { id, inventory, lastSeenMs } of reports) {
+      if (!this.get(id)) continue;
+      this.update(id, { inventory, lastSeenMs });
+    }
+  }
 }

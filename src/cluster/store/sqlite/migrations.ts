@@ -228,6 +228,26 @@ ALTER TABLE domains ADD COLUMN ha INTEGER CHECK (ha IS NULL OR ha IN (0, 1));
 ALTER TABLE domains ADD COLUMN ha_priority INTEGER NOT NULL DEFAULT 0;
 `;
 
+/**
+ * Availability per domain (controller/domain-availability.ts): each change of (desired state
+ * running, observed state running) with its time, appended by the store on the domain writes that
+ * change it, the newest DOMAIN_STATE_CHANGES_MAX per domain kept. Domains that exist already start
+ * with their state now.
+ */
+const V8_DOMAIN_STATE_CHANGES = `
+CREATE TABLE domain_state_changes (
+  domain_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  wanted INTEGER NOT NULL CHECK (wanted IN (0, 1)),
+  up INTEGER NOT NULL CHECK (up IN (0, 1))
+) STRICT;
+CREATE INDEX domain_state_changes_by_domain ON domain_state_changes (domain_id);
+INSERT INTO domain_state_changes (domain_id, time_ms, wanted, up)
+  SELECT id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+    desired_state = 'running', coalesce(json_extract(observed, '$.state') = 'running', 0)
+  FROM domains;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hosts, pools, volumes, tasks, tokens, audit", sql: V1_CREATE_TABLES },
   { version: 2, name: "create networks, domains, domain_macs", sql: V2_NETWORKS_AND_DOMAINS },
@@ -244,6 +264,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: V6_PLACEMENT_EVENTS_MAINTENANCE,
   },
   { version: 7, name: "domains.ha, domains.ha_priority", sql: V7_DOMAIN_HA },
+  { version: 8, name: "domain_state_changes (availability)", sql: V8_DOMAIN_STATE_CHANGES },
 ];
 
 /** The newest schema this code knows. */

@@ -13,6 +13,7 @@ import type {
   AuditRecord,
   DomainObserved,
   DomainRecord,
+  DomainStateChange,
   EventRecord,
   NetworkRecord,
   HostRecord,
@@ -90,6 +91,11 @@ class SqliteStore implements Store {
   }
   updateHost(id: string, patch: Patch<HostRecord>): Promise<HostRecord> {
     return this.t.write(() => this.hosts.update(id, patch));
+  }
+  observeHosts(
+    reports: ReadonlyArray<{ id: string; inventory: HostRecord["inventory"]; lastSeenMs: number }>,
+  ): Promise<void> {
+    return this.t.write(() => this.hosts.observe(reports));
   }
 
   createPool(pool: PoolRecord): Promise<void> {
@@ -186,6 +192,9 @@ class SqliteStore implements Store {
   deleteDomain(id: string): Promise<void> {
     return this.t.write(() => this.domains.delete(id));
   }
+  listDomainStateChanges(domainId: string): Promise<DomainStateChange[]> {
+    return this.t.read(() => this.domains.stateChanges(domainId));
+  }
   usedMacs(): Promise<string[]> {
     return this.t.read(() => this.domains.usedMacs());
   }
@@ -228,8 +237,15 @@ class SqliteStore implements Store {
     return this.t.write(() => this.audit.prune(limits));
   }
 
-  appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
-    return this.t.write(() => this.events.appendEvent(entry, rowsMax));
+  async appendEvent(entry: Omit<EventRecord, "id">, rowsMax: number): Promise<number> {
+    const [id] = await this.appendEvents([entry], rowsMax);
+    return id ?? 0;
+  }
+  appendEvents(
+    entries: ReadonlyArray<Omit<EventRecord, "id">>,
+    rowsMax: number,
+  ): Promise<number[]> {
+    return this.t.write(() => this.events.appendEvents(entries, rowsMax));
   }
   listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
     return this.t.read(() => this.events.listEvents(filter));
