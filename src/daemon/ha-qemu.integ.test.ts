@@ -28,13 +28,7 @@ import * as path from "node:path";
 import { test, type TestContext } from "node:test";
 import type { EventRecord, VolumeRecord } from "../cluster/model.js";
 import { ClusterLab } from "../../test/lab/cluster-lab.js";
-import {
-  assertOneCopy,
-  DOMAIN,
-  haLab,
-  lastMark,
-  LIST_SAMPLE_MS,
-} from "../../test/lab/ha-lab.js";
+import { assertOneCopy, DOMAIN, haLab, lastMark, LIST_SAMPLE_MS } from "../../test/lab/ha-lab.js";
 import {
   agentDir,
   hostPids,
