@@ -101,6 +101,11 @@ export async function startController(options: {
   const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
   // High availability: leases, fencing, failover (failover.ts).
   controller.ha.start();
+  // Migrations a previous controller left running end once both hosts said which copy runs;
+  // listening for their reports starts now, before the API serves them.
+  void controller.migrationRecovery
+    .recover()
+    .catch((error: unknown) => log.error(`migration recovery: ${errorMessage(error)}`));
   controller.auth.caSha256 = tls?.caSha256 ?? null;
   const web = createWebServices(controller, createLogger("api:web"));
   const cliConsole = consoleUpgradeHandler(controller, createLogger("api:console"));

@@ -15,6 +15,7 @@ import {
 import type {
   DesiredDomain,
   DesiredNetwork,
+  HostGuest,
   ObservedDomain,
   ObservedNetwork,
 } from "../../agent-protocol.js";
@@ -30,6 +31,8 @@ export interface ComputeResult {
   domains: ObservedDomain[];
   networks: ObservedNetwork[];
   hypervisor: HypervisorInventory | undefined;
+  /** Every guest listed, desired here or not (AgentStatus.guests). */
+  guests: HostGuest[];
 }
 
 const HOST_INFO_MS = 2000;
@@ -128,6 +131,11 @@ export class ComputeReconciler {
       domains: observed,
       networks: observedNetworks,
       hypervisor: await this.inventory(guests, domains),
+      guests: [...guests.values()].map(({ name, uuid, state }) => ({
+        name,
+        uuid,
+        state: state.running || state.blocked ? "running" : state.paused ? "paused" : "stopped",
+      })),
     };
   }
 
