@@ -55,6 +55,13 @@ export const RECOVERY_TIMEOUTS_DEFAULT: RecoveryTimeouts = {
 };
 
 type Copy = HostGuest["state"] | "none" | "unknown";
+const COPY_WORDS: Record<Copy, string> = {
+  running: "running",
+  paused: "paused",
+  stopped: "stopped",
+  none: "gone",
+  unknown: "not reported",
+};
 
 export interface ReportSource {
   onReport(listener: (hostId: string, status: AgentStatus) => void): () => void;
@@ -114,7 +121,9 @@ export class MigrationRecovery {
         task,
         "failed",
         `the controller restarted during it: ${domain.name} is ${state} on ${await hostName(domain.hostId)}` +
-          (domain.desiredState === "running" ? "" : `; etherplane start ${domain.name} --host HOST`),
+          (domain.desiredState === "running"
+            ? ""
+            : `; etherplane start ${domain.name} --host HOST`),
       );
       return;
     }
@@ -131,14 +140,16 @@ export class MigrationRecovery {
     await this.waitQuietly(this.timeouts.reportMs, () => heard.has(owner) && heard.has(other));
     // The undefined outcome: only the host the store does not name runs it. Otherwise the
     // store's host keeps it (never both: the one that does not run it drops its copy).
-    const keeper = copy(other) === "running" && copy(owner) !== "running" ? other : owner;
+    const seen = new Map([plan.from, plan.to].map((id) => [id, copy(id)]));
+    const seenOn = (id: string): Copy => seen.get(id) ?? "unknown";
+    const keeper = seenOn(other) === "running" && seenOn(owner) !== "running" ? other : owner;
     const dropper = keeper === plan.to ? plan.from : plan.to;
     const [fromName, toName, keeperName, dropperName] = await Promise.all(
       [plan.from, plan.to, keeper, dropper].map(hostName),
     );
     this.log.warn(
       `migration of ${domain.name} (${fromName} -> ${toName}) left by a restart: ` +
-        `${fromName} ${copy(plan.from)}, ${toName} ${copy(plan.to)}; it stays on ${keeperName}`,
+        `${fromName} ${seenOn(plan.from)}, ${toName} ${seenOn(plan.to)}; it stays on ${keeperName}`,
     );
     let current: DomainRecord = domain;
     if (keeper !== owner) current = await this.store.updateDomain(domain.id, { hostId: keeper });
@@ -166,9 +177,9 @@ export class MigrationRecovery {
     await this.grants.revokeHost(current, dropper);
     await this.waitQuietly(this.timeouts.cleanupMs, () => this.grants.settled(current));
     const why =
-      copy(dropper) === "unknown"
+      seenOn(dropper) === "unknown"
         ? `${dropperName} did not report within ${Math.round(this.timeouts.reportMs / 1000)} s`
-        : `${fromName}'s copy was ${copy(plan.from)}, ${toName}'s ${copy(plan.to)}`;
+        : `${fromName}'s copy was ${COPY_WORDS[seenOn(plan.from)]}, ${toName}'s ${COPY_WORDS[seenOn(plan.to)]}`;
     const cleanup = confirmed
       ? `${dropperName}'s copy is gone`
       : refusal

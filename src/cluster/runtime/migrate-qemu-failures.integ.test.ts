@@ -123,7 +123,10 @@ test("live migration failures under QEMU/TCG: the destination's QEMU, the source
     await lab.startController(CONTROLLER_ARGS);
     const end = await ended(task.id);
     assert.equal(end.state, "failed", end.message);
-    assert.match(end.message, /^migf1 stays on cmpa: the controller restarted during the migration/);
+    assert.match(
+      end.message,
+      /^migf1 stays on cmpa: the controller restarted during the migration/,
+    );
     await runsOnA();
   });
 });
