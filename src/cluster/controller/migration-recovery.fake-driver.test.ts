@@ -43,8 +43,17 @@ async function recoverUntilEnded(
   bench: Awaited<ReturnType<typeof migratingToB>>["bench"],
   controller: Controller,
   taskId: string,
+  /** Passes of A alone first (B's agent silent): A must not resume a copy it sent whole. */
+  silentBPasses = 0,
 ) {
   const recovery = controller.migrationRecovery.recover();
+  bench.b.down = true;
+  for (let i = 0; i < silentBPasses; i++) {
+    await bench.a.pass();
+    const copies = [...(await running(bench.a.driver)), ...(await running(bench.b.driver))];
+    assert.deepEqual(copies, ["web1"], "only B's copy runs while B is silent");
+  }
+  bench.b.down = false;
   await bench.settle("the task to end after the restart", async () => {
     const copies = [...(await running(bench.a.driver)), ...(await running(bench.b.driver))];
     assert.ok(copies.length <= 1, `two copies run: ${copies.join(" ")}`);
@@ -112,7 +121,7 @@ describe("a controller restarted during a live migration (fake hypervisor)", () 
     );
     const controller = await bench.restartController();
     assert.equal((await bench.domain("web1")).hostId, bench.a.record.id, "not switched yet");
-    const ended = await recoverUntilEnded(bench, controller, task.id);
+    const ended = await recoverUntilEnded(bench, controller, task.id, 5);
     assert.equal(ended?.state, "succeeded", JSON.stringify(ended));
     assert.match(
       ended?.message ?? "",
