@@ -36,6 +36,8 @@ export interface ComputeResult {
 }
 
 const HOST_INFO_MS = 2000;
+/** AgentStatus.guests' bound (api/schemas.ts): a report past it would be refused whole. */
+export const GUESTS_REPORTED_MAX = 1024;
 
 function policy(domain: DesiredDomain, exit: NonNullable<GuestInfo["exit"]>): DomainAction {
   if (exit === "poweroff") return domain.onPoweroff;
@@ -131,7 +133,7 @@ export class ComputeReconciler {
       domains: observed,
       networks: observedNetworks,
       hypervisor: await this.inventory(guests, domains),
-      guests: [...guests.values()].map(({ name, uuid, state }) => ({
+      guests: [...guests.values()].slice(0, GUESTS_REPORTED_MAX).map(({ name, uuid, state }) => ({
         name,
         uuid,
         state: state.running || state.blocked ? "running" : state.paused ? "paused" : "stopped",
