@@ -308,6 +308,18 @@ export const AgentStatusSchema = z
     domains: z.array(ObservedDomainSchema).max(10_000).optional(),
     networks: z.array(ObservedNetworkSchema).max(1024).optional(),
     migrations: z.array(ObservedMigrationSchema).max(64).optional(),
+    guests: z
+      .array(
+        z
+          .object({
+            name: z.string().max(128),
+            uuid: z.string().max(64),
+            state: z.enum(["running", "paused", "stopped"]),
+          })
+          .strict(),
+      )
+      .max(1024)
+      .optional(),
   })
   .strict()
   .openapi("AgentStatus");

@@ -184,6 +184,18 @@ export interface AgentStatus {
   networks?: ObservedNetwork[];
   /** Compute hosts: the live migrations they take part in. */
   migrations?: ObservedMigration[];
+  /**
+   * Compute hosts: every guest the hypervisor lists, desired here or not (a controller restarted
+   * mid-migration asks both hosts which copy runs: migration-recovery.ts).
+   */
+  guests?: HostGuest[];
+}
+
+/** A guest as the host's hypervisor lists it. */
+export interface HostGuest {
+  name: string;
+  uuid: string;
+  state: "running" | "paused" | "stopped";
 }
 
 export interface JoinRequest {

@@ -97,6 +97,11 @@ export async function startController(options: {
   // High availability: leases, fencing, failover (failover.ts).
   await controller.ha.restore(); // dead and fenced hosts stay so across a restart
   controller.ha.start();
+  // Migrations a previous controller left running end once both hosts said which copy runs;
+  // listening for their reports starts now, before the API serves them.
+  void controller.migrationRecovery
+    .recover()
+    .catch((error: unknown) => log.error(`migration recovery: ${errorMessage(error)}`));
   controller.auth.caSha256 = tls?.caSha256 ?? null;
   const web = createWebServices(controller, createLogger("api:web"));
   const cliConsole = consoleUpgradeHandler(controller, createLogger("api:console"));

@@ -53,6 +53,8 @@ export interface MigrationLabOptions {
   initScript: string;
   /** Flags for both compute hosts' agents (e.g. `--migration-mibps 1`). */
   agentArgs?: readonly string[];
+  /** More controller flags (e.g. long leases, so that HA leaves a restarted agent's host be). */
+  controllerArgs?: string[];
 }
 
 export interface MigrationLab {
@@ -79,7 +81,7 @@ export async function migrationLab(options: MigrationLabOptions): Promise<Migrat
   const kit = await domainGuestKit();
   const lab = await ClusterLab.create(options.tag);
   try {
-    await lab.startController();
+    await lab.startController(options.controllerArgs);
     const storage = await lab.storageHost("sto1");
     await lab.startAgent(storage);
     const hostA = await lab.computeHost("cmpa", "qemu");

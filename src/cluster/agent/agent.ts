@@ -232,7 +232,9 @@ export class Agent {
       pools,
       volumes,
       foreignTargets: this.scanner?.targets ?? [],
-      ...(compute ? { domains: compute.domains, networks: compute.networks } : {}),
+      ...(compute
+        ? { domains: compute.domains, networks: compute.networks, guests: compute.guests }
+        : {}),
       ...(this.compute?.migrations ? { migrations: this.compute.migrations.observed() } : {}),
     };
   }

@@ -23,6 +23,7 @@ import { EventLog } from "./event-log.js";
 import { MaintenanceService } from "./maintenance-service.js";
 import { LiveMover } from "./live-mover.js";
 import { MigrationBroker } from "./migration-broker.js";
+import { MigrationRecovery, type RecoveryTimeouts } from "./migration-recovery.js";
 import { MigrationService } from "./migration-service.js";
 import { NetworkService } from "./network-service.js";
 import { PlacementService } from "./placement-service.js";
@@ -39,6 +40,8 @@ export interface ControllerLimits {
   consoles: ConsoleLimits;
   /** Host leases: renewal, suspect and dead timeouts (host-liveness.ts). */
   lease: LeaseSettings;
+  /** Ending the migrations a previous controller left running (migration-recovery.ts). */
+  migrationRecovery: RecoveryTimeouts;
 }
 
 export class Controller {
@@ -58,6 +61,8 @@ export class Controller {
   readonly maintenance: MaintenanceService;
   readonly migrationStreams: MigrationBroker;
   readonly migrations: MigrationService;
+  /** Ends the migrations a previous controller left running (start-controller.ts runs it). */
+  readonly migrationRecovery: MigrationRecovery;
   readonly ha: HaManager;
   /** The store, saying when a write may change a desired state (agents' long-polls wake). */
   readonly store: Store;
@@ -133,6 +138,16 @@ export class Controller {
       this.events,
       this.migrationStreams,
       new HostLiveness(limits.lease ?? LEASE_DEFAULT, now),
+    );
+    this.migrationRecovery = new MigrationRecovery(
+      store,
+      this.tasks,
+      grants,
+      this.migrationStreams,
+      this.agents,
+      createLogger("cluster:migration"),
+      limits.migrationRecovery,
+      now,
     );
     this.ha = new HaManager(
       store,

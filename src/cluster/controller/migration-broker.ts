@@ -138,6 +138,11 @@ export class MigrationBroker {
     this.onChange([session.send.hostId, session.receive.hostId]);
   }
 
+  /** Ends every session and its streams (a controller stopping). */
+  closeAll(): void {
+    for (const id of [...this.sessions.keys()]) this.close(id);
+  }
+
   private expire(): void {
     for (const session of [...this.sessions.values()])
       if (this.now() - session.createdMs > MIGRATION_SESSION_MS_MAX) this.close(session.id);

@@ -25,6 +25,7 @@ import type { Store } from "../store/store.js";
 import type { DomainLifecycle } from "./domain-lifecycle.js";
 import type { DomainService } from "./domain-service.js";
 import type { MigrationBroker, MigrationSession } from "./migration-broker.js";
+import type { MigrationPlan } from "./migration-recovery.js";
 import { desiredDomain } from "./placed-spec.js";
 import type { PlacementService } from "./placement-service.js";
 import type { TaskService } from "./task-service.js";
@@ -70,6 +71,9 @@ export interface MigrationResult {
 }
 
 class Aborted extends Error {}
+
+/** How long a source's failure waits for the destination's own report (one agent pass or so). */
+const RECEIVE_REPORT_MS = 5000;
 
 export class MigrationService {
   /** The migrations running now, by domain id (their promise, for tests and shutdown). */
@@ -144,6 +148,9 @@ export class MigrationService {
       options.actor,
       `migrating ${domain.name} from ${fromName} to ${to.name}${options.live ? "" : " (offline)"}`,
     );
+    // The plan, for a controller restarted before the end (migration-recovery.ts).
+    const plan: MigrationPlan = { from: source, to: to.id };
+    await this.store.updateTask(task.id, { result: plan });
     const run = (
       options.live
         ? this.live(domain, fromName, to, task)
@@ -205,8 +212,16 @@ export class MigrationService {
           if (receive?.state === "failed")
             throw new EtherplaneError("UNAVAILABLE", `${to.name}: ${receive.error ?? "failed"}`);
           const send = this.side(s, "send");
-          if (send?.state === "failed")
-            throw new EtherplaneError("UNAVAILABLE", `${fromName}: ${send.error ?? "failed"}`);
+          if (send?.state === "failed") {
+            // The source only sees its stream break; the destination says why, when it failed.
+            const why = await this.receiveFailure(s);
+            throw new EtherplaneError(
+              "UNAVAILABLE",
+              why === undefined
+                ? `${fromName}: ${send.error ?? "failed"}`
+                : `${to.name}: ${why} (${fromName}: ${send.error ?? "failed"})`,
+            );
+          }
           const p = send?.progress;
           if (p && p.totalBytes > 0) {
             const message =
@@ -300,6 +315,15 @@ export class MigrationService {
       this.broker.close(s.id);
     }
     try {
+      // HA may have restarted the domain elsewhere meanwhile (the source's host died): then
+      // its volumes are that host's now, and the source's access is the fencing's business.
+      const now = await this.store.getDomain(domain.id);
+      if (now && now.hostId !== sourceId) {
+        this.log.warn(
+          `migration of ${domain.name}: the domain was moved meanwhile (HA); its access is left as it is`,
+        );
+        return;
+      }
       if (to.id !== sourceId) await this.grants.revokeHost(domain, to.id);
       await this.waitQuietly(this.timeouts.accessMs, () => this.grants.settled(domain));
     } catch (error) {
@@ -344,6 +368,17 @@ export class MigrationService {
         await this.fail(task, error, `${domain.name}:`);
       else throw error;
     }
+  }
+
+  /** The destination's failure, when it reports one within RECEIVE_REPORT_MS. */
+  private async receiveFailure(session: MigrationSession): Promise<string | undefined> {
+    let why: string | undefined;
+    await this.waitQuietly(RECEIVE_REPORT_MS, () => {
+      const receive = this.side(session, "receive");
+      if (receive?.state === "failed") why = receive.error ?? "failed";
+      return why !== undefined || receive?.state === "running";
+    });
+    return why;
   }
 
   private side(session: MigrationSession, role: "send" | "receive"): ObservedMigration | undefined {

@@ -15,6 +15,7 @@ import {
 import type {
   DesiredDomain,
   DesiredNetwork,
+  HostGuest,
   ObservedDomain,
   ObservedNetwork,
 } from "../../agent-protocol.js";
@@ -30,9 +31,13 @@ export interface ComputeResult {
   domains: ObservedDomain[];
   networks: ObservedNetwork[];
   hypervisor: HypervisorInventory | undefined;
+  /** Every guest listed, desired here or not (AgentStatus.guests). */
+  guests: HostGuest[];
 }
 
 const HOST_INFO_MS = 2000;
+/** AgentStatus.guests' bound (api/schemas.ts): a report past it would be refused whole. */
+export const GUESTS_REPORTED_MAX = 1024;
 
 function policy(domain: DesiredDomain, exit: NonNullable<GuestInfo["exit"]>): DomainAction {
   if (exit === "poweroff") return domain.onPoweroff;
@@ -128,6 +133,11 @@ export class ComputeReconciler {
       domains: observed,
       networks: observedNetworks,
       hypervisor: await this.inventory(guests, domains),
+      guests: [...guests.values()].slice(0, GUESTS_REPORTED_MAX).map(({ name, uuid, state }) => ({
+        name,
+        uuid,
+        state: state.running || state.blocked ? "running" : state.paused ? "paused" : "stopped",
+      })),
     };
   }
 

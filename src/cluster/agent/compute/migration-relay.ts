@@ -44,6 +44,13 @@ export class MigrationRelay {
   private readonly sides = new Map<string, Side>();
   /** Domains whose guest left this host by migration (until the desired state drops them). */
   private readonly departed = new Set<string>();
+  /**
+   * Domains whose guest was sent whole (QEMU stopped it here for good) but whose session the
+   * controller forgot (it restarted): the copy here may already run on the destination, so it is
+   * neither resumed nor restarted until the controller says which copy stays (a new session's
+   * send/abort resumes it, send/finish destroys it) or drops the domain.
+   */
+  private readonly stranded = new Set<string>();
 
   constructor(
     private readonly reconciler: ComputeReconciler,
@@ -64,7 +71,7 @@ export class MigrationRelay {
 
   /** Whether the compute reconciler must leave the domain alone. */
   holds(domainId: string): boolean {
-    if (this.departed.has(domainId)) return true;
+    if (this.departed.has(domainId) || this.stranded.has(domainId)) return true;
     for (const side of this.sides.values())
       if (side.role === "send" && side.domain.id === domainId && side.state !== "failed")
         return true;
@@ -112,10 +119,13 @@ export class MigrationRelay {
     }
     // Sessions the controller closed: forgotten once their step is over.
     for (const [key, side] of this.sides)
-      if (!listed.has(key) && side.state !== "sending" && side.state !== "preparing")
+      if (!listed.has(key) && side.state !== "sending" && side.state !== "preparing") {
+        if (side.role === "send" && side.state === "sent") this.stranded.add(side.domain.id);
         this.sides.delete(key);
+      }
     const desiredIds = new Set(domains.map((d) => d.id));
     for (const id of this.departed) if (!desiredIds.has(id)) this.departed.delete(id);
+    for (const id of this.stranded) if (!desiredIds.has(id)) this.stranded.delete(id);
   }
 
   private step(side: Side, phase: DesiredMigration["phase"], first: boolean): void {
@@ -202,6 +212,7 @@ export class MigrationRelay {
         `${domain.name} still runs here while the controller says it moved; left alone for an administrator`,
       );
     this.departed.add(domain.id);
+    this.stranded.delete(domain.id);
     if (guest) await driver.destroy(domain.name, domain.uuid);
     this.reconciler.detachDisks(domain.name);
     side.state = "done";
@@ -217,6 +228,7 @@ export class MigrationRelay {
     );
     if (guest?.state.paused && domain.desiredState === "running")
       await driver.unpause(domain.name, domain.uuid);
+    this.stranded.delete(domain.id);
     side.state = side.state === "failed" ? "failed" : "done";
   }
 }

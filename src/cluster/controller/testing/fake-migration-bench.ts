@@ -3,7 +3,8 @@
  * controller, SQLite store, storage reconciler (its target a FAKE that records each config),
  * two compute hosts each with the real compute reconciler and migration relay over a
  * FakeHypervisorDriver, their streams through the real MigrationBroker (in-process links).
- * Agent passes are run by the test.
+ * Agent passes are run by the test. `restartController()` is a kill -9 of the controller and a
+ * start on the same SQLite file: its memory (sessions, streams) is lost, the store kept.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -22,7 +23,7 @@ import { StorageReconciler } from "../../agent/reconciler.js";
 import type { HostRecord, VolumeRecord } from "../../model.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
-import { Controller } from "../controller.js";
+import { Controller, type ControllerLimits } from "../controller.js";
 
 const log = createLogger("test:migration");
 
@@ -40,11 +41,22 @@ export interface FakeComputeHost {
   down: boolean;
 }
 
-export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?: string[] } = {}) {
-  const controller = new Controller(await openSqliteStore(IN_MEMORY));
-  // Writes through the controller's store: it wakes agents and refreshes their desired states.
-  const store = controller.store;
+export async function fakeMigrationBench(
+  options: {
+    memoryB?: number;
+    bridgesB?: string[];
+    /** A SQLite file under the bench's folder rather than memory (for restartController). */
+    onDisk?: boolean;
+    limits?: Partial<ControllerLimits>;
+  } = {},
+) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-mig-"));
+  const storeFile = options.onDisk ? path.join(dir, "controller.db") : IN_MEMORY;
+  let controller = new Controller(await openSqliteStore(storeFile), Date.now, options.limits);
+  // Writes through the controller's store: it wakes agents and refreshes their desired states.
+  let store = controller.store;
+  /** Each agent's link, re-made for a restarted controller. */
+  const relinks: Array<() => void> = [];
   const storageHost = await controller.agents.registerHost({
     name: "sto",
     roles: ["storage"],
@@ -70,7 +82,8 @@ export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?:
     64,
     log,
   );
-  const storageLink = new InProcessLink(controller.agents, storageHost.id);
+  let storageLink = new InProcessLink(controller.agents, storageHost.id);
+  relinks.push(() => (storageLink = new InProcessLink(controller.agents, storageHost.id)));
   const storagePass = async () => {
     const served = await storage.reconcile(await storageLink.desired(), () => undefined);
     await storageLink.report({
@@ -112,12 +125,10 @@ export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?:
       new ComputeState(path.join(dir, `${name}.json`)),
       log,
     );
-    const link = new InProcessLink(
-      controller.agents,
-      record.id,
-      controller.consoles,
-      controller.migrationStreams,
-    );
+    const linkTo = (c: Controller) =>
+      new InProcessLink(c.agents, record.id, c.consoles, c.migrationStreams);
+    let link = linkTo(controller);
+    relinks.push(() => (link = linkTo(controller)));
     const relay = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
     reconciler.holds = (id) => relay.holds(id);
     const host: FakeComputeHost = {
@@ -141,6 +152,7 @@ export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?:
           domains: result.domains,
           networks: result.networks,
           migrations: relay.observed(),
+          guests: result.guests,
         });
       },
     };
@@ -182,5 +194,27 @@ export async function fakeMigrationBench(options: { memoryB?: number; bridgesB?:
   const domain = (name: string) => controller.domains.get(name);
   await passAll();
   await passAll();
-  return { store, controller, a, b, volume, passAll, settle, domain, servedMask };
+  /**
+   * kill -9 of the controller, then a start on the same file: the old one's streams break, its
+   * store handle closes (its background work fails from then on), the agents talk to the new one.
+   */
+  const restartController = async () => {
+    assert.ok(options.onDisk, "restartController needs onDisk");
+    controller.migrationStreams.closeAll();
+    const old = controller;
+    await old.store.close();
+    controller = new Controller(await openSqliteStore(storeFile), Date.now, options.limits);
+    store = controller.store;
+    for (const relink of relinks) relink();
+    return controller;
+  };
+  return {
+    get store() {
+      return store;
+    },
+    get controller() {
+      return controller;
+    },
+    ...{ a, b, volume, passAll, settle, domain, servedMask, restartController },
+  };
 }
