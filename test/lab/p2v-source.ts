@@ -54,21 +54,25 @@ export const RCS_MOUNT_A = "EP-P2V mount -a exit";
 export const RCS_FSTAB_ROOT = "EP-P2V fstab root";
 
 export interface P2vSourceOptions {
-  /** A kernel and initrd to make the server's tree bootable (see the file comment). */
-  boot?: { kernel: string; initrd: string };
+  /**
+   * A kernel and initrd to make the server's tree bootable (see the file comment); `release` is
+   * the `uname -r` they are filed under in /boot (default: this machine's, which chrooted
+   * sessions report).
+   */
+  boot?: { kernel: string; initrd: string; release?: string };
 }
 
 const sh = (command: string, args: string[]) =>
   execFileSync(command, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
-function libraries(binary: string): string[] {
+export function libraries(binary: string): string[] {
   return sh("ldd", [binary])
     .split("\n")
     .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
     .filter((l): l is string => l !== undefined);
 }
 
-function copyInto(root: string, file: string): void {
+export function copyInto(root: string, file: string): void {
   const to = path.join(root, file);
   fs.mkdirSync(path.dirname(to), { recursive: true });
   fs.copyFileSync(fs.realpathSync(file), to);
@@ -222,9 +226,12 @@ export class P2vSource {
   }
 
   /** A kernel and initrd in /boot, busybox init with a tty1 getty, and an rcS (file comment). */
-  private makeBootable(boot: { kernel: string; initrd: string }): void {
+  private makeBootable(boot: { kernel: string; initrd: string; release?: string }): void {
     const { root } = this;
-    const release = sh("uname", ["-r"]).trim();
+    const release = boot.release ?? sh("uname", ["-r"]).trim();
+    if (boot.release !== undefined)
+      for (const stale of fs.readdirSync(path.join(root, "boot")))
+        fs.rmSync(path.join(root, "boot", stale));
     fs.copyFileSync(boot.kernel, path.join(root, `boot/vmlinuz-${release}`));
     fs.copyFileSync(boot.initrd, path.join(root, `boot/initrd.img-${release}`));
     for (const applet of BOOT_APPLETS)
@@ -311,6 +318,12 @@ export class P2vSource {
       }
       if (root === this.root) process.kill(Number(pid), "SIGKILL");
     }
+  }
+
+  /** The server's two disks as image files, unmounted (for a machine that boots them). */
+  releaseDisks(): { root: string; home: string } {
+    this.unmountAll();
+    return { root: path.join(this.dir, "root.img"), home: path.join(this.dir, "home.img") };
   }
 
   private unmountAll(): void {

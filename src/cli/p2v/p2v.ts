@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { DomainRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
+import type { DomainRecord, NetworkRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
 import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { childPath } from "../../foundation/contained-path.js";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
@@ -30,7 +30,9 @@ import {
   rsyncArgs,
   tarCopy,
 } from "../../p2v/transfer.js";
+import type { VlanNetwork } from "../../p2v/vlan.js";
 import { parse, parseSize, usageError } from "../args.js";
+import { requestAllPages } from "../client/pages.js";
 import { apiTaskSource } from "../client/task-source.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
 import type { ImportReply } from "../domain/domain-files.js";
@@ -81,6 +83,15 @@ async function follow(session: Session, task: TaskRecord): Promise<TaskRecord> {
   });
 }
 
+async function vlanNetworks(session: Session): Promise<VlanNetwork[]> {
+  const { networks } = await requestAllPages<{ networks: NetworkRecord[] }>(
+    session.client,
+    "/api/v1/networks",
+    "networks",
+  );
+  return networks.map((n) => ({ name: n.name, host: n.hostId, vlanId: n.vlanId }));
+}
+
 async function readSourceFiles(source: SshSource): Promise<SourceFiles> {
   const files: SourceFiles = {};
   for (const file of FIXUP_FILES) {
@@ -122,6 +133,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
       memory: { type: "string" },
       vcpus: { type: "string" },
       network: { type: "string" },
+      "keep-vlan": { type: "boolean" },
       hypervisor: { type: "string" },
       identity: { type: "string" },
       "host-key": { type: "string" },
@@ -168,6 +180,10 @@ export async function p2vCommand(args: string[]): Promise<void> {
   try {
     const inspection = await source.run(INSPECT_SCRIPT);
     const facts = parseFacts(inspection.stdout);
+    const keepVlan = values["keep-vlan"] === true;
+    // --keep-vlan chooses among the cluster's networks: the session opens once (--token - reads stdin).
+    const early = keepVlan ? await openSession(values) : undefined;
+    const networks = early ? await vlanNetworks(early) : undefined;
     const plan = planP2v(facts, {
       name,
       hypervisor,
@@ -175,6 +191,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
       ...(memoryMiB === undefined ? {} : { memoryMiB }),
       ...(vcpus === undefined ? {} : { vcpus }),
       ...(values.network === undefined ? {} : { network: values.network }),
+      ...(networks === undefined ? {} : { keepVlan, networks }),
     });
     if (values.final && !facts.hasRsync)
       throw new EtherplaneError(
@@ -194,7 +211,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
         source.fingerprint,
       );
     }
-    const session = await openSession(values);
+    const session = early ?? (await openSession(values));
     await run({
       session,
       source,
