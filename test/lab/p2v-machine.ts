@@ -52,7 +52,11 @@ export class P2vMachine {
 
   /** Builds the server's disks (p2v-source.ts, then sshd); start() boots them. */
   static create(tag: string, kit: MachineKit): P2vMachine {
-    const source = P2vSource.create(tag, { boot: kit });
+    // The server's /boot holds the compressed bzImage, as a real server's does (what a boot
+    // loader such as extlinux loads); QEMU boots the machine itself from the faster raw vmlinux.
+    const bzImage = path.join(path.dirname(kit.kernel), "vmlinuz");
+    const kernel = fs.existsSync(bzImage) ? bzImage : kit.kernel;
+    const source = P2vSource.create(tag, { boot: { ...kit, kernel } });
     try {
       installSshd(source);
     } catch (error) {

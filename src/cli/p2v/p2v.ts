@@ -19,7 +19,8 @@ import type { CopyEdit } from "../../p2v/edits.js";
 import { bootFileNames, FIXUP_FILES, fixups, type SourceFiles } from "../../p2v/fixups.js";
 import { INSPECT_SCRIPT, parseFacts, type SourceFacts } from "../../p2v/inspect.js";
 import { checkPinSyntax } from "../../p2v/known-hosts.js";
-import { makeFileSystem, runTool } from "../../p2v/local-tools.js";
+import { checkExtlinux, installExtlinux, makeFileSystem, runTool } from "../../p2v/local-tools.js";
+import { EXTLINUX_DIR, extlinuxConfEdit, type BootFrom } from "../../p2v/volume-boot.js";
 import { planP2v, type P2vPlan } from "../../p2v/plan.js";
 import { parseSourceAddress } from "../../p2v/source-address.js";
 import { SshSource } from "../../p2v/ssh-source.js";
@@ -46,6 +47,8 @@ const usage = `etherplane p2v SOURCE --name NAME [options]      SOURCE is user@h
   --hypervisor qemu|xen      console and boot for this driver (default qemu: ttyS0, direct kernel boot)
   --identity KEYFILE         the SSH key (else the ssh-agent at SSH_AUTH_SOCK); never a password
   --host-key SHA256:...|KEY  pin the source's host key (else --known-hosts, default ~/.ssh/known_hosts)
+  --boot host|volume         host (default): the source's kernel copied to --boot-dir for direct boot;
+                             volume: extlinux in the copy boots it (firmware/pygrub), no host file needed
   --boot-dir DIR             this host's boot directory for the source's kernel (default ${BOOT_DIR_DEFAULT})
   --final                    second pass: rsync the changes into the volume of the first pass
   --dry-run | --start | --keep-partial
@@ -90,6 +93,29 @@ async function vlanNetworks(session: Session): Promise<VlanNetwork[]> {
     "networks",
   );
   return networks.map((n) => ({ name: n.name, host: n.hostId, vlanId: n.vlanId }));
+}
+
+function bootEdits(plan: P2vPlan, bootFrom: BootFrom, bootDir: string, uuid: string): CopyEdit[] {
+  if (bootFrom === "host") return kernelEdits(plan, bootDir);
+  const conf = extlinuxConfEdit(plan, uuid);
+  return conf ? [conf] : [];
+}
+
+/** A directory of the copy, made if missing; refused when a part of it is a symlink (it could lead out of the copy). */
+function dirInCopy(mountDir: string, dir: string): string {
+  let current = fs.realpathSync(mountDir);
+  for (const part of dir.split("/").filter((p) => p !== "")) {
+    current = path.join(current, part);
+    const stat = fs.lstatSync(current, { throwIfNoEntry: false });
+    if (stat === undefined) fs.mkdirSync(current, { mode: 0o755 });
+    else if (!stat.isDirectory())
+      throw new EtherplaneError(
+        "FORBIDDEN",
+        `${dir} in the copy is not a directory (${current} is ${stat.isSymbolicLink() ? "a symlink" : "a file"} on the source): ` +
+          "fix it there, or leave out --boot volume",
+      );
+  }
+  return current;
 }
 
 async function readSourceFiles(source: SshSource): Promise<SourceFiles> {
@@ -139,6 +165,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
       "host-key": { type: "string" },
       "known-hosts": { type: "string" },
       "boot-dir": { type: "string" },
+      boot: { type: "string" },
       final: { type: "boolean" },
       "dry-run": { type: "boolean" },
       start: { type: "boolean" },
@@ -169,6 +196,9 @@ export async function p2vCommand(args: string[]): Promise<void> {
         : Math.floor(parseSize("memory", values.memory) / MIB);
   const vcpus = positiveInt("vcpus", values.vcpus);
   const bootDir = path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT);
+  const bootFrom = values.boot ?? "host";
+  if (bootFrom !== "host" && bootFrom !== "volume")
+    throw usageError(`--boot ${bootFrom}: host or volume`, usage);
   const json = values.json === true;
 
   const source = await SshSource.connect(address, {
@@ -198,14 +228,24 @@ export async function p2vCommand(args: string[]): Promise<void> {
         "UNAVAILABLE",
         "--final needs rsync on the source: install it there (apt-get install rsync)",
       );
+    if (bootFrom === "volume" && !plan.kernel)
+      throw new EtherplaneError(
+        "NOT_FOUND",
+        `--boot volume: the source's /boot has no kernel for ${facts.kernel} (vmlinuz-${facts.kernel}): ` +
+          "install one there, or leave out --boot volume; nothing was created",
+      );
+    if (bootFrom === "volume" && !values["dry-run"]) await checkExtlinux();
     const files = await readSourceFiles(source);
     if (values["dry-run"]) {
       const preview = fixups({ plan, facts, files, uuid: "<new-uuid>" });
-      const boot = hypervisor === "qemu" || plan.kernel ? bootFileNames(plan) : undefined;
+      const boot =
+        bootFrom === "host" && (hypervisor === "qemu" || plan.kernel)
+          ? bootFileNames(plan)
+          : undefined;
       return printPlan(
         json,
         plan,
-        [...preview.edits, ...kernelEdits(plan, bootDir)],
+        [...preview.edits, ...bootEdits(plan, bootFrom, bootDir, "<new-uuid>")],
         preview.notes,
         domainFile({ plan, address: undefined, boot, hypervisor }),
         source.fingerprint,
@@ -219,6 +259,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
       plan,
       files,
       bootDir,
+      bootFrom,
       hypervisor,
       json,
       identity: values.identity,
@@ -239,6 +280,7 @@ interface RunInput {
   plan: P2vPlan;
   files: SourceFiles;
   bootDir: string;
+  bootFrom: BootFrom;
   hypervisor: "qemu" | "xen";
   json: boolean;
   identity: string | undefined;
@@ -341,16 +383,26 @@ async function run(input: RunInput): Promise<void> {
         );
     }
     const fix = fixups({ plan, facts: input.facts, files: input.files, uuid });
-    fs.mkdirSync(input.bootDir, { recursive: true, mode: 0o755 });
-    const applied = await applyEdits(mountDir, [...fix.edits, ...kernelEdits(plan, input.bootDir)]);
+    if (input.bootFrom === "host") fs.mkdirSync(input.bootDir, { recursive: true, mode: 0o755 });
+    const applied = await applyEdits(mountDir, [
+      ...fix.edits,
+      ...bootEdits(plan, input.bootFrom, input.bootDir, uuid),
+    ]);
     report.changes.push(...applied.changes);
     report.refused.push(...applied.refused);
     report.notes.push(...fix.notes);
-    const boot = bootFileNames(plan);
+    if (input.bootFrom === "volume") {
+      await installExtlinux(dirInCopy(mountDir, EXTLINUX_DIR));
+      report.changes.push(
+        `boot: extlinux installed in the volume's first sector (${EXTLINUX_DIR}/ldlinux.sys): the domain boots from its volume on any compute host`,
+      );
+    }
+    const boot = input.bootFrom === "host" ? bootFileNames(plan) : undefined;
     if (boot)
       report.notes.push(
         `the domain boots ${[boot.kernel, boot.ramdisk].filter(Boolean).join(" and ")} from its compute host's boot directory (the agent's --boot-dir): ` +
-          `they are in ${input.bootDir} on this machine; copy them there when the compute host is another machine`,
+          `they are in ${input.bootDir} on this machine; copy them there when the compute host is another machine, ` +
+          "or run p2v with --boot volume (the copy boots from its own volume)",
       );
     await closeVolume(opened, mountDir);
     mounted = false;
@@ -449,7 +501,7 @@ async function defineDomain(
   const config = domainFile({
     plan,
     address: volume,
-    boot: bootFileNames(plan),
+    boot: input.bootFrom === "host" ? bootFileNames(plan) : undefined,
     hypervisor: input.hypervisor,
   });
   const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
