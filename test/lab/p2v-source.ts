@@ -60,6 +60,8 @@ export interface P2vSourceOptions {
    * sessions report).
    */
   boot?: { kernel: string; initrd: string; release?: string };
+  /** The root file system's size (default 96 MiB): the benchmark's 1 GiB of files needs more. */
+  rootImageBytes?: number;
 }
 
 const sh = (command: string, args: string[]) =>
@@ -98,7 +100,7 @@ export class P2vSource {
   static create(tag: string, options: P2vSourceOptions = {}): P2vSource {
     const source = new P2vSource(fs.mkdtempSync(`/run/ep-${tag}-`));
     try {
-      source.build();
+      source.build(options.rootImageBytes ?? ROOT_IMAGE_BYTES);
       if (options.boot) source.makeBootable(options.boot);
     } catch (error) {
       source.unmountAll();
@@ -114,12 +116,12 @@ export class P2vSource {
     this.mounts.push(at);
   }
 
-  private build(): void {
+  private build(rootImageBytes: number): void {
     const { dir, root } = this;
     const rootImage = path.join(dir, "root.img");
     const homeImage = path.join(dir, "home.img");
     fs.writeFileSync(rootImage, "");
-    fs.truncateSync(rootImage, ROOT_IMAGE_BYTES);
+    fs.truncateSync(rootImage, rootImageBytes);
     fs.writeFileSync(homeImage, "");
     fs.truncateSync(homeImage, HOME_IMAGE_BYTES);
     sh("mkfs.ext4", ["-q", "-F", rootImage]);

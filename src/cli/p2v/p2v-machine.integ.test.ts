@@ -148,7 +148,11 @@ test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu 
     return `${JSON.stringify((await domain()).observed)} ${consoleCli.stdout.slice(-300)}`;
   });
   const seen = consoleCli.stdout;
-  assert.match(seen, /EXTLINUX \d/, "the firmware booted extlinux from the volume");
+  assert.match(
+    seen,
+    /SYSLINUX \d[^\n]*\n[^\n]*Loading \/boot\/vmlinuz-/,
+    "the firmware booted extlinux",
+  );
   assert.match(seen, new RegExp(`Linux version ${release}`));
   assert.match(seen, /root=UUID=[0-9a-f-]{36} ro console=ttyS0/);
   assert.match(seen, new RegExp(`${RCS_FSTAB_ROOT} UUID=[0-9a-f-]{36} is /dev/vda`));
