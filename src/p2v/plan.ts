@@ -49,6 +49,8 @@ export interface P2vPlan {
   network: string | undefined;
   /** The VLAN of the source's default route, if any (kept on the vif with --keep-vlan). */
   vlan: SourceVlan | undefined;
+  /** --keep-vlan: the vif is on the VLAN's network, the guest sees it untagged. */
+  keepVlan: boolean;
   warnings: string[];
 }
 
@@ -116,6 +118,7 @@ export function planP2v(facts: SourceFacts, options: PlanOptions): P2vPlan {
     kernel: found ? { ...found, version: facts.kernel } : undefined,
     network,
     vlan,
+    keepVlan: options.keepVlan === true,
     warnings,
   };
 }
