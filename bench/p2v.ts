@@ -39,11 +39,8 @@ function fillSource(root: string): string[] {
   const dir = path.join(root, "srv/bench");
   fs.mkdirSync(dir, { recursive: true });
   const names: string[] = [];
-  const text = Buffer.from(
-    Array.from({ length: (FILE_MIB * MIB) / 64 }, (_, i) =>
-      `${String(i).padStart(8, "0")} GET /index.html 200 etherplane\n`.slice(0, 64),
-    ).join(""),
-  );
+  // Log-like text, FILE_MIB MiB exactly (Buffer.alloc repeats the line).
+  const text = Buffer.alloc(FILE_MIB * MIB, "10.0.0.7 - - GET /index.html 200 5124 etherplane\n");
   for (let i = 0; i < DATA_MIB / FILE_MIB; i++) {
     const name = path.join(dir, `f${String(i).padStart(5, "0")}`);
     fs.writeFileSync(name, i % 2 === 0 ? randomBytes(FILE_MIB * MIB) : text);
