@@ -142,9 +142,16 @@ test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu 
   assert.ok(start.status < 300, JSON.stringify(start.body));
   const domain = async () =>
     (await lab.call<{ domain: DomainRecord }>("GET", "/api/v1/domains/noc")).body.domain;
+  // The console attaches to a running guest (its history replays the boot from the start).
+  await lab.waitFor("the copy running on cmp1", BOOT_MS_MAX, async () => {
+    const observed = (await domain()).observed;
+    return observed?.state === "running" ? null : JSON.stringify(observed);
+  });
   const consoleCli = lab.cli(["console", "noc"]);
   await lab.waitFor("the copy's login prompt on its console", BOOT_MS_MAX, async () => {
     if (new RegExp(`${SOURCE_HOSTNAME} login:`).test(consoleCli.stdout)) return null;
+    if (consoleCli.child.exitCode !== null)
+      throw new Error(`etherplane console exited: ${consoleCli.stderr}`);
     return `${JSON.stringify((await domain()).observed)} ${consoleCli.stdout.slice(-300)}`;
   });
   const seen = consoleCli.stdout;
