@@ -56,7 +56,10 @@ export class P2vMachine {
     // loader such as extlinux loads); QEMU boots the machine itself from the faster raw vmlinux.
     const bzImage = path.join(path.dirname(kit.kernel), "vmlinuz");
     const kernel = fs.existsSync(bzImage) ? bzImage : kit.kernel;
-    const source = P2vSource.create(tag, { boot: { ...kit, kernel } });
+    const source = P2vSource.create(tag, {
+      boot: { kernel, initrd: kit.initrd },
+      bootRelease: kit.release,
+    });
     try {
       installSshd(source);
     } catch (error) {

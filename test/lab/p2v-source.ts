@@ -54,12 +54,13 @@ export const RCS_MOUNT_A = "EP-P2V mount -a exit";
 export const RCS_FSTAB_ROOT = "EP-P2V fstab root";
 
 export interface P2vSourceOptions {
+  /** A kernel and initrd to make the server's tree bootable (see the file comment). */
+  boot?: { kernel: string; initrd: string };
   /**
-   * A kernel and initrd to make the server's tree bootable (see the file comment); `release` is
-   * the `uname -r` they are filed under in /boot (default: this machine's, which chrooted
-   * sessions report).
+   * The `uname -r` they are filed under in /boot: the default is this machine's, which chrooted
+   * sessions report; a machine booting its own kernel (p2v-machine.ts) gives that kernel's.
    */
-  boot?: { kernel: string; initrd: string; release?: string };
+  bootRelease?: string;
   /** The root file system's size (default 96 MiB): the benchmark's 1 GiB of files needs more. */
   rootImageBytes?: number;
 }
@@ -101,7 +102,7 @@ export class P2vSource {
     const source = new P2vSource(fs.mkdtempSync(`/run/ep-${tag}-`));
     try {
       source.build(options.rootImageBytes ?? ROOT_IMAGE_BYTES);
-      if (options.boot) source.makeBootable(options.boot);
+      if (options.boot) source.makeBootable(options.boot, options.bootRelease);
     } catch (error) {
       source.unmountAll();
       fs.rmSync(source.dir, { recursive: true, force: true });
@@ -228,10 +229,10 @@ export class P2vSource {
   }
 
   /** A kernel and initrd in /boot, busybox init with a tty1 getty, and an rcS (file comment). */
-  private makeBootable(boot: { kernel: string; initrd: string; release?: string }): void {
+  private makeBootable(boot: { kernel: string; initrd: string }, bootRelease?: string): void {
     const { root } = this;
-    const release = boot.release ?? sh("uname", ["-r"]).trim();
-    if (boot.release !== undefined)
+    const release = bootRelease ?? sh("uname", ["-r"]).trim();
+    if (bootRelease !== undefined)
       for (const stale of fs.readdirSync(path.join(root, "boot")))
         fs.rmSync(path.join(root, "boot", stale));
     fs.copyFileSync(boot.kernel, path.join(root, `boot/vmlinuz-${release}`));
