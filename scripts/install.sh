@@ -17,6 +17,7 @@ debian_packages=(
   chromium                      # the web UI's browser tests (headless, driven by playwright-core)
   openssh-client rsync acl attr # p2v: the --final pass (rsync over ssh), ACL/xattr tools on the copy
   openssh-server                # p2v tests: the "physical server" is a real sshd
+  extlinux                      # p2v --boot volume: the copy boots from its own volume
 )
 
 missing=()

@@ -68,6 +68,15 @@ export function fixups(input: FixupInput): Fixups {
       primary: input.facts.primaryInterface,
       interfaces: files["/etc/network/interfaces"],
       persistentNetRules: files[PERSISTENT_NET_RULES],
+      ...(plan.vlan
+        ? {
+            vlan: {
+              interface: plan.vlan.interface,
+              parent: plan.vlan.parent,
+              untagged: plan.keepVlan,
+            },
+          }
+        : {}),
     }),
   );
   if (files["/etc/hostname"] === undefined && plan.hostname !== "")

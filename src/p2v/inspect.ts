@@ -6,6 +6,7 @@ import { EtherplaneError } from "../foundation/errors.js";
 import { parseDfP, type DfRow } from "./df.js";
 import type { InitSystem } from "./edits.js";
 import { parseMounts, type Mount } from "./mounts.js";
+import { parseVlanConfig, type SourceVlan } from "./vlan.js";
 
 /** Runs on the source; reads only. Every section prints even when its command fails. */
 export const INSPECT_SCRIPT = [
@@ -19,6 +20,7 @@ export const INSPECT_SCRIPT = [
   "echo @@init; readlink -f /sbin/init; [ -d /run/systemd/system ] && echo systemd-running",
   "echo @@route; ip route show default 2>/dev/null",
   "echo @@boot; ls -1 /boot 2>/dev/null",
+  "echo @@vlan; cat /proc/net/vlan/config 2>/dev/null",
   "echo @@tools; for t in tar rsync; do command -v $t; done; tar --version 2>&1 | head -n 1",
   "echo @@end",
 ].join("\n");
@@ -34,6 +36,8 @@ export interface SourceFacts {
   /** The interface of the default route. */
   primaryInterface: string | undefined;
   bootFiles: string[];
+  /** The 802.1q VLAN interfaces (/proc/net/vlan/config). */
+  vlans: SourceVlan[];
   hasRsync: boolean;
   /** GNU tar (--acls, --xattrs, --sparse); busybox tar keeps owners, modes and links only. */
   gnuTar: boolean;
@@ -88,6 +92,7 @@ export function parseFacts(text: string): SourceFacts {
     init: decideInit(get("init")),
     primaryInterface: route?.[1],
     bootFiles: get("boot"),
+    vlans: parseVlanConfig(get("vlan").join("\n")),
     hasRsync: get("tools").some((l) => l.endsWith("/rsync")),
     gnuTar: get("tools").some((l) => /GNU tar/.test(l)),
   };

@@ -98,3 +98,22 @@ export async function mountDevice(device: string, dir: string): Promise<void> {
 export async function unmount(dir: string): Promise<void> {
   await runTool("umount", [dir], { allowFailure: true });
 }
+
+/** Refuses `--boot volume` before anything is made when this machine has no extlinux. */
+export async function checkExtlinux(): Promise<void> {
+  try {
+    await runTool("extlinux", ["--version"], { allowFailure: true });
+  } catch (cause) {
+    throw new EtherplaneError(
+      "UNAVAILABLE",
+      "--boot volume installs extlinux into the copy, and this machine has no extlinux: " +
+        "install it (apt-get install extlinux) or leave out --boot volume; nothing was created",
+      { cause },
+    );
+  }
+}
+
+/** extlinux's boot sector and ldlinux.sys, into the copy's file system mounted with `dir` in it. */
+export async function installExtlinux(dir: string): Promise<void> {
+  await runTool("extlinux", ["--install", dir]);
+}

@@ -27,3 +27,38 @@ test("nothing changes when the server already used eth0 and had no MAC rules", (
     [],
   );
 });
+
+const VLAN_INTERFACES =
+  "auto enp3s0\niface enp3s0 inet manual\n\nauto enp3s0.100\niface enp3s0.100 inet static\n  address 10.100.0.5/24\n  vlan-raw-device enp3s0\n";
+
+test("a default route on a VLAN interface: its parent becomes eth0 and the VLAN stays tagged on it", () => {
+  const edits = networkEdits({
+    primary: "enp3s0.100",
+    interfaces: VLAN_INTERFACES,
+    persistentNetRules: undefined,
+    vlan: { interface: "enp3s0.100", parent: "enp3s0", untagged: false },
+  });
+  const interfaces = edits.find((e) => e.path === "/etc/network/interfaces");
+  assert.ok(interfaces?.kind === "write");
+  assert.equal(
+    interfaces.text,
+    "auto eth0\niface eth0 inet manual\n\nauto eth0.100\niface eth0.100 inet static\n  address 10.100.0.5/24\n  vlan-raw-device enp3s0\n",
+  );
+  assert.doesNotMatch(interfaces.change, /untagged/);
+});
+
+test("--keep-vlan: the VLAN interface itself becomes eth0, untagged, its vlan-raw-device commented out", () => {
+  const edits = networkEdits({
+    primary: "enp3s0.100",
+    interfaces: VLAN_INTERFACES,
+    persistentNetRules: undefined,
+    vlan: { interface: "enp3s0.100", parent: "enp3s0", untagged: true },
+  });
+  const interfaces = edits.find((e) => e.path === "/etc/network/interfaces");
+  assert.ok(interfaces?.kind === "write");
+  assert.equal(
+    interfaces.text,
+    "auto enp3s0\niface enp3s0 inet manual\n\nauto eth0\niface eth0 inet static\n  address 10.100.0.5/24\n  # etherplane p2v: the vif carries the VLAN untagged\n  # vlan-raw-device enp3s0\n",
+  );
+  assert.match(interfaces.change, /VLAN enp3s0\.100 untagged on the vif/);
+});

@@ -2,7 +2,11 @@
  * The domain's network card is new: another MAC (udev's persistent rules would name it eth1) and,
  * under predictable names, another name than the server's `enp3s0`. The kernel line carries
  * `net.ifnames=0` so it is `eth0`; the copy's persistent-net rules lose their MAC bindings and
- * ifupdown's /etc/network/interfaces says `eth0` where it said the server's interface. Pure.
+ * ifupdown's /etc/network/interfaces says `eth0` where it said the server's interface. When the
+ * default route is on a VLAN interface (`enp3s0.100`), the card is its parent: `enp3s0` becomes
+ * `eth0` and the VLAN `eth0.100`, tagged as before (the vif on a trunk); with `--keep-vlan` the vif
+ * is on the VLAN's own network, untagged, so the VLAN interface itself becomes `eth0` and its
+ * `vlan-raw-device` line is commented out. Pure.
  */
 import type { CopyEdit } from "./edits.js";
 
@@ -14,6 +18,8 @@ export interface NetworkFiles {
   primary: string | undefined;
   interfaces: string | undefined;
   persistentNetRules: string | undefined;
+  /** The default route's VLAN interface, and whether the vif carries that VLAN untagged. */
+  vlan?: { interface: string; parent: string; untagged: boolean };
 }
 
 const NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
@@ -36,7 +42,8 @@ export function networkEdits(files: NetworkFiles): CopyEdit[] {
       });
     }
   }
-  const primary = files.primary;
+  const vlan = files.vlan;
+  const primary = vlan ? (vlan.untagged ? vlan.interface : vlan.parent) : files.primary;
   if (
     files.interfaces !== undefined &&
     primary !== undefined &&
@@ -48,13 +55,22 @@ export function networkEdits(files: NetworkFiles): CopyEdit[] {
       `^(\\s*(?:auto|allow-hotplug|iface|allow-auto)\\b[^#\\n]*?\\s)${escaped}(?=\\s|$|\\.|:)`,
       "gm",
     );
-    const text = files.interfaces.replace(pattern, `$1${DOMAIN_NIC}`);
+    let text = files.interfaces.replace(pattern, `$1${DOMAIN_NIC}`);
+    if (vlan?.untagged)
+      text = text.replace(
+        /^(\s*)(vlan[-_]raw[-_]device\b.*)$/gm,
+        "$1# etherplane p2v: the vif carries the VLAN untagged\n$1# $2",
+      );
     if (text !== files.interfaces) {
       edits.push({
         kind: "write",
         path: "/etc/network/interfaces",
         text,
-        change: `network: ${primary} renamed ${DOMAIN_NIC} in /etc/network/interfaces (net.ifnames=0)`,
+        change:
+          `network: ${primary} renamed ${DOMAIN_NIC} in /etc/network/interfaces (net.ifnames=0)` +
+          (vlan?.untagged
+            ? `; VLAN ${vlan.interface} untagged on the vif (vlan-raw-device commented out)`
+            : ""),
       });
     }
   }

@@ -51,6 +51,7 @@ test("the inspection script prints every section parseFacts reads", () => {
     "init",
     "route",
     "boot",
+    "vlan",
     "tools",
     "end",
   ])

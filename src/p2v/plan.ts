@@ -7,6 +7,7 @@ import { EtherplaneError } from "../foundation/errors.js";
 import type { ConsoleTty } from "./console.js";
 import type { SourceFacts } from "./inspect.js";
 import { findKernel } from "./inspect.js";
+import { chooseVlanNetwork, primaryVlan, type SourceVlan, type VlanNetwork } from "./vlan.js";
 import { selectMounts, targetFsType, type Mount, type SkippedMount } from "./mounts.js";
 
 const MIB = 1024 ** 2;
@@ -26,6 +27,10 @@ export interface PlanOptions {
   vcpus?: number;
   network?: string;
   hypervisor: "qemu" | "xen";
+  /** --keep-vlan: the vif goes on the network carrying the source's VLAN (vlan.ts). */
+  keepVlan?: boolean;
+  /** The cluster's networks, needed with keepVlan. */
+  networks?: readonly VlanNetwork[];
 }
 
 export interface P2vPlan {
@@ -42,6 +47,10 @@ export interface P2vPlan {
   /** The source's kernel and initrd (paths in the copy), for direct kernel boot. */
   kernel: { kernel: string; initrd: string | undefined; version: string } | undefined;
   network: string | undefined;
+  /** The VLAN of the source's default route, if any (kept on the vif with --keep-vlan). */
+  vlan: SourceVlan | undefined;
+  /** --keep-vlan: the vif is on the VLAN's network, the guest sees it untagged. */
+  keepVlan: boolean;
   warnings: string[];
 }
 
@@ -86,6 +95,15 @@ export function planP2v(facts: SourceFacts, options: PlanOptions): P2vPlan {
   if (options.memoryMiB === undefined && facts.memoryBytes === 0)
     warnings.push(`the source's memory is unknown; the domain gets ${MEMORY_MIB_DEFAULT} MiB`);
   const sourceMiB = Math.floor(facts.memoryBytes / MIB);
+  const vlan = primaryVlan(facts.vlans, facts.primaryInterface);
+  const network = options.keepVlan
+    ? chooseVlanNetwork(vlan, options.networks ?? [], options.network, facts.primaryInterface)
+    : options.network;
+  if (vlan && !options.keepVlan)
+    warnings.push(
+      `the source's ${vlan.interface} is 802.1q VLAN ${vlan.id} on ${vlan.parent}: ` +
+        `--keep-vlan puts the domain's vif on the network that carries it`,
+    );
   return {
     name: options.name,
     usedBytes,
@@ -98,7 +116,9 @@ export function planP2v(facts: SourceFacts, options: PlanOptions): P2vPlan {
     hostname: facts.hostname,
     consoleTty: options.hypervisor === "qemu" ? "ttyS0" : "hvc0",
     kernel: found ? { ...found, version: facts.kernel } : undefined,
-    network: options.network,
+    network,
+    vlan,
+    keepVlan: options.keepVlan === true,
     warnings,
   };
 }

@@ -52,7 +52,18 @@ test("rsync: the pinned known_hosts, the key, one file system, nested mounts kep
     args[5],
     "ssh -p 2222 -i '/k/id' -o IdentitiesOnly=yes -o UserKnownHostsFile='/t/kh' -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes",
   );
-  assert.deepEqual(args.slice(6), ["--exclude=/home/*", "root@10.0.0.5:/", "/mnt/copy/"]);
+  assert.deepEqual(args.slice(6), [
+    "--exclude=/home/*",
+    "--filter=P /boot/extlinux/",
+    "root@10.0.0.5:/",
+    "/mnt/copy/",
+  ]);
+  // The copy's extlinux (--boot volume) is protected from --delete on the root only.
+  const home = rsyncArgs(source, m("/home"), [], "/mnt/copy/home", {
+    identityFile: undefined,
+    knownHostsFile: "/t/kh",
+  });
+  assert.ok(!home.some((a) => a.startsWith("--filter")), home.join(" "));
   const stats = parseRsyncStats(
     "Number of files: 1,204 (reg: 1,003, dir: 201)\nNumber of created files: 1\nNumber of deleted files: 2\nNumber of regular files transferred: 1,234\nTotal file size: 9 bytes\nTotal transferred file size: 56,789 bytes\n",
   );

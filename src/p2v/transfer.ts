@@ -4,6 +4,7 @@
  * SSH into `tar -x` here; the bytes are counted as they pass. Final pass: rsync over SSH with the
  * same key and the checked host key pinned, per file system, its changes counted from --stats.
  */
+import { EXTLINUX_DIR } from "./volume-boot.js";
 import { spawn } from "node:child_process";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
@@ -146,6 +147,8 @@ export function rsyncArgs(
     "-e",
     ssh,
     ...nested.map((n) => `--exclude=${n}/*`),
+    // extlinux of --boot volume lives in the copy only (volume-boot.ts): --delete keeps it.
+    ...(mount.mountPoint === "/" ? [`--filter=P ${EXTLINUX_DIR}/`] : []),
     from,
     `${dest.replace(/\/$/, "")}/`,
   ];

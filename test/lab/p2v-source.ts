@@ -56,19 +56,26 @@ export const RCS_FSTAB_ROOT = "EP-P2V fstab root";
 export interface P2vSourceOptions {
   /** A kernel and initrd to make the server's tree bootable (see the file comment). */
   boot?: { kernel: string; initrd: string };
+  /**
+   * The `uname -r` they are filed under in /boot: the default is this machine's, which chrooted
+   * sessions report; a machine booting its own kernel (p2v-machine.ts) gives that kernel's.
+   */
+  bootRelease?: string;
+  /** The root file system's size (default 96 MiB): the benchmark's 1 GiB of files needs more. */
+  rootImageBytes?: number;
 }
 
 const sh = (command: string, args: string[]) =>
   execFileSync(command, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
-function libraries(binary: string): string[] {
+export function libraries(binary: string): string[] {
   return sh("ldd", [binary])
     .split("\n")
     .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
     .filter((l): l is string => l !== undefined);
 }
 
-function copyInto(root: string, file: string): void {
+export function copyInto(root: string, file: string): void {
   const to = path.join(root, file);
   fs.mkdirSync(path.dirname(to), { recursive: true });
   fs.copyFileSync(fs.realpathSync(file), to);
@@ -94,8 +101,8 @@ export class P2vSource {
   static create(tag: string, options: P2vSourceOptions = {}): P2vSource {
     const source = new P2vSource(fs.mkdtempSync(`/run/ep-${tag}-`));
     try {
-      source.build();
-      if (options.boot) source.makeBootable(options.boot);
+      source.build(options.rootImageBytes ?? ROOT_IMAGE_BYTES);
+      if (options.boot) source.makeBootable(options.boot, options.bootRelease);
     } catch (error) {
       source.unmountAll();
       fs.rmSync(source.dir, { recursive: true, force: true });
@@ -110,12 +117,12 @@ export class P2vSource {
     this.mounts.push(at);
   }
 
-  private build(): void {
+  private build(rootImageBytes: number): void {
     const { dir, root } = this;
     const rootImage = path.join(dir, "root.img");
     const homeImage = path.join(dir, "home.img");
     fs.writeFileSync(rootImage, "");
-    fs.truncateSync(rootImage, ROOT_IMAGE_BYTES);
+    fs.truncateSync(rootImage, rootImageBytes);
     fs.writeFileSync(homeImage, "");
     fs.truncateSync(homeImage, HOME_IMAGE_BYTES);
     sh("mkfs.ext4", ["-q", "-F", rootImage]);
@@ -222,9 +229,12 @@ export class P2vSource {
   }
 
   /** A kernel and initrd in /boot, busybox init with a tty1 getty, and an rcS (file comment). */
-  private makeBootable(boot: { kernel: string; initrd: string }): void {
+  private makeBootable(boot: { kernel: string; initrd: string }, bootRelease?: string): void {
     const { root } = this;
-    const release = sh("uname", ["-r"]).trim();
+    const release = bootRelease ?? sh("uname", ["-r"]).trim();
+    if (bootRelease !== undefined)
+      for (const stale of fs.readdirSync(path.join(root, "boot")))
+        fs.rmSync(path.join(root, "boot", stale));
     fs.copyFileSync(boot.kernel, path.join(root, `boot/vmlinuz-${release}`));
     fs.copyFileSync(boot.initrd, path.join(root, `boot/initrd.img-${release}`));
     for (const applet of BOOT_APPLETS)
@@ -311,6 +321,12 @@ export class P2vSource {
       }
       if (root === this.root) process.kill(Number(pid), "SIGKILL");
     }
+  }
+
+  /** The server's two disks as image files, unmounted (for a machine that boots them). */
+  releaseDisks(): { root: string; home: string } {
+    this.unmountAll();
+    return { root: path.join(this.dir, "root.img"), home: path.join(this.dir, "home.img") };
   }
 
   private unmountAll(): void {

@@ -46,6 +46,7 @@ export function printPlan(
     `plan for ${plan.name} (dry run: nothing was changed; host key ${fingerprint})`,
     `  volume:   ${formatBytes(plan.sizeBytes)} (${formatBytes(plan.usedBytes)} used on the source), ${plan.fsType}`,
     `  domain:   ${plan.memoryMiB} MiB, ${plan.vcpus} vCPUs, console ${plan.consoleTty}, hostname ${plan.hostname}`,
+    `  network:  ${plan.network ?? "none (no vif; --network NET or --keep-vlan)"}${plan.vlan ? ` (the source's ${plan.vlan.interface} is VLAN ${plan.vlan.id})` : ""}`,
     "  copy:",
     ...plan.copy.map((m) => `    ${m.mountPoint} (${m.device}, ${m.fsType})`),
     "  skip:",

@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { DomainRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
+import type { DomainRecord, NetworkRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
 import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { childPath } from "../../foundation/contained-path.js";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
@@ -19,7 +19,8 @@ import type { CopyEdit } from "../../p2v/edits.js";
 import { bootFileNames, FIXUP_FILES, fixups, type SourceFiles } from "../../p2v/fixups.js";
 import { INSPECT_SCRIPT, parseFacts, type SourceFacts } from "../../p2v/inspect.js";
 import { checkPinSyntax } from "../../p2v/known-hosts.js";
-import { makeFileSystem, runTool } from "../../p2v/local-tools.js";
+import { checkExtlinux, installExtlinux, makeFileSystem, runTool } from "../../p2v/local-tools.js";
+import { EXTLINUX_DIR, extlinuxConfEdit, type BootFrom } from "../../p2v/volume-boot.js";
 import { planP2v, type P2vPlan } from "../../p2v/plan.js";
 import { parseSourceAddress } from "../../p2v/source-address.js";
 import { SshSource } from "../../p2v/ssh-source.js";
@@ -30,7 +31,9 @@ import {
   rsyncArgs,
   tarCopy,
 } from "../../p2v/transfer.js";
+import type { VlanNetwork } from "../../p2v/vlan.js";
 import { parse, parseSize, usageError } from "../args.js";
+import { requestAllPages } from "../client/pages.js";
 import { apiTaskSource } from "../client/task-source.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
 import type { ImportReply } from "../domain/domain-files.js";
@@ -44,6 +47,8 @@ const usage = `etherplane p2v SOURCE --name NAME [options]      SOURCE is user@h
   --hypervisor qemu|xen      console and boot for this driver (default qemu: ttyS0, direct kernel boot)
   --identity KEYFILE         the SSH key (else the ssh-agent at SSH_AUTH_SOCK); never a password
   --host-key SHA256:...|KEY  pin the source's host key (else --known-hosts, default ~/.ssh/known_hosts)
+  --boot host|volume         host (default): the source's kernel copied to --boot-dir for direct boot;
+                             volume: extlinux in the copy boots it (firmware/pygrub), no host file needed
   --boot-dir DIR             this host's boot directory for the source's kernel (default ${BOOT_DIR_DEFAULT})
   --final                    second pass: rsync the changes into the volume of the first pass
   --dry-run | --start | --keep-partial
@@ -79,6 +84,38 @@ async function follow(session: Session, task: TaskRecord): Promise<TaskRecord> {
     output: process.stderr,
     isTTY: process.stderr.isTTY === true && !session.json,
   });
+}
+
+async function vlanNetworks(session: Session): Promise<VlanNetwork[]> {
+  const { networks } = await requestAllPages<{ networks: NetworkRecord[] }>(
+    session.client,
+    "/api/v1/networks",
+    "networks",
+  );
+  return networks.map((n) => ({ name: n.name, host: n.hostId, vlanId: n.vlanId }));
+}
+
+function bootEdits(plan: P2vPlan, bootFrom: BootFrom, bootDir: string, uuid: string): CopyEdit[] {
+  if (bootFrom === "host") return kernelEdits(plan, bootDir);
+  const conf = extlinuxConfEdit(plan, uuid);
+  return conf ? [conf] : [];
+}
+
+/** A directory of the copy, made if missing; refused when a part of it is a symlink (it could lead out of the copy). */
+function dirInCopy(mountDir: string, dir: string): string {
+  let current = fs.realpathSync(mountDir);
+  for (const part of dir.split("/").filter((p) => p !== "")) {
+    current = path.join(current, part);
+    const stat = fs.lstatSync(current, { throwIfNoEntry: false });
+    if (stat === undefined) fs.mkdirSync(current, { mode: 0o755 });
+    else if (!stat.isDirectory())
+      throw new EtherplaneError(
+        "FORBIDDEN",
+        `${dir} in the copy is not a directory (${current} is ${stat.isSymbolicLink() ? "a symlink" : "a file"} on the source): ` +
+          "fix it there, or leave out --boot volume",
+      );
+  }
+  return current;
 }
 
 async function readSourceFiles(source: SshSource): Promise<SourceFiles> {
@@ -122,11 +159,13 @@ export async function p2vCommand(args: string[]): Promise<void> {
       memory: { type: "string" },
       vcpus: { type: "string" },
       network: { type: "string" },
+      "keep-vlan": { type: "boolean" },
       hypervisor: { type: "string" },
       identity: { type: "string" },
       "host-key": { type: "string" },
       "known-hosts": { type: "string" },
       "boot-dir": { type: "string" },
+      boot: { type: "string" },
       final: { type: "boolean" },
       "dry-run": { type: "boolean" },
       start: { type: "boolean" },
@@ -157,6 +196,9 @@ export async function p2vCommand(args: string[]): Promise<void> {
         : Math.floor(parseSize("memory", values.memory) / MIB);
   const vcpus = positiveInt("vcpus", values.vcpus);
   const bootDir = path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT);
+  const bootFrom = values.boot ?? "host";
+  if (bootFrom !== "host" && bootFrom !== "volume")
+    throw usageError(`--boot ${bootFrom}: host or volume`, usage);
   const json = values.json === true;
 
   const source = await SshSource.connect(address, {
@@ -168,6 +210,10 @@ export async function p2vCommand(args: string[]): Promise<void> {
   try {
     const inspection = await source.run(INSPECT_SCRIPT);
     const facts = parseFacts(inspection.stdout);
+    const keepVlan = values["keep-vlan"] === true;
+    // --keep-vlan chooses among the cluster's networks: the session opens once (--token - reads stdin).
+    const early = keepVlan ? await openSession(values) : undefined;
+    const networks = early ? await vlanNetworks(early) : undefined;
     const plan = planP2v(facts, {
       name,
       hypervisor,
@@ -175,26 +221,37 @@ export async function p2vCommand(args: string[]): Promise<void> {
       ...(memoryMiB === undefined ? {} : { memoryMiB }),
       ...(vcpus === undefined ? {} : { vcpus }),
       ...(values.network === undefined ? {} : { network: values.network }),
+      ...(networks === undefined ? {} : { keepVlan, networks }),
     });
     if (values.final && !facts.hasRsync)
       throw new EtherplaneError(
         "UNAVAILABLE",
         "--final needs rsync on the source: install it there (apt-get install rsync)",
       );
+    if (bootFrom === "volume" && !plan.kernel)
+      throw new EtherplaneError(
+        "NOT_FOUND",
+        `--boot volume: the source's /boot has no kernel for ${facts.kernel} (vmlinuz-${facts.kernel}): ` +
+          "install one there, or leave out --boot volume; nothing was created",
+      );
+    if (bootFrom === "volume" && !values["dry-run"]) await checkExtlinux();
     const files = await readSourceFiles(source);
     if (values["dry-run"]) {
       const preview = fixups({ plan, facts, files, uuid: "<new-uuid>" });
-      const boot = hypervisor === "qemu" || plan.kernel ? bootFileNames(plan) : undefined;
+      const boot =
+        bootFrom === "host" && (hypervisor === "qemu" || plan.kernel)
+          ? bootFileNames(plan)
+          : undefined;
       return printPlan(
         json,
         plan,
-        [...preview.edits, ...kernelEdits(plan, bootDir)],
+        [...preview.edits, ...bootEdits(plan, bootFrom, bootDir, "<new-uuid>")],
         preview.notes,
         domainFile({ plan, address: undefined, boot, hypervisor }),
         source.fingerprint,
       );
     }
-    const session = await openSession(values);
+    const session = early ?? (await openSession(values));
     await run({
       session,
       source,
@@ -202,6 +259,7 @@ export async function p2vCommand(args: string[]): Promise<void> {
       plan,
       files,
       bootDir,
+      bootFrom,
       hypervisor,
       json,
       identity: values.identity,
@@ -222,6 +280,7 @@ interface RunInput {
   plan: P2vPlan;
   files: SourceFiles;
   bootDir: string;
+  bootFrom: BootFrom;
   hypervisor: "qemu" | "xen";
   json: boolean;
   identity: string | undefined;
@@ -324,16 +383,26 @@ async function run(input: RunInput): Promise<void> {
         );
     }
     const fix = fixups({ plan, facts: input.facts, files: input.files, uuid });
-    fs.mkdirSync(input.bootDir, { recursive: true, mode: 0o755 });
-    const applied = await applyEdits(mountDir, [...fix.edits, ...kernelEdits(plan, input.bootDir)]);
+    if (input.bootFrom === "host") fs.mkdirSync(input.bootDir, { recursive: true, mode: 0o755 });
+    const applied = await applyEdits(mountDir, [
+      ...fix.edits,
+      ...bootEdits(plan, input.bootFrom, input.bootDir, uuid),
+    ]);
     report.changes.push(...applied.changes);
     report.refused.push(...applied.refused);
     report.notes.push(...fix.notes);
-    const boot = bootFileNames(plan);
+    if (input.bootFrom === "volume") {
+      await installExtlinux(dirInCopy(mountDir, EXTLINUX_DIR));
+      report.changes.push(
+        `boot: extlinux installed in the volume's first sector (${EXTLINUX_DIR}/ldlinux.sys): the domain boots from its volume on any compute host`,
+      );
+    }
+    const boot = input.bootFrom === "host" ? bootFileNames(plan) : undefined;
     if (boot)
       report.notes.push(
         `the domain boots ${[boot.kernel, boot.ramdisk].filter(Boolean).join(" and ")} from its compute host's boot directory (the agent's --boot-dir): ` +
-          `they are in ${input.bootDir} on this machine; copy them there when the compute host is another machine`,
+          `they are in ${input.bootDir} on this machine; copy them there when the compute host is another machine, ` +
+          "or run p2v with --boot volume (the copy boots from its own volume)",
       );
     await closeVolume(opened, mountDir);
     mounted = false;
@@ -432,7 +501,7 @@ async function defineDomain(
   const config = domainFile({
     plan,
     address: volume,
-    boot: bootFileNames(plan),
+    boot: input.bootFrom === "host" ? bootFileNames(plan) : undefined,
     hypervisor: input.hypervisor,
   });
   const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
