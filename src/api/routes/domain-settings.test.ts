@@ -71,5 +71,5 @@ test("domain settings: pin and HA in one PATCH, one audit entry; PUT /ha is gone
     ha: "auto",
   });
   assert.equal(allowed.status, 200, "an operator may, as before");
-  b.close();
+  await b.close();
 });

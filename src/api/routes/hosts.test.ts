@@ -54,5 +54,5 @@ test("host state: up, suspect, maintenance, dead while in maintenance, up again"
   assert.equal(activated.body.host.state, "up");
   assert.equal(await state(), "up");
   await b.controller.maintenance.idle();
-  b.close();
+  await b.close();
 });
