@@ -32,6 +32,14 @@ const BODY_BYTES_MAX = 1024 * 1024;
 const NOT_AUDITED = new Set(["PUT /api/v1/agent/status", "POST /api/v1/agent/lease"]);
 const PUBLIC = new Set(["/api/v1/openapi.json", "/api/v1/health"]);
 
+/** Where a route that is gone went: its old callers are told (still a 404, still audited). */
+function movedRoute(method: string, path: string): string | undefined {
+  const ha = method === "PUT" && /^\/api\/v1\/domains\/([^/]{1,128})\/ha$/.exec(path);
+  if (ha)
+    return `the HA settings are set with PATCH /api/v1/domains/${ha[1]}/settings {"ha": "on"|"off"|"auto", "haPriority": N}`;
+  return undefined;
+}
+
 export function createApi(deps: ApiDeps) {
   const log = createLogger("api");
   const app = new OpenAPIHono<ApiEnv>({
@@ -66,17 +74,18 @@ export function createApi(deps: ApiDeps) {
       log.error(`${c.req.method} ${c.req.path} failed`, { error: error.stack ?? error.message });
     return c.json(body, status as 400);
   });
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    const moved = movedRoute(c.req.method, c.req.path);
+    return c.json(
       {
         error: {
           code: "NOT_FOUND",
-          message: `no route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json`,
+          message: `no route ${c.req.method} ${c.req.path}; ${moved ?? "see /api/v1/openapi.json"}`,
         },
       },
       404,
-    ),
-  );
+    );
+  });
 
   app.use(
     "/api/*",

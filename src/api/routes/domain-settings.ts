@@ -3,7 +3,6 @@
  * availability) in one call, checked whole, written and audited once (domain-settings.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { EtherplaneError } from "../../foundation/errors.js";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { DomainSchema } from "../domain-schemas.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
@@ -62,13 +61,4 @@ export function domainSettingsRoutes(app: ApiApp, { controller }: ApiDeps): void
       return c.json({ domain }, 200);
     },
   );
-
-  // The HA settings had a route of their own until they joined the others: an old client is told
-  // where they went (undocumented: not in the OpenAPI document).
-  app.put("/api/v1/domains/:ref/ha", (c) => {
-    throw new EtherplaneError(
-      "NOT_FOUND",
-      `no route PUT /api/v1/domains/{ref}/ha: the HA settings are set with PATCH /api/v1/domains/${c.req.param("ref").slice(0, 128)}/settings {"ha": "on"|"off"|"auto", "haPriority": N}`,
-    );
-  });
 }
