@@ -13,8 +13,13 @@ import type { ApiDeps, ApiEnv } from "./context.js";
 import { toErrorResponse } from "./error-mapping.js";
 import { json } from "./route-kit.js";
 import { agentRoutes } from "./routes/agent.js";
-import { clusterRoutes } from "./routes/cluster.js";
+import { auditRoutes } from "./routes/audit.js";
+import { hostRoutes } from "./routes/hosts.js";
+import { poolRoutes } from "./routes/pools.js";
+import { taskRoutes } from "./routes/tasks.js";
+import { tokenRoutes } from "./routes/tokens.js";
 import { domainRoutes } from "./routes/domains.js";
+import { domainSettingsRoutes } from "./routes/domain-settings.js";
 import { networkRoutes } from "./routes/networks.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { volumeRoutes } from "./routes/volumes.js";
@@ -26,6 +31,14 @@ const BODY_BYTES_MAX = 1024 * 1024;
 /** Calls that are not audited: reads, and agents' periodic status reports (heartbeats). */
 const NOT_AUDITED = new Set(["PUT /api/v1/agent/status", "POST /api/v1/agent/lease"]);
 const PUBLIC = new Set(["/api/v1/openapi.json", "/api/v1/health"]);
+
+/** Where a route that is gone went: its old callers are told (still a 404, still audited). */
+function movedRoute(method: string, path: string): string | undefined {
+  const ha = method === "PUT" && /^\/api\/v1\/domains\/([^/]{1,128})\/ha$/.exec(path);
+  if (ha)
+    return `the HA settings are set with PATCH /api/v1/domains/${ha[1]}/settings {"ha": "on"|"off"|"auto", "haPriority": N}`;
+  return undefined;
+}
 
 export function createApi(deps: ApiDeps) {
   const log = createLogger("api");
@@ -61,17 +74,18 @@ export function createApi(deps: ApiDeps) {
       log.error(`${c.req.method} ${c.req.path} failed`, { error: error.stack ?? error.message });
     return c.json(body, status as 400);
   });
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    const moved = movedRoute(c.req.method, c.req.path);
+    return c.json(
       {
         error: {
           code: "NOT_FOUND",
-          message: `no route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json`,
+          message: `no route ${c.req.method} ${c.req.path}; ${moved ?? "see /api/v1/openapi.json"}`,
         },
       },
       404,
-    ),
-  );
+    );
+  });
 
   app.use(
     "/api/*",
@@ -145,9 +159,14 @@ export function createApi(deps: ApiDeps) {
   });
 
   volumeRoutes(app, deps);
-  clusterRoutes(app, deps);
+  taskRoutes(app, deps);
+  hostRoutes(app, deps);
+  poolRoutes(app, deps);
+  tokenRoutes(app, deps);
+  auditRoutes(app, deps);
   agentRoutes(app, deps);
   domainRoutes(app, deps);
+  domainSettingsRoutes(app, deps);
   networkRoutes(app, deps);
   operationsRoutes(app, deps);
   if (deps.web) metricsRoutes(app, deps.web);

@@ -1,5 +1,5 @@
 /** Small helpers the route files share: JSON bodies, the common error responses, permissions. */
-import type { z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context, TypedResponse } from "hono";
 import type { JSONParsed } from "hono/utils/types";
 import { authorize, type Permission } from "../cluster/controller/auth-service.js";
@@ -50,3 +50,6 @@ export function jsonText<T>(
   // Why the cast: hono types a body as untyped; this one is T's JSON (see above).
   return response as unknown as TypedResponse<JSONParsed<T>, 200, "json">;
 }
+
+/** The path parameter of a record named by its id (a task, a pool, a token). */
+export const idParam = z.object({ id: z.string().min(1).max(128) });

@@ -108,8 +108,11 @@ export const HostSchema = z
       .nullable()
       .openapi({ description: "set while the host is in maintenance: nothing new goes there" }),
     createdMs: z.number().int(),
-    /** The controller's view (host-liveness.ts, failover.ts); absent from stored records. */
-    state: z.enum(["up", "suspect", "dead", "fenced", "maintenance"]).optional(),
+    /** The controller's view (host-state.ts); absent from stored records. */
+    state: z.enum(["up", "suspect", "dead", "fenced", "maintenance"]).optional().openapi({
+      description:
+        "the lease, HA and maintenance combined: fenced > dead > suspect > maintenance > up (the first that holds)",
+    }),
   })
   .openapi("Host");
 

@@ -207,6 +207,8 @@ describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissi
     await nav(page, "Hosts");
     const card = page.getByTestId("host-card").filter({ hasText: "box1" });
     await card.getByRole("meter", { name: /pool default used on box1/ }).waitFor();
+    // The state is the API's (lease and maintenance combined), printed as it comes.
+    await card.getByTestId("host-state").filter({ hasText: /^up$/ }).waitFor();
     // Two reports make a line (a sample at most every 5 s): reload until the chart is there.
     const deadline = Date.now() + WAIT_MS;
     while ((await card.getByTestId("sparkline").count()) === 0) {

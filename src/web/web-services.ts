@@ -1,5 +1,6 @@
 /** What the web UI needs beside the REST API: console tickets, the change feed, its files. */
 import type { Controller } from "../cluster/controller/controller.js";
+import { hostState } from "../cluster/controller/host-state.js";
 import type { Logger } from "../foundation/log.js";
 import { ChangeFeed } from "./change-feed.js";
 import { ConsoleTickets } from "./console-tickets.js";
@@ -35,7 +36,10 @@ export function createWebServices(
         store.listEvents({ limit: 1 }),
       ]);
       return {
-        hosts: JSON.stringify(hosts),
+        // With each host's state: a lease that lapses changes no record, but the page shows it.
+        hosts: JSON.stringify(
+          hosts.map((h) => ({ ...h, state: hostState(controller.ha.state(h.id), h.maintenance) })),
+        ),
         pools: JSON.stringify(pools),
         volumes,
         domains: JSON.stringify(domains),

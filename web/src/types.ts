@@ -14,6 +14,8 @@ export interface Host {
   roles: string[];
   exportInterfaces: string[];
   lastSeenMs: number | null;
+  /** The controller's one state: lease, HA and maintenance combined (host-state.ts). */
+  state?: "up" | "suspect" | "dead" | "fenced" | "maintenance";
   inventory: {
     hostname: string;
     agentVersion: string;

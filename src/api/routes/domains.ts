@@ -11,7 +11,6 @@ import type { DomainRecord } from "../../cluster/model.js";
 import { describeAllowed } from "../../domain/policy/index.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { TaskSchema } from "../schemas.js";
-import { setDomainHa } from "../../cluster/controller/domain-ha-settings.js";
 import { domainAvailability } from "../../cluster/controller/domain-availability.js";
 import { DomainAvailabilitySchema } from "../availability-schema.js";
 import {
@@ -137,37 +136,6 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       );
       audit(c, `domain ${result.domain.name} (${result.domain.id}) edited${unsafe(result)}`);
       return c.json(result, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "put",
-      path: "/api/v1/domains/{ref}/ha",
-      tags,
-      security: bearer,
-      request: {
-        params: ref,
-        ...body(
-          z
-            .object({
-              ha: z.enum(["on", "off", "auto"]).optional(),
-              priority: z.number().int().optional(),
-            })
-            .strict(),
-        ),
-      },
-      responses: { 200: json(z.object({ domain: DomainSchema }), "the HA settings"), ...errors },
-    }),
-    async (c) => {
-      need(c, "write");
-      const spec = c.req.valid("json");
-      const domain = await setDomainHa(controller.store, domains, c.req.valid("param").ref, spec);
-      audit(
-        c,
-        `domain ${domain.name} (${domain.id}) ha ${spec.ha ?? "unchanged"}, priority ${domain.haPriority ?? 0}`,
-      );
-      return c.json({ domain }, 200);
     },
   );
 

@@ -1,13 +1,13 @@
 /**
  * /api/v1 placement, cluster settings, the event log and host maintenance (issue 11): the dry
- * run `etherplane place`, `settings`, `domain set`, `events` and `host maintenance|activate`.
+ * run `etherplane place`, `settings`, `events` and `host maintenance|activate`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { NextCursor } from "../paging.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import { HostSchema, TaskSchema } from "../schemas.js";
-import { DomainSchema } from "../domain-schemas.js";
+import { withState } from "./hosts.js";
 
 const ref = z.object({ ref: z.string().min(1).max(128).openapi({ description: "name or id" }) });
 
@@ -54,18 +54,6 @@ export const EventSchema = z
     fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   })
   .openapi("Event");
-
-const DomainSettingsRequest = z
-  .object({
-    antiAffinity: z.string().max(64).nullable().optional().openapi({
-      description: 'the anti-affinity group; null or "" clears it',
-    }),
-    pin: z.array(z.string().min(1).max(128)).max(64).optional().openapi({
-      description: "host names or ids the domain may run on; [] clears the pinning",
-    }),
-  })
-  .strict()
-  .openapi("DomainSettingsRequest");
 
 const EvacuationStepSchema = z.object({
   domain: z.string(),
@@ -144,34 +132,6 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
 
   app.openapi(
     createRoute({
-      method: "patch",
-      path: "/api/v1/domains/{ref}/settings",
-      tags: ["domains"],
-      security: bearer,
-      request: { params: ref, ...body(DomainSettingsRequest) },
-      responses: {
-        200: json(z.object({ domain: DomainSchema }), "set; used from the next placement"),
-        ...errors,
-      },
-    }),
-    async (c) => {
-      const principal = need(c, "write");
-      const spec = c.req.valid("json");
-      const domain = await controller.domainSettings.set(
-        c.req.valid("param").ref,
-        {
-          ...(spec.antiAffinity === undefined ? {} : { antiAffinity: spec.antiAffinity }),
-          ...(spec.pin === undefined ? {} : { pin: spec.pin }),
-        },
-        principal.name,
-      );
-      audit(c, `domain ${domain.name} settings ${JSON.stringify(spec).slice(0, 200)}`);
-      return c.json({ domain }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
       method: "get",
       path: "/api/v1/cluster-events",
       tags: ["events"],
@@ -235,7 +195,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
         actor: principal.name,
       });
       audit(c, `host ${result.host.name} maintenance${allowRestart ? " --allow-restart" : ""}`);
-      return c.json(result, 202);
+      return c.json({ ...result, host: withState(controller, result.host) }, 202);
     },
   );
 
@@ -258,7 +218,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
         principal.name,
       );
       audit(c, `host ${result.host.name} activate`);
-      return c.json(result, 202);
+      return c.json({ ...result, host: withState(controller, result.host) }, 202);
     },
   );
 }

@@ -84,7 +84,20 @@ describe("place, settings, domain set, events and maintenance from the CLI", () 
       assert.match(storageOnly.stderr, /pin: host box1 has no compute role \(nothing changed\)/);
       const grouped = await cli(["domain", "set", "web", "--anti-affinity", "w"]);
       assert.equal(grouped.code, 0, grouped.stderr);
-      assert.match(grouped.stdout, /^web: anti-affinity w, pinned to \(any host\)$/m);
+      assert.match(
+        grouped.stdout,
+        /^web: anti-affinity w, pinned to \(any host\), ha auto \(priority 0\)$/m,
+      );
+      // Placement and HA settings go in one PATCH; the reply shows them all.
+      const ha = await cli(["domain", "set", "web", "--ha", "on", "--ha-priority", "7"]);
+      assert.equal(ha.code, 0, ha.stderr);
+      assert.match(
+        ha.stdout,
+        /^web: anti-affinity w, pinned to \(any host\), ha on \(priority 7\)$/m,
+      );
+      const badHa = await cli(["domain", "set", "web", "--ha", "maybe", "--pin", "box1"]);
+      assert.equal(badHa.code, 2, badHa.stderr);
+      assert.match(badHa.stderr, /--ha maybe: give on, off or auto/);
       const nohost = await cli(["domain", "set", "web", "--pin", "nosuch"]);
       assert.equal(nohost.code, 3, nohost.stderr);
       assert.match(
@@ -103,6 +116,7 @@ describe("place, settings, domain set, events and maintenance from the CLI", () 
         events.stdout,
         /domain\.settings\s+web\s+web: anti-affinity w \(from the next placement\)/,
       );
+      assert.match(events.stdout, /domain\.settings\s+web\s+web: ha on; ha priority 7/);
       const last = await cli(["events", "--json", "--limit", "1"]);
       const [event] = last.stdout
         .trim()

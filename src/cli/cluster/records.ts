@@ -99,7 +99,7 @@ export async function hostCommand(args: string[]): Promise<void> {
     const hv = h.inventory?.hypervisor;
     return [
       h.name,
-      h.maintenance ? "maintenance" : (h.state ?? "-"),
+      h.state ?? "-",
       h.roles.join(","),
       hv ? `${hv.kind} ${hv.version} (${hv.detail})` : "-",
       hv ? `${hv.cpus}` : "-",

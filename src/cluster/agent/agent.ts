@@ -10,6 +10,7 @@ import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { realClock } from "../../foundation/clock.js";
 import type { AgentStatus, DesiredState, ObservedVolume } from "../agent-protocol.js";
 import { LeaseHolder, type LeaseEvents } from "./lease-holder.js";
+import { fingerprint, statusDue, type SentStatus } from "./status-schedule.js";
 import type { HostInventory, HypervisorInventory } from "../model.js";
 import type { ControllerLink } from "./controller-link.js";
 import type { ForeignTargetScanner } from "./foreign-scanner.js";
@@ -27,32 +28,11 @@ export interface AgentCompute {
 
 export const AGENT_VERSION = "0.1.0";
 const PROGRESS_REPORT_MS = 500;
-/** A status that did not change is sent again this often anyway (observations' freshness). */
-export const STATUS_REFRESH_MS = 30_000;
 /** How long a long-poll for desired state waits at the controller. */
 export const LONG_POLL_WAIT_MS = 25_000;
 /** After a failed long-poll, the next one waits this long (then doubles, to the max). */
 const WATCH_RETRY_MS_FIRST = 250;
 const WATCH_RETRY_MS_MAX = 5_000;
-
-/**
- * What decides whether a status is worth sending: everything but the clock fields that move on
- * every pass (a guest's CPU time, the time of the observation) and free memory to the nearest
- * 64 MiB.
- */
-export function statusDigest(status: AgentStatus): string {
-  const hv = status.inventory.hypervisor;
-  return JSON.stringify({
-    ...status,
-    inventory: hv
-      ? {
-          ...status.inventory,
-          hypervisor: { ...hv, freeMemoryMiB: Math.round(hv.freeMemoryMiB / 64) },
-        }
-      : status.inventory,
-    domains: status.domains?.map(({ atMs: _a, cpuTimeS: _c, ...rest }) => rest),
-  });
-}
 
 export function hostInventory(): HostInventory {
   return {
@@ -74,7 +54,7 @@ export class Agent {
   private desiredState: DesiredState | undefined;
   private fetchFresh = true;
   private watching: Promise<void> = Promise.resolve();
-  private lastStatus: { digest: string; sentMs: number } | undefined;
+  private lastStatus: SentStatus | undefined;
   /** Set by the lease: HA domains are kept down (self-fenced) while it is lost. */
   readonly lease: LeaseHolder;
   private pass: Promise<void> = Promise.resolve();
@@ -209,14 +189,12 @@ export class Agent {
     }
   }
 
-  /** Sends the status when it changed, or every STATUS_REFRESH_MS anyway. */
+  /** Sends the status when it is due (status-schedule.ts). */
   private async reportIfChanged(status: AgentStatus): Promise<void> {
-    const digest = statusDigest(status);
-    const nowMs = Date.now();
-    const last = this.lastStatus;
-    if (last?.digest === digest && nowMs - last.sentMs < STATUS_REFRESH_MS) return;
+    const next = fingerprint(status, Date.now());
+    if (!statusDue(this.lastStatus, next)) return;
     await this.link.report(status);
-    this.lastStatus = { digest, sentMs: nowMs };
+    this.lastStatus = next;
   }
 
   private status(

@@ -93,17 +93,6 @@ export class Controller {
       this.events,
       now,
     );
-    this.maintenance = new MaintenanceService(
-      store,
-      this.tasks,
-      this.events,
-      this.placement,
-      this.lifecycle,
-      // The live mover comes from the migration service, made below (setLiveMover).
-      { offline: new OfflineMover(store, this.lifecycle) },
-      createLogger("cluster:maintenance"),
-      now,
-    );
     this.networks = new NetworkService(store, now);
     this.consoles = new ConsoleBroker(limits.consoles ?? CONSOLE_LIMITS_DEFAULT);
     this.consoles.onOpen = (hostId) => this.agents.watch.changed([hostId]);
@@ -126,7 +115,19 @@ export class Controller {
       this.placement,
       createLogger("cluster:migration"),
     );
-    this.maintenance.setLiveMover(new LiveMover(store, this.migrations));
+    this.maintenance = new MaintenanceService(
+      store,
+      this.tasks,
+      this.events,
+      this.placement,
+      this.lifecycle,
+      {
+        offline: new OfflineMover(store, this.lifecycle),
+        live: new LiveMover(store, this.migrations),
+      },
+      createLogger("cluster:maintenance"),
+      now,
+    );
     this.agents = new AgentService(
       store,
       this.auth,

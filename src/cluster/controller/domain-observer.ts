@@ -14,8 +14,12 @@ import { desiredDomain } from "./placed-spec.js";
 import type { TaskService } from "./task-service.js";
 import type { VolumeGrants } from "./volume-grants.js";
 
-/** A running guest's CPU time and the report's time move every pass: rewrite them this often. */
-const OBSERVED_REFRESH_MS = 10_000;
+/**
+ * A running guest's CPU time and the report's time move every pass: rewrite them this often.
+ * Agents send CPU time alone every 5 s for the web UI's charts, which read it from memory
+ * (status-schedule.ts, host-metrics.ts); the store keeps the agents' refresh pace (30 s).
+ */
+const OBSERVED_REFRESH_MS = 30_000;
 
 /** Whether `next` says nothing new beyond its clock fields, recently written. */
 function unchanged(before: DomainObserved | null, next: DomainObserved): boolean {

@@ -1,7 +1,8 @@
 /**
  * A host's maintenance (`etherplane host maintenance HOST`): nothing new is placed there, and
- * an evacuation task moves every domain running there away, one at a time, live where a live
- * mover is given, else (with --allow-restart) shut down and started elsewhere. The whole plan is
+ * an evacuation task moves every domain running there away, one at a time, live (and, with
+ * --allow-restart, shut down and started elsewhere when a live move fails or the domain is pinned
+ * there). The whole plan is
  * checked before anything changes: a domain that cannot go anywhere refuses the maintenance with
  * the reason. `host activate` ends it and starts the pinned domains it stopped.
  */
@@ -44,16 +45,12 @@ export class MaintenanceService {
     private readonly events: EventLog,
     private readonly placement: PlacementService,
     private readonly lifecycle: DomainLifecycle,
-    private readonly movers: { offline: DomainMover; live?: DomainMover },
+    /** `live` keeps guests running (live-mover.ts); `offline` is the --allow-restart fallback. */
+    private readonly movers: { offline: DomainMover; live: DomainMover },
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
     private readonly clock: WaitClock = REAL_WAIT_CLOCK,
   ) {}
-
-  /** The live mover, once live migration exists (the migration service). */
-  setLiveMover(mover: DomainMover): void {
-    this.movers.live = mover;
-  }
 
   /** Resolves when every evacuation and activation under way has ended. */
   async idle(): Promise<void> {
@@ -140,15 +137,7 @@ export class MaintenanceService {
         problems.push(`${domain.name} cannot go anywhere: ${plan.reason}${restart}`);
         continue;
       }
-      const live = this.movers.live !== undefined;
-      if (!live && !allowRestart) {
-        problems.push(
-          `${domain.name} cannot be moved live (live migration is not available yet); ` +
-            `give --allow-restart to shut it down and start it on ${to.hostName}`,
-        );
-        continue;
-      }
-      steps.push({ domain: domain.name, action: "move", to: to.hostName, live });
+      steps.push({ domain: domain.name, action: "move", to: to.hostName, live: true });
       // The next domain's plan sees this one on its way there (its memory promised).
       domains = domains.map((d) =>
         d.id === domain.id
@@ -205,24 +194,18 @@ export class MaintenanceService {
       }
       if (!to)
         throw new EtherplaneError("CONFLICT", `${domain.name} cannot go anywhere: ${plan.reason}`);
-      const mover = this.movers.live ?? this.movers.offline;
-      if (!mover.live && !options.allowRestart)
-        throw new EtherplaneError(
-          "CONFLICT",
-          `${domain.name} cannot be moved live (live migration is not available yet); give --allow-restart`,
-        );
       await this.tasks.progress(
         task.id,
         (index - 1) / residents.length,
-        `moving ${domain.name} to ${to.hostName}${mover.live ? " live" : " (shutdown, start)"} (${step})`,
+        `moving ${domain.name} to ${to.hostName} live (${step})`,
       );
       const moveOptions = { host: to.hostId, exclude, actor: options.actor };
       let moved;
       try {
-        moved = await mover.move(domain, { ...moveOptions, live: mover.live });
+        moved = await this.movers.live.move(domain, { ...moveOptions, live: true });
       } catch (error) {
         // Live where it can; a restart only when the administrator allowed one.
-        if (!mover.live || !options.allowRestart) throw error;
+        if (!options.allowRestart) throw error;
         await this.events.record(
           "host.evacuation_restart",
           domain.name,

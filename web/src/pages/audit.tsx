@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { AuditEntry } from "../types";
 import { message, type PageProps } from "./common";
+import { ChoiceFilter, EmptyRow, ErrorLine, Toolbar, WordsFilter } from "./list-controls";
 
 const AUDIT_SHOWN_MAX = 1000;
 
@@ -38,36 +39,27 @@ export function AuditPage({ api, isAdmin }: PageProps) {
   return (
     <>
       <h1>Audit log</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      <div class="toolbar">
-        <label>
-          Filter{" "}
-          <input
-            type="search"
-            value={words}
-            placeholder="actor, path, subject…"
-            onInput={(e) => setWords(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Result{" "}
-          <select value={result} onChange={(e) => setResult(e.currentTarget.value)}>
-            <option value="">any</option>
-            <option value="ok">ok</option>
-            <option value="error">error</option>
-          </select>
-        </label>
+      <ErrorLine error={error} />
+      <Toolbar>
+        <WordsFilter
+          label="Filter"
+          value={words}
+          placeholder="actor, path, subject…"
+          onChange={setWords}
+        />
+        <ChoiceFilter
+          label="Result"
+          value={result}
+          choices={["ok", "error"]}
+          onChange={setResult}
+        />
         <button type="button" class="quiet" onClick={() => void load()}>
           Reload
         </button>
         <span class="muted" role="status">
           {shown.length} of {entries?.length ?? 0} newest entries
         </span>
-      </div>
+      </Toolbar>
       <div class="scroll">
         <table data-testid="audit-list">
           <thead>
@@ -97,11 +89,7 @@ export function AuditPage({ api, isAdmin }: PageProps) {
               </tr>
             ))}
             {entries && shown.length === 0 && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  Nothing matches the filter.
-                </td>
-              </tr>
+              <EmptyRow columns={5}>Nothing matches the filter.</EmptyRow>
             )}
           </tbody>
         </table>

@@ -8,6 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ago, bytes } from "../format";
 import type { HostSeries } from "../types";
 import { Bar, message, type PageProps } from "./common";
+import { HostStateBadge } from "./host-state";
 import { Sparkline } from "./sparkline";
 
 /** The exports seen in the samples, busiest (latest) first, at most a handful per card. */
@@ -39,7 +40,6 @@ export function HostsPage({ api, data }: PageProps) {
       <div class="cards">
         {data.hosts.map((host) => {
           const hv = host.inventory?.hypervisor;
-          const fresh = host.lastSeenMs !== null && Date.now() - host.lastSeenMs < 60_000;
           const samples = series.find((s) => s.hostId === host.id)?.samples ?? [];
           const pools = data.pools.filter((p) => p.hostId === host.id);
           const last = samples.at(-1);
@@ -47,10 +47,7 @@ export function HostsPage({ api, data }: PageProps) {
             <article class="card" key={host.id} data-testid="host-card">
               <h2>{host.name}</h2>
               <p>
-                <span class={fresh ? "state state-running" : "state state-crashed"}>
-                  {fresh ? "up" : "not reporting"}
-                </span>{" "}
-                {host.roles.join(", ")} · seen {ago(host.lastSeenMs)}
+                <HostStateBadge host={host} /> {host.roles.join(", ")} · seen {ago(host.lastSeenMs)}
               </p>
               <p class="muted">
                 agent {host.inventory?.agentVersion ?? "–"} on {host.inventory?.hostname ?? "–"}

@@ -1,6 +1,7 @@
 /** Hosts, pools, domains by state and recent failed tasks, refreshed by the change feed. */
 import { ago, bytes } from "../format";
 import { Bar, type PageProps } from "./common";
+import { HostStateBadge } from "./host-state";
 
 const STATES = ["running", "paused", "stopped", "crashed"] as const;
 
@@ -21,15 +22,12 @@ export function OverviewPage({ data }: PageProps) {
         <div class="cards">
           {data.hosts.map((host) => {
             const hv = host.inventory?.hypervisor;
-            const fresh = host.lastSeenMs !== null && Date.now() - host.lastSeenMs < 60_000;
             return (
               <article class="card" key={host.id} data-testid="host">
                 <h3>{host.name}</h3>
                 <p>
-                  <span class={fresh ? "state state-running" : "state state-crashed"}>
-                    {fresh ? "up" : "not reporting"}
-                  </span>{" "}
-                  {host.roles.join(", ")} · seen {ago(host.lastSeenMs)}
+                  <HostStateBadge host={host} /> {host.roles.join(", ")} · seen{" "}
+                  {ago(host.lastSeenMs)}
                 </p>
                 {hv && (
                   <>

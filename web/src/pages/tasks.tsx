@@ -3,6 +3,9 @@ import { useEffect, useState } from "preact/hooks";
 import { ago } from "../format";
 import type { Task } from "../types";
 import { message, type PageProps } from "./common";
+import { ChoiceFilter, EmptyRow, ErrorLine, MoreButton, Toolbar } from "./list-controls";
+
+const TASK_STATES = ["queued", "running", "succeeded", "failed"] as const;
 
 export function TasksPage({ api, data }: PageProps) {
   const [state, setState] = useState("");
@@ -22,23 +25,10 @@ export function TasksPage({ api, data }: PageProps) {
   return (
     <>
       <h1>Tasks</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      <div class="toolbar">
-        <label>
-          State{" "}
-          <select value={state} onChange={(e) => setState(e.currentTarget.value)}>
-            <option value="">any</option>
-            <option value="queued">queued</option>
-            <option value="running">running</option>
-            <option value="succeeded">succeeded</option>
-            <option value="failed">failed</option>
-          </select>
-        </label>
-      </div>
+      <ErrorLine error={error} />
+      <Toolbar>
+        <ChoiceFilter label="State" value={state} choices={TASK_STATES} onChange={setState} />
+      </Toolbar>
       <div class="scroll">
         <table data-testid="task-list">
           <thead>
@@ -71,20 +61,12 @@ export function TasksPage({ api, data }: PageProps) {
               </tr>
             ))}
             {tasks.length === 0 && (
-              <tr>
-                <td colSpan={6} class="muted">
-                  No tasks{state ? ` ${state}` : ""}.
-                </td>
-              </tr>
+              <EmptyRow columns={6}>No tasks{state ? ` ${state}` : ""}.</EmptyRow>
             )}
           </tbody>
         </table>
       </div>
-      {cursor && (
-        <button type="button" class="quiet" onClick={() => void load(cursor)}>
-          Older tasks
-        </button>
-      )}
+      <MoreButton cursor={cursor} label="Older tasks" onMore={(after) => void load(after)} />
     </>
   );
 }
