@@ -177,7 +177,9 @@ export class XenMigrator implements GuestMigrator {
             "TIMEOUT",
             `guest ${spec.name}: its state did not arrive within ${limits.transferMsMax / 1000} s`,
           );
-        if (result.code !== 0) throw receiveFailure(argv, result, spec.name);
+        // xl exits 0 also when it gave the guest back (migrate_receive's failure path).
+        if (result.code !== 0 || /Failure, destroying our copy/.test(result.stderr))
+          throw receiveFailure(argv, result, spec.name);
         const row = await this.host.findIdentified(spec.name, spec.uuid, "receive");
         log.info("guest arrived by migration", { name: spec.name, domid: row.domid });
         return toGuestInfo(row);

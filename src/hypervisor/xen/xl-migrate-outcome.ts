@@ -71,6 +71,12 @@ const SEND_CAUSES: readonly { pattern: RegExp; code: EtherplaneError["code"]; wh
     code: "UNAVAILABLE",
     why: "the destination could not start the guest and gave it back",
   },
+  {
+    // Last: more specific causes print this line too.
+    pattern: /Migration failed, resuming at sender/,
+    code: "UNAVAILABLE",
+    why: "the transfer broke off (the stream to the destination failed or was cut)",
+  },
 ];
 
 /** The error for a failed `xl migrate`, saying where the guest is now. */

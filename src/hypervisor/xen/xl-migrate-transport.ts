@@ -11,7 +11,7 @@
  * Usage: xl-migrate-transport.js SOCKET xl [xl options] migrate-receive [options]
  * Exit: 0 once both directions ended cleanly, 1 when the socket failed, 2 on bad usage.
  */
-import { connect, type Socket } from "node:net";
+import { connect, Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
@@ -79,7 +79,10 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  process.exitCode = await relayStdio(parsed.socketPath, process.stdin, process.stdout, (line) =>
+  // process.stdout never closes fd 1 (Node keeps it for the process's life); xl must see the end
+  // of the receiver's answers, so fd 1 is a socket of our own that closes on end.
+  const output = new Socket({ fd: 1, readable: false, writable: true });
+  process.exitCode = await relayStdio(parsed.socketPath, process.stdin, output, (line) =>
     process.stderr.write(`${line}\n`),
   );
   // stdin may stay open (xl keeps its end until it exits): do not wait for it.
