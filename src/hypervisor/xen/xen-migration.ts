@@ -139,8 +139,14 @@ async function exitWithin(
   return { result: (await exited).result, timedOut: true };
 }
 
+/** How long an undefined outcome waits before it is reported (see sendNow). */
+export const UNDEFINED_HOLD_MS = 30_000;
+
 export class XenMigrator implements GuestMigrator {
-  constructor(private readonly host: XenMigrationHost) {}
+  constructor(
+    private readonly host: XenMigrationHost,
+    private readonly undefinedHoldMs = UNDEFINED_HOLD_MS,
+  ) {}
 
   async prepareIncoming(spec: GuestSpec): Promise<IncomingGuest> {
     // Builds and checks the file before anything else: a bad spec fails at once.
@@ -297,7 +303,12 @@ export class XenMigrator implements GuestMigrator {
         stream.destroy();
         xlSide?.destroy();
       });
-      if (sendOutcome(result) !== "moved") {
+      const outcome = sendOutcome(result);
+      if (outcome === "undefined")
+        // The destination may run the guest now: its "running" report gets this long to reach the
+        // controller before this side's failure does (the controller keeps the copy that runs).
+        await new Promise((resolve) => setTimeout(resolve, this.undefinedHoldMs));
+      if (outcome !== "moved") {
         const failure = sendFailure(argv, result, name);
         if (timedOut && failure.code !== "CONFLICT")
           throw new EtherplaneError(
