@@ -195,6 +195,13 @@ describe("xen live migration over a fake xl and the real transport", () => {
     const configBytes = Buffer.byteLength(buildGuestXlConfig(spec));
     assert.ok(report.transferredBytes >= 256 * 1024 + configBytes, String(report.transferredBytes));
     assert.equal(report.downtimeMs, null);
+    // Progress (once a second, so maybe none on a fast run): relayed bytes against the memory.
+    for (const p of progress) {
+      assert.equal(p.totalBytes, 128 * 2 ** 20);
+      assert.ok(p.transferredBytes <= report.transferredBytes);
+      assert.equal(p.remainingBytes, p.totalBytes - p.transferredBytes);
+      assert.equal(p.expectedDowntimeMs, null);
+    }
     assert.ok(report.totalTimeMs >= 0);
     const send = s.spawned.find((argv) => argv[1] === "migrate");
     const receive = s.spawned.find((argv) => argv[1] === "migrate-receive");
