@@ -4,7 +4,8 @@
  * for `xl migrate`/`migrate-receive` that speaks xl's handshake over the real transport: xl's
  * `sh -c "exec COMMAND HOST xl migrate-receive"`, the real xl-migrate-transport.js helper, the
  * driver's one-use Unix socket, and a real socket pair standing for the controller's piped
- * streams. Real Xen (libxl's save stream) is in xen-migration.integ notes: see the README.
+ * streams. Not on real Xen: live migration needs log-dirty mode, which Debian's Xen under TCG
+ * lacks (no shadow paging); the README's "Live migration on Xen" says so.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
