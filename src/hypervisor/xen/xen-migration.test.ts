@@ -93,7 +93,12 @@ describe("xen live migration over a fake xl and the real transport", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ep-xenmig-"));
   });
-  after(async () => rm(dir, { recursive: true, force: true }));
+  /** Every stream pair made: closed at the end, or their sockets keep the test process alive. */
+  const pairs: Socket[] = [];
+  after(async () => {
+    for (const socket of pairs) socket.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   let n = 0;
   const setup = async (options: { scenario?: string; sourceState?: string } = {}) => {
@@ -157,6 +162,7 @@ describe("xen live migration over a fake xl and the real transport", () => {
     const sourceCfg = join(sourceDir, "ep-run.cfg");
     await writeFile(sourceCfg, buildGuestXlConfig(spec));
     const [a, b] = await streamPair(base);
+    pairs.push(a, b);
     return {
       base,
       received,
