@@ -1,6 +1,7 @@
 /** What a XenDriver is given: where its files go, how it runs xl, and its bounds. */
 import type { CommandRunner } from "../../host/command-runner.js";
 import type { ConsoleSpawner } from "./console-hub.js";
+import type { MigrationSpawner } from "./xen-migration.js";
 
 export interface XenTimeoutsMs {
   list: number;
@@ -61,6 +62,15 @@ export interface XenDriverOptions {
    * unread makes the attach take that long). Later sessions of the same guest attach at once.
    */
   consoleAttachWaitMs?: number;
+  /** Where live migration's one-use Unix sockets go (default STATEDIR/migrate, made 0700). */
+  migrationDir?: string;
+  /**
+   * The `xl migrate -s` command, for sh (default: this Node.js running xl-migrate-transport.js
+   * beside the driver). xl appends the socket path and `xl migrate-receive`.
+   */
+  transportCommand?: string;
+  /** Starts `xl migrate` / `xl migrate-receive` with pipes; the default spawns it. */
+  spawnMigration?: MigrationSpawner;
 }
 
 export interface XenMigrateOptions {

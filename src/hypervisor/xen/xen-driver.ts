@@ -13,6 +13,7 @@
 import { spawn } from "node:child_process";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { EtherplaneError, errorFields } from "../../foundation/errors.js";
 import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { createLogger } from "../../foundation/log.js";
@@ -23,6 +24,7 @@ import type {
   HypervisorDriver,
   HypervisorHostInfo,
 } from "../driver.js";
+import type { GuestMigrator } from "../migration.js";
 import {
   createCommandRunner,
   type CommandResult,
@@ -42,8 +44,11 @@ import { childPath } from "../../foundation/contained-path.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlList, type XlListRow } from "./xl-list.js";
 import { xlFailure } from "./xl-errors.js";
+import { shQuote, XenMigrator } from "./xen-migration.js";
 
 const log = createLogger("hypervisor:xen");
+/** The `xl migrate -s` helper beside this file (dist/ once built). */
+const TRANSPORT_SCRIPT = new URL("./xl-migrate-transport.js", import.meta.url);
 
 const CONSOLE_LOG_DIR_DEFAULT = "/var/log/xen/console";
 const CONSOLE_HISTORY_BYTES_MAX = 64 * 1024;
@@ -66,6 +71,8 @@ export class XenDriver implements HypervisorDriver {
   /** Per guest name, its operations one at a time. */
   private readonly queues = new KeyedLock({ what: "guest", param: "name" });
   private readonly consoles = new Map<string, Promise<ConsoleHub>>();
+  /** Live migration with xl migrate over the agents' stream (xen-migration.ts). */
+  readonly migration: GuestMigrator;
 
   constructor(private readonly options: XenDriverOptions) {
     this.run =
@@ -91,6 +98,34 @@ export class XenDriver implements HypervisorDriver {
           () => true,
           () => false,
         ));
+    this.migration = new XenMigrator({
+      xlPath: this.xl,
+      transportCommand:
+        options.transportCommand ??
+        `${shQuote(process.execPath)} ${shQuote(fileURLToPath(TRANSPORT_SCRIPT))}`,
+      migrationDir: options.migrationDir ?? join(options.stateDir, "migrate"),
+      spawnMigration:
+        options.spawnMigration ??
+        ((argv) => spawn(argv[0] as string, argv.slice(1), { stdio: "pipe" })),
+      queued: (name, operation) => this.queued(name, operation),
+      findIdentified: (name, uuid, what) => this.findIdentified(name, uuid, what),
+      findOrNull: (name) => this.findOrNull(name),
+      checkHostHas: (spec) => this.checkHostHas(spec),
+      writeConfig: async (name, text) => {
+        await mkdir(this.options.stateDir, { recursive: true });
+        await writeFile(this.configPath(name), text, { mode: 0o600 });
+        return this.configPath(name);
+      },
+      existingConfig: async (name) =>
+        (await this.pathExists(this.configPath(name))) ? this.configPath(name) : null,
+      departed: async (name) => {
+        await this.removeConfig(name);
+        await this.stopConsole(name);
+      },
+      destroyDomid: async (domid, name) => {
+        await this.xlOk(["destroy", String(domid)], this.timeouts.destroy, name);
+      },
+    });
   }
 
   async hostInfo(): Promise<HypervisorHostInfo> {
