@@ -2,7 +2,8 @@
  * The Xen hypervisor driver (HypervisorDriver over `xl`), its pure codecs for xl's outputs, and
  * the xl.cfg it writes for a guest.
  */
-export { XenDriver, toGuestInfo } from "./xen-driver.js";
+export { XenDriver } from "./xen-driver.js";
+export { toGuestInfo } from "./guest-info.js";
 export { XEN_TIMEOUTS_MS_DEFAULT } from "./xen-driver-options.js";
 export type { XenDriverOptions, XenMigrateOptions, XenTimeoutsMs } from "./xen-driver-options.js";
 export type { ConsoleSpawner } from "./console-hub.js";

@@ -1,7 +1,7 @@
 /** What a XenDriver is given: where its files go, how it runs xl, and its bounds. */
 import type { CommandRunner } from "../../host/command-runner.js";
 import type { ConsoleSpawner } from "./console-hub.js";
-import type { MigrationSpawner } from "./xen-migration.js";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 
 export interface XenTimeoutsMs {
   list: number;
@@ -80,3 +80,6 @@ export interface XenMigrateOptions {
    */
   sshCommand?: string;
 }
+
+/** Starts a process with pipes (xl migrate / migrate-receive); tests pass a fake. */
+export type MigrationSpawner = (argv: readonly string[]) => ChildProcessWithoutNullStreams;

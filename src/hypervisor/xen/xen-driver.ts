@@ -43,6 +43,7 @@ import { checkGuestName } from "./guest-spec-checks.js";
 import { childPath } from "../../foundation/contained-path.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlList, type XlListRow } from "./xl-list.js";
+import { toGuestInfo } from "./guest-info.js";
 import { xlFailure } from "./xl-errors.js";
 import { shQuote, XenMigrator } from "./xen-migration.js";
 
@@ -439,18 +440,4 @@ export class XenDriver implements HypervisorDriver {
  */
 function target(row: XlListRow, uuid: string | undefined): string {
   return uuid === undefined ? row.name : String(row.domid);
-}
-
-export function toGuestInfo(row: XlListRow): GuestInfo {
-  return {
-    name: row.name,
-    domid: row.domid,
-    // Domain-0's row prints the nil UUID; without -v there is none at all.
-    uuid: row.uuid ?? "00000000-0000-0000-0000-000000000000",
-    memoryMiB: row.memoryMiB,
-    vcpus: row.vcpus,
-    state: row.state,
-    cpuTimeS: row.cpuTimeS,
-    exit: row.exit,
-  };
 }

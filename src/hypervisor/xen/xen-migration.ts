@@ -43,7 +43,8 @@ import {
 import { joinStreams } from "../join-streams.js";
 import { buildGuestXlConfig } from "./guest-config.js";
 import type { XlListRow } from "./xl-list.js";
-import { toGuestInfo } from "./xen-driver.js";
+import type { MigrationSpawner } from "./xen-driver-options.js";
+import { toGuestInfo } from "./guest-info.js";
 import { SOCKET_PATH_BYTES_MAX } from "./xl-migrate-transport.js";
 import { receiveFailure, sendFailure, senderPhase, sendOutcome } from "./xl-migrate-outcome.js";
 
@@ -57,9 +58,6 @@ const PROGRESS_MS = 1000;
 const EXIT_GRACE_MS = 120_000;
 /** The name xl gives the receiving domain until the sender's go (migrate_receive). */
 export const INCOMING_SUFFIX = "--incoming";
-
-/** Starts a process with pipes (xl migrate / migrate-receive); tests pass a fake. */
-export type MigrationSpawner = (argv: readonly string[]) => ChildProcessWithoutNullStreams;
 
 /** What this module needs of the driver (xen-driver.ts). */
 export interface XenMigrationHost {

@@ -28,7 +28,7 @@ import {
   type Dom0Step,
 } from "./testing/dom0-capture.js";
 import { prepareTinyPvGuest, type TinyPvGuestImage } from "./testing/tiny-pv-guest.js";
-import { toGuestInfo } from "./xen-driver.js";
+import { toGuestInfo } from "./guest-info.js";
 import { xlFailure } from "./xl-errors.js";
 import { parseXlInfo } from "./xl-info.js";
 import { parseXlListLong } from "./xl-list-long.js";
