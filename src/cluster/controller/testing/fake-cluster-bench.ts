@@ -21,6 +21,7 @@ import type { HostRecord, VolumeRecord } from "../../model.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
 import { Controller } from "../controller.js";
+import { BENCH_LEASE } from "./fake-domain-bench.js";
 
 const log = createLogger("test:cluster");
 
@@ -31,7 +32,9 @@ export interface ComputeHostSpec {
 }
 
 export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[]) {
-  const controller = new Controller(await openSqliteStore(IN_MEMORY));
+  const controller = new Controller(await openSqliteStore(IN_MEMORY), Date.now, {
+    lease: BENCH_LEASE,
+  });
   // Writes through the controller's store: it wakes agents and refreshes their desired states.
   const store = controller.store;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-cluster-"));

@@ -46,7 +46,9 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, me
  * that records each config it is given.
  */
 export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
-  const controller = new Controller(await openSqliteStore(IN_MEMORY));
+  const controller = new Controller(await openSqliteStore(IN_MEMORY), Date.now, {
+    lease: BENCH_LEASE,
+  });
   // Writes through the controller's store: it wakes agents and refreshes their desired states.
   const store = controller.store;
   const host: HostRecord = await controller.agents.registerHost({
@@ -183,3 +185,10 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
 export function domainState(d: DomainRecord): string {
   return `${d.desiredState}/${d.observed?.state ?? "-"}`;
 }
+
+/**
+ * Leases for benches on the real clock: a loaded machine can leave seconds between two passes,
+ * which the default lease (suspect after 3 s) would take for a failing host and refuse
+ * placement. Tests about leases use a fake clock (failover.fake-driver.test.ts).
+ */
+export const BENCH_LEASE = { renewMs: 1000, suspectMs: 120_000, deadMs: 300_000 } as const;

@@ -24,6 +24,7 @@ import type { HostRecord, VolumeRecord } from "../../model.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
 import { Controller, type ControllerLimits } from "../controller.js";
+import { BENCH_LEASE } from "./fake-domain-bench.js";
 
 const log = createLogger("test:migration");
 
@@ -52,7 +53,10 @@ export async function fakeMigrationBench(
 ) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-fake-mig-"));
   const storeFile = options.onDisk ? path.join(dir, "controller.db") : IN_MEMORY;
-  let controller = new Controller(await openSqliteStore(storeFile), Date.now, options.limits);
+  let controller = new Controller(await openSqliteStore(storeFile), Date.now, {
+    lease: BENCH_LEASE,
+    ...options.limits,
+  });
   // Writes through the controller's store: it wakes agents and refreshes their desired states.
   let store = controller.store;
   /** Each agent's link, re-made for a restarted controller. */
@@ -203,7 +207,10 @@ export async function fakeMigrationBench(
     controller.migrationStreams.closeAll();
     const old = controller;
     await old.store.close();
-    controller = new Controller(await openSqliteStore(storeFile), Date.now, options.limits);
+    controller = new Controller(await openSqliteStore(storeFile), Date.now, {
+      lease: BENCH_LEASE,
+      ...options.limits,
+    });
     store = controller.store;
     for (const relink of relinks) relink();
     return controller;
