@@ -192,3 +192,29 @@ test("the client refuses bad settings without quoting the token", () => {
   assert.ok(!inspect(client(), { depth: 5 }).includes(token));
   assert.ok(!JSON.stringify(client()).includes(token));
 });
+
+// A stream that did not end would hang the file: the timeout turns that into a failure.
+test(
+  "an event stream ends when its caller aborts, however long it waited and after a GC",
+  { timeout: 60_000 },
+  async () => {
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write("event: hello\ndata: {}\n\n");
+      // ... then nothing more: the stream idles, as the controller's does between changes.
+    };
+    const stop = new AbortController();
+    const chunks: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of client().stream("/api/v1/events", stop.signal)) {
+        chunks.push(chunk);
+        // What Node 20 collected while a stream idled (a signal made by AbortSignal.any).
+        (globalThis as { gc?: () => void }).gc?.();
+        setTimeout(() => stop.abort(), 50);
+      }
+    })();
+    await reading;
+    assert.match(chunks.join(""), /event: hello/);
+    assert.ok(stop.signal.aborted);
+  },
+);

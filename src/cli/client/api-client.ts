@@ -129,16 +129,22 @@ export class ApiClient {
     assert(path.startsWith("/"), `API path "${path}" must start with /`);
     const context: RequestContext = { method: "GET", path, baseUrl: this.baseUrl };
     // The timeout bounds the connection and the headers; the body then lives under `signal`.
-    const connect = new AbortController();
+    // One controller, held here, that both abort: Node 20 may collect a signal made by
+    // AbortSignal.any while the fetch still runs, and the caller's abort then never reached the
+    // body (`events --follow` went on after SIGTERM, once, under load).
+    const abort = new AbortController();
+    const forward = () => abort.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener("abort", forward, { once: true });
     const timer = setTimeout(
-      () => connect.abort(new DOMException("timed out", "TimeoutError")),
+      () => abort.abort(new DOMException("timed out", "TimeoutError")),
       this.timeoutMs,
     );
     let response: Response;
     try {
       response = await fetch(this.baseUrl + path, {
         headers: { accept: "text/event-stream", authorization: `Bearer ${this.#token}` },
-        signal: AbortSignal.any([signal, connect.signal]),
+        signal: abort.signal,
         redirect: "error",
         ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
@@ -159,6 +165,8 @@ export class ApiClient {
     } catch (failure) {
       if (signal.aborted) return;
       throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
+    } finally {
+      signal.removeEventListener("abort", forward);
     }
   }
 
