@@ -281,10 +281,17 @@ describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissi
       .locator("tr", { hasText: "short-lived" })
       .filter({ hasText: "revoked" })
       .waitFor();
-    // Its next call is refused (the change feed's, or this reload's): back at sign-in.
-    await other.reload();
+    // Its next call is refused: the change feed's may come first and sign it out by itself, else
+    // moving to another page makes one. (A reload here raced the feed: a tab signed out just
+    // before the reload came back at a bare sign-in, without the notice.)
     const notice = other.getByTestId("signed-out");
+    const poke = other
+      .getByRole("navigation")
+      .getByRole("link", { name: "Volumes", exact: true })
+      .click({ timeout: 5_000 })
+      .catch(() => undefined);
     await notice.waitFor();
+    await poke;
     assert.match(await notice.innerText(), /session ended: .*Sign in again/);
     assert.equal(await other.evaluate<number>("sessionStorage.length"), 0);
     await other.getByLabel("API token").waitFor();
