@@ -6,38 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Controller } from "../../cluster/controller/controller.js";
-import { IN_MEMORY } from "../../cluster/store/sqlite/open-database.js";
-import { openSqliteStore } from "../../cluster/store/sqlite/sqlite-store.js";
-import { createApi } from "../app.js";
-
-interface Reply<T> {
-  status: number;
-  body: T;
-}
+import { inProcessApi } from "../testing/in-process-api.js";
 
 async function bench(now: { ms: number } = { ms: Date.now() }) {
-  const store = await openSqliteStore(IN_MEMORY);
-  const controller = new Controller(store, () => now.ms);
-  const app = createApi({ controller });
-  const admin = (await controller.auth.createToken({ name: "admin", role: "admin" })).secret;
-  const call = async <T = { error: { code: string; message: string } }>(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  ): Promise<Reply<T>> => {
-    const response = await app.request(path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  };
+  const api = await inProcessApi(now);
+  const { call, admin } = api;
   const joinToken = async (name: string, extra: Record<string, unknown> = {}) => {
     const reply = await call<{ secret: string; token: { expiresMs: number; hostId: string } }>(
       "POST",
@@ -55,7 +28,7 @@ async function bench(now: { ms: number } = { ms: Date.now() }) {
       token,
       { name, roles, exportInterfaces: [] },
     );
-  return { store, controller, call, joinToken, join, admin, now, close: () => store.close() };
+  return { ...api, joinToken, join };
 }
 
 describe("join tokens", () => {
