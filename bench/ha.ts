@@ -19,6 +19,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { LEASE_DEFAULT } from "../src/cluster/controller/host-liveness.js";
 import type { DomainRecord, EventRecord, HostRecord, TaskRecord } from "../src/cluster/model.js";
 import { setLogLevel } from "../src/foundation/log.js";
 import { ClusterLab, type StorageHost } from "../test/lab/cluster-lab.js";
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         "",
-        `${kills.length} kills; lease flags: ${LEASE_FLAGS.join(" ") || "the defaults (renew 1000 ms, suspect 3000 ms, dead 5000 ms)"}; load average at the end: ${load}`,
+        `${kills.length} kills; lease flags: ${LEASE_FLAGS.join(" ") || `the defaults (renew ${LEASE_DEFAULT.renewMs} ms, suspect ${LEASE_DEFAULT.suspectMs} ms, dead ${LEASE_DEFAULT.deadMs} ms)`}; load average at the end: ${load}`,
         "| from the kill -9 to | median | max |",
         "| --- | --- | --- |",
         row("lease lost (detection)", (k) => k.lostMs),

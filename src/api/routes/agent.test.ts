@@ -226,7 +226,7 @@ describe("an agent token reaches only its own host", () => {
       state: string;
     }>("POST", "/api/v1/agent/lease", b.c.token);
     assert.equal(lease.status, 200);
-    assert.deepEqual(lease.body, { renewMs: 1000, deadMs: 5000, selfFenceMs: 3000, state: "up" });
+    assert.deepEqual(lease.body, { renewMs: 1000, deadMs: 4000, selfFenceMs: 2000, state: "up" });
     assert.equal(
       (await b.call("POST", "/api/v1/agent/lease", b.admin)).status,
       403,

@@ -12,13 +12,13 @@
 import type { Clock, Timer } from "../../foundation/clock.js";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
-import type { LeaseGrant } from "../controller/host-liveness.js";
+import { LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "../controller/host-liveness.js";
 
 /** Until the controller's first answer: its defaults (host-liveness.ts LEASE_DEFAULT). */
 const GRANT_BEFORE_FIRST: LeaseGrant = {
-  renewMs: 1000,
-  deadMs: 5000,
-  selfFenceMs: 3000,
+  renewMs: LEASE_DEFAULT.renewMs,
+  deadMs: LEASE_DEFAULT.deadMs,
+  selfFenceMs: selfFenceMs(LEASE_DEFAULT),
   state: "up",
 };
 const CHECK_MS = 100;

@@ -247,6 +247,25 @@ describe("high availability on fake hypervisors", () => {
     assert.ok(at(/fence confirmed by storage host s1/) < at(/web: placed on c2/));
   });
 
+  test("the storage agent's report confirms a fence at once, without waiting for the next sweep", async () => {
+    const b = await haBench();
+    b.c1.kill();
+    await b.run(22, 250, [b.c2]); // dead, fence requested; the storage agent has not passed
+    const confirmed = () =>
+      b.controller.ha.notes().some((n) => /fence confirmed by storage host s1/.test(n.message));
+    assert.ok(!confirmed(), "not confirmed before the storage agent applied it");
+    await b.s1.pass(); // applies the new generation and reports it; no sweep is called here
+    for (let i = 0; i < 500 && !confirmed(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(
+      confirmed(),
+      b.controller.ha
+        .notes()
+        .map((n) => n.message)
+        .join("\n"),
+    );
+    assert.equal(b.controller.ha.state(b.c1.record.id), "fenced");
+  });
+
   test("a storage host that cannot confirm holds the restart; it goes on once it does", async () => {
     const b = await haBench();
     const { onC2Running } = b;

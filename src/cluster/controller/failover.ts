@@ -91,6 +91,23 @@ export class HaManager {
     private readonly now: () => number = Date.now,
   ) {
     agents.hostState = (hostId) => this.state(hostId);
+    // A storage agent's report may confirm a fence: check at once rather than at the next tick
+    // (a quarter of a second off every failover).
+    agents.onReport((hostId) => {
+      if (this.awaitsConfirmationFrom(hostId))
+        this.sweep().catch((error: unknown) => this.log.warn(`sweep: ${errorMessage(error)}`));
+    });
+  }
+
+  /** Whether a fence under way waits for `storageHostId` to apply a volume's generation. */
+  private awaitsConfirmationFrom(storageHostId: string): boolean {
+    for (const phase of this.phases.values()) {
+      const fence = phase.fence;
+      if (!fence || fenceComplete(fence)) continue;
+      for (const [volumeId, volume] of fence.volumes)
+        if (volume.storageHostId === storageHostId && !fence.confirmed.has(volumeId)) return true;
+    }
+    return false;
   }
 
   /** The host's state: dead or fenced while HA deals with it, else its lease's. */

@@ -9,11 +9,13 @@ describe("host liveness", () => {
     const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
     leases.renew("h1");
     assert.equal(leases.state("h1"), "up");
-    nowMs += 3000;
+    nowMs += LEASE_DEFAULT.suspectMs;
     assert.equal(leases.state("h1"), "up", "at exactly suspectMs still up");
     nowMs += 1;
     assert.equal(leases.state("h1"), "suspect");
-    nowMs += 2000;
+    nowMs += LEASE_DEFAULT.deadMs - LEASE_DEFAULT.suspectMs - 1;
+    assert.equal(leases.state("h1"), "suspect", "at exactly deadMs still suspect");
+    nowMs += 1;
     assert.equal(leases.state("h1"), "dead");
     leases.renew("h1");
     assert.equal(leases.state("h1"), "up");
@@ -22,9 +24,9 @@ describe("host liveness", () => {
   test("a host never heard of since the controller started gets one lease from the start", () => {
     let nowMs = 5_000;
     const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
-    nowMs += 4000;
+    nowMs += LEASE_DEFAULT.deadMs;
     assert.equal(leases.state("never"), "suspect");
-    nowMs += 1001;
+    nowMs += 1;
     assert.equal(leases.state("never"), "dead");
   });
 
@@ -40,7 +42,9 @@ describe("host liveness", () => {
   });
 
   test("the agent self-fences two renewals before the controller's dead timeout", () => {
-    assert.equal(selfFenceMs(LEASE_DEFAULT), 3000);
+    const { renewMs, deadMs } = LEASE_DEFAULT;
+    assert.equal(selfFenceMs(LEASE_DEFAULT), Math.max(2 * renewMs, deadMs - 2 * renewMs));
+    assert.ok(selfFenceMs(LEASE_DEFAULT) <= deadMs - 2 * renewMs, "two renewals of margin");
     assert.ok(selfFenceMs({ renewMs: 100, suspectMs: 200, deadMs: 300 }) < 300);
   });
 

@@ -18,8 +18,12 @@ export interface LeaseSettings {
   deadMs: number;
 }
 
-/** Renew every second; failover starts 5 s after the last renewal (well under 10 s on a LAN). */
-export const LEASE_DEFAULT: LeaseSettings = { renewMs: 1000, suspectMs: 3000, deadMs: 5000 };
+/**
+ * Renew every second; suspect after 2.5 s, dead (failover starts) 4 s after the last renewal:
+ * three renewals may be lost or late before a host dies, and a failover takes about 4.5 s on a
+ * quiet LAN (docs/benchmarks.md, bench:ha). The agent self-fences 2 s after its last renewal.
+ */
+export const LEASE_DEFAULT: LeaseSettings = { renewMs: 1000, suspectMs: 2500, deadMs: 4000 };
 
 export const LEASE_RENEW_MS_MIN = 100;
 export const LEASE_DEAD_MS_MAX = 600_000;
