@@ -8,6 +8,13 @@ import { AoeBlockDevice, type AoeBlockDeviceOptions } from "./aoe-block-device.j
 import { discover, type DiscoveredTarget, type DiscoverOptions } from "./discovery.js";
 import { InitiatorEngine, type EngineOptions } from "./engine.js";
 
+/**
+ * Opening one shelf.slot stops listening this long after its first answer: its other paths (the
+ * same target on another interface, or a second target) answer within it on a LAN, and a device
+ * opens without waiting the whole listen window (a failover's disk bridge starts that much sooner).
+ */
+const OPEN_SETTLE_MS = 50;
+
 export class AoeInitiator {
   readonly engine: InitiatorEngine;
 
@@ -32,7 +39,7 @@ export class AoeInitiator {
     options: AoeBlockDeviceOptions & { listenMs?: number } = {},
   ): Promise<AoeBlockDevice> {
     const listenMs = options.listenMs ?? 300;
-    const [target] = await this.discover({ shelf, slot, listenMs });
+    const [target] = await this.discover({ shelf, slot, listenMs, settleMs: OPEN_SETTLE_MS });
     const where = this.sockets.map((s) => s.ifname).join(", ");
     if (!target) {
       throw new EtherplaneError(

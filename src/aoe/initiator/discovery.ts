@@ -3,7 +3,7 @@
  * answers collected for a while, then an IDENTIFY to each target for its size. Several answers for
  * the same shelf.slot (several targets or interfaces) become the paths of one device.
  */
-import { sleep } from "../../foundation/clock.js";
+import type { Timer } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
@@ -46,6 +46,11 @@ export interface DiscoveredTarget {
 export interface DiscoverOptions {
   /** How long to collect query config answers. */
   listenMs?: number;
+  /**
+   * Stop this long after the first answer instead (the other paths of one shelf.slot answer
+   * within it): a device opens in a few ms rather than a whole `listenMs` on a quiet segment.
+   */
+  settleMs?: number;
   /** Only this shelf.slot (unicast-addressed query, still to the broadcast MAC). */
   shelf?: number;
   slot?: number;
@@ -66,6 +71,9 @@ export async function discover(
   const slot = options.slot ?? AOE_SLOT_BROADCAST;
   const found = new Map<string, DiscoveredTarget>();
   const tag = engine.allocateTag();
+  let finish: () => void = () => undefined;
+  const listened = new Promise<void>((resolve) => (finish = resolve));
+  let settle: Timer | undefined;
   const stop = engine.listen(tag, (frame, header, socket) => {
     if (header.command !== AoeCommand.queryConfig || aoeErrorOf(header, "query config")) return;
     // Answers carrying broadcast addresses are discarded, as the kernel does (aoecmd.c).
@@ -97,6 +105,8 @@ export async function discover(
       firmware: config.firmware,
       configString: config.configString.toString("latin1"),
     });
+    if (options.settleMs !== undefined)
+      settle ??= engine.clock.setTimeout(finish, options.settleMs);
   });
   try {
     for (const socket of engine.sockets) {
@@ -105,8 +115,11 @@ export async function discover(
       frame.writeUInt32BE(tag, AOE_TAG);
       socket.send([frame]);
     }
-    await sleep(engine.clock, options.listenMs ?? 1000);
+    const listen = engine.clock.setTimeout(finish, options.listenMs ?? 1000);
+    await listened;
+    listen.cancel();
   } finally {
+    settle?.cancel();
     stop();
   }
   const targets = [...found.values()].sort((a, b) => a.shelf - b.shelf || a.slot - b.slot);

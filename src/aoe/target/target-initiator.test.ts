@@ -91,6 +91,25 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
     assert.match(lines[1] ?? "", /^\s+e1\.1\s+0\.001GB {2}ini0 1024 {2}up$/);
   });
 
+  test("discovery of one shelf.slot stops soon after its first answer, with every path that answered", async () => {
+    const ini = sim.initiator(["ini0", "ini1"]);
+    const timed = async (settleMs?: number) => {
+      const startMs = sim.clock.nowMs();
+      const [found] = await sim.run(ini.discover({ listenMs: 1000, shelf: 1, slot: 0, settleMs }));
+      return { found, ms: sim.clock.nowMs() - startMs };
+    };
+    const whole = await timed();
+    const settled = await timed(50);
+    assert.ok(whole.ms >= 1000, `without settleMs the whole window: ${whole.ms} ms`);
+    assert.ok(settled.ms < 500, `with settleMs 50 it stops early: ${settled.ms} ms`);
+    assert.deepEqual(
+      settled.found?.paths.map((p) => p.ifname).sort(),
+      whole.found?.paths.map((p) => p.ifname).sort(),
+    );
+    assert.equal(settled.found?.paths.length, 2, "both interfaces' paths");
+    assert.equal(settled.found?.identify?.sectors, (4 * MiB) / SECTOR_BYTES);
+  });
+
   test("a pattern written over the whole device reads back, and is on the disk", async () => {
     const device = await open(sim.initiator(["ini0"]), 1, 0);
     const data = pattern(device.sizeBytes, seed);
