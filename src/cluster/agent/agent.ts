@@ -50,6 +50,8 @@ export function hostInventory(): HostInventory {
 export class Agent {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
+  /** A new desired state arrived during a pass: the next pass starts when it ends. */
+  private kicked = false;
   /** The desired state last received, and whether a pass must fetch it afresh (converge()). */
   private desiredState: DesiredState | undefined;
   private fetchFresh = true;
@@ -120,9 +122,16 @@ export class Agent {
     }
   }
 
-  /** A pass now rather than at the next interval (a new desired state). */
+  /**
+   * A pass now rather than at the next interval (a new desired state); during a pass, the next
+   * one starts as soon as it ends (a failover's start does not wait a whole interval more).
+   */
   private kick(): void {
-    if (!this.running || !this.timer) return;
+    if (!this.running) return;
+    if (!this.timer) {
+      this.kicked = true;
+      return;
+    }
     clearTimeout(this.timer);
     this.timer = undefined;
     this.schedule(0);
@@ -146,7 +155,8 @@ export class Agent {
     if (!this.running) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.pass = this.once().finally(() => this.schedule(this.intervalMs));
+      this.kicked = false;
+      this.pass = this.once().finally(() => this.schedule(this.kicked ? 0 : this.intervalMs));
     }, delayMs);
   }
 
