@@ -116,6 +116,7 @@ export class TargetFastPath {
       c.framesIn += frames;
       c.framesOut += frames;
       c.readRequests += frames;
+      c.fastPathReads += frames;
       c.readBytes += bytes;
       c.ioCalls += ioCalls;
       this.framesAnswered += frames;
