@@ -118,6 +118,9 @@ enum {
   FAST_FLAG_ANYONE = 2,        /* no MAC mask list and no reservation */
   /* Counters per export handed back to JavaScript: frames, bytes, read calls. */
   FAST_COUNTERS_PER_EXPORT = 3,
+  /* Reads of adjacent sectors merged into one preadv(2) (a sequential stream, or the frames of
+   * one 4 KiB request at MTU 1500). */
+  FAST_RUN_READS_MAX = 64,
 };
 
 typedef struct {
@@ -137,11 +140,21 @@ typedef struct {
   uint64_t io_calls;
 } FastExport;
 
+/* A READ of the batch that passed every check, waiting to be merged with its neighbours. */
+typedef struct {
+  uint32_t index; /* frame index in the batch */
+  FastExport *export;
+  uint64_t offset;
+  uint32_t bytes;
+} FastRead;
+
 typedef struct {
   uint8_t mac[ETH_ALEN];
   uint32_t sectors_max; /* the target's sectors per frame at this interface's MTU */
   uint32_t count;
   uint64_t batch;
+  FastRead *reads;      /* scratch for one batch: the socket's batch_frames entries */
+  struct iovec *iovs;   /* scratch for one merged read: FAST_RUN_READS_MAX entries */
   FastExport exports[];
 } FastTable;
 

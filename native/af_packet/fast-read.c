@@ -70,21 +70,22 @@ static bool admitted(const FastExport *e, const uint8_t *src) {
   return false;
 }
 
-/* Reads `bytes` at `offset` without ever waiting for a disk; false when it did not read all. */
-static bool read_now(FastExport *e, uint8_t *into, size_t bytes, uint64_t offset) {
-  struct iovec iov = {.iov_base = into, .iov_len = bytes};
+/* Reads `bytes` at `offset` into `iovs` without ever waiting for a disk; false when it did not
+ * read all (EAGAIN: not cached; a short read; an I/O error: JavaScript reads it again, and
+ * reports errors). */
+static bool read_now(FastExport *e, struct iovec *iovs, int count, uint64_t offset,
+                     uint64_t bytes) {
   ssize_t n;
   if (e->memory_backed) {
     /* tmpfs has no RWF_NOWAIT (EOPNOTSUPP), and nothing to wait for: its read is a copy. */
-    n = preadv(e->fd, &iov, 1, (off_t)offset);
+    n = preadv(e->fd, iovs, count, (off_t)offset);
   } else {
     if (e->nowait_unsupported) return false;
-    n = preadv2(e->fd, &iov, 1, (off_t)offset, RWF_NOWAIT);
+    n = preadv2(e->fd, iovs, count, (off_t)offset, RWF_NOWAIT);
     if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL)) e->nowait_unsupported = true;
   }
   e->io_calls += 1;
-  /* EAGAIN (not cached), a short read, an I/O error: JavaScript reads it, and reports errors. */
-  return n >= 0 && (size_t)n == bytes;
+  return n >= 0 && (uint64_t)n == bytes;
 }
 
 /* The table's export a frame to this station, untagged, is addressed to; NULL for anything
@@ -100,36 +101,41 @@ static FastExport *addressed_export(FastTable *t, const uint8_t *f, uint32_t len
   return find_export(t, shelf << 8 | f[AOE_MINOR]);
 }
 
-/* Answers frame `f` in place when it is a READ the fast path may serve: returns the reply's
- * length, or 0 (frame untouched up to its data area, which a READ request does not use). */
-static size_t try_read(Socket *s, FastTable *t, FastExport *e, uint8_t *f, size_t slot_bytes) {
+/* Whether frame `f` is a READ the fast path may serve; fills `read` (all but its index). A
+ * frame it refuses is untouched. */
+static bool check_read(Socket *s, FastTable *t, FastExport *e, const uint8_t *f,
+                       size_t slot_bytes, FastRead *read) {
   /* Version 1; no response, error or reserved flag; no error byte (AoEr11 2.1). */
-  if (f[AOE_VER_FLAGS] != VERSION_1_NO_FLAGS || f[AOE_ERROR] != 0) return 0;
-  if (f[AOE_COMMAND] != 0) return 0; /* ATA */
+  if (f[AOE_VER_FLAGS] != VERSION_1_NO_FLAGS || f[AOE_ERROR] != 0) return false;
+  if (f[AOE_COMMAND] != 0) return false; /* ATA */
   const uint8_t *src = f + ETH_ALEN;
-  if (!unicast(src) || !admitted(e, src)) return 0;
+  if (!unicast(src) || !admitted(e, src)) return false;
   uint8_t cmd = f[ATA_CMD_STATUS], count = f[ATA_SECTOR_COUNT];
-  if (cmd != ATA_READ_SECTORS && cmd != ATA_READ_SECTORS_EXT) return 0;
-  if ((f[ATA_AFLAGS] & AFLAG_WRITE) != 0) return 0; /* a READ with W: JavaScript aborts it */
+  if (cmd != ATA_READ_SECTORS && cmd != ATA_READ_SECTORS_EXT) return false;
+  if ((f[ATA_AFLAGS] & AFLAG_WRITE) != 0) return false; /* a READ with W: JavaScript aborts */
   /* Zero sectors, or more than a frame carries at either MTU reading: JavaScript decides. */
-  if (count == 0 || count > t->sectors_max || count > s->mtu_sectors_max) return 0;
+  if (count == 0 || count > t->sectors_max || count > s->mtu_sectors_max) return false;
   uint64_t lba = 0;
   for (int i = 5; i >= 0; i--) lba = lba << 8 | f[ATA_LBA + i];
   if (cmd == ATA_READ_SECTORS) lba &= LBA28_MASK;
-  if (lba + count > e->sectors) return 0; /* IDNF from JavaScript */
+  if (lba + count > e->sectors) return false; /* IDNF from JavaScript */
   size_t bytes = (size_t)count * SECTOR_BYTES;
-  if (ATA_DATA + bytes > slot_bytes) return 0;
-  if (!read_now(e, f + ATA_DATA, bytes, lba * SECTOR_BYTES)) return 0;
-  /* The reply: addresses swapped, the response flag; the ATA arguments echoed with status DRDY
-   * and error 0 (writeAtaReplyHeader in src/aoe/codec/ata.ts); shelf, slot, tag kept. */
-  memcpy(f, src, ETH_ALEN);
+  if (ATA_DATA + bytes > slot_bytes) return false;
+  read->export = e;
+  read->offset = lba * SECTOR_BYTES;
+  read->bytes = (uint32_t)bytes;
+  return true;
+}
+
+/* Turns a request whose data was read into its reply, in place: addresses swapped, the response
+ * flag, the ATA arguments echoed with status DRDY and error 0 (writeAtaReplyHeader in
+ * src/aoe/codec/ata.ts); shelf, slot, command and tag kept. */
+static void make_reply(const FastTable *t, uint8_t *f) {
+  memcpy(f, f + ETH_ALEN, ETH_ALEN);
   memcpy(f + ETH_ALEN, t->mac, ETH_ALEN);
   f[AOE_VER_FLAGS] = VERSION_1_RESPONSE;
   f[ATA_ERR_FEATURE] = 0;
   f[ATA_CMD_STATUS] = ATA_STATUS_DRDY;
-  e->frames += 1;
-  e->bytes += bytes;
-  return ATA_DATA + bytes;
 }
 
 /* Sends the replies gathered in s->send_msgs[0 .. count); what the kernel refuses is dropped
@@ -151,31 +157,63 @@ static void send_replies(Socket *s, uint32_t count) {
   }
 }
 
+/* Queues the reply in frame `f` for send_replies; sends when the chunk is full. */
+static void queue_reply(Socket *s, uint32_t *pending, uint8_t *f, size_t bytes) {
+  s->send_iovs[*pending].iov_base = f;
+  s->send_iovs[*pending].iov_len = bytes;
+  memset(&s->send_msgs[*pending], 0, sizeof s->send_msgs[*pending]);
+  s->send_msgs[*pending].msg_hdr.msg_iov = &s->send_iovs[*pending];
+  s->send_msgs[*pending].msg_hdr.msg_iovlen = 1;
+  if (++*pending == SEND_CHUNK_FRAMES) {
+    send_replies(s, *pending);
+    *pending = 0;
+  }
+}
+
 uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_bytes) {
   FastTable *t = s->fast;
   if (t == NULL || t->count == 0 || s->fd < 0) return 0;
   t->batch += 1;
-  uint32_t answered = 0, pending = 0;
-  for (uint32_t i = 0; i < count; i++) {
+  /* 1. Pick the READs to answer, in arrival order. */
+  uint32_t reads = 0;
+  for (uint32_t i = 0; i < count && i < s->batch_frames; i++) {
     uint8_t *f = data + (size_t)i * slot_bytes;
     FastExport *e = addressed_export(t, f, s->lengths[i], s->infos[i]);
     if (e == NULL) continue;
-    size_t reply = e->deferred_batch == t->batch ? 0 : try_read(s, t, e, f, slot_bytes);
-    if (reply == 0) {
+    if (e->deferred_batch == t->batch || !check_read(s, t, e, f, slot_bytes, &t->reads[reads])) {
       e->deferred_batch = t->batch;
       continue;
     }
-    s->lengths[i] = 0;
-    answered += 1;
-    s->send_iovs[pending].iov_base = f;
-    s->send_iovs[pending].iov_len = reply;
-    memset(&s->send_msgs[pending], 0, sizeof s->send_msgs[pending]);
-    s->send_msgs[pending].msg_hdr.msg_iov = &s->send_iovs[pending];
-    s->send_msgs[pending].msg_hdr.msg_iovlen = 1;
-    if (++pending == SEND_CHUNK_FRAMES) {
-      send_replies(s, pending);
-      pending = 0;
+    t->reads[reads++].index = i;
+  }
+  /* 2. Read runs of adjacent sectors with one preadv each; answer what was read. A run that
+   * was not read whole goes to JavaScript frame by frame, untouched up to the data area (which
+   * a READ request does not use). */
+  uint32_t answered = 0, pending = 0;
+  for (uint32_t first = 0; first < reads;) {
+    const FastRead *head = &t->reads[first];
+    uint64_t end = head->offset;
+    uint32_t last = first;
+    while (last < reads && last - first < FAST_RUN_READS_MAX &&
+           t->reads[last].export == head->export && t->reads[last].offset == end) {
+      t->iovs[last - first].iov_base = data + (size_t)t->reads[last].index * slot_bytes + ATA_DATA;
+      t->iovs[last - first].iov_len = t->reads[last].bytes;
+      end += t->reads[last].bytes;
+      last++;
     }
+    if (read_now(head->export, t->iovs, (int)(last - first), head->offset, end - head->offset)) {
+      head->export->frames += last - first;
+      head->export->bytes += end - head->offset;
+      for (uint32_t k = first; k < last; k++) {
+        uint32_t i = t->reads[k].index;
+        uint8_t *f = data + (size_t)i * slot_bytes;
+        make_reply(t, f);
+        s->lengths[i] = 0;
+        queue_reply(s, &pending, f, ATA_DATA + t->reads[k].bytes);
+      }
+      answered += last - first;
+    }
+    first = last;
   }
   if (pending > 0) send_replies(s, pending);
   return answered;

@@ -62,15 +62,22 @@ static const char *parse_entry(const uint8_t *p, FastExport *e) {
 }
 
 /* Builds a table from its bytes; NULL with *error set when they do not parse. */
-static FastTable *parse_table(const uint8_t *p, size_t bytes, const char **error) {
+static FastTable *parse_table(const uint8_t *p, size_t bytes, uint32_t batch_frames,
+                              const char **error) {
   if (bytes < FAST_TABLE_HEADER_BYTES) return *error = "shorter than its header", NULL;
   uint32_t count = u32_at(p), sectors_max = u32_at(p + 4);
   if (count > FAST_EXPORTS_MAX) return *error = "too many exports", NULL;
   if (bytes != FAST_TABLE_HEADER_BYTES + (size_t)count * FAST_ENTRY_BYTES)
     return *error = "length does not match its export count", NULL;
   if (sectors_max > 255) return *error = "sectorsMax above 255", NULL;
-  FastTable *t = calloc(1, sizeof *t + (size_t)count * sizeof t->exports[0]);
+  /* One allocation: the table, then the batch's scratch arrays (all bounded by the limits). */
+  size_t head = sizeof(FastTable) + (size_t)count * sizeof(FastExport);
+  head = (head + 15) & ~(size_t)15;
+  size_t reads = (size_t)batch_frames * sizeof(FastRead);
+  FastTable *t = calloc(1, head + reads + FAST_RUN_READS_MAX * sizeof(struct iovec));
   if (t == NULL) return *error = "out of memory", NULL;
+  t->reads = (FastRead *)((uint8_t *)t + head);
+  t->iovs = (struct iovec *)((uint8_t *)t + head + reads);
   memcpy(t->mac, p + 8, ETH_ALEN);
   t->sectors_max = sectors_max;
   t->count = count;
@@ -120,7 +127,7 @@ napi_value js_set_fast_path(napi_env env, napi_callback_info info) {
       return NULL;
     }
     const char *error = NULL;
-    next = parse_table(data, bytes, &error);
+    next = parse_table(data, bytes, s->batch_frames, &error);
     if (next == NULL) {
       char message[ERROR_MESSAGE_BYTES];
       snprintf(message, sizeof message, "af_packet: setFastPath: bad table: %s", error);
