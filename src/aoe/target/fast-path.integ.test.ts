@@ -38,6 +38,11 @@ import { AoeTarget } from "./aoe-target.js";
 import { parseTargetConfig } from "./config.js";
 import type { ExportCounters } from "./counters.js";
 import { FileExportStateStore } from "./export-state.js";
+import {
+  encodeFastPathTable,
+  FAST_PATH_ENTRY_BYTES,
+  FAST_PATH_HEADER_BYTES,
+} from "./fast-path-table.js";
 
 const REPLY_DEADLINE_MS = 60_000;
 const DISK_SECTORS = 256;
@@ -165,7 +170,8 @@ describe("the native fast path over AF_PACKET on veth", () => {
     link = await createAoeLink("fastpath");
     disk = makeBackingFile(link.dir, "disk.img", DISK_SECTORS * SECTOR_BYTES);
     const content = Buffer.alloc(DISK_SECTORS * SECTOR_BYTES);
-    for (let i = 0; i < content.length; i += 4) content.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, i);
+    for (let i = 0; i < content.length; i += 4)
+      content.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, i);
     fs.writeFileSync(disk, content);
     targetMac = Buffer.from(
       (await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)),
@@ -376,6 +382,32 @@ describe("the native fast path over AF_PACKET on veth", () => {
     } finally {
       await target.stop();
     }
+  });
+
+  test("the addon refuses a table that does not parse, and keeps the one it has", () => {
+    const native = raw.fastPath;
+    assert.ok(native, "the af_packet socket has a fast path");
+    const good = encodeFastPathTable(raw.mac, 2, [
+      { shelf: 1, slot: 0, fd: 0, sectors: 8, memoryBacked: true, admitted: [] },
+      { shelf: 1, slot: 1, fd: 0, sectors: 8, memoryBacked: true, admitted: [] },
+    ]);
+    assert.deepEqual(native.setTable(good), [], "no table before");
+    const unsorted = Buffer.from(good);
+    good.copy(unsorted, FAST_PATH_HEADER_BYTES, FAST_PATH_HEADER_BYTES + FAST_PATH_ENTRY_BYTES);
+    good.copy(unsorted, FAST_PATH_HEADER_BYTES + FAST_PATH_ENTRY_BYTES, FAST_PATH_HEADER_BYTES);
+    const tooManyMacs = Buffer.from(good);
+    tooManyMacs.writeUInt32LE(17, FAST_PATH_HEADER_BYTES + 16);
+    for (const [name, bad] of [
+      ["short", good.subarray(0, 10)],
+      ["length", good.subarray(0, good.length - 1)],
+      ["unsorted", unsorted],
+      ["admitted count", tooManyMacs],
+    ] as const) {
+      assert.throws(() => native.setTable(bad), RangeError, name);
+    }
+    assert.deepEqual(native.takeCounters(), [0, 0, 0, 0, 0, 0], "the good table is still there");
+    assert.deepEqual(native.setTable(null), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(native.takeCounters(), []);
   });
 
   /** A fence through an export other than 3.0 (the mask test serves 3.2 only). */
