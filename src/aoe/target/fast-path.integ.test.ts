@@ -384,6 +384,36 @@ describe("the native fast path over AF_PACKET on veth", () => {
     }
   });
 
+  test("a read the addon cannot finish (a file that shrank) goes to TypeScript, which answers", async () => {
+    const shrinking = makeBackingFile(link.dir, "shrinking.img", 64 * SECTOR_BYTES);
+    fs.writeFileSync(shrinking, Buffer.alloc(64 * SECTOR_BYTES, 0x5a));
+    const target = await startTarget(true, `${link.dir}/state-shrink`, [
+      { address: "3.3", path: shrinking },
+    ]);
+    try {
+      const e33 = () => target.stats().exports[0]?.counters as ExportCounters;
+      const whole = read([3, 3], 60, 2);
+      raw.send([whole]);
+      await waitFor(tagOf(whole), "a read of the whole file");
+      assert.equal(e33().fastPathReads, 1);
+      // The export keeps its size; the file is now 32 sectors: preadv comes up short.
+      fs.truncateSync(shrinking, 32 * SECTOR_BYTES);
+      const beyond = read([3, 3], 60, 2);
+      raw.send([beyond]);
+      await waitFor(tagOf(beyond), "a read past the file's new end");
+      const reply = replies.get(tagOf(beyond)) as Buffer;
+      assert.equal(reply[27], 0x40, "answered with DRDY");
+      assert.ok(
+        reply.subarray(ATA_DATA, ATA_DATA + 2 * SECTOR_BYTES).every((b) => b === 0),
+        "TypeScript zero-fills a read past the end of a file that shrank",
+      );
+      assert.equal(e33().fastPathReads, 1, "not answered natively");
+      assert.equal(e33().readRequests, 2);
+    } finally {
+      await target.stop();
+    }
+  });
+
   test("the addon refuses a table that does not parse, and keeps the one it has", () => {
     const native = raw.fastPath;
     assert.ok(native, "the af_packet socket has a fast path");
