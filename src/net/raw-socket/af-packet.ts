@@ -7,6 +7,8 @@
  * Sending: frames queued during one event-loop turn are flushed together by one sendmmsg(2) on
  * `setImmediate`, straight from the caller's Buffers. Whatever the kernel does not take stays
  * queued until the addon reports that the socket can take more.
+ * AoE fast path: once the target pushes a table (`fastPath.setTable`), the addon answers the
+ * plain ATA READs it describes itself, before the batch reaches `onFrames` (fast-read.c).
  */
 import { createRequire } from "node:module";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
