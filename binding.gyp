@@ -10,6 +10,8 @@
       "sources": [
         "native/af_packet/args.c",
         "native/af_packet/errors.c",
+        "native/af_packet/fast-read.c",
+        "native/af_packet/fast-table.c",
         "native/af_packet/info.c",
         "native/af_packet/init.c",
         "native/af_packet/lifecycle.c",

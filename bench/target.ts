@@ -12,7 +12,8 @@
  * in flight: every target advertises this buffer count, default 64), BENCH_STORAGE (default shm),
  * BENCH_SIZE (default 1G), BENCH_FOREIGN_MAX (% of a CPU other processes may use before a run is
  * redone, default 30), AOEBENCH_DIR (default ../shared/tools/aoebench), BENCH_TARGETS (a subset of
- * etherplane,vblade,responder), BENCH_CPU_PROFILE=DIR (our target runs with `node --cpu-prof`),
+ * etherplane,etherplane-ts,vblade,responder; etherplane-ts is ours with --no-fast-path, every
+ * frame through TypeScript, for the before/after of the native fast path), BENCH_CPU_PROFILE=DIR (our target runs with `node --cpu-prof`),
  * BENCH_WORKERS=N (our target runs with `--workers N`: with one export, what the filtered
  * sockets and the worker thread cost).
  */
@@ -40,13 +41,17 @@ function targets(stateDir: string, aoebench: string): Target[] {
       label: "etherplane",
       command: `${process.execPath} ${profile}${cliPath} aoe serve --iface $IF --export 1.0=$IMG --buffer-count ${window} --state-dir ${stateDir}${workers ? ` --workers ${workers}` : ""}`,
     },
+    {
+      label: "etherplane-ts",
+      command: `${process.execPath} ${profile}${cliPath} aoe serve --no-fast-path --iface $IF --export 1.0=$IMG --buffer-count ${window} --state-dir ${stateDir}${workers ? ` --workers ${workers}` : ""}`,
+    },
     { label: "vblade", command: `vblade -b ${window} 1 0 $IF $IMG` },
     {
       label: "responder",
       command: `${aoebench} responder $IF $IMG -b ${window}`,
     },
   ];
-  const wanted = env("BENCH_TARGETS", "etherplane,vblade,responder").split(",");
+  const wanted = env("BENCH_TARGETS", "etherplane,etherplane-ts,vblade,responder").split(",");
   return all.filter((t) => wanted.includes(t.label));
 }
 
@@ -104,8 +109,8 @@ function report(runs: Run[]): string {
     cells.set(key, byLabel);
   }
   const out = [
-    `| MTU | mode | etherplane MB/s | vblade MB/s | responder MB/s | ours/vblade | ours/responder | CPU µs/frame ours | vblade | responder | p50 µs ours / vblade |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|`,
+    `| MTU | mode | etherplane MB/s | no fast path MB/s | vblade MB/s | responder MB/s | ours/vblade | ours/responder | ours/no fast path | CPU µs/frame ours | no fast path | vblade | responder | p50 µs ours / vblade |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
   ];
   const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
   for (const [key, byLabel] of cells) {
@@ -117,7 +122,7 @@ function report(runs: Run[]): string {
     const mb = (label: string) => stat(label, (r) => r.mbps);
     const cpu = (label: string) => stat(label, cpuUsPerFrame);
     out.push(
-      `| ${mtu} | ${mode} | ${fmt(mb("etherplane"))} | ${fmt(mb("vblade"))} | ${fmt(mb("responder"))} | ${fmt(mb("etherplane") / mb("vblade"), 2)}x | ${fmt(mb("etherplane") / mb("responder"), 2)}x | ${fmt(cpu("etherplane"), 2)} | ${fmt(cpu("vblade"), 2)} | ${fmt(cpu("responder"), 2)} | ${fmt(stat("etherplane", (r) => r.p50))} / ${fmt(stat("vblade", (r) => r.p50))} |`,
+      `| ${mtu} | ${mode} | ${fmt(mb("etherplane"))} | ${fmt(mb("etherplane-ts"))} | ${fmt(mb("vblade"))} | ${fmt(mb("responder"))} | ${fmt(mb("etherplane") / mb("vblade"), 2)}x | ${fmt(mb("etherplane") / mb("responder"), 2)}x | ${fmt(mb("etherplane") / mb("etherplane-ts"), 2)}x | ${fmt(cpu("etherplane"), 2)} | ${fmt(cpu("etherplane-ts"), 2)} | ${fmt(cpu("vblade"), 2)} | ${fmt(cpu("responder"), 2)} | ${fmt(stat("etherplane", (r) => r.p50))} / ${fmt(stat("vblade", (r) => r.p50))} |`,
     );
   }
   const bad = runs.filter((r) => r.errors > 0 || r.vfail > 0);

@@ -19,6 +19,8 @@
  *   send.c       send(): sendmmsg, waiting until writable, retrying after ENOBUFS
  *   info.c       mtu(), mac(), stats()
  *   lifecycle.c  calling JavaScript from libuv, close(), ref()/unref(), freeing a socket
+ *   fast-table.c the AoE fast path's table, pushed down by the target: setFastPath()
+ *   fast-read.c  the AoE fast path: ATA READs of admitted exports answered in C
  *   init.c       the module's exports
  */
 #ifndef ETHERPLANE_AF_PACKET_H
@@ -92,7 +94,69 @@ typedef struct {
   uint64_t receive_errors;  /* recvmmsg errors and socket errors (e.g. ENETDOWN) */
   uint64_t kernel_drops;    /* PACKET_STATISTICS tp_drops, accumulated (reading resets it) */
   int last_error;           /* errno of the latest send or receive error, 0 if none */
+  uint64_t fast_send_drops; /* fast-path replies the kernel did not take (EAGAIN, ENOBUFS) */
 } Counters;
+
+/* ---- The AoE fast path (fast-table.c, fast-read.c) ----------------------------------------
+ * The AoE target (src/aoe/target/fast-path.ts) pushes down a table of the exports whose ATA
+ * READs may be answered here, without JavaScript: the frames of a received batch that match
+ * exactly (fast-read.c says how) are read from the backing file with preadv(2) (preadv2
+ * RWF_NOWAIT unless the file is in memory) straight into their receive slot, turned into the
+ * reply in place and sent with one sendmmsg(2); every other frame goes to JavaScript as before.
+ * The table is replaced whole (a pointer swap on the loop thread, where frames are processed). */
+enum {
+  FAST_EXPORTS_MAX = 256,
+  /* Source MACs an export admits (MAC mask list and reservation together); more: not fast. */
+  FAST_ADMITTED_MAX = 16,
+  /* The table's wire layout (src/aoe/target/fast-path-table.ts writes it, little-endian):
+   *   0 count u32, 4 sectorsMax u32, 8 target MAC (6), 14 reserved (2), then per export:
+   *   0 shelf u16, 2 slot u8, 3 flags u8, 4 fd i32, 8 sectors u64, 16 admitted count u32,
+   *   20 reserved (12), 32 admitted MACs (FAST_ADMITTED_MAX x 6). */
+  FAST_TABLE_HEADER_BYTES = 16,
+  FAST_ENTRY_BYTES = 32 + FAST_ADMITTED_MAX * ETH_ALEN,
+  FAST_FLAG_MEMORY_BACKED = 1, /* tmpfs/ramfs: a read never waits, RWF_NOWAIT not needed */
+  FAST_FLAG_ANYONE = 2,        /* no MAC mask list and no reservation */
+  /* Counters per export handed back to JavaScript: frames, bytes, read calls. */
+  FAST_COUNTERS_PER_EXPORT = 3,
+  /* Reads of adjacent sectors merged into one preadv(2) (a sequential stream, or the frames of
+   * one 4 KiB request at MTU 1500). */
+  FAST_RUN_READS_MAX = 64,
+};
+
+typedef struct {
+  uint32_t key; /* shelf << 8 | slot: the table is sorted by it */
+  int fd;
+  uint64_t sectors;
+  bool memory_backed;
+  bool anyone;
+  bool nowait_unsupported; /* the file system refused RWF_NOWAIT: leave its reads to JS */
+  uint32_t admitted_count;
+  uint8_t admitted[FAST_ADMITTED_MAX][ETH_ALEN];
+  /* The batch in which a frame of this export went to JavaScript: its later frames of that
+   * batch go there too, so that the export's frames are acted on in arrival order. */
+  uint64_t deferred_batch;
+  uint64_t frames;
+  uint64_t bytes;
+  uint64_t io_calls;
+} FastExport;
+
+/* A READ of the batch that passed every check, waiting to be merged with its neighbours. */
+typedef struct {
+  uint32_t index; /* frame index in the batch */
+  FastExport *export;
+  uint64_t offset;
+  uint32_t bytes;
+} FastRead;
+
+typedef struct {
+  uint8_t mac[ETH_ALEN];
+  uint32_t sectors_max; /* the target's sectors per frame at this interface's MTU */
+  uint32_t count;
+  uint64_t batch;
+  FastRead *reads;      /* scratch for one batch: the socket's batch_frames entries */
+  struct iovec *iovs;   /* scratch for one merged read: FAST_RUN_READS_MAX entries */
+  FastExport exports[];
+} FastTable;
 
 /* Per Node.js environment (the main thread, each worker thread): the sockets still open and the
  * libuv closes still pending, so that a thread ending (worker.terminate(), an uncaught
@@ -130,7 +194,8 @@ typedef struct Socket {
   uint32_t *lengths;
   uint32_t *infos; /* frame infos of the batch, in the same ArrayBuffer after the lengths */
   napi_async_context async_context;
-  /* A batch buffer that recvmmsg left empty (EAGAIN), kept for the next receive. */
+  /* A batch buffer that recvmmsg left empty (EAGAIN), or whose frames the fast path answered
+   * all, kept for the next receive. */
   napi_ref spare_ref;
   void *spare_data;
   size_t spare_bytes;
@@ -152,6 +217,8 @@ typedef struct Socket {
   struct mmsghdr *send_msgs;
   struct iovec *send_iovs;
   Counters counters;
+  FastTable *fast;          /* NULL: every frame goes to JavaScript */
+  uint32_t mtu_sectors_max; /* sectors per frame at the MTU read by the latest receive() */
 } Socket;
 
 /* Control bytes per received frame: one PACKET_AUXDATA message. */
@@ -207,6 +274,13 @@ void call_js(Socket *s, napi_ref fn_ref, size_t argc, const napi_value *argv);
 uint32_t slot_bytes_for_mtu(int mtu);
 void update_poll(Socket *s);
 
+/* ---- Fast path (fast-table.c, fast-read.c) ------------------------------------------------- */
+
+void free_fast_table(Socket *s);
+/* Answers the frames of the batch in `data` that it can; sets their lengths[] to 0. Returns
+ * how many it answered. */
+uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_bytes);
+
 /* ---- Interface information (info.c) ------------------------------------------------------- */
 
 int read_mtu(int fd, const char *ifname, int *mtu);
@@ -222,6 +296,8 @@ napi_value js_stats(napi_env env, napi_callback_info info);           /* info.c 
 napi_value js_ref(napi_env env, napi_callback_info info);             /* lifecycle.c */
 napi_value js_unref(napi_env env, napi_callback_info info);           /* lifecycle.c */
 napi_value js_close(napi_env env, napi_callback_info info);           /* lifecycle.c */
+napi_value js_set_fast_path(napi_env env, napi_callback_info info);   /* fast-table.c */
+napi_value js_take_fast_path_counters(napi_env env, napi_callback_info info); /* fast-table.c */
 
 #pragma GCC visibility pop
 

@@ -72,7 +72,8 @@ napi_value js_stats(napi_env env, napi_callback_info info) {
       !set_number(env, result, "sendErrors", c->send_errors) ||
       !set_number(env, result, "truncatedDrops", c->truncated_drops) ||
       !set_number(env, result, "receiveErrors", c->receive_errors) ||
-      !set_number(env, result, "kernelDrops", c->kernel_drops)) {
+      !set_number(env, result, "kernelDrops", c->kernel_drops) ||
+      !set_number(env, result, "fastPathSendDrops", c->fast_send_drops)) {
     throw_napi_failure(env, "building stats");
     return NULL;
   }

@@ -18,6 +18,8 @@
  *   stats(handle) -> object          counters, with PACKET_STATISTICS drops accumulated
  *   ref(handle), unref(handle)       whether an open socket keeps the event loop alive
  *   close(handle)                    idempotent
+ *   setFastPath(handle, table | null), takeFastPathCounters(handle): the AoE fast path's table
+ *                                    and counters (fast-table.c)
  */
 #include "af-packet.h"
 
@@ -36,6 +38,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setFastPath", NULL, js_set_fast_path, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"takeFastPathCounters", NULL, js_take_fast_path_counters, NULL, NULL, NULL,
+       napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof functions / sizeof functions[0],
                                         functions));

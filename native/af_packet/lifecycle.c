@@ -153,6 +153,7 @@ void free_socket(Socket *s) {
   free(s->recv_control);
   free(s->send_msgs);
   free(s->send_iovs);
+  free_fast_table(s);
   free(s);
 }
 

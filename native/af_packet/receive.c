@@ -111,6 +111,12 @@ static int receive_batch(Socket *s, uint32_t frames_max) {
     }
     s->infos[i] = frame_info(s, m);
   }
+  /* The AoE fast path answers what it can; when it answered every frame, JavaScript is not
+   * called and the buffer, never handed out, serves the next batch. */
+  if (fast_path_batch(s, data, (uint32_t)n, slot) == (uint32_t)n) {
+    keep_spare_buffer(s, buffer, data, bytes);
+    return n;
+  }
   napi_value argv[3];
   argv[0] = buffer;
   NAPI_CHECK(napi_create_uint32(env, (uint32_t)n, &argv[1]));
@@ -124,7 +130,14 @@ static int receive_batch(Socket *s, uint32_t frames_max) {
 static void receive(Socket *s) {
   /* The slot follows the MTU, which can change at any time; one ioctl per readable event. */
   int mtu = 0;
-  if (read_mtu(s->fd, s->ifname, &mtu) == 0) s->slot_bytes = slot_bytes_for_mtu(mtu);
+  if (read_mtu(s->fd, s->ifname, &mtu) == 0) {
+    s->slot_bytes = slot_bytes_for_mtu(mtu);
+    /* (MTU - 36) / 512, as sectorsPerFrame in src/aoe/codec/ata.ts: the fast path's bound. */
+    s->mtu_sectors_max = mtu > 36 ? (uint32_t)(mtu - 36) / 512 : 0;
+    if (s->mtu_sectors_max > 255) s->mtu_sectors_max = 255;
+  } else {
+    s->mtu_sectors_max = 0;
+  }
   uint32_t frames_max = BATCH_BYTES_MAX / s->slot_bytes;
   if (frames_max > s->batch_frames) frames_max = s->batch_frames;
   if (frames_max == 0) frames_max = 1;

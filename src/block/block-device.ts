@@ -24,6 +24,17 @@ export interface VectoredBlockDevice extends BlockDevice {
   readv(buffers: readonly Buffer[], offsetBytes: number): Promise<void>;
   /** Writes `buffers` in order from `offsetBytes` on. */
   writev(buffers: readonly Buffer[], offsetBytes: number): Promise<void>;
+  /**
+   * The open file behind the device, for the AoE target's native fast path to read from
+   * (native/af_packet/fast-read.c); undefined when there is none to offer (closed, O_DIRECT).
+   */
+  nativeFile?(): NativeFile | undefined;
+}
+
+export interface NativeFile {
+  fd: number;
+  /** On tmpfs/ramfs: reads never wait for a disk (and RWF_NOWAIT is not supported there). */
+  memoryBacked: boolean;
 }
 
 /** Most buffers one readv/writev call takes (Linux IOV_MAX is 1024). */

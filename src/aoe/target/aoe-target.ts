@@ -34,6 +34,7 @@ import { exportKey, type ExportConfig, type TargetConfig } from "./config.js";
 import { countDrop, type ExportCounters } from "./counters.js";
 import { describeBacking, type Backing } from "./backing.js";
 import type { BackedStateStore, ExportState, LoadedExportState } from "./export-state.js";
+import { TargetFastPath } from "./fast-path.js";
 
 export interface TargetDeps {
   openSocket(ifname: string): RawSocket;
@@ -44,6 +45,11 @@ export interface TargetDeps {
   mtuPollMs?: number;
   /** Time for MTU polling and the drain timeout; the real clock by default. */
   clock?: Clock;
+  /**
+   * Let sockets that can (the af_packet addon) answer plain ATA READs natively (fast-path.ts);
+   * on by default, off with `aoe serve --no-fast-path` to compare.
+   */
+  fastPath?: boolean;
 }
 
 export interface TargetStats {
@@ -114,11 +120,13 @@ export class AoeTarget {
   private bufferCount = 0;
   private readonly clock: Clock;
   private readonly mtuTimer: Timer;
+  private readonly fastPath: TargetFastPath;
   /** apply() calls run one after another. */
   private applying: Promise<void> = Promise.resolve();
 
   private constructor(private readonly deps: TargetDeps) {
     this.clock = deps.clock ?? realClock;
+    this.fastPath = new TargetFastPath(deps.fastPath ?? true);
     this.mtuTimer = this.clock.setInterval(() => this.pollMtus(), deps.mtuPollMs ?? 1000, {
       keepAlive: false,
     });
@@ -215,6 +223,8 @@ export class AoeTarget {
       }
       entry.config = next;
     }
+    // The native tables follow before any frame is read (and before unused ports close).
+    this.pushFastPath();
     for (const [ifname, port] of this.ports) {
       if (port.exports.size === 0) {
         port.socket.close();
@@ -292,6 +302,8 @@ export class AoeTarget {
         ...(config.serial ? { serial: config.serial } : {}),
       },
     );
+    // A MAC mask or reservation edit re-pushes the tables before its reply goes out.
+    aoeExport.state.onChange = () => this.pushFastPath();
     return { config, export: aoeExport, backing };
   }
 
@@ -451,6 +463,7 @@ export class AoeTarget {
       if (sectors === port.sectorsMax) continue;
       this.deps.log.info(`${port.ifname}: MTU is now ${mtu}, ${sectors} sectors per frame`);
       port.sectorsMax = sectors;
+      this.pushFastPath();
       // Tell initiators at once; the Linux initiator re-reads the size on its next discovery.
       for (const target of port.exports.values()) target.announce(port);
     }
@@ -461,10 +474,15 @@ export class AoeTarget {
     this.pollMtus();
   }
 
+  private pushFastPath(): void {
+    this.fastPath.push(this.ports.values(), this.stopping);
+  }
+
   stats(): TargetStats {
+    this.fastPath.collect(this.ports.values());
     return {
       drops: { ...this.drops },
-      framesIn: this.framesIn,
+      framesIn: this.framesIn + this.fastPath.framesAnswered,
       interfaces: [...this.ports.values()].map((port) => {
         const socketStats = port.socket.stats();
         return {
@@ -506,6 +524,7 @@ export class AoeTarget {
   async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.pushFastPath(); // no frame is answered natively from here on
     this.mtuTimer.cancel();
     await this.applying;
     const entries = [...this.exports.values()];

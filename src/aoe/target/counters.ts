@@ -9,6 +9,8 @@ export interface ExportCounters {
   readRequests: number;
   writeRequests: number;
   flushes: number;
+  /** ATA READs the native fast path answered (also in framesIn, framesOut, readRequests). */
+  fastPathReads: number;
   /** preadv/pwritev calls issued: frames for adjacent sectors in one batch share one. */
   ioCalls: number;
   /** Writes that waited for an earlier overlapping write still in flight (write-order.ts). */
@@ -37,6 +39,7 @@ export function newExportCounters(): ExportCounters {
     readRequests: 0,
     writeRequests: 0,
     flushes: 0,
+    fastPathReads: 0,
     ioCalls: 0,
     writesOrdered: 0,
     writeCopiesAcknowledged: 0,

@@ -17,6 +17,11 @@ function fromOneOf(list: readonly Buffer[], header: AoeHeader): boolean {
 export class PersistedExportState {
   private state: ExportState;
   private chain: Promise<void> = Promise.resolve();
+  /**
+   * Called synchronously when a new state becomes current, before the edit's reply goes out
+   * and before any other frame is looked at (the target re-pushes its native fast path table).
+   */
+  onChange: (() => void) | undefined;
 
   constructor(
     private readonly key: string,
@@ -61,6 +66,7 @@ export class PersistedExportState {
         return failed();
       }
       this.state = next;
+      this.onChange?.();
       this.log.info(`e${this.key} state changed`, {
         macMask: next.macMask.map(macToString).join(","),
         reservation: next.reservation.map(macToString).join(","),

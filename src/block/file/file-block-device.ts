@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { blockDeviceBytes } from "../block-device-size.js";
 import { nowaitIo, UNSUPPORTED } from "./nowait-io.js";
-import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../block-device.js";
+import { IOVEC_BUFFERS_MAX, type NativeFile, type VectoredBlockDevice } from "../block-device.js";
 
 export interface FileBlockDeviceOptions {
   readOnly?: boolean;
@@ -61,7 +61,14 @@ export async function openFileBlockDevice(
     );
   }
   try {
-    return new FileBlockDevice(path, fd, await sizeOf(path, fd), readOnly, isMemoryBacked(path));
+    return new FileBlockDevice(
+      path,
+      fd,
+      await sizeOf(path, fd),
+      readOnly,
+      isMemoryBacked(path),
+      options.direct ?? false,
+    );
   } catch (error) {
     fs.closeSync(fd);
     throw error;
@@ -91,7 +98,14 @@ export class FileBlockDevice implements VectoredBlockDevice {
     readonly readOnly: boolean,
     /** On tmpfs/ramfs: moving bytes is a memory copy, done inline (see tryNowait). */
     readonly memoryBacked = false,
+    /** Opened with O_DIRECT: buffers must be aligned, so no native fast path reads from it. */
+    readonly direct = false,
   ) {}
+
+  nativeFile(): NativeFile | undefined {
+    if (this.closed || this.direct) return undefined;
+    return { fd: this.fd, memoryBacked: this.memoryBacked };
+  }
 
   /** Checks the device is open and the range inside it; returns the bytes of `buffers`. */
   private check(op: string, buffers: readonly Buffer[], offsetBytes: number): number {

@@ -18,7 +18,7 @@ import type { WorkerData, WorkerReply, WorkerRequest } from "./serve-workers.js"
 
 if (!parentPort) throw new Error("serve-worker.js runs as a worker thread of aoe serve --workers");
 const port: MessagePort = parentPort;
-const { index, workers, config } = workerData as WorkerData;
+const { index, workers, config, fastPath } = workerData as WorkerData;
 const post = (reply: WorkerReply) => port.postMessage(reply);
 
 setLogSink((record) => post({ type: "log", record }));
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       openDevice: (file, options) => openFileBlockDevice(file, options),
       stateStore: new FileExportStateStore(config.stateDir),
       log,
+      fastPath: fastPath ?? true,
     });
   } catch (error) {
     post({

@@ -21,6 +21,8 @@ export interface WorkerData {
   index: number;
   workers: number;
   config: TargetConfig;
+  /** TargetDeps.fastPath (default on). */
+  fastPath?: boolean;
 }
 
 export type WorkerRequest =
@@ -141,12 +143,22 @@ export class TargetWorkers {
   ) {}
 
   /** Starts `count` workers on `config` (validated), resolving once every one serves. */
-  static async start(config: TargetConfig, count: number, log: Logger): Promise<TargetWorkers> {
+  static async start(
+    config: TargetConfig,
+    count: number,
+    log: Logger,
+    options: { fastPath?: boolean } = {},
+  ): Promise<TargetWorkers> {
     const script = new URL("./serve-worker.js", import.meta.url);
     const workers: TargetWorker[] = [];
     const started: Array<Promise<void>> = [];
     for (let index = 0; index < count; index++) {
-      const data: WorkerData = { index, workers: count, config };
+      const data: WorkerData = {
+        index,
+        workers: count,
+        config,
+        ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
+      };
       const worker = new TargetWorker(index, new Worker(script, { workerData: data }));
       workers.push(worker);
       started.push(

@@ -35,7 +35,8 @@ const usage =
   "       etherplane aoe serve --iface IF [--iface IF2] --export S.L=PATH [--export S.L=PATH...]\n" +
   "                            [--read-only S.L] [--durable S.L|all] [--state-dir DIR] [--buffer-count N]\n" +
   "       either form: [--reset-state S.L|all] (clear persisted MAC masks, reservations, config strings)\n" +
-  "                    [--workers N] (threads, exports sharded between them; default 1)";
+  "                    [--workers N] (threads, exports sharded between them; default 1)\n" +
+  "                    [--no-fast-path] (every frame through TypeScript; also ETHERPLANE_AOE_FAST_PATH=0)";
 
 const STATS_INTERVAL_MS = 2000;
 
@@ -256,6 +257,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       "buffer-count": { type: "string" },
       "reset-state": { type: "string", multiple: true },
       workers: { type: "string" },
+      "no-fast-path": { type: "boolean" },
     },
     usage,
   );
@@ -280,6 +282,9 @@ export async function serveCommand(args: string[]): Promise<void> {
         });
   const config = load();
   const workers = parseWorkers(values.workers);
+  // ATA READs answered in the addon (src/aoe/target/fast-path.ts); off to compare or rule it out.
+  const fastPath =
+    values["no-fast-path"] !== true && process.env["ETHERPLANE_AOE_FAST_PATH"] !== "0";
   const reset = resetStateKeys(stringList(values["reset-state"]));
   const unlock = lockStateDir(config.stateDir);
   const stateStore = new FileExportStateStore(config.stateDir);
@@ -288,7 +293,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   try {
     await resetState(stateStore, reset, log);
     if (workers > 1) {
-      pool = await TargetWorkers.start(config, workers, log);
+      pool = await TargetWorkers.start(config, workers, log, { fastPath });
       target = pool;
     } else {
       target = single(
@@ -297,6 +302,7 @@ export async function serveCommand(args: string[]): Promise<void> {
           openDevice: (file, options) => openFileBlockDevice(file, options),
           stateStore,
           log,
+          fastPath,
         }),
       );
     }
@@ -309,7 +315,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   log.info(
     `serving ${config.exports.length} export(s), buffer count ${config.bufferCount}` +
       (workers > 1 ? `, ${workers} workers` : ""),
-    { stateDir: config.stateDir },
+    { stateDir: config.stateDir, fastPath },
   );
   const statsTimer = setInterval(() => {
     target.stats().then(

@@ -7,11 +7,19 @@
  * Sending: frames queued during one event-loop turn are flushed together by one sendmmsg(2) on
  * `setImmediate`, straight from the caller's Buffers. Whatever the kernel does not take stays
  * queued until the addon reports that the socket can take more.
+ * AoE fast path: once the target pushes a table (`fastPath.setTable`), the addon answers the
+ * plain ATA READs it describes itself, before the batch reaches `onFrames` (fast-read.c).
  */
 import { createRequire } from "node:module";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import { IFNAME_BYTES_MAX } from "../ifname.js";
-import type { FramesHandler, RawSocket, RawSocketOptions, RawSocketStats } from "./raw-socket.js";
+import type {
+  FramesHandler,
+  NativeFastPath,
+  RawSocket,
+  RawSocketOptions,
+  RawSocketStats,
+} from "./raw-socket.js";
 
 /** Frames waiting for the kernel; `send` drops whole calls beyond this. */
 export const SEND_QUEUE_FRAMES_MAX = 4096;
@@ -42,6 +50,8 @@ export interface AfPacketStats extends RawSocketStats {
   receiveErrors: number;
   /** errno name of the latest send or receive error, or null. */
   lastError: string | null;
+  /** Replies of the AoE fast path the kernel did not take (the initiator retransmits). */
+  fastPathSendDrops: number;
 }
 
 type NativeStats = Omit<AfPacketStats, "sendDrops">;
@@ -67,6 +77,8 @@ interface AfPacketAddon {
   ref(handle: NativeHandle): void;
   unref(handle: NativeHandle): void;
   close(handle: NativeHandle): void;
+  setFastPath(handle: NativeHandle, table: Buffer | null): number[];
+  takeFastPathCounters(handle: NativeHandle): number[];
 }
 
 declare const nativeHandleBrand: unique symbol;
@@ -209,6 +221,10 @@ export class AfPacketSocket implements RawSocket {
   /** A send stopped early: the addon calls `flush` when the kernel can take more. */
   private waitingForKernel = false;
   private sendDrops = 0;
+  readonly fastPath: NativeFastPath = {
+    setTable: (table) => this.native.setFastPath(this.handle, table),
+    takeCounters: () => this.native.takeFastPathCounters(this.handle),
+  };
 
   /** Use `openAfPacketSocket`. */
   constructor(

@@ -27,6 +27,22 @@ export interface RawSocket {
   send(frames: readonly Buffer[]): boolean;
   stats(): RawSocketStats;
   close(): void;
+  /** Present when the adapter can answer some AoE frames itself (the af_packet addon). */
+  readonly fastPath?: NativeFastPath;
+}
+
+/**
+ * The AoE target's native fast path (native/af_packet/fast-read.c): the frames the pushed table
+ * says it may answer never reach `onFrames`. Tables are encoded by src/aoe/target/fast-path-table.ts.
+ */
+export interface NativeFastPath {
+  /**
+   * Replaces the table (null: answer nothing natively) and returns the counters of the table it
+   * replaced: `FAST_PATH_COUNTERS_PER_EXPORT` numbers per export, in that table's order.
+   */
+  setTable(table: Buffer | null): number[];
+  /** The current table's counters, in the same form; they restart from 0. */
+  takeCounters(): number[];
 }
 
 export type FramesHandler = (frames: Buffer[], infos: FrameInfos) => void;

@@ -1,0 +1,211 @@
+/**
+ * The native fast path against TypeScript on mutated READ frames, over real AF_PACKET sockets on
+ * veth: the same seeded frames go to a target with the fast path on and to one with it off, and
+ * every reply (or its absence) and every counter but the fast path's own must be the same. The
+ * mutations hit the bytes the C code decides on (addresses, version and flags, error byte, ATA
+ * arguments, the length); the command and tag bytes stay, so each frame stays an ATA request with
+ * a tag of its own (an edited MAC mask would make the outcome depend on when its save finishes).
+ * FAST_PATH_FUZZ_SEED picks other frames (default 13).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { after, before, test } from "node:test";
+import { createLogger } from "../../foundation/log.js";
+import { openFileBlockDevice } from "../../block/file/file-block-device.js";
+import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
+import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
+import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
+import {
+  AFLAG_LBA48,
+  AFLAG_WRITE,
+  AOE_ETHERTYPE,
+  AOE_TAG,
+  AOE_VER_FLAGS,
+  AoeCommand,
+  ATA_DATA,
+  AtaCommand,
+  encodeAtaFrame,
+  macToString,
+  SECTOR_BYTES,
+} from "../codec/index.js";
+import { AoeTarget } from "./aoe-target.js";
+import { parseTargetConfig } from "./config.js";
+import { FileExportStateStore } from "./export-state.js";
+
+const REPLY_DEADLINE_MS = 60_000;
+const DISK_SECTORS = 64;
+const FRAMES = 800;
+/** Frames per burst, each followed by a fence. Small: once a frame of an export goes to
+ * TypeScript, the export's later frames of the batch follow it without the C checks; and far
+ * below the admission limit (2 x buffer count) TypeScript applies to reads in flight. */
+const BURST = 4;
+const OTHER = Buffer.from([0x02, 0, 0, 0, 0x0e, 0x01]);
+
+/** A small deterministic generator (mulberry32), so both targets get the same frames. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let link: AoeLink;
+let raw: RawSocket;
+let targetMac: Buffer;
+let disk: string;
+let content: Buffer;
+const replies = new Map<number, Buffer>();
+
+before(async () => {
+  link = await createAoeLink("fpfuzz");
+  disk = makeBackingFile(link.dir, "disk.img", DISK_SECTORS * SECTOR_BYTES);
+  content = Buffer.alloc(DISK_SECTORS * SECTOR_BYTES);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 31 + (i >> 9)) & 0xff;
+  targetMac = Buffer.from((await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)));
+  raw = openAfPacketSocket({
+    ifname: "ini0",
+    ethertype: AOE_ETHERTYPE,
+    netnsPath: link.initiatorNs.path,
+  });
+  raw.onFrames((frames) => {
+    for (const frame of frames)
+      if (((frame[AOE_VER_FLAGS] as number) & 0x08) !== 0)
+        replies.set(frame.readUInt32BE(AOE_TAG), Buffer.from(frame));
+  });
+});
+
+after(async () => {
+  raw?.close();
+  await link?.close();
+});
+
+/** The seeded frames: reads of 3.0-3.2, half of them with 1 to 3 bytes or the length mutated. */
+function frames(seed: number): Buffer[] {
+  const next = random(seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)] as T;
+  const out: Buffer[] = [];
+  for (let i = 0; i < FRAMES; i++) {
+    const count = pick([1, 1, 2, 2, 3, 0]);
+    let frame = encodeAtaFrame(
+      {
+        dst: targetMac,
+        src: next() < 0.8 ? raw.mac : OTHER,
+        flags: 0,
+        error: 0,
+        shelf: 3,
+        slot: pick([0, 0, 1, 2]),
+        command: AoeCommand.ata,
+        tag: 0x20000 + i,
+      },
+      {
+        aflags: pick([AFLAG_LBA48, 0, AFLAG_LBA48, AFLAG_LBA48 | AFLAG_WRITE]),
+        errFeature: 0,
+        sectorCount: count,
+        cmdStatus: pick([AtaCommand.readSectorsExt, AtaCommand.readSectors]),
+        lba: pick([0, 5, DISK_SECTORS - 2, DISK_SECTORS - 1, DISK_SECTORS, 0xe0000003]),
+      },
+    );
+    const mutations = next() < 0.5 ? 0 : 1 + Math.floor(next() * 3);
+    for (let m = 0; m < mutations; m++) {
+      // Bytes 0-19 and 24-35: addresses, ethertype excluded (the socket would not see it).
+      const at = pick([0, 5, 6, 11, 14, 14, 15, 16, 17, 18, 24, 25, 26, 26, 27, 27, 28, 33, 34]);
+      frame[at] = pick([0, 1, 2, 0x10, 0x14, 0x18, 0x20, 0x24, 0x30, 0x40, 0xe0, 0xec, 0xff]);
+    }
+    if (next() < 0.1) frame = frame.subarray(0, 14 + Math.floor(next() * 40));
+    out.push(frame);
+  }
+  return out;
+}
+
+async function outcomes(fastPath: boolean) {
+  fs.writeFileSync(disk, content); // each run starts from the same disk (the fences write)
+  const config = parseTargetConfig({
+    stateDir: `${link.dir}/state-${fastPath ? "on" : "off"}`,
+    interfaces: ["tgt0"],
+    exports: [
+      { address: "3.0", path: disk },
+      { address: "3.1", path: disk, macMask: [macToString(raw.mac)] },
+      { address: "3.2", path: disk, reservation: [macToString(OTHER)] },
+    ],
+  });
+  const target = await AoeTarget.start(config, {
+    openSocket: (ifname) =>
+      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
+    openDevice: (file, options) => openFileBlockDevice(file, options),
+    stateStore: new FileExportStateStore(config.stateDir),
+    log: createLogger("test:aoe:fast-path-fuzz"),
+    fastPath,
+  });
+  try {
+    const all = frames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
+    for (let first = 0; first < all.length; first += BURST) {
+      // A write through TypeScript after each burst: its reply comes after theirs.
+      const fence = encodeAtaFrame(
+        {
+          dst: targetMac,
+          src: raw.mac,
+          flags: 0,
+          error: 0,
+          shelf: 3,
+          slot: 0,
+          command: AoeCommand.ata,
+          tag: 0x30000 + first,
+        },
+        {
+          aflags: AFLAG_LBA48 | AFLAG_WRITE,
+          errFeature: 0,
+          sectorCount: 1,
+          cmdStatus: AtaCommand.writeSectorsExt,
+          lba: DISK_SECTORS - 1,
+        },
+        SECTOR_BYTES,
+      );
+      fence.fill(0x33, ATA_DATA);
+      replies.delete(0x30000 + first);
+      raw.send([...all.slice(first, first + BURST), fence]);
+      const deadline = Date.now() + REPLY_DEADLINE_MS;
+      while (!replies.has(0x30000 + first)) {
+        if (Date.now() > deadline) throw new Error(`no reply to the fence after frame ${first}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    const seen: Record<number, string> = {};
+    for (let i = 0; i < FRAMES; i++) {
+      const reply = replies.get(0x20000 + i);
+      seen[i] = reply ? reply.toString("hex") : "-";
+      replies.delete(0x20000 + i);
+    }
+    const stats = target.stats();
+    const exports = stats.exports.map((e) => {
+      const { fastPathReads, ioCalls, inFlightMax, ...rest } = e.counters;
+      return { address: e.address, fastPathReads, rest, ioCalls, inFlightMax };
+    });
+    return { seen, drops: stats.drops, framesIn: stats.framesIn, exports };
+  } finally {
+    await target.stop();
+  }
+}
+
+test("mutated reads: the same replies and counters with the fast path on and off", async () => {
+  const on = await outcomes(true);
+  const off = await outcomes(false);
+  const answered = Object.values(on.seen).filter((r) => r !== "-").length;
+  const native = on.exports.reduce((sum, e) => sum + e.fastPathReads, 0);
+  assert.ok(native > 60, `the fast path answered ${native} of the frames`);
+  assert.ok(answered > native, "TypeScript answered others (errors, refusals)");
+  assert.equal(
+    off.exports.reduce((sum, e) => sum + e.fastPathReads, 0),
+    0,
+  );
+  for (let i = 0; i < FRAMES; i++) assert.equal(on.seen[i], off.seen[i], `frame ${i}`);
+  assert.deepEqual(on.drops, off.drops);
+  assert.equal(on.framesIn, off.framesIn);
+  assert.deepEqual(
+    on.exports.map((e) => e.rest),
+    off.exports.map((e) => e.rest),
+  );
+});
