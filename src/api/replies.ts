@@ -82,6 +82,8 @@ export const DesiredStateOrNoChange = z.union([DesiredStateSchema, NoContent]);
 // Domains
 export const DomainListReply = z.object({ domains: z.array(DomainSchema), nextCursor: NextCursor });
 export const DomainReply = z.object({ domain: DomainSchema });
+/** A domain as the API shows it (the record, with the HA hold); what the CLI prints. */
+export type DomainView = z.output<typeof DomainSchema>;
 export const DomainWithAvailabilityReply = z.object({
   domain: DomainSchema,
   availability: DomainAvailabilitySchema,

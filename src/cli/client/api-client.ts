@@ -7,6 +7,7 @@
  */
 import type { Duplex } from "node:stream";
 import { Agent } from "undici";
+import type { z } from "zod";
 import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
@@ -17,6 +18,7 @@ import {
   type RequestContext,
 } from "./api-errors.js";
 import { upgradeConnection } from "./api-upgrade.js";
+import { badReply, checkReply } from "./reply-check.js";
 import { checkControllerUrl, checkToken } from "./settings.js";
 
 const log = createLogger("cli:client");
@@ -72,10 +74,16 @@ export class ApiClient {
   }
 
   /**
-   * Sends `body` (if any) as JSON and returns the parsed JSON reply (undefined for an empty one).
-   * The reply's shape is the API's contract: `T` is trusted, not checked.
+   * Sends `body` (if any) as JSON and returns the JSON reply once it fits `reply`, the schema the
+   * route declares (src/api/replies.ts; NoContent for a 204): a reply that does not fit is a
+   * PROTOCOL error naming the route and the first field that does not (reply-check.ts).
    */
-  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  async request<S extends z.ZodType>(
+    method: HttpMethod,
+    path: string,
+    reply: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
     assert(path.startsWith("/"), `API path "${path}" must start with /`);
     const context: RequestContext = { method, path, baseUrl: this.baseUrl };
     const headers: Record<string, string> = {
@@ -108,16 +116,15 @@ export class ApiClient {
     const json = parseJson(text);
     if (status < 200 || status > 299)
       throw this.#masked(errorFromReply(status, json.value, context));
-    if (text.length === 0) return undefined as T;
-    if (!json.ok) {
-      throw new EtherplaneError(
-        "PROTOCOL",
-        `the controller at ${this.baseUrl} answered ${method} ${path} with something other than ` +
-          `JSON (HTTP ${status}); is ${this.baseUrl} an etherplane controller?`,
-        { params: { method, path, status } },
-      );
+    if (text.length > 0 && !json.ok) {
+      const start = text.trimStart().slice(0, 1);
+      const what =
+        start === "{" || start === "["
+          ? "JSON that breaks off or does not parse"
+          : `something other than JSON (it starts "${printableStart(text)}")`;
+      throw this.#masked(badReply({ ...context, status }, what));
     }
-    return json.value as T;
+    return checkReply(reply, json.value, { ...context, status });
   }
 
   /**
@@ -220,6 +227,14 @@ async function readBounded(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The first characters of a reply, for a message: one line, no control characters. */
+function printableStart(text: string): string {
+  return text
+    .slice(0, 40)
+    .replace(/[^\x20-\x7e]+/g, " ")
+    .trim();
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; value: undefined } {

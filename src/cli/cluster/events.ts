@@ -11,6 +11,7 @@ import type { ApiClient } from "../client/api-client.js";
 import { SseParser } from "../client/sse-parser.js";
 import { printable } from "../output/printable.js";
 import { openSession, sessionFlags } from "./session.js";
+import { EventListReply } from "../../api/replies.js";
 
 const usage =
   "etherplane events [--follow|-f] [--json] [--since TIME] [--limit N]\n" +
@@ -44,9 +45,10 @@ export function formatEvent(event: EventRecord): string {
 type Page = { events: EventRecord[]; nextCursor: string | null };
 
 async function page(client: ApiClient, query: Record<string, string>): Promise<Page> {
-  return client.request<Page>(
+  return client.request(
     "GET",
     `/api/v1/cluster-events?${new URLSearchParams(query).toString()}`,
+    EventListReply,
   );
 }
 
