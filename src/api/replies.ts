@@ -191,5 +191,11 @@ export const HostMetricsReply = z.object({
   hosts: z.array(z.object({ hostId: z.string(), samples: z.array(HostSampleSchema) })),
 });
 
-/** The event stream's (/api/v1/events) `change` message: the topics whose lists changed. */
-export const ChangeMessage = z.object({ version: z.number(), topics: z.array(z.string()) });
+/**
+ * The event stream's (/api/v1/events, not an OpenAPI route) `hello` and `change` messages: the
+ * topics whose lists changed (web/change-feed.ts); `change` also carries the feed's version.
+ */
+export const ChangeMessage = z.object({
+  version: z.number().optional(),
+  topics: z.array(z.string()),
+});

@@ -9,9 +9,10 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { parse, usageError } from "../args.js";
 import type { ApiClient } from "../client/api-client.js";
 import { SseParser } from "../client/sse-parser.js";
+import { checkReply } from "../client/reply-check.js";
 import { printable } from "../output/printable.js";
 import { openSession, sessionFlags } from "./session.js";
-import { EventListReply } from "../../api/replies.js";
+import { ChangeMessage, EventListReply } from "../../api/replies.js";
 
 const usage =
   "etherplane events [--follow|-f] [--json] [--since TIME] [--limit N]\n" +
@@ -50,6 +51,18 @@ async function page(client: ApiClient, query: Record<string, string>): Promise<P
     `/api/v1/cluster-events?${new URLSearchParams(query).toString()}`,
     EventListReply,
   );
+}
+
+/** A `change` message's topics, checked (replies.ts): a PROTOCOL error if it does not fit. */
+function changedTopics(data: string, baseUrl: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    value = undefined;
+  }
+  const context = { method: "GET", path: "/api/v1/events", baseUrl, status: 200 };
+  return checkReply(ChangeMessage, value, context).topics;
 }
 
 export async function eventsCommand(args: string[]): Promise<void> {
@@ -110,8 +123,7 @@ export async function eventsCommand(args: string[]): Promise<void> {
       for (const message of parser.push(chunk)) {
         if (message.event === "hello") await catchUp();
         if (message.event !== "change") continue;
-        const topics = (JSON.parse(message.data) as { topics?: unknown }).topics;
-        if (Array.isArray(topics) && topics.includes("events")) await catchUp();
+        if (changedTopics(message.data, session.client.baseUrl).includes("events")) await catchUp();
       }
     }
     if (!stop.signal.aborted)
