@@ -130,15 +130,13 @@ export class ApiClient {
   /**
    * Opens a server-sent event stream (GET `path`) and yields its text until the controller
    * closes it or `signal` aborts. The connection is bounded by the timeout; the stream is not
-   * (it follows the cluster), but each message is (sse-parser.ts).
+   * (it follows the cluster), but each message is (sse-parser.ts). An abort ends it at once,
+   * whatever it was doing, and closes the connection.
    */
   async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
     assert(path.startsWith("/"), `API path "${path}" must start with /`);
     const context: RequestContext = { method: "GET", path, baseUrl: this.baseUrl };
     // The timeout bounds the connection and the headers; the body then lives under `signal`.
-    // One controller, held here, that both abort: Node 20 may collect a signal made by
-    // AbortSignal.any while the fetch still runs, and the caller's abort then never reached the
-    // body (`events --follow` went on after SIGTERM, once, under load).
     const abort = new AbortController();
     const forward = () => abort.abort(signal.reason);
     if (signal.aborted) forward();
@@ -156,24 +154,46 @@ export class ApiClient {
         ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
     } catch (failure) {
+      signal.removeEventListener("abort", forward);
+      if (signal.aborted) return;
       throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
     } finally {
       clearTimeout(timer);
     }
     if (response.status !== 200) {
+      signal.removeEventListener("abort", forward);
       const text = await readBounded(response, this.replyBytesMax, context);
       throw this.#masked(errorFromReply(response.status, parseJson(text).value, context));
     }
     if (!response.body) return;
+    // The abort cancels the body's reader itself, which ends a pending read and closes the
+    // connection. fetch's own signal is not enough: undici's Request follows the caller's signal
+    // through a WeakRef, so once fetch has resolved a garbage collection can drop the link and
+    // the abort never reaches the body (`events --follow` read on after SIGTERM under load;
+    // api-stream.test.ts collects garbage to show it).
+    const reader = response.body.getReader();
+    const cancel = () => void reader.cancel(abort.signal.reason).catch(() => undefined);
+    if (abort.signal.aborted) cancel();
+    else abort.signal.addEventListener("abort", cancel, { once: true });
     const decoder = new TextDecoder();
+    let done = false;
     try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
-        yield decoder.decode(chunk, { stream: true });
+      while (!abort.signal.aborted) {
+        const next = await reader.read();
+        if (next.done) break;
+        // undici-types leaves the chunk type open; fetch bodies are bytes.
+        yield decoder.decode(next.value as Uint8Array, { stream: true });
+      }
+      done = true;
     } catch (failure) {
+      done = true;
       if (signal.aborted) return;
       throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
     } finally {
       signal.removeEventListener("abort", forward);
+      abort.signal.removeEventListener("abort", cancel);
+      // A caller that stops reading early (break, return) closes the connection too.
+      if (!done) cancel();
     }
   }
 
