@@ -109,8 +109,9 @@ export async function eventsCommand(args: string[]): Promise<void> {
     }
   };
   const stop = new AbortController();
-  // Asked to stop, it stops: the stream's abort normally ends the loop at once, but a follower
-  // was once seen reading on after it (Node 20's fetch), so the process exits 2 s later anyway.
+  // Asked to stop, it stops: the stream's abort ends the loop at once (ApiClient.stream cancels
+  // the body's reader: a follower once read on after it when a GC had dropped fetch's own link
+  // to the signal). The process still exits 2 s later, a guard against what we have not seen.
   const end = () => {
     stop.abort();
     setTimeout(() => process.exit(), 2000).unref();
