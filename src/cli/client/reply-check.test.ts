@@ -80,6 +80,23 @@ test("a reply that fits comes back as it came (a newer controller's extra field 
   assert.equal((reply.volume as Record<string, unknown>)["newField"], 7);
 });
 
+test("a newer controller's field inside a strict object (a host's inventory) is no reason to refuse", async () => {
+  const inventory = { hostname: "h1", agentVersion: "9.9.9", interfaces: [], gpus: 2 };
+  const host = {
+    id: "host-1",
+    name: "h1",
+    roles: ["compute"],
+    exportInterfaces: [],
+    inventory,
+    lastSeenMs: null,
+    maintenance: null,
+    createdMs: 1,
+  };
+  answer = (_url, response) => sendJson(response, 200, { hosts: [host], nextCursor: null });
+  const reply = await client().request("GET", "/api/v1/hosts", HostListReply);
+  assert.deepEqual(reply.hosts[0]?.inventory, inventory);
+});
+
 test("a missing field names the route and the field, and what to do", async () => {
   const { sizeBytes: _gone, ...partial } = volume("web");
   answer = (_url, response) => sendJson(response, 200, { volume: partial });

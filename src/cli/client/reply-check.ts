@@ -23,9 +23,14 @@ export function checkReply<S extends z.ZodType>(
   context: RequestContext & { status: number },
 ): z.output<S> {
   const result = schema.safeParse(value);
+  // Fields this etherplane does not know (a newer controller's, even inside the API's strict
+  // objects) are no reason to refuse a reply: only missing or mistyped ones are.
+  const issues = result.success
+    ? []
+    : result.error.issues.filter((issue) => issue.code !== "unrecognized_keys");
   // Why the cast: the schemas have no transforms or defaults, so what fits is what they output.
-  if (result.success) return value as z.output<S>;
-  const issue = deepestIssue(result.error.issues);
+  if (issues.length === 0) return value as z.output<S>;
+  const issue = deepestIssue(issues);
   throw badReply(context, describe(issue, value), {
     field: issue ? fieldPath(issue.path) : "",
   });
