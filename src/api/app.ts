@@ -4,7 +4,7 @@
  * call written to the audit log (who, what, when, result). Errors become statuses in one place
  * (error-mapping.ts).
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { EtherplaneError } from "../foundation/errors.js";
@@ -12,6 +12,9 @@ import { createLogger } from "../foundation/log.js";
 import type { ApiDeps, ApiEnv } from "./context.js";
 import { toErrorResponse } from "./error-mapping.js";
 import { json } from "./route-kit.js";
+import { API_VERSION, HealthReply } from "./replies.js";
+
+export { API_VERSION };
 import { agentRoutes } from "./routes/agent.js";
 import { auditRoutes } from "./routes/audit.js";
 import { hostRoutes } from "./routes/hosts.js";
@@ -26,7 +29,6 @@ import { volumeRoutes } from "./routes/volumes.js";
 import { webRoutes } from "./web-routes.js";
 import { metricsRoutes } from "./routes/metrics.js";
 
-export const API_VERSION = "0.1.0";
 const BODY_BYTES_MAX = 1024 * 1024;
 /** Calls that are not audited: reads, and agents' periodic status reports (heartbeats). */
 const NOT_AUDITED = new Set(["PUT /api/v1/agent/status", "POST /api/v1/agent/lease"]);
@@ -179,7 +181,7 @@ export function createApi(deps: ApiDeps) {
       path: "/api/v1/health",
       tags: ["health"],
       responses: {
-        200: json(z.object({ ok: z.boolean(), version: z.string() }), "the controller answers"),
+        200: json(HealthReply, "the controller answers"),
       },
     }),
     (c) => c.json({ ok: true, version: API_VERSION }, 200),

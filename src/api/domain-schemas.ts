@@ -111,6 +111,9 @@ export const DomainSchema = z
         onPoweroff: action,
         onReboot: action,
         onCrash: action,
+        allowedUnsafe: z.array(z.string()).optional().openapi({
+          description: "as allowed when it was placed; absent on one placed before the policy",
+        }),
         placedMs: z.number().int(),
       })
       .nullable()

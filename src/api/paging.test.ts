@@ -12,6 +12,7 @@ import { startController, type StartedController } from "../daemon/start-control
 import { ApiClient } from "../cli/client/api-client.js";
 import { requestAllPages } from "../cli/client/pages.js";
 import { page, PAGE_LIMIT_MAX } from "./paging.js";
+import { HostListReply, VolumeListReply } from "./replies.js";
 
 test("page(): ascending and descending, after the cursor's key, nextCursor only when more", () => {
   const items = ["d", "a", "c", "b", "e"];
@@ -176,17 +177,15 @@ describe("list endpoints over HTTP", () => {
 
   test("the CLI's reader follows every page", async () => {
     const client = new ApiClient({ baseUrl: started.server.url, token: admin });
-    const all = await requestAllPages<{ hosts: Array<{ name: string }> }>(
-      client,
-      "/api/v1/hosts",
-      "hosts",
-      { pageLimit: 2 },
-    );
+    const all = await requestAllPages(client, "/api/v1/hosts", "hosts", HostListReply, {
+      pageLimit: 2,
+    });
     assert.deepEqual(names(all.hosts), ["h1", "h2", "h3", "h4", "h5"]);
-    const volumes = await requestAllPages<{ volumes: Array<{ name: string }> }>(
+    const volumes = await requestAllPages(
       client,
       "/api/v1/volumes?host=h1",
       "volumes",
+      VolumeListReply,
       { pageLimit: 1 },
     );
     assert.ok(volumes.volumes.every((v) => typeof v.name === "string"));

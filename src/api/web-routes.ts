@@ -10,6 +10,7 @@ import type { Topic } from "../web/change-feed.js";
 import type { WebServices } from "../web/web-services.js";
 import type { ApiApp, ApiDeps } from "./context.js";
 import { audit, bearer, body, errors, json, need } from "./route-kit.js";
+import { ConsoleTicketReply, WhoAmIReply } from "./replies.js";
 
 /** Only what the UI's own files need: no external script, style, font or frame. */
 const CSP =
@@ -17,15 +18,6 @@ const CSP =
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /** A comment line now and then keeps proxies from closing an idle event stream. */
 const KEEPALIVE_MS = 25_000;
-
-const WhoAmI = z
-  .object({
-    name: z.string(),
-    role: z.enum(["admin", "operator", "viewer", "agent", "join"]),
-    tokenId: z.string(),
-    expiresMs: z.number().int().nullable(),
-  })
-  .openapi("WhoAmI");
 
 const ConsoleTicketRequest = z
   .object({ domain: z.string().min(1).max(128).openapi({ description: "domain name or id" }) })
@@ -39,7 +31,7 @@ export function webRoutes(app: ApiApp, { controller }: ApiDeps, web: WebServices
       path: "/api/v1/whoami",
       tags: ["tokens"],
       security: bearer,
-      responses: { 200: json(WhoAmI, "the caller's token: its name and role"), ...errors },
+      responses: { 200: json(WhoAmIReply, "the caller's token: its name and role"), ...errors },
     }),
     async (c) => {
       const principal = c.get("principal");
@@ -65,7 +57,7 @@ export function webRoutes(app: ApiApp, { controller }: ApiDeps, web: WebServices
       request: body(ConsoleTicketRequest),
       responses: {
         201: json(
-          z.object({ ticket: z.string(), expiresMs: z.number().int(), path: z.string() }),
+          ConsoleTicketReply,
           "a single-use ticket for the console WebSocket at path?ticket=...; it expires in 30 s",
         ),
         ...errors,

@@ -19,6 +19,7 @@ import { duplexPair } from "../cluster/agent/duplex-pair.js";
 import { HttpLink, upgradeToConsole } from "../cluster/agent/controller-link.js";
 import { joinTokenPin } from "../cluster/controller/join-tokens.js";
 import { chooseTls, startController } from "./start-controller.js";
+import { AgentJoinReply, HostListReply } from "../api/replies.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-tls-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -69,11 +70,11 @@ describe("a controller serving TLS with its own CA", () => {
 
       const admin = (await controller.auth.createToken({ name: "admin", role: "admin" })).secret;
       const plain = new ApiClient({ baseUrl: server.url, token: admin });
-      await assert.rejects(plain.request("GET", "/api/v1/hosts"), (e: unknown) =>
+      await assert.rejects(plain.request("GET", "/api/v1/hosts", HostListReply), (e: unknown) =>
         isEtherplaneError(e, "UNAVAILABLE"),
       );
       const trusted = new ApiClient({ baseUrl: server.url, token: admin, caPem: tls.caPem });
-      assert.ok(await trusted.request("GET", "/api/v1/hosts"));
+      assert.ok(await trusted.request("GET", "/api/v1/hosts", HostListReply));
 
       const joinA = (await controller.auth.createJoinToken({ hostName: "host-a" })).secret;
       const pin = joinTokenPin(joinA);
@@ -85,10 +86,12 @@ describe("a controller serving TLS with its own CA", () => {
       assert.equal(certSha256(caPem), tls.caSha256);
 
       const join = async (token: string, name: string) =>
-        new ApiClient({ baseUrl: server.url, token, caPem }).request<{
-          hostId: string;
-          token: string;
-        }>("POST", "/api/v1/agent/join", { name, roles: ["compute"], exportInterfaces: [] });
+        new ApiClient({ baseUrl: server.url, token, caPem }).request(
+          "POST",
+          "/api/v1/agent/join",
+          AgentJoinReply,
+          { name, roles: ["compute"], exportInterfaces: [] },
+        );
       const a = await join(joinA, "host-a");
       const joinC = (await controller.auth.createJoinToken({ hostName: "host-c" })).secret;
       const c = await join(joinC, "host-c");

@@ -4,6 +4,7 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { LONG_POLL_WAIT_MS_MAX } from "../../cluster/controller/desired-watch.js";
 import type { ApiApp, ApiDeps } from "../context.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
+import { AgentJoinReply } from "../replies.js";
 import {
   AgentStatusSchema,
   DesiredStateSchema,
@@ -22,10 +23,7 @@ export function agentRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: body(JoinRequestSchema),
       responses: {
-        201: json(
-          z.object({ hostId: z.string(), token: z.string() }),
-          "the host's own agent token, shown once",
-        ),
+        201: json(AgentJoinReply, "the host's own agent token, shown once"),
         ...errors,
       },
     }),

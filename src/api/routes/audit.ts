@@ -1,9 +1,8 @@
 /** /api/v1/audit: the audit log of mutating calls, oldest first, paged by entry id. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor } from "../paging.js";
 import { bearer, errors, json, need } from "../route-kit.js";
-import { AuditSchema } from "../schemas.js";
+import { AuditListReply } from "../replies.js";
 
 export function auditRoutes(app: ApiApp, { controller }: ApiDeps): void {
   const { store } = controller;
@@ -29,17 +28,7 @@ export function auditRoutes(app: ApiApp, { controller }: ApiDeps): void {
         }),
       },
       responses: {
-        200: json(
-          z.object({
-            entries: z.array(AuditSchema),
-            nextCursor: NextCursor,
-            refusedUnauthenticated: z.number().int().openapi({
-              description:
-                "calls refused for want of a valid token since the controller started (summarised in the log, at most one row per interval)",
-            }),
-          }),
-          "oldest first",
-        ),
+        200: json(AuditListReply, "oldest first"),
         ...errors,
       },
     }),

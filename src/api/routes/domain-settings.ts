@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { DomainSchema } from "../domain-schemas.js";
+import { DomainReply } from "../replies.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 
 const ref = z.object({ ref: z.string().min(1).max(128).openapi({ description: "name or id" }) });
@@ -37,10 +37,7 @@ export function domainSettingsRoutes(app: ApiApp, { controller }: ApiDeps): void
       security: bearer,
       request: { params: ref, ...body(DomainSettingsRequest) },
       responses: {
-        200: json(
-          z.object({ domain: DomainSchema }),
-          "set; placement settings are used from the next placement",
-        ),
+        200: json(DomainReply, "set; placement settings are used from the next placement"),
         ...errors,
       },
     }),

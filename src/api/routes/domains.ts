@@ -5,17 +5,15 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, page, PageQuery } from "../paging.js";
+import { page, PageQuery } from "../paging.js";
+import { DomainListReply, DomainTaskReply, DomainWithAvailabilityReply } from "../replies.js";
 import type { DomainImportResult } from "../../cluster/controller/domain-service.js";
 import type { DomainRecord } from "../../cluster/model.js";
 import { describeAllowed } from "../../domain/policy/index.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
-import { TaskSchema } from "../schemas.js";
 import { domainAvailability } from "../../cluster/controller/domain-availability.js";
-import { DomainAvailabilitySchema } from "../availability-schema.js";
 import {
   DomainImportResponse,
-  DomainSchema,
   ImportDomainRequest,
   MigrateDomainRequest,
   ShutdownDomainRequest,
@@ -34,9 +32,6 @@ function unsafe(result: DomainImportResult): string {
     ? ""
     : `; unsafe settings allowed: ${describeAllowed(result.unsafeAllowed)}`;
 }
-const DomainTaskResponse = z
-  .object({ domain: DomainSchema, task: TaskSchema })
-  .openapi("DomainTask");
 
 export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
   const { domains, lifecycle } = controller;
@@ -54,10 +49,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { query: PageQuery },
       responses: {
-        200: json(
-          z.object({ domains: z.array(DomainSchema), nextCursor: NextCursor }),
-          "the domains, by name",
-        ),
+        200: json(DomainListReply, "the domains, by name"),
         ...errors,
       },
     }),
@@ -98,7 +90,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       request: { params: ref },
       responses: {
         200: json(
-          z.object({ domain: DomainSchema, availability: DomainAvailabilitySchema }),
+          DomainWithAvailabilityReply,
           "the domain, and its availability over the last 24 h and since it was created",
         ),
         ...errors,
@@ -164,7 +156,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags,
       security: bearer,
       request: { params: ref, ...body(StartDomainRequest) },
-      responses: { 202: json(DomainTaskResponse, "placed; the task follows the start"), ...errors },
+      responses: { 202: json(DomainTaskReply, "placed; the task follows the start"), ...errors },
     }),
     async (c) => {
       const principal = need(c, "write");
@@ -187,7 +179,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { params: ref, ...body(MigrateDomainRequest) },
       responses: {
-        202: json(DomainTaskResponse, "checked; the task follows the migration"),
+        202: json(DomainTaskReply, "checked; the task follows the migration"),
         ...errors,
       },
     }),
@@ -211,7 +203,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags,
       security: bearer,
       request: { params: ref, ...body(ShutdownDomainRequest) },
-      responses: { 202: json(DomainTaskResponse, "the guest is asked to power off"), ...errors },
+      responses: { 202: json(DomainTaskReply, "the guest is asked to power off"), ...errors },
     }),
     async (c) => {
       const principal = need(c, "write");
@@ -234,7 +226,7 @@ export function domainRoutes(app: ApiApp, { controller }: ApiDeps): void {
         tags,
         security: bearer,
         request: { params: ref },
-        responses: { 202: json(DomainTaskResponse, `${action} requested`), ...errors },
+        responses: { 202: json(DomainTaskReply, `${action} requested`), ...errors },
       }),
       async (c) => {
         const principal = need(c, "write");

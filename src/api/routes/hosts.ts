@@ -1,12 +1,12 @@
 /** /api/v1/hosts and the AoE targets seen on storage segments that the cluster does not manage. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import type { Controller } from "../../cluster/controller/controller.js";
 import { hostState } from "../../cluster/controller/host-state.js";
 import type { HostRecord } from "../../cluster/model.js";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, numberKey, page, PageQuery } from "../paging.js";
+import { numberKey, page, PageQuery } from "../paging.js";
+import { ForeignTargetListReply, HostListReply } from "../replies.js";
 import { bearer, errors, json, need } from "../route-kit.js";
-import { HostSchema } from "../schemas.js";
 
 /** A host as the API shows it: when last seen, and its one state (host-state.ts). */
 export function withState(controller: Controller, host: HostRecord) {
@@ -29,7 +29,7 @@ export function hostRoutes(app: ApiApp, { controller }: ApiDeps): void {
       request: { query: PageQuery },
       responses: {
         200: json(
-          z.object({ hosts: z.array(HostSchema), nextCursor: NextCursor }),
+          HostListReply,
           "the hosts, by name, each with its state (lease, HA and maintenance combined)",
         ),
         ...errors,
@@ -56,12 +56,7 @@ export function hostRoutes(app: ApiApp, { controller }: ApiDeps): void {
       request: { query: PageQuery },
       responses: {
         200: json(
-          z.object({
-            targets: z.array(
-              z.object({ hostId: z.string(), shelf: z.number().int(), slot: z.number().int() }),
-            ),
-            nextCursor: NextCursor,
-          }),
+          ForeignTargetListReply,
           "AoE addresses answered on a storage segment by targets this cluster does not manage (never given to volumes)",
         ),
         ...errors,

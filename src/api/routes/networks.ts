@@ -1,9 +1,10 @@
 /** /api/v1/networks: bridges (with uplinks and VLANs) per host, made by the host's agent. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, page, PageQuery } from "../paging.js";
+import { page, PageQuery } from "../paging.js";
+import { NetworkListReply, NetworkReply } from "../replies.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
-import { CreateNetworkRequest, NetworkSchema } from "../domain-schemas.js";
+import { CreateNetworkRequest } from "../domain-schemas.js";
 
 const tags = ["networks"];
 
@@ -16,10 +17,7 @@ export function networkRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { query: PageQuery.extend({ host: z.string().optional() }) },
       responses: {
-        200: json(
-          z.object({ networks: z.array(NetworkSchema), nextCursor: NextCursor }),
-          "the networks, by name then host",
-        ),
+        200: json(NetworkListReply, "the networks, by name then host"),
         ...errors,
       },
     }),
@@ -43,7 +41,7 @@ export function networkRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags,
       security: bearer,
       request: body(CreateNetworkRequest),
-      responses: { 201: json(z.object({ network: NetworkSchema }), "recorded"), ...errors },
+      responses: { 201: json(NetworkReply, "recorded"), ...errors },
     }),
     async (c) => {
       need(c, "admin");

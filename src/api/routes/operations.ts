@@ -4,64 +4,18 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor } from "../paging.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
-import { HostSchema, TaskSchema } from "../schemas.js";
+import {
+  EventListReply,
+  HostTaskReply,
+  MaintenanceReply,
+  PlacementReply,
+  SettingListReply,
+  SettingReply,
+} from "../replies.js";
 import { withState } from "./hosts.js";
 
 const ref = z.object({ ref: z.string().min(1).max(128).openapi({ description: "name or id" }) });
-
-const SettingSchema = z
-  .object({
-    key: z.string(),
-    value: z.number(),
-    default: z.number(),
-    min: z.number(),
-    max: z.number(),
-    summary: z.string(),
-  })
-  .openapi("Setting");
-
-const HostAssessmentSchema = z.object({
-  hostId: z.string(),
-  hostName: z.string(),
-  fits: z.boolean(),
-  reasons: z.array(z.string()),
-  groupPeers: z.array(z.string()),
-  memoryLeftMiB: z.number().int().nullable(),
-  vcpusLeft: z.number().int().nullable(),
-  score: z.number().nullable(),
-  summary: z.string(),
-});
-
-const PlacementPlanSchema = z
-  .object({
-    domain: z.string(),
-    problem: z.string().nullable(),
-    hosts: z.array(HostAssessmentSchema),
-    chosenHostId: z.string().nullable(),
-    reason: z.string(),
-  })
-  .openapi("PlacementPlan");
-
-export const EventSchema = z
-  .object({
-    id: z.number().int(),
-    timeMs: z.number().int(),
-    kind: z.string(),
-    subject: z.string(),
-    message: z.string(),
-    fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
-  })
-  .openapi("Event");
-
-const EvacuationStepSchema = z.object({
-  domain: z.string(),
-  action: z.enum(["move", "stop"]),
-  to: z.string().optional(),
-  live: z.boolean().optional(),
-  why: z.string().optional(),
-});
 
 export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
   app.openapi(
@@ -71,7 +25,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags: ["settings"],
       security: bearer,
       responses: {
-        200: json(z.object({ settings: z.array(SettingSchema) }), "the settings"),
+        200: json(SettingListReply, "the settings"),
         ...errors,
       },
     }),
@@ -91,7 +45,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
         params: z.object({ key: z.string().min(1).max(64) }),
         ...body(z.object({ value: z.number() }).strict()),
       },
-      responses: { 200: json(z.object({ setting: SettingSchema }), "set"), ...errors },
+      responses: { 200: json(SettingReply, "set"), ...errors },
     }),
     async (c) => {
       const principal = need(c, "admin");
@@ -117,7 +71,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
       request: { params: ref },
       responses: {
         200: json(
-          z.object({ plan: PlacementPlanSchema }),
+          PlacementReply,
           "a dry run: every host, why it fits or not, and the one a start would choose",
         ),
         ...errors,
@@ -149,7 +103,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
       },
       responses: {
         200: json(
-          z.object({ events: z.array(EventSchema), nextCursor: NextCursor }),
+          EventListReply,
           "oldest first: after the cursor or from sinceMs, else the newest `limit`; the event stream (/api/v1/events) says when there are more",
         ),
         ...errors,
@@ -180,10 +134,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
         ...body(z.object({ allowRestart: z.boolean().optional() }).strict()),
       },
       responses: {
-        202: json(
-          z.object({ host: HostSchema, task: TaskSchema, plan: z.array(EvacuationStepSchema) }),
-          "in maintenance; the task moves its domains away",
-        ),
+        202: json(MaintenanceReply, "in maintenance; the task moves its domains away"),
         ...errors,
       },
     }),
@@ -207,7 +158,7 @@ export function operationsRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { params: ref },
       responses: {
-        202: json(z.object({ host: HostSchema, task: TaskSchema }), "active again"),
+        202: json(HostTaskReply, "active again"),
         ...errors,
       },
     }),

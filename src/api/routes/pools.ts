@@ -1,9 +1,10 @@
 /** /api/v1/pools: list, create (on a host) and delete storage pools. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, page, PageQuery } from "../paging.js";
+import { page, PageQuery } from "../paging.js";
+import { PoolListReply, PoolReply } from "../replies.js";
 import { audit, bearer, body, errors, idParam, json, need } from "../route-kit.js";
-import { CreatePoolRequest, PoolSchema } from "../schemas.js";
+import { CreatePoolRequest } from "../schemas.js";
 
 export function poolRoutes(app: ApiApp, { controller }: ApiDeps): void {
   const { store } = controller;
@@ -16,10 +17,7 @@ export function poolRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { query: PageQuery },
       responses: {
-        200: json(
-          z.object({ pools: z.array(PoolSchema), nextCursor: NextCursor }),
-          "the pools, by name then host",
-        ),
+        200: json(PoolListReply, "the pools, by name then host"),
         ...errors,
       },
     }),
@@ -41,7 +39,7 @@ export function poolRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags: ["pools"],
       security: bearer,
       request: body(CreatePoolRequest),
-      responses: { 201: json(z.object({ pool: PoolSchema }), "created"), ...errors },
+      responses: { 201: json(PoolReply, "created"), ...errors },
     }),
     async (c) => {
       need(c, "admin");

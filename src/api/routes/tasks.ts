@@ -2,9 +2,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, numberKey, page, PageQuery } from "../paging.js";
+import { numberKey, page, PageQuery } from "../paging.js";
+import { TaskListReply, TaskReply } from "../replies.js";
 import { bearer, errors, idParam, json, need } from "../route-kit.js";
-import { TaskSchema } from "../schemas.js";
 
 /** The task list pages through the newest this many (the Store's largest list). */
 const TASKS_IN_REACH = 10_000;
@@ -24,10 +24,7 @@ export function taskRoutes(app: ApiApp, { controller }: ApiDeps): void {
         }),
       },
       responses: {
-        200: json(
-          z.object({ tasks: z.array(TaskSchema), nextCursor: NextCursor }),
-          `newest first (of the newest ${TASKS_IN_REACH} kept in reach)`,
-        ),
+        200: json(TaskListReply, `newest first (of the newest ${TASKS_IN_REACH} kept in reach)`),
         ...errors,
       },
     }),
@@ -52,7 +49,7 @@ export function taskRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags: ["tasks"],
       security: bearer,
       request: { params: idParam },
-      responses: { 200: json(z.object({ task: TaskSchema }), "the task"), ...errors },
+      responses: { 200: json(TaskReply, "the task"), ...errors },
     }),
     async (c) => {
       need(c, "read");

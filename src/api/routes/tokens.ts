@@ -1,10 +1,11 @@
 /** /api/v1/tokens: API tokens and join tokens (a secret is shown once, at creation). */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { ApiApp, ApiDeps } from "../context.js";
-import { NextCursor, numberKey, page, PageQuery } from "../paging.js";
+import { numberKey, page, PageQuery } from "../paging.js";
+import { TokenCreatedReply, TokenListReply } from "../replies.js";
 import { audit, bearer, body, errors, idParam, json, need } from "../route-kit.js";
-import { CreateTokenRequest, TokenSchema } from "../schemas.js";
+import { CreateTokenRequest } from "../schemas.js";
 
 export function tokenRoutes(app: ApiApp, { controller }: ApiDeps): void {
   const { store } = controller;
@@ -17,10 +18,7 @@ export function tokenRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: { query: PageQuery },
       responses: {
-        200: json(
-          z.object({ tokens: z.array(TokenSchema), nextCursor: NextCursor }),
-          "the tokens (never their secrets), oldest first",
-        ),
+        200: json(TokenListReply, "the tokens (never their secrets), oldest first"),
         ...errors,
       },
     }),
@@ -46,10 +44,7 @@ export function tokenRoutes(app: ApiApp, { controller }: ApiDeps): void {
       security: bearer,
       request: body(CreateTokenRequest),
       responses: {
-        201: json(
-          z.object({ token: TokenSchema, secret: z.string() }),
-          "the secret is shown this once",
-        ),
+        201: json(TokenCreatedReply, "the secret is shown this once"),
         ...errors,
       },
     }),

@@ -3,20 +3,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { VolumeRecord } from "../../cluster/model.js";
 import type { ApiApp, ApiDeps } from "../context.js";
-import {
-  decodeCursor,
-  encodeCursor,
-  NextCursor,
-  PAGE_LIMIT_DEFAULT,
-  PageQuery,
-} from "../paging.js";
+import { decodeCursor, encodeCursor, PAGE_LIMIT_DEFAULT, PageQuery } from "../paging.js";
+import { VolumeListReply, VolumeReply } from "../replies.js";
 import { audit, bearer, body, errors, json, need } from "../route-kit.js";
 import {
   AccessRequest,
   CopyVolumeRequest,
   CreateVolumeRequest,
   ResizeVolumeRequest,
-  VolumeSchema,
   VolumeTaskResponse,
 } from "../schemas.js";
 
@@ -38,10 +32,7 @@ export function volumeRoutes(app: ApiApp, { controller }: ApiDeps): void {
         query: PageQuery.extend({ host: z.string().optional(), pool: z.string().optional() }),
       },
       responses: {
-        200: json(
-          z.object({ volumes: z.array(VolumeSchema), nextCursor: NextCursor }),
-          "the volumes, by name",
-        ),
+        200: json(VolumeListReply, "the volumes, by name"),
         ...errors,
       },
     }),
@@ -98,7 +89,7 @@ export function volumeRoutes(app: ApiApp, { controller }: ApiDeps): void {
       tags,
       security: bearer,
       request: { params: ref },
-      responses: { 200: json(z.object({ volume: VolumeSchema }), "the volume"), ...errors },
+      responses: { 200: json(VolumeReply, "the volume"), ...errors },
     }),
     async (c) => {
       need(c, "read");

@@ -1,11 +1,13 @@
 /**
  * The real controller over an in-memory SQLite store, called through the real Hono app (no
- * socket), with a clock the test moves: for route tests that check status codes and bodies.
+ * socket), with a clock the test moves: for route tests that check status codes and bodies. Every
+ * 2xx reply is checked against the schema its route declares (reply-conformance.ts).
  */
 import { Controller } from "../../cluster/controller/controller.js";
 import { IN_MEMORY } from "../../cluster/store/sqlite/open-database.js";
 import { openSqliteStore } from "../../cluster/store/sqlite/sqlite-store.js";
 import { createApi } from "../app.js";
+import { checkDeclaredReply, declaredRoutes } from "./reply-conformance.js";
 
 export interface Reply<T> {
   status: number;
@@ -19,6 +21,7 @@ export async function inProcessApi(now: { ms: number } = { ms: Date.now() }) {
   const controller = new Controller(store, () => now.ms);
   const app = createApi({ controller });
   const admin = (await controller.auth.createToken({ name: "admin", role: "admin" })).secret;
+  const routes = declaredRoutes(app.openAPIRegistry);
   const call = async <T = ErrorBody>(
     method: string,
     path: string,
@@ -34,7 +37,10 @@ export async function inProcessApi(now: { ms: number } = { ms: Date.now() }) {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    // Every route test also checks the reply against what the route declares (replies.ts).
+    checkDeclaredReply(routes, method, path, response.status, parsed);
+    return { status: response.status, body: parsed as T };
   };
   /** A host joined with a join token, and its agent's token. */
   const joinHost = async (name: string, roles: string[]) => {
@@ -51,5 +57,5 @@ export async function inProcessApi(now: { ms: number } = { ms: Date.now() }) {
     if (joined.status !== 201) throw new Error(`join ${name}: ${JSON.stringify(joined.body)}`);
     return joined.body;
   };
-  return { store, controller, call, admin, now, joinHost, close: () => store.close() };
+  return { store, controller, app, routes, call, admin, now, joinHost, close: () => store.close() };
 }

@@ -11,6 +11,8 @@ import {
   type TestHandler,
   type TestHttpServer,
 } from "./test-http-server.js";
+import { z } from "zod";
+import { NoContent } from "../../api/replies.js";
 
 const token = "ept_s3cret-token-value";
 
@@ -41,9 +43,10 @@ async function failure(promise: Promise<unknown>): Promise<EtherplaneError> {
 test("success: JSON body out, JSON reply back, bearer token sent", async () => {
   handler = (request, response) =>
     sendJson(response, 202, { task: { id: "t1" }, echo: request.body });
-  const reply = await client().request<{ task: { id: string }; echo: string }>(
+  const reply = await client().request(
     "POST",
     "/api/v1/volumes",
+    z.object({ task: z.object({ id: z.string() }), echo: z.string() }),
     { name: "web", sizeBytes: 1024 },
   );
   assert.deepEqual(reply.task, { id: "t1" });
@@ -57,9 +60,9 @@ test("success: JSON body out, JSON reply back, bearer token sent", async () => {
 
 test("an empty reply (204) is undefined; a GET sends no body", async () => {
   handler = (_request, response) => response.writeHead(204).end();
-  assert.equal(await client().request("DELETE", "/api/v1/volumes/v1"), undefined);
+  assert.equal(await client().request("DELETE", "/api/v1/volumes/v1", NoContent), undefined);
   handler = (_request, response) => sendJson(response, 200, [1, 2]);
-  assert.deepEqual(await client().request("GET", "/api/v1/x"), [1, 2]);
+  assert.deepEqual(await client().request("GET", "/api/v1/x", z.array(z.number())), [1, 2]);
   assert.equal(server.requests.at(-1)?.body, "");
   assert.equal(server.requests.at(-1)?.headers["content-type"], undefined);
 });
@@ -76,7 +79,7 @@ test("error replies: each status maps to a code when the body has none", async (
   ];
   for (const [status, code] of cases) {
     handler = (_request, response) => response.writeHead(status).end("oops, not JSON");
-    const error = await failure(client().request("GET", "/api/v1/hosts"));
+    const error = await failure(client().request("GET", "/api/v1/hosts", z.unknown()));
     assert.equal(error.code, code, `HTTP ${status}`);
     assert.ok(
       error.message.startsWith(
@@ -93,14 +96,14 @@ test("error replies: a known code, the message and the field come from the body"
     sendJson(response, 400, {
       error: { code: "OUT_OF_RANGE", message: "size is beyond the pool", field: "sizeBytes" },
     });
-  const error = await failure(client().request("POST", "/api/v1/volumes", {}));
+  const error = await failure(client().request("POST", "/api/v1/volumes", z.unknown(), {}));
   assert.equal(error.code, "OUT_OF_RANGE");
   assert.equal(error.message, "size is beyond the pool");
   assert.equal(error.params["field"], "sizeBytes");
 
   handler = (_request, response) =>
     sendJson(response, 409, { error: { code: "SOMETHING_NEW", message: "name in use" } });
-  const unknown = await failure(client().request("POST", "/api/v1/volumes", {}));
+  const unknown = await failure(client().request("POST", "/api/v1/volumes", z.unknown(), {}));
   assert.equal(unknown.code, "CONFLICT");
   assert.equal(unknown.message, "name in use");
   assert.equal(unknown.params["remoteCode"], "SOMETHING_NEW");
@@ -116,7 +119,7 @@ test("401 adds how to log in; a token echoed by the server is masked", async () 
         field: `authorization: ${request.headers.authorization}`,
       },
     });
-  const error = await failure(client().request("GET", "/api/v1/hosts"));
+  const error = await failure(client().request("GET", "/api/v1/hosts", z.unknown()));
   assert.equal(error.code, "UNAUTHENTICATED");
   assert.equal(
     error.message,
@@ -127,15 +130,18 @@ test("401 adds how to log in; a token echoed by the server is masked", async () 
 
 test("a 2xx reply that is not JSON is a PROTOCOL error", async () => {
   handler = (_request, response) => response.writeHead(200).end("<html>hello</html>");
-  const error = await failure(client().request("GET", "/api/v1/hosts"));
+  const error = await failure(client().request("GET", "/api/v1/hosts", z.unknown()));
   assert.equal(error.code, "PROTOCOL");
-  assert.match(error.message, /is .* an etherplane controller\?/);
+  assert.match(error.message, /something other than JSON \(it starts "<html>hello<\/html>"\)/);
+  assert.match(error.message, /Or is .* a proxy rather than the controller\?/);
 });
 
 test("replies past replyBytesMax are refused, declared or streamed", async () => {
   const big = JSON.stringify({ data: "x".repeat(4096) });
   handler = (_request, response) => sendJson(response, 200, JSON.parse(big));
-  const declared = await failure(client({ replyBytesMax: 1024 }).request("GET", "/api/v1/big"));
+  const declared = await failure(
+    client({ replyBytesMax: 1024 }).request("GET", "/api/v1/big", z.unknown()),
+  );
   assert.equal(declared.code, "PROTOCOL");
   assert.match(declared.message, /larger than 1024 bytes/);
   handler = (_request, response) => {
@@ -143,15 +149,19 @@ test("replies past replyBytesMax are refused, declared or streamed", async () =>
     response.write(big.slice(0, 2000));
     response.end(big.slice(2000));
   };
-  const streamed = await failure(client({ replyBytesMax: 1024 }).request("GET", "/api/v1/big"));
+  const streamed = await failure(
+    client({ replyBytesMax: 1024 }).request("GET", "/api/v1/big", z.unknown()),
+  );
   assert.equal(streamed.code, "PROTOCOL");
-  assert.deepEqual(await client().request("GET", "/api/v1/big"), JSON.parse(big));
+  assert.deepEqual(await client().request("GET", "/api/v1/big", z.unknown()), JSON.parse(big));
 });
 
 test("a controller that does not answer in time is a TIMEOUT naming the call", async () => {
   handler = () => undefined; // never answers
   const startMs = Date.now();
-  const error = await failure(client({ timeoutMs: 200 }).request("GET", "/api/v1/slow"));
+  const error = await failure(
+    client({ timeoutMs: 200 }).request("GET", "/api/v1/slow", z.unknown()),
+  );
   assert.equal(error.code, "TIMEOUT");
   assert.ok(Date.now() - startMs < 5000);
   assert.equal(
@@ -169,7 +179,7 @@ test("a refused connection says which URL and to start a controller", async () =
   await new Promise((resolve) => probe.close(resolve));
   const url = `http://127.0.0.1:${port}`;
   const error = await failure(
-    new ApiClient({ baseUrl: url, token }).request("GET", "/api/v1/hosts"),
+    new ApiClient({ baseUrl: url, token }).request("GET", "/api/v1/hosts", z.unknown()),
   );
   assert.equal(error.code, "UNAVAILABLE");
   assert.equal(

@@ -7,6 +7,7 @@
  */
 import type { Duplex } from "node:stream";
 import { Agent } from "undici";
+import type { z } from "zod";
 import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
@@ -17,6 +18,7 @@ import {
   type RequestContext,
 } from "./api-errors.js";
 import { upgradeConnection } from "./api-upgrade.js";
+import { badReply, checkReply } from "./reply-check.js";
 import { checkControllerUrl, checkToken } from "./settings.js";
 
 const log = createLogger("cli:client");
@@ -72,10 +74,16 @@ export class ApiClient {
   }
 
   /**
-   * Sends `body` (if any) as JSON and returns the parsed JSON reply (undefined for an empty one).
-   * The reply's shape is the API's contract: `T` is trusted, not checked.
+   * Sends `body` (if any) as JSON and returns the JSON reply once it fits `reply`, the schema the
+   * route declares (src/api/replies.ts; NoContent for a 204): a reply that does not fit is a
+   * PROTOCOL error naming the route and the first field that does not (reply-check.ts).
    */
-  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  async request<S extends z.ZodType>(
+    method: HttpMethod,
+    path: string,
+    reply: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
     assert(path.startsWith("/"), `API path "${path}" must start with /`);
     const context: RequestContext = { method, path, baseUrl: this.baseUrl };
     const headers: Record<string, string> = {
@@ -108,30 +116,27 @@ export class ApiClient {
     const json = parseJson(text);
     if (status < 200 || status > 299)
       throw this.#masked(errorFromReply(status, json.value, context));
-    if (text.length === 0) return undefined as T;
-    if (!json.ok) {
-      throw new EtherplaneError(
-        "PROTOCOL",
-        `the controller at ${this.baseUrl} answered ${method} ${path} with something other than ` +
-          `JSON (HTTP ${status}); is ${this.baseUrl} an etherplane controller?`,
-        { params: { method, path, status } },
-      );
+    if (text.length > 0 && !json.ok) {
+      const start = text.trimStart().slice(0, 1);
+      const what =
+        start === "{" || start === "["
+          ? "JSON that breaks off or does not parse"
+          : `something other than JSON (it starts "${printableStart(text)}")`;
+      throw this.#masked(badReply({ ...context, status }, what));
     }
-    return json.value as T;
+    return checkReply(reply, json.value, { ...context, status });
   }
 
   /**
    * Opens a server-sent event stream (GET `path`) and yields its text until the controller
    * closes it or `signal` aborts. The connection is bounded by the timeout; the stream is not
-   * (it follows the cluster), but each message is (sse-parser.ts).
+   * (it follows the cluster), but each message is (sse-parser.ts). An abort ends it at once,
+   * whatever it was doing, and closes the connection.
    */
   async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
     assert(path.startsWith("/"), `API path "${path}" must start with /`);
     const context: RequestContext = { method: "GET", path, baseUrl: this.baseUrl };
     // The timeout bounds the connection and the headers; the body then lives under `signal`.
-    // One controller, held here, that both abort: Node 20 may collect a signal made by
-    // AbortSignal.any while the fetch still runs, and the caller's abort then never reached the
-    // body (`events --follow` went on after SIGTERM, once, under load).
     const abort = new AbortController();
     const forward = () => abort.abort(signal.reason);
     if (signal.aborted) forward();
@@ -149,24 +154,46 @@ export class ApiClient {
         ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
     } catch (failure) {
+      signal.removeEventListener("abort", forward);
+      if (signal.aborted) return;
       throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
     } finally {
       clearTimeout(timer);
     }
     if (response.status !== 200) {
+      signal.removeEventListener("abort", forward);
       const text = await readBounded(response, this.replyBytesMax, context);
       throw this.#masked(errorFromReply(response.status, parseJson(text).value, context));
     }
     if (!response.body) return;
+    // The abort cancels the body's reader itself, which ends a pending read and closes the
+    // connection. fetch's own signal is not enough: undici's Request follows the caller's signal
+    // through a WeakRef, so once fetch has resolved a garbage collection can drop the link and
+    // the abort never reaches the body (`events --follow` read on after SIGTERM under load;
+    // api-stream.test.ts collects garbage to show it).
+    const reader = response.body.getReader();
+    const cancel = () => void reader.cancel(abort.signal.reason).catch(() => undefined);
+    if (abort.signal.aborted) cancel();
+    else abort.signal.addEventListener("abort", cancel, { once: true });
     const decoder = new TextDecoder();
+    let done = false;
     try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
-        yield decoder.decode(chunk, { stream: true });
+      while (!abort.signal.aborted) {
+        const next = await reader.read();
+        if (next.done) break;
+        // undici-types leaves the chunk type open; fetch bodies are bytes.
+        yield decoder.decode(next.value as Uint8Array, { stream: true });
+      }
+      done = true;
     } catch (failure) {
+      done = true;
       if (signal.aborted) return;
       throw errorFromFetchFailure(failure, { ...context, timeoutMs: this.timeoutMs });
     } finally {
       signal.removeEventListener("abort", forward);
+      abort.signal.removeEventListener("abort", cancel);
+      // A caller that stops reading early (break, return) closes the connection too.
+      if (!done) cancel();
     }
   }
 
@@ -220,6 +247,14 @@ async function readBounded(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The first characters of a reply, for a message: one line, no control characters. */
+function printableStart(text: string): string {
+  return text
+    .slice(0, 40)
+    .replace(/[^\x20-\x7e]+/g, " ")
+    .trim();
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; value: undefined } {

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { exitCodeFor } from "../exit-codes.js";
 import { ApiClient } from "./api-client.js";
+import { z } from "zod";
 
 const token = "ept_upgrade-test-token";
 
@@ -65,7 +66,7 @@ async function failure(promise: Promise<unknown>): Promise<EtherplaneError> {
 }
 
 const calls = {
-  request: (c: ApiClient) => c.request("GET", "/api/v1/domains/web"),
+  request: (c: ApiClient) => c.request("GET", "/api/v1/domains/web", z.unknown()),
   upgrade: (c: ApiClient) => c.upgrade("/api/v1/domains/web/console", "etherplane-console"),
 };
 

@@ -2,6 +2,8 @@
  * Reads every page of a list endpoint (`limit`, `cursor`, `nextCursor`: src/api/paging.ts) and
  * returns the reply with the named array holding all of them, so commands show everything.
  */
+import type { z } from "zod";
+import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import type { ApiClient } from "./api-client.js";
 
@@ -9,30 +11,31 @@ export const PAGE_LIMIT = 1000;
 /** A bound on the pages of one list: a million records. */
 export const PAGES_MAX = 1000;
 
-export async function requestAllPages<T extends Record<string, unknown>>(
-  client: ApiClient,
+/** A list route's reply (src/api/replies.ts): a list field and the next page's cursor. */
+type PageSchema = z.ZodType<{ nextCursor: string | null }>;
+
+export async function requestAllPages<S extends PageSchema>(
+  client: Pick<ApiClient, "request">,
   path: string,
-  field: keyof T & string,
+  field: keyof z.output<S> & string,
+  reply: S,
   options: { pageLimit?: number; startCursor?: string } = {},
-): Promise<T> {
+): Promise<z.output<S>> {
   const { pageLimit = PAGE_LIMIT } = options;
   const separator = path.includes("?") ? "&" : "?";
   let cursor: string | null = options.startCursor ?? null;
-  let first: T | undefined;
+  let first: z.output<S> | undefined;
   const all: unknown[] = [];
   for (let pages = 0; pages < PAGES_MAX; pages++) {
     const query: string = `limit=${pageLimit}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
-    const reply = await client.request<T & { nextCursor?: string | null }>(
-      "GET",
-      `${path}${separator}${query}`,
-    );
-    first ??= reply;
-    const items = reply[field];
-    if (!Array.isArray(items))
-      throw new EtherplaneError("PROTOCOL", `the controller's ${path} reply has no ${field} list`);
+    const page: z.output<S> = await client.request("GET", `${path}${separator}${query}`, reply);
+    first ??= page;
+    const items: unknown = page[field];
+    // The schema has the list; this guards a caller naming a field that is not one.
+    assert(Array.isArray(items), `${path}: ${field} is not the reply's list`);
     all.push(...(items as unknown[]));
-    if (typeof reply.nextCursor !== "string") return { ...first, [field]: all, nextCursor: null };
-    cursor = reply.nextCursor;
+    if (typeof page.nextCursor !== "string") return { ...first, [field]: all, nextCursor: null };
+    cursor = page.nextCursor;
   }
   throw new EtherplaneError(
     "UNAVAILABLE",

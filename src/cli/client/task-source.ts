@@ -6,6 +6,7 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import type { TaskRecord, TaskState } from "../../cluster/model.js";
 import type { ApiClient } from "./api-client.js";
 import { isObject } from "./api-errors.js";
+import { TaskReply } from "../../api/replies.js";
 
 export interface TaskSource {
   getTask(taskId: string): Promise<TaskRecord>;
@@ -16,9 +17,10 @@ const taskStates: readonly TaskState[] = ["queued", "running", "succeeded", "fai
 export function apiTaskSource(client: Pick<ApiClient, "request">): TaskSource {
   return {
     async getTask(taskId) {
-      const reply = await client.request<unknown>(
+      const reply: unknown = await client.request(
         "GET",
         `/api/v1/tasks/${encodeURIComponent(taskId)}`,
+        TaskReply,
       );
       return checkTaskReply(reply, taskId);
     },

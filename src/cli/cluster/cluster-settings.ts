@@ -1,9 +1,9 @@
 /** `etherplane settings [set KEY VALUE]`: the cluster's settings (placement's overcommit). */
-import type { SettingView } from "../../cluster/controller/cluster-settings.js";
 import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
+import { SettingListReply, SettingReply } from "../../api/replies.js";
 
 const usage =
   "etherplane settings [--json]            show the cluster's settings\n" +
@@ -15,10 +15,7 @@ export async function settingsCommand(args: string[]): Promise<void> {
   const [command, key, value, ...extra] = positionals;
   const session = await openSession(values);
   if (command === undefined || command === "list") {
-    const { settings } = await session.client.request<{ settings: SettingView[] }>(
-      "GET",
-      "/api/v1/settings",
-    );
+    const { settings } = await session.client.request("GET", "/api/v1/settings", SettingListReply);
     if (session.json) return printJson({ settings });
     const rows = settings.map((s) => [
       s.key,
@@ -37,9 +34,10 @@ export async function settingsCommand(args: string[]): Promise<void> {
   const number = Number(value);
   if (value.trim() === "" || !Number.isFinite(number))
     throw usageError(`settings set ${key}: "${value}" is not a number`, usage);
-  const { setting } = await session.client.request<{ setting: SettingView }>(
+  const { setting } = await session.client.request(
     "PUT",
     `/api/v1/settings/${encodeURIComponent(key)}`,
+    SettingReply,
     { value: number },
   );
   if (session.json) return printJson({ setting });

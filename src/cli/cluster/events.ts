@@ -9,8 +9,10 @@ import { EtherplaneError } from "../../foundation/errors.js";
 import { parse, usageError } from "../args.js";
 import type { ApiClient } from "../client/api-client.js";
 import { SseParser } from "../client/sse-parser.js";
+import { checkReply } from "../client/reply-check.js";
 import { printable } from "../output/printable.js";
 import { openSession, sessionFlags } from "./session.js";
+import { ChangeMessage, EventListReply } from "../../api/replies.js";
 
 const usage =
   "etherplane events [--follow|-f] [--json] [--since TIME] [--limit N]\n" +
@@ -44,10 +46,23 @@ export function formatEvent(event: EventRecord): string {
 type Page = { events: EventRecord[]; nextCursor: string | null };
 
 async function page(client: ApiClient, query: Record<string, string>): Promise<Page> {
-  return client.request<Page>(
+  return client.request(
     "GET",
     `/api/v1/cluster-events?${new URLSearchParams(query).toString()}`,
+    EventListReply,
   );
+}
+
+/** A `change` message's topics, checked (replies.ts): a PROTOCOL error if it does not fit. */
+function changedTopics(data: string, baseUrl: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    value = undefined;
+  }
+  const context = { method: "GET", path: "/api/v1/events", baseUrl, status: 200 };
+  return checkReply(ChangeMessage, value, context).topics;
 }
 
 export async function eventsCommand(args: string[]): Promise<void> {
@@ -94,8 +109,9 @@ export async function eventsCommand(args: string[]): Promise<void> {
     }
   };
   const stop = new AbortController();
-  // Asked to stop, it stops: the stream's abort normally ends the loop at once, but a follower
-  // was once seen reading on after it (Node 20's fetch), so the process exits 2 s later anyway.
+  // Asked to stop, it stops: the stream's abort ends the loop at once (ApiClient.stream cancels
+  // the body's reader: a follower once read on after it when a GC had dropped fetch's own link
+  // to the signal). The process still exits 2 s later, a guard against what we have not seen.
   const end = () => {
     stop.abort();
     setTimeout(() => process.exit(), 2000).unref();
@@ -108,8 +124,7 @@ export async function eventsCommand(args: string[]): Promise<void> {
       for (const message of parser.push(chunk)) {
         if (message.event === "hello") await catchUp();
         if (message.event !== "change") continue;
-        const topics = (JSON.parse(message.data) as { topics?: unknown }).topics;
-        if (Array.isArray(topics) && topics.includes("events")) await catchUp();
+        if (changedTopics(message.data, session.client.baseUrl).includes("events")) await catchUp();
       }
     }
     if (!stop.signal.aborted)

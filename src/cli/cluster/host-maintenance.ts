@@ -1,9 +1,7 @@
 /** `etherplane host maintenance|activate HOST`: ask, then follow the task (unless --no-wait). */
 import type { EvacuationReport } from "../../cluster/controller/maintenance-service.js";
-import type { HostRecord, TaskRecord } from "../../cluster/model.js";
 import { finishTask, type Session } from "./session.js";
-
-type Reply = { host: HostRecord; task: TaskRecord; plan?: Array<Record<string, unknown>> };
+import { HostTaskReply, MaintenanceReply } from "../../api/replies.js";
 
 export async function hostMaintenance(
   session: Session,
@@ -11,9 +9,10 @@ export async function hostMaintenance(
   name: string,
   allowRestart: boolean,
 ): Promise<void> {
-  const reply = await session.client.request<Reply>(
+  const reply = await session.client.request(
     "POST",
     `/api/v1/hosts/${encodeURIComponent(name)}/${command}`,
+    command === "maintenance" ? MaintenanceReply : HostTaskReply,
     command === "maintenance" ? (allowRestart ? { allowRestart: true } : {}) : undefined,
   );
   await finishTask(session, reply, (task) => {

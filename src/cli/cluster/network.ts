@@ -2,12 +2,12 @@
  * `etherplane network create|list|delete`: the bridges guests plug into, per host (optionally on
  * an uplink, optionally an 802.1q VLAN). The host's agent makes them and reports problems.
  */
-import type { HostRecord, NetworkRecord } from "../../cluster/model.js";
 import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
 import { requestAllPages } from "../client/pages.js";
+import { HostListReply, NetworkListReply, NetworkReply, NoContent } from "../../api/replies.js";
 
 const usage = `etherplane network COMMAND ...
   create NAME --host H [--bridge BRIDGE] [--uplink IF] [--vlan ID]   (the bridge is named NAME unless given)
@@ -39,17 +39,13 @@ export async function networkCommand(args: string[]): Promise<void> {
       const vlanId = values.vlan === undefined ? undefined : Number(values.vlan);
       if (vlanId !== undefined && !Number.isInteger(vlanId))
         throw usageError(`--vlan ${values.vlan}: give a VLAN id from 1 to 4094`, usage);
-      const { network } = await session.client.request<{ network: NetworkRecord }>(
-        "POST",
-        "/api/v1/networks",
-        {
-          host: values.host,
-          name,
-          ...(values.bridge ? { bridge: values.bridge } : {}),
-          ...(values.uplink ? { uplink: values.uplink } : {}),
-          ...(vlanId === undefined ? {} : { vlanId }),
-        },
-      );
+      const { network } = await session.client.request("POST", "/api/v1/networks", NetworkReply, {
+        host: values.host,
+        name,
+        ...(values.bridge ? { bridge: values.bridge } : {}),
+        ...(values.uplink ? { uplink: values.uplink } : {}),
+        ...(vlanId === undefined ? {} : { vlanId }),
+      });
       if (session.json) return printJson({ network });
       return void process.stdout.write(
         `created network ${network.name} (bridge ${network.bridge}) on ${values.host}\n`,
@@ -57,12 +53,13 @@ export async function networkCommand(args: string[]): Promise<void> {
     }
     case "list": {
       const [{ networks }, { hosts }] = await Promise.all([
-        requestAllPages<{ networks: NetworkRecord[] }>(
+        requestAllPages(
           session.client,
           `/api/v1/networks${hostQuery}`,
           "networks",
+          NetworkListReply,
         ),
-        requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
+        requestAllPages(session.client, "/api/v1/hosts", "hosts", HostListReply),
       ]);
       if (session.json) return printJson({ networks });
       const hostNames = new Map(hosts.map((h) => [h.id, h.name]));
@@ -92,6 +89,7 @@ export async function networkCommand(args: string[]): Promise<void> {
       await session.client.request(
         "DELETE",
         `/api/v1/networks/${encodeURIComponent(name)}${hostQuery}`,
+        NoContent,
       );
       return void process.stdout.write(`deleted network ${name}\n`);
     }

@@ -8,6 +8,7 @@ import { printJson } from "../output/json.js";
 import { printable } from "../output/printable.js";
 import { formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
+import { PlacementReply } from "../../api/replies.js";
 
 const usage = "etherplane place NAME [--json]   (a dry run: where a start would put NAME, and why)";
 
@@ -40,9 +41,10 @@ export async function placeCommand(args: string[]): Promise<void> {
   const name = positionals[0];
   if (!name || positionals.length > 1) throw usageError("place: name one domain", usage);
   const session = await openSession(values);
-  const { plan } = await session.client.request<{ plan: PlacementPlan }>(
+  const { plan } = await session.client.request(
     "GET",
     `/api/v1/domains/${encodeURIComponent(name)}/placement`,
+    PlacementReply,
   );
   if (session.json) return printJson({ plan });
   process.stdout.write(`${formatPlan(plan)}\n`);

@@ -1,16 +1,19 @@
 /** `etherplane task|host|pool|token ...`: the other records, through the API. */
-import type {
-  HostRecord,
-  HostState,
-  PoolRecord,
-  TaskRecord,
-  TokenRecord,
-} from "../../cluster/model.js";
 import { parse, usageError } from "../args.js";
 import { printJson } from "../output/json.js";
 import { formatBytes, formatTable } from "../output/table.js";
 import { openSession, sessionFlags } from "./session.js";
 import { requestAllPages } from "../client/pages.js";
+import {
+  HostListReply,
+  NoContent,
+  PoolListReply,
+  PoolReply,
+  TaskListReply,
+  TaskReply,
+  TokenCreatedReply,
+  TokenListReply,
+} from "../../api/replies.js";
 
 /** Kept here so that the other commands do not load the store (token-local.ts loads it). */
 export const localTokenUsage =
@@ -32,10 +35,11 @@ export async function taskCommand(args: string[]): Promise<void> {
     return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
   if (command === "list") {
-    const { tasks } = await requestAllPages<{ tasks: TaskRecord[] }>(
+    const { tasks } = await requestAllPages(
       session.client,
       `/api/v1/tasks${values.state ? `?state=${encodeURIComponent(values.state)}` : ""}`,
       "tasks",
+      TaskListReply,
     );
     if (session.json) return printJson({ tasks });
     const rows = tasks.map((t) => [
@@ -54,9 +58,10 @@ export async function taskCommand(args: string[]): Promise<void> {
   if (command === "show") {
     const id = positionals[0];
     if (!id) throw usageError("task show: give the task id", usage);
-    const { task } = await session.client.request<{ task: TaskRecord }>(
+    const { task } = await session.client.request(
       "GET",
       `/api/v1/tasks/${encodeURIComponent(id)}`,
+      TaskReply,
     );
     if (session.json) return printJson({ task });
     return void process.stdout.write(
@@ -89,11 +94,7 @@ export async function hostCommand(args: string[]): Promise<void> {
   }
   if (command !== "list" || values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  const { hosts } = await requestAllPages<{ hosts: Array<HostRecord & { state?: HostState }> }>(
-    session.client,
-    "/api/v1/hosts",
-    "hosts",
-  );
+  const { hosts } = await requestAllPages(session.client, "/api/v1/hosts", "hosts", HostListReply);
   if (session.json) return printJson({ hosts });
   const rows = hosts.map((h) => {
     const hv = h.inventory?.hypervisor;
@@ -146,12 +147,8 @@ export async function poolCommand(args: string[]): Promise<void> {
   const session = await openSession(values);
   if (command === "list") {
     const [{ pools }, { hosts }] = await Promise.all([
-      requestAllPages<{ pools: PoolRecord[] }>(session.client, "/api/v1/pools", "pools"),
-      requestAllPages<{ hosts: Array<HostRecord & { state?: HostState }> }>(
-        session.client,
-        "/api/v1/hosts",
-        "hosts",
-      ),
+      requestAllPages(session.client, "/api/v1/pools", "pools", PoolListReply),
+      requestAllPages(session.client, "/api/v1/hosts", "hosts", HostListReply),
     ]);
     if (session.json) return printJson({ pools });
     const hostName = new Map(hosts.map((h) => [h.id, h.name]));
@@ -173,11 +170,7 @@ export async function poolCommand(args: string[]): Promise<void> {
     const body = values.device
       ? { host: values.host, name, kind: "block", devices: values.device }
       : { host: values.host, name, kind: "directory", path: values.path };
-    const { pool } = await session.client.request<{ pool: PoolRecord }>(
-      "POST",
-      "/api/v1/pools",
-      body,
-    );
+    const { pool } = await session.client.request("POST", "/api/v1/pools", PoolReply, body);
     return void process.stdout.write(
       session.json
         ? `${JSON.stringify({ pool }, null, 2)}\n`
@@ -222,18 +215,12 @@ export async function tokenCommand(args: string[]): Promise<void> {
   if (command === "create") {
     const name = positionals[0];
     if (!name || !values.role) throw usageError("token create: give NAME and --role", usage);
-    const reply = await session.client.request<{ token: TokenRecord; secret: string }>(
-      "POST",
-      "/api/v1/tokens",
-      {
-        name,
-        role: values.role,
-        ...(values.ttl === undefined
-          ? {}
-          : { expiresInSeconds: parseTtlSeconds(values.ttl, usage) }),
-        ...(values.replace ? { replace: true } : {}),
-      },
-    );
+    const reply = await session.client.request("POST", "/api/v1/tokens", TokenCreatedReply, {
+      name,
+      role: values.role,
+      ...(values.ttl === undefined ? {} : { expiresInSeconds: parseTtlSeconds(values.ttl, usage) }),
+      ...(values.replace ? { replace: true } : {}),
+    });
     if (session.json) return printJson(reply);
     const expires =
       reply.token.expiresMs === null ? "" : `, expires ${time(reply.token.expiresMs)}`;
@@ -246,10 +233,11 @@ export async function tokenCommand(args: string[]): Promise<void> {
     );
   }
   if (command === "list") {
-    const { tokens } = await requestAllPages<{ tokens: TokenRecord[] }>(
+    const { tokens } = await requestAllPages(
       session.client,
       "/api/v1/tokens",
       "tokens",
+      TokenListReply,
     );
     if (session.json) return printJson({ tokens });
     const rows = tokens.map((t) => [
@@ -272,7 +260,7 @@ export async function tokenCommand(args: string[]): Promise<void> {
   if (command === "revoke") {
     const id = positionals[0];
     if (!id) throw usageError("token revoke: give the token id", usage);
-    await session.client.request("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+    await session.client.request("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`, NoContent);
     return void process.stdout.write(`revoked ${id}\n`);
   }
   throw usageError(`unknown token command "${command}"`, usage);

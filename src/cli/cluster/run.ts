@@ -31,6 +31,7 @@ import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
 import { leaseFlags, leaseUsage, parseLeaseFlags } from "./lease-flags.js";
 import { migrationUsage, parseMigrationMibps } from "./migration-flags.js";
 import { checkWatchdogPath } from "../../cluster/agent/watchdog-device.js";
+import { AgentJoinReply, VolumeListReply } from "../../api/replies.js";
 
 /**
  * The daemons' files (store, pools, agent state, token files) are the controller's user's alone:
@@ -293,7 +294,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       baseUrl: controller,
       token: joinToken,
       ...(caPem === undefined ? {} : { caPem }),
-    }).request<{ hostId: string; token: string }>("POST", "/api/v1/agent/join", {
+    }).request("POST", "/api/v1/agent/join", AgentJoinReply, {
       name: values.name ?? os.hostname(),
       roles,
       exportInterfaces: ifaces,
@@ -374,7 +375,7 @@ export async function loginCommand(args: string[]): Promise<void> {
     token: settings.token,
     ...(caPem === undefined ? {} : { caPem }),
   })
-    .request("GET", "/api/v1/volumes")
+    .request("GET", "/api/v1/volumes", VolumeListReply)
     .catch((error: unknown) => {
       if (error instanceof EtherplaneError && error.code === "FORBIDDEN") return; // a valid token of a narrower role
       throw error;

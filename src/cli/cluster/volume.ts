@@ -9,8 +9,15 @@ import { formatBytes, formatTable, parseBytes } from "../output/table.js";
 import { printJson } from "../output/json.js";
 import { finishTask, openSession, sessionFlags, type Session } from "./session.js";
 import { requestAllPages } from "../client/pages.js";
+import {
+  HostListReply,
+  PoolListReply,
+  VolumeListReply,
+  VolumeReply,
+  VolumeTaskResponse,
+} from "../../api/replies.js";
 
-type VolumeReply = { volume: VolumeRecord; task: TaskRecord };
+type VolumeTask = { volume: VolumeRecord; task: TaskRecord };
 const enc = encodeURIComponent;
 
 export function aoeName(v: Pick<VolumeRecord, "shelf" | "slot">): string {
@@ -57,17 +64,9 @@ const macPattern = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
 async function list(session: Session): Promise<void> {
   const [{ volumes }, { pools }, { hosts }] = await Promise.all([
-    requestAllPages<{ volumes: VolumeRecord[] }>(session.client, "/api/v1/volumes", "volumes"),
-    requestAllPages<{ pools: Array<{ id: string; name: string }> }>(
-      session.client,
-      "/api/v1/pools",
-      "pools",
-    ),
-    requestAllPages<{ hosts: Array<{ id: string; name: string }> }>(
-      session.client,
-      "/api/v1/hosts",
-      "hosts",
-    ),
+    requestAllPages(session.client, "/api/v1/volumes", "volumes", VolumeListReply),
+    requestAllPages(session.client, "/api/v1/pools", "pools", PoolListReply),
+    requestAllPages(session.client, "/api/v1/hosts", "hosts", HostListReply),
   ]);
   if (session.json) return printJson({ volumes });
   process.stdout.write(
@@ -105,8 +104,8 @@ export async function volumeCommand(args: string[]): Promise<void> {
     return parseBytes(values.size);
   };
   const post = (path: string, body?: unknown) =>
-    session.client.request<VolumeReply>("POST", path, body);
-  const report = (verb: string) => (reply: VolumeReply) =>
+    session.client.request("POST", path, VolumeTaskResponse, body);
+  const report = (verb: string) => (reply: VolumeTask) =>
     finishTask(session, reply, () => `${verb} ${reply.volume.name} (${aoeName(reply.volume)})`);
   switch (command) {
     case "create":
@@ -124,9 +123,10 @@ export async function volumeCommand(args: string[]): Promise<void> {
     case "list":
       return list(session);
     case "show": {
-      const { volume } = await session.client.request<{ volume: VolumeRecord }>(
+      const { volume } = await session.client.request(
         "GET",
         `/api/v1/volumes/${enc(needName())}`,
+        VolumeReply,
       );
       if (session.json) return printJson({ volume });
       const lines = Object.entries({
@@ -158,9 +158,10 @@ export async function volumeCommand(args: string[]): Promise<void> {
       );
     }
     case "delete": {
-      const reply = await session.client.request<VolumeReply>(
+      const reply = await session.client.request(
         "DELETE",
         `/api/v1/volumes/${enc(needName())}${values.force ? "?force=true" : ""}`,
+        VolumeTaskResponse,
       );
       return finishTask(session, reply, () => `deleted ${reply.volume.name}`);
     }

@@ -5,12 +5,17 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DomainRecord } from "../../cluster/model.js";
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import { parse, stringList, usageError } from "../args.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
 import { editFilePath, openEditFile } from "./edit-file.js";
+import {
+  DomainImportResponse,
+  DomainWithAvailabilityReply,
+  NoContent,
+  type DomainView,
+} from "../../api/replies.js";
 
 const usage = `etherplane domain COMMAND ...
   import FILE...        read xl.cfg/xm domain files into the cluster (the files stay as written)
@@ -25,7 +30,7 @@ const usage = `etherplane domain COMMAND ...
   common: [--json] [--controller URL] [--token-file FILE|--token -]`;
 
 export interface ImportReply {
-  domain: DomainRecord;
+  domain: DomainView;
   changes: string[];
   warnings: string[];
 }
@@ -64,7 +69,7 @@ export async function importFiles(
   const replies: ImportReply[] = [];
   for (const file of files) {
     const config = readDomainFile(file);
-    const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
+    const reply = await session.client.request("POST", "/api/v1/domains", DomainImportResponse, {
       config,
       source: path.basename(file),
       ...(allowUnsafe.length > 0 ? { allowUnsafe } : {}),
@@ -76,9 +81,10 @@ export async function importFiles(
 }
 
 async function edit(session: Session, name: string, allowUnsafe: string[]): Promise<void> {
-  const { domain } = await session.client.request<{ domain: DomainRecord }>(
+  const { domain } = await session.client.request(
     "GET",
     `/api/v1/domains/${enc(name)}`,
+    DomainWithAvailabilityReply,
   );
   const file = editFilePath(domain.id);
   const { resumed } = openEditFile(file, domain.config);
@@ -104,9 +110,10 @@ async function edit(session: Session, name: string, allowUnsafe: string[]): Prom
       return;
     }
     try {
-      const reply = await session.client.request<ImportReply>(
+      const reply = await session.client.request(
         "PUT",
         `/api/v1/domains/${enc(domain.id)}`,
+        DomainImportResponse,
         {
           config,
           source: `${domain.name}.cfg`,
@@ -166,9 +173,10 @@ export async function domainCommand(args: string[]): Promise<void> {
       return;
     }
     case "export": {
-      const { domain } = await session.client.request<{ domain: DomainRecord }>(
+      const { domain } = await session.client.request(
         "GET",
         `/api/v1/domains/${enc(name())}`,
+        DomainWithAvailabilityReply,
       );
       if (values.output) {
         fs.writeFileSync(values.output, domain.config);
@@ -179,9 +187,10 @@ export async function domainCommand(args: string[]): Promise<void> {
     case "edit":
       return edit(session, name(), allowUnsafe);
     case "show": {
-      const { domain } = await session.client.request<{ domain: DomainRecord }>(
+      const { domain } = await session.client.request(
         "GET",
         `/api/v1/domains/${enc(name())}`,
+        DomainWithAvailabilityReply,
       );
       if (session.json) return printJson({ domain });
       const { config: _config, ...rest } = domain;
@@ -191,7 +200,7 @@ export async function domainCommand(args: string[]): Promise<void> {
       return void process.stdout.write(`${lines.join("\n")}\n`);
     }
     case "delete": {
-      await session.client.request("DELETE", `/api/v1/domains/${enc(name())}`);
+      await session.client.request("DELETE", `/api/v1/domains/${enc(name())}`, NoContent);
       return void process.stdout.write(`deleted ${name()} (its volumes stay)\n`);
     }
     default:

@@ -5,10 +5,10 @@
  * the domain's next placement. Each flag is one entry of DOMAIN_SET_FLAGS: a new setting is one
  * more entry.
  */
-import type { DomainRecord } from "../../cluster/model.js";
 import { parse, usageError, type Options } from "../args.js";
 import { openSession, sessionFlags } from "../cluster/session.js";
 import { printJson } from "../output/json.js";
+import { DomainReply, type DomainView } from "../../api/replies.js";
 
 interface SetFlag {
   option: Options[string];
@@ -75,9 +75,10 @@ export async function domainSetCommand(args: string[]): Promise<void> {
   if (Object.keys(body).length === 0)
     throw usageError("domain set: give at least one setting", usage);
   const session = await openSession(values);
-  const { domain } = await session.client.request<{ domain: DomainRecord }>(
+  const { domain } = await session.client.request(
     "PATCH",
     `/api/v1/domains/${encodeURIComponent(name)}/settings`,
+    DomainReply,
     body,
   );
   if (session.json) return printJson({ domain });
@@ -85,7 +86,7 @@ export async function domainSetCommand(args: string[]): Promise<void> {
 }
 
 /** One line: every setting `domain set` changes, as the controller now holds them. */
-export function describeSettings(domain: DomainRecord): string {
+export function describeSettings(domain: DomainView): string {
   const pinned = domain.pinHosts.length ? `${domain.pinHosts.length} host(s)` : "(any host)";
   const ha = domain.ha === true ? "on" : domain.ha === false ? "off" : "auto";
   return `${domain.name}: anti-affinity ${domain.antiAffinity ?? "(none)"}, pinned to ${pinned}, ha ${ha} (priority ${domain.haPriority ?? 0})`;

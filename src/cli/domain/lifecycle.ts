@@ -4,15 +4,14 @@
  * until the host's agent has done it.
  */
 import * as fs from "node:fs";
-import type { DomainRecord, TaskRecord } from "../../cluster/model.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { parse, usageError } from "../args.js";
 import { finishTask, openSession, sessionFlags, type Session } from "../cluster/session.js";
 import { domainName, parseXlConfig } from "../../domain/xl-cfg/index.js";
 import { importFiles, readDomainFile } from "./domain-files.js";
 import { requestAllPages } from "../client/pages.js";
+import { DomainListReply, DomainTaskReply } from "../../api/replies.js";
 
-type DomainReply = { domain: DomainRecord; task: TaskRecord };
 const enc = encodeURIComponent;
 
 export type LifecycleVerb =
@@ -46,10 +45,11 @@ async function domainForCreate(session: Session, ref: string): Promise<string> {
   if (!fs.existsSync(ref)) return ref;
   const config = readDomainFile(ref);
   const name = domainName(parseXlConfig(config, ref));
-  const { domains } = await requestAllPages<{ domains: DomainRecord[] }>(
+  const { domains } = await requestAllPages(
     session.client,
     "/api/v1/domains",
     "domains",
+    DomainListReply,
   );
   const existing = domains.find((d) => d.name === name);
   if (existing && existing.config.startsWith(config)) return existing.name;
@@ -89,9 +89,10 @@ export function lifecycleCommand(verb: LifecycleVerb) {
         );
       body = timeoutS === undefined ? {} : { timeoutS };
     }
-    const reply = await session.client.request<DomainReply>(
+    const reply = await session.client.request(
       "POST",
       `/api/v1/domains/${enc(name)}/${action}`,
+      DomainTaskReply,
       body,
     );
     await finishTask(session, reply, (task) =>

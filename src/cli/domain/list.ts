@@ -2,7 +2,7 @@
  * `etherplane list [NAME...] [--long] [--json]`: the cluster's domains in `xl list`'s layout
  * (output/xl-list.ts); --long adds where each runs, its disks, networks and policies.
  */
-import type { DomainRecord, HostRecord, VolumeRecord } from "../../cluster/model.js";
+import type { VolumeRecord } from "../../cluster/model.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { parse } from "../args.js";
 import { openSession, sessionFlags } from "../cluster/session.js";
@@ -14,13 +14,20 @@ import {
   formatAvailability,
   type DomainAvailability,
 } from "../../cluster/controller/domain-availability.js";
+import {
+  DomainListReply,
+  DomainWithAvailabilityReply,
+  HostListReply,
+  VolumeListReply,
+  type DomainView,
+} from "../../api/replies.js";
 
 const usage =
   "etherplane list [NAME...] [-l|--long] [--json] [--controller URL] [--token-file FILE|--token -]";
 
 const AVAILABILITY_REQUESTS_MAX = 8;
 
-export function xlListRow(domain: DomainRecord): XlListRow {
+export function xlListRow(domain: DomainView): XlListRow {
   const seen = domain.observed;
   const running = seen !== null && seen.state !== "stopped";
   return {
@@ -47,15 +54,16 @@ export function availabilityLines(availability: DomainAvailability): Array<[stri
 /** Each domain's availability, a few requests at a time. */
 async function availabilities(
   client: ApiClient,
-  domains: readonly DomainRecord[],
+  domains: readonly DomainView[],
 ): Promise<Map<string, DomainAvailability>> {
   const found = new Map<string, DomainAvailability>();
   for (let i = 0; i < domains.length; i += AVAILABILITY_REQUESTS_MAX) {
     await Promise.all(
       domains.slice(i, i + AVAILABILITY_REQUESTS_MAX).map(async (d) => {
-        const view = await client.request<{ availability: DomainAvailability }>(
+        const view = await client.request(
           "GET",
           `/api/v1/domains/${encodeURIComponent(d.id)}`,
+          DomainWithAvailabilityReply,
         );
         found.set(d.id, view.availability);
       }),
@@ -65,13 +73,13 @@ async function availabilities(
 }
 
 function longBlock(
-  domain: DomainRecord,
+  domain: DomainView,
   hosts: Map<string, string>,
   volumes: Map<string, VolumeRecord>,
   extra: Array<[string, string]> = [],
 ): string {
   const seen = domain.observed;
-  const disk = (d: DomainRecord["disks"][number]) => {
+  const disk = (d: DomainView["disks"][number]) => {
     const volume = d.volumeId ? volumes.get(d.volumeId) : undefined;
     const where = volume
       ? `volume ${volume.name} (e${volume.shelf}.${volume.slot})`
@@ -114,10 +122,11 @@ export async function listCommand(args: string[]): Promise<void> {
   );
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
   const session = await openSession(values);
-  let { domains } = await requestAllPages<{ domains: DomainRecord[] }>(
+  let { domains } = await requestAllPages(
     session.client,
     "/api/v1/domains",
     "domains",
+    DomainListReply,
   );
   if (positionals.length > 0) {
     const wanted = new Set(positionals);
@@ -132,13 +141,13 @@ export async function listCommand(args: string[]): Promise<void> {
   if (session.json) return printJson({ domains });
   if (!values.long) return void process.stdout.write(`${formatXlList(domains.map(xlListRow))}\n`);
   const [{ hosts }, { volumes }] = await Promise.all([
-    requestAllPages<{ hosts: HostRecord[] }>(session.client, "/api/v1/hosts", "hosts"),
-    requestAllPages<{ volumes: VolumeRecord[] }>(session.client, "/api/v1/volumes", "volumes"),
+    requestAllPages(session.client, "/api/v1/hosts", "hosts", HostListReply),
+    requestAllPages(session.client, "/api/v1/volumes", "volumes", VolumeListReply),
   ]);
   const hostNames = new Map(hosts.map((h) => [h.id, h.name]));
   const volumeById = new Map(volumes.map((v) => [v.id, v]));
   const availability = await availabilities(session.client, domains);
-  const extra = (d: DomainRecord) => {
+  const extra = (d: DomainView) => {
     const a = availability.get(d.id);
     return a ? availabilityLines(a) : [];
   };

@@ -3,9 +3,9 @@
  * running domain to HOST, or to the host placement picks. Live by default; --offline shuts the
  * guest down and starts it there. Follows the task's progress like other long tasks.
  */
-import type { DomainRecord, TaskRecord } from "../../cluster/model.js";
 import { parse, usageError } from "../args.js";
 import { finishTask, openSession, sessionFlags } from "../cluster/session.js";
+import { DomainTaskReply } from "../../api/replies.js";
 
 const usage =
   "etherplane migrate NAME [HOST] [--live|--offline]\n  common: [--json] [--no-wait] [--controller URL] [--token-file FILE|--token -]";
@@ -23,9 +23,10 @@ export async function migrateCommand(args: string[]): Promise<void> {
   if (values.live && values.offline)
     throw usageError("migrate: --live or --offline, not both", usage);
   const session = await openSession(values);
-  const reply = await session.client.request<{ domain: DomainRecord; task: TaskRecord }>(
+  const reply = await session.client.request(
     "POST",
     `/api/v1/domains/${encodeURIComponent(name)}/migrate`,
+    DomainTaskReply,
     { ...(host === undefined ? {} : { host }), live: values.offline !== true },
   );
   await finishTask(session, reply, (task) =>

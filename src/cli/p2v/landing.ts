@@ -6,11 +6,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { PoolRecord, VolumeRecord } from "../../cluster/model.js";
+import type { VolumeRecord } from "../../cluster/model.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { attachLoop, detachLoop, mountDevice, unmount } from "../../p2v/local-tools.js";
 import { requestAllPages } from "../client/pages.js";
 import type { Session } from "../cluster/session.js";
+import { PoolListReply } from "../../api/replies.js";
 
 export interface OpenedVolume {
   device: string;
@@ -21,11 +22,7 @@ export interface OpenedVolume {
 export async function openVolume(session: Session, volume: VolumeRecord): Promise<OpenedVolume> {
   const etherd = `/dev/etherd/e${volume.shelf}.${volume.slot}`;
   if (fs.existsSync(etherd)) return { device: etherd, loop: undefined };
-  const { pools } = await requestAllPages<{ pools: PoolRecord[] }>(
-    session.client,
-    "/api/v1/pools",
-    "pools",
-  );
+  const { pools } = await requestAllPages(session.client, "/api/v1/pools", "pools", PoolListReply);
   const pool = pools.find((p) => p.id === volume.poolId);
   const file = pool?.kind === "directory" ? path.join(pool.path, `${volume.id}.img`) : undefined;
   if (!file || !fs.existsSync(file))

@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { DomainRecord, NetworkRecord, TaskRecord, VolumeRecord } from "../../cluster/model.js";
+import type { TaskRecord, VolumeRecord } from "../../cluster/model.js";
 import { BOOT_DIR_DEFAULT } from "../../cluster/agent/compute/boot-files.js";
 import { childPath } from "../../foundation/contained-path.js";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
@@ -36,11 +36,18 @@ import { parse, parseSize, usageError } from "../args.js";
 import { requestAllPages } from "../client/pages.js";
 import { apiTaskSource } from "../client/task-source.js";
 import { openSession, sessionFlags, type Session } from "../cluster/session.js";
-import type { ImportReply } from "../domain/domain-files.js";
 import { followTask } from "../output/task-follower.js";
 import { closeVolume, mountDevice, openVolume, type OpenedVolume } from "./landing.js";
 import { printPlan, printReport, type P2vReport } from "./p2v-report.js";
 import { ProgressView } from "./progress-view.js";
+import {
+  DomainImportResponse,
+  DomainTaskReply,
+  DomainWithAvailabilityReply,
+  NetworkListReply,
+  VolumeReply,
+  VolumeTaskResponse,
+} from "../../api/replies.js";
 
 const usage = `etherplane p2v SOURCE --name NAME [options]      SOURCE is user@host[:port]
   --size SIZE | --pool POOL | --memory MIB | --vcpus N | --network NET (a vif on that bridge)
@@ -87,10 +94,11 @@ async function follow(session: Session, task: TaskRecord): Promise<TaskRecord> {
 }
 
 async function vlanNetworks(session: Session): Promise<VlanNetwork[]> {
-  const { networks } = await requestAllPages<{ networks: NetworkRecord[] }>(
+  const { networks } = await requestAllPages(
     session.client,
     "/api/v1/networks",
     "networks",
+    NetworkListReply,
   );
   return networks.map((n) => ({ name: n.name, host: n.hostId, vlanId: n.vlanId }));
 }
@@ -309,7 +317,7 @@ async function run(input: RunInput): Promise<void> {
   let volume: VolumeRecord;
   if (final) {
     ({ volume } = await session.client
-      .request<{ volume: VolumeRecord }>("GET", `/api/v1/volumes/${enc(plan.name)}`)
+      .request("GET", `/api/v1/volumes/${enc(plan.name)}`, VolumeReply)
       .catch((error: unknown) => {
         if (isEtherplaneError(error, "NOT_FOUND"))
           throw new EtherplaneError(
@@ -321,7 +329,7 @@ async function run(input: RunInput): Promise<void> {
       }));
   } else {
     const reply = await session.client
-      .request<{ volume: VolumeRecord; task: TaskRecord }>("POST", "/api/v1/volumes", {
+      .request("POST", "/api/v1/volumes", VolumeTaskResponse, {
         name: plan.name,
         sizeBytes: plan.sizeBytes,
         ...(input.pool ? { pool: input.pool } : {}),
@@ -409,9 +417,10 @@ async function run(input: RunInput): Promise<void> {
     opened = undefined;
     report.domain = await defineDomain(input, volume, report);
     if (input.start) {
-      const reply = await session.client.request<{ task: TaskRecord }>(
+      const reply = await session.client.request(
         "POST",
         `/api/v1/domains/${enc(plan.name)}/start`,
+        DomainTaskReply,
         {},
       );
       await follow(session, reply.task);
@@ -488,7 +497,7 @@ async function defineDomain(
 ): Promise<string> {
   const { session, plan } = input;
   const exists = await session.client
-    .request("GET", `/api/v1/domains/${enc(plan.name)}`)
+    .request("GET", `/api/v1/domains/${enc(plan.name)}`, DomainWithAvailabilityReply)
     .then(() => true)
     .catch((error: unknown) => {
       if (isEtherplaneError(error, "NOT_FOUND")) return false;
@@ -504,7 +513,7 @@ async function defineDomain(
     boot: input.bootFrom === "host" ? bootFileNames(plan) : undefined,
     hypervisor: input.hypervisor,
   });
-  const reply = await session.client.request<ImportReply>("POST", "/api/v1/domains", {
+  const reply = await session.client.request("POST", "/api/v1/domains", DomainImportResponse, {
     config,
     source: `p2v ${report.source}`,
   });
@@ -516,7 +525,7 @@ async function defineDomain(
 /** --final writes into the volume: never while its domain runs from it. */
 async function refuseRunningDomain(session: Session, name: string): Promise<void> {
   const domain = await session.client
-    .request<{ domain: DomainRecord }>("GET", `/api/v1/domains/${enc(name)}`)
+    .request("GET", `/api/v1/domains/${enc(name)}`, DomainWithAvailabilityReply)
     .then((reply) => reply.domain)
     .catch((error: unknown) => {
       if (isEtherplaneError(error, "NOT_FOUND")) return undefined;
@@ -531,9 +540,10 @@ async function refuseRunningDomain(session: Session, name: string): Promise<void
 
 async function deleteVolume(session: Session, name: string): Promise<void> {
   try {
-    const reply = await session.client.request<{ task: TaskRecord }>(
+    const reply = await session.client.request(
       "DELETE",
       `/api/v1/volumes/${enc(name)}?force=true`,
+      VolumeTaskResponse,
     );
     await follow(session, reply.task);
   } catch (error) {

@@ -4,7 +4,7 @@
  * reports its progress while it runs. Killed at any point and restarted, it converges.
  */
 import * as os from "node:os";
-import { errorMessage } from "../../foundation/errors.js";
+import { errorMessage, isEtherplaneError } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { realClock } from "../../foundation/clock.js";
@@ -115,7 +115,11 @@ export class Agent {
           this.kick();
         }
       } catch (error) {
-        this.log.debug(`waiting for desired state failed; retrying: ${errorMessage(error)}`);
+        // A reply this agent does not understand (another controller version) is worth a
+        // warning; a long-poll cut short by a restart or the network is not.
+        const message = `waiting for desired state failed; retrying: ${errorMessage(error)}`;
+        if (isEtherplaneError(error, "PROTOCOL")) this.log.warn(message);
+        else this.log.debug(message);
         await new Promise((r) => setTimeout(r, retryMs));
         retryMs = Math.min(WATCH_RETRY_MS_MAX, retryMs * 2);
       }

@@ -12,6 +12,12 @@ import type { MigrationBroker } from "../controller/migration-broker.js";
 import { LONG_POLL_WAIT_MS_MAX } from "../controller/desired-watch.js";
 import type { LeaseGrant } from "../controller/host-liveness.js";
 import { duplexPair } from "./duplex-pair.js";
+import {
+  DesiredStateOrNoChange,
+  DesiredStateSchema,
+  LeaseGrantSchema,
+  NoContent,
+} from "../../api/replies.js";
 
 export interface ControllerLink {
   desired(): Promise<DesiredState>;
@@ -99,21 +105,22 @@ export class HttpLink implements ControllerLink {
     });
   }
   desired(): Promise<DesiredState> {
-    return this.client.request("GET", "/api/v1/agent/desired");
+    return this.client.request("GET", "/api/v1/agent/desired", DesiredStateSchema);
   }
   async desiredAfter(after: string, waitMs: number): Promise<DesiredState | null> {
     const query = `after=${encodeURIComponent(after)}&waitMs=${waitMs}`;
-    const state = await this.watchClient.request<DesiredState | undefined>(
+    const state = await this.watchClient.request(
       "GET",
       `/api/v1/agent/desired?${query}`,
+      DesiredStateOrNoChange,
     );
     return state ?? null;
   }
   renewLease(): Promise<LeaseGrant> {
-    return this.leaseClient.request("POST", "/api/v1/agent/lease");
+    return this.leaseClient.request("POST", "/api/v1/agent/lease", LeaseGrantSchema);
   }
   report(status: AgentStatus): Promise<void> {
-    return this.client.request("PUT", "/api/v1/agent/status", status);
+    return this.client.request("PUT", "/api/v1/agent/status", NoContent, status);
   }
   openConsole(sessionId: string): Promise<Duplex> {
     return this.client.upgrade(
