@@ -35,7 +35,9 @@ describe("the web console of a real guest (QEMU/TCG)", { skip: chromiumMissing()
     const kit = await domainGuestKit();
     const cluster = await qemuCluster({ tag: "wcon", computeHosts: ["cmp1"] });
     lab = cluster.lab;
-    [compute] = cluster.computes as [StorageHost];
+    const [cmp1] = cluster.computes;
+    assert.ok(cmp1);
+    compute = cmp1;
     const { device } = await guestVolume(cluster, {
       name: "web-root",
       writer: compute,
