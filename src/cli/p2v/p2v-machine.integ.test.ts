@@ -59,6 +59,7 @@ test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu 
   t.after(() => lab.close());
   const [compute] = computes;
   assert.ok(compute);
+  assert.ok(booted, "the machine started booting with the cluster");
   await booted;
 
   const ssh = (command: string) =>
