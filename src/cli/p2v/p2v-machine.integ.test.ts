@@ -44,22 +44,26 @@ const LISTING = `cd / && for f in ${FILES.join(" ")}; do stat -c '%n %u:%g %a li
 
 test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu driver with the machine's hostname", async (t) => {
   const kit = await domainGuestKit();
-  const machine = P2vMachine.create("p2vm", kit);
-  t.after(() => machine.close());
-  let booted: Promise<void> | undefined;
+  const started: { machine?: P2vMachine; booted?: Promise<void> } = {};
+  t.after(() => started.machine?.close());
   const { lab, storage, computes } = await qemuCluster({
     tag: "p2vm",
     computeHosts: ["cmp1"],
-    // The machine boots (in the storage host's namespace) while the cluster starts.
+    // Built once the lab's namespaces exist, not before: its disks are loop-mounted while it is
+    // built, and a process entering a namespace then would keep a copy of those mounts (a dirty
+    // file system under the booting machine). It boots while the cluster starts.
     beforeStart: (storageHost) => {
-      booted = machine.start(storageHost.ns, MACHINE_BOOT_MS_MAX);
-      booted.catch(() => undefined);
+      const machine = P2vMachine.create("p2vm", kit);
+      started.machine = machine;
+      started.booted = machine.start(storageHost.ns, MACHINE_BOOT_MS_MAX);
+      started.booted.catch(() => undefined);
     },
   });
   t.after(() => lab.close());
   const [compute] = computes;
   assert.ok(compute);
-  assert.ok(booted, "the machine started booting with the cluster");
+  const { machine, booted } = started;
+  assert.ok(machine && booted, "the machine started booting with the cluster");
   await booted;
 
   const ssh = (command: string) =>
