@@ -24,7 +24,11 @@ export interface QemuClusterOptions {
   agentArgs?: readonly string[];
   /** More controller flags (e.g. long leases, so that HA leaves a restarted agent's host be). */
   controllerArgs?: string[];
-  /** Called once the storage host exists, before any process starts (work to overlap with them). */
+  /**
+   * Called once the storage host exists, before its agent and the controller start (work to
+   * overlap with them). Mount nothing before the lab exists: a process that enters a namespace
+   * (`ip netns exec`) keeps a copy of the mounts of that moment (p2v-machine.integ.test.ts).
+   */
   beforeStart?: (storage: StorageHost) => void;
 }
 
