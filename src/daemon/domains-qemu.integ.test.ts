@@ -13,109 +13,55 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import type {
-  DomainRecord,
-  HostRecord,
-  PoolRecord,
-  TaskRecord,
-  VolumeRecord,
-} from "../cluster/model.js";
-import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import type { TaskRecord, VolumeRecord } from "../cluster/model.js";
+import { domainGuestKit } from "../../test/lab/domain-guest/index.js";
 import { bootMarkers, bootMarkerScript, xlRow } from "../../test/lab/domain-guest/boot-markers.js";
+import { domainConfig } from "../../test/lab/domain-guest/domain-config.js";
 import { ClusterLab } from "../../test/lab/cluster-lab.js";
-import { runCli } from "../../test/lab/cli-process.js";
+import { guestVolume } from "../../test/lab/guest-volume.js";
 import { run } from "../../test/lab/netns.js";
+import { BRIDGE, qemuCluster } from "../../test/lab/qemu-cluster.js";
 
 const BOOT_MS_MAX = 120_000;
-const TASK_MS_MAX = 60_000;
-const VOLUME_BYTES = 64 * 1024 * 1024;
 
 test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_crash, shutdown (about a minute)", async (t) => {
   const kit = await domainGuestKit();
-  const lab = await ClusterLab.create("dom");
+  const cluster = await qemuCluster({ tag: "dom", computeHosts: ["cmp1"] });
+  const { lab, domain, task, cli } = cluster;
   t.after(() => lab.close());
-  await lab.startController();
-  const storage = await lab.storageHost("sto1");
-  await lab.startAgent(storage);
-  const compute = await lab.computeHost("cmp1", "qemu");
-  await lab.startAgent(compute);
-  // Its first report carries the hypervisor (the qemu driver first checks whether KVM works).
-  await lab.waitFor("the compute host's hypervisor", 60_000, async () => {
-    const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-    const host = body.hosts.find((h) => h.name === "cmp1");
-    return host?.inventory?.hypervisor?.kind === "qemu" ? null : JSON.stringify(host?.inventory);
-  });
+  const [compute] = cluster.computes;
+  assert.ok(compute);
 
-  const domain = async (name: string) =>
-    (await lab.call<{ domain: DomainRecord }>("GET", `/api/v1/domains/${name}`)).body.domain;
-  const task = async (id: string) =>
-    (await lab.call<{ task: TaskRecord }>("GET", `/api/v1/tasks/${id}`)).body.task;
-  const cli = async (args: string[], input?: string) => {
-    const daemon = lab.cli(args, input);
-    const code = await daemon.wait();
-    return { code, stdout: daemon.stdout, stderr: daemon.stderr };
-  };
-
-  // Storage: a pool, a volume, and a root filesystem written into it over AoE.
-  const pool = await lab.call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
-    host: "sto1",
-    name: "p1",
-    kind: "directory",
-    path: path.join(storage.dataDir, "pool"),
-  });
-  assert.equal(pool.status, 201, JSON.stringify(pool.body));
-  // The compute host's SAN MAC may see it while the root filesystem is written, no longer after.
-  const computeMac = await compute.ns.mac(compute.aoeIf);
-  const created = await lab.call<{ volume: VolumeRecord; task: TaskRecord }>(
-    "POST",
-    "/api/v1/volumes",
-    { name: "guest1-root", sizeBytes: VOLUME_BYTES, allow: [computeMac] },
-  );
-  assert.equal(created.status, 202, JSON.stringify(created.body));
-  const volume = created.body.volume;
-  const device = `e${volume.shelf}.${volume.slot}`;
-  await lab.waitFor("the volume", TASK_MS_MAX, async () => {
-    const { state } = await task(created.body.task.id);
-    return state === "succeeded" ? null : state;
-  });
-  const image = path.join(lab.dir, "root.img");
-  await buildRootFsImage({
-    path: image,
-    sizeMiB: VOLUME_BYTES / 2 ** 20,
+  // Storage: a volume, and a root filesystem written into it over AoE. The compute host's SAN
+  // MAC may see it while the root filesystem is written, no longer after.
+  const {
+    volume,
+    device,
+    file: volumeFile,
+  } = await guestVolume(cluster, {
+    name: "guest1-root",
+    writer: compute,
     initScript: bootMarkerScript({ poweroffOnFirstBoot: true }),
   });
-  const write = await runCli(["aoe", "write", device, "--iface", compute.aoeIf], {
-    ns: compute.ns,
-    input: fs.readFileSync(image),
-    timeoutMs: 120_000,
-  });
-  assert.equal(write.code, 0, write.stderr);
-  const denied = await cli(["volume", "deny", "guest1-root", computeMac]);
-  assert.equal(denied.code, 0, denied.stderr);
+  const computeMac = await compute.ns.mac(compute.aoeIf);
   const grants = async () =>
     (await lab.call<{ volume: VolumeRecord }>("GET", `/api/v1/volumes/${volume.id}`)).body.volume
       .grants;
 
   // A network and the domain file, in the seed's style, created with the CLI.
-  const network = await cli(["network", "create", "xenbr1", "--host", "cmp1"]);
-  assert.equal(network.code, 0, network.stderr);
+  await cluster.createNetworks(["cmp1"]);
   const file = path.join(lab.dir, "guest1.cfg");
   fs.writeFileSync(
     file,
-    [
-      'name = "guest1"',
-      `kernel = "${lab.bootFile(compute, kit.kernel)}"`,
-      `ramdisk = "${lab.bootFile(compute, kit.initrd)}"`,
-      "memory = 192",
-      "vif = [ 'bridge=xenbr1' ]",
-      `disk = [ 'phy:/dev/etherd/${device},xvda,w' ]`,
-      'root = "/dev/xvda rw"',
-      'extra = "console=ttyS0 ep_hostname=guest1"',
-      "on_poweroff = 'destroy'",
-      "on_reboot   = 'restart'",
-      "on_crash    = 'restart'",
-      "",
-    ].join("\n"),
+    domainConfig({
+      name: "guest1",
+      kernel: lab.bootFile(compute, kit.kernel),
+      ramdisk: lab.bootFile(compute, kit.initrd),
+      memoryMiB: 192,
+      device,
+      bridge: BRIDGE,
+      actions: ["on_poweroff = 'destroy'", "on_reboot   = 'restart'", "on_crash    = 'restart'"],
+    }),
   );
 
   // Checks made before any guest starts: an unknown disk, a disk not allowed for this host.
@@ -259,7 +205,6 @@ test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_
   assert.equal(after.observed?.lastExit?.reason, "poweroff", "the guest powered itself off");
 
   // On the storage host: every boot's marker is in the volume and the filesystem is clean.
-  const volumeFile = path.join(storage.dataDir, "pool", `${volume.id}.img`);
   const marker = await run("debugfs", ["-R", "cat /marker", volumeFile]);
   assert.match(marker.stdout, bootMarkers(3));
   const fsck = await run("e2fsck", ["-fn", volumeFile]);

@@ -10,20 +10,19 @@
  * behind would refuse the last). Shut down from the browser, the domain stops.
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { DomainRecord, HostRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
+import type { DomainRecord } from "../cluster/model.js";
 import { chromiumMissing, launchChromiumIn } from "../../test/lab/chromium.js";
-import { ClusterLab, type StorageHost } from "../../test/lab/cluster-lab.js";
-import { runCli } from "../../test/lab/cli-process.js";
+import type { ClusterLab, StorageHost } from "../../test/lab/cluster-lab.js";
 import { bootMarkerScript } from "../../test/lab/domain-guest/boot-markers.js";
-import { buildRootFsImage, domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { domainConfig } from "../../test/lab/domain-guest/domain-config.js";
+import { domainGuestKit } from "../../test/lab/domain-guest/index.js";
+import { guestVolume } from "../../test/lab/guest-volume.js";
+import { BRIDGE, qemuCluster } from "../../test/lab/qemu-cluster.js";
 
 const BOOT_MS_MAX = 180_000;
 const WAIT_MS = 60_000;
-const VOLUME_BYTES = 64 * 1024 * 1024;
 /** console-broker.ts: CONSOLE_LIMITS_DEFAULT.sessionsPerOwnerMax. */
 const SESSIONS_PER_OWNER_MAX = 4;
 
@@ -34,71 +33,28 @@ describe("the web console of a real guest (QEMU/TCG)", { skip: chromiumMissing()
 
   before(async () => {
     const kit = await domainGuestKit();
-    lab = await ClusterLab.create("wcon");
-    await lab.startController();
-    const storage = await lab.storageHost("sto1");
-    await lab.startAgent(storage);
-    compute = await lab.computeHost("cmp1", "qemu");
-    await lab.startAgent(compute);
-    await lab.waitFor("the compute host's hypervisor", WAIT_MS, async () => {
-      const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-      const host = body.hosts.find((h) => h.name === "cmp1");
-      return host?.inventory?.hypervisor?.kind === "qemu" ? null : JSON.stringify(host?.inventory);
-    });
-    const pool = await lab.call("POST", "/api/v1/pools", {
-      host: "sto1",
-      name: "p1",
-      kind: "directory",
-      path: path.join(storage.dataDir, "pool"),
-    });
-    assert.equal(pool.status, 201, JSON.stringify(pool.body));
-    const computeMac = await compute.ns.mac(compute.aoeIf);
-    const created = await lab.call<{ volume: VolumeRecord; task: TaskRecord }>(
-      "POST",
-      "/api/v1/volumes",
-      { name: "web-root", sizeBytes: VOLUME_BYTES, allow: [computeMac] },
-    );
-    assert.equal(created.status, 202, JSON.stringify(created.body));
-    const { volume } = created.body;
-    await lab.waitFor("the volume", WAIT_MS, async () => {
-      const reply = await lab.call<{ task: TaskRecord }>(
-        "GET",
-        `/api/v1/tasks/${created.body.task.id}`,
-      );
-      return reply.body.task.state === "succeeded" ? null : reply.body.task.state;
-    });
-    const device = `e${volume.shelf}.${volume.slot}`;
-    const image = path.join(lab.dir, "root.img");
-    await buildRootFsImage({
-      path: image,
-      sizeMiB: VOLUME_BYTES / 2 ** 20,
+    const cluster = await qemuCluster({ tag: "wcon", computeHosts: ["cmp1"] });
+    lab = cluster.lab;
+    const [cmp1] = cluster.computes;
+    assert.ok(cmp1);
+    compute = cmp1;
+    const { device } = await guestVolume(cluster, {
+      name: "web-root",
+      writer: compute,
       initScript: bootMarkerScript({ poweroffOnFirstBoot: false }),
     });
-    const write = await runCli(["aoe", "write", device, "--iface", compute.aoeIf], {
-      ns: compute.ns,
-      input: fs.readFileSync(image),
-      timeoutMs: 120_000,
-    });
-    assert.equal(write.code, 0, write.stderr);
-    const denied = await lab.call("POST", `/api/v1/volumes/${volume.id}/deny`, {
-      macs: [computeMac],
-    });
-    assert.equal(denied.status, 202, JSON.stringify(denied.body));
-    const network = await lab.call("POST", "/api/v1/networks", { host: "cmp1", name: "xenbr1" });
+    const network = await lab.call("POST", "/api/v1/networks", { host: "cmp1", name: BRIDGE });
     assert.equal(network.status, 201, JSON.stringify(network.body));
     const domain = await lab.call("POST", "/api/v1/domains", {
-      config: [
-        'name = "webguest"',
-        `kernel = "${lab.bootFile(compute, kit.kernel)}"`,
-        `ramdisk = "${lab.bootFile(compute, kit.initrd)}"`,
-        "memory = 192",
-        "vif = [ 'bridge=xenbr1' ]",
-        `disk = [ 'phy:/dev/etherd/${device},xvda,w' ]`,
-        'root = "/dev/xvda rw"',
-        'extra = "console=ttyS0 ep_hostname=webguest"',
-        "on_poweroff = 'destroy'",
-        "",
-      ].join("\n"),
+      config: domainConfig({
+        name: "webguest",
+        kernel: lab.bootFile(compute, kit.kernel),
+        ramdisk: lab.bootFile(compute, kit.initrd),
+        memoryMiB: 192,
+        device,
+        bridge: BRIDGE,
+        actions: ["on_poweroff = 'destroy'"],
+      }),
       source: "webguest.cfg",
     });
     assert.equal(domain.status, 201, JSON.stringify(domain.body));

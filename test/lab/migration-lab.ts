@@ -1,27 +1,23 @@
 /**
- * A lab for live migration under QEMU/TCG, shared by the failure tests and bench:migrate: a
- * controller, a storage host and two qemu compute hosts (cluster-lab.ts), a volume holding a
- * guest's root filesystem, a bridge on both compute hosts and the domain imported (not started).
+ * A lab for live migration under QEMU/TCG, shared by the migration, failure and HA tests and
+ * bench:migrate: the cluster of qemu-cluster.ts with two compute hosts (cmpa, cmpb), a volume
+ * holding a guest's root filesystem (guest-volume.ts, written from cmpa), a bridge on both
+ * compute hosts and the domain imported (not started).
  * The guest's init script is the caller's; COUNTER_SCRIPT is the usual one.
  */
 import { guestRunDir } from "./host-processes.js";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type {
-  DomainRecord,
-  HostRecord,
-  PoolRecord,
-  TaskRecord,
-  VolumeRecord,
-} from "../../src/cluster/model.js";
+import type { DomainRecord, VolumeRecord } from "../../src/cluster/model.js";
 import { runCli } from "./cli-process.js";
-import { ClusterLab, type StorageHost } from "./cluster-lab.js";
-import { buildRootFsImage, domainGuestKit } from "./domain-guest/index.js";
+import type { StorageHost } from "./cluster-lab.js";
+import { domainConfig } from "./domain-guest/domain-config.js";
+import { domainGuestKit } from "./domain-guest/index.js";
+import { guestVolume } from "./guest-volume.js";
+import { BRIDGE, qemuCluster, type QemuCluster } from "./qemu-cluster.js";
 
 export const BOOT_MS_MAX = 180_000;
-export const TASK_MS_MAX = 60_000;
-const VOLUME_BYTES = 64 * 1024 * 1024;
 
 /** The guest's init: its boot id, then a counter on the console and in /counter every 100 ms. */
 export const COUNTER_SCRIPT = `
@@ -57,123 +53,68 @@ export interface MigrationLabOptions {
   controllerArgs?: string[];
 }
 
-export interface MigrationLab {
-  lab: ClusterLab;
+export interface MigrationLab extends Omit<QemuCluster, "domain"> {
   hostA: StorageHost;
   hostB: StorageHost;
-  storage: StorageHost;
   volume: VolumeRecord;
   /** The AoE device name, eS.L. */
   device: string;
-  domain(): Promise<DomainRecord>;
-  hostName(id: string | null): Promise<string | undefined>;
-  task(id: string): Promise<TaskRecord>;
-  cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The volume's file on the storage host. */
+  volumeFile: string;
+  domain: () => Promise<DomainRecord>;
   /** Whether `host`'s SAN interface gets an answer from the volume. */
-  sees(host: StorageHost): Promise<boolean>;
+  sees: (host: StorageHost) => Promise<boolean>;
   /** A console session until it shows a counter above `above`; returns [count, bootId]. */
-  countOnConsole(above: number): Promise<[number, string]>;
+  countOnConsole: (above: number) => Promise<[number, string]>;
   /** QEMU's pid for the guest on `host`, or undefined when it has none. */
-  qemuPid(host: StorageHost): number | undefined;
+  qemuPid: (host: StorageHost) => number | undefined;
 }
 
 export async function migrationLab(options: MigrationLabOptions): Promise<MigrationLab> {
   const kit = await domainGuestKit();
-  const lab = await ClusterLab.create(options.tag);
+  const cluster = await qemuCluster({
+    tag: options.tag,
+    computeHosts: ["cmpa", "cmpb"],
+    ...(options.agentArgs ? { agentArgs: options.agentArgs } : {}),
+    ...(options.controllerArgs ? { controllerArgs: options.controllerArgs } : {}),
+  });
+  const { lab } = cluster;
   try {
-    await lab.startController(options.controllerArgs);
-    const storage = await lab.storageHost("sto1");
-    await lab.startAgent(storage);
-    const hostA = await lab.computeHost("cmpa", "qemu");
-    const hostB = await lab.computeHost("cmpb", "qemu");
-    await lab.startAgent(hostA, options.agentArgs);
-    await lab.startAgent(hostB, options.agentArgs);
-    await lab.waitFor("both compute hosts' hypervisors", 90_000, async () => {
-      const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-      const ready = body.hosts.filter((h) => h.inventory?.hypervisor?.kind === "qemu");
-      return ready.length === 2 ? null : `${ready.length} of 2`;
-    });
+    const [hostA, hostB] = cluster.computes;
+    assert.ok(hostA && hostB);
     const { name } = options;
-    const task = async (id: string) =>
-      (await lab.call<{ task: TaskRecord }>("GET", `/api/v1/tasks/${id}`)).body.task;
-    const cli = async (args: string[]) => {
-      const daemon = lab.cli(args);
-      const code = await daemon.wait();
-      return { code, stdout: daemon.stdout, stderr: daemon.stderr };
-    };
-
-    const pool = await lab.call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
-      host: "sto1",
-      name: "p1",
-      kind: "directory",
-      path: path.join(storage.dataDir, "pool"),
-    });
-    assert.equal(pool.status, 201, JSON.stringify(pool.body));
-    const macA = await hostA.ns.mac(hostA.aoeIf);
-    const created = await lab.call<{ volume: VolumeRecord; task: TaskRecord }>(
-      "POST",
-      "/api/v1/volumes",
-      { name: `${name}-root`, sizeBytes: VOLUME_BYTES, allow: [macA] },
-    );
-    assert.equal(created.status, 202, JSON.stringify(created.body));
-    const volume = created.body.volume;
-    const device = `e${volume.shelf}.${volume.slot}`;
-    await lab.waitFor("the volume", TASK_MS_MAX, async () => {
-      const { state } = await task(created.body.task.id);
-      return state === "succeeded" ? null : state;
-    });
-    const image = path.join(lab.dir, "root.img");
-    await buildRootFsImage({
-      path: image,
-      sizeMiB: VOLUME_BYTES / 2 ** 20,
+    const { volume, device, file } = await guestVolume(cluster, {
+      name: `${name}-root`,
+      writer: hostA,
       initScript: options.initScript,
     });
-    const write = await runCli(["aoe", "write", device, "--iface", hostA.aoeIf], {
-      ns: hostA.ns,
-      input: fs.readFileSync(image),
-      timeoutMs: 120_000,
-    });
-    assert.equal(write.code, 0, write.stderr);
-    assert.equal((await cli(["volume", "deny", `${name}-root`, macA])).code, 0);
-    for (const host of ["cmpa", "cmpb"]) {
-      const network = await cli(["network", "create", "xenbr1", "--host", host]);
-      assert.equal(network.code, 0, network.stderr);
-    }
+    await cluster.createNetworks(["cmpa", "cmpb"]);
     // Both hosts have the kernel and ramdisk at the same path in their own boot directory.
     const kernel = lab.bootFile(hostA, kit.kernel);
     const initrd = lab.bootFile(hostA, kit.initrd);
     lab.bootFile(hostB, kit.kernel);
     lab.bootFile(hostB, kit.initrd);
-    const config = [
-      `name = "${name}"`,
-      `kernel = "${path.basename(kernel)}"`,
-      `ramdisk = "${path.basename(initrd)}"`,
-      `memory = ${options.memoryMiB}`,
-      "vif = [ 'bridge=xenbr1' ]",
-      `disk = [ 'phy:/dev/etherd/${device},xvda,w' ]`,
-      'root = "/dev/xvda rw"',
-      `extra = "console=ttyS0 ep_hostname=${name}"`,
-      "on_crash = 'destroy'",
-      "",
-    ].join("\n");
+    // Boot files resolve inside each agent's own --boot-dir: name them relative to it.
+    const config = domainConfig({
+      name,
+      kernel: path.basename(kernel),
+      ramdisk: path.basename(initrd),
+      memoryMiB: options.memoryMiB,
+      device,
+      bridge: BRIDGE,
+      actions: ["on_crash = 'destroy'"],
+    });
     const imported = await lab.call("POST", "/api/v1/domains", { config });
     assert.equal(imported.status, 201, JSON.stringify(imported.body));
 
     return {
-      lab,
+      ...cluster,
       hostA,
       hostB,
-      storage,
       volume,
       device,
-      task,
-      cli,
-      domain: async () =>
-        (await lab.call<{ domain: DomainRecord }>("GET", `/api/v1/domains/${name}`)).body.domain,
-      hostName: async (id) => {
-        const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-        return body.hosts.find((h) => h.id === id)?.name;
-      },
+      volumeFile: file,
+      domain: () => cluster.domain(name),
       sees: async (host) => {
         const found = await runCli(
           ["aoe", "discover", "--iface", host.aoeIf, "--timeout", "1500"],

@@ -2,20 +2,17 @@
  * The copied server boots (issue 15's end): `etherplane p2v --start` copies a bootable "physical
  * server" (test/lab/p2v-source.ts with the domain guest kit's Debian kernel and initrd in its
  * /boot, busybox init with a getty on tty1 only) into a volume of a storage host, fixes it and
- * starts it as a domain on a compute host running the qemu driver (test/lab/cluster-lab.ts: each
- * an `etherplane` process in its own namespace). The guest boots from the AoE volume with the
+ * starts it as a domain on a compute host running the qemu driver (test/lab/qemu-cluster.ts:
+ * each an `etherplane` process in its own namespace). The guest boots from the AoE volume with the
  * source's kernel copied into the compute host's boot directory, and its console shows the fstab
  * fix-up at work (the root UUID is the booted disk, `mount -a` passes without the merged /home
  * and the swap) and a login prompt with the source's hostname on ttyS0, which only the console
  * fix-up put there. A few minutes under TCG.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { test } from "node:test";
-import type { DomainRecord, HostRecord, PoolRecord } from "../../cluster/model.js";
+import type { DomainRecord } from "../../cluster/model.js";
 import { domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import { ClusterLab } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
 import {
   P2vSource,
   RCS_FSTAB_ROOT,
@@ -23,56 +20,35 @@ import {
   SOURCE_HOSTNAME,
 } from "../../../test/lab/p2v-source.js";
 import { run } from "../../../test/lab/netns.js";
+import { runP2v } from "../../../test/lab/p2v-run.js";
+import { qemuCluster } from "../../../test/lab/qemu-cluster.js";
 
 const P2V_MS_MAX = 300_000;
 const BOOT_MS_MAX = 240_000;
 
 test("p2v --start: the copy boots under the qemu driver from its AoE volume, hostname and login prompt on ttyS0", async (t) => {
   const kit = await domainGuestKit();
-  const lab = await ClusterLab.create("p2vboot");
+  const { lab, storage, computes } = await qemuCluster({ tag: "p2vboot", computeHosts: ["cmp1"] });
   t.after(() => lab.close());
-  await lab.startController();
-  const storage = await lab.storageHost("sto1");
-  await lab.startAgent(storage);
-  const compute = await lab.computeHost("cmp1", "qemu");
-  await lab.startAgent(compute);
-  await lab.waitFor("the compute host's hypervisor", 60_000, async () => {
-    const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-    const host = body.hosts.find((h) => h.name === "cmp1");
-    return host?.inventory?.hypervisor?.kind === "qemu" ? null : JSON.stringify(host?.inventory);
-  });
-  const pool = await lab.call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
-    host: "sto1",
-    name: "p1",
-    kind: "directory",
-    path: path.join(storage.dataDir, "pool"),
-  });
-  assert.equal(pool.status, 201, JSON.stringify(pool.body));
+  const [compute] = computes;
+  assert.ok(compute);
 
   // The server's sshd listens on the storage host's loopback, where p2v runs (the pool's host).
   const source = P2vSource.create("p2vboot", { boot: kit });
   t.after(() => source.close());
   await source.start(storage.ns);
-  const reply = await runCli(
+  const report = (await runP2v(
+    lab,
+    storage,
     [
-      "p2v",
       `root@127.0.0.1:${source.port}`,
       ...["--name", "noc", "--pool", "p1", "--memory", "192", "--vcpus", "1"],
       ...["--identity", source.identity, "--known-hosts", source.knownHosts],
       // The compute host's boot directory (the lab's hosts share this machine's files).
-      ...["--boot-dir", compute.bootDir ?? "", "--start", "--json"],
-      ...["--controller", lab.controllerUrl],
+      ...["--boot-dir", compute.bootDir ?? "", "--start"],
     ],
-    { ns: storage.ns, env: { ETHERPLANE_TOKEN: lab.adminToken }, timeoutMs: P2V_MS_MAX },
-  );
-  assert.equal(reply.code, 0, `${reply.stdout}\n${reply.stderr}\n${lab.logs()}`);
-  const done = reply.stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { event?: string; report?: Record<string, unknown> })
-    .find((e) => e.event === "done");
-  assert.ok(done?.report, reply.stdout);
-  const report = done.report as { changes: string[]; started: boolean };
+    P2V_MS_MAX,
+  )) as { changes: string[]; started: boolean };
   assert.equal(report.started, true);
   const changes = report.changes.join("\n");
   assert.match(changes, /fstab: root UUID=/);

@@ -16,13 +16,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import type { DomainRecord, HostRecord, PoolRecord, VolumeRecord } from "../../cluster/model.js";
+import type { DomainRecord, VolumeRecord } from "../../cluster/model.js";
 import { domainGuestKit } from "../../../test/lab/domain-guest/index.js";
-import { ClusterLab } from "../../../test/lab/cluster-lab.js";
-import { runCli } from "../../../test/lab/cli-process.js";
 import { P2vMachine } from "../../../test/lab/p2v-machine.js";
 import { RCS_FSTAB_ROOT, RCS_MOUNT_A, SOURCE_HOSTNAME } from "../../../test/lab/p2v-source.js";
 import { run } from "../../../test/lab/netns.js";
+import { runP2v } from "../../../test/lab/p2v-run.js";
+import { qemuCluster } from "../../../test/lab/qemu-cluster.js";
 
 const MACHINE_BOOT_MS_MAX = 420_000;
 const P2V_MS_MAX = 600_000;
@@ -44,30 +44,26 @@ const LISTING = `cd / && for f in ${FILES.join(" ")}; do stat -c '%n %u:%g %a li
 
 test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu driver with the machine's hostname", async (t) => {
   const kit = await domainGuestKit();
-  const lab = await ClusterLab.create("p2vm");
+  const started: { machine?: P2vMachine; booted?: Promise<void> } = {};
+  t.after(() => started.machine?.close());
+  const { lab, storage, computes } = await qemuCluster({
+    tag: "p2vm",
+    computeHosts: ["cmp1"],
+    // Built once the lab's namespaces exist, not before: its disks are loop-mounted while it is
+    // built, and a process entering a namespace then would keep a copy of those mounts (a dirty
+    // file system under the booting machine). It boots while the cluster starts.
+    beforeStart: (storageHost) => {
+      const machine = P2vMachine.create("p2vm", kit);
+      started.machine = machine;
+      started.booted = machine.start(storageHost.ns, MACHINE_BOOT_MS_MAX);
+      started.booted.catch(() => undefined);
+    },
+  });
   t.after(() => lab.close());
-  const storage = await lab.storageHost("sto1");
-  const machine = P2vMachine.create("p2vm", kit);
-  t.after(() => machine.close());
-  // The machine boots while the cluster starts.
-  const booted = machine.start(storage.ns, MACHINE_BOOT_MS_MAX);
-  booted.catch(() => undefined);
-  await lab.startController();
-  await lab.startAgent(storage);
-  const compute = await lab.computeHost("cmp1", "qemu");
-  await lab.startAgent(compute);
-  await lab.waitFor("the compute host's hypervisor", 60_000, async () => {
-    const { body } = await lab.call<{ hosts: HostRecord[] }>("GET", "/api/v1/hosts");
-    const host = body.hosts.find((h) => h.name === "cmp1");
-    return host?.inventory?.hypervisor?.kind === "qemu" ? null : JSON.stringify(host?.inventory);
-  });
-  const pool = await lab.call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
-    host: "sto1",
-    name: "p1",
-    kind: "directory",
-    path: path.join(storage.dataDir, "pool"),
-  });
-  assert.equal(pool.status, 201, JSON.stringify(pool.body));
+  const [compute] = computes;
+  assert.ok(compute);
+  const { machine, booted } = started;
+  assert.ok(machine && booted, "the machine started booting with the cluster");
   await booted;
 
   const ssh = (command: string) =>
@@ -84,26 +80,18 @@ test("p2v of a QEMU machine over SSH: the copy matches and boots under the qemu 
   assert.match(onSource, /srv\/data\/sparse \S+ \d+ links=1 size=33554432 blocks=8\b/);
   assert.match((await ssh("uname -r")).stdout, new RegExp(kit.release.replace(/\./g, "\\.")));
 
-  const reply = await runCli(
+  const report = (await runP2v(
+    lab,
+    storage,
     [
-      "p2v",
       `root@127.0.0.1:${machine.port}`,
       ...["--name", "noc", "--pool", "p1", "--memory", "192", "--vcpus", "1"],
       ...["--identity", machine.identity, "--known-hosts", machine.knownHosts],
       // Its own boot dir on the storage host: nothing of this run may be needed there.
-      ...["--boot", "volume", "--boot-dir", path.join(storage.dataDir, "boot"), "--json"],
-      ...["--controller", lab.controllerUrl],
+      ...["--boot", "volume", "--boot-dir", path.join(storage.dataDir, "boot")],
     ],
-    { ns: storage.ns, env: { ETHERPLANE_TOKEN: lab.adminToken }, timeoutMs: P2V_MS_MAX },
-  );
-  assert.equal(reply.code, 0, `${reply.stdout}\n${reply.stderr}\n${lab.logs()}`);
-  const done = reply.stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { event?: string; report?: Record<string, unknown> })
-    .find((e) => e.event === "done");
-  assert.ok(done?.report, reply.stdout);
-  const report = done.report as { changes: string[]; files: number; bytes: number };
+    P2V_MS_MAX,
+  )) as { changes: string[]; files: number; bytes: number };
   assert.ok(report.files > 20 && report.bytes > 1_000_000, JSON.stringify(report));
   const changes = report.changes.join("\n");
   assert.match(changes, /fstab: root UUID=/);

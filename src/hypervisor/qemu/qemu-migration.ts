@@ -19,6 +19,7 @@ import type { Duplex } from "node:stream";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import type { GuestInfo, GuestSpec } from "../driver.js";
+import { joinStreams } from "../join-streams.js";
 import {
   MIGRATION_LIMITS_DEFAULT,
   type GuestMigrator,
@@ -48,23 +49,6 @@ export interface QemuMigrationHost {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Joins two streams both ways. An end is passed on as an end (what is buffered still flows: the
- * tail of a migration stream matters); an error or an abrupt close destroys the other side.
- */
-function join2(a: Duplex, b: Duplex): void {
-  a.pipe(b);
-  b.pipe(a);
-  const fail = () => {
-    a.destroy();
-    b.destroy();
-  };
-  a.once("error", fail);
-  b.once("error", fail);
-  a.once("close", () => (a.readableEnded ? b.end() : fail()));
-  b.once("close", () => (b.readableEnded ? a.end() : fail()));
 }
 
 export function migrationSockets(run: RunDir): { incoming: string; outgoing: string } {
@@ -123,7 +107,7 @@ export class QemuMigrator implements GuestMigrator {
         },
       );
     });
-    join2(socket, stream);
+    joinStreams(socket, stream);
     const deadline = Date.now() + limits.transferMsMax;
     for (;;) {
       // The incoming QEMU exits when the migration fails (QEMU's rule on the destination).
@@ -169,7 +153,7 @@ export class QemuMigrator implements GuestMigrator {
       // One connection: QEMU's. A second one is not ours to serve.
       if (qemuSide) return socket.destroy();
       qemuSide = socket;
-      join2(socket, stream);
+      joinStreams(socket, stream);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -172,7 +172,7 @@ export class XenMigrator implements GuestMigrator {
         const argv = [this.host.xlPath, "migrate-receive"];
         child = this.host.spawnMigration(argv);
         exited = watch(child, (line) => log.debug("xl migrate-receive", { name: spec.name, line }));
-        joinStreams(child.stdout, child.stdin, stream);
+        joinStreams({ readable: child.stdout, writable: child.stdin }, stream);
         const { result, timedOut } = await exitWithin(exited, child, limits.transferMsMax, () =>
           stream.destroy(),
         );
@@ -255,7 +255,7 @@ export class XenMigrator implements GuestMigrator {
       xlSide = socket;
       server.close();
       socket.on("data", (chunk: Buffer) => (sentBytes += chunk.length));
-      joinStreams(socket, socket, stream);
+      joinStreams(socket, stream);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -14,6 +14,7 @@
 import { connect, Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { joinStreams } from "../join-streams.js";
 
 /** What xl appends after HOST (the receiver's command line), checked loosely: it is xl's own. */
 export interface TransportArgs {
@@ -36,9 +37,9 @@ export function parseTransportArgs(args: readonly string[]): TransportArgs | str
 }
 
 /**
- * Joins `input`/`output` to the socket at `socketPath` until both directions ended. Each end is
- * passed on as an end (xl closes its send side on failure and then reads the receiver's last
- * words), so what is buffered still flows. Resolves with the exit code.
+ * Joins `input`/`output` to the socket at `socketPath` until both directions ended
+ * (join-streams.ts). Each end is passed on as an end (xl closes its send side on failure and then
+ * reads the receiver's last words), so what is buffered still flows. Resolves with the exit code.
  */
 export function relayStdio(
   socketPath: string,
@@ -49,25 +50,9 @@ export function relayStdio(
   return new Promise((resolve) => {
     // Half-open: each direction ends on its own (an end is not a hang-up).
     const socket: Socket = connect({ path: socketPath, allowHalfOpen: true });
-    let settled = false;
-    const finish = (code: number) => {
-      if (settled) return;
-      settled = true;
-      resolve(code);
-    };
-    socket.once("error", (error) => {
-      report(`xl-migrate-transport: ${socketPath}: ${error.message}`);
-      input.unpipe(socket);
-      output.end();
-      finish(1);
-    });
-    socket.once("connect", () => {
-      input.pipe(socket);
-      socket.pipe(output);
-    });
-    // Both ways done: the socket closes once it was ended and has ended.
-    socket.once("close", (hadError) => {
-      if (!hadError) output.end(() => finish(0));
+    joinStreams(socket, { readable: input, writable: output }, (error) => {
+      if (error) report(`xl-migrate-transport: ${socketPath}: ${error.message}`);
+      resolve(error ? 1 : 0);
     });
   });
 }
