@@ -28,6 +28,35 @@ describe("host liveness", () => {
     assert.equal(leases.state("never"), "dead");
   });
 
+  test("a host registered after the start gets one lease from its registration", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
+    nowMs += 60_000; // the controller has run for a minute
+    assert.equal(leases.state("joined"), "dead", "unknown and never registered: dead");
+    leases.begin("joined");
+    assert.equal(leases.state("joined"), "up", "registered just now: its first lease runs");
+    assert.equal(leases.lastRenewal("joined"), undefined, "a registration is not a renewal");
+    nowMs += 5000;
+    assert.equal(leases.state("joined"), "suspect");
+    nowMs += 1;
+    assert.equal(leases.state("joined"), "dead", "no renewal within a lease: dead all the same");
+    leases.renew("joined");
+    nowMs += 1000;
+    leases.begin("joined"); // registering again never shortens nor restarts a renewed lease
+    nowMs += 4000;
+    assert.equal(leases.state("joined"), "suspect", "counted from the renewal, not the begin");
+  });
+
+  test("a lease counts from the serving start (pardon), not from the controller's construction", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
+    nowMs += 8000; // store, journal and routes took their time before the API listened
+    leases.pardon();
+    assert.equal(leases.state("h1"), "up");
+    nowMs += 5001;
+    assert.equal(leases.state("h1"), "dead");
+  });
+
   test("a controller stall pardons everyone: leases restart at the pardon", () => {
     let nowMs = 0;
     const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);

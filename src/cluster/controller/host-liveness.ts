@@ -4,8 +4,12 @@
  * that expired makes it `dead`, which starts fencing (failover.ts). Pure over an injected clock.
  *
  * A controller that (re)starts knows no renewal yet: every host gets one lease period from the
- * controller's start (its first sweep) before it can be declared dead, so a restart never kills
- * the hosts that were renewing with the previous controller.
+ * moment the controller can hear it (`pardon()` when the API starts serving: start-controller.ts)
+ * before it can be declared dead, so a restart never kills the hosts that were renewing with the
+ * previous controller. A host that registers later gets one lease period from its registration
+ * (`begin()`), not from the controller's start: an agent that joins after the controller has run
+ * for longer than a lease must get the time to send its first renewal (before, a sweep between
+ * the join and that renewal declared it dead at once).
  */
 import { EtherplaneError } from "../../foundation/errors.js";
 
@@ -71,6 +75,8 @@ export const LEASES_MAX = 100_000;
 
 export class HostLiveness {
   private readonly lastRenewalMs = new Map<string, number>();
+  /** Hosts registered since the start, without a renewal yet: when their first lease began. */
+  private readonly beganMs = new Map<string, number>();
   private startedMs: number;
 
   constructor(
@@ -85,6 +91,19 @@ export class HostLiveness {
     if (!this.lastRenewalMs.has(hostId) && this.lastRenewalMs.size >= LEASES_MAX)
       throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
     this.lastRenewalMs.set(hostId, this.now());
+    this.beganMs.delete(hostId);
+  }
+
+  /**
+   * A host registered (joined) just now: its first lease counts from here. Not a renewal (its
+   * agent has not said it holds a lease, and `lastRenewal` stays undefined); a host that renewed
+   * already keeps its lease.
+   */
+  begin(hostId: string): void {
+    if (this.lastRenewalMs.has(hostId)) return;
+    if (!this.beganMs.has(hostId) && this.beganMs.size >= LEASES_MAX)
+      throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
+    this.beganMs.set(hostId, this.now());
   }
 
   /** When the host last renewed, or undefined since this controller started. */
@@ -93,24 +112,29 @@ export class HostLiveness {
   }
 
   state(hostId: string): LeaseState {
-    const ageMs = this.now() - (this.lastRenewalMs.get(hostId) ?? this.startedMs);
+    const sinceMs =
+      this.lastRenewalMs.get(hostId) ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
+    const ageMs = this.now() - sinceMs;
     if (ageMs > this.settings.deadMs) return "dead";
     if (ageMs > this.settings.suspectMs) return "suspect";
     return "up";
   }
 
   /**
-   * The controller itself stalled (its sweeps stopped for longer than a lease: a blocked event
-   * loop, a paused process): renewals may have waited in its queue, so nobody is declared dead
-   * for that gap. Every lease restarts now.
+   * Every lease restarts now. For when the controller could not hear renewals: it stalled (its
+   * sweeps stopped for longer than a lease: a blocked event loop, a paused process, renewals
+   * waiting in its queue), or it starts serving only now (its API listens after the store, the
+   * journal and the routes are ready: a lease counted from before would be spent unheard).
    */
   pardon(): void {
     const nowMs = this.now();
     this.startedMs = nowMs;
     for (const hostId of this.lastRenewalMs.keys()) this.lastRenewalMs.set(hostId, nowMs);
+    this.beganMs.clear();
   }
 
   forget(hostId: string): void {
     this.lastRenewalMs.delete(hostId);
+    this.beganMs.delete(hostId);
   }
 }
