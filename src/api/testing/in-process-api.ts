@@ -51,5 +51,5 @@ export async function inProcessApi(now: { ms: number } = { ms: Date.now() }) {
     if (joined.status !== 201) throw new Error(`join ${name}: ${JSON.stringify(joined.body)}`);
     return joined.body;
   };
-  return { store, controller, call, admin, now, joinHost, close: () => store.close() };
+  return { store, controller, app, call, admin, now, joinHost, close: () => store.close() };
 }
