@@ -19,6 +19,7 @@ import type { Eviction } from "../agent-protocol.js";
 import type { DomainRecord, HostRecord, HostState } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { AgentService } from "./agent-service.js";
+import { LATE_MS_CREDITED_MIN } from "./host-liveness.js";
 import { decodeJournal, encodeJournal, HA_JOURNAL_KEY } from "./ha-journal.js";
 import { byHaPriority, haEnabled } from "./ha-policy.js";
 import type { PlacementService } from "./placement-service.js";
@@ -116,7 +117,13 @@ export class HaManager {
   /** Sweeps every `intervalMs` (the I/O edge calls this: start-controller.ts, up.ts). */
   start(intervalMs = 250): void {
     if (this.timer) return;
+    let lastTickMs = this.now();
     this.timer = setInterval(() => {
+      // A tick this late means the controller heard no renewal meanwhile: no lease ages for it.
+      const nowMs = this.now();
+      const lateMs = nowMs - lastTickMs - intervalMs;
+      lastTickMs = nowMs;
+      if (lateMs > LATE_MS_CREDITED_MIN) this.agents.liveness.credit(lateMs);
       this.sweep().catch((error: unknown) => this.log.warn(`sweep: ${errorMessage(error)}`));
     }, intervalMs);
     this.timer.unref();

@@ -57,6 +57,29 @@ describe("host liveness", () => {
     assert.equal(leases.state("h1"), "dead");
   });
 
+  test("time the controller could not hear renewals (a late sweep tick) ages no lease", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
+    leases.renew("h1");
+    nowMs += 2000;
+    leases.renew("h2");
+    nowMs += 3000; // h1's lease is spent, 1500 ms of it while the event loop was blocked
+    leases.credit(1500);
+    assert.equal(leases.state("h1"), "suspect", "5000 ms since, 3500 ms of them heard");
+    assert.equal(leases.state("h2"), "up", "3000 ms since, 1500 heard");
+    assert.equal(leases.lastRenewal("h1"), 0, "what users see stays the wall clock");
+    nowMs += 1501;
+    assert.equal(leases.state("h1"), "dead", "a lease of heard time expires all the same");
+    leases.renew("h1");
+    nowMs += 5000;
+    assert.equal(leases.state("h1"), "suspect", "renewed after the credit: not dead at 5000 ms");
+    nowMs += 1;
+    assert.equal(leases.state("h1"), "dead");
+    leases.credit(-5);
+    leases.credit(Number.NaN);
+    assert.equal(leases.state("h1"), "dead", "no credit from a clock that went back");
+  });
+
   test("a controller stall pardons everyone: leases restart at the pardon", () => {
     let nowMs = 0;
     const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);

@@ -73,11 +73,25 @@ export interface LeaseGrant {
 /** At most this many hosts are tracked (a bound, far above any real cluster). */
 export const LEASES_MAX = 100_000;
 
+/**
+ * A late sweep tick (host-liveness is swept every 250 ms: failover.ts) by more than this is
+ * credited to every lease (`credit`): below it, a busy event loop still reads renewals in time.
+ */
+export const LATE_MS_CREDITED_MIN = 50;
+
 export class HostLiveness {
+  /** When each host last renewed (wall clock, for what users see). */
   private readonly lastRenewalMs = new Map<string, number>();
+  /**
+   * Where each host's lease counts from, on the "heard" clock: the controller's clock less the
+   * time it could not hear renewals (`credit`). Leases age only while the controller listens.
+   */
+  private readonly leaseFromMs = new Map<string, number>();
   /** Hosts registered since the start, without a renewal yet: when their first lease began. */
   private readonly beganMs = new Map<string, number>();
   private startedMs: number;
+  /** The time credited so far (`heardNow` = now less this). */
+  private deafMs = 0;
 
   constructor(
     readonly settings: LeaseSettings,
@@ -87,10 +101,15 @@ export class HostLiveness {
     this.startedMs = now();
   }
 
+  private heardNow(): number {
+    return this.now() - this.deafMs;
+  }
+
   renew(hostId: string): void {
     if (!this.lastRenewalMs.has(hostId) && this.lastRenewalMs.size >= LEASES_MAX)
       throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
     this.lastRenewalMs.set(hostId, this.now());
+    this.leaseFromMs.set(hostId, this.heardNow());
     this.beganMs.delete(hostId);
   }
 
@@ -103,7 +122,7 @@ export class HostLiveness {
     if (this.lastRenewalMs.has(hostId)) return;
     if (!this.beganMs.has(hostId) && this.beganMs.size >= LEASES_MAX)
       throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
-    this.beganMs.set(hostId, this.now());
+    this.beganMs.set(hostId, this.heardNow());
   }
 
   /** When the host last renewed, or undefined since this controller started. */
@@ -112,12 +131,24 @@ export class HostLiveness {
   }
 
   state(hostId: string): LeaseState {
-    const sinceMs =
-      this.lastRenewalMs.get(hostId) ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
-    const ageMs = this.now() - sinceMs;
+    const fromMs =
+      this.leaseFromMs.get(hostId) ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
+    const ageMs = this.heardNow() - fromMs;
     if (ageMs > this.settings.deadMs) return "dead";
     if (ageMs > this.settings.suspectMs) return "suspect";
     return "up";
+  }
+
+  /**
+   * The controller could not hear renewals for `lateMs` (its event loop was busy or the process
+   * was not scheduled: a sweep tick came that late). No lease ages for that time: the renewals
+   * sent meanwhile wait, unread, in its sockets, and the event loop runs the sweep's timer before
+   * it reads them (libuv: timers, then poll). Without this, a loaded controller declared hosts
+   * dead whose renewals it had not read yet (docs/benchmarks.md). Only makes deaths later, never
+   * earlier: the agents' self-fencing (counted from their own renewals) stays ahead.
+   */
+  credit(lateMs: number): void {
+    if (Number.isFinite(lateMs) && lateMs > 0) this.deafMs += lateMs;
   }
 
   /**
@@ -127,14 +158,15 @@ export class HostLiveness {
    * journal and the routes are ready: a lease counted from before would be spent unheard).
    */
   pardon(): void {
-    const nowMs = this.now();
-    this.startedMs = nowMs;
-    for (const hostId of this.lastRenewalMs.keys()) this.lastRenewalMs.set(hostId, nowMs);
+    const heardMs = this.heardNow();
+    this.startedMs = heardMs;
+    for (const hostId of this.leaseFromMs.keys()) this.leaseFromMs.set(hostId, heardMs);
     this.beganMs.clear();
   }
 
   forget(hostId: string): void {
     this.lastRenewalMs.delete(hostId);
+    this.leaseFromMs.delete(hostId);
     this.beganMs.delete(hostId);
   }
 }
