@@ -192,6 +192,7 @@ async function run(count: number): Promise<void> {
   let measuring = false;
   let reported = 0;
   const startMs = performance.now();
+  const startWallMs = Date.now();
   // The simulator's own lateness: 1,000 agents in one process on a loaded machine send late too,
   // which the controller cannot tell from a slow agent (printed beside the results).
   const simDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -290,9 +291,9 @@ async function run(count: number): Promise<void> {
   // False deaths over the whole run, warm-up included: the HA manager's "lease lost" events.
   const lost = await call(port, "GET", "/api/v1/cluster-events?sinceMs=0&limit=10000", admin)
     .then(({ text }) =>
-      (JSON.parse(text) as { events: Array<{ kind: string; message: string }> }).events.filter(
-        (e) => e.kind === "ha.step" && /: lease lost/.test(e.message),
-      ),
+      (
+        JSON.parse(text) as { events: Array<{ kind: string; message: string; timeMs: number }> }
+      ).events.filter((e) => e.kind === "ha.step" && /: lease lost/.test(e.message)),
     )
     .catch(() => []);
   const lostHosts = new Set(lost.map((e) => e.message.split(":")[0]));
@@ -308,7 +309,7 @@ async function run(count: number): Promise<void> {
       `(${(sorted.length / wallS).toFixed(0)}/s) p50 ${quantile(sorted, 0.5).toFixed(1)} ms ` +
       `p99 ${quantile(sorted, 0.99).toFixed(1)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms | ` +
       `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""} | false suspect ${result.falseSuspect.size} ` +
-      `false dead ${result.falseDead.size} (whole run: ${lostHosts.size} hosts' leases lost) | controller CPU ${cpuPct.toFixed(1)}% ` +
+      `false dead ${result.falseDead.size} (whole run: ${lostHosts.size} hosts' leases lost${lost[0] ? `, the first ${((lost[0].timeMs - startWallMs) / 1000).toFixed(1)} s after the agents started: "${lost[0].message}"` : ""}) | controller CPU ${cpuPct.toFixed(1)}% ` +
       `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | simulator CPU ${((100 * simS) / wallS).toFixed(0)}%, its event loop late by up to ${(simDelay.max / 1e6).toFixed(0)} ms (whole run) | first reports in ${joinedS.toFixed(1)} s | load ${os.loadavg()[0]?.toFixed(1)}\n`,
   );
 }
