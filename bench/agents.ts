@@ -193,6 +193,9 @@ async function run(count: number): Promise<void> {
   let reported = 0;
   const startMs = performance.now();
   const startWallMs = Date.now();
+  let warmUpFailures = 0;
+  let warmUpLatencyMsMax = 0;
+  let firstWarmUpFailure: string | undefined;
   // The simulator's own lateness: 1,000 agents in one process on a loaded machine send late too,
   // which the controller cannot tell from a slow agent (printed beside the results).
   const simDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -216,10 +219,15 @@ async function run(count: number): Promise<void> {
             renewMs = (JSON.parse(text) as { renewMs: number }).renewMs;
             // Every renewal sent in the window counts, also one answered after it (a stall).
             if (counted) result.latenciesMs.push(performance.now() - startMs);
+            else warmUpLatencyMsMax = Math.max(warmUpLatencyMsMax, performance.now() - startMs);
           } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
             if (counted) {
               result.failures++;
-              result.firstFailure ??= error instanceof Error ? error.message : String(error);
+              result.firstFailure ??= message;
+            } else {
+              warmUpFailures++;
+              firstWarmUpFailure ??= `${message} after ${(performance.now() - startMs).toFixed(0)} ms`;
             }
           }
           const leftMs = renewMs - (performance.now() - startMs);
@@ -308,7 +316,7 @@ async function run(count: number): Promise<void> {
     `${String(count).padStart(5)} agents | lease ${LEASE?.join("/") ?? "default"} | renewals ${String(sorted.length).padStart(6)} ` +
       `(${(sorted.length / wallS).toFixed(0)}/s) p50 ${quantile(sorted, 0.5).toFixed(1)} ms ` +
       `p99 ${quantile(sorted, 0.99).toFixed(1)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms | ` +
-      `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""} | false suspect ${result.falseSuspect.size} ` +
+      `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""}, in the warm-up ${warmUpFailures}${firstWarmUpFailure ? ` (${firstWarmUpFailure})` : ""}, its slowest renewal ${warmUpLatencyMsMax.toFixed(0)} ms | false suspect ${result.falseSuspect.size} ` +
       `false dead ${result.falseDead.size} (whole run: ${lostHosts.size} hosts' leases lost${lost[0] ? `, the first ${((lost[0].timeMs - startWallMs) / 1000).toFixed(1)} s after the agents started: "${lost[0].message}"` : ""}) | controller CPU ${cpuPct.toFixed(1)}% ` +
       `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | simulator CPU ${((100 * simS) / wallS).toFixed(0)}%, its event loop late by up to ${(simDelay.max / 1e6).toFixed(0)} ms (whole run) | first reports in ${joinedS.toFixed(1)} s | load ${os.loadavg()[0]?.toFixed(1)}\n`,
   );
