@@ -2,16 +2,20 @@
  * `npm run bench:agents`: can one controller keep N agents' leases on this machine without a
  * false death? The real controller (`etherplane controller`, its own process, SQLite on disk,
  * plain HTTP on 127.0.0.1) and N SIMULATED agents in this process: each renews its lease every
- * second (POST /api/v1/agent/lease), keeps one long-poll for its desired state open
- * (GET /api/v1/agent/desired?after=REV&waitMs=25000) and reports its status once, as a storage
- * agent with nothing to serve does when nothing changes.
+ * renewal period the controller grants (POST /api/v1/agent/lease), keeps one long-poll for its
+ * desired state open (GET /api/v1/agent/desired?after=REV&waitMs=25000) and reports its status
+ * once, as a storage agent with nothing to serve does when nothing changes. They all start at
+ * once, each with the real agent's random start spread (agent.ts startSpread): its first report
+ * and desired state within 1 s, its first renewal within one renewal period.
  *
  * Per N it prints the renewal latency (p50, p99, max), the renewals that failed, the false lease
  * expiries (hosts the controller saw suspect or dead, sampled every 2 s through GET
  * /api/v1/hosts) and the controller's CPU (from /proc) per agent.
  *
  * Environment: BENCH_AGENTS (default "200,500,1000"), BENCH_SECONDS (measured seconds per N,
- * default 20), BENCH_CONTROLLER_NODE_FLAGS (node flags for the controller, e.g. a CPU profile).
+ * default 20), BENCH_CONTROLLER_NODE_FLAGS (node flags for the controller, e.g. a CPU profile),
+ * BENCH_LEASE ("RENEW,SUSPECT,DEAD" in ms, e.g. "500,1500,2500": the controller's lease flags;
+ * default its own defaults).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,8 +23,11 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { startSpread } from "../src/cluster/agent/agent.js";
 import { Controller } from "../src/cluster/controller/controller.js";
+import { LEASE_DEFAULT } from "../src/cluster/controller/host-liveness.js";
 import { openSqliteStore } from "../src/cluster/store/sqlite/index.js";
 import { setLogLevel } from "../src/foundation/log.js";
 
@@ -28,7 +35,18 @@ setLogLevel("warn");
 
 const COUNTS = (process.env["BENCH_AGENTS"] ?? "200,500,1000").split(",").map(Number);
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 20);
-const RENEW_MS = 1000;
+/** The controller's lease flags: "RENEW,SUSPECT,DEAD" in ms. */
+const LEASE = process.env["BENCH_LEASE"]?.split(",").map(Number);
+if (LEASE && (LEASE.length !== 3 || LEASE.some((n) => !Number.isInteger(n) || n <= 0)))
+  throw new Error(`BENCH_LEASE=${process.env["BENCH_LEASE"]}: give RENEW,SUSPECT,DEAD in ms`);
+const LEASE_FLAGS = LEASE
+  ? ["--lease-renew-ms", "--lease-suspect-ms", "--lease-dead-ms"].flatMap((flag, i) => [
+      flag,
+      String(LEASE[i]),
+    ])
+  : [];
+/** Until the controller's first answer (as the agent's lease holder). */
+const RENEW_MS = LEASE?.[0] ?? LEASE_DEFAULT.renewMs;
 const LONG_POLL_MS = 25_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const STARTUP_MS_MAX = 30_000;
@@ -125,7 +143,16 @@ async function seed(dir: string, count: number): Promise<{ admin: string; agents
 async function startController(dir: string, port: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [...NODE_FLAGS, main, "controller", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
+    [
+      ...NODE_FLAGS,
+      main,
+      "controller",
+      "--data-dir",
+      dir,
+      "--listen",
+      `127.0.0.1:${port}`,
+      ...LEASE_FLAGS,
+    ],
     { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ETHERPLANE_LOG: "warn" } },
   );
   const deadline = Date.now() + STARTUP_MS_MAX;
@@ -165,28 +192,45 @@ async function run(count: number): Promise<void> {
   let measuring = false;
   let reported = 0;
   const startMs = performance.now();
+  const startWallMs = Date.now();
+  let warmUpFailures = 0;
+  let warmUpLatencyMsMax = 0;
+  let firstWarmUpFailure: string | undefined;
+  // The simulator's own lateness: 1,000 agents in one process on a loaded machine send late too,
+  // which the controller cannot tell from a slow agent (printed beside the results).
+  const simDelay = monitorEventLoopDelay({ resolution: 20 });
+  simDelay.enable();
   const loops: Array<Promise<void>> = [];
   const renewing: Array<Promise<void>> = [];
   for (const token of agents) {
-    // Renewals every second, spread over the first second.
+    // The real agent's start: a random delay before its first renewal and its first report.
+    const spread = startSpread(RENEW_MS);
+    // Renewals every renewal period (the controller's answer sets it).
     renewing.push(
       (async () => {
-        await new Promise((r) => setTimeout(r, Math.random() * RENEW_MS));
+        let renewMs = RENEW_MS;
+        await new Promise((r) => setTimeout(r, spread.renewMs));
         while (running) {
           const startMs = performance.now();
           const counted = measuring; // only renewals sent in the measured window
           try {
-            const { status } = await call(port, "POST", "/api/v1/agent/lease", token);
+            const { status, text } = await call(port, "POST", "/api/v1/agent/lease", token);
             if (status !== 200) throw new Error(`HTTP ${status}`);
+            renewMs = (JSON.parse(text) as { renewMs: number }).renewMs;
             // Every renewal sent in the window counts, also one answered after it (a stall).
             if (counted) result.latenciesMs.push(performance.now() - startMs);
+            else warmUpLatencyMsMax = Math.max(warmUpLatencyMsMax, performance.now() - startMs);
           } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
             if (counted) {
               result.failures++;
-              result.firstFailure ??= error instanceof Error ? error.message : String(error);
+              result.firstFailure ??= message;
+            } else {
+              warmUpFailures++;
+              firstWarmUpFailure ??= `${message} after ${(performance.now() - startMs).toFixed(0)} ms`;
             }
           }
-          const leftMs = RENEW_MS - (performance.now() - startMs);
+          const leftMs = renewMs - (performance.now() - startMs);
           if (leftMs > 0) await new Promise((r) => setTimeout(r, leftMs));
         }
       })(),
@@ -195,6 +239,7 @@ async function run(count: number): Promise<void> {
     loops.push(
       (async () => {
         let revision = "";
+        await new Promise((r) => setTimeout(r, spread.reportMs));
         await call(port, "PUT", "/api/v1/agent/status", token, {
           inventory: { hostname: "sim", agentVersion: "bench", interfaces: [] },
           pools: [],
@@ -223,7 +268,7 @@ async function run(count: number): Promise<void> {
   // Warm up: every agent has reported once (its first status writes the store), then renews.
   while (reported < count) await new Promise((r) => setTimeout(r, 100));
   const joinedS = (performance.now() - startMs) / 1000;
-  await new Promise((r) => setTimeout(r, 5 * RENEW_MS));
+  await new Promise((r) => setTimeout(r, 5000));
   measuring = true;
   const cpuBefore = cpuTicks(pid);
   const simBefore = process.cpuUsage();
@@ -242,6 +287,7 @@ async function run(count: number): Promise<void> {
       // counted by the renewals' failures
     }
   }
+  simDelay.disable();
   const cpuS = (cpuTicks(pid) - cpuBefore) / HZ;
   const sim = process.cpuUsage(simBefore);
   const simS = (sim.user + sim.system) / 1e6;
@@ -253,9 +299,9 @@ async function run(count: number): Promise<void> {
   // False deaths over the whole run, warm-up included: the HA manager's "lease lost" events.
   const lost = await call(port, "GET", "/api/v1/cluster-events?sinceMs=0&limit=10000", admin)
     .then(({ text }) =>
-      (JSON.parse(text) as { events: Array<{ kind: string; message: string }> }).events.filter(
-        (e) => e.kind === "ha.step" && /: lease lost/.test(e.message),
-      ),
+      (
+        JSON.parse(text) as { events: Array<{ kind: string; message: string; timeMs: number }> }
+      ).events.filter((e) => e.kind === "ha.step" && /: lease lost/.test(e.message)),
     )
     .catch(() => []);
   const lostHosts = new Set(lost.map((e) => e.message.split(":")[0]));
@@ -267,17 +313,17 @@ async function run(count: number): Promise<void> {
   const sorted = result.latenciesMs.sort((a, b) => a - b);
   const cpuPct = (100 * cpuS) / wallS;
   process.stdout.write(
-    `${String(count).padStart(5)} agents | renewals ${String(sorted.length).padStart(6)} ` +
+    `${String(count).padStart(5)} agents | lease ${LEASE?.join("/") ?? "default"} | renewals ${String(sorted.length).padStart(6)} ` +
       `(${(sorted.length / wallS).toFixed(0)}/s) p50 ${quantile(sorted, 0.5).toFixed(1)} ms ` +
       `p99 ${quantile(sorted, 0.99).toFixed(1)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms | ` +
-      `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""} | false suspect ${result.falseSuspect.size} ` +
-      `false dead ${result.falseDead.size} (whole run: ${lostHosts.size} hosts' leases lost) | controller CPU ${cpuPct.toFixed(1)}% ` +
-      `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | simulator CPU ${((100 * simS) / wallS).toFixed(0)}% | first reports in ${joinedS.toFixed(1)} s | load ${os.loadavg()[0]?.toFixed(1)}\n`,
+      `failed ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ""}, in the warm-up ${warmUpFailures}${firstWarmUpFailure ? ` (${firstWarmUpFailure})` : ""}, its slowest renewal ${warmUpLatencyMsMax.toFixed(0)} ms | false suspect ${result.falseSuspect.size} ` +
+      `false dead ${result.falseDead.size} (whole run: ${lostHosts.size} hosts' leases lost${lost[0] ? `, the first ${((lost[0].timeMs - startWallMs) / 1000).toFixed(1)} s after the agents started: "${lost[0].message}"` : ""}) | controller CPU ${cpuPct.toFixed(1)}% ` +
+      `(${((cpuPct * 10) / count).toFixed(3)} ms/s per agent) | simulator CPU ${((100 * simS) / wallS).toFixed(0)}%, its event loop late by up to ${(simDelay.max / 1e6).toFixed(0)} ms (whole run) | first reports in ${joinedS.toFixed(1)} s | load ${os.loadavg()[0]?.toFixed(1)}\n`,
   );
 }
 
 process.stdout.write(
-  `lease renewal every ${RENEW_MS} ms, long-poll ${LONG_POLL_MS} ms, ${SECONDS} s measured per row; ` +
+  `lease renewal every ${RENEW_MS} ms (BENCH_LEASE ${process.env["BENCH_LEASE"] ?? "unset: the controller's defaults"}), long-poll ${LONG_POLL_MS} ms, ${SECONDS} s measured per row; ` +
     `controller and simulator on the same ${os.cpus().length} CPUs\n`,
 );
 for (const count of COUNTS) await run(count);

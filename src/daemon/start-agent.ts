@@ -17,7 +17,7 @@ import type { DesiredPool } from "../cluster/agent-protocol.js";
 import { applyHostNetwork } from "../net/host-network/index.js";
 import type { HypervisorDriver } from "../hypervisor/driver.js";
 import type { MigrationLimits } from "../hypervisor/migration.js";
-import { Agent, hostInventory, type AgentCompute } from "../cluster/agent/agent.js";
+import { Agent, hostInventory, startSpread, type AgentCompute } from "../cluster/agent/agent.js";
 import { ComputeReconciler } from "../cluster/agent/compute/compute-reconciler.js";
 import { ComputeState } from "../cluster/agent/compute/compute-state.js";
 import { BOOT_DIR_DEFAULT, withBootDirectory } from "../cluster/agent/compute/boot-files.js";
@@ -113,7 +113,9 @@ export async function startAgent(options: {
     }
     log.info(`watchdog ${options.watchdogPath} armed: fed after each lease renewal`);
   }
-  agent.start();
+  // A random moment before the first report and renewal: agents started together do not reach
+  // the controller in one burst (agent.ts startSpread).
+  agent.start(startSpread(agent.lease.settings.renewMs));
   return {
     agent,
     target,

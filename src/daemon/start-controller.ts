@@ -96,7 +96,6 @@ export async function startController(options: {
   const pruner = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS).unref();
   // High availability: leases, fencing, failover (failover.ts).
   await controller.ha.restore(); // dead and fenced hosts stay so across a restart
-  controller.ha.start();
   // Migrations a previous controller left running end once both hosts said which copy runs;
   // listening for their reports starts now, before the API serves them.
   void controller.migrationRecovery
@@ -124,6 +123,10 @@ export async function startController(options: {
     await store.close();
     throw error;
   }
+  // Leases count from now, when agents can reach the API (the store, the routes and the TLS took
+  // their time before), and the sweeps that declare hosts dead start with them.
+  controller.agents.liveness.pardon();
+  controller.ha.start();
   return {
     controller,
     server,

@@ -250,4 +250,29 @@ describe("an agent token reaches only its own host", () => {
     assert.equal(tooLong.status, 400);
     await b.close();
   });
+
+  test("a revoked agent token is refused from its next request, though agent tokens are cached in memory", async () => {
+    const b = await twoHosts();
+    const renew = (token: string) => b.call("POST", "/api/v1/agent/lease", token);
+    for (let i = 0; i < 3; i++) assert.equal((await renew(b.a.token)).status, 200);
+    assert.equal((await renew(b.c.token)).status, 200);
+    const tokens = await b.call<{ tokens: Array<{ id: string; name: string; role: string }> }>(
+      "GET",
+      "/api/v1/tokens",
+      b.admin,
+    );
+    const ofA = tokens.body.tokens.find((t) => t.role === "agent" && t.name === "agent:host-a");
+    assert.ok(ofA, JSON.stringify(tokens.body));
+    assert.equal((await b.call("DELETE", `/api/v1/tokens/${ofA.id}`, b.admin)).status, 204);
+    const refused = await renew(b.a.token);
+    assert.equal(refused.status, 401, "refused at the very next renewal");
+    assert.equal((await b.call("GET", "/api/v1/agent/desired", b.a.token)).status, 401);
+    assert.equal((await renew(b.c.token)).status, 200, "another host's agent renews on");
+    // Revoked by any writer of the controller's store, not only the token routes.
+    const ofC = tokens.body.tokens.find((t) => t.role === "agent" && t.name === "agent:host-c");
+    assert.ok(ofC);
+    await b.controller.store.updateToken(ofC.id, { revoked: true });
+    assert.equal((await renew(b.c.token)).status, 401, "refused after a store write too");
+    await b.close();
+  });
 });

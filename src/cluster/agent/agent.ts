@@ -34,6 +34,32 @@ export const LONG_POLL_WAIT_MS = 25_000;
 const WATCH_RETRY_MS_FIRST = 250;
 const WATCH_RETRY_MS_MAX = 5_000;
 
+/**
+ * How long a started agent waits before its first report and desired state, and before its first
+ * lease renewal: nothing by default (tests); `startSpread()` for the daemon (start-agent.ts).
+ */
+export interface StartDelays {
+  reportMs: number;
+  renewMs: number;
+}
+
+/** The first report's random delay at most (it writes the store: its inventory, an event). */
+export const FIRST_REPORT_SPREAD_MS = 1000;
+
+/**
+ * Random delays for an agent's start. Agents started together (a rack powered on, `up` with many
+ * hosts, a fleet upgraded, the simulator of bench/agents.ts) otherwise reach the controller in
+ * one burst: their first reports all at once, and their renewals in the same few milliseconds of
+ * every second ever after, since each keeps the phase of its first. The first renewal waits at
+ * most one renewal period (`renewMs`): a lease spans at least three (host-liveness.ts).
+ */
+export function startSpread(renewMs: number, random: () => number = Math.random): StartDelays {
+  return {
+    reportMs: Math.floor(random() * FIRST_REPORT_SPREAD_MS),
+    renewMs: Math.floor(random() * renewMs),
+  };
+}
+
 export function hostInventory(): HostInventory {
   return {
     hostname: os.hostname(),
@@ -91,16 +117,17 @@ export class Agent {
     );
   }
 
-  start(): void {
+  start(delays: StartDelays = { reportMs: 0, renewMs: 0 }): void {
     if (this.running) return;
     this.running = true;
-    this.lease.start();
-    this.watching = this.watch();
-    this.schedule(0);
+    this.lease.start(delays.renewMs);
+    this.watching = this.watch(delays.reportMs);
+    this.schedule(delays.reportMs);
   }
 
   /** Long-polls the desired state; a change starts a pass at once. */
-  private async watch(): Promise<void> {
+  private async watch(firstDelayMs: number): Promise<void> {
+    if (firstDelayMs > 0) await new Promise((r) => setTimeout(r, firstDelayMs));
     let retryMs = WATCH_RETRY_MS_FIRST;
     while (this.running) {
       try {

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { createLogger } from "../../foundation/log.js";
 import { SimClock } from "../../foundation/sim-clock.js";
 import type { LeaseGrant } from "../controller/host-liveness.js";
+import { FIRST_REPORT_SPREAD_MS, startSpread } from "./agent.js";
 import { LeaseHolder } from "./lease-holder.js";
 
 const log = createLogger("test:lease");
@@ -82,5 +83,32 @@ describe("the agent's lease", () => {
     await clock.advance(1_000);
     assert.equal(lease.lost, false);
     await lease.stop();
+  });
+
+  test("a first renewal spread by a delay: none before it, then every second, never lost", async () => {
+    const sentAt: number[] = [];
+    const { clock, events, lease } = holder(() => {
+      sentAt.push(clock.nowMs() - 1_000_000);
+      return Promise.resolve(grant());
+    });
+    lease.start(700);
+    await clock.advance(699);
+    assert.deepEqual(sentAt, [], "nothing before the delay");
+    await clock.advance(10_000);
+    await lease.stop();
+    assert.ok((sentAt[0] ?? 0) >= 700, `first renewal at ${sentAt[0]}`);
+    assert.ok(sentAt.length >= 9, `${sentAt.length} renewals`);
+    assert.deepEqual(events, [], "a delay shorter than the grace never self-fences");
+  });
+
+  test("the start spread stays within one renewal (renewal) and FIRST_REPORT_SPREAD_MS (report)", () => {
+    const most = startSpread(500, () => 0.9999);
+    assert.ok(most.renewMs < 500 && most.reportMs < FIRST_REPORT_SPREAD_MS, JSON.stringify(most));
+    assert.deepEqual(
+      startSpread(500, () => 0),
+      { reportMs: 0, renewMs: 0 },
+    );
+    const some = startSpread(1000, () => 0.5);
+    assert.deepEqual(some, { reportMs: FIRST_REPORT_SPREAD_MS / 2, renewMs: 500 });
   });
 });

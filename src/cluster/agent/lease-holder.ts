@@ -62,11 +62,21 @@ export class LeaseHolder {
     return this.grant;
   }
 
-  start(): void {
+  /**
+   * Renews now, or after `firstDelayMs` (agent.ts spreads the first renewals of agents started
+   * together: each keeps its phase from then on). The self-fence check runs from now; the grace
+   * it gives a new agent (selfFenceMs) is longer than any such delay (at most a renewal).
+   */
+  start(firstDelayMs = 0): void {
     if (this.running) return;
     this.running = true;
     this.checkTimer = this.clock.setInterval(() => this.check(), CHECK_MS, { keepAlive: false });
-    this.tick();
+    if (firstDelayMs > 0)
+      this.renewTimer = this.clock.setTimeout(
+        () => this.tick(),
+        Math.min(firstDelayMs, this.grant.renewMs),
+      );
+    else this.tick();
   }
 
   async stop(): Promise<void> {

@@ -160,11 +160,14 @@ export class AgentService {
   /** Registers a host, or finds it again by name and updates its roles and interfaces. */
   async registerHost(request: JoinRequest): Promise<HostRecord> {
     const found = await this.store.findHostByName(request.name);
-    if (found)
+    if (found) {
+      // Its agent starts again: a lease from now unless it renews already (host-liveness.ts).
+      this.liveness.begin(found.id);
       return this.store.updateHost(found.id, {
         roles: request.roles,
         exportInterfaces: request.exportInterfaces,
       });
+    }
     const host: HostRecord = {
       id: newId("host"),
       name: request.name,
@@ -176,6 +179,8 @@ export class AgentService {
       createdMs: this.now(),
     };
     await this.store.createHost(host);
+    // Its first lease counts from its registration, not from the controller's start.
+    this.liveness.begin(host.id);
     this.log.info(`host ${host.name} registered`, { hostId: host.id, roles: host.roles.join(",") });
     await this.events?.record("host.joined", host.name, `host ${host.name} joined`, {
       roles: host.roles.join(","),
@@ -209,6 +214,7 @@ export class AgentService {
     let host: HostRecord;
     if (replacing !== null) {
       const revoked = await this.auth.revokeAgentTokens(replacing);
+      this.liveness.begin(replacing);
       host = await this.store.updateHost(replacing, {
         roles: request.roles,
         exportInterfaces: request.exportInterfaces,

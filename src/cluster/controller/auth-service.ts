@@ -40,7 +40,22 @@ export function authorize(principal: Principal, needed: Permission): void {
   }
 }
 
+/** Agent tokens kept in memory at most (one per host; far above a real cluster). */
+const AGENT_TOKENS_CACHED_MAX = 20_000;
+
 export class AuthService {
+  /**
+   * Agent tokens by secret hash, so that a lease renewal (every host, every second) reads no
+   * store. Only agent tokens: only this process writes them (join, the token routes), through a
+   * store that calls `tokensWritten` after every token write (controller.ts), which empties the
+   * cache: a revoked agent token is refused from the next request on. Other roles' tokens may be
+   * written by another process (local-token.ts): they are always read from the store. Revocation
+   * and expiry are checked on every request, cached or not.
+   */
+  private readonly agentTokens = new Map<string, TokenRecord>();
+  /** Counts token writes: a lookup that raced one is not cached. */
+  private tokenWrites = 0;
+
   /**
    * The SHA-256 (hex) of the CA certificate the API serves under, when it serves TLS: join tokens
    * carry it. Set by whoever starts the API server.
@@ -58,7 +73,8 @@ export class AuthService {
         "UNAUTHENTICATED",
         "no token: send Authorization: Bearer <token> (etherplane login stores one)",
       );
-    const token = await this.store.findTokenBySecretHash(sha256Hex(secret));
+    const hash = sha256Hex(secret);
+    const token = this.agentTokens.get(hash) ?? (await this.lookUp(hash));
     if (!token || token.revoked || (token.expiresMs !== null && token.expiresMs < this.now())) {
       throw new EtherplaneError(
         "UNAUTHENTICATED",
@@ -68,6 +84,22 @@ export class AuthService {
       );
     }
     return { tokenId: token.id, name: token.name, role: token.role, hostId: token.hostId };
+  }
+
+  private async lookUp(hash: string): Promise<TokenRecord | undefined> {
+    const writes = this.tokenWrites;
+    const token = await this.store.findTokenBySecretHash(hash);
+    if (token?.role === "agent" && !token.revoked && writes === this.tokenWrites) {
+      if (this.agentTokens.size >= AGENT_TOKENS_CACHED_MAX) this.agentTokens.clear();
+      this.agentTokens.set(hash, token);
+    }
+    return token;
+  }
+
+  /** A token was written (created, revoked): what is cached may be stale. */
+  tokensWritten(): void {
+    this.tokenWrites++;
+    this.agentTokens.clear();
   }
 
   /** Creates a token; the secret is returned once and never stored. */
@@ -129,11 +161,19 @@ export class AuthService {
     const tokens = (await this.store.listTokens()).filter(
       (t) => t.role === "agent" && t.hostId === hostId && !t.revoked,
     );
-    for (const token of tokens) await this.store.updateToken(token.id, { revoked: true });
+    try {
+      for (const token of tokens) await this.store.updateToken(token.id, { revoked: true });
+    } finally {
+      this.tokensWritten(); // also when the store is not the controller's (which says so itself)
+    }
     return tokens.length;
   }
 
   async revoke(id: string): Promise<TokenRecord> {
-    return this.store.updateToken(id, { revoked: true });
+    try {
+      return await this.store.updateToken(id, { revoked: true });
+    } finally {
+      this.tokensWritten();
+    }
   }
 }

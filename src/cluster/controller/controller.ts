@@ -74,7 +74,11 @@ export class Controller {
   ) {
     // Every write must come through this store: a write past it wakes no agent, and agents'
     // cached desired states (agent-service.ts) would not see it.
-    this.store = store = notifyingStore(store, (hosts) => this.agents.watch.changed(hosts));
+    this.store = store = notifyingStore(
+      store,
+      (hosts) => this.agents.watch.changed(hosts),
+      () => this.auth.tokensWritten(),
+    );
     this.auth = new AuthService(store, now);
     this.audit = new AuditLog(store, limits.audit ?? AUDIT_LIMITS_DEFAULT, now);
     this.tasks = new TaskService(store, now);

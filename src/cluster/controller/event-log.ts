@@ -4,6 +4,7 @@
  * of a maintenance; later migrations and HA); the store keeps the newest `rowsMax` rows, the
  * oldest pruned at each append. Listeners (the API's event stream) hear of each new event.
  */
+import { FlushPacer } from "./flush-pacer.js";
 import { assert } from "../../foundation/assert.js";
 import type { EventFieldValue, EventRecord } from "../model.js";
 import type { EventFilter, Store } from "../store/store.js";
@@ -34,6 +35,8 @@ interface PendingEvent {
 
 export class EventLog {
   private readonly listeners = new Set<EventListener>();
+  /** When the next batch goes out (flush-pacer.ts: fewer commits when the disk is slow). */
+  private readonly pacer = new FlushPacer(() => this.flush());
   private readonly pending: PendingEvent[] = [];
 
   constructor(
@@ -69,7 +72,7 @@ export class EventLog {
     };
     return new Promise<EventRecord>((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      this.pacer.request();
     });
   }
 
@@ -80,7 +83,7 @@ export class EventLog {
    */
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, EVENTS_BATCH_MAX);
-    if (this.pending.length > 0) setImmediate(() => void this.flush());
+    if (this.pending.length > 0) this.pacer.request();
     let ids: number[];
     try {
       ids = await this.store.appendEvents(

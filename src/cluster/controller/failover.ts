@@ -19,6 +19,7 @@ import type { Eviction } from "../agent-protocol.js";
 import type { DomainRecord, HostRecord, HostState } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { AgentService } from "./agent-service.js";
+import { LATE_MS_CREDITED_MIN } from "./host-liveness.js";
 import { decodeJournal, encodeJournal, HA_JOURNAL_KEY } from "./ha-journal.js";
 import { byHaPriority, haEnabled } from "./ha-policy.js";
 import type { PlacementService } from "./placement-service.js";
@@ -133,7 +134,13 @@ export class HaManager {
   /** Sweeps every `intervalMs` (the I/O edge calls this: start-controller.ts, up.ts). */
   start(intervalMs = 250): void {
     if (this.timer) return;
+    let lastTickMs = this.now();
     this.timer = setInterval(() => {
+      // A tick this late means the controller heard no renewal meanwhile: no lease ages for it.
+      const nowMs = this.now();
+      const lateMs = nowMs - lastTickMs - intervalMs;
+      lastTickMs = nowMs;
+      if (lateMs > LATE_MS_CREDITED_MIN) this.agents.liveness.credit(lateMs);
       this.sweep().catch((error: unknown) => this.log.warn(`sweep: ${errorMessage(error)}`));
     }, intervalMs);
     this.timer.unref();
@@ -220,56 +227,121 @@ export class HaManager {
     this.lastSweepMs = nowMs;
     const hosts = await this.store.listHosts();
     const names = new Map(hosts.map((h) => [h.id, h.name]));
-    for (const host of hosts) {
+    await this.flush(); // what an earlier sweep could not write
+    await this.declareDead(hosts);
+    if (this.phases.size === 0) return;
+    // Every step below is batched over the hosts: one journal write and one read of the domains
+    // per sweep, not one per dead host (at 1,000 agents, hundreds of hosts declared dead at once
+    // made each sweep write the whole journal hundreds of times: docs/benchmarks.md).
+    const dead = hosts.filter((h) => this.phases.has(h.id));
+    await this.requestFences(dead);
+    const domainsOf = new Map<string, DomainRecord[]>();
+    for (const domain of await this.store.listDomains()) {
+      if (domain.hostId === null || !this.phases.has(domain.hostId)) continue;
+      const list = domainsOf.get(domain.hostId) ?? [];
+      list.push(domain);
+      domainsOf.set(domain.hostId, list);
+    }
+    const readmitting: HostRecord[] = [];
+    for (const host of dead) {
       try {
-        await this.sweepHost(host, names);
+        if (await this.sweepHost(host, names, domainsOf.get(host.id) ?? [])) readmitting.push(host);
       } catch (error) {
         this.log.warn(`host ${host.name}: ${errorMessage(error)}; the next sweep retries`);
       }
     }
+    // The hosts now fenced (a restart that forgot it fences them again: harmless).
+    await this.flush();
+    if (readmitting.length > 0) await this.readmit(readmitting);
   }
 
-  private async sweepHost(host: HostRecord, names: ReadonlyMap<string, string>): Promise<void> {
-    const lease = this.agents.liveness.state(host.id);
-    let phase = this.phases.get(host.id);
-    if (!phase) {
-      if (lease !== "dead") return;
+  /**
+   * The hosts whose lease expired since the last sweep become dead, journaled in one write before
+   * anyone hears of it: a restarted controller must know a host is dead before anything is fenced
+   * or moved. Should the write fail, they are left as they were and the next sweep tries again.
+   */
+  private async declareDead(hosts: readonly HostRecord[]): Promise<void> {
+    const dead: Array<{ host: HostRecord; last: number | undefined }> = [];
+    for (const host of hosts) {
+      if (this.phases.has(host.id) || this.agents.liveness.state(host.id) !== "dead") continue;
       const last = this.agents.liveness.lastRenewal(host.id);
-      phase = { kind: "dead", sinceMs: this.now(), fence: undefined, macs: new Set() };
-      this.phases.set(host.id, phase);
-      this.dirty = true;
-      // Journaled before anyone hears of it: a restarted controller must know the host is dead
-      // before anything is fenced or moved (should this write fail, the next sweep retries it).
+      this.phases.set(host.id, {
+        kind: "dead",
+        sinceMs: this.now(),
+        fence: undefined,
+        macs: new Set(),
+      });
+      dead.push({ host, last });
+    }
+    if (dead.length === 0) return;
+    this.dirty = true;
+    try {
       await this.flush();
-      // Its desired state loses its domains (should its agent still listen, it stops them).
-      this.agents.watch.changed([host.id]);
+    } catch (error) {
+      for (const { host } of dead) this.phases.delete(host.id);
+      this.log.warn(
+        `${dead.length} hosts' leases expired but the HA journal could not be written: ${errorMessage(error)}; the next sweep retries`,
+      );
+      return;
+    }
+    // Their desired states lose their domains (should their agents still listen, they stop them).
+    this.agents.watch.changed(dead.map(({ host }) => host.id));
+    for (const { host, last } of dead)
       this.note(
         host.id,
         null,
         `host ${host.name}: lease lost (${last === undefined ? "no renewal since the controller started" : `last renewal ${this.now() - last} ms ago`}); fencing it at the storage`,
       );
+  }
+
+  /**
+   * Fences the dead hosts not fenced yet at the storage; their MACs are journaled in one write
+   * before any of their domains moves (a restarted controller keeps them fenced).
+   */
+  private async requestFences(hosts: readonly HostRecord[]): Promise<void> {
+    const requested: Array<{ host: HostRecord; fence: StorageFence }> = [];
+    for (const host of hosts) {
+      const phase = this.phases.get(host.id);
+      if (!phase || phase.fence) continue;
+      try {
+        const macsBefore = phase.macs.size;
+        phase.fence = await requestFence(
+          this.store,
+          host,
+          (macs) => {
+            this.setFenced(macs, true);
+            for (const mac of macs) phase.macs.add(mac);
+          },
+          this.now(),
+        );
+        if (phase.macs.size !== macsBefore) this.dirty = true;
+        requested.push({ host, fence: phase.fence });
+      } catch (error) {
+        this.log.warn(`host ${host.name}: ${errorMessage(error)}; the next sweep retries`);
+      }
     }
-    await this.flush(); // what an earlier sweep could not write
-    if (!phase.fence) {
-      const macsBefore = phase.macs.size;
-      phase.fence = await requestFence(
-        this.store,
-        host,
-        (macs) => {
-          this.setFenced(macs, true);
-          for (const mac of macs) phase.macs.add(mac);
-        },
-        this.now(),
-      );
-      if (phase.macs.size !== macsBefore) this.dirty = true;
-      await this.flush();
-      const hosts = new Set([...phase.fence.volumes.values()].map((v) => v.storageHostId));
+    if (requested.length === 0) return;
+    await this.flush();
+    for (const { host, fence } of requested) {
+      const storageHosts = new Set([...fence.volumes.values()].map((v) => v.storageHostId));
       this.note(
         host.id,
         null,
-        `host ${host.name}: fence requested on ${phase.fence.volumes.size} volumes of ${hosts.size} storage hosts (MACs ${[...phase.fence.macs].join(",") || "none known"})`,
+        `host ${host.name}: fence requested on ${fence.volumes.size} volumes of ${storageHosts.size} storage hosts (MACs ${[...fence.macs].join(",") || "none known"})`,
       );
     }
+  }
+
+  /** One dead or fenced host's next steps; true when it may be taken back (it renews again). */
+  private async sweepHost(
+    host: HostRecord,
+    names: ReadonlyMap<string, string>,
+    domains: readonly DomainRecord[],
+  ): Promise<boolean> {
+    const phase = this.phases.get(host.id);
+    if (!phase) return false;
+    const lease = this.agents.liveness.state(host.id);
+    if (!phase.fence) return false; // its fence request failed: the next sweep retries it
     const fence = phase.fence;
     for (const storageHostId of await checkFence(this.store, fence))
       this.note(
@@ -286,17 +358,18 @@ export class HaManager {
         `host ${host.name}: fenced (${fence.volumes.size} volumes confirmed in ${this.now() - fence.requestedMs} ms)`,
       );
     }
-    const waiting = await this.failover(host, fence, (id) => names.get(id) ?? id);
-    if (phase.kind === "fenced" && lease === "up" && waiting === 0) await this.readmit(host);
+    const waiting = await this.failover(host, fence, domains, (id) => names.get(id) ?? id);
+    return phase.kind === "fenced" && lease === "up" && waiting === 0;
   }
 
   /** Restarts the host's HA domains that may restart; returns how many still wait. */
   private async failover(
     host: HostRecord,
     fence: StorageFence,
+    hostDomains: readonly DomainRecord[],
     nameOf: (id: string) => string,
   ): Promise<number> {
-    const domains = (await this.store.listDomains({ hostId: host.id }))
+    const domains = hostDomains
       .filter((d) => d.desiredState !== "stopped" && d.placed !== null && haEnabled(d))
       .sort(byHaPriority);
     let waiting = 0;
@@ -383,32 +456,46 @@ export class HaManager {
     this.note(dead.id, domain.id, `domain ${domain.name}: placed on ${target.name}`);
   }
 
-  /** The host renews again and none of its HA domains waits: it is served and placed again. */
-  private async readmit(host: HostRecord): Promise<void> {
-    const phase = this.phases.get(host.id);
-    this.phases.delete(host.id);
+  /**
+   * The hosts renew again and none of their HA domains waits: they are served and placed again,
+   * journaled in one write for all of them.
+   */
+  private async readmit(hosts: readonly HostRecord[]): Promise<void> {
+    const phases = new Map<string, HostPhase>();
+    for (const host of hosts) {
+      const phase = this.phases.get(host.id);
+      if (phase) phases.set(host.id, phase);
+      this.phases.delete(host.id);
+    }
     this.dirty = true;
     try {
       await this.flush();
     } catch (error) {
-      if (phase) this.phases.set(host.id, phase); // still fenced; the next sweep tries again
-      throw error;
+      for (const [id, phase] of phases) this.phases.set(id, phase); // still fenced; retried next sweep
+      this.log.warn(
+        `taking back ${hosts.length} hosts: ${errorMessage(error)}; the next sweep retries`,
+      );
+      return;
     }
-    this.agents.watch.changed([host.id]); // trusted again: its desired state has its domains
-    if (phase) {
+    this.agents.watch.changed(hosts.map((h) => h.id)); // trusted again: their domains come back
+    const macs = new Set<string>();
+    for (const phase of phases.values()) {
       this.setFenced(phase.macs, false);
-      // Volumes an admin allowed these MACs on are served to them again: a new generation.
+      for (const mac of phase.macs) macs.add(mac);
+    }
+    // Volumes an admin allowed these MACs on are served to them again: a new generation.
+    if (macs.size > 0)
       for (const volume of await this.store.listVolumes())
-        if (volume.allow.some((mac) => phase.macs.has(mac.toLowerCase())))
+        if (volume.allow.some((mac) => macs.has(mac.toLowerCase())))
           await this.store.updateVolume(volume.id, {}).catch((error: unknown) => {
             this.log.warn(`volume ${volume.name}: ${errorMessage(error)}`);
           });
-    }
-    this.note(
-      host.id,
-      null,
-      `host ${host.name}: renews its lease again; up (guests of domains moved away are destroyed by its agent)`,
-    );
+    for (const host of hosts)
+      this.note(
+        host.id,
+        null,
+        `host ${host.name}: renews its lease again; up (guests of domains moved away are destroyed by its agent)`,
+      );
   }
 
   private setFenced(macs: ReadonlySet<string>, fenced: boolean): void {

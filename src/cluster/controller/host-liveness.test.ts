@@ -3,6 +3,9 @@ import { describe, test } from "node:test";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { checkLeaseSettings, HostLiveness, LEASE_DEFAULT, selfFenceMs } from "./host-liveness.js";
 
+/** Fixed settings for the tests that count milliseconds (the defaults may change). */
+const LEASE_5S = { renewMs: 1000, suspectMs: 3000, deadMs: 5000 };
+
 describe("host liveness", () => {
   test("up, suspect past suspectMs, dead past deadMs; a renewal makes it up again", () => {
     let nowMs = 1_000_000;
@@ -28,6 +31,58 @@ describe("host liveness", () => {
     assert.equal(leases.state("never"), "suspect");
     nowMs += 1;
     assert.equal(leases.state("never"), "dead");
+  });
+
+  test("a host registered after the start gets one lease from its registration", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_5S, () => nowMs);
+    nowMs += 60_000; // the controller has run for a minute
+    assert.equal(leases.state("joined"), "dead", "unknown and never registered: dead");
+    leases.begin("joined");
+    assert.equal(leases.state("joined"), "up", "registered just now: its first lease runs");
+    assert.equal(leases.lastRenewal("joined"), undefined, "a registration is not a renewal");
+    nowMs += 5000;
+    assert.equal(leases.state("joined"), "suspect");
+    nowMs += 1;
+    assert.equal(leases.state("joined"), "dead", "no renewal within a lease: dead all the same");
+    leases.renew("joined");
+    nowMs += 1000;
+    leases.begin("joined"); // registering again never shortens nor restarts a renewed lease
+    nowMs += 4000;
+    assert.equal(leases.state("joined"), "suspect", "counted from the renewal, not the begin");
+  });
+
+  test("a lease counts from the serving start (pardon), not from the controller's construction", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_5S, () => nowMs);
+    nowMs += 8000; // store, journal and routes took their time before the API listened
+    leases.pardon();
+    assert.equal(leases.state("h1"), "up");
+    nowMs += 5001;
+    assert.equal(leases.state("h1"), "dead");
+  });
+
+  test("time the controller could not hear renewals (a late sweep tick) ages no lease", () => {
+    let nowMs = 0;
+    const leases = new HostLiveness(LEASE_5S, () => nowMs);
+    leases.renew("h1");
+    nowMs += 2000;
+    leases.renew("h2");
+    nowMs += 3000; // h1's lease is spent, 1500 ms of it while the event loop was blocked
+    leases.credit(1500);
+    assert.equal(leases.state("h1"), "suspect", "5000 ms since, 3500 ms of them heard");
+    assert.equal(leases.state("h2"), "up", "3000 ms since, 1500 heard");
+    assert.equal(leases.lastRenewal("h1"), 0, "what users see stays the wall clock");
+    nowMs += 1501;
+    assert.equal(leases.state("h1"), "dead", "a lease of heard time expires all the same");
+    leases.renew("h1");
+    nowMs += 5000;
+    assert.equal(leases.state("h1"), "suspect", "renewed after the credit: not dead at 5000 ms");
+    nowMs += 1;
+    assert.equal(leases.state("h1"), "dead");
+    leases.credit(-5);
+    leases.credit(Number.NaN);
+    assert.equal(leases.state("h1"), "dead", "no credit from a clock that went back");
   });
 
   test("a controller stall pardons everyone: leases restart at the pardon", () => {

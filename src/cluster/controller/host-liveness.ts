@@ -4,8 +4,12 @@
  * that expired makes it `dead`, which starts fencing (failover.ts). Pure over an injected clock.
  *
  * A controller that (re)starts knows no renewal yet: every host gets one lease period from the
- * controller's start (its first sweep) before it can be declared dead, so a restart never kills
- * the hosts that were renewing with the previous controller.
+ * moment the controller can hear it (`pardon()` when the API starts serving: start-controller.ts)
+ * before it can be declared dead, so a restart never kills the hosts that were renewing with the
+ * previous controller. A host that registers later gets one lease period from its registration
+ * (`begin()`), not from the controller's start: an agent that joins after the controller has run
+ * for longer than a lease must get the time to send its first renewal (before, a sweep between
+ * the join and that renewal declared it dead at once).
  */
 import { EtherplaneError } from "../../foundation/errors.js";
 
@@ -73,9 +77,25 @@ export interface LeaseGrant {
 /** At most this many hosts are tracked (a bound, far above any real cluster). */
 export const LEASES_MAX = 100_000;
 
+/**
+ * A late sweep tick (host-liveness is swept every 250 ms: failover.ts) by more than this is
+ * credited to every lease (`credit`): below it, a busy event loop still reads renewals in time.
+ */
+export const LATE_MS_CREDITED_MIN = 50;
+
 export class HostLiveness {
+  /** When each host last renewed (wall clock, for what users see). */
   private readonly lastRenewalMs = new Map<string, number>();
+  /**
+   * Where each host's lease counts from, on the "heard" clock: the controller's clock less the
+   * time it could not hear renewals (`credit`). Leases age only while the controller listens.
+   */
+  private readonly leaseFromMs = new Map<string, number>();
+  /** Hosts registered since the start, without a renewal yet: when their first lease began. */
+  private readonly beganMs = new Map<string, number>();
   private startedMs: number;
+  /** The time credited so far (`heardNow` = now less this). */
+  private deafMs = 0;
 
   constructor(
     readonly settings: LeaseSettings,
@@ -85,10 +105,28 @@ export class HostLiveness {
     this.startedMs = now();
   }
 
+  private heardNow(): number {
+    return this.now() - this.deafMs;
+  }
+
   renew(hostId: string): void {
     if (!this.lastRenewalMs.has(hostId) && this.lastRenewalMs.size >= LEASES_MAX)
       throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
     this.lastRenewalMs.set(hostId, this.now());
+    this.leaseFromMs.set(hostId, this.heardNow());
+    this.beganMs.delete(hostId);
+  }
+
+  /**
+   * A host registered (joined) just now: its first lease counts from here. Not a renewal (its
+   * agent has not said it holds a lease, and `lastRenewal` stays undefined); a host that renewed
+   * already keeps its lease.
+   */
+  begin(hostId: string): void {
+    if (this.lastRenewalMs.has(hostId)) return;
+    if (!this.beganMs.has(hostId) && this.beganMs.size >= LEASES_MAX)
+      throw new EtherplaneError("UNAVAILABLE", `more than ${LEASES_MAX} hosts hold leases`);
+    this.beganMs.set(hostId, this.heardNow());
   }
 
   /** When the host last renewed, or undefined since this controller started. */
@@ -97,24 +135,42 @@ export class HostLiveness {
   }
 
   state(hostId: string): LeaseState {
-    const ageMs = this.now() - (this.lastRenewalMs.get(hostId) ?? this.startedMs);
+    const fromMs =
+      this.leaseFromMs.get(hostId) ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
+    const ageMs = this.heardNow() - fromMs;
     if (ageMs > this.settings.deadMs) return "dead";
     if (ageMs > this.settings.suspectMs) return "suspect";
     return "up";
   }
 
   /**
-   * The controller itself stalled (its sweeps stopped for longer than a lease: a blocked event
-   * loop, a paused process): renewals may have waited in its queue, so nobody is declared dead
-   * for that gap. Every lease restarts now.
+   * The controller could not hear renewals for `lateMs` (its event loop was busy or the process
+   * was not scheduled: a sweep tick came that late). No lease ages for that time: the renewals
+   * sent meanwhile wait, unread, in its sockets, and the event loop runs the sweep's timer before
+   * it reads them (libuv: timers, then poll). Without this, a loaded controller declared hosts
+   * dead whose renewals it had not read yet (docs/benchmarks.md). Only makes deaths later, never
+   * earlier: the agents' self-fencing (counted from their own renewals) stays ahead.
+   */
+  credit(lateMs: number): void {
+    if (Number.isFinite(lateMs) && lateMs > 0) this.deafMs += lateMs;
+  }
+
+  /**
+   * Every lease restarts now. For when the controller could not hear renewals: it stalled (its
+   * sweeps stopped for longer than a lease: a blocked event loop, a paused process, renewals
+   * waiting in its queue), or it starts serving only now (its API listens after the store, the
+   * journal and the routes are ready: a lease counted from before would be spent unheard).
    */
   pardon(): void {
-    const nowMs = this.now();
-    this.startedMs = nowMs;
-    for (const hostId of this.lastRenewalMs.keys()) this.lastRenewalMs.set(hostId, nowMs);
+    const heardMs = this.heardNow();
+    this.startedMs = heardMs;
+    for (const hostId of this.leaseFromMs.keys()) this.leaseFromMs.set(hostId, heardMs);
+    this.beganMs.clear();
   }
 
   forget(hostId: string): void {
     this.lastRenewalMs.delete(hostId);
+    this.leaseFromMs.delete(hostId);
+    this.beganMs.delete(hostId);
   }
 }

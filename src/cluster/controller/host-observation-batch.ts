@@ -5,6 +5,7 @@
  * controller for tens of seconds on a loaded machine, long enough for every lease to expire
  * (bench/agents.ts). A host reported twice in one batch: its last report wins.
  */
+import { FlushPacer } from "./flush-pacer.js";
 import type { HostRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 
@@ -20,6 +21,8 @@ interface Pending {
 }
 
 export class HostObservationBatch {
+  /** When the next batch goes out (flush-pacer.ts: fewer commits when the disk is slow). */
+  private readonly pacer = new FlushPacer(() => this.flush());
   private readonly pending: Pending[] = [];
 
   constructor(private readonly store: Store) {}
@@ -28,13 +31,13 @@ export class HostObservationBatch {
   write(id: string, inventory: HostRecord["inventory"], lastSeenMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ id, inventory, lastSeenMs, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      this.pacer.request();
     });
   }
 
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, HOST_OBSERVATIONS_BATCH_MAX);
-    if (this.pending.length > 0) setImmediate(() => void this.flush());
+    if (this.pending.length > 0) this.pacer.request();
     const last = new Map(batch.map((p) => [p.id, p]));
     try {
       await this.store.observeHosts(

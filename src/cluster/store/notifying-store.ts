@@ -90,12 +90,28 @@ function isWrite(name: string): boolean {
   return /^(create|update|delete|observe|prune|append)/.test(name);
 }
 
-export function notifyingStore(store: Store, changed: (hosts: Concerned) => void): Store {
+/** Token writes: `tokensWritten` is told after each (auth-service.ts drops its cached tokens). */
+const TOKEN_WRITES = new Set(["createToken", "updateToken"]);
+
+export function notifyingStore(
+  store: Store,
+  changed: (hosts: Concerned) => void,
+  tokensWritten: () => void = () => undefined,
+): Store {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof property !== "string" || typeof value !== "function") return value;
       const method = value as (...a: unknown[]) => unknown;
+      if (TOKEN_WRITES.has(property))
+        return async (...args: unknown[]): Promise<unknown> => {
+          try {
+            return await method.apply(target, args);
+          } finally {
+            // Also after a failed write: whether it reached the table is not known.
+            tokensWritten();
+          }
+        };
       if (!isWrite(property) || SILENT.has(property)) return method.bind(target);
       const observation = OBSERVATION_FIELDS[property];
       const concern = CONCERNS[property];
