@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isEtherplaneError } from "../../foundation/errors.js";
-import { checkLeaseSettings, HostLiveness, LEASE_DEFAULT, selfFenceMs } from "./host-liveness.js";
+import {
+  checkLeaseSettings,
+  FIRST_LEASE_PERIODS,
+  HostLiveness,
+  LEASE_DEFAULT,
+  selfFenceMs,
+} from "./host-liveness.js";
 
 /** Fixed settings for the tests that count milliseconds (the defaults may change). */
 const LEASE_5S = { renewMs: 1000, suspectMs: 3000, deadMs: 5000 };
@@ -24,13 +30,21 @@ describe("host liveness", () => {
     assert.equal(leases.state("h1"), "up");
   });
 
-  test("a host never heard of since the controller started gets one lease from the start", () => {
+  test("a host never heard of since the controller started gets FIRST_LEASE_PERIODS leases from the start", () => {
     let nowMs = 5_000;
     const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
-    nowMs += LEASE_DEFAULT.deadMs;
+    const { suspectMs, deadMs } = LEASE_DEFAULT;
+    nowMs += deadMs + 1;
+    assert.equal(leases.state("never"), "up", "one lease is not enough for a first renewal");
+    nowMs += FIRST_LEASE_PERIODS * suspectMs - deadMs;
+    assert.equal(leases.state("never"), "suspect");
+    nowMs += FIRST_LEASE_PERIODS * (deadMs - suspectMs) - 1;
     assert.equal(leases.state("never"), "suspect");
     nowMs += 1;
     assert.equal(leases.state("never"), "dead");
+    leases.renew("never");
+    nowMs += deadMs + 1;
+    assert.equal(leases.state("never"), "dead", "renewed once: the leases are the usual ones");
   });
 
   test("a host registered after the start gets one lease from its registration", () => {
@@ -41,10 +55,10 @@ describe("host liveness", () => {
     leases.begin("joined");
     assert.equal(leases.state("joined"), "up", "registered just now: its first lease runs");
     assert.equal(leases.lastRenewal("joined"), undefined, "a registration is not a renewal");
-    nowMs += 5000;
+    nowMs += FIRST_LEASE_PERIODS * 5000;
     assert.equal(leases.state("joined"), "suspect");
     nowMs += 1;
-    assert.equal(leases.state("joined"), "dead", "no renewal within a lease: dead all the same");
+    assert.equal(leases.state("joined"), "dead", "no renewal within its first lease: dead");
     leases.renew("joined");
     nowMs += 1000;
     leases.begin("joined"); // registering again never shortens nor restarts a renewed lease
@@ -58,7 +72,7 @@ describe("host liveness", () => {
     nowMs += 8000; // store, journal and routes took their time before the API listened
     leases.pardon();
     assert.equal(leases.state("h1"), "up");
-    nowMs += 5001;
+    nowMs += FIRST_LEASE_PERIODS * 5000 + 1;
     assert.equal(leases.state("h1"), "dead");
   });
 

@@ -83,6 +83,14 @@ export const LEASES_MAX = 100_000;
  */
 export const LATE_MS_CREDITED_MIN = 50;
 
+/**
+ * A host's first lease after the controller starts serving (or after the host registers) lasts
+ * this many lease periods: 1,000 agents reconnecting at once queue their first requests behind
+ * one another for seconds, and none of them is dead for that. A host that died while the
+ * controller was down is declared dead this much later (12 s with the default leases).
+ */
+export const FIRST_LEASE_PERIODS = 3;
+
 export class HostLiveness {
   /** When each host last renewed (wall clock, for what users see). */
   private readonly lastRenewalMs = new Map<string, number>();
@@ -135,11 +143,15 @@ export class HostLiveness {
   }
 
   state(hostId: string): LeaseState {
-    const fromMs =
-      this.leaseFromMs.get(hostId) ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
+    const renewedFromMs = this.leaseFromMs.get(hostId);
+    const fromMs = renewedFromMs ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
+    // A host not heard from yet since this controller serves (it started, or the host just
+    // joined) has FIRST_LEASE_PERIODS leases: every agent reconnecting at once to a controller
+    // that just started waits behind the others' first requests (docs/benchmarks.md).
+    const periods = renewedFromMs === undefined ? FIRST_LEASE_PERIODS : 1;
     const ageMs = this.heardNow() - fromMs;
-    if (ageMs > this.settings.deadMs) return "dead";
-    if (ageMs > this.settings.suspectMs) return "suspect";
+    if (ageMs > periods * this.settings.deadMs) return "dead";
+    if (ageMs > periods * this.settings.suspectMs) return "suspect";
     return "up";
   }
 
