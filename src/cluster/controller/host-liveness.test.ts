@@ -110,6 +110,33 @@ describe("host liveness", () => {
     assert.equal(leases.state("other"), "up");
   });
 
+  test("in the warm-up after a pardon every lease lasts FIRST_LEASE_PERIODS; after it, one", () => {
+    let nowMs = 0;
+    const { deadMs, suspectMs } = LEASE_DEFAULT;
+    const leases = new HostLiveness(LEASE_DEFAULT, () => nowMs);
+    leases.pardon();
+    nowMs += 1000;
+    leases.renew("early"); // renewed once, then its next renewals wait behind the warm-up's work
+    nowMs += deadMs + 1;
+    assert.equal(leases.state("early"), "up", "a renewed host is not dead one lease later");
+    nowMs = 1000 + FIRST_LEASE_PERIODS * suspectMs + 1;
+    assert.equal(leases.state("early"), "suspect");
+    const warmEndMs = FIRST_LEASE_PERIODS * deadMs;
+    nowMs = warmEndMs - 1;
+    assert.equal(leases.state("early"), "suspect", "still in the warm-up");
+    nowMs = warmEndMs;
+    assert.equal(leases.state("early"), "dead", "the warm-up is over: one lease, long spent");
+    leases.renew("late");
+    nowMs += deadMs;
+    assert.equal(leases.state("late"), "suspect", "after the warm-up a lease lasts one period");
+    nowMs += 1;
+    assert.equal(leases.state("late"), "dead");
+    const fresh = new HostLiveness(LEASE_DEFAULT, () => nowMs);
+    fresh.renew("h");
+    nowMs += deadMs + 1;
+    assert.equal(fresh.state("h"), "dead", "no warm-up without a pardon");
+  });
+
   test("the agent self-fences two renewals before the controller's dead timeout", () => {
     const { renewMs, deadMs } = LEASE_DEFAULT;
     assert.equal(selfFenceMs(LEASE_DEFAULT), Math.max(2 * renewMs, deadMs - 2 * renewMs));

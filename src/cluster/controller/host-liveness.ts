@@ -85,9 +85,12 @@ export const LATE_MS_CREDITED_MIN = 50;
 
 /**
  * A host's first lease after the controller starts serving (or after the host registers) lasts
- * this many lease periods: 1,000 agents reconnecting at once queue their first requests behind
- * one another for seconds, and none of them is dead for that. A host that died while the
- * controller was down is declared dead this much later (12 s with the default leases).
+ * this many lease periods, and so does every lease during the controller's warm-up (this many
+ * lease periods after it starts serving, or after a stall: `pardon`): 1,000 agents reconnecting
+ * at once queue their first requests behind one another for seconds, and their second and third
+ * renewals behind the others' first reports (docs/benchmarks.md); none of them is dead for that.
+ * The price: a host that dies while the controller was down, or in its first 12 s of serving
+ * (default leases), is declared dead up to 12 s after the serving start.
  */
 export const FIRST_LEASE_PERIODS = 3;
 
@@ -102,6 +105,8 @@ export class HostLiveness {
   /** Hosts registered since the start, without a renewal yet: when their first lease began. */
   private readonly beganMs = new Map<string, number>();
   private startedMs: number;
+  /** Until then (on the "heard" clock) every lease lasts FIRST_LEASE_PERIODS: the warm-up. */
+  private warmUntilMs = -Infinity;
   /** The time credited so far (`heardNow` = now less this). */
   private deafMs = 0;
 
@@ -146,10 +151,13 @@ export class HostLiveness {
     const renewedFromMs = this.leaseFromMs.get(hostId);
     const fromMs = renewedFromMs ?? Math.max(this.startedMs, this.beganMs.get(hostId) ?? 0);
     // A host not heard from yet since this controller serves (it started, or the host just
-    // joined) has FIRST_LEASE_PERIODS leases: every agent reconnecting at once to a controller
-    // that just started waits behind the others' first requests (docs/benchmarks.md).
-    const periods = renewedFromMs === undefined ? FIRST_LEASE_PERIODS : 1;
-    const ageMs = this.heardNow() - fromMs;
+    // joined), and every host in the warm-up, has FIRST_LEASE_PERIODS leases: every agent
+    // reconnecting at once to a controller that just started waits behind the others' first
+    // requests (docs/benchmarks.md).
+    const heardMs = this.heardNow();
+    const warm = heardMs < this.warmUntilMs;
+    const periods = renewedFromMs === undefined || warm ? FIRST_LEASE_PERIODS : 1;
+    const ageMs = heardMs - fromMs;
     if (ageMs > periods * this.settings.deadMs) return "dead";
     if (ageMs > periods * this.settings.suspectMs) return "suspect";
     return "up";
@@ -172,10 +180,12 @@ export class HostLiveness {
    * sweeps stopped for longer than a lease: a blocked event loop, a paused process, renewals
    * waiting in its queue), or it starts serving only now (its API listens after the store, the
    * journal and the routes are ready: a lease counted from before would be spent unheard).
+   * Starts the warm-up: for FIRST_LEASE_PERIODS lease periods, every lease lasts that many.
    */
   pardon(): void {
     const heardMs = this.heardNow();
     this.startedMs = heardMs;
+    this.warmUntilMs = heardMs + FIRST_LEASE_PERIODS * this.settings.deadMs;
     for (const hostId of this.leaseFromMs.keys()) this.leaseFromMs.set(hostId, heardMs);
     this.beganMs.clear();
   }
