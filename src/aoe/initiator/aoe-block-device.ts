@@ -20,6 +20,12 @@ export interface AoeBlockDeviceOptions {
 
 const log = createLogger("aoe:initiator");
 
+/** The sectors [start, end) of a write. */
+interface WriteRange {
+  start: number;
+  end: number;
+}
+
 /** Frames one read/write call keeps queued in the engine at most (bounds memory for big calls). */
 const CHUNKS_QUEUED_MAX = 512;
 
@@ -31,6 +37,8 @@ export class AoeBlockDevice implements BlockDevice {
   private readonly timeoutMs: number;
   private closed = false;
   private warnedNoFlush = false;
+  /** Writes issued and not settled yet, with a promise that settles with each (never rejects). */
+  private readonly writes = new Map<WriteRange, Promise<void>>();
 
   constructor(
     private readonly engine: InitiatorEngine,
@@ -128,14 +136,34 @@ export class AoeBlockDevice implements BlockDevice {
     );
   }
 
-  /** Writes whole sectors from `buffer` (a multiple of 512 bytes) starting at `lba`. */
+  /**
+   * Writes whole sectors from `buffer` (a multiple of 512 bytes) starting at `lba`. A write that
+   * overlaps writes issued before it and not yet acknowledged waits for them: their frames may
+   * still be retransmitted (each copy with a fresh tag, which the target must execute), and a
+   * late copy of an earlier write would otherwise land after this one. So concurrent writes to
+   * the same sectors end as the last one issued, on any link (lossy-link.test.ts).
+   */
   writeSectors(buffer: Buffer, lba: number): Promise<void> {
-    return this.transfer(
-      buffer,
-      lba,
-      (chunk, chunkLba) => ataWrite(this.target.shelf, this.target.slot, chunkLba, chunk),
+    const range: WriteRange = { start: lba, end: lba + buffer.length / SECTOR_BYTES };
+    const earlier: Array<Promise<void>> = [];
+    for (const other of this.writes.keys())
+      if (other.start < range.end && range.start < other.end)
+        earlier.push(this.writes.get(other) as Promise<void>);
+    const run = () =>
+      this.transfer(
+        buffer,
+        lba,
+        (chunk, chunkLba) => ataWrite(this.target.shelf, this.target.slot, chunkLba, chunk),
+        () => undefined,
+      );
+    const result = earlier.length === 0 ? run() : Promise.all(earlier).then(run);
+    const settled = result.then(
+      () => undefined,
       () => undefined,
     );
+    this.writes.set(range, settled);
+    void settled.then(() => this.writes.delete(range));
+    return result;
   }
 
   /**
