@@ -26,7 +26,18 @@ const BOOT_MS_MAX = 120_000;
 
 test("domains under QEMU/TCG: boot from an AoE volume, on_poweroff, console, on_crash, shutdown (about a minute)", async (t) => {
   const kit = await domainGuestKit();
-  const cluster = await qemuCluster({ tag: "dom", computeHosts: ["cmp1"] });
+  // Leases longer than an agent's restart on a loaded machine: this test kills the compute agent
+  // and starts it again, which must not look like a host death (the default declares it dead
+  // 4 s after its last renewal, and a Node agent under load can take longer to come back: the
+  // host was then fenced and its HA guest destroyed). Host deaths are ha-qemu.integ's subject.
+  const cluster = await qemuCluster({
+    tag: "dom",
+    computeHosts: ["cmp1"],
+    controllerArgs: [
+      ...["--lease-renew-ms", "1000", "--lease-suspect-ms", "30000"],
+      ...["--lease-dead-ms", "60000"],
+    ],
+  });
   const { lab, domain, task, cli } = cluster;
   t.after(() => lab.close());
   const [compute] = cluster.computes;
