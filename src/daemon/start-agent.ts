@@ -29,6 +29,11 @@ import type { ControllerLink } from "../cluster/agent/controller-link.js";
 import { StorageReconciler } from "../cluster/agent/reconciler.js";
 import { Watchdog } from "../cluster/agent/watchdog.js";
 import { openWatchdogDevice } from "../cluster/agent/watchdog-device.js";
+import {
+  leaseTimesPath,
+  loadLeaseTimes,
+  saveLeaseTimes,
+} from "../cluster/agent/lease-times-file.js";
 
 export interface StartedAgent {
   agent: Agent;
@@ -92,6 +97,7 @@ export async function startAgent(options: {
   const sanInterfaces = options.compute?.sanInterfaces ?? [];
   const scanner = new ForeignTargetScanner(openSocket, log, options.scanIntervalMs ?? 30_000);
   let watchdog: Watchdog | undefined;
+  const leaseFile = leaseTimesPath(options.dataDir);
   const agent = new Agent(
     options.link,
     reconciler,
@@ -101,7 +107,11 @@ export async function startAgent(options: {
     sanInterfaces.length > 0 ? () => ({ ...hostInventory(), sanInterfaces }) : hostInventory,
     scanner,
     options.compute ? computeSide(options.compute, options.link, options.dataDir) : undefined,
-    { onRenewed: () => watchdog?.feed() },
+    {
+      onRenewed: () => watchdog?.feed(),
+      onTimes: (times) => saveLeaseTimes(leaseFile, times, log),
+    },
+    loadLeaseTimes(leaseFile, log),
   );
   // Opened (armed) only now, just before the lease starts feeding it.
   if (options.watchdogPath !== undefined) {

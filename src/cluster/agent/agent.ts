@@ -9,7 +9,7 @@ import type { Logger } from "../../foundation/log.js";
 import { listEthernetInterfaces } from "../../net/interfaces.js";
 import { realClock } from "../../foundation/clock.js";
 import type { AgentStatus, DesiredState, ObservedVolume } from "../agent-protocol.js";
-import { LeaseHolder, type LeaseEvents } from "./lease-holder.js";
+import { LeaseHolder, type LeaseEvents, type LeaseTimes } from "./lease-holder.js";
 import { fingerprint, statusDue, type SentStatus } from "./status-schedule.js";
 import type { HostInventory, HypervisorInventory } from "../model.js";
 import type { ControllerLink } from "./controller-link.js";
@@ -100,6 +100,8 @@ export class Agent {
     private readonly scanner?: ForeignTargetScanner,
     private readonly compute?: AgentCompute,
     private readonly events: Partial<LeaseEvents> = {},
+    /** The controller's lease timing as this host's agent last saw it (lease-holder.ts). */
+    leaseTimes?: LeaseTimes,
   ) {
     this.lease = new LeaseHolder(
       () => this.link.renewLease(),
@@ -111,9 +113,11 @@ export class Agent {
           this.events.onRegained?.();
         },
         onRenewed: () => this.events.onRenewed?.(),
+        onTimes: (times) => this.events.onTimes?.(times),
       },
       realClock,
       log,
+      leaseTimes,
     );
   }
 

@@ -12,15 +12,34 @@
 import type { Clock, Timer } from "../../foundation/clock.js";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
-import { LEASE_DEFAULT, selfFenceMs, type LeaseGrant } from "../controller/host-liveness.js";
+import {
+  LEASE_DEAD_MS_MAX,
+  LEASE_DEFAULT,
+  LEASE_RENEW_MS_MIN,
+  selfFenceMs,
+  type LeaseGrant,
+} from "../controller/host-liveness.js";
+
+/** The controller's lease timing, as its answers give it (what a restarted agent remembers). */
+export type LeaseTimes = Pick<LeaseGrant, "renewMs" | "deadMs" | "selfFenceMs">;
 
 /** Until the controller's first answer: its defaults (host-liveness.ts LEASE_DEFAULT). */
-const GRANT_BEFORE_FIRST: LeaseGrant = {
+const TIMES_DEFAULT: LeaseTimes = {
   renewMs: LEASE_DEFAULT.renewMs,
   deadMs: LEASE_DEFAULT.deadMs,
   selfFenceMs: selfFenceMs(LEASE_DEFAULT),
-  state: "up",
 };
+
+/** Whether `times` could come from a controller (host-liveness.ts bounds); `undefined` if not. */
+export function checkedLeaseTimes(times: unknown): LeaseTimes | undefined {
+  if (typeof times !== "object" || times === null) return undefined;
+  const { renewMs, deadMs, selfFenceMs: fenceMs } = times as Record<string, unknown>;
+  const whole = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+  if (!whole(renewMs) || !whole(deadMs) || !whole(fenceMs)) return undefined;
+  if (renewMs < LEASE_RENEW_MS_MIN || deadMs > LEASE_DEAD_MS_MAX) return undefined;
+  if (fenceMs >= deadMs || renewMs >= deadMs) return undefined;
+  return { renewMs, deadMs, selfFenceMs: fenceMs };
+}
 const CHECK_MS = 100;
 
 export interface LeaseEvents {
@@ -30,10 +49,12 @@ export interface LeaseEvents {
   onRegained(): void;
   /** A renewal succeeded (a watchdog is fed here). */
   onRenewed?(): void;
+  /** The controller's lease timing differs from what the agent had (start-agent.ts saves it). */
+  onTimes?(times: LeaseTimes): void;
 }
 
 export class LeaseHolder {
-  private grant: LeaseGrant = GRANT_BEFORE_FIRST;
+  private grant: LeaseGrant;
   private lastRenewedSentMs: number;
   private lostValue = false;
   private renewTimer: Timer | undefined;
@@ -48,7 +69,15 @@ export class LeaseHolder {
     private readonly events: LeaseEvents,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /**
+     * The timing of the controller's last answer before this agent (re)started, if known: a
+     * restarted agent's grace before its first renewal is then the controller's self-fence time
+     * (a controller with long leases does not have a restarted agent destroy its HA guests after
+     * the default 2 s), otherwise the defaults'.
+     */
+    before: LeaseTimes = TIMES_DEFAULT,
   ) {
+    this.grant = { ...(checkedLeaseTimes(before) ?? TIMES_DEFAULT), state: "up" };
     // A new agent has a lease period's grace: it is not lost before it could try.
     this.lastRenewedSentMs = clock.nowMs();
   }
@@ -108,7 +137,16 @@ export class LeaseHolder {
     } finally {
       this.renewing = false;
     }
+    const before = this.grant;
     this.grant = grant;
+    if (
+      before.renewMs !== grant.renewMs ||
+      before.deadMs !== grant.deadMs ||
+      before.selfFenceMs !== grant.selfFenceMs
+    ) {
+      const { renewMs, deadMs, selfFenceMs: fenceMs } = grant;
+      this.events.onTimes?.({ renewMs, deadMs, selfFenceMs: fenceMs });
+    }
     this.lastRenewedSentMs = Math.max(this.lastRenewedSentMs, sentMs);
     this.events.onRenewed?.();
     if (grant.state === "dead" || grant.state === "fenced") {
