@@ -22,6 +22,7 @@ import * as path from "node:path";
 import { LEASE_DEFAULT } from "../src/cluster/controller/host-liveness.js";
 import type { DomainRecord, EventRecord, HostRecord, TaskRecord } from "../src/cluster/model.js";
 import { setLogLevel } from "../src/foundation/log.js";
+import { median } from "./stats.js";
 import { ClusterLab, type StorageHost } from "../test/lab/cluster-lab.js";
 import {
   diskBridgePids,
@@ -62,14 +63,6 @@ interface Kill {
   fencedMs: number;
   placedMs: number;
   startedMs: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 async function haltKernel(dir: string): Promise<string> {

@@ -7,23 +7,20 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { apiCaller } from "../../test/lab/api-caller.js";
+import { describe, test } from "node:test";
 import { AUDIT_LIMITS_DEFAULT, AUDIT_PATH_CHARS_MAX } from "../cluster/controller/audit-log.js";
 import type { AuditRecord } from "../cluster/model.js";
-import { startController, type StartedController } from "../daemon/start-controller.js";
+import { startController } from "../daemon/start-controller.js";
 import { openSqliteStore } from "../cluster/store/sqlite/index.js";
+import { httpController } from "./testing/http-controller.js";
 
 const HOUR_MS = 3600_000;
 
 describe("audit log bounds", () => {
-  let dir: string;
-  let started: StartedController;
-  let admin: string;
-  const { call } = apiCaller(
-    () => started.server.url,
-    () => admin,
-  );
+  const api = httpController("ep-audit-", {
+    audit: { ...AUDIT_LIMITS_DEFAULT, refusedSummaryIntervalMs: 10 * HOUR_MS },
+  });
+  const { call } = api;
   const entries = async () =>
     (
       await call<{ entries: AuditRecord[]; refusedUnauthenticated: number }>(
@@ -31,22 +28,6 @@ describe("audit log bounds", () => {
         "/api/v1/audit?limit=10000",
       )
     ).body;
-
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-audit-"));
-    started = await startController({
-      dataDir: dir,
-      host: "127.0.0.1",
-      port: 0,
-      limits: { audit: { ...AUDIT_LIMITS_DEFAULT, refusedSummaryIntervalMs: 10 * HOUR_MS } },
-    });
-    admin = (await started.controller.auth.createToken({ name: "admin", role: "admin" })).secret;
-  });
-
-  after(async () => {
-    await started?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   test("refused unauthenticated calls: counted, one summary row, the path bounded", async () => {
     const longPath = `/api/v1/volumes/${"x".repeat(15_000)}`;
@@ -84,8 +65,8 @@ describe("audit log bounds", () => {
       assert.equal((await call("GET", "/api/v1/hosts", undefined, null)).status, 401);
     const counted = await entries();
     assert.equal(counted.refusedUnauthenticated, 45);
-    await started.stop();
-    const store = await openSqliteStore(path.join(dir, "controller.db"));
+    await api.started.stop();
+    const store = await openSqliteStore(path.join(api.dir, "controller.db"));
     try {
       const rows = await store.listAudit({ limit: 10_000 });
       const summaries = rows.filter((r) => r.actor === "anonymous");

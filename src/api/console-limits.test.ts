@@ -11,6 +11,7 @@ import * as path from "node:path";
 import type { Duplex } from "node:stream";
 import { after, before, test } from "node:test";
 import { upgradeToConsole } from "../cluster/agent/controller-link.js";
+import { domainObserved } from "../cluster/testing/records.js";
 import { startController, type StartedController } from "../daemon/start-controller.js";
 import { isEtherplaneError } from "../foundation/errors.js";
 
@@ -46,20 +47,10 @@ before(async () => {
   const domain = await ctl.store.findDomainByName("web");
   assert.ok(domain);
   await ctl.store.updateDomain(domain.id, { hostId });
-  await ctl.store.observeDomain(domain.id, {
-    state: "running",
-    domid: 7,
-    flags: "-b----",
-    memoryMiB: 128,
-    vcpus: 1,
-    cpuTimeS: 0,
-    appliedGeneration: domain.generation + 1,
-    appliedRebootSeq: 0,
-    lastExit: null,
-    restarts: 0,
-    error: null,
-    atMs: Date.now(),
-  });
+  await ctl.store.observeDomain(
+    domain.id,
+    domainObserved({ appliedGeneration: domain.generation + 1, atMs: Date.now() }),
+  );
 });
 
 after(async () => {

@@ -3,16 +3,12 @@
  * HTTP on loopback with a real SQLite file; the CLI's reader of all pages gets every record once.
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { apiCaller } from "../../test/lab/api-caller.js";
-import { startController, type StartedController } from "../daemon/start-controller.js";
+import { before, describe, test } from "node:test";
 import { ApiClient } from "../cli/client/api-client.js";
 import { requestAllPages } from "../cli/client/pages.js";
 import { page, PAGE_LIMIT_MAX } from "./paging.js";
 import { HostListReply, VolumeListReply } from "./replies.js";
+import { httpController } from "./testing/http-controller.js";
 
 test("page(): ascending and descending, after the cursor's key, nextCursor only when more", () => {
   const items = ["d", "a", "c", "b", "e"];
@@ -39,13 +35,8 @@ test("page(): ascending and descending, after the cursor's key, nextCursor only 
 });
 
 describe("list endpoints over HTTP", () => {
-  let dir: string;
-  let started: StartedController;
-  let admin: string;
-  const { call } = apiCaller(
-    () => started.server.url,
-    () => admin,
-  );
+  const api = httpController("ep-paging-");
+  const { call } = api;
 
   /** Follows nextCursor with `limit`; returns the pages' items in order. */
   async function pages(
@@ -75,10 +66,7 @@ describe("list endpoints over HTTP", () => {
   }
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-paging-"));
-    started = await startController({ dataDir: dir, host: "127.0.0.1", port: 0 });
-    const ctl = started.controller;
-    admin = (await ctl.auth.createToken({ name: "admin", role: "admin" })).secret;
+    const ctl = api.started.controller;
     for (const name of ["h3", "h1", "h5", "h2", "h4"]) {
       const host = await ctl.agents.registerHost({
         name,
@@ -101,11 +89,6 @@ describe("list endpoints over HTTP", () => {
       });
       assert.equal(reply.status, 202, JSON.stringify(reply.body));
     }
-  });
-
-  after(async () => {
-    await started?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const names = (list: unknown[]) => list.map((x) => (x as { name: string }).name);
@@ -176,7 +159,7 @@ describe("list endpoints over HTTP", () => {
   });
 
   test("the CLI's reader follows every page", async () => {
-    const client = new ApiClient({ baseUrl: started.server.url, token: admin });
+    const client = new ApiClient({ baseUrl: api.started.server.url, token: api.admin });
     const all = await requestAllPages(client, "/api/v1/hosts", "hosts", HostListReply, {
       pageLimit: 2,
     });

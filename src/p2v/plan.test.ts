@@ -4,41 +4,11 @@ import { isEtherplaneError } from "../foundation/errors.js";
 import { domainFile } from "./domain-file.js";
 import { parseFacts, INSPECT_SCRIPT } from "./inspect.js";
 import { planP2v } from "./plan.js";
+import { inspectedOutput } from "./testing/inspected.js";
 import { parseXlConfig } from "../domain/xl-cfg/index.js";
 
 /** What INSPECT_SCRIPT prints on a small Debian server (GNU df, sysvinit). */
-const inspected = `@@mounts
-proc /proc proc rw 0 0
-/dev/sda1 / ext4 rw,relatime 0 0
-/dev/sda2 /home ext4 rw 0 0
-tmpfs /run tmpfs rw 0 0
-@@df
-Filesystem     1024-blocks    Used Available Capacity Mounted on
-/dev/sda1          4062912 1048576   2787456      28% /
-/dev/sda2          1000000  524288    400000      50% /home
-tmpfs               100000       0    100000       0% /run
-@@kernel
-6.1.0-18-amd64
-@@hostname
-noc
-@@memory
-MemTotal:        2031616 kB
-@@cpus
-2
-@@init
-/sbin/init
-@@route
-default via 10.0.0.1 dev enp3s0 onlink
-@@boot
-config-6.1.0-18-amd64
-initrd.img-6.1.0-18-amd64
-vmlinuz-6.1.0-18-amd64
-@@tools
-/usr/bin/tar
-/usr/bin/rsync
-tar (GNU tar) 1.34
-@@end
-`;
+const inspected = inspectedOutput();
 
 test("the inspection script prints every section parseFacts reads", () => {
   for (const s of [

@@ -123,48 +123,40 @@ export class SshSource {
 
   /** Runs `command` (read by the source's login shell), output bounded, within timeoutMs. */
   run(command: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<CommandResult> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, (error, channel) => {
-        if (error)
-          return reject(
-            new EtherplaneError("UNAVAILABLE", `the source refused a command: ${error.message}`, {
-              cause: error,
-            }),
-          );
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let bytes = 0;
-        const take = (into: Buffer[]) => (chunk: Buffer) => {
-          bytes += chunk.length;
-          if (bytes > COMMAND_OUTPUT_BYTES_MAX) {
-            channel.close();
-            return reject(
-              new EtherplaneError(
-                "PROTOCOL",
-                `the source printed over ${COMMAND_OUTPUT_BYTES_MAX} bytes for: ${command.slice(0, 60)}`,
-              ),
-            );
-          }
-          into.push(chunk);
-        };
-        const timer = setTimeout(() => {
+    return this.exec(command, (channel, resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let bytes = 0;
+      const take = (into: Buffer[]) => (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > COMMAND_OUTPUT_BYTES_MAX) {
           channel.close();
-          reject(
+          return reject(
             new EtherplaneError(
-              "TIMEOUT",
-              `the source did not finish ${JSON.stringify(command.slice(0, 60))} in ${timeoutMs} ms`,
+              "PROTOCOL",
+              `the source printed over ${COMMAND_OUTPUT_BYTES_MAX} bytes for: ${command.slice(0, 60)}`,
             ),
           );
-        }, timeoutMs);
-        channel.on("data", take(out));
-        channel.stderr.on("data", take(err));
-        channel.on("close", (code: number | null) => {
-          clearTimeout(timer);
-          resolve({
-            code,
-            stdout: Buffer.concat(out).toString(),
-            stderr: Buffer.concat(err).toString(),
-          });
+        }
+        into.push(chunk);
+      };
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(
+          new EtherplaneError(
+            "TIMEOUT",
+            `the source did not finish ${JSON.stringify(command.slice(0, 60))} in ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      channel.on("data", take(out));
+      channel.stderr.on("data", take(err));
+      channel.on("close", (code: number | null) => {
+        clearTimeout(timer);
+        resolve({
+          code,
+          stdout: Buffer.concat(out).toString(),
+          stderr: Buffer.concat(err).toString(),
         });
       });
     });
@@ -184,6 +176,46 @@ export class SshSource {
     stop: () => void;
     stderrSoFar: () => string;
   }> {
+    return this.exec(command, (channel, resolve) => {
+      const err: Buffer[] = [];
+      let errBytes = 0;
+      channel.stderr.on("data", (chunk: Buffer) => {
+        if ((errBytes += chunk.length) <= COMMAND_OUTPUT_BYTES_MAX) err.push(chunk);
+      });
+      const done = new Promise<CommandResult>((settle) => {
+        let settled = false;
+        const finish = (code: number | null) => {
+          if (settled) return;
+          settled = true;
+          settle({ code, stdout: "", stderr: Buffer.concat(err).toString() });
+        };
+        // 'exit' (the exit-status request, RFC 4254 6.10) comes whether or not the stream was
+        // read to its end; 'close' waits for that, so it is only the fallback.
+        channel.once("exit", (code: number | null) => finish(code ?? null));
+        channel.on("close", finish);
+        this.client.once("close", () => finish(null));
+      });
+      resolve({
+        stdout: channel,
+        done,
+        stop: () => channel.close(),
+        stderrSoFar: () => Buffer.concat(err).toString(),
+      });
+    });
+  }
+
+  /**
+   * Starts `command` (read by the source's login shell) and hands its channel to `use` at once,
+   * before any of its events; a refusal rejects with UNAVAILABLE.
+   */
+  private exec<T>(
+    command: string,
+    use: (
+      channel: ssh2.ClientChannel,
+      resolve: (value: T) => void,
+      reject: (error: unknown) => void,
+    ) => void,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
         if (error)
@@ -192,30 +224,7 @@ export class SshSource {
               cause: error,
             }),
           );
-        const err: Buffer[] = [];
-        let errBytes = 0;
-        channel.stderr.on("data", (chunk: Buffer) => {
-          if ((errBytes += chunk.length) <= COMMAND_OUTPUT_BYTES_MAX) err.push(chunk);
-        });
-        const done = new Promise<CommandResult>((settle) => {
-          let settled = false;
-          const finish = (code: number | null) => {
-            if (settled) return;
-            settled = true;
-            settle({ code, stdout: "", stderr: Buffer.concat(err).toString() });
-          };
-          // 'exit' (the exit-status request, RFC 4254 6.10) comes whether or not the stream was
-          // read to its end; 'close' waits for that, so it is only the fallback.
-          channel.once("exit", (code: number | null) => finish(code ?? null));
-          channel.on("close", finish);
-          this.client.once("close", () => finish(null));
-        });
-        resolve({
-          stdout: channel,
-          done,
-          stop: () => channel.close(),
-          stderrSoFar: () => Buffer.concat(err).toString(),
-        });
+        use(channel, resolve, reject);
       });
     });
   }

@@ -4,6 +4,7 @@ import { isEtherplaneError } from "../foundation/errors.js";
 import { domainFile } from "./domain-file.js";
 import { parseFacts } from "./inspect.js";
 import { planP2v } from "./plan.js";
+import { inspectedOutput } from "./testing/inspected.js";
 import { chooseVlanNetwork, parseVlanConfig, primaryVlan } from "./vlan.js";
 
 /** /proc/net/vlan/config as Linux 6.1 prints it (net/8021q/vlanproc.c) with two VLANs. */
@@ -14,29 +15,16 @@ vlan7          | 7  | eth1
 `;
 
 /** A server whose default route is on its VLAN interface eth0.100. */
-const inspected = `@@mounts
-/dev/sda1 / ext4 rw,relatime 0 0
-@@df
-Filesystem     1024-blocks    Used Available Capacity Mounted on
+const inspected = inspectedOutput({
+  mounts: "/dev/sda1 / ext4 rw,relatime 0 0\n",
+  df: `Filesystem     1024-blocks    Used Available Capacity Mounted on
 /dev/sda1          4062912 1048576   2787456      28% /
-@@kernel
-6.1.0-18-amd64
-@@hostname
-noc
-@@memory
-MemTotal:        2031616 kB
-@@cpus
-2
-@@init
-/sbin/init
-@@route
-default via 10.100.0.1 dev eth0.100 onlink
-@@boot
-@@vlan
-${VLAN_CONFIG}@@tools
-/usr/bin/tar
-@@end
-`;
+`,
+  route: "default via 10.100.0.1 dev eth0.100 onlink\n",
+  boot: "",
+  vlan: VLAN_CONFIG,
+  tools: "/usr/bin/tar\n",
+});
 
 const networks = [
   { name: "xenbr0", host: "h1", vlanId: null },

@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AgentStatus, ObservedDomain } from "../cluster/agent-protocol.js";
+import { observedDomain } from "../cluster/testing/records.js";
 import { HostMetrics } from "./host-metrics.js";
 
 function guest(id: string, domid: number | null, cpuTimeS: number): ObservedDomain {
-  return {
-    id,
-    state: domid === null ? "stopped" : "running",
-    domid,
-    flags: "r-----",
-    memoryMiB: 256,
-    vcpus: 1,
-    cpuTimeS,
-    appliedGeneration: 1,
-    appliedRebootSeq: 0,
-    lastExit: null,
-    restarts: 0,
-    error: null,
-    atMs: 0,
-  };
+  const state = domid === null ? "stopped" : "running";
+  return observedDomain({ id, state, domid, flags: "r-----", memoryMiB: 256, cpuTimeS });
 }
 
 function report(freeMiB: number, domains?: ObservedDomain[], poolFree = 600): AgentStatus {

@@ -34,14 +34,33 @@ function serial(): string {
   return `0${forge.util.bytesToHex(bytes).slice(1)}`;
 }
 
-/** A self-signed CA that may sign server certificates only (path length 0). */
-export function makeCa(commonName: string, nowMs: number): KeyAndCert {
+/** A certificate for a new key, valid from a day before `nowMs` (clock skew) for `lifetimeDays`. */
+function newCertificate(nowMs: number, lifetimeDays: number) {
   const keys = rsaKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(nowMs - DAY_MS);
-  cert.validity.notAfter = new Date(nowMs + CA_LIFETIME_DAYS * DAY_MS);
+  cert.validity.notAfter = new Date(nowMs + lifetimeDays * DAY_MS);
+  return { keys, cert };
+}
+
+/** `cert` signed by `signer` (SHA-256), with its own key, as PEM. */
+function signed(
+  cert: forge.pki.Certificate,
+  privateKey: forge.pki.rsa.PrivateKey,
+  signer: forge.pki.rsa.PrivateKey,
+): KeyAndCert {
+  cert.sign(signer, forge.md.sha256.create());
+  return {
+    keyPem: forge.pki.privateKeyToPem(privateKey),
+    certPem: forge.pki.certificateToPem(cert),
+  };
+}
+
+/** A self-signed CA that may sign server certificates only (path length 0). */
+export function makeCa(commonName: string, nowMs: number): KeyAndCert {
+  const { keys, cert } = newCertificate(nowMs, CA_LIFETIME_DAYS);
   const subject = [{ name: "commonName", value: commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -50,11 +69,7 @@ export function makeCa(commonName: string, nowMs: number): KeyAndCert {
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return {
-    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
-    certPem: forge.pki.certificateToPem(cert),
-  };
+  return signed(cert, keys.privateKey, keys.privateKey);
 }
 
 /** A serving certificate for `names` (DNS names and IP addresses), signed by `ca`. */
@@ -65,12 +80,7 @@ export function makeServingCert(
 ): KeyAndCert {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const keys = rsaKeys();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = new Date(nowMs - DAY_MS);
-  cert.validity.notAfter = new Date(nowMs + SERVING_LIFETIME_DAYS * DAY_MS);
+  const { keys, cert } = newCertificate(nowMs, SERVING_LIFETIME_DAYS);
   cert.setSubject([{ name: "commonName", value: names[0] ?? "etherplane-controller" }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
@@ -83,11 +93,7 @@ export function makeServingCert(
       altNames: names.map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })),
     },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return {
-    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
-    certPem: forge.pki.certificateToPem(cert),
-  };
+  return signed(cert, keys.privateKey, caKey);
 }
 
 /** The certificates of a PEM bundle, in order. */

@@ -8,22 +8,10 @@ import {
   statusDigest,
   statusDue,
 } from "./status-schedule.js";
+import { observedDomain } from "../testing/records.js";
 
-const guest = (cpuTimeS: number, atMs: number, state: ObservedDomain["state"] = "running") => ({
-  id: "dom-1",
-  state,
-  domid: 7,
-  flags: "-b----",
-  memoryMiB: 128,
-  vcpus: 1,
-  cpuTimeS,
-  appliedGeneration: 1,
-  appliedRebootSeq: 0,
-  lastExit: null,
-  restarts: 0,
-  error: null,
-  atMs,
-});
+const guest = (cpuTimeS: number, atMs: number, state: ObservedDomain["state"] = "running") =>
+  observedDomain({ state, cpuTimeS, atMs });
 
 const status = (domains: ObservedDomain[]): AgentStatus => ({
   inventory: { hostname: "h1", agentVersion: "0.1.0", interfaces: [] },

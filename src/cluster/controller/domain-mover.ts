@@ -74,6 +74,21 @@ export async function waitForTask(
   }
 }
 
+/**
+ * A graceful shutdown of `domain` through the lifecycle (destroyed after its shutdown timeout, as
+ * `etherplane shutdown` does), waited for through its task; rejects when it failed.
+ */
+export async function shutdownAndWait(
+  store: Store,
+  lifecycle: DomainLifecycle,
+  domain: DomainRecord,
+  actor: string,
+  clock: WaitClock,
+): Promise<void> {
+  const stop = await lifecycle.shutdown(domain.id, actor);
+  await waitForTask(store, stop.task.id, domain.shutdownTimeoutS * 1000 + SHUTDOWN_GRACE_MS, clock);
+}
+
 export class OfflineMover implements DomainMover {
   readonly live = false;
 
@@ -85,13 +100,7 @@ export class OfflineMover implements DomainMover {
 
   async move(domain: DomainRecord, options: MoveOptions): Promise<MoveResult> {
     const from = domain.hostId ? ((await this.store.getHost(domain.hostId))?.name ?? "?") : "?";
-    const stop = await this.lifecycle.shutdown(domain.id, options.actor);
-    await waitForTask(
-      this.store,
-      stop.task.id,
-      domain.shutdownTimeoutS * 1000 + SHUTDOWN_GRACE_MS,
-      this.clock,
-    );
+    await shutdownAndWait(this.store, this.lifecycle, domain, options.actor, this.clock);
     let start;
     try {
       start = await this.lifecycle.start(domain.id, options.actor, {

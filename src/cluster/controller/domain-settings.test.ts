@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
+import { hostRecord } from "../testing/records.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { Controller } from "./controller.js";
 import type { DomainSettingsPatch } from "./domain-settings.js";
@@ -16,16 +17,7 @@ on_crash = '${onCrash}'
 
 async function cluster() {
   const controller = new Controller(await openSqliteStore(IN_MEMORY));
-  await controller.store.createHost({
-    id: "host-1",
-    name: "h1",
-    roles: ["compute"],
-    exportInterfaces: [],
-    inventory: null,
-    lastSeenMs: null,
-    maintenance: null,
-    createdMs: 1,
-  });
+  await controller.store.createHost(hostRecord({ id: "host-1", name: "h1" }));
   const set = (ref: string, patch: DomainSettingsPatch) =>
     controller.domainSettings.set(ref, patch, "admin");
   return { controller, set };

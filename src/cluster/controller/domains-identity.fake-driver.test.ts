@@ -12,20 +12,17 @@ import { NIL_UUID } from "../../hypervisor/guest-identity.js";
 import type { DesiredDomain } from "../agent-protocol.js";
 import { domainState, fakeDomainBench, rejectsWith } from "./testing/fake-domain-bench.js";
 
-const web = `name = "web"
-memory = 256
+/** web's file: `memoryMiB` and its first disk as given, restarted on reboot and crash. */
+const webFile = (memoryMiB: number, disk: string) => `name = "web"
+memory = ${memoryMiB}
 vif = [ 'bridge=xenbr1' ]
-disk = [ 'phy:/dev/etherd/e1.0,xvda,w' ]
+disk = [ '${disk}' ]
 on_reboot = 'restart'
 on_crash = 'restart'
 `;
-const edited = `name = "web"
-memory = 1024
-vif = [ 'bridge=xenbr1' ]
-disk = [ 'phy:/dev/sda,xvda,w' ]
-on_reboot = 'restart'
-on_crash = 'restart'
-`;
+const web = webFile(256, "phy:/dev/etherd/e1.0,xvda,w");
+/** Its file edited while it runs: more memory, and a local disk no agent may open. */
+const edited = webFile(1024, "phy:/dev/sda,xvda,w");
 
 async function runningWeb() {
   const b = await fakeDomainBench();

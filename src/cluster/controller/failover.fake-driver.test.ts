@@ -11,22 +11,21 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import type { TargetConfig } from "../../aoe/target/config.js";
 import { createLogger } from "../../foundation/log.js";
 import { FakeHost, FakeHypervisorDriver } from "../../hypervisor/fake/fake-driver.js";
-import { openDirectoryPool } from "../../storage/pool/directory-pool.js";
 import { Agent } from "../agent/agent.js";
 import { ComputeReconciler } from "../agent/compute/compute-reconciler.js";
 import { ComputeState } from "../agent/compute/compute-state.js";
 import { ConsoleRelay } from "../agent/compute/console-relay.js";
 import { InProcessLink, type ControllerLink } from "../agent/controller-link.js";
-import { StorageReconciler } from "../agent/reconciler.js";
 import type { HostRole } from "../model.js";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createApi } from "../../api/app.js";
 import type { DomainRecord } from "../model.js";
+import { volumeRecord } from "../testing/records.js";
 import { Controller } from "./controller.js";
+import { fakeStorage } from "./testing/fake-storage.js";
 
 const log = createLogger("test:ha");
 
@@ -54,22 +53,7 @@ async function haBench() {
       roles,
       exportInterfaces: roles.includes("storage") ? ["san0"] : [],
     });
-    const targetConfigs: TargetConfig[] = [];
-    const storage = new StorageReconciler(
-      async (pool) => {
-        await fs.promises.mkdir(pool.path, { recursive: true });
-        return openDirectoryPool(pool.path);
-      },
-      {
-        apply: (config) => {
-          targetConfigs.push(config);
-          return Promise.resolve();
-        },
-      },
-      path.join(dir, name, "aoe"),
-      64,
-      log,
-    );
+    const storage = fakeStorage(path.join(dir, name, "aoe"), log);
     // Always to the controller of the moment, as an agent's HTTP link would be after a restart.
     const now = () => new InProcessLink(controller.agents, record.id, controller.consoles);
     const link: ControllerLink = {
@@ -104,7 +88,7 @@ async function haBench() {
     fs.mkdirSync(path.join(dir, name), { recursive: true });
     const agent = new Agent(
       link,
-      storage,
+      storage.reconciler,
       log,
       500,
       () => ({
@@ -121,9 +105,7 @@ async function haBench() {
       record,
       driver,
       link,
-      /** The MAC mask its target serves `shelf`.0 with now; undefined: not exported. */
-      servedMask: (shelf: number) =>
-        targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask,
+      servedMask: storage.servedMask,
       /** A renewal and a pass, as the agent's loops would make them (nothing once killed). */
       pass: async () => {
         if (!alive) return;
@@ -151,12 +133,9 @@ async function haBench() {
     kind: "directory",
     path: path.join(dir, "pool"),
   });
-  await controller.store.createVolume({
-    ...{ id: "vol-web", name: "web", kind: "volume", poolId: pool.id, hostId: s1.record.id },
-    ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf: 7, slot: 0 },
-    ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
-    ...{ allowEveryone: false, grants: [], appliedGeneration: 0, createdMs: 1, updatedMs: 1 },
-  });
+  await controller.store.createVolume(
+    volumeRecord({ id: "vol-web", name: "web", poolId: pool.id, hostId: s1.record.id, shelf: 7 }),
+  );
   for (const h of [c1, c2])
     await controller.networks.create({ hostId: h.record.id, name: "xenbr1" });
 

@@ -12,7 +12,7 @@ import type { DomainRecord, HostRecord, TaskRecord } from "../model.js";
 import type { Store } from "../store/store.js";
 import type { DomainLifecycle } from "./domain-lifecycle.js";
 import type { DomainMover, MoveResult, WaitClock } from "./domain-mover.js";
-import { REAL_WAIT_CLOCK, SHUTDOWN_GRACE_MS, START_WAIT_MS, waitForTask } from "./domain-mover.js";
+import { REAL_WAIT_CLOCK, shutdownAndWait, START_WAIT_MS, waitForTask } from "./domain-mover.js";
 import { isActive } from "./domain-service.js";
 import type { EventLog } from "./event-log.js";
 import type { PlacementService } from "./placement-service.js";
@@ -175,13 +175,7 @@ export class MaintenanceService {
           (index - 1) / residents.length,
           `stopping ${domain.name}, pinned to ${host.name} (${step})`,
         );
-        const stop = await this.lifecycle.shutdown(domain.id, options.actor);
-        await waitForTask(
-          this.store,
-          stop.task.id,
-          domain.shutdownTimeoutS * 1000 + SHUTDOWN_GRACE_MS,
-          this.clock,
-        );
+        await shutdownAndWait(this.store, this.lifecycle, domain, options.actor, this.clock);
         report.stopped.push(domain.name);
         await this.keepStopped(host.id, domain.id);
         await this.events.record(

@@ -16,7 +16,7 @@ async function threeOnH1() {
     { name: "h2", totalMemoryMiB: 4096 },
     { name: "h3", totalMemoryMiB: 4096 },
   ]);
-  const h1 = b.computes.get("h1")?.host;
+  const h1 = b.computes.get("h1")?.record;
   assert.ok(h1);
   for (const name of ["db", "web1", "web2"]) await b.domain(name, 512, "h1");
   await b.controller.domainSettings.set("web1", { antiAffinity: "web" }, "admin");
@@ -133,7 +133,7 @@ describe("host maintenance on a fake cluster", () => {
       "CONFLICT",
       /big cannot go anywhere: no host can run it: host h1 goes into maintenance; domain big wants 2048 MiB but host h2 has 1024 MiB free/,
     );
-    const h1 = b.computes.get("h1")?.host.id ?? "";
+    const h1 = b.computes.get("h1")?.record.id ?? "";
     assert.equal((await b.store.getHost(h1))?.maintenance, null);
   });
 

@@ -8,24 +8,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { FakeHypervisorDriver } from "../../hypervisor/fake/fake-driver.js";
 import type { Controller } from "./controller.js";
-import { fakeMigrationBench } from "./testing/fake-migration-bench.js";
+import { webRunningOnA } from "./testing/fake-migration-bench.js";
 
-const file = `name = "web1"
-memory = 256
-vif = [ 'bridge=xenbr1' ]
-disk = [ 'phy:/dev/etherd/e1.0,xvda,w' ]
-`;
 const limits = { migrationRecovery: { reportMs: 10_000, cleanupMs: 10_000, pollMs: 5 } };
 
 async function migratingToB() {
-  const bench = await fakeMigrationBench({ onDisk: true, limits });
-  await bench.volume("web1", 1);
-  await bench.controller.domains.importFile(file, "web1.cfg");
-  await bench.controller.lifecycle.start("web1", "admin", { host: "A" });
-  await bench.settle(
-    "web1 running on A",
-    async () => (await bench.domain("web1")).observed?.state === "running",
-  );
+  const bench = await webRunningOnA({ onDisk: true, limits });
   const { task } = await bench.controller.migrations.migrate("web1", {
     host: "B",
     live: true,

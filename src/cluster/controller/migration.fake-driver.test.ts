@@ -5,33 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fakeMigrationBench } from "./testing/fake-migration-bench.js";
+import { webRunningOnA } from "./testing/fake-migration-bench.js";
 import { rejectsWith } from "./testing/fake-domain-bench.js";
-
-const file = `name = "web1"
-memory = 256
-vif = [ 'bridge=xenbr1' ]
-disk = [ 'phy:/dev/etherd/e1.0,xvda,w' ]
-`;
-
-async function runningOnA(options: Parameters<typeof fakeMigrationBench>[0] = {}) {
-  const bench = await fakeMigrationBench(options);
-  await bench.volume("web1", 1);
-  await bench.controller.domains.importFile(file, "web1.cfg");
-  await bench.controller.lifecycle.start("web1", "admin", { host: "A" });
-  await bench.settle(
-    "web1 running on A",
-    async () => (await bench.domain("web1")).observed?.state === "running",
-  );
-  return bench;
-}
 
 const guestNames = async (driver: { list(): Promise<Array<{ name: string }>> }) =>
   (await driver.list()).map((g) => g.name);
 
 describe("live migration on a fake hypervisor", () => {
   test("A -> B -> A: the guest runs on one host at a time; its volume is served to both only during the handover", async () => {
-    const bench = await runningOnA();
+    const bench = await webRunningOnA();
     const { a, b, controller } = bench;
     assert.deepEqual(bench.servedMask(1), [a.mac]);
     for (const [from, to] of [
@@ -81,7 +63,7 @@ describe("live migration on a fake hypervisor", () => {
   });
 
   test("the destination fails during the transfer: the guest runs on at the source, access back to the source alone", async () => {
-    const bench = await runningOnA();
+    const bench = await webRunningOnA();
     const { a, b, controller } = bench;
     b.fakeHost.incomingFailure = "killed during the transfer";
     const { task } = await controller.migrations.migrate("web1", {
@@ -115,11 +97,11 @@ describe("live migration on a fake hypervisor", () => {
   });
 
   test("refused before anything moves: no memory or no bridge on the destination, the same host, a stopped domain", async () => {
-    const small = await runningOnA({ memoryB: 128 });
-    const bridgeless = await runningOnA();
+    const small = await webRunningOnA({ memoryB: 128 });
+    const bridgeless = await webRunningOnA();
     const bNet = await bridgeless.controller.networks.find("xenbr1", bridgeless.b.record.id);
     await bridgeless.controller.networks.delete(bNet.id);
-    const same = await runningOnA();
+    const same = await webRunningOnA();
     const cases = [
       [small, "B", /wants 256 MiB but host B has \d+ MiB free/],
       [bridgeless, "B", /host B has no network with bridge xenbr1/],
@@ -148,7 +130,7 @@ describe("live migration on a fake hypervisor", () => {
   });
 
   test("offline: shut down on A, started on B", async () => {
-    const bench = await runningOnA();
+    const bench = await webRunningOnA();
     const { task } = await bench.controller.migrations.migrate("web1", {
       host: "B",
       live: false,

@@ -14,6 +14,7 @@ import type {
   HostRecord,
   NetworkRecord,
 } from "../model.js";
+import { domainRecord, hostRecord } from "../testing/records.js";
 import type { Store } from "./store.js";
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?: RegExp) {
@@ -26,10 +27,7 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?:
 
 function host(): HostRecord {
   const id = newId("host");
-  return {
-    ...{ id, name: `node-${id}`, roles: ["compute"], exportInterfaces: [], inventory: null },
-    ...{ lastSeenMs: null, maintenance: null, createdMs: 1 },
-  };
+  return hostRecord({ id, name: `node-${id}` });
 }
 
 let macCount = 0;
@@ -40,20 +38,17 @@ function mac(): string {
 
 function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): DomainRecord {
   const id = newId("dom");
-  return {
+  return domainRecord({
     id,
     name: `dom-${id}`,
     uuid: crypto.randomUUID(),
     config: `name = "dom-${id}"\nmemory = 256\n# a comment, kept\nfrobnicate = [ 1, 'x' ]\n`,
-    memoryMiB: 256,
     vcpus: 2,
     disks: [
       { vdev: "xvda", target: "/dev/etherd/e1.0", readOnly: false, volumeId: "vol-1" },
       { vdev: "hdc", target: "/srv/iso/debian.iso", readOnly: true, volumeId: null },
     ],
     vifs: [{ mac: mac(), bridge: "xenbr1" }],
-    onPoweroff: "destroy",
-    onReboot: "restart",
     onCrash: "preserve",
     // An admin's allowance (the domain policy), so the column round-trips a real list.
     allowedUnsafe: ["pci", "vif"],
@@ -61,19 +56,10 @@ function domain(hostId: string | null, overrides: Partial<DomainRecord> = {}): D
     antiAffinity: "web",
     pinHosts: ["host-a", "host-b"],
     hostId,
-    placed: null,
-    desiredState: "stopped",
-    stopMode: "shutdown",
-    shutdownTimeoutS: 60,
-    rebootSeq: 0,
-    observed: null,
-    ha: null,
-    haPriority: 0,
-    generation: 1,
     createdMs: 1_700_000_000_000,
     updatedMs: 1_700_000_000_000,
     ...overrides,
-  };
+  });
 }
 
 const observed: DomainObserved = {

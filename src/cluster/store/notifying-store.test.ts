@@ -1,82 +1,30 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DomainRecord, HostRecord, PoolRecord, VolumeRecord } from "../model.js";
+import { domainRecord, hostRecord, volumeRecord } from "../testing/records.js";
 import { notifyingStore, type Concerned } from "./notifying-store.js";
 import { IN_MEMORY } from "./sqlite/open-database.js";
 import { openSqliteStore } from "./sqlite/sqlite-store.js";
 
 function host(id: string): HostRecord {
-  return {
-    id,
-    name: id,
-    roles: ["storage", "compute"],
-    exportInterfaces: [],
-    inventory: null,
-    lastSeenMs: null,
-    maintenance: null,
-    createdMs: 1,
-  };
+  return hostRecord({ id, roles: ["storage", "compute"] });
 }
 
 function volume(pool: PoolRecord, grantedTo: string[]): VolumeRecord {
-  return {
-    id: "vol-1",
-    name: "v1",
-    kind: "volume",
-    poolId: pool.id,
-    hostId: pool.hostId,
-    sizeBytes: 2 ** 20,
-    allocatedBytes: null,
-    sourceId: null,
-    shelf: 1,
-    slot: 1,
-    exported: true,
-    allow: [],
-    allowEveryone: false,
+  return volumeRecord({
+    ...{ id: "vol-1", name: "v1", poolId: pool.id, hostId: pool.hostId, shelf: 1, slot: 1 },
+    ...{ allocatedBytes: null, state: "creating" },
     grants: grantedTo.map((hostId) => ({
       domainId: "dom-1",
       hostId,
       macs: ["52:54:00:00:00:01"],
       generation: 1,
     })),
-    appliedGeneration: 0,
-    state: "creating",
-    error: null,
-    generation: 1,
-    createdMs: 1,
-    updatedMs: 1,
-  };
+  });
 }
 
 function domain(hostId: string | null): DomainRecord {
-  return {
-    id: "dom-1",
-    name: "d1",
-    uuid: "6a0c2d4e-9b1f-4c3a-8e2d-1f0a9b8c7d6e",
-    config: 'name = "d1"\nmemory = 256\n',
-    memoryMiB: 256,
-    vcpus: 1,
-    disks: [],
-    vifs: [],
-    onPoweroff: "destroy",
-    onReboot: "restart",
-    onCrash: "destroy",
-    allowedUnsafe: [],
-    antiAffinity: null,
-    pinHosts: [],
-    hostId,
-    placed: null,
-    desiredState: "stopped",
-    stopMode: "shutdown",
-    shutdownTimeoutS: 60,
-    rebootSeq: 0,
-    observed: null,
-    ha: null,
-    haPriority: 0,
-    generation: 1,
-    createdMs: 1,
-    updatedMs: 1,
-  };
+  return domainRecord({ hostId });
 }
 
 /** A real SQLite store behind the notifying proxy, and the changes it announced. */

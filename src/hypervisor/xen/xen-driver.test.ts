@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { EtherplaneError, isEtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import type { GuestSpec } from "../driver.js";
 import { buildGuestXlConfig } from "./guest-config.js";
+import { RUN_SPEC } from "./testing/guest-spec.js";
 import { failed, FakeXlRunner, listOne, ok, xlFixture } from "./testing/fake-xl-runner.js";
 import { XEN_TIMEOUTS_MS_DEFAULT } from "./xen-driver-options.js";
 import { XenDriver } from "./xen-driver.js";
@@ -17,15 +18,7 @@ import { XenDriver } from "./xen-driver.js";
 const listV = xlFixture("xl-list-v.txt");
 const listVEnd = xlFixture("xl-list-v-end.txt");
 
-const spec: GuestSpec = {
-  name: "ep-run",
-  uuid: "6f1c2a40-5b7e-4c1d-9a2e-000000000001",
-  memoryMiB: 128,
-  vcpus: 1,
-  boot: { kind: "kernel", kernel: "/boot/vmlinuz", cmdline: "console=hvc0" },
-  disks: [{ vdev: "xvda", source: { kind: "path", path: "/dev/etherd/e1.0" }, readOnly: false }],
-  vifs: [{ mac: "00:16:3e:e0:00:01", bridge: "xenbr0" }],
-};
+const spec: GuestSpec = RUN_SPEC;
 
 async function rejects(promise: Promise<unknown>, code: ErrorCode, pattern: RegExp) {
   await assert.rejects(promise, (error: unknown) => {

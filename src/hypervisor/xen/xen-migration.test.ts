@@ -19,6 +19,7 @@ import { isEtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import type { GuestSpec } from "../driver.js";
 import type { MigrationProgress } from "../migration.js";
 import { buildGuestXlConfig } from "./guest-config.js";
+import { RUN_SPEC } from "./testing/guest-spec.js";
 import { FakeXlRunner, listOne, ok, xlFixture } from "./testing/fake-xl-runner.js";
 import { XenDriver } from "./xen-driver.js";
 
@@ -26,15 +27,7 @@ const FAKE_XL = fileURLToPath(new URL("./testing/fake-xl-migrate.js", import.met
 const HELPER = fileURLToPath(new URL("./xl-migrate-transport.js", import.meta.url));
 const XL = "/usr/sbin/xl";
 
-const spec: GuestSpec = {
-  name: "ep-run",
-  uuid: "6f1c2a40-5b7e-4c1d-9a2e-000000000001",
-  memoryMiB: 128,
-  vcpus: 1,
-  boot: { kind: "kernel", kernel: "/boot/vmlinuz", cmdline: "console=hvc0" },
-  disks: [{ vdev: "xvda", source: { kind: "path", path: "/dev/etherd/e1.0" }, readOnly: false }],
-  vifs: [{ mac: "00:16:3e:e0:00:01", bridge: "xenbr0" }],
-};
+const spec: GuestSpec = RUN_SPEC;
 
 /** The captured `xl list -v` with ep-run as DOMID in STATE (and other names as given). */
 function listing(rows: Array<{ name: string; domid: number; state: string }>): string {

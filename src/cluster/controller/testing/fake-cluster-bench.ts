@@ -9,19 +9,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger } from "../../../foundation/log.js";
-import { FakeHost, FakeHypervisorDriver } from "../../../hypervisor/fake/fake-driver.js";
-import { openDirectoryPool } from "../../../storage/pool/directory-pool.js";
-import { ComputeReconciler } from "../../agent/compute/compute-reconciler.js";
-import { ComputeState } from "../../agent/compute/compute-state.js";
-import type { GuestDiskAttacher } from "../../agent/compute/guest-disks.js";
-import { MigrationRelay } from "../../agent/compute/migration-relay.js";
-import { InProcessLink } from "../../agent/controller-link.js";
-import { StorageReconciler } from "../../agent/reconciler.js";
-import type { HostRecord, VolumeRecord } from "../../model.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { volumeRecord } from "../../testing/records.js";
 import { Controller } from "../controller.js";
 import { BENCH_LEASE } from "./fake-domain-bench.js";
+import { fakeComputeHost, type FakeComputeHost } from "./fake-compute-host.js";
+import { fakeStorageHost } from "./fake-storage.js";
 
 const log = createLogger("test:cluster");
 
@@ -38,104 +32,22 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
   // Writes through the controller's store: it wakes agents and refreshes their desired states.
   const store = controller.store;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ep-cluster-"));
-  const storageHost = await controller.agents.registerHost({
-    name: "s1",
-    roles: ["storage"],
-    exportInterfaces: ["san0"],
-  });
-  await store.createPool({
-    ...{ id: "pool-1", name: "p", hostId: storageHost.id, kind: "directory" },
-    ...{ path: `${dir}/pool`, devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
-  });
-  const storage = new StorageReconciler(
-    async (pool) => {
-      await fs.promises.mkdir(pool.path, { recursive: true });
-      return openDirectoryPool(pool.path);
-    },
-    { apply: () => Promise.resolve() },
-    path.join(dir, "aoe"),
-    64,
-    log,
-  );
-  const storageLink = new InProcessLink(controller.agents, storageHost.id);
-  const disks: GuestDiskAttacher = {
-    attach: (_name, disk) =>
-      Promise.resolve({ kind: "path", path: `/dev/etherd/e${disk.shelf}.${disk.slot}` }),
-    detach: () => undefined,
-  };
-  const computes = new Map<
-    string,
-    {
-      host: HostRecord;
-      fake: FakeHost;
-      reconciler: ComputeReconciler;
-      link: InProcessLink;
-      relay: MigrationRelay;
-    }
-  >();
+  const storageHost = await fakeStorageHost(() => controller, "s1", dir, log);
+  const computes = new Map<string, FakeComputeHost>();
+  const mac = (i: number) => `52:54:00:00:01:${i.toString(16).padStart(2, "0")}`;
   for (const spec of computeHosts) {
-    const host = await controller.agents.registerHost({
-      name: spec.name,
-      roles: ["compute"],
-      exportInterfaces: [],
-    });
-    const fake = new FakeHost({
-      bridges: ["xenbr1"],
-      totalMemoryMiB: spec.totalMemoryMiB ?? 4096,
-      cpus: spec.cpus ?? 2,
-    });
-    const reconciler = new ComputeReconciler(
-      new FakeHypervisorDriver({ host: fake }),
-      disks,
-      () => Promise.resolve(),
-      new ComputeState(path.join(dir, `${spec.name}.json`)),
+    const host = await fakeComputeHost(
+      () => controller,
+      { ...spec, mac: mac(computes.size + 1) },
+      dir,
       log,
     );
-    const link = new InProcessLink(
-      controller.agents,
-      host.id,
-      controller.consoles,
-      controller.migrationStreams,
-    );
-    // Live moves (an evacuation) go through the real migration relay and the fake's migration.
-    const relay = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
-    reconciler.holds = (id) => relay.holds(id);
-    computes.set(spec.name, { host, fake, reconciler, link, relay });
-    await controller.networks.create({ hostId: host.id, name: "xenbr1" });
+    computes.set(spec.name, host);
   }
-  const mac = (i: number) => `52:54:00:00:01:${i.toString(16).padStart(2, "0")}`;
   /** One pass of every agent: the storage host, then each compute host. */
   const pass = async () => {
-    const desired = await storageLink.desired();
-    const served = await storage.reconcile(desired, () => undefined);
-    await storageLink.report({
-      inventory: { hostname: "s1", agentVersion: "test", interfaces: [] },
-      pools: served.pools,
-      volumes: served.volumes,
-      foreignTargets: [],
-    });
-    let i = 0;
-    for (const [name, c] of computes) {
-      i++;
-      const wanted = await c.link.desired();
-      const result = await c.reconciler.reconcile(wanted.networks, wanted.domains);
-      c.relay.handle(wanted.migrations ?? [], wanted.domains);
-      await c.link.report({
-        inventory: {
-          hostname: name,
-          agentVersion: "test",
-          interfaces: [{ ifname: "san0", mac: mac(i), mtu: 1500, up: true }],
-          sanInterfaces: ["san0"],
-          ...(result.hypervisor ? { hypervisor: result.hypervisor } : {}),
-        },
-        pools: [],
-        volumes: [],
-        foreignTargets: [],
-        domains: result.domains,
-        networks: result.networks,
-        migrations: c.relay.observed(),
-      });
-    }
+    await storageHost.pass();
+    for (const host of computes.values()) await host.pass();
   };
   /** Passes until `done` holds; generous, for a loaded machine (the fake's boots take ms). */
   const settle = async (what: string, done: () => Promise<boolean>, passesMax = 2000) => {
@@ -149,12 +61,9 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
   let shelf = 0;
   const volume = async (name: string) => {
     shelf++;
-    const record: VolumeRecord = {
-      ...{ id: `vol-${name}`, name, kind: "volume", poolId: "pool-1", hostId: storageHost.id },
-      ...{ sizeBytes: 2 ** 20, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
-      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
-      ...{ allowEveryone: false, grants: [], appliedGeneration: 0, createdMs: 1, updatedMs: 1 },
-    };
+    const record = volumeRecord({
+      ...{ id: `vol-${name}`, name, poolId: "pool-1", hostId: storageHost.record.id, shelf },
+    });
     await store.createVolume(record);
     return record;
   };
@@ -169,7 +78,7 @@ export async function fakeClusterBench(computeHosts: readonly ComputeHostSpec[])
   };
   /** Where each domain runs, as the agents report: { name: "host/state" }. */
   const whereabouts = async () => {
-    const names = new Map([...computes.values()].map((c) => [c.host.id, c.host.name]));
+    const names = new Map([...computes.values()].map((c) => [c.record.id, c.name]));
     return Object.fromEntries(
       (await store.listDomains()).map((d) => [
         d.name,

@@ -21,12 +21,11 @@ import type { GuestDiskAttacher } from "../../agent/compute/guest-disks.js";
 import { InProcessLink } from "../../agent/controller-link.js";
 import type { DesiredNetwork } from "../../agent-protocol.js";
 import type { DomainRecord, HostRecord, VolumeRecord } from "../../model.js";
-import type { TargetConfig } from "../../../aoe/target/config.js";
-import { openDirectoryPool } from "../../../storage/pool/directory-pool.js";
-import { StorageReconciler } from "../../agent/reconciler.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { volumeRecord } from "../../testing/records.js";
 import { Controller } from "../controller.js";
+import { fakeStorage } from "./fake-storage.js";
 
 const log = createLogger("test:domains");
 /** The compute host's SAN NIC: what a domain's volume is opened to. */
@@ -62,20 +61,10 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
     ...{ devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
   });
   const volume = async (name: string, shelf: number, overrides: Partial<VolumeRecord> = {}) => {
-    const record: VolumeRecord = {
-      ...{
-        id: `vol-${name.replace(/\./g, "-")}`,
-        name,
-        kind: "volume",
-        poolId: "pool-1",
-        hostId: host.id,
-      },
-      ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
-      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
-      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
-      ...{ createdMs: 1, updatedMs: 1 },
-      ...overrides,
-    };
+    const record = volumeRecord({
+      ...{ id: `vol-${name.replace(/\./g, "-")}`, name, poolId: "pool-1", hostId: host.id, shelf },
+      ...{ sizeBytes: 2 ** 30, ...overrides },
+    });
     await store.createVolume(record);
     return record;
   };
@@ -101,26 +90,7 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
     return error ? Promise.reject(new Error(error)) : Promise.resolve();
   };
   const stateFile = path.join(dir, "state.json");
-  /** The configs the storage reconciler applied to the (fake) AoE target, newest last. */
-  const targetConfigs: TargetConfig[] = [];
-  const storage = new StorageReconciler(
-    async (pool) => {
-      await fs.promises.mkdir(pool.path, { recursive: true });
-      return openDirectoryPool(pool.path);
-    },
-    {
-      apply: (config) => {
-        targetConfigs.push(config);
-        return Promise.resolve();
-      },
-    },
-    path.join(dir, "aoe"),
-    64,
-    log,
-  );
-  /** The MAC mask the target serves `shelf`.0 with now; undefined: not exported. */
-  const servedMask = (shelf: number) =>
-    targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask;
+  const storage = fakeStorage(path.join(dir, "aoe"), log);
   /** An agent process: a driver on the (same) fake host, its state from the (same) file. */
   const agentProcess = () =>
     new ComputeReconciler(
@@ -138,7 +108,7 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
     // The agent's lease (host-liveness.ts): a host that stops renewing is dead for placement.
     await link.renewLease();
     const desired = await link.desired();
-    const served = await storage.reconcile(desired, () => undefined);
+    const served = await storage.reconciler.reconcile(desired, () => undefined);
     const result = await reconciler.reconcile(desired.networks, desired.domains);
     relay.handle(desired.consoles, desired.domains);
     await link.report({
@@ -177,7 +147,8 @@ export async function fakeDomainBench(hostOptions: FakeHostOptions = {}) {
   await pass(); // the host reports its hypervisor
   return {
     ...{ store, controller, host, driver, fakeHost, volume, pass, settle, domain, attached },
-    ...{ typeOnConsole, networkErrors, link, reconciler, agentProcess, servedMask },
+    ...{ typeOnConsole, networkErrors, link, reconciler, agentProcess },
+    servedMask: storage.servedMask,
   };
 }
 

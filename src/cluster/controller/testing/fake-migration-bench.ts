@@ -11,36 +11,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger } from "../../../foundation/log.js";
-import { FakeHost, FakeHypervisorDriver } from "../../../hypervisor/fake/fake-driver.js";
-import type { TargetConfig } from "../../../aoe/target/config.js";
-import { openDirectoryPool } from "../../../storage/pool/directory-pool.js";
-import { ComputeReconciler } from "../../agent/compute/compute-reconciler.js";
-import { ComputeState } from "../../agent/compute/compute-state.js";
-import type { GuestDiskAttacher } from "../../agent/compute/guest-disks.js";
-import { MigrationRelay } from "../../agent/compute/migration-relay.js";
-import { InProcessLink } from "../../agent/controller-link.js";
-import { StorageReconciler } from "../../agent/reconciler.js";
-import type { HostRecord, VolumeRecord } from "../../model.js";
 import { IN_MEMORY } from "../../store/sqlite/open-database.js";
 import { openSqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { volumeRecord } from "../../testing/records.js";
 import { Controller, type ControllerLimits } from "../controller.js";
 import { BENCH_LEASE } from "./fake-domain-bench.js";
+import { fakeComputeHost } from "./fake-compute-host.js";
+import { fakeStorageHost } from "./fake-storage.js";
+
+export type { FakeComputeHost } from "./fake-compute-host.js";
 
 const log = createLogger("test:migration");
-
-export interface FakeComputeHost {
-  name: string;
-  record: HostRecord;
-  mac: string;
-  fakeHost: FakeHost;
-  driver: FakeHypervisorDriver;
-  relay: MigrationRelay;
-  /** Domains whose disks are attached here now. */
-  attached: Set<string>;
-  /** A pass of this host's agent; `down` hosts make none. */
-  pass(): Promise<void>;
-  down: boolean;
-}
 
 export async function fakeMigrationBench(
   options: {
@@ -59,110 +40,9 @@ export async function fakeMigrationBench(
   });
   // Writes through the controller's store: it wakes agents and refreshes their desired states.
   let store = controller.store;
-  /** Each agent's link, re-made for a restarted controller. */
-  const relinks: Array<() => void> = [];
-  const storageHost = await controller.agents.registerHost({
-    name: "sto",
-    roles: ["storage"],
-    exportInterfaces: ["san0"],
-  });
-  await store.createPool({
-    ...{ id: "pool-1", name: "p", hostId: storageHost.id, kind: "directory", path: `${dir}/pool` },
-    ...{ devices: [], capacityBytes: null, freeBytes: null, createdMs: 1 },
-  });
-  const targetConfigs: TargetConfig[] = [];
-  const storage = new StorageReconciler(
-    async (pool) => {
-      await fs.promises.mkdir(pool.path, { recursive: true });
-      return openDirectoryPool(pool.path);
-    },
-    {
-      apply: (config) => {
-        targetConfigs.push(config);
-        return Promise.resolve();
-      },
-    },
-    path.join(dir, "aoe"),
-    64,
-    log,
-  );
-  let storageLink = new InProcessLink(controller.agents, storageHost.id);
-  relinks.push(() => (storageLink = new InProcessLink(controller.agents, storageHost.id)));
-  const storagePass = async () => {
-    const served = await storage.reconcile(await storageLink.desired(), () => undefined);
-    await storageLink.report({
-      inventory: { hostname: "sto", agentVersion: "test", interfaces: [] },
-      pools: served.pools,
-      volumes: served.volumes,
-      foreignTargets: [],
-    });
-  };
-  /** The MACs the target serves `shelf`.0 to now; undefined: not exported. */
-  const servedMask = (shelf: number) =>
-    targetConfigs.at(-1)?.exports.find((e) => e.shelf === shelf && e.slot === 0)?.macMask;
-
-  const computeHost = async (
-    name: string,
-    mac: string,
-    memoryMiB: number,
-    bridges: string[],
-  ): Promise<FakeComputeHost> => {
-    const record = await controller.agents.registerHost({
-      name,
-      roles: ["compute"],
-      exportInterfaces: [],
-    });
-    const fakeHost = new FakeHost({ bridges, totalMemoryMiB: memoryMiB, cpus: 2 });
-    const driver = new FakeHypervisorDriver({ host: fakeHost });
-    const attached = new Set<string>();
-    const disks: GuestDiskAttacher = {
-      attach: (domainName, disk) => {
-        attached.add(domainName);
-        return Promise.resolve({ kind: "path", path: `/dev/etherd/e${disk.shelf}.${disk.slot}` });
-      },
-      detach: (domainName) => void attached.delete(domainName),
-    };
-    const reconciler = new ComputeReconciler(
-      driver,
-      disks,
-      () => Promise.resolve(),
-      new ComputeState(path.join(dir, `${name}.json`)),
-      log,
-    );
-    const linkTo = (c: Controller) =>
-      new InProcessLink(c.agents, record.id, c.consoles, c.migrationStreams);
-    let link = linkTo(controller);
-    relinks.push(() => (link = linkTo(controller)));
-    const relay = new MigrationRelay(reconciler, (id) => link.openMigration(id), log);
-    reconciler.holds = (id) => relay.holds(id);
-    const host: FakeComputeHost = {
-      ...{ name, record, mac, fakeHost, driver, relay, attached, down: false },
-      pass: async () => {
-        if (host.down) return;
-        const desired = await link.desired();
-        const result = await reconciler.reconcile(desired.networks, desired.domains);
-        relay.handle(desired.migrations ?? [], desired.domains);
-        await link.report({
-          inventory: {
-            hostname: name,
-            agentVersion: "test",
-            interfaces: [{ ifname: "san0", mac, mtu: 1500, up: true }],
-            sanInterfaces: ["san0"],
-            ...(result.hypervisor ? { hypervisor: result.hypervisor } : {}),
-          },
-          pools: [],
-          volumes: [],
-          foreignTargets: [],
-          domains: result.domains,
-          networks: result.networks,
-          migrations: relay.observed(),
-          guests: result.guests,
-        });
-      },
-    };
-    await controller.networks.create({ hostId: record.id, name: "xenbr1" });
-    return host;
-  };
+  const storageHost = await fakeStorageHost(() => controller, "sto", dir, log);
+  const computeHost = (name: string, mac: string, totalMemoryMiB: number, bridges: string[]) =>
+    fakeComputeHost(() => controller, { name, mac, totalMemoryMiB, bridges }, dir, log);
   const a = await computeHost("A", "52:54:00:00:0a:01", 4096, ["xenbr1"]);
   const b = await computeHost(
     "B",
@@ -171,18 +51,15 @@ export async function fakeMigrationBench(
     options.bridgesB ?? ["xenbr1"],
   );
   const volume = async (name: string, shelf: number) => {
-    const record: VolumeRecord = {
-      ...{ id: `vol-${name}`, name, kind: "volume", poolId: "pool-1", hostId: storageHost.id },
-      ...{ sizeBytes: 2 ** 30, allocatedBytes: 0, sourceId: null, shelf, slot: 0 },
-      ...{ exported: true, allow: [], state: "ready", error: null, generation: 1 },
-      ...{ allowEveryone: false, grants: [], appliedGeneration: 0 },
-      ...{ createdMs: 1, updatedMs: 1 },
-    };
+    const record = volumeRecord({
+      ...{ id: `vol-${name}`, name, poolId: "pool-1", hostId: storageHost.record.id, shelf },
+      sizeBytes: 2 ** 30,
+    });
     await store.createVolume(record);
     return record;
   };
   const passAll = async () => {
-    await storagePass();
+    await storageHost.pass();
     await a.pass();
     await b.pass();
   };
@@ -212,7 +89,6 @@ export async function fakeMigrationBench(
       ...options.limits,
     });
     store = controller.store;
-    for (const relink of relinks) relink();
     return controller;
   };
   return {
@@ -222,6 +98,23 @@ export async function fakeMigrationBench(
     get controller() {
       return controller;
     },
-    ...{ a, b, volume, passAll, settle, domain, servedMask, restartController },
+    ...{ a, b, volume, passAll, settle, domain, restartController },
+    servedMask: storageHost.servedMask,
   };
+}
+
+/** The bench with a domain "web1" (256 MiB, its disk the volume e1.0) running on A. */
+export async function webRunningOnA(options: Parameters<typeof fakeMigrationBench>[0] = {}) {
+  const bench = await fakeMigrationBench(options);
+  await bench.volume("web1", 1);
+  await bench.controller.domains.importFile(
+    `name = "web1"\nmemory = 256\nvif = [ 'bridge=xenbr1' ]\ndisk = [ 'phy:/dev/etherd/e1.0,xvda,w' ]\n`,
+    "web1.cfg",
+  );
+  await bench.controller.lifecycle.start("web1", "admin", { host: "A" });
+  await bench.settle(
+    "web1 running on A",
+    async () => (await bench.domain("web1")).observed?.state === "running",
+  );
+  return bench;
 }
