@@ -7,10 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger } from "../../src/foundation/log.js";
+import type { RawSocket } from "../../src/net/raw-socket/raw-socket.js";
 import { openFileBlockDevice } from "../../src/block/file/file-block-device.js";
 import { openAfPacketSocket } from "../../src/net/raw-socket/af-packet.js";
 import { AOE_ETHERTYPE } from "../../src/aoe/codec/header.js";
-import { AoeTarget } from "../../src/aoe/target/aoe-target.js";
+import { AoeTarget, type TargetDeps } from "../../src/aoe/target/aoe-target.js";
 import { parseTargetConfig, type TargetConfig } from "../../src/aoe/target/config.js";
 import { FileExportStateStore } from "../../src/aoe/target/export-state.js";
 import { AoeInitiator } from "../../src/aoe/initiator/aoe-initiator.js";
@@ -75,26 +76,74 @@ export function makeBackingFile(dir: string, name: string, bytes: number): strin
   return file;
 }
 
-/** Starts the etherplane target in the test process, its sockets inside `ns`. */
-export function startTarget(ns: Namespace, raw: Record<string, unknown>): Promise<AoeTarget> {
+/**
+ * Starts the etherplane target in the test process, its sockets inside `ns`; `deps` replaces
+ * any of its I/O (a slow disk, a capturing logger, the fast path off).
+ */
+export function startTarget(
+  ns: Namespace,
+  raw: Record<string, unknown>,
+  deps: Partial<TargetDeps> = {},
+): Promise<AoeTarget> {
   const config: TargetConfig = parseTargetConfig(raw);
   return AoeTarget.start(config, {
-    openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: ns.path }),
+    openSocket: (ifname) => openAoeSocket(ns, ifname),
     openDevice: (file, options) => openFileBlockDevice(file, options),
     stateStore: new FileExportStateStore(config.stateDir),
     log: createLogger("test:aoe:target"),
     mtuPollMs: 200,
+    ...deps,
   });
+}
+
+/** An AF_PACKET socket for AoE frames on `ifname` inside `ns` (to send hand-made frames). */
+export function openAoeSocket(ns: Namespace, ifname: string): RawSocket {
+  return openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: ns.path });
+}
+
+/** The MAC address of `ifname` inside `ns`, as bytes. */
+export async function macOf(ns: Namespace, ifname: string): Promise<Buffer> {
+  return Buffer.from((await ns.mac(ifname)).split(":").map((h) => parseInt(h, 16)));
+}
+
+/**
+ * The bench most AoE tests start from: a fresh link (see createAoeLink) and a sparse backing
+ * file `disk` of `diskBytes` in its directory, whose state directory is `stateDir`. `close()`
+ * closes the initiators made with `initiator()`, then the link.
+ */
+export interface AoeBench extends AoeLink {
+  disk: string;
+  stateDir: string;
+  /** An initiator on `ifnames` in the initiator namespace (default ini0), closed with the bench. */
+  initiator(ifnames?: string[]): AoeInitiator;
+}
+
+export async function createAoeBench(
+  tag: string,
+  options: { diskBytes: number; diskName?: string; mtu?: number; links?: number },
+): Promise<AoeBench> {
+  const link = await createAoeLink(tag, options);
+  const disk = makeBackingFile(link.dir, options.diskName ?? "disk.img", options.diskBytes);
+  const initiators: AoeInitiator[] = [];
+  return {
+    ...link,
+    disk,
+    stateDir: `${link.dir}/state`,
+    initiator: (ifnames = ["ini0"]) => {
+      const created = startInitiator(link.initiatorNs, ifnames);
+      initiators.push(created);
+      return created;
+    },
+    close: async () => {
+      for (const initiator of initiators.splice(0)) initiator.close();
+      await link.close();
+    },
+  };
 }
 
 /** An initiator in the test process, its sockets inside `ns`. */
 export function startInitiator(ns: Namespace, ifnames: string[]): AoeInitiator {
-  return new AoeInitiator(
-    ifnames.map((ifname) =>
-      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: ns.path }),
-    ),
-  );
+  return new AoeInitiator(ifnames.map((ifname) => openAoeSocket(ns, ifname)));
 }
 
 /** The MAC of an initiator's first interface, as a volume's allow list takes it. */
