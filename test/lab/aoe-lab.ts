@@ -27,6 +27,9 @@ export interface AoeLink {
   targetIf: string;
   initiatorIf: string;
   dir: string;
+  /** An initiator on `ifnames` in the initiator namespace (default ini0), closed with the link. */
+  initiator(ifnames?: string[]): AoeInitiator;
+  /** Closes the initiators made with `initiator()`, the namespaces and the directory. */
   close(): Promise<void>;
 }
 
@@ -49,6 +52,7 @@ export async function createAoeLink(
         options.mtu ? { mtu: options.mtu } : {},
       );
     }
+    const initiators: AoeInitiator[] = [];
     return {
       net,
       targetNs,
@@ -56,7 +60,13 @@ export async function createAoeLink(
       targetIf: "tgt0",
       initiatorIf: "ini0",
       dir,
+      initiator: (ifnames = ["ini0"]) => {
+        const created = startInitiator(initiatorNs, ifnames);
+        initiators.push(created);
+        return created;
+      },
       close: async () => {
+        for (const initiator of initiators.splice(0)) initiator.close();
         await net.close();
         fs.rmSync(dir, { recursive: true, force: true });
       },
@@ -107,15 +117,22 @@ export async function macOf(ns: Namespace, ifname: string): Promise<Buffer> {
 }
 
 /**
- * The bench most AoE tests start from: a fresh link (see createAoeLink) and a sparse backing
- * file `disk` of `diskBytes` in its directory, whose state directory is `stateDir`. `close()`
- * closes the initiators made with `initiator()`, then the link.
+ * The bench most AoE tests start from: a fresh link (see createAoeLink), a sparse backing file
+ * `disk` of `diskBytes` in its directory, and `serve()` to start a target on it.
  */
 export interface AoeBench extends AoeLink {
   disk: string;
+  /** The state directory of the targets `serve()` starts. */
   stateDir: string;
-  /** An initiator on `ifnames` in the initiator namespace (default ini0), closed with the bench. */
-  initiator(ifnames?: string[]): AoeInitiator;
+  /**
+   * Starts the target serving `disk` at `address` on tgt0 (`config` adds to or replaces the
+   * config, `deps` its I/O); `close()` stops it before the link goes.
+   */
+  serve(
+    address: string,
+    config?: Record<string, unknown>,
+    deps?: Partial<TargetDeps>,
+  ): Promise<AoeTarget>;
 }
 
 export async function createAoeBench(
@@ -124,18 +141,21 @@ export async function createAoeBench(
 ): Promise<AoeBench> {
   const link = await createAoeLink(tag, options);
   const disk = makeBackingFile(link.dir, options.diskName ?? "disk.img", options.diskBytes);
-  const initiators: AoeInitiator[] = [];
+  const stateDir = `${link.dir}/state`;
+  const targets: AoeTarget[] = [];
   return {
     ...link,
     disk,
-    stateDir: `${link.dir}/state`,
-    initiator: (ifnames = ["ini0"]) => {
-      const created = startInitiator(link.initiatorNs, ifnames);
-      initiators.push(created);
-      return created;
+    stateDir,
+    serve: async (address, config = {}, deps = {}) => {
+      const exports = [{ address, path: disk }];
+      const raw = { stateDir, interfaces: ["tgt0"], exports, ...config };
+      const target = await startTarget(link.targetNs, raw, deps);
+      targets.push(target);
+      return target;
     },
     close: async () => {
-      for (const initiator of initiators.splice(0)) initiator.close();
+      for (const target of targets.splice(0)) await target.stop();
       await link.close();
     },
   };

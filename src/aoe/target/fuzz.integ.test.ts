@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { createAoeBench, macOf, openAoeSocket, startTarget } from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, macOf, openAoeSocket } from "../../../test/lab/aoe-lab.js";
 import type { AoeBench } from "../../../test/lab/aoe-lab.js";
 import {
   HOSTILE_DISK_BYTES,
@@ -32,11 +32,7 @@ describe("hostile frames against a running target", () => {
 
   before(async () => {
     bench = await createAoeBench("fuzz", { diskBytes: HOSTILE_DISK_BYTES });
-    target = await startTarget(bench.targetNs, {
-      stateDir: bench.stateDir,
-      interfaces: ["tgt0"],
-      exports: [{ address: "6.0", path: bench.disk }],
-    });
+    target = await bench.serve("6.0");
     const targetMac = await macOf(bench.targetNs, "tgt0");
     const raw = openAoeSocket(bench.initiatorNs, "ini0");
     const replies: Buffer[] = [];
@@ -88,7 +84,6 @@ describe("hostile frames against a running target", () => {
 
   after(async () => {
     link?.raw.close();
-    await target?.stop();
     await bench?.close();
   });
 

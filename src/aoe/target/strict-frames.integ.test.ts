@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { createAoeBench, macOf, openAoeSocket, startTarget } from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, macOf, openAoeSocket } from "../../../test/lab/aoe-lab.js";
 import type { AoeBench } from "../../../test/lab/aoe-lab.js";
 import { runTool } from "../../../test/lab/netns.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
@@ -46,11 +46,7 @@ describe("strict frame rules over AF_PACKET on veth", () => {
 
   before(async () => {
     link = await createAoeBench("strict", { diskBytes: 64 * SECTOR_BYTES });
-    target = await startTarget(link.targetNs, {
-      stateDir: link.stateDir,
-      interfaces: ["tgt0"],
-      exports: [{ address: "3.0", path: link.disk }],
-    });
+    target = await link.serve("3.0");
     raw = openAoeSocket(link.initiatorNs, "ini0");
     const dst = await macOf(link.targetNs, "tgt0");
     requests = new RequestFrames({ dst, src: raw.mac, shelf: 3, firstTag: 0x1000 });
@@ -61,7 +57,6 @@ describe("strict frame rules over AF_PACKET on veth", () => {
 
   after(async () => {
     raw?.close();
-    await target?.stop();
     await link?.close();
   });
 

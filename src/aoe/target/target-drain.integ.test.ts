@@ -5,21 +5,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, pattern, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { createLogger } from "../../foundation/log.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { AOE_ETHERTYPE } from "../codec/header.js";
-import { AoeTarget } from "./aoe-target.js";
-import { parseTargetConfig } from "./config.js";
-import { FileExportStateStore } from "./export-state.js";
 
 /** A real file whose writes take `delayMs` longer: a slow disk, so that stop() has work to drain. */
 function slowWrites(device: VectoredBlockDevice, delayMs: number): VectoredBlockDevice {
@@ -37,27 +26,23 @@ function slowWrites(device: VectoredBlockDevice, delayMs: number): VectoredBlock
   };
 }
 
-let link: AoeLink;
+let link: AoeBench;
 before(async () => {
-  link = await createAoeLink("drain");
+  link = await createAoeBench("drain", { diskBytes: 4 * 1024 * 1024 });
 });
 after(async () => link?.close());
 
 test("stop() drains in-flight writes on a slow disk and answers them", async () => {
-  const disk = makeBackingFile(link.dir, "disk.img", 4 * 1024 * 1024);
-  const config = parseTargetConfig({
-    stateDir: `${link.dir}/state`,
-    interfaces: ["tgt0"],
-    exports: [{ address: "4.2", path: disk }],
-  });
-  const target = await AoeTarget.start(config, {
-    openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
-    openDevice: async (file, options) => slowWrites(await openFileBlockDevice(file, options), 300),
-    stateStore: new FileExportStateStore(config.stateDir),
-    log: createLogger("test:drain"),
-  });
-  const initiator = startInitiator(link.initiatorNs, ["ini0"]);
+  const target = await link.serve(
+    "4.2",
+    {},
+    {
+      openDevice: async (file, options) =>
+        slowWrites(await openFileBlockDevice(file, options), 300),
+      log: createLogger("test:drain"),
+    },
+  );
+  const initiator = link.initiator();
   try {
     const device = await initiator.openDevice(4, 2, { requestTimeoutMs: 3000 });
     const data = pattern(256 * 1024, 3); // more frames than the window of 64: not all can be admitted
@@ -75,7 +60,7 @@ test("stop() drains in-flight writes on a slow disk and answers them", async () 
     await target.stop();
     const written = target.stats().exports[0]?.counters.writtenBytes ?? 0;
     assert.equal(written, admitted * 1024, "every admitted write completed before stop() returned");
-    assert.ok(fs.readFileSync(disk).subarray(0, written).equals(data.subarray(0, written)));
+    assert.ok(fs.readFileSync(link.disk).subarray(0, written).equals(data.subarray(0, written)));
     // The admitted writes were answered before the sockets closed...
     const deadline = Date.now() + 2000;
     while (answered() - repliesBefore < admitted && Date.now() < deadline) {
