@@ -14,7 +14,10 @@ import { AOE_ETHERTYPE } from "../../src/aoe/codec/header.js";
 import { AoeTarget, type TargetDeps } from "../../src/aoe/target/aoe-target.js";
 import { parseTargetConfig, type TargetConfig } from "../../src/aoe/target/config.js";
 import { FileExportStateStore } from "../../src/aoe/target/export-state.js";
+import { DirectiveCommand, MaskCommand } from "../../src/aoe/codec/index.js";
+import { macMaskCommand } from "../../src/aoe/initiator/admin.js";
 import { AoeInitiator } from "../../src/aoe/initiator/aoe-initiator.js";
+import { enginePaths, type DiscoveredTarget } from "../../src/aoe/initiator/discovery.js";
 import { TestNet, type Namespace } from "./netns.js";
 
 export { pattern } from "../sim/pattern.js";
@@ -171,4 +174,38 @@ export function initiatorMac(initiator: AoeInitiator): string {
   const mac = initiator.sockets[0]?.mac;
   if (!mac) throw new Error("the initiator has no interface");
   return [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * Discovers until `shelf.slot` answers `initiator`, within `deadlineMs` (generous: the machine may
+ * be loaded, a target just started); returns what answered.
+ */
+export async function discoverUntil(
+  initiator: AoeInitiator,
+  shelf: number,
+  slot: number,
+  deadlineMs = 20_000,
+): Promise<DiscoveredTarget> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const found = await initiator.discover({ listenMs: 300 });
+    const target = found.find((t) => t.shelf === shelf && t.slot === slot);
+    if (target) return target;
+    if (Date.now() > deadline) throw new Error(`e${shelf}.${slot} did not answer`);
+  }
+}
+
+/** Adds the MAC of `initiator`'s first interface to `shelf.slot`'s mask list, over the wire. */
+export async function maskToInitiator(
+  initiator: AoeInitiator,
+  shelf: number,
+  slot: number,
+): Promise<void> {
+  const [path] = enginePaths(initiator.engine, await discoverUntil(initiator, shelf, slot));
+  if (!path) throw new Error(`e${shelf}.${slot} answered on no path`);
+  const mac = initiator.sockets[0]?.mac;
+  if (!mac) throw new Error("the initiator has no interface");
+  await macMaskCommand(initiator.engine, path, { shelf, slot }, MaskCommand.edit, [
+    { dcmd: DirectiveCommand.add, mac },
+  ]);
 }
