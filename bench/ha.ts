@@ -31,6 +31,7 @@ import {
   signalAll,
 } from "../test/lab/host-processes.js";
 import { run } from "../test/lab/netns.js";
+import { median } from "./lib/median.js";
 
 setLogLevel("warn");
 
@@ -62,14 +63,6 @@ interface Kill {
   fencedMs: number;
   placedMs: number;
   startedMs: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 async function haltKernel(dir: string): Promise<string> {

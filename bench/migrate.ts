@@ -13,6 +13,7 @@
 import * as path from "node:path";
 import { setLogLevel } from "../src/foundation/log.js";
 import { COUNTER_SCRIPT, lastCount, migrationLab } from "../test/lab/migration-lab.js";
+import { median } from "./lib/median.js";
 
 setLogLevel("warn");
 
@@ -27,14 +28,6 @@ const BUSY_SCRIPT = `
   done
 ) &
 `;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 async function measure(kind: "idle" | "busy"): Promise<void> {
   const name = `bm${kind}`;
