@@ -24,6 +24,7 @@ import {
   type AoeLink,
 } from "../test/lab/aoe-lab.js";
 import { cliPath } from "../test/lab/repo.js";
+import { serveOneExportArgs } from "./lib/serve-command.js";
 import type { AoeBlockDevice } from "../src/aoe/initiator/aoe-block-device.js";
 import type { AoeInitiator } from "../src/aoe/initiator/aoe-initiator.js";
 import { errorMessage } from "../src/foundation/errors.js";
@@ -145,18 +146,11 @@ async function measure(
   const state = path.join(link.dir, "state");
   const child =
     target === "etherplane"
-      ? spawnIn(link, process.execPath, [
-          cliPath,
-          "aoe",
-          "serve",
-          "--iface",
-          "tgt0",
-          "--export",
-          `1.0=${file}`,
-          "--state-dir",
-          state,
-          ...(options.durable ? ["--durable", "1.0"] : []),
-        ])
+      ? spawnIn(
+          link,
+          process.execPath,
+          serveOneExportArgs(file, state, options.durable ? ["--durable", "1.0"] : []),
+        )
       : spawnIn(link, "vblade", [...(options.durable ? ["-s"] : []), "1", "0", "tgt0", file]);
   const initiator = startInitiator(link.initiatorNs, ["ini0"]);
   try {

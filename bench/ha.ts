@@ -32,6 +32,7 @@ import {
   signalAll,
 } from "../test/lab/host-processes.js";
 import { run } from "../test/lab/netns.js";
+import { median } from "./lib/median.js";
 
 setLogLevel("warn");
 

@@ -23,7 +23,8 @@ import {
   type AoeLink,
 } from "../test/lab/aoe-lab.js";
 import { run } from "../test/lab/netns.js";
-import { cliPath, repoRoot } from "../test/lab/repo.js";
+import { repoRoot } from "../test/lab/repo.js";
+import { serveOneExportArgs } from "./lib/serve-command.js";
 import { SECTOR_BYTES } from "../src/aoe/codec/index.js";
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -170,17 +171,10 @@ async function main(): Promise<void> {
         responder: [binary, "responder", "tgt0", image, "-b", String(window)],
         etherplane: [
           process.execPath,
-          cliPath,
-          "aoe",
-          "serve",
-          "--iface",
-          "tgt0",
-          "--export",
-          `1.0=${image}`,
-          "--buffer-count",
-          String(window),
-          "--state-dir",
-          path.join(work, `state-${mtu}`),
+          ...serveOneExportArgs(image, path.join(work, `state-${mtu}`), [
+            "--buffer-count",
+            String(window),
+          ]),
         ],
       };
       for (const target of wantedTargets) {

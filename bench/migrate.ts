@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { setLogLevel } from "../src/foundation/log.js";
 import { median } from "./stats.js";
 import { COUNTER_SCRIPT, lastCount, migrationLab } from "../test/lab/migration-lab.js";
+import { median } from "./lib/median.js";
 
 setLogLevel("warn");
 

@@ -18,12 +18,12 @@ import {
   ATA_AFLAGS,
   ATA_DATA,
   ATA_SECTOR_COUNT,
-  AtaCommand,
-  encodeAtaFrame,
   ETH_TYPE,
   readLba,
   SECTOR_BYTES,
+  type HeaderFields,
 } from "../../src/aoe/codec/index.js";
+import { RequestFrames } from "../../src/aoe/testing/request-frames.js";
 import { AoeSim } from "./aoe-sim.js";
 import { SeededRandom } from "./random.js";
 import type { SimRawSocket } from "./sim-segment.js";
@@ -168,24 +168,23 @@ export async function longRun(options: LongRunOptions): Promise<LongRunSummary> 
     return summary;
   };
 
+  const hostileRequests = new RequestFrames({
+    dst: targetMac,
+    src: hostile.mac,
+    shelf: 1,
+    firstTag: HOSTILE_TAG_BASE,
+  });
+  /** What makes each kind of hostile write not a valid request for 1.0. */
+  const hostileKinds: Array<Partial<HeaderFields>> = [
+    { shelf: 0xffff, slot: 0xff }, // broadcast ATA
+    { shelf: 7 }, // nobody exports 7.x
+    { flags: 0x08 }, // a response, not a request
+    { src: Buffer.from([0x01, 0, 0x5e, 0, 0, 1]) }, // a multicast source
+  ];
   const hostileFrame = (): Buffer => {
     const tag = HOSTILE_TAG_BASE + summary.hostileFrames++;
     const data = random.bytes(SECTOR_BYTES * (1 + random.below(2)));
-    const header = {
-      dst: targetMac,
-      src: hostile.mac,
-      flags: 0,
-      error: 0,
-      shelf: 1,
-      slot: 0,
-      command: AoeCommand.ata,
-      tag,
-    };
     const kind = random.below(5);
-    if (kind === 0) Object.assign(header, { shelf: 0xffff, slot: 0xff }); // broadcast ATA
-    if (kind === 1) Object.assign(header, { shelf: 7 }); // nobody exports 7.x
-    if (kind === 2) Object.assign(header, { flags: 0x08 }); // a response, not a request
-    if (kind === 3) Object.assign(header, { src: Buffer.from([0x01, 0, 0x5e, 0, 0, 1]) });
     if (kind === 4) {
       // Noise behind an AoE header for shelf 7.
       const frame = random.bytes(24 + random.below(1000));
@@ -196,19 +195,8 @@ export async function longRun(options: LongRunOptions): Promise<LongRunSummary> 
       frame.writeUInt32BE(tag, AOE_TAG);
       return frame;
     }
-    const frame = encodeAtaFrame(
-      header,
-      {
-        aflags: AFLAG_WRITE,
-        errFeature: 0,
-        sectorCount: data.length / SECTOR_BYTES,
-        cmdStatus: AtaCommand.writeSectorsExt,
-        lba: random.below(DISK_BYTES / SECTOR_BYTES - 2),
-      },
-      data.length,
-    );
-    data.copy(frame, ATA_DATA);
-    return frame;
+    const lba = random.below(DISK_BYTES / SECTOR_BYTES - 2);
+    return hostileRequests.write(lba, data, { ...hostileKinds[kind], tag }, AFLAG_WRITE);
   };
 
   const busy = new Set<number>();

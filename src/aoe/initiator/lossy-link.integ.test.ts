@@ -7,50 +7,29 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import {
-  createAoeLink,
-  makeBackingFile,
+  createAoeBench,
+  openAoeSocket,
   pattern,
-  startTarget,
-  type AoeLink,
+  type AoeBench,
 } from "../../../test/lab/aoe-lab.js";
 import { LossySocket } from "../../../test/lab/lossy-socket.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { AOE_ETHERTYPE } from "../codec/header.js";
-import type { AoeTarget } from "../target/aoe-target.js";
 import { AoeInitiator } from "./aoe-initiator.js";
 
-let link: AoeLink;
-let target: AoeTarget;
-let disk: string;
+let link: AoeBench;
 before(async () => {
-  link = await createAoeLink("lossy");
-  disk = makeBackingFile(link.dir, "disk.img", 4 * 1024 * 1024);
-  target = await startTarget(link.targetNs, {
-    stateDir: `${link.dir}/state`,
-    interfaces: ["tgt0"],
-    exports: [{ address: "8.1", path: disk }],
-  });
+  link = await createAoeBench("lossy", { diskBytes: 4 * 1024 * 1024 });
+  await link.serve("8.1");
 });
-after(async () => {
-  await target?.stop();
-  await link?.close();
-});
+after(async () => link?.close());
 
 test("10% loss, duplication and reordering each way: exact data, fresh tags on every retransmission", async () => {
   const seed = Number(process.env["ETHERPLANE_LOSS_SEED"] ?? Date.now() % 2 ** 31);
-  const lossy = new LossySocket(
-    openAfPacketSocket({
-      ifname: "ini0",
-      ethertype: AOE_ETHERTYPE,
-      netnsPath: link.initiatorNs.path,
-    }),
-    {
-      seed,
-      dropRate: 0.1,
-      duplicateRate: 0.05,
-      reorderRate: 0.05,
-    },
-  );
+  const lossy = new LossySocket(openAoeSocket(link.initiatorNs, "ini0"), {
+    seed,
+    dropRate: 0.1,
+    duplicateRate: 0.05,
+    reorderRate: 0.05,
+  });
   const initiator = new AoeInitiator([lossy]);
   try {
     let device;
@@ -68,7 +47,7 @@ test("10% loss, duplication and reordering each way: exact data, fresh tags on e
     assert.ok(back.equals(data), `seed ${seed}: read-back equals the pattern`);
     assert.ok(
       fs
-        .readFileSync(disk)
+        .readFileSync(link.disk)
         .subarray(1024 * 1024, 1024 * 1024 + data.length)
         .equals(data),
       `seed ${seed}: backing file`,

@@ -6,13 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, pattern, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import { SECTOR_BYTES } from "../codec/index.js";
 import type { AoeInitiator } from "./aoe-initiator.js";
@@ -21,20 +15,18 @@ const MiB = 1024 * 1024;
 
 for (const mtu of [1500, 9000]) {
   describe(`etherplane initiator <-> vblade at MTU ${mtu}`, () => {
-    let link: AoeLink;
+    let link: AoeBench;
     let vblade: ChildProcess;
-    let disk: string;
     let initiator: AoeInitiator;
 
     before(async () => {
-      link = await createAoeLink(`vb${mtu}`, { mtu });
-      disk = makeBackingFile(link.dir, "vblade.img", 8 * MiB);
+      link = await createAoeBench(`vb${mtu}`, { mtu, diskBytes: 8 * MiB, diskName: "vblade.img" });
       vblade = link.net.adopt(
-        spawn("ip", ["netns", "exec", link.targetNs.name, "vblade", "5", "1", "tgt0", disk], {
+        spawn("ip", ["netns", "exec", link.targetNs.name, "vblade", "5", "1", "tgt0", link.disk], {
           stdio: "ignore",
         }),
       );
-      initiator = startInitiator(link.initiatorNs, ["ini0"]);
+      initiator = link.initiator();
       // vblade needs a moment to open its socket; discovery retries until it answers.
       for (let attempt = 0; attempt < 20; attempt++) {
         if ((await initiator.discover({ listenMs: 150, shelf: 5, slot: 1 })).length > 0) break;
@@ -42,7 +34,6 @@ for (const mtu of [1500, 9000]) {
     });
 
     after(async () => {
-      initiator?.close();
       vblade?.kill();
       await link?.close();
     });
@@ -65,7 +56,7 @@ for (const mtu of [1500, 9000]) {
       const back = Buffer.alloc(device.sizeBytes);
       await device.read(back, 0);
       assert.ok(back.equals(data));
-      assert.ok(fs.readFileSync(disk).equals(data));
+      assert.ok(fs.readFileSync(link.disk).equals(data));
     });
 
     test("the last sector, and vblade's answer to a read past the end", async () => {

@@ -184,15 +184,8 @@ export class AoeExport implements CommandContext {
     if (directionDisagrees(ata)) {
       // A WRITE without the W bit, a READ or IDENTIFY with it (AoEr11 3.1: W says data goes to
       // the device): the initiator is confused about which way the data goes. Aborted.
-      this.counters.ataErrors++;
       this.counters.directionAborts++;
-      return this.replyAta(
-        header,
-        port,
-        AtaStatus.drdy | AtaStatus.err,
-        AtaErrorBits.abrt,
-        ata.sectorCount,
-      );
+      return this.failAta(header, port, AtaErrorBits.abrt, ata.sectorCount);
     }
     switch (ata.cmdStatus) {
       case AtaCommand.readSectors:
@@ -209,14 +202,7 @@ export class AoeExport implements CommandContext {
       case AtaCommand.flushCacheExt:
         return this.flush(header, ata, port);
       default:
-        this.counters.ataErrors++;
-        return this.replyAta(
-          header,
-          port,
-          AtaStatus.drdy | AtaStatus.err,
-          AtaErrorBits.abrt,
-          ata.sectorCount,
-        );
+        return this.failAta(header, port, AtaErrorBits.abrt, ata.sectorCount);
     }
   }
 
@@ -230,13 +216,11 @@ export class AoeExport implements CommandContext {
     const lba = effectiveLba(ata);
     if (sectors > port.sectorsMax) {
       // More than one frame can carry at this MTU: a confused initiator. Abort, never truncate.
-      this.counters.ataErrors++;
-      this.replyAta(header, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.abrt, sectors);
+      this.failAta(header, port, AtaErrorBits.abrt, sectors);
       return undefined;
     }
     if (lba + sectors > this.sectors || lba > LBA48_MAX) {
-      this.counters.ataErrors++;
-      this.replyAta(header, port, AtaStatus.drdy | AtaStatus.err, AtaErrorBits.idnf, sectors);
+      this.failAta(header, port, AtaErrorBits.idnf, sectors);
       return undefined;
     }
     return { offset: lba * SECTOR_BYTES, bytes: sectors * SECTOR_BYTES };
@@ -285,16 +269,8 @@ export class AoeExport implements CommandContext {
   }
 
   private write(header: AoeHeader, ata: AtaArgs, data: Buffer, port: Port): void {
-    if (this.settings.readOnly) {
-      this.counters.ataErrors++;
-      return this.replyAta(
-        header,
-        port,
-        AtaStatus.drdy | AtaStatus.err,
-        AtaErrorBits.abrt,
-        ata.sectorCount,
-      );
-    }
+    if (this.settings.readOnly)
+      return this.failAta(header, port, AtaErrorBits.abrt, ata.sectorCount);
     const range = this.transfer(header, ata, port);
     if (!range || !this.admit()) return;
     this.counters.writeRequests++;
@@ -461,6 +437,12 @@ export class AoeExport implements CommandContext {
   }
 
   /** An ATA reply echoing the request's arguments with the given status (never the AoE E flag). */
+  /** Fails an ATA command (counted): DRDY|ERR in the status, `error` (ABRT, IDNF) in the error byte. */
+  private failAta(header: AoeHeader, port: Port, error: number, sectorCount: number): void {
+    this.counters.ataErrors++;
+    this.replyAta(header, port, AtaStatus.drdy | AtaStatus.err, error, sectorCount);
+  }
+
   private replyAta(
     header: AoeHeader,
     port: Port,

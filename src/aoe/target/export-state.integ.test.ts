@@ -8,23 +8,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeLink, makeBackingFile, startTarget } from "../../../test/lab/aoe-lab.js";
+import { discoverUntil, maskToInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
 import type { LogFields, Logger } from "../../foundation/log.js";
-import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { AOE_ETHERTYPE } from "../codec/header.js";
-import { DirectiveCommand, MaskCommand, macToString } from "../codec/index.js";
-import { macMaskCommand } from "../initiator/admin.js";
+import { macToString } from "../codec/index.js";
 import type { AoeInitiator } from "../initiator/aoe-initiator.js";
-import { enginePaths } from "../initiator/discovery.js";
-import { AoeTarget } from "./aoe-target.js";
+import type { AoeTarget } from "./aoe-target.js";
 import { parseTargetConfig } from "./config.js";
-import { FileExportStateStore } from "./export-state.js";
 
 const MiB = 1024 * 1024;
 const DEADLINE_MS = 20_000;
@@ -54,40 +44,21 @@ describe("AoE target: export state follows its backing (live config changes)", (
   let b: AoeInitiator;
   const targets: AoeTarget[] = [];
 
+  const rawConfig = (path: string, more: Array<Record<string, unknown>> = []) => ({
+    stateDir,
+    interfaces: ["tgt0", "tgt1"],
+    exports: [{ address: "4.2", path }, ...more],
+  });
   const config = (path: string, more: Array<Record<string, unknown>> = []) =>
-    parseTargetConfig({
-      stateDir,
-      interfaces: ["tgt0", "tgt1"],
-      exports: [{ address: "4.2", path }, ...more],
-    });
+    parseTargetConfig(rawConfig(path, more));
   const start = async (path: string) => {
     const log = capturingLogger();
-    const target = await AoeTarget.start(config(path), {
-      openSocket: (ifname) =>
-        openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
-      openDevice: (file, options) => openFileBlockDevice(file, options),
-      stateStore: new FileExportStateStore(stateDir),
-      log,
-    });
+    const target = await startTarget(link.targetNs, rawConfig(path), { log });
     targets.push(target);
     return { target, log };
   };
-  const seen = async (initiator: AoeInitiator) => {
-    const deadline = Date.now() + DEADLINE_MS;
-    for (;;) {
-      const found = await initiator.discover({ listenMs: 300 });
-      const target = found.find((t) => t.shelf === 4 && t.slot === 2);
-      if (target) return target;
-      if (Date.now() > deadline) assert.fail("e4.2 did not answer");
-    }
-  };
-  const maskToA = async () => {
-    const path = enginePaths(a.engine, await seen(a))[0];
-    assert.ok(path);
-    await macMaskCommand(a.engine, path, { shelf: 4, slot: 2 }, MaskCommand.edit, [
-      { dcmd: DirectiveCommand.add, mac: a.sockets[0]?.mac as Buffer },
-    ]);
-  };
+  const seen = (initiator: AoeInitiator) => discoverUntil(initiator, 4, 2, DEADLINE_MS);
+  const maskToA = () => maskToInitiator(a, 4, 2);
   const warnings = (log: { lines: Line[] }) => log.lines.filter((l) => l.level === "warn");
 
   before(async () => {
@@ -95,13 +66,11 @@ describe("AoE target: export state follows its backing (live config changes)", (
     diskA = makeBackingFile(link.dir, "a.img", MiB);
     diskB = makeBackingFile(link.dir, "b.img", MiB);
     stateDir = `${link.dir}/state`;
-    a = startInitiator(link.initiatorNs, ["ini0"]);
-    b = startInitiator(link.initiatorNs, ["ini1"]);
+    a = link.initiator(["ini0"]);
+    b = link.initiator(["ini1"]);
   });
 
   after(async () => {
-    a?.close();
-    b?.close();
     for (const t of targets) await t.stop();
     await link?.close();
   });

@@ -11,26 +11,18 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import { createLogger } from "../../foundation/log.js";
-import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
+import { createAoeBench, macOf, openAoeSocket, startTarget } from "../../../test/lab/aoe-lab.js";
+import type { AoeBench } from "../../../test/lab/aoe-lab.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
   AFLAG_LBA48,
   AFLAG_WRITE,
-  AOE_ETHERTYPE,
-  AOE_TAG,
   AOE_VER_FLAGS,
-  AoeCommand,
-  ATA_DATA,
   AtaCommand,
-  encodeAtaFrame,
   macToString,
   SECTOR_BYTES,
 } from "../codec/index.js";
-import { AoeTarget } from "./aoe-target.js";
-import { parseTargetConfig } from "./config.js";
-import { FileExportStateStore } from "./export-state.js";
+import { RequestFrames, tagOf, waitForReply } from "../testing/request-frames.js";
 
 const REPLY_DEADLINE_MS = 60_000;
 const DISK_SECTORS = 64;
@@ -53,28 +45,24 @@ function random(seed: number): () => number {
   };
 }
 
-let link: AoeLink;
+let link: AoeBench;
 let raw: RawSocket;
-let targetMac: Buffer;
-let disk: string;
+let requests: RequestFrames;
 let content: Buffer;
 const replies = new Map<number, Buffer>();
 
 before(async () => {
-  link = await createAoeLink("fpfuzz");
-  disk = makeBackingFile(link.dir, "disk.img", DISK_SECTORS * SECTOR_BYTES);
+  link = await createAoeBench("fpfuzz", { diskBytes: DISK_SECTORS * SECTOR_BYTES });
   content = Buffer.alloc(DISK_SECTORS * SECTOR_BYTES);
   for (let i = 0; i < content.length; i++) content[i] = (i * 31 + (i >> 9)) & 0xff;
-  targetMac = Buffer.from((await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)));
-  raw = openAfPacketSocket({
-    ifname: "ini0",
-    ethertype: AOE_ETHERTYPE,
-    netnsPath: link.initiatorNs.path,
-  });
+  raw = openAoeSocket(link.initiatorNs, "ini0");
+  const dst = await macOf(link.targetNs, "tgt0");
+  // Tags: the stream's are 0x20000 + its index, the fences' from 0x30000.
+  requests = new RequestFrames({ dst, src: raw.mac, shelf: 3, firstTag: 0x30000 });
   raw.onFrames((frames) => {
     for (const frame of frames)
       if (((frame[AOE_VER_FLAGS] as number) & 0x08) !== 0)
-        replies.set(frame.readUInt32BE(AOE_TAG), Buffer.from(frame));
+        replies.set(tagOf(frame), Buffer.from(frame));
   });
 });
 
@@ -90,25 +78,18 @@ function frames(seed: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < FRAMES; i++) {
     const count = pick([1, 1, 2, 2, 3, 0]);
-    let frame = encodeAtaFrame(
-      {
-        dst: targetMac,
-        src: next() < 0.8 ? raw.mac : OTHER,
-        flags: 0,
-        error: 0,
-        shelf: 3,
-        slot: pick([0, 0, 1, 2]),
-        command: AoeCommand.ata,
-        tag: 0x20000 + i,
-      },
-      {
-        aflags: pick([AFLAG_LBA48, 0, AFLAG_LBA48, AFLAG_LBA48 | AFLAG_WRITE]),
-        errFeature: 0,
-        sectorCount: count,
-        cmdStatus: pick([AtaCommand.readSectorsExt, AtaCommand.readSectors]),
-        lba: pick([0, 5, DISK_SECTORS - 2, DISK_SECTORS - 1, DISK_SECTORS, 0xe0000003]),
-      },
-    );
+    // In the order the stream draws them (FAST_PATH_FUZZ_SEED names a stream).
+    const header = {
+      src: next() < 0.8 ? raw.mac : OTHER,
+      slot: pick([0, 0, 1, 2]),
+      tag: 0x20000 + i,
+    };
+    const ata = {
+      aflags: pick([AFLAG_LBA48, 0, AFLAG_LBA48, AFLAG_LBA48 | AFLAG_WRITE]),
+      cmdStatus: pick([AtaCommand.readSectorsExt, AtaCommand.readSectors]),
+      lba: pick([0, 5, DISK_SECTORS - 2, DISK_SECTORS - 1, DISK_SECTORS, 0xe0000003]),
+    };
+    let frame = requests.read(ata.lba, count, header, ata);
     const mutations = next() < 0.5 ? 0 : 1 + Math.floor(next() * 3);
     for (let m = 0; m < mutations; m++) {
       // Bytes 0-19 and 24-35: addresses, ethertype excluded (the socket would not see it).
@@ -122,56 +103,33 @@ function frames(seed: number): Buffer[] {
 }
 
 async function outcomes(fastPath: boolean) {
-  fs.writeFileSync(disk, content); // each run starts from the same disk (the fences write)
-  const config = parseTargetConfig({
-    stateDir: `${link.dir}/state-${fastPath ? "on" : "off"}`,
-    interfaces: ["tgt0"],
-    exports: [
-      { address: "3.0", path: disk },
-      { address: "3.1", path: disk, macMask: [macToString(raw.mac)] },
-      { address: "3.2", path: disk, reservation: [macToString(OTHER)] },
-    ],
-  });
-  const target = await AoeTarget.start(config, {
-    openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
-    openDevice: (file, options) => openFileBlockDevice(file, options),
-    stateStore: new FileExportStateStore(config.stateDir),
-    log: createLogger("test:aoe:fast-path-fuzz"),
-    fastPath,
-  });
+  fs.writeFileSync(link.disk, content); // each run starts from the same disk (the fences write)
+  const target = await startTarget(
+    link.targetNs,
+    {
+      stateDir: `${link.dir}/state-${fastPath ? "on" : "off"}`,
+      interfaces: ["tgt0"],
+      exports: [
+        { address: "3.0", path: link.disk },
+        { address: "3.1", path: link.disk, macMask: [macToString(raw.mac)] },
+        { address: "3.2", path: link.disk, reservation: [macToString(OTHER)] },
+      ],
+    },
+    { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
+  );
   try {
     const all = frames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
     for (let first = 0; first < all.length; first += BURST) {
       // A write through TypeScript after each burst: its reply comes after theirs.
-      const fence = encodeAtaFrame(
-        {
-          dst: targetMac,
-          src: raw.mac,
-          flags: 0,
-          error: 0,
-          shelf: 3,
-          slot: 0,
-          command: AoeCommand.ata,
-          tag: 0x30000 + first,
-        },
-        {
-          aflags: AFLAG_LBA48 | AFLAG_WRITE,
-          errFeature: 0,
-          sectorCount: 1,
-          cmdStatus: AtaCommand.writeSectorsExt,
-          lba: DISK_SECTORS - 1,
-        },
-        SECTOR_BYTES,
-      );
-      fence.fill(0x33, ATA_DATA);
-      replies.delete(0x30000 + first);
+      const fence = requests.write(DISK_SECTORS - 1, 0x33);
       raw.send([...all.slice(first, first + BURST), fence]);
-      const deadline = Date.now() + REPLY_DEADLINE_MS;
-      while (!replies.has(0x30000 + first)) {
-        if (Date.now() > deadline) throw new Error(`no reply to the fence after frame ${first}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await waitForReply(
+        (tag) => replies.has(tag),
+        tagOf(fence),
+        `the fence after frame ${first}`,
+        REPLY_DEADLINE_MS,
+      );
+      replies.delete(tagOf(fence));
     }
     const seen: Record<number, string> = {};
     for (let i = 0; i < FRAMES; i++) {

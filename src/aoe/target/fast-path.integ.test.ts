@@ -12,21 +12,16 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../foundation/log.js";
-import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
+import { createAoeBench, macOf, openAoeSocket, startTarget } from "../../../test/lab/aoe-lab.js";
+import { makeBackingFile, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
-  AFLAG_LBA48,
   AFLAG_WRITE,
-  AOE_ETHERTYPE,
-  AOE_TAG,
   AOE_VER_FLAGS,
   AoeCommand,
   ATA_DATA,
   AtaCommand,
   DirectiveCommand,
-  encodeAtaFrame,
   encodeMacMask,
   macToString,
   MaskCommand,
@@ -34,10 +29,8 @@ import {
   type AtaArgs,
   type HeaderFields,
 } from "../codec/index.js";
-import { AoeTarget } from "./aoe-target.js";
-import { parseTargetConfig } from "./config.js";
+import { RequestFrames, tagOf, vlanTagged, waitForReply } from "../testing/request-frames.js";
 import type { ExportCounters } from "./counters.js";
-import { FileExportStateStore } from "./export-state.js";
 import {
   encodeFastPathTable,
   FAST_PATH_ENTRY_BYTES,
@@ -51,11 +44,6 @@ const ADMITTED = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x02]);
 const STRANGER = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x03]);
 const REMOVED = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x04]);
 
-function tagged(frame: Buffer, tci: number): Buffer {
-  const tag = Buffer.from([0x81, 0x00, tci >> 8, tci & 0xff]);
-  return Buffer.concat([frame.subarray(0, 12), tag, frame.subarray(12)]);
-}
-
 /** What came back for one request: enough to tell every refusal apart. */
 interface Outcome {
   replied: boolean;
@@ -68,22 +56,15 @@ interface Outcome {
 }
 
 describe("the native fast path over AF_PACKET on veth", () => {
-  let link: AoeLink;
+  let link: AoeBench;
   let disk: string;
   let raw: RawSocket;
-  let targetMac: Buffer;
+  let requests: RequestFrames;
   const replies = new Map<number, Buffer>();
-  let nextTag = 0x10000;
 
-  const fields = (shelfSlot: [number, number], over: Partial<HeaderFields> = {}) => ({
-    dst: targetMac,
-    src: raw.mac,
-    flags: 0,
-    error: 0,
+  const at = (shelfSlot: [number, number], over: Partial<HeaderFields>) => ({
     shelf: shelfSlot[0],
     slot: shelfSlot[1],
-    command: AoeCommand.ata,
-    tag: nextTag++,
     ...over,
   });
   const read = (
@@ -93,42 +74,11 @@ describe("the native fast path over AF_PACKET on veth", () => {
     over: Partial<HeaderFields> = {},
     ata: Partial<AtaArgs> = {},
     dataBytes = 0,
-  ) =>
-    encodeAtaFrame(
-      fields(to, over),
-      {
-        aflags: AFLAG_LBA48,
-        errFeature: 0,
-        sectorCount: count,
-        cmdStatus: AtaCommand.readSectorsExt,
-        lba,
-        ...ata,
-      },
-      dataBytes,
-    );
-  const write = (to: [number, number], lba: number, fill: number, src = raw.mac) => {
-    const frame = encodeAtaFrame(
-      fields(to, { src }),
-      {
-        aflags: AFLAG_LBA48 | AFLAG_WRITE,
-        errFeature: 0,
-        sectorCount: 1,
-        cmdStatus: AtaCommand.writeSectorsExt,
-        lba,
-      },
-      SECTOR_BYTES,
-    );
-    frame.fill(fill, ATA_DATA);
-    return frame;
-  };
-  const tagOf = (frame: Buffer) => frame.readUInt32BE(AOE_TAG);
-  const waitFor = async (tag: number, what: string) => {
-    const deadline = Date.now() + REPLY_DEADLINE_MS;
-    while (!replies.has(tag)) {
-      if (Date.now() > deadline) throw new Error(`no reply to ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  ) => requests.read(lba, count, at(to, over), ata, dataBytes);
+  const write = (to: [number, number], lba: number, fill: number, src = raw.mac) =>
+    requests.write(lba, fill, at(to, { src }));
+  const waitFor = (tag: number, what: string) =>
+    waitForReply((t) => replies.has(t), tag, what, REPLY_DEADLINE_MS);
   /** Sends `frames`, then a valid write (through TypeScript), and waits for that write's reply. */
   const sendThenFence = async (frames: Buffer[]) => {
     const fence = write([3, 0], DISK_SECTORS - 1, 0x01);
@@ -153,34 +103,23 @@ describe("the native fast path over AF_PACKET on veth", () => {
     };
   };
 
-  const startTarget = (fastPath: boolean, stateDir: string, exports: unknown[]) => {
-    const config = parseTargetConfig({ stateDir, interfaces: ["tgt0"], exports });
-    return AoeTarget.start(config, {
-      openSocket: (ifname) =>
-        openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
-      openDevice: (file, options) => openFileBlockDevice(file, options),
-      stateStore: new FileExportStateStore(config.stateDir),
-      log: createLogger("test:aoe:fast-path"),
-      mtuPollMs: 200,
-      fastPath,
-    });
-  };
+  const startFastPath = (fastPath: boolean, stateDir: string, exports: unknown[]) =>
+    startTarget(
+      link.targetNs,
+      { stateDir, interfaces: ["tgt0"], exports },
+      { log: createLogger("test:aoe:fast-path"), fastPath },
+    );
 
   before(async () => {
-    link = await createAoeLink("fastpath");
-    disk = makeBackingFile(link.dir, "disk.img", DISK_SECTORS * SECTOR_BYTES);
+    link = await createAoeBench("fastpath", { diskBytes: DISK_SECTORS * SECTOR_BYTES });
+    disk = link.disk;
     const content = Buffer.alloc(DISK_SECTORS * SECTOR_BYTES);
     for (let i = 0; i < content.length; i += 4)
       content.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, i);
     fs.writeFileSync(disk, content);
-    targetMac = Buffer.from(
-      (await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)),
-    );
-    raw = openAfPacketSocket({
-      ifname: "ini0",
-      ethertype: AOE_ETHERTYPE,
-      netnsPath: link.initiatorNs.path,
-    });
+    raw = openAoeSocket(link.initiatorNs, "ini0");
+    const dst = await macOf(link.targetNs, "tgt0");
+    requests = new RequestFrames({ dst, src: raw.mac, shelf: 3, firstTag: 0x10000 });
     raw.onFrames((frames) => {
       // Responses only (our own frames never come back: PACKET_IGNORE_OUTGOING).
       for (const frame of frames)
@@ -196,7 +135,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
   /** Every case, run against a target with the fast path on or off. */
   async function runCases(fastPath: boolean) {
     const stateDir = `${link.dir}/state-${fastPath ? "on" : "off"}`;
-    const target = await startTarget(fastPath, stateDir, [
+    const target = await startFastPath(fastPath, stateDir, [
       { address: "3.0", path: disk, macMask: [macToString(raw.mac), macToString(ADMITTED)] },
       { address: "3.1", path: disk, reservation: [macToString(ADMITTED)] },
     ]);
@@ -239,7 +178,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
       versionTwo[AOE_VER_FLAGS] = 0x20;
       await sendThenFence([
         ...cases.map(([, frame]) => frame),
-        tagged(vlanRead, 100),
+        vlanTagged(vlanRead, 100),
         truncated,
         versionTwo,
       ]);
@@ -317,7 +256,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
 
   test("a MAC mask edit is honoured from the frame after its reply, reads and writes alike", async () => {
     const stateDir = `${link.dir}/state-mask`;
-    const target = await startTarget(true, stateDir, [
+    const target = await startFastPath(true, stateDir, [
       { address: "3.2", path: disk, macMask: [macToString(raw.mac), macToString(REMOVED)] },
     ]);
     try {
@@ -355,14 +294,11 @@ describe("the native fast path over AF_PACKET on veth", () => {
       };
       const pumping = pump();
       while (bursts < 20) await new Promise((resolve) => setImmediate(resolve));
-      const edit = encodeMacMask(
-        { ...fields([3, 2]), command: AoeCommand.macMask },
-        {
-          mcmd: MaskCommand.edit,
-          merror: 0,
-          directives: [{ dcmd: DirectiveCommand.delete, mac: REMOVED }],
-        },
-      );
+      const edit = encodeMacMask(requests.header(at([3, 2], { command: AoeCommand.macMask })), {
+        mcmd: MaskCommand.edit,
+        merror: 0,
+        directives: [{ dcmd: DirectiveCommand.delete, mac: REMOVED }],
+      });
       raw.send([edit]);
       await waitFor(tagOf(edit), "the mask edit");
       edited = true;
@@ -387,7 +323,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
   test("a read the addon cannot finish (a file that shrank) goes to TypeScript, which answers", async () => {
     const shrinking = makeBackingFile(link.dir, "shrinking.img", 64 * SECTOR_BYTES);
     fs.writeFileSync(shrinking, Buffer.alloc(64 * SECTOR_BYTES, 0x5a));
-    const target = await startTarget(true, `${link.dir}/state-shrink`, [
+    const target = await startFastPath(true, `${link.dir}/state-shrink`, [
       { address: "3.3", path: shrinking },
     ]);
     try {

@@ -6,14 +6,9 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startInitiator,
-  startTarget,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeLink, makeBackingFile, startTarget } from "../../../test/lab/aoe-lab.js";
+import type { AoeLink } from "../../../test/lab/aoe-lab.js";
+import { pattern } from "../../../test/sim/pattern.js";
 import { run } from "../../../test/lab/netns.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
 import type { AoeTarget } from "./aoe-target.js";
@@ -43,7 +38,7 @@ test("writes past the filesystem's free space fail as ATA errors; the volume kee
     interfaces: ["tgt0"],
     exports: [{ address: "2.9", path: disk }],
   });
-  const initiator = startInitiator(link.initiatorNs, ["ini0"]);
+  const initiator = link.initiator();
   try {
     const device = await initiator.openDevice(2, 9, { requestTimeoutMs: 5000 });
     const first = pattern(MiB, 1);

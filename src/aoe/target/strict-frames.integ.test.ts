@@ -9,27 +9,12 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  startTarget,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, macOf, openAoeSocket } from "../../../test/lab/aoe-lab.js";
+import type { AoeBench } from "../../../test/lab/aoe-lab.js";
 import { runTool } from "../../../test/lab/netns.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
-import {
-  AFLAG_LBA48,
-  AFLAG_WRITE,
-  AOE_ETHERTYPE,
-  AOE_TAG,
-  AoeCommand,
-  ATA_DATA,
-  AtaCommand,
-  encodeAtaFrame,
-  SECTOR_BYTES,
-  type HeaderFields,
-} from "../codec/index.js";
+import { SECTOR_BYTES, type HeaderFields } from "../codec/index.js";
+import { RequestFrames, tagOf, vlanTagged, waitForReply } from "../testing/request-frames.js";
 import type { AoeTarget } from "./aoe-target.js";
 
 const REPLY_DEADLINE_MS = 20_000;
@@ -41,83 +26,37 @@ async function kernelHas8021q(): Promise<boolean> {
   return probe.code === 0;
 }
 
-function tagged(frame: Buffer, tci: number): Buffer {
-  const tag = Buffer.from([0x81, 0x00, tci >> 8, tci & 0xff]);
-  return Buffer.concat([frame.subarray(0, 12), tag, frame.subarray(12)]);
-}
-
 describe("strict frame rules over AF_PACKET on veth", () => {
-  let link: AoeLink;
+  let link: AoeBench;
   let target: AoeTarget;
-  let disk: string;
   let raw: RawSocket;
-  let targetMac: Buffer;
+  let requests: RequestFrames;
   const replies = new Map<number, Buffer>();
-  let nextTag = 0x1000;
 
-  const write = (lba: number, fill: number, fields: Partial<HeaderFields> = {}) => {
-    const frame = encodeAtaFrame(
-      {
-        dst: targetMac,
-        src: raw.mac,
-        flags: 0,
-        error: 0,
-        shelf: 3,
-        slot: 0,
-        command: AoeCommand.ata,
-        tag: nextTag++,
-        ...fields,
-      },
-      {
-        aflags: AFLAG_LBA48 | AFLAG_WRITE,
-        errFeature: 0,
-        sectorCount: 1,
-        cmdStatus: AtaCommand.writeSectorsExt,
-        lba,
-      },
-      SECTOR_BYTES,
-    );
-    frame.fill(fill, ATA_DATA);
-    return frame;
-  };
+  const write = (lba: number, fill: number, fields: Partial<HeaderFields> = {}) =>
+    requests.write(lba, fill, fields);
   /** Sends `frames`, then a valid write, and waits for that write's reply. */
   const sendThenFence = async (frames: Buffer[]) => {
     const fence = write(63, 0x01);
     raw.send([...frames, fence]);
-    const tag = fence.readUInt32BE(AOE_TAG);
-    const deadline = Date.now() + REPLY_DEADLINE_MS;
-    while (!replies.has(tag)) {
-      if (Date.now() > deadline) throw new Error("the target did not answer a valid write");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitForReply((tag) => replies.has(tag), tagOf(fence), "a valid write", REPLY_DEADLINE_MS);
   };
   const sector = (lba: number) =>
-    fs.readFileSync(disk).subarray(lba * SECTOR_BYTES, (lba + 1) * SECTOR_BYTES);
+    fs.readFileSync(link.disk).subarray(lba * SECTOR_BYTES, (lba + 1) * SECTOR_BYTES);
 
   before(async () => {
-    link = await createAoeLink("strict");
-    disk = makeBackingFile(link.dir, "disk.img", 64 * SECTOR_BYTES);
-    target = await startTarget(link.targetNs, {
-      stateDir: `${link.dir}/state`,
-      interfaces: ["tgt0"],
-      exports: [{ address: "3.0", path: disk }],
-    });
-    targetMac = Buffer.from(
-      (await link.targetNs.mac("tgt0")).split(":").map((h) => parseInt(h, 16)),
-    );
-    raw = openAfPacketSocket({
-      ifname: "ini0",
-      ethertype: AOE_ETHERTYPE,
-      netnsPath: link.initiatorNs.path,
-    });
+    link = await createAoeBench("strict", { diskBytes: 64 * SECTOR_BYTES });
+    target = await link.serve("3.0");
+    raw = openAoeSocket(link.initiatorNs, "ini0");
+    const dst = await macOf(link.targetNs, "tgt0");
+    requests = new RequestFrames({ dst, src: raw.mac, shelf: 3, firstTag: 0x1000 });
     raw.onFrames((frames) => {
-      for (const frame of frames) replies.set(frame.readUInt32BE(AOE_TAG), frame);
+      for (const frame of frames) replies.set(tagOf(frame), frame);
     });
   });
 
   after(async () => {
     raw?.close();
-    await target?.stop();
     await link?.close();
   });
 
@@ -128,7 +67,7 @@ describe("strict frame rules over AF_PACKET on veth", () => {
       sector(1).every((b) => b === 0),
       "not written",
     );
-    assert.ok(!replies.has(frame.readUInt32BE(AOE_TAG)), "not answered");
+    assert.ok(!replies.has(tagOf(frame)), "not answered");
     assert.equal(target.stats().drops["other-host"], 1);
   });
 
@@ -136,12 +75,12 @@ describe("strict frame rules over AF_PACKET on veth", () => {
     // The kernel clears the tag before a socket bound to one ethertype sees the frame, and marks
     // it for another host (__netif_receive_skb_core): dropped as other-host.
     const frame = write(2, 0x55);
-    await sendThenFence([tagged(frame, 100)]);
+    await sendThenFence([vlanTagged(frame, 100)]);
     assert.ok(
       sector(2).every((b) => b === 0),
       "not written",
     );
-    assert.ok(!replies.has(frame.readUInt32BE(AOE_TAG)), "not answered");
+    assert.ok(!replies.has(tagOf(frame)), "not answered");
     assert.equal(target.stats().drops["other-host"], 2);
   });
 
@@ -165,19 +104,19 @@ describe("strict frame rules over AF_PACKET on veth", () => {
     ]);
     await link.targetNs.exec("ip", ["link", "set", "tgt0.100", "up"]);
     const frame = write(3, 0x66);
-    await sendThenFence([tagged(frame, 100)]);
+    await sendThenFence([vlanTagged(frame, 100)]);
     assert.ok(
       sector(3).every((b) => b === 0),
       "not written",
     );
-    assert.ok(!replies.has(frame.readUInt32BE(AOE_TAG)), "not answered");
+    assert.ok(!replies.has(tagOf(frame)), "not answered");
     assert.equal(target.stats().drops["vlan-tagged"], 1);
   });
 
   test("an untagged write to the target's own MAC is executed", async () => {
     const frame = write(4, 0x44);
     await sendThenFence([frame]);
-    assert.ok(replies.has(frame.readUInt32BE(AOE_TAG)));
+    assert.ok(replies.has(tagOf(frame)));
     assert.ok(sector(4).every((b) => b === 0x44));
   });
 });

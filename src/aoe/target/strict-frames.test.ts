@@ -18,7 +18,6 @@ import {
   AoeCommand,
   AoeError,
   ATA_CMD_STATUS,
-  ATA_DATA,
   ATA_ERR_FEATURE,
   AtaCommand,
   AtaErrorBits,
@@ -29,48 +28,21 @@ import {
   SECTOR_BYTES,
   type HeaderFields,
 } from "../codec/index.js";
+import { RequestFrames, vlanTagged } from "../testing/request-frames.js";
 import type { AoeTarget } from "./aoe-target.js";
-
-/** Inserts an 802.1Q tag (TPID 0x8100, then the TCI) after the MAC addresses. */
-function tagged(frame: Buffer, tci: number): Buffer {
-  const tag = Buffer.from([0x81, 0x00, tci >> 8, tci & 0xff]);
-  return Buffer.concat([frame.subarray(0, 12), tag, frame.subarray(12)]);
-}
 
 describe("the target executes only what is addressed to it, strictly (simulated link)", () => {
   const sim = new AoeSim({ seed: simSeed("strict frames") });
   const disk = sim.disk("/sim/disk.img", 64 * SECTOR_BYTES);
   let target: AoeTarget;
   let raw: SimRawSocket;
+  let requests: RequestFrames;
   const replies: Buffer[] = [];
-  let nextTag = 0x100;
 
-  const header = (overrides: Partial<HeaderFields> = {}): HeaderFields => ({
-    dst: sim.mac("tgt0"),
-    src: raw.mac,
-    flags: 0,
-    error: 0,
-    shelf: 1,
-    slot: 0,
-    command: AoeCommand.ata,
-    tag: nextTag++,
-    ...overrides,
-  });
-  const write = (lba: number, fill: number, fields: Partial<HeaderFields> = {}, aflags = -1) => {
-    const frame = encodeAtaFrame(
-      header(fields),
-      {
-        aflags: aflags >= 0 ? aflags : AFLAG_LBA48 | AFLAG_WRITE,
-        errFeature: 0,
-        sectorCount: 1,
-        cmdStatus: AtaCommand.writeSectorsExt,
-        lba,
-      },
-      SECTOR_BYTES,
-    );
-    frame.fill(fill, ATA_DATA);
-    return frame;
-  };
+  const header = (overrides: Partial<HeaderFields> = {}) => requests.header(overrides);
+  /** One sector filled with `fill` at `lba`; `aflags` replaces LBA48|W. */
+  const write = (lba: number, fill: number, fields: Partial<HeaderFields> = {}, aflags?: number) =>
+    requests.write(lba, fill, fields, aflags);
   const deliver = async (frames: Buffer[]) => {
     raw.send(frames);
     await sim.clock.advance(20);
@@ -87,6 +59,7 @@ describe("the target executes only what is addressed to it, strictly (simulated 
       exports: [{ address: "1.0", path: "/sim/disk.img" }],
     });
     raw = sim.socket("ini0");
+    requests = new RequestFrames({ dst: sim.mac("tgt0"), src: raw.mac, shelf: 1, firstTag: 0x100 });
     raw.onFrames((frames) => replies.push(...frames));
   });
   after(() => sim.close());
@@ -113,8 +86,8 @@ describe("the target executes only what is addressed to it, strictly (simulated 
   });
 
   test("802.1Q-tagged frames are dropped and counted; a priority tag (VLAN 0) is the native LAN", async () => {
-    const vlan100 = tagged(write(2, 0x55), 100);
-    const vlan7Priority5 = tagged(write(2, 0x56), (5 << 13) | 7);
+    const vlan100 = vlanTagged(write(2, 0x55), 100);
+    const vlan7Priority5 = vlanTagged(write(2, 0x56), (5 << 13) | 7);
     await deliver([vlan100, vlan7Priority5]);
     assert.ok(
       sector(2).every((b) => b === 0),
@@ -122,7 +95,7 @@ describe("the target executes only what is addressed to it, strictly (simulated 
     );
     assert.equal(replyTo(vlan100, AOE_TAG + 4), undefined);
     assert.equal(drops()["vlan-tagged"], 2);
-    const priorityOnly = tagged(write(2, 0x57), 3 << 13);
+    const priorityOnly = vlanTagged(write(2, 0x57), 3 << 13);
     await deliver([priorityOnly]);
     assert.ok(
       sector(2).every((b) => b === 0x57),

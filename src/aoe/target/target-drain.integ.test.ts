@@ -1,25 +1,18 @@
 /**
  * AoeTarget.stop() with writes in flight on a slow disk: every admitted write completes and is
  * answered before the sockets close; frames arriving after the stop are dropped, not executed.
+ * The scenario is drain-cases.ts, which target-drain.test.ts runs on the simulator.
  */
-import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { createLogger } from "../../foundation/log.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
 import { openFileBlockDevice } from "../../block/file/file-block-device.js";
-import { openAfPacketSocket } from "../../net/raw-socket/af-packet.js";
-import { AOE_ETHERTYPE } from "../codec/header.js";
-import { AoeTarget } from "./aoe-target.js";
-import { parseTargetConfig } from "./config.js";
-import { FileExportStateStore } from "./export-state.js";
+import { drainAdmittedWrites } from "../testing/drain-cases.js";
+
+/** How long a condition may take (generous: the machine may be loaded). */
+const WAIT_MS = 60_000;
 
 /** A real file whose writes take `delayMs` longer: a slow disk, so that stop() has work to drain. */
 function slowWrites(device: VectoredBlockDevice, delayMs: number): VectoredBlockDevice {
@@ -37,54 +30,34 @@ function slowWrites(device: VectoredBlockDevice, delayMs: number): VectoredBlock
   };
 }
 
-let link: AoeLink;
+let link: AoeBench;
 before(async () => {
-  link = await createAoeLink("drain");
+  link = await createAoeBench("drain", { diskBytes: 4 * 1024 * 1024 });
 });
 after(async () => link?.close());
 
 test("stop() drains in-flight writes on a slow disk and answers them", async () => {
-  const disk = makeBackingFile(link.dir, "disk.img", 4 * 1024 * 1024);
-  const config = parseTargetConfig({
-    stateDir: `${link.dir}/state`,
-    interfaces: ["tgt0"],
-    exports: [{ address: "4.2", path: disk }],
+  const target = await link.serve(
+    "4.2",
+    {},
+    {
+      openDevice: async (file, options) =>
+        slowWrites(await openFileBlockDevice(file, options), 300),
+      log: createLogger("test:drain"),
+    },
+  );
+  await drainAdmittedWrites({
+    target,
+    initiator: link.initiator(),
+    run: (promise) => promise,
+    until: async (done, what) => {
+      const deadline = Date.now() + WAIT_MS;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${WAIT_MS} ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    diskBytes: () => fs.readFileSync(link.disk),
+    seed: 3,
   });
-  const target = await AoeTarget.start(config, {
-    openSocket: (ifname) =>
-      openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, netnsPath: link.targetNs.path }),
-    openDevice: async (file, options) => slowWrites(await openFileBlockDevice(file, options), 300),
-    stateStore: new FileExportStateStore(config.stateDir),
-    log: createLogger("test:drain"),
-  });
-  const initiator = startInitiator(link.initiatorNs, ["ini0"]);
-  try {
-    const device = await initiator.openDevice(4, 2, { requestTimeoutMs: 3000 });
-    const data = pattern(256 * 1024, 3); // more frames than the window of 64: not all can be admitted
-    // Replies to frames the initiator has since retransmitted arrive under their old tags (stale).
-    const answered = () =>
-      initiator.engine.counters.replies + initiator.engine.counters.staleReplies;
-    const repliesBefore = answered();
-    const write = device.write(data, 0).then(
-      () => "acknowledged",
-      (error: Error) => error.message,
-    );
-    const inFlight = () => target.stats().exports[0]?.counters.inFlight ?? 0;
-    while (inFlight() === 0) await new Promise((r) => setTimeout(r, 5));
-    const admitted = inFlight();
-    await target.stop();
-    const written = target.stats().exports[0]?.counters.writtenBytes ?? 0;
-    assert.equal(written, admitted * 1024, "every admitted write completed before stop() returned");
-    assert.ok(fs.readFileSync(disk).subarray(0, written).equals(data.subarray(0, written)));
-    // The admitted writes were answered before the sockets closed...
-    const deadline = Date.now() + 2000;
-    while (answered() - repliesBefore < admitted && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.equal(answered() - repliesBefore, admitted);
-    // ...and frames not admitted before the stop were not executed: the write is not acknowledged.
-    assert.notEqual(await write, "acknowledged");
-  } finally {
-    initiator.close();
-  }
 });

@@ -3,7 +3,7 @@
  * whole-device patterns, the last sector, range errors, ATA commands, read-only exports, two
  * initiators at once, multipath, and an MTU change while running. No root, virtual time; the run
  * prints its seed and ETHERPLANE_SIM_SEED replays it. (target-initiator.integ.test.ts keeps a few
- * of these on real veth links.)
+ * of these on real veth links, written once in src/aoe/testing/target-initiator-cases.ts.)
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -11,7 +11,6 @@ import { AoeSim } from "../../../test/sim/aoe-sim.js";
 import { pattern } from "../../../test/sim/pattern.js";
 import { simSeed } from "../../../test/sim/random.js";
 import { isEtherplaneError } from "../../foundation/errors.js";
-import { formatAoeStat } from "../../cli/aoe/discover.js";
 import {
   ATA_CMD_STATUS,
   ATA_DATA,
@@ -29,6 +28,15 @@ import type { AoeInitiator } from "../initiator/aoe-initiator.js";
 import { enginePaths } from "../initiator/discovery.js";
 import type { Path } from "../initiator/engine.js";
 import { ataCommand, ataErrorOf, ataRead } from "../initiator/requests.js";
+import {
+  discoversBothExports,
+  jumboFrames,
+  multipath,
+  readOnlyExport,
+  smallExportContent,
+  wholeDevicePattern,
+  type TargetInitiatorBench,
+} from "../testing/target-initiator-cases.js";
 import type { AoeTarget } from "./aoe-target.js";
 
 const MiB = 1024 * 1024;
@@ -57,8 +65,7 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
   const seed = simSeed("target-initiator");
   const sim = new AoeSim({ seed, links: 2 });
   const disk = sim.disk("/sim/disk.img", 4 * MiB);
-  const smallBytes = pattern(1 * MiB + 3 * SECTOR_BYTES, 99);
-  const small = sim.disk("/sim/small.img", Buffer.from(smallBytes));
+  const small = sim.disk("/sim/small.img", smallExportContent());
   let target: AoeTarget;
   const open = (ini: AoeInitiator, shelf: number, slot: number) =>
     sim.run(ini.openDevice(shelf, slot), `e${shelf}.${slot} to open`);
@@ -73,23 +80,27 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
     });
   });
   after(() => sim.close());
+  const bench: TargetInitiatorBench = {
+    get target() {
+      return target;
+    },
+    diskBytes: 4 * MiB,
+    diskGb: "0.004",
+    bytesOf: (address) => (address === "1.0" ? disk : small).bytes,
+    initiator: (ifnames) => sim.initiator(ifnames),
+    run: (promise) => sim.run(promise),
+    seed,
+    jumbo: async () => {
+      sim.setMtu("tgt0", 9000);
+      sim.setMtu("ini0", 9000);
+      // The target notices by itself, on its MTU poll (virtual time, no refreshMtus call).
+      await sim.clock.advance(500);
+      assert.equal(target.stats().interfaces.find((i) => i.ifname === "tgt0")?.sectorsMax, 17);
+    },
+  };
 
-  test("discovery finds both exports with size, interface, payload and state, as aoe-stat prints them", async () => {
-    const targets = await sim.run(sim.initiator(["ini0"]).discover({ listenMs: 300 }));
-    assert.deepEqual(
-      targets.map((t) => `${t.shelf}.${t.slot}`),
-      ["1.0", "1.1"],
-    );
-    const [first, second] = targets;
-    assert.equal(first?.identify?.sectors, (4 * MiB) / SECTOR_BYTES);
-    assert.equal(second?.identify?.sectors, (MiB + 3 * SECTOR_BYTES) / SECTOR_BYTES);
-    assert.equal(first?.paths[0]?.bufferCount, 64);
-    assert.equal(first?.identify?.model, "test disk");
-    assert.equal(first?.identify?.serial, "T-1-0");
-    const lines = formatAoeStat(targets).split("\n");
-    assert.match(lines[0] ?? "", /^\s+e1\.0\s+0\.004GB {2}ini0 1024 {2}up$/);
-    assert.match(lines[1] ?? "", /^\s+e1\.1\s+0\.001GB {2}ini0 1024 {2}up$/);
-  });
+  test("discovery finds both exports with size, interface, payload and state, as aoe-stat prints them", () =>
+    discoversBothExports(bench));
 
   test("discovery of one shelf.slot stops soon after its first answer, with every path that answered", async () => {
     const ini = sim.initiator(["ini0", "ini1"]);
@@ -110,25 +121,8 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
     assert.equal(settled.found?.identify?.sectors, (4 * MiB) / SECTOR_BYTES);
   });
 
-  test("a pattern written over the whole device reads back, and is on the disk", async () => {
-    const device = await open(sim.initiator(["ini0"]), 1, 0);
-    const data = pattern(device.sizeBytes, seed);
-    await sim.run(device.write(data, 0));
-    const back = Buffer.alloc(device.sizeBytes);
-    await sim.run(device.read(back, 0));
-    assert.ok(back.equals(data), `seed ${seed}: read-back equals the pattern`);
-    assert.ok(disk.bytes.equals(data), `seed ${seed}: disk equals the pattern`);
-    // The target served many requests at once, not one at a time as vblade does.
-    const counters = target.stats().exports.find((e) => e.address === "1.0")?.counters;
-    assert.ok(
-      counters && counters.inFlightMax >= 32,
-      `requests in flight at once: ${counters?.inFlightMax}`,
-    );
-    assert.ok(
-      counters.ioCalls < counters.readRequests + counters.writeRequests,
-      "adjacent frames shared I/O calls",
-    );
-  });
+  test("a pattern written over the whole device reads back, and is on the disk", () =>
+    wholeDevicePattern(bench));
 
   test("the last sector, unaligned edges, and reads past the end", async () => {
     const device = await open(sim.initiator(["ini0"]), 1, 0);
@@ -210,15 +204,8 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
   });
 
   test("a read-only export serves reads and refuses writes with an ATA abort", async () => {
-    const device = await open(sim.initiator(["ini0"]), 1, 1);
-    const back = Buffer.alloc(device.sizeBytes);
-    await sim.run(device.read(back, 0));
-    assert.ok(back.equals(smallBytes));
-    await assert.rejects(sim.run(device.write(Buffer.alloc(SECTOR_BYTES), 0)), (e) =>
-      isEtherplaneError(e, "REFUSED"),
-    );
-    assert.ok(small.bytes.equals(smallBytes), "disk unchanged");
-    assert.equal(small.writes, 0);
+    await readOnlyExport(bench);
+    assert.equal(small.writes, 0, "no write reached the disk");
   });
 
   test("two initiators (different MACs) write and read at the same time", async () => {
@@ -234,42 +221,12 @@ describe("etherplane initiator <-> etherplane target (simulated links)", () => {
     assert.ok(backB.equals(dataB), `seed ${seed}`);
   });
 
-  test("multipath: one device over two interfaces spreads frames over both paths", async () => {
-    const device = await open(sim.initiator(["ini0", "ini1"]), 1, 0);
-    assert.equal(device.pathStats().length, 2);
-    const data = pattern(2 * MiB, seed + 21);
-    await sim.run(device.write(data, 0));
-    const back = Buffer.alloc(2 * MiB);
-    await sim.run(device.read(back, 0));
-    assert.ok(back.equals(data), `seed ${seed}`);
-    const replies = device.pathStats().map((p) => p.replies);
-    assert.ok(
-      replies.every((n) => n > 100),
-      `both paths carried frames: ${replies.join(", ")}`,
-    );
-  });
+  test("multipath: one device over two interfaces spreads frames over both paths", () =>
+    multipath(bench, 2 * MiB));
 
   test("jumbo frames: after the MTU goes to 9000 the target offers 17 sectors per frame", async () => {
-    sim.setMtu("tgt0", 9000);
-    sim.setMtu("ini0", 9000);
-    // The target notices by itself, on its MTU poll (virtual time, no refreshMtus call).
-    await sim.clock.advance(500);
-    assert.equal(target.stats().interfaces.find((i) => i.ifname === "tgt0")?.sectorsMax, 17);
-    const ini = sim.initiator(["ini0"]);
-    const device = await open(ini, 1, 0);
-    assert.equal(device.sectorsPerFrame, 17);
-    const [found] = await sim.run(ini.discover({ listenMs: 200, shelf: 1, slot: 0 }));
-    assert.match(formatAoeStat(found ? [found] : []), /ini0 8704 {2}up$/);
-    const data = pattern(MiB + 5 * SECTOR_BYTES, seed + 31);
-    await sim.run(device.write(data, 512 * 1000));
-    const back = Buffer.alloc(data.length);
-    await sim.run(device.read(back, 512 * 1000));
-    assert.ok(back.equals(data), `seed ${seed}`);
-    assert.ok(disk.bytes.subarray(512 * 1000, 512 * 1000 + data.length).equals(data));
-    const stats = target.stats().exports.find((e) => e.address === "1.0");
-    assert.ok(
-      stats && stats.counters.writtenBytes > 0 && stats.counters.ataErrors > 0,
-      "counters move (the IDNF test counted errors)",
-    );
+    await jumboFrames(bench, MiB + 5 * SECTOR_BYTES);
+    const counters = target.stats().exports.find((e) => e.address === "1.0")?.counters;
+    assert.ok(counters && counters.ataErrors > 0, "the IDNF test counted errors");
   });
 });

@@ -7,22 +7,15 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startInitiator,
-  startTarget,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, pattern, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { run } from "../../../test/lab/netns.js";
 import { ConfigCommand, MaskCommand, ReserveCommand } from "../codec/index.js";
 import { macMaskCommand, queryConfigCommand, reserveCommand } from "../initiator/admin.js";
 import { enginePaths } from "../initiator/discovery.js";
 
-let link: AoeLink;
+let link: AoeBench;
 before(async () => {
-  link = await createAoeLink("tshark");
+  link = await createAoeBench("tshark", { diskBytes: 1024 * 1024 });
 });
 after(async () => link?.close());
 
@@ -59,13 +52,8 @@ test("tshark dissects every frame of a session as AoE version 1, none malformed"
     tcpdump.stderr?.on("data", (d: Buffer) => d.toString().includes("listening on") && resolve());
     tcpdump.once("exit", () => reject(new Error("tcpdump exited")));
   });
-  const disk = makeBackingFile(link.dir, "disk.img", 1024 * 1024);
-  const target = await startTarget(link.targetNs, {
-    stateDir: `${link.dir}/state`,
-    interfaces: ["tgt0"],
-    exports: [{ address: "9.4", path: disk }],
-  });
-  const initiator = startInitiator(link.initiatorNs, ["ini0"]);
+  const target = await link.serve("9.4");
+  const initiator = link.initiator();
   try {
     const device = await initiator.openDevice(9, 4);
     await device.write(pattern(64 * 1024, 1), 0);

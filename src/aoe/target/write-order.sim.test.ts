@@ -11,18 +11,8 @@ import { test } from "node:test";
 import { AoeSim } from "../../../test/sim/aoe-sim.js";
 import { simSeed } from "../../../test/sim/random.js";
 import type { VectoredBlockDevice } from "../../block/block-device.js";
-import {
-  AFLAG_LBA48,
-  AFLAG_WRITE,
-  AOE_TAG,
-  AoeCommand,
-  ATA_CMD_STATUS,
-  ATA_DATA,
-  AtaCommand,
-  AtaStatus,
-  encodeAtaFrame,
-  SECTOR_BYTES,
-} from "../codec/index.js";
+import { ATA_CMD_STATUS, AtaStatus, SECTOR_BYTES } from "../codec/index.js";
+import { RequestFrames, tagOf } from "../testing/request-frames.js";
 
 const DISK_BYTES = 64 * SECTOR_BYTES;
 
@@ -30,33 +20,14 @@ function setup(sim: AoeSim) {
   const raw = sim.socket("ini0");
   const replies: Buffer[] = [];
   raw.onFrames((frames) => replies.push(...frames));
-  let nextTag = 0x10;
-  const writeFrame = (lba: number, data: Buffer, tag = nextTag++) => {
-    const frame = encodeAtaFrame(
-      {
-        dst: sim.mac("tgt0"),
-        src: raw.mac,
-        flags: 0,
-        error: 0,
-        shelf: 1,
-        slot: 0,
-        command: AoeCommand.ata,
-        tag,
-      },
-      {
-        aflags: AFLAG_LBA48 | AFLAG_WRITE,
-        errFeature: 0,
-        sectorCount: data.length / SECTOR_BYTES,
-        cmdStatus: AtaCommand.writeSectorsExt,
-        lba,
-      },
-      data.length,
-    );
-    data.copy(frame, ATA_DATA);
-    return frame;
-  };
-  const repliesTo = (frame: Buffer) =>
-    replies.filter((r) => r.readUInt32BE(AOE_TAG) === frame.readUInt32BE(AOE_TAG));
+  const requests = new RequestFrames({
+    dst: sim.mac("tgt0"),
+    src: raw.mac,
+    shelf: 1,
+    firstTag: 0x10,
+  });
+  const writeFrame = (lba: number, data: Buffer) => requests.write(lba, data);
+  const repliesTo = (frame: Buffer) => replies.filter((r) => tagOf(r) === tagOf(frame));
   return { raw, writeFrame, repliesTo };
 }
 

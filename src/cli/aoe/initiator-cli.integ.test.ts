@@ -5,37 +5,20 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  pattern,
-  startTarget,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, pattern, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { runCli } from "../../../test/lab/cli-process.js";
-import type { AoeTarget } from "../../aoe/target/aoe-target.js";
 
 const MiB = 1024 * 1024;
 
 describe("etherplane aoe discover / read / write", () => {
-  let link: AoeLink;
-  let target: AoeTarget;
-  let disk: string;
+  let link: AoeBench;
 
   before(async () => {
-    link = await createAoeLink("icli");
-    disk = makeBackingFile(link.dir, "disk.img", 5 * MiB);
-    target = await startTarget(link.targetNs, {
-      stateDir: `${link.dir}/state`,
-      interfaces: ["tgt0"],
-      exports: [{ address: "12.3", path: disk }],
-    });
+    link = await createAoeBench("icli", { diskBytes: 5 * MiB });
+    await link.serve("12.3");
   });
 
-  after(async () => {
-    await target?.stop();
-    await link?.close();
-  });
+  after(async () => link?.close());
 
   test("discover prints one aoe-stat line per target, and JSON on request", async () => {
     const text = await runCli(["aoe", "discover", "--iface", "ini0", "--timeout", "300"], {
@@ -74,7 +57,7 @@ describe("etherplane aoe discover / read / write", () => {
     );
     assert.ok(
       fs
-        .readFileSync(disk)
+        .readFileSync(link.disk)
         .subarray(MiB, MiB + data.length)
         .equals(data),
     );
@@ -99,7 +82,7 @@ describe("etherplane aoe discover / read / write", () => {
     });
     assert.equal(whole.code, 0);
     assert.ok(
-      whole.stdoutBytes.equals(fs.readFileSync(disk)),
+      whole.stdoutBytes.equals(fs.readFileSync(link.disk)),
       "the whole device equals the backing file",
     );
   });

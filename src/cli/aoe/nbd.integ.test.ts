@@ -6,33 +6,20 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  startTarget,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeBench, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import { CliDaemon } from "../../../test/lab/cli-process.js";
 import { run, runTool } from "../../../test/lab/netns.js";
-import type { AoeTarget } from "../../aoe/target/aoe-target.js";
 
 const MiB = 1024 * 1024;
 
 describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
-  let link: AoeLink;
-  let target: AoeTarget;
+  let link: AoeBench;
   let bridge: CliDaemon;
-  let disk: string;
   let uri: string;
 
   before(async () => {
-    link = await createAoeLink("nbd");
-    disk = makeBackingFile(link.dir, "volume.img", 32 * MiB);
-    target = await startTarget(link.targetNs, {
-      stateDir: `${link.dir}/state`,
-      interfaces: ["tgt0"],
-      exports: [{ address: "7.7", path: disk }],
-    });
+    link = await createAoeBench("nbd", { diskBytes: 32 * MiB, diskName: "volume.img" });
+    await link.serve("7.7");
     const socket = `${link.dir}/e7.7.sock`;
     bridge = new CliDaemon(["aoe", "nbd", "e7.7", "--iface", "ini0", "--socket", socket], {
       ns: link.initiatorNs,
@@ -43,7 +30,6 @@ describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
 
   after(async () => {
     await bridge?.stop();
-    await target?.stop();
     await link?.close();
   });
 
@@ -65,7 +51,7 @@ describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
       "flush",
     );
     assert.match(stdout, /wrote 3145728\/3145728 bytes at offset 1048576/);
-    const file = fs.readFileSync(disk);
+    const file = fs.readFileSync(link.disk);
     assert.ok(
       file.subarray(1 * MiB, 4 * MiB).every((b) => b === 0xab),
       "3 MiB of 0xab at 1 MiB",
@@ -93,7 +79,7 @@ describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
   test("qemu-img convert copies the whole volume, equal to the backing file", async () => {
     const copy = `${link.dir}/copy.raw`;
     await run("qemu-img", ["convert", "-f", "raw", "-O", "raw", uri, copy], { timeoutMs: 120_000 });
-    assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(disk)));
+    assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(link.disk)));
   });
 
   test("a read past the end fails cleanly and the bridge keeps serving", async () => {

@@ -9,17 +9,11 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeLink, discoverUntil, makeBackingFile } from "../../../test/lab/aoe-lab.js";
+import { maskToInitiator, type AoeLink } from "../../../test/lab/aoe-lab.js";
 import { CliDaemon, runCli } from "../../../test/lab/cli-process.js";
-import { DirectiveCommand, MaskCommand, macToString } from "../../aoe/codec/index.js";
-import { macMaskCommand } from "../../aoe/initiator/admin.js";
+import { macToString } from "../../aoe/codec/index.js";
 import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
-import { enginePaths } from "../../aoe/initiator/discovery.js";
 
 const MiB = 1024 * 1024;
 const DEADLINE_MS = 20_000;
@@ -49,37 +43,20 @@ describe("aoe serve: persisted access state belongs to its backing", () => {
     return daemon;
   };
   /** Discovers until e1.0 answers (generous deadline: the machine may be loaded). */
-  const seen = async (initiator: AoeInitiator) => {
-    const deadline = Date.now() + DEADLINE_MS;
-    for (;;) {
-      const found = await initiator.discover({ listenMs: 300 });
-      if (found.some((t) => t.shelf === 1 && t.slot === 0)) return;
-      if (Date.now() > deadline) assert.fail("e1.0 did not answer");
-    }
-  };
-  const maskToA = async () => {
-    const [target] = (await a.discover({ listenMs: 1000 })).filter((t) => t.shelf === 1);
-    assert.ok(target, "A sees e1.0");
-    const pathA = enginePaths(a.engine, target)[0];
-    assert.ok(pathA);
-    await macMaskCommand(a.engine, pathA, { shelf: 1, slot: 0 }, MaskCommand.edit, [
-      { dcmd: DirectiveCommand.add, mac: a.sockets[0]?.mac as Buffer },
-    ]);
-  };
+  const seen = (initiator: AoeInitiator) => discoverUntil(initiator, 1, 0, DEADLINE_MS);
+  const maskToA = () => maskToInitiator(a, 1, 0);
 
   before(async () => {
     link = await createAoeLink("sst", { links: 2 });
     diskA = makeBackingFile(link.dir, "a.img", 2 * MiB);
     diskB = makeBackingFile(link.dir, "b.img", 2 * MiB);
     stateDir = `${link.dir}/state`;
-    a = startInitiator(link.initiatorNs, ["ini0"]);
-    b = startInitiator(link.initiatorNs, ["ini1"]);
+    a = link.initiator(["ini0"]);
+    b = link.initiator(["ini1"]);
     macA = macToString(a.sockets[0]?.mac as Buffer);
   });
 
   after(async () => {
-    a?.close();
-    b?.close();
     for (const d of daemons) await d.stop();
     await link?.close();
   });

@@ -7,15 +7,9 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  createAoeLink,
-  makeBackingFile,
-  startInitiator,
-  type AoeLink,
-} from "../../../test/lab/aoe-lab.js";
+import { createAoeLink, makeBackingFile, type AoeLink } from "../../../test/lab/aoe-lab.js";
 import { CliDaemon, runCli } from "../../../test/lab/cli-process.js";
 import { SECTOR_BYTES } from "../../aoe/codec/index.js";
-import type { AoeInitiator } from "../../aoe/initiator/aoe-initiator.js";
 import type { WorkersStats } from "./serve-workers.js";
 
 const MiB = 1024 * 1024;
@@ -25,7 +19,6 @@ describe("etherplane aoe serve --workers", () => {
   let link: AoeLink;
   let stateDir: string;
   let daemon: CliDaemon | undefined;
-  let initiator: AoeInitiator | undefined;
 
   before(async () => {
     link = await createAoeLink("wrk");
@@ -33,7 +26,6 @@ describe("etherplane aoe serve --workers", () => {
   });
 
   after(async () => {
-    initiator?.close();
     await daemon?.stop();
     await link?.close();
   });
@@ -101,7 +93,7 @@ describe("etherplane aoe serve --workers", () => {
     );
     await daemon.waitFor(/serving 2 export\(s\), buffer count 64, 2 workers/, WAIT_MS);
 
-    initiator = startInitiator(link.initiatorNs, ["ini0"]);
+    const initiator = link.initiator();
     // Discovery is broadcast: each worker answers for its own export.
     const found = await initiator.discover({ listenMs: 1000 });
     assert.deepEqual(found.map((t) => `${t.shelf}.${t.slot}`).sort(), ["1.0", "1.1"]);
@@ -153,7 +145,6 @@ describe("etherplane aoe serve --workers", () => {
     assert.equal(stats.drops["not-addressed"], undefined);
 
     initiator.close();
-    initiator = undefined;
     daemon.signal("SIGTERM");
     const code = await daemon.wait();
     assert.equal(code, 0, `exit ${code} (${String(daemon.child.signalCode)}): ${daemon.stderr}`);
