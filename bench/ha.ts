@@ -22,7 +22,6 @@ import * as path from "node:path";
 import { LEASE_DEFAULT } from "../src/cluster/controller/host-liveness.js";
 import type { DomainRecord, EventRecord, HostRecord, TaskRecord } from "../src/cluster/model.js";
 import { setLogLevel } from "../src/foundation/log.js";
-import { median } from "./stats.js";
 import { ClusterLab, type StorageHost } from "../test/lab/cluster-lab.js";
 import {
   diskBridgePids,

@@ -12,7 +12,6 @@
  */
 import * as path from "node:path";
 import { setLogLevel } from "../src/foundation/log.js";
-import { median } from "./stats.js";
 import { COUNTER_SCRIPT, lastCount, migrationLab } from "../test/lab/migration-lab.js";
 import { median } from "./lib/median.js";
 
