@@ -45,6 +45,7 @@ import {
 } from "../../test/lab/ha-lab.js";
 import {
   agentDir,
+  diskBridgePids,
   hostPids,
   processesNaming,
   qemuPids,
@@ -351,6 +352,16 @@ test("HA under QEMU/TCG: power loss, freeze and thaw, controller restart, storag
       const s = sampling();
       const cutMs = Date.now();
       const qemuB = qemuPids(hostB);
+      // The guest's disk bridge runs with the agent's short deadline (not the 30 s default).
+      const bridges = diskBridgePids(hostB);
+      const shortBridges = processesNaming(agentDir(hostB), "node", [
+        `--request-timeout-ms ${SAN_REQUEST_TIMEOUT_MS}`,
+      ]);
+      assert.ok(bridges.length > 0, "B runs the guest's disk bridge");
+      assert.ok(
+        bridges.every((pid) => shortBridges.includes(pid)),
+        `bridges ${bridges.join(",")}, with --request-timeout-ms ${SAN_REQUEST_TIMEOUT_MS}: ${shortBridges.join(",")}`,
+      );
       const consoleFrom = h.consoleLog(hostB).length;
       const sinceCut = () => h.consoleLog(hostB).slice(consoleFrom);
       await hostB.ns.exec("ip", ["link", "set", hostB.aoeIf, "down"]);

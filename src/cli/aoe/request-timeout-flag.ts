@@ -9,8 +9,9 @@ import {
 } from "../../aoe/initiator/aoe-block-device.js";
 import { usageError } from "../args.js";
 
-export function requestTimeoutUsage(flag: string, defaultMs: number): string {
-  return `[${flag} N] (give up on an unanswered AoE request after N ms, ${REQUEST_TIMEOUT_MS_MIN} to ${REQUEST_TIMEOUT_MS_MAX}, default ${defaultMs}: the I/O then fails)`;
+/** The flag's usage line; `who` says whose requests (e.g. "compute: the guests' disk bridges "). */
+export function requestTimeoutUsage(flag: string, defaultMs: number, who = ""): string {
+  return `[${flag} N] (${who}give up on an unanswered AoE request after N ms, ${REQUEST_TIMEOUT_MS_MIN} to ${REQUEST_TIMEOUT_MS_MAX}, default ${defaultMs}: the I/O then fails)`;
 }
 
 /** `flag TEXT` as milliseconds, or undefined when absent (the default applies). */

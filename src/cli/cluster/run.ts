@@ -241,7 +241,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
     `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
     `  ${migrationUsage}\n` +
-    `  ${requestTimeoutUsage("--san-request-timeout-ms", REQUEST_TIMEOUT_MS_DEFAULT)} (compute: guests' disks)\n` +
+    `  ${requestTimeoutUsage("--san-request-timeout-ms", REQUEST_TIMEOUT_MS_DEFAULT, "compute: the guests' disk bridges ")}\n` +
     "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)\n" +
     "  [--watchdog DEVICE] (e.g. /dev/watchdog: fed after each lease renewal; a hung agent reboots the host)";
   const { values } = parse(
