@@ -196,7 +196,7 @@ export class AoeBlockDevice implements BlockDevice {
               if (done === chunks) resolve();
               else submit();
             },
-            onFail: fail,
+            onFail: (error) => fail(this.named(error)),
           });
         }
       };
@@ -242,8 +242,18 @@ export class AoeBlockDevice implements BlockDevice {
           if (error) reject(error);
           else resolve();
         },
-        onFail: reject,
+        onFail: (error) => reject(this.named(error)),
       }),
+    );
+  }
+
+  /** A request's failure naming the device and, for a timeout, the deadline it ran out of. */
+  private named(error: EtherplaneError): EtherplaneError {
+    if (error.code !== "TIMEOUT") return error;
+    return new EtherplaneError(
+      "TIMEOUT",
+      `${this.name}: ${error.message} (request deadline ${this.timeoutMs} ms)`,
+      { cause: error, params: { ...error.params, requestTimeoutMs: this.timeoutMs } },
     );
   }
 

@@ -127,6 +127,8 @@ describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
       }
       assert.equal(cut.code, 1, cut.stdout + cut.stderr);
       assert.match(cut.stdout, /read failed: Input\/output error/);
+      // The bridge says why: the device's own deadline, as given (the default would say 30000).
+      assert.match(short.stderr, /device request failed.*request deadline 1000 ms/);
       // The link back (its carrier may take a moment), the same bridge answers.
       const deadline = Date.now() + 60_000;
       let again = await runTool("qemu-io", ["-f", "raw", "-c", "read -P 0x5c 31M 4096", shortUri]);
