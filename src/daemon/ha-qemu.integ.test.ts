@@ -1,7 +1,7 @@
 /**
  * High availability with real processes under QEMU/TCG (several minutes): a controller, a storage
- * host and two compute hosts running the qemu driver, each an `etherplane` process in its own
- * namespace (test/lab/ha-lab.ts). An HA domain boots from an AoE volume; its guest appends a
+ * host (a second one for case 7) and two compute hosts running the qemu driver, each an
+ * `etherplane` process in its own namespace (test/lab/ha-lab.ts). An HA domain boots from an AoE volume; its guest appends a
  * numbered marker "BOOT N" to /markers on that volume every 100 ms, synced. One lab, the cases in
  * turn; each starts where the previous one left the domain (a failed case skips the rest).
  *
@@ -17,22 +17,35 @@
  * 5. Partition, management cut (A's mgmt veth down, its SAN kept): A's agent self-fences (its
  *    guest destroyed, `self-fencing` in its log) before the controller places the domain on B.
  * 6. Partition, SAN cut (B's SAN veth down, management kept): nothing restarts over a window;
- *    the guest's synced writes stall (no new marker) and go on once the link is back. (Past the
- *    initiator's request deadline, 30 s, they would fail: the guest's I/O errors.)
+ *    no synced write lands during the cut, and once the disk bridge's request deadline passes
+ *    (the compute agents run with `--san-request-timeout-ms 5000`; the default is 30 s) the
+ *    guest sees its I/O fail (its marker writer prints EP-IOERR); the same QEMU keeps running.
+ * 7. Two storage hosts: a second domain (ha2, its volume on sto2) starts beside ha1 (on sto1) on
+ *    B; sto1's agent is stopped (SIGSTOP) and B loses power: ha2 runs on A while ha1's restart
+ *    is held (the reason in events and `list --long`); on SIGCONT ha1 runs on A too.
  *
  * Each case samples the API's record and both hosts' QEMU processes every 150 ms and
- * `etherplane list --json` every second: never two copies. At the end the markers on the volume
- * are whole, each boot's in one run, and e2fsck finds nothing. Measured times are diagnostics,
+ * `etherplane list --json` every second (each domain of the case): never two copies. At the end
+ * the markers on the volume are whole, each boot's in one run, and e2fsck finds nothing. Measured times are diagnostics,
  * never asserted (a loaded 2-core machine).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test, type TestContext } from "node:test";
-import type { EventRecord, VolumeRecord } from "../cluster/model.js";
+import type { DomainRecord, EventRecord, VolumeRecord } from "../cluster/model.js";
 import { ClusterLab } from "../../test/lab/cluster-lab.js";
-import { assertOneCopy, DOMAIN, haLab, lastMark, LIST_SAMPLE_MS } from "../../test/lab/ha-lab.js";
+import {
+  assertOneCopy,
+  DOMAIN,
+  DOMAIN_TWO,
+  haLab,
+  lastMark,
+  LIST_SAMPLE_MS,
+  SAN_REQUEST_TIMEOUT_MS,
+} from "../../test/lab/ha-lab.js";
 import {
   agentDir,
+  diskBridgePids,
   hostPids,
   processesNaming,
   qemuPids,
@@ -46,6 +59,8 @@ import { BOOT_MS_MAX } from "../../test/lab/migration-lab.js";
 const SAN_CUT_WINDOW_MS = 12_000;
 /** After the cut, how long a sync that was under way may take to print its marker. */
 const SAN_CUT_SETTLE_MS = 3_000;
+/** From the cut to the guest's I/O error (the bridge's deadline, 5 s, plus a slow TCG guest). */
+const SAN_CUT_IO_ERROR_MS_MAX = 120_000;
 
 const settle = () => new Promise((r) => setTimeout(r, 3 * LIST_SAMPLE_MS));
 
@@ -69,8 +84,8 @@ test("HA under QEMU/TCG: power loss, freeze and thaw, controller restart, storag
   /** Boot 2's markers the old guest on host B had acked when it was frozen (freeze and thaw). */
   let bootTwoMarksMax: number | undefined;
   const hostOf = async () => hostIds.get((await h.domain()).hostId ?? "");
-  const sampling = () => {
-    const s = h.startSampling();
+  const sampling = (name = DOMAIN) => {
+    const s = h.startSampling(name);
     t.after(() => s.stop());
     return s;
   };
@@ -331,46 +346,151 @@ test("HA under QEMU/TCG: power loss, freeze and thaw, controller restart, storag
     },
   );
 
-  await phase("partition, SAN cut: B keeps its lease, nothing restarts", async (st) => {
-    const s = sampling();
-    const cutMs = Date.now();
-    const qemuB = qemuPids(hostB);
-    await hostB.ns.exec("ip", ["link", "set", hostB.aoeIf, "down"]);
-    // A sync under way when the link went down may still print its marker; after that, none.
-    await new Promise((r) => setTimeout(r, SAN_CUT_SETTLE_MS));
-    const cutMark = lastMark(h.consoleLog(hostB));
-    await new Promise((r) => setTimeout(r, SAN_CUT_WINDOW_MS - SAN_CUT_SETTLE_MS));
-    const endMark = lastMark(h.consoleLog(hostB));
-    await hostB.ns.exec("ip", ["link", "set", hostB.aoeIf, "up"]);
-    assert.deepEqual(
-      endMark,
-      cutMark,
-      "the guest's synced writes stall while its SAN link is cut (no marker reaches the disk)",
-    );
-    // The SAN back, the same guest's writes go on (they were waiting, not lost or failed).
-    await lab.waitFor("the guest's markers after the SAN cut", BOOT_MS_MAX, () => {
-      const mark = lastMark(h.consoleLog(hostB));
-      return mark && cutMark && mark[0] === cutMark[0] && mark[1] > cutMark[1] + 2
-        ? null
-        : JSON.stringify(mark);
-    });
-    await s.stop();
-    assertOneCopy(s, cutMs);
-    assert.ok(
-      s.samples.every((x) => (x.qemu["cmpa"] ?? 0) === 0 && hostIds.get(x.hostId ?? "") === "cmpb"),
-      "the domain stayed on B, nothing on A",
-    );
-    assert.deepEqual(qemuPids(hostB), qemuB, "the same QEMU on B");
-    assert.equal(await h.hostState("cmpb"), "up");
-    const { events } = await h.eventsSince(cutMs);
-    assert.ok(
-      !events.some((e) => e.kind === "ha.step" && /placed on|lease lost/.test(e.message)),
-      events.map((e) => e.message).join("\n"),
-    );
-    st.diagnostic(
-      `SAN cut for ${SAN_CUT_WINDOW_MS} ms: markers stalled at ${JSON.stringify(cutMark)}, then ${JSON.stringify(lastMark(h.consoleLog(hostB)))}`,
-    );
-  });
+  await phase(
+    "partition, SAN cut: B keeps its lease, nothing restarts; past the disk bridge's request deadline the guest sees I/O errors",
+    async (st) => {
+      const s = sampling();
+      const cutMs = Date.now();
+      const qemuB = qemuPids(hostB);
+      // The guest's disk bridge runs with the agent's short deadline (not the 30 s default).
+      const bridges = diskBridgePids(hostB);
+      const shortBridges = processesNaming(agentDir(hostB), "node", [
+        `--request-timeout-ms ${SAN_REQUEST_TIMEOUT_MS}`,
+      ]);
+      assert.ok(bridges.length > 0, "B runs the guest's disk bridge");
+      assert.ok(
+        bridges.every((pid) => shortBridges.includes(pid)),
+        `bridges ${bridges.join(",")}, with --request-timeout-ms ${SAN_REQUEST_TIMEOUT_MS}: ${shortBridges.join(",")}`,
+      );
+      const consoleFrom = h.consoleLog(hostB).length;
+      const sinceCut = () => h.consoleLog(hostB).slice(consoleFrom);
+      await hostB.ns.exec("ip", ["link", "set", hostB.aoeIf, "down"]);
+      // A sync under way when the link went down may still print its marker; after that, none.
+      await new Promise((r) => setTimeout(r, SAN_CUT_SETTLE_MS));
+      const cutMark = lastMark(h.consoleLog(hostB));
+      // The disk bridge gives up on a request after SAN_REQUEST_TIMEOUT_MS: QEMU gets EIO from
+      // it, and so does the guest (its marker writer says EP-IOERR).
+      await lab.waitFor("the guest's I/O error during the SAN cut", SAN_CUT_IO_ERROR_MS_MAX, () =>
+        /EP-IOERR \d+ \d+/.test(sinceCut()) ? null : h.consoleLog(hostB).slice(-300),
+      );
+      const ioErrorMs = Date.now();
+      // The cut lasts at least the window (several lease timeouts): nothing may restart meanwhile.
+      const leftMs = cutMs + SAN_CUT_WINDOW_MS - Date.now();
+      if (leftMs > 0) await new Promise((r) => setTimeout(r, leftMs));
+      const endMark = lastMark(h.consoleLog(hostB));
+      await hostB.ns.exec("ip", ["link", "set", hostB.aoeIf, "up"]);
+      const linkUpMs = Date.now();
+      assert.deepEqual(endMark, cutMark, "no synced write reached the disk during the cut");
+      assert.equal(await h.sees(hostB), true, "the target still answers B: it was not fenced");
+      await settle();
+      await s.stop();
+      assertOneCopy(s, cutMs);
+      assert.ok(
+        s.samples.every(
+          (x) => (x.qemu["cmpa"] ?? 0) === 0 && hostIds.get(x.hostId ?? "") === "cmpb",
+        ),
+        "the domain stayed on B, nothing on A",
+      );
+      assert.ok(
+        s.samples.every((x) => x.state === "running"),
+        `the domain kept running: ${[...new Set(s.samples.map((x) => x.state))].join(",")}`,
+      );
+      assert.deepEqual(qemuPids(hostB), qemuB, "the same QEMU on B: nothing restarted");
+      assert.equal(await h.hostState("cmpb"), "up");
+      const { events } = await h.eventsSince(cutMs);
+      assert.ok(
+        !events.some(
+          (e) =>
+            (e.kind === "ha.step" && /placed on|lease lost/.test(e.message)) ||
+            (e.kind === "domain.started" && e.subject === DOMAIN),
+        ),
+        events.map((e) => e.message).join("\n"),
+      );
+      const cutLog = sinceCut();
+      st.diagnostic(
+        `SAN cut for ${linkUpMs - cutMs} ms (bridge deadline ${SAN_REQUEST_TIMEOUT_MS} ms): markers stalled at ${JSON.stringify(cutMark)}; ` +
+          `first EP-IOERR seen +${ioErrorMs - cutMs} ms; during and after the cut the guest printed ` +
+          `${(cutLog.match(/EP-IOERR/g) ?? []).length} EP-IOERR, ${(cutLog.match(/I\/O error/g) ?? []).length} kernel "I/O error" lines, ` +
+          `${(cutLog.match(/EP-MARK/g) ?? []).length} markers (last ${JSON.stringify(lastMark(h.consoleLog(hostB)))})`,
+      );
+    },
+  );
+
+  await phase(
+    "two storage hosts, sto1's agent stopped during a failover: the domain on sto2 goes on, the one on sto1 waits, then runs; one copy each",
+    async (st) => {
+      // ha1 runs on B (its volume on sto1); ha2 (its volume on sto2) starts beside it.
+      const started2 = await h.cli(["start", DOMAIN_TWO, "--host", "cmpb"]);
+      assert.equal(started2.code, 0, `${started2.stderr}\n${lab.logs()}`);
+      await h.waitForMarks(hostB, 1, `${DOMAIN_TWO}'s markers on host B`, DOMAIN_TWO);
+      const s1 = sampling();
+      const s2 = sampling(DOMAIN_TWO);
+      const storagePid = storage.agent?.child.pid;
+      assert.ok(storagePid !== undefined);
+      const stoppedMs = Date.now();
+      assert.equal(signalAll([storagePid], "SIGSTOP").length, 1);
+      await h.powerLoss(hostB);
+      // sto2 confirms its fence: ha2 restarts on A while sto1 cannot confirm ha1's.
+      await h.waitForMarks(hostA, 2, `${DOMAIN_TWO}'s markers on host A`, DOMAIN_TWO);
+      const twoRunningMs = Date.now();
+      const heldRe =
+        /waiting for storage host sto1 to confirm that volume ha1-root no longer answers/;
+      await lab.waitFor(`${DOMAIN}'s held restart in list --long`, 120_000, async () => {
+        const out = await h.cli(["list", "--long", DOMAIN]);
+        return /\(ha held waiting for storage host sto1/.test(out.stdout) ? null : out.stdout;
+      });
+      const longOf = async (name: string) => (await h.cli(["list", "--long", name])).stdout;
+      assert.match(await longOf(DOMAIN), /\(ha held waiting for storage host sto1/);
+      const longTwo = await longOf(DOMAIN_TWO);
+      assert.match(longTwo, /\(host cmpa\)/, "ha2 listed on A");
+      assert.doesNotMatch(longTwo, /ha held/, "ha2 not held");
+      const held = await h.eventsSince(stoppedMs);
+      held.step(new RegExp(`domain ${DOMAIN}: restart held: ${heldRe.source}`));
+      const confirmedTwo = held.step(/host cmpb: fence confirmed by storage host sto2/);
+      const placedTwo = held.step(new RegExp(`domain ${DOMAIN_TWO}: placed on cmpa`));
+      assert.ok(confirmedTwo.timeMs <= placedTwo.timeMs, "ha2 placed after sto2 confirmed");
+      assert.ok(
+        !held.events.some(
+          (e) =>
+            /fence confirmed by storage host sto1/.test(e.message) ||
+            new RegExp(`domain ${DOMAIN}: placed on`).test(e.message),
+        ),
+        "nothing confirmed by the stopped sto1, ha1 not placed",
+      );
+      assert.match((await h.domain()).haHeld ?? "", heldRe);
+      assert.equal(await hostOf(), "cmpb", "ha1 not moved while sto1 cannot confirm");
+      assert.equal(
+        processesNaming(agentDir(hostA), "qemu-system", [`guest=${DOMAIN},`]).length,
+        0,
+        "ha1 not started on A",
+      );
+
+      const contMs = Date.now();
+      signalAll([storagePid], "SIGCONT");
+      await h.waitForMarks(hostA, ++boot, `${DOMAIN}'s markers on host A`);
+      await settle();
+      await Promise.all([s1.stop(), s2.stop()]);
+      assertOneCopy(s1, stoppedMs);
+      assertOneCopy(s2, stoppedMs);
+      assert.equal(await hostOf(), "cmpa");
+      assert.equal((await h.domain()).haHeld, undefined, "no longer held");
+      const two = (await lab.call<{ domain: DomainRecord }>("GET", `/api/v1/domains/${DOMAIN_TWO}`))
+        .body.domain;
+      assert.equal(hostIds.get(two.hostId ?? ""), "cmpa", "ha2 runs on A");
+      assert.match(s1.listed.at(-1) ?? "", /^cmpa:running$/);
+      assert.match(s2.listed.at(-1) ?? "", /^cmpa:running$/);
+      const after = await h.eventsSince(contMs);
+      const confirmed = after.step(/host cmpb: fence confirmed by storage host sto1/);
+      const placed = after.step(new RegExp(`domain ${DOMAIN}: placed on cmpa`));
+      assert.ok(confirmed.timeMs <= placed.timeMs, "ha1 placed after sto1 confirmed");
+      st.diagnostic(
+        `sto1 stopped, B lost: ${DOMAIN_TWO} placed +${placedTwo.timeMs - stoppedMs} ms, marking on A +${twoRunningMs - stoppedMs} ms; ` +
+          `${DOMAIN} held ${contMs - stoppedMs} ms; after SIGCONT: confirmed by sto1 +${confirmed.timeMs - contMs} ms, placed +${placed.timeMs - contMs} ms`,
+      );
+      const destroyed = await h.cli(["destroy", DOMAIN_TWO]);
+      assert.equal(destroyed.code, 0, destroyed.stderr);
+    },
+  );
 
   // Stop it; /markers holds each boot's markers in one run after the previous boot's.
   if (!healthy) return; // the failed case said why; the domain may be anywhere

@@ -60,6 +60,8 @@ export interface ComputeOptions {
   bootDir?: string;
   /** Live migrations' bounds on this host (MIGRATION_LIMITS_DEFAULT when absent). */
   migrationLimits?: MigrationLimits;
+  /** The guests' disk bridges' AoE request deadline (the initiator's default when absent). */
+  sanRequestTimeoutMs?: number;
 }
 
 export async function startAgent(options: {
@@ -143,6 +145,9 @@ function computeSide(compute: ComputeOptions, link: ControllerLink, dataDir: str
   const disks = new GuestDisks({
     runDir: path.join(dataDir, "disks"),
     sanInterfaces: compute.sanInterfaces,
+    ...(compute.sanRequestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: compute.sanRequestTimeoutMs }),
     log,
   });
   const reconciler = new ComputeReconciler(

@@ -27,7 +27,13 @@ const WRITE_MS_MAX = 120_000;
 
 export async function guestVolume(
   cluster: QemuCluster,
-  options: { name: string; writer: StorageHost; initScript: string },
+  options: {
+    name: string;
+    writer: StorageHost;
+    initScript: string;
+    /** The pool and its storage host (default: the lab's pool on its first storage host). */
+    pool?: { name: string; host: StorageHost };
+  },
 ): Promise<GuestVolume> {
   const { lab } = cluster;
   const { writer } = options;
@@ -35,7 +41,12 @@ export async function guestVolume(
   const created = await lab.call<{ volume: VolumeRecord; task: TaskRecord }>(
     "POST",
     "/api/v1/volumes",
-    { name: options.name, sizeBytes: VOLUME_BYTES, allow: [writerMac] },
+    {
+      name: options.name,
+      sizeBytes: VOLUME_BYTES,
+      allow: [writerMac],
+      ...(options.pool ? { pool: options.pool.name } : {}),
+    },
   );
   assert.equal(created.status, 202, JSON.stringify(created.body));
   const { volume } = created.body;
@@ -56,6 +67,8 @@ export async function guestVolume(
   fs.rmSync(image);
   const denied = await cluster.cli(["volume", "deny", options.name, writerMac]);
   assert.equal(denied.code, 0, denied.stderr);
-  const file = path.join(cluster.storage.dataDir, "pool", `${volume.id}.img`);
+  // Each lab pool is the folder `pool` in its storage host's data directory.
+  const poolHost = options.pool?.host ?? cluster.storage;
+  const file = path.join(poolHost.dataDir, "pool", `${volume.id}.img`);
   return { volume, device, file };
 }

@@ -10,7 +10,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DomainRecord, EventRecord, HostRecord } from "../../src/cluster/model.js";
+import type {
+  DomainRecord,
+  EventRecord,
+  HostRecord,
+  PoolRecord,
+  VolumeRecord,
+} from "../../src/cluster/model.js";
 import type { StorageHost } from "./cluster-lab.js";
 import {
   agentDir,
@@ -21,15 +27,34 @@ import {
   qemuPids,
   signalAll,
 } from "./host-processes.js";
+import { guestVolume } from "./guest-volume.js";
+import { domainConfig } from "./domain-guest/domain-config.js";
+import { domainGuestKit } from "./domain-guest/index.js";
 import { migrationLab, type MigrationLab } from "./migration-lab.js";
+import { BRIDGE } from "./qemu-cluster.js";
 
 export const DOMAIN = "ha1";
+/** The second HA domain, its volume on the second storage host (STORAGE_TWO). */
+export const DOMAIN_TWO = "ha2";
+export const STORAGE_TWO = "sto2";
+/**
+ * The compute agents' AoE request deadline for their guests' disk bridges (`--san-request-timeout-ms`):
+ * shorter than the SAN-cut case's cut, so the guest sees its I/O fail; long enough that a loaded
+ * machine's scheduling delays do not fail healthy requests.
+ */
+export const SAN_REQUEST_TIMEOUT_MS = 5000;
+const AGENT_ARGS = ["--san-request-timeout-ms", String(SAN_REQUEST_TIMEOUT_MS)];
 /** From a failure to the guest's markers on the other host; generous for TCG on 2 cores. */
 export const FAILOVER_MS_MAX = 240_000;
 const SAMPLE_MS = 150;
 export const LIST_SAMPLE_MS = 1000;
 
-/** The guest's init: its boot number, then "BOOT N" appended to /markers and synced every 100 ms. */
+/**
+ * The guest's init: its boot number, then "BOOT N" appended to /markers and synced (fsync of the
+ * file: busybox `sync FILE`) every 100 ms: "EP-MARK B N" once it is on the disk, "EP-IOERR B N"
+ * when the append or the sync failed (the guest saw an I/O error, or its filesystem went
+ * read-only after one).
+ */
 export const MARKER_SCRIPT = `
 b=$(( $(cat /bootcount 2>/dev/null || echo 0) + 1 ))
 echo "$b" > /bootcount
@@ -39,9 +64,11 @@ echo "EP-BOOT $b"
   n=0
   while true; do
     n=$((n + 1))
-    echo "$b $n" >> /markers
-    sync
-    echo "EP-MARK $b $n"
+    if echo "$b $n" >> /markers && sync /markers; then
+      echo "EP-MARK $b $n"
+    else
+      echo "EP-IOERR $b $n"
+    fi
     sleep 0.1
   done
 ) &
@@ -78,16 +105,20 @@ export interface Sampling {
 export interface HaLab extends MigrationLab {
   /** Host id -> name. */
   hostIds: Map<string, string>;
-  consoleLog(host: StorageHost): string;
-  /** Waits for boot `boot`'s markers (at least 5) on `host`'s console. */
-  waitForMarks(host: StorageHost, boot: number, what: string): Promise<void>;
-  /** Samples where the domain runs until stop(). */
-  startSampling(): Sampling;
+  /** The second storage host (STORAGE_TWO), its pool holding DOMAIN_TWO's volume. */
+  storageTwo: StorageHost;
+  volumeTwo: VolumeRecord;
+  /** The console of domain `name` (DOMAIN by default) on `host`. */
+  consoleLog(host: StorageHost, name?: string): string;
+  /** Waits for boot `boot`'s markers (at least 5) on `host`'s console of `name` (DOMAIN). */
+  waitForMarks(host: StorageHost, boot: number, what: string, name?: string): Promise<void>;
+  /** Samples where domain `name` (DOMAIN by default) runs until stop(). */
+  startSampling(name?: string): Sampling;
   /** `etherplane events --json` since `sinceMs`: a finder of one HA step, and of a start. */
   eventsSince(sinceMs: number): Promise<{
     events: EventRecord[];
     step: (pattern: RegExp, kind?: string) => EventRecord;
-    started: (host: string) => EventRecord;
+    started: (host: string, name?: string) => EventRecord;
   }>;
   hostState(name: string): Promise<string | undefined>;
   /** kill -9 of the host's agent, QEMUs and disk bridges, then its links down. */
@@ -106,17 +137,65 @@ export function assertOneCopy(sampling: Sampling, sinceMs: number): void {
   for (const row of sampling.listed) assert.ok(!row.includes("+"), `listed twice: ${row}`);
 }
 
+/**
+ * A second storage host with its own pool and DOMAIN_TWO on a volume there (HA on, not
+ * started), so that a case can stop one storage agent while the other's domains go on.
+ */
+async function secondStorage(
+  m: MigrationLab,
+): Promise<{ storageTwo: StorageHost; volumeTwo: VolumeRecord }> {
+  const { lab, hostA } = m;
+  const storageTwo = await lab.storageHost(STORAGE_TWO);
+  await lab.startAgent(storageTwo);
+  const pool = await lab.call<{ pool: PoolRecord }>("POST", "/api/v1/pools", {
+    host: STORAGE_TWO,
+    name: "p2",
+    kind: "directory",
+    path: path.join(storageTwo.dataDir, "pool"),
+  });
+  assert.equal(pool.status, 201, JSON.stringify(pool.body));
+  const { volume, device } = await guestVolume(
+    // guestVolume needs the cluster's calls, not its domain lookup.
+    { ...m, domain: () => Promise.reject(new Error("not used by guestVolume")) },
+    {
+      name: `${DOMAIN_TWO}-root`,
+      writer: hostA,
+      initScript: MARKER_SCRIPT,
+      pool: { name: "p2", host: storageTwo },
+    },
+  );
+  const kit = await domainGuestKit();
+  const config = domainConfig({
+    name: DOMAIN_TWO,
+    kernel: path.basename(kit.kernel),
+    ramdisk: path.basename(kit.initrd),
+    memoryMiB: 160,
+    device,
+    bridge: BRIDGE,
+    actions: ["on_crash = 'destroy'"],
+  });
+  const imported = await lab.call("POST", "/api/v1/domains", { config });
+  assert.equal(imported.status, 201, JSON.stringify(imported.body));
+  return { storageTwo, volumeTwo: volume };
+}
+
 export async function haLab(): Promise<HaLab> {
   const m = await migrationLab({
     tag: "ha",
     name: DOMAIN,
     memoryMiB: 160,
     initScript: MARKER_SCRIPT,
+    agentArgs: AGENT_ARGS,
   });
   const { lab, hostA, hostB } = m;
+  let two: { storageTwo: StorageHost; volumeTwo: VolumeRecord };
   try {
-    const set = await m.cli(["domain", "set", DOMAIN, "--ha", "on"]);
-    assert.equal(set.code, 0, set.stderr);
+    // The first volume is in p1 already: the second pool, added now, cannot take it.
+    two = await secondStorage(m);
+    for (const name of [DOMAIN, DOMAIN_TWO]) {
+      const set = await m.cli(["domain", "set", name, "--ha", "on"]);
+      assert.equal(set.code, 0, set.stderr);
+    }
   } catch (error) {
     await lab.close();
     throw error;
@@ -127,13 +206,15 @@ export async function haLab(): Promise<HaLab> {
       h.name,
     ]),
   );
-  const consoleLog = (host: StorageHost) =>
-    readOr(path.join(guestRunDir(host, DOMAIN), "console.log"), "");
-  const guestWords = [`guest=${DOMAIN},`];
+  const consoleLog = (host: StorageHost, name = DOMAIN) =>
+    readOr(path.join(guestRunDir(host, name), "console.log"), "");
   const agents = () =>
     [hostA, hostB].map((h) => h.agent?.child.pid).filter((p): p is number => p !== undefined);
 
-  const startSampling = (): Sampling => {
+  const domainRecord = async (name: string) =>
+    (await lab.call<{ domain: DomainRecord }>("GET", `/api/v1/domains/${name}`)).body.domain;
+  const startSampling = (name = DOMAIN): Sampling => {
+    const guestWords = [`guest=${name},`];
     const samples: Sample[] = [];
     const listed: string[] = [];
     let sampling = true;
@@ -144,7 +225,7 @@ export async function haLab(): Promise<HaLab> {
           cmpa: copies(processesNaming(agentDir(hostA), "qemu-system", guestWords), agents()),
           cmpb: copies(processesNaming(agentDir(hostB), "qemu-system", guestWords), agents()),
         };
-        const record = await m.domain().catch(() => undefined);
+        const record = await domainRecord(name).catch(() => undefined);
         samples.push({
           atMs,
           hostId: record?.hostId ?? null,
@@ -159,7 +240,7 @@ export async function haLab(): Promise<HaLab> {
         const out = await m.cli(["list", "--json"]).catch(() => ({ code: 1, stdout: "" }));
         if (out.code === 0) {
           const rows = (JSON.parse(out.stdout) as { domains: DomainRecord[] }).domains.filter(
-            (d) => d.name === DOMAIN,
+            (d) => d.name === name,
           );
           listed.push(
             rows
@@ -187,14 +268,15 @@ export async function haLab(): Promise<HaLab> {
 
   return {
     ...m,
+    ...two,
     hostIds,
     consoleLog,
     startSampling,
     hostState,
-    waitForMarks: (host, boot, what) =>
+    waitForMarks: (host, boot, what, name = DOMAIN) =>
       lab.waitFor(what, FAILOVER_MS_MAX, () => {
-        const mark = lastMark(consoleLog(host));
-        return mark && mark[0] === boot && mark[1] >= 5 ? null : consoleLog(host).slice(-300);
+        const mark = lastMark(consoleLog(host, name));
+        return mark && mark[0] === boot && mark[1] >= 5 ? null : consoleLog(host, name).slice(-300);
       }),
     eventsSince: async (sinceMs) => {
       const out = await m.cli(["events", "--json", "--limit", "1000"]);
@@ -211,11 +293,11 @@ export async function haLab(): Promise<HaLab> {
           assert.ok(found, `no ${kind} event matching ${pattern} in:\n${out.stdout}`);
           return found;
         },
-        started: (host) => {
+        started: (host, name = DOMAIN) => {
           const found = events.find(
-            (e) => e.kind === "domain.started" && e.subject === DOMAIN && e.fields["host"] === host,
+            (e) => e.kind === "domain.started" && e.subject === name && e.fields["host"] === host,
           );
-          assert.ok(found, `no domain.started on ${host} in:\n${out.stdout}`);
+          assert.ok(found, `no domain.started of ${name} on ${host} in:\n${out.stdout}`);
           return found;
         },
       };
@@ -237,7 +319,8 @@ export async function haLab(): Promise<HaLab> {
     bringBack: async (host) => {
       await host.ns.exec("ip", ["link", "set", host.aoeIf, "up"]);
       await host.ns.exec("ip", ["link", "set", "mgmt0", "up"]);
-      await lab.startAgent(host);
+      // The same flags as at its first start (the disk bridges' request deadline).
+      await lab.startAgent(host, AGENT_ARGS);
       await lab.waitFor(`${host.name} up again`, 120_000, async () => {
         const state = await hostState(host.name);
         return state === "up" ? null : `${state}`;

@@ -4,6 +4,7 @@
  * Unaligned requests are widened to whole sectors (a write then reads the edge sectors first; that
  * read-modify-write is not atomic against another writer of the same sectors).
  */
+import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import type { BlockDevice } from "../../block/block-device.js";
@@ -14,9 +15,19 @@ import type { InitiatorEngine, Path } from "./engine.js";
 import { ataCommand, ataErrorOf, ataRead, ataWrite } from "./requests.js";
 
 export interface AoeBlockDeviceOptions {
-  /** How long one frame may keep being retransmitted before the request fails. */
+  /**
+   * How long one frame may keep being retransmitted before the request fails (the caller sees an
+   * I/O error; a guest on the NBD bridge sees EIO). REQUEST_TIMEOUT_MS_DEFAULT when absent.
+   */
   requestTimeoutMs?: number;
 }
+
+/** A request's deadline: long enough to ride out a target restart or a short SAN outage. */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+/** Below a second, a loaded host's scheduling delays alone would fail healthy requests. */
+export const REQUEST_TIMEOUT_MS_MIN = 1_000;
+/** Ten minutes: past that a guest's I/O hangs rather than fails. */
+export const REQUEST_TIMEOUT_MS_MAX = 600_000;
 
 const log = createLogger("aoe:initiator");
 
@@ -54,7 +65,13 @@ export class AoeBlockDevice implements BlockDevice {
     this.sizeBytes = target.identify.sectors * SECTOR_BYTES;
     this.sectorsPerFrame = Math.max(1, Math.min(...target.paths.map((p) => p.sectorsMax)));
     this.paths = enginePaths(engine, target);
-    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
+    assert(
+      Number.isInteger(this.timeoutMs) &&
+        this.timeoutMs >= REQUEST_TIMEOUT_MS_MIN &&
+        this.timeoutMs <= REQUEST_TIMEOUT_MS_MAX,
+      `request timeout ${this.timeoutMs} ms is out of bounds (callers check it)`,
+    );
   }
 
   get name(): string {
@@ -207,7 +224,7 @@ export class AoeBlockDevice implements BlockDevice {
               if (done === chunks) resolve();
               else submit();
             },
-            onFail: fail,
+            onFail: (error) => fail(this.named(error)),
           });
         }
       };
@@ -253,8 +270,18 @@ export class AoeBlockDevice implements BlockDevice {
           if (error) reject(error);
           else resolve();
         },
-        onFail: reject,
+        onFail: (error) => reject(this.named(error)),
       }),
+    );
+  }
+
+  /** A request's failure naming the device and, for a timeout, the deadline it ran out of. */
+  private named(error: EtherplaneError): EtherplaneError {
+    if (error.code !== "TIMEOUT") return error;
+    return new EtherplaneError(
+      "TIMEOUT",
+      `${this.name}: ${error.message} (request deadline ${this.timeoutMs} ms)`,
+      { cause: error, params: { ...error.params, requestTimeoutMs: this.timeoutMs } },
     );
   }
 

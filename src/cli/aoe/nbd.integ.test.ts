@@ -1,7 +1,9 @@
 /**
  * The NBD bridge as a user runs it: `etherplane aoe nbd` in the initiator's namespace serves an
  * AoE volume (our target, in the target's namespace) on a Unix socket; Debian's qemu-io and
- * qemu-img write and read through it, checked against the target's backing file.
+ * qemu-img write and read through it, checked against the target's backing file. A bridge with a
+ * short `--request-timeout-ms` turns a cut link into an I/O error for its client, and serves again
+ * once the link is back.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -89,5 +91,59 @@ describe("etherplane aoe nbd with qemu-io and qemu-img", () => {
     assert.match(result.stdout, /read failed: (Input\/output error|Invalid argument)/);
     const again = await qemuIo("read -P 0x5c 31M 4096");
     assert.match(again.stdout, /read 4096\/4096 bytes/);
+  });
+
+  test("--request-timeout-ms: a cut link fails a read as an I/O error after the deadline, and the bridge serves again once the link is back", async () => {
+    const socket = `${link.dir}/short.sock`;
+    const short = new CliDaemon(
+      ["aoe", "nbd", "e7.7", "--iface", "ini0", "--socket", socket, "--request-timeout-ms", "1000"],
+      { ns: link.initiatorNs },
+    );
+    try {
+      await short.waitFor(/over NBD/);
+      assert.match(short.stderr, /requestTimeoutMs\W+1000/);
+      const shortUri = `nbd+unix:///?socket=${socket}`;
+      await link.initiatorNs.exec("ip", ["link", "set", "ini0", "down"]);
+      let cut: Awaited<ReturnType<typeof runTool>>;
+      try {
+        // With the default deadline (30 s) this read would wait; the bridge gives up after 1 s.
+        cut = await runTool("qemu-io", ["-f", "raw", "-c", "read 0 4096", shortUri], 60_000);
+      } finally {
+        await link.initiatorNs.exec("ip", ["link", "set", "ini0", "up"]);
+      }
+      assert.equal(cut.code, 1, cut.stdout + cut.stderr);
+      assert.match(cut.stdout, /read failed: Input\/output error/);
+      // The bridge says why: the device's own deadline, as given (the default would say 30000).
+      assert.match(short.stderr, /device request failed.*request deadline 1000 ms/);
+      // The link back (its carrier may take a moment), the same bridge answers.
+      const deadline = Date.now() + 60_000;
+      let again = await runTool("qemu-io", ["-f", "raw", "-c", "read -P 0x5c 31M 4096", shortUri]);
+      while (again.code !== 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        again = await runTool("qemu-io", ["-f", "raw", "-c", "read -P 0x5c 31M 4096", shortUri]);
+      }
+      assert.match(again.stdout, /read 4096\/4096 bytes/, again.stdout + again.stderr);
+    } finally {
+      await short.stop();
+    }
+  });
+
+  test("--request-timeout-ms out of its bounds is refused with the range", async () => {
+    const bad = new CliDaemon(
+      [
+        "aoe",
+        "nbd",
+        "e7.7",
+        "--iface",
+        "ini0",
+        "--socket",
+        `${link.dir}/bad.sock`,
+        "--request-timeout-ms",
+        "10",
+      ],
+      { ns: link.initiatorNs },
+    );
+    assert.notEqual(await bad.wait(), 0);
+    assert.match(bad.stderr, /--request-timeout-ms 10: .*from 1000 to 600000/);
   });
 });

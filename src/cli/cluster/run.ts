@@ -30,6 +30,8 @@ import { readTokenInput, TOKEN_HOW, tokenFlags } from "../client/token-input.js"
 import { limitFlags, limitUsage, parseLimitFlags } from "./limit-flags.js";
 import { leaseFlags, leaseUsage, parseLeaseFlags } from "./lease-flags.js";
 import { migrationUsage, parseMigrationMibps } from "./migration-flags.js";
+import { parseRequestTimeoutMs, requestTimeoutUsage } from "../aoe/request-timeout-flag.js";
+import { REQUEST_TIMEOUT_MS_DEFAULT } from "../../aoe/initiator/aoe-block-device.js";
 import { checkWatchdogPath } from "../../cluster/agent/watchdog-device.js";
 import { AgentJoinReply, VolumeListReply } from "../../api/replies.js";
 
@@ -239,6 +241,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     "  [--hypervisor xen|qemu] [--san-iface IF ...] (compute: run domains; reach their disks on IF)\n" +
     `  [--boot-dir DIR] (compute: guests' kernels and ramdisks, default ${BOOT_DIR_DEFAULT})\n` +
     `  ${migrationUsage}\n` +
+    `  ${requestTimeoutUsage("--san-request-timeout-ms", REQUEST_TIMEOUT_MS_DEFAULT, "compute: the guests' disk bridges ")}\n` +
     "  [--data-dir DIR] [--ca-file PEM] (trust this CA rather than the join token's pin)\n" +
     "  [--watchdog DEVICE] (e.g. /dev/watchdog: fed after each lease renewal; a hung agent reboots the host)";
   const { values } = parse(
@@ -253,6 +256,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       "san-iface": { type: "string", multiple: true },
       "boot-dir": { type: "string" },
       "migration-mibps": { type: "string" },
+      "san-request-timeout-ms": { type: "string" },
       "data-dir": { type: "string" },
       "ca-file": { type: "string" },
       watchdog: { type: "string" },
@@ -269,6 +273,11 @@ export async function agentCommand(args: string[]): Promise<void> {
   if (hypervisor !== undefined && !(AGENT_HYPERVISORS as readonly string[]).includes(hypervisor))
     throw usageError(`--hypervisor ${hypervisor}: choose xen or qemu`, usage);
   if (values.help) return void process.stdout.write(`usage: ${usage}\n`);
+  const sanRequestTimeoutMs = parseRequestTimeoutMs(
+    "--san-request-timeout-ms",
+    values["san-request-timeout-ms"],
+    usage,
+  );
   // Checked before joining; opened (armed) only once the agent runs.
   if (values.watchdog !== undefined) checkWatchdogPath(values.watchdog);
   process.umask(DAEMON_UMASK);
@@ -318,6 +327,7 @@ export async function agentCommand(args: string[]): Promise<void> {
           sanInterfaces: stringList(values["san-iface"]),
           bootDir: path.resolve(values["boot-dir"] ?? BOOT_DIR_DEFAULT),
           migrationLimits: parseMigrationMibps(values["migration-mibps"], usage),
+          ...(sanRequestTimeoutMs === undefined ? {} : { sanRequestTimeoutMs }),
         }
       : undefined;
   const agent = await startAgent({

@@ -24,6 +24,11 @@ export interface GuestDisksOptions {
   runDir: string;
   /** Interfaces the userspace initiator uses to reach the SAN. */
   sanInterfaces: readonly string[];
+  /**
+   * The NBD bridges' AoE request deadline (`aoe nbd --request-timeout-ms`; the bridge's default
+   * when absent). A bridge keeps the deadline it was started with across agent restarts.
+   */
+  requestTimeoutMs?: number;
   /** Use /dev/etherd (the aoe module) even if... (default: when /sys/module/aoe exists). */
   kernelAoe?: boolean;
   log: Logger;
@@ -137,6 +142,8 @@ export class GuestDisks implements GuestDiskAttacher {
     fs.rmSync(socketPath, { force: true });
     const args = [CLI, "aoe", "nbd", device, "--socket", socketPath];
     for (const iface of this.options.sanInterfaces) args.push("--iface", iface);
+    if (this.options.requestTimeoutMs !== undefined)
+      args.push("--request-timeout-ms", String(this.options.requestTimeoutMs));
     const log = fs.openSync(`${base}.log`, "a");
     const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
