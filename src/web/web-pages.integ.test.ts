@@ -34,13 +34,7 @@ describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissi
     }
     const volume = await box.cli(["volume", "create", "pg1", "--size", "8M"]);
     assert.equal(volume.code, 0, volume.stderr);
-    ui = await WebUi.open({
-      ns: box.link.targetNs,
-      dir: box.link.dir,
-      baseUrl: URL_BASE,
-      waitMs: WAIT_MS,
-      shotsName: "webui-pages",
-    });
+    ui = await WebUi.open(box, { waitMs: WAIT_MS, shotsName: "webui-pages" });
   });
 
   after(async () => {

@@ -34,13 +34,7 @@ describe("web UI in Chromium against etherplane up", { skip: chromiumMissing() }
     const viewer = await box.cli(["token", "create", "watcher", "--role", "viewer"]);
     assert.equal(viewer.code, 0, viewer.stderr);
     viewerToken = viewer.stdout.split("\n")[0] ?? "";
-    ui = await WebUi.open({
-      ns: box.link.targetNs,
-      dir: box.link.dir,
-      baseUrl: URL_BASE,
-      waitMs: WAIT_MS,
-      shotsName: "webui-shots",
-    });
+    ui = await WebUi.open(box, { waitMs: WAIT_MS, shotsName: "webui-shots" });
   });
 
   after(async () => {

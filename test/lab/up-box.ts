@@ -11,6 +11,8 @@ import { runCli, startUpProcess, type CliDaemon, type CliResult } from "./cli-pr
 
 export interface UpBox {
   link: AoeLink;
+  /** The API's (and the web UI's) address: http://LISTEN. */
+  url: string;
   daemon: CliDaemon;
   /** What a `runCli` in `link.targetNs` needs to use this box's config (and its admin token). */
   env: Record<string, string>;
@@ -36,37 +38,30 @@ export async function startUpBox(options: {
 }): Promise<UpBox> {
   const link = await createAoeLink(options.tag);
   const previousUmask = options.umask === undefined ? undefined : process.umask(options.umask);
-  try {
-    const { daemon, env, adminTokenFile } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: options.listen,
-      name: "box1",
-    });
-    return {
-      link,
-      daemon,
-      env,
-      adminTokenFile,
-      cli: (args, more = {}) =>
-        runCli(args, {
-          ns: link.targetNs,
-          env: { ...env, ...more.env },
-          ...(more.input ? { input: more.input } : {}),
-          ...(more.timeoutMs === undefined ? {} : { timeoutMs: more.timeoutMs }),
-        }),
-      close: async () => {
-        await daemon.stop();
-        await link.close();
-      },
-    };
-  } catch (error) {
+  const started = startUpProcess({
+    ns: link.targetNs,
+    dir: link.dir,
+    iface: "tgt0",
+    listen: options.listen,
+    name: "box1",
+  });
+  if (previousUmask !== undefined) process.umask(previousUmask); // up has been spawned with it
+  const { daemon, env, adminTokenFile } = await started.catch(async (error: unknown) => {
     await link.close();
     throw error;
-  } finally {
-    if (previousUmask !== undefined) process.umask(previousUmask);
-  }
+  });
+  const cli: UpBox["cli"] = (args, more = {}) =>
+    runCli(args, {
+      ns: link.targetNs,
+      env: { ...env, ...more.env },
+      ...(more.input ? { input: more.input } : {}),
+      ...(more.timeoutMs === undefined ? {} : { timeoutMs: more.timeoutMs }),
+    });
+  const close = async (): Promise<void> => {
+    await daemon.stop();
+    await link.close();
+  };
+  return { link, url: `http://${options.listen}`, daemon, env, adminTokenFile, cli, close };
 }
 
 /** `up` in this process on `link`: host storage1, the API on a free port of 127.0.0.1. */

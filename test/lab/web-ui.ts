@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromiumIn, overflows } from "./chromium.js";
-import type { Namespace } from "./netns.js";
+import type { UpBox } from "./up-box.js";
 
 export type ScreenSize = { width: number; height: number };
 /** A desktop and a phone. */
@@ -29,20 +29,20 @@ export class WebUi {
     private readonly waitMs: number,
   ) {}
 
-  /** Launches the browser in `ns` (its wrapper script in `dir`); close it when done. */
-  static async open(options: {
-    ns: Namespace;
-    dir: string;
-    baseUrl: string;
-    /** Each page's default timeout. */
-    waitMs: number;
-    /** Names the screenshot directory (ep-NAME-XXXX under the system's temporary one). */
-    shotsName: string;
-  }): Promise<WebUi> {
-    const browser = await launchChromiumIn(options.ns, options.dir);
+  /** Launches the browser in `box`'s namespace, for its web UI; close it when done. */
+  static async open(
+    box: UpBox,
+    options: {
+      /** Each page's default timeout. */
+      waitMs: number;
+      /** Names the screenshot directory (ep-NAME-XXXX under the system's temporary one). */
+      shotsName: string;
+    },
+  ): Promise<WebUi> {
+    const browser = await launchChromiumIn(box.link.targetNs, box.link.dir);
     const shots = fs.mkdtempSync(path.join(os.tmpdir(), `ep-${options.shotsName}-`));
     process.stderr.write(`web UI screenshots: ${shots}\n`);
-    return new WebUi(browser, options.baseUrl, shots, options.waitMs);
+    return new WebUi(browser, box.url, shots, options.waitMs);
   }
 
   /** A new page at the sign-in form, `token` entered and sent (whether it is taken is the caller's to check). */
