@@ -29,6 +29,36 @@ export interface GuestInitModules {
   vlan: readonly string[];
 }
 
+/**
+ * The shell functions of the console protocol (`mark`, `fail`, `power_off`) and of waiting for
+ * a link, its carrier and an AoE disk (`wait_for` and its probes), for this `/init` and the Xen
+ * dom0's (xen-host/dom0-init.ts).
+ */
+export const initShellFunctions = `# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
+# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
+power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
+mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
+fail() {
+  echo "${consoleControlPrefix}FAIL $*"
+  dmesg | tail -n 40
+  echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
+  power_off
+}
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
+wait_for() {
+  n=$(( $1 * 20 )); what=$2; shift 2
+  while ! "$@"; do
+    n=$(( n - 1 )); [ "$n" -gt 0 ] || fail "timed out waiting for $what"
+    usleep 50000
+  done
+}
+has_link() { [ -e "/sys/class/net/$1" ]; }
+has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
+disk_ready() {
+  s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
+  [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
+}`;
+
 export function guestInitScript(modules: GuestInitModules): string {
   const list = (names: readonly string[]) => names.join(" ");
   return `#!/bin/busybox sh
@@ -39,31 +69,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
-# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
-# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
-power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
-mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
-fail() {
-  echo "${consoleControlPrefix}FAIL $*"
-  dmesg | tail -n 40
-  echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
-  power_off
-}
+${initShellFunctions}
 load() { for m in "$@"; do insmod "/lib/modules/$m.ko" || fail "insmod $m"; done; }
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
-wait_for() {
-  n=$(( $1 * 20 )); what=$2; shift 2
-  while ! "$@"; do
-    n=$(( n - 1 )); [ "$n" -gt 0 ] || fail "timed out waiting for $what"
-    usleep 50000
-  done
-}
-has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
-has_link() { [ -e "/sys/class/net/$1" ]; }
-disk_ready() {
-  s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
-  [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
-}
 
 mark INIT
 : "\${ep_mtu:=1500}" "\${ep_ready_s:=30}" "\${ep_script_s:=600}"

@@ -27,16 +27,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "../linux-guest/cache.js";
+import { cacheRoot, cachedEntry, exists } from "../linux-guest/cache.js";
 import { runCommand } from "../linux-guest/exec.js";
-import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
+import { busyboxInBin, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { fetchGuestKernel, loadOrder, type GuestKernel } from "../linux-guest/kernel.js";
 import { dom0InitScript, execServerPath, type Dom0Modules } from "./dom0-init.js";
 import { execServerScript } from "./exec-channel.js";
@@ -158,15 +151,12 @@ async function unpackPackages(
 
 /** Links busybox applets into /bin where no unpacked package provides the command. */
 async function linkBusybox(root: string): Promise<void> {
-  await mkdir(join(root, "bin"), { recursive: true });
-  await copyFile(busyboxPath, join(root, "bin", "busybox"));
-  await chmod(join(root, "bin", "busybox"), 0o755);
-  for (const applet of await busyboxApplets()) {
+  await busyboxInBin(root, async (applet) => {
     const taken = await Promise.all(
       ["bin", "sbin", "usr/bin", "usr/sbin"].map((dir) => exists(join(root, dir, applet))),
     );
-    if (!taken.includes(true)) await symlink("busybox", join(root, "bin", applet));
-  }
+    return taken.includes(true);
+  });
 }
 
 async function buildDom0Tree(
@@ -202,8 +192,9 @@ async function buildDom0Tree(
   await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
 }
 
+/** Builds the image's folder at `staging`. */
 async function buildEntry(
-  entry: string,
+  staging: string,
   kernel: GuestKernel,
   modules: Dom0Modules,
   cacheDir: string,
@@ -211,7 +202,6 @@ async function buildEntry(
   const startMs = Date.now();
   const packages = await resolveHostPackages();
   const debs = await fetchDebs([...packages.whole, ...packages.partial], cacheDir);
-  const staging = temporaryPathFor(entry);
   const scratch = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
   try {
     await mkdir(staging, { recursive: true });
@@ -236,11 +226,8 @@ async function buildEntry(
       builtMs: Date.now() - startMs,
     };
     await writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-    await publish(staging, entry);
-    log.info("xen host image cached", { entry, ms: Date.now() - startMs });
   } finally {
     await rm(scratch, { recursive: true, force: true });
-    await rm(staging, { recursive: true, force: true });
   }
 }
 
@@ -274,12 +261,13 @@ export async function fetchXenHostImage(
     dom0InitramfsPath: join(entry, "dom0.cpio"),
     kernel,
   };
-  if (await exists(join(entry, "manifest.json"))) return image;
-  await withCacheLock(entry, async () => {
-    if (await exists(join(entry, "manifest.json"))) return;
-    await removeStaleTemporaries(entry);
-    await buildEntry(entry, kernel, modules, cacheDir);
-  });
+  const startMs = Date.now();
+  const built = await cachedEntry(
+    entry,
+    (staging) => buildEntry(staging, kernel, modules, cacheDir),
+    (path) => exists(join(path, "manifest.json")),
+  );
+  if (built) log.info("xen host image cached", { entry, ms: Date.now() - startMs });
   return image;
 }
 
