@@ -259,6 +259,49 @@ describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissi
     await page.close();
   });
 
+  test("a reply that does not fit the API's schema is shown as an error, not rendered", async () => {
+    const page = await signIn(adminToken);
+    await page.getByTestId("host").filter({ hasText: "box1" }).waitFor();
+    // As a controller of another version, or a proxy, might answer: a volume whose size is text,
+    // and host samples whose time is missing.
+    await page.route(
+      (url) => url.pathname === "/api/v1/volumes",
+      (route) =>
+        route.request().method() === "GET"
+          ? route.fulfill({
+              status: 200,
+              contentType: "application/json",
+              body: JSON.stringify({
+                volumes: [{ id: "v-odd", name: "odd-volume", sizeBytes: "huge" }],
+                nextCursor: null,
+              }),
+            })
+          : route.continue(),
+    );
+    await page.route(
+      (url) => url.pathname === "/api/v1/metrics/hosts",
+      (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: "application/json",
+          body: JSON.stringify({ hosts: [{ hostId: "h-odd", samples: [{ cpuLoad: 1 }] }] }),
+        }),
+    );
+    await page.reload();
+    const banner = page.getByRole("alert").filter({ hasText: "GET /api/v1/volumes" });
+    await banner.waitFor();
+    assert.match(await banner.innerText(), /does not fit this page \(volumes\[0\]\.\w+: /);
+    assert.match(await banner.innerText(), /Reload the page/);
+    await nav(page, "Volumes");
+    await page.getByRole("heading", { name: "Volumes" }).waitFor();
+    assert.equal(await page.getByText("odd-volume").count(), 0, "the odd reply is not rendered");
+    await nav(page, "Hosts");
+    const metrics = page.getByRole("alert").filter({ hasText: "GET /api/v1/metrics/hosts" });
+    await metrics.waitFor();
+    assert.match(await metrics.innerText(), /hosts\[0\]\.samples\[0\]\.\w+: /);
+    await page.close();
+  });
+
   test("a token that expires while signed in returns to sign-in, saying it expired", async () => {
     const admin = await signIn(adminToken);
     const made = await fetchFromPage(admin, "POST", "/api/v1/tokens", {
