@@ -42,6 +42,7 @@ export class ApiError extends Error {
   }
 }
 
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 export type DomainAction = "start" | "shutdown" | "reboot" | "destroy" | "pause" | "unpause";
 export type LiveChange = z.output<typeof ChangeMessage>;
 
@@ -87,12 +88,7 @@ export class Api {
     tell(message);
   }
 
-  async call<S extends z.ZodType>(
-    method: string,
-    path: string,
-    reply: S,
-    body?: unknown,
-  ): Promise<z.output<S>> {
+  async call<S extends z.ZodType>(method: Method, path: string, reply: S, body?: unknown) {
     let response: Response;
     try {
       response = await fetch(path, {

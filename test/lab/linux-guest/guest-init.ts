@@ -30,9 +30,9 @@ export interface GuestInitModules {
 }
 
 /**
- * The shell functions of the console protocol (`mark`, `fail`, `power_off`) and of waiting for
- * a link, its carrier and an AoE disk (`wait_for` and its probes), for this `/init` and the Xen
- * dom0's (xen-host/dom0-init.ts).
+ * The shell functions of the console protocol (`mark`, `fail`, `power_off`), of waiting for a
+ * link, its carrier and an AoE disk (`wait_for` and its probes), and of bringing eth0 up
+ * (`eth0_up`), for this `/init` and the Xen dom0's (xen-host/dom0-init.ts).
  */
 export const initShellFunctions = `# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
 # written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
@@ -57,6 +57,15 @@ has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
 disk_ready() {
   s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
   [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
+}
+# eth0_up: waits for eth0 (its driver loaded), sets its MTU to $ep_mtu and brings it up, with
+# no IPv6 chatter (router solicitations, MLD) in the tests' captures.
+eth0_up() {
+  wait_for "$ep_ready_s" eth0 has_link eth0
+  echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+  echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+  ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
+  ip link set eth0 up
 }`;
 
 export function guestInitScript(modules: GuestInitModules): string {
@@ -76,12 +85,7 @@ mark INIT
 : "\${ep_mtu:=1500}" "\${ep_ready_s:=30}" "\${ep_script_s:=600}"
 [ -n "$ep_device" ] || fail "no ep_device on the kernel command line"
 load ${list(modules.net)} ${list(modules.fs)}
-wait_for "$ep_ready_s" eth0 has_link eth0
-# No IPv6 chatter (router solicitations, MLD) in the tests' captures.
-echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
-ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
-ip link set eth0 up
+eth0_up
 iface=eth0
 if [ -n "$ep_vlan" ]; then
   load ${list(modules.vlan)}

@@ -117,12 +117,7 @@ mark XEN "$(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/min
 
 if [ "$ep_net" = 1 ]; then
   load ${list(modules.net)}
-  wait_for "$ep_ready_s" eth0 has_link eth0
-  # No IPv6 chatter (router solicitations, MLD) on the test's bridge.
-  echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-  echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
-  ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
-  ip link set eth0 up
+  eth0_up
   iface=eth0
   if [ -n "$ep_bridge" ]; then
     # As a Xen host's network setup does: the uplink is a port, the host's address is on the

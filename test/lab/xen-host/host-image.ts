@@ -13,16 +13,7 @@
  * busybox, this file's layout version), so a warm cache needs no apt at all.
  */
 import { createHash } from "node:crypto";
-import {
-  chmod,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readFile,
-  rm,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import * as fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
@@ -142,9 +133,9 @@ async function unpackPackages(
     const side = join(scratch, `partial-${name}`);
     await runCommand("dpkg", ["-x", deb, side], { timeoutMs: buildTimeoutMs });
     for (const file of partialPackages[name] ?? []) {
-      await mkdir(dirname(join(root, file)), { recursive: true });
-      await copyFile(join(side, file), join(root, file));
-      await chmod(join(root, file), 0o755);
+      await fsp.mkdir(dirname(join(root, file)), { recursive: true });
+      await fsp.copyFile(join(side, file), join(root, file));
+      await fsp.chmod(join(root, file), 0o755);
     }
   }
 }
@@ -167,18 +158,18 @@ async function buildDom0Tree(
   debs: Map<string, string>,
 ): Promise<void> {
   await unpackPackages(debs, root, scratch);
-  for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  for (const path of prunedPaths) await fsp.rm(join(root, path), { recursive: true, force: true });
   await linkBusybox(root);
   for (const dir of [
     ...["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib/etherplane"],
     ...["usr/local/bin", "opt", "run"],
   ]) {
-    await mkdir(join(root, dir), { recursive: true });
+    await fsp.mkdir(join(root, dir), { recursive: true });
   }
-  await rm(join(root, "var", "run"), { recursive: true, force: true });
-  await symlink("../run", join(root, "var", "run"));
+  await fsp.rm(join(root, "var", "run"), { recursive: true, force: true });
+  await fsp.symlink("../run", join(root, "var", "run"));
   for (const name of new Set(Object.values(modules).flat())) {
-    await copyFile(
+    await fsp.copyFile(
       join(kernel.modulesDir, `${name}.ko`),
       join(root, "lib", "modules", `${name}.ko`),
     );
@@ -202,11 +193,11 @@ async function buildEntry(
   const startMs = Date.now();
   const packages = await resolveHostPackages();
   const debs = await fetchDebs([...packages.whole, ...packages.partial], cacheDir);
-  const scratch = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
+  const scratch = await fsp.mkdtemp(join(tmpdir(), "ep-xen-host-"));
   try {
-    await mkdir(staging, { recursive: true });
+    await fsp.mkdir(staging, { recursive: true });
     const root = join(scratch, "root");
-    await mkdir(root);
+    await fsp.mkdir(root);
     await buildDom0Tree(root, scratch, kernel, modules, debs);
     const hypervisorDeb = debs.get("xen-hypervisor-4.17-amd64");
     if (!hypervisorDeb) throw new EtherplaneError("NOT_FOUND", "no xen-hypervisor package");
@@ -225,9 +216,9 @@ async function buildEntry(
       kernelRelease: kernel.release,
       builtMs: Date.now() - startMs,
     };
-    await writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    await fsp.writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    await fsp.rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -253,7 +244,7 @@ export async function fetchXenHostImage(
   hash.update(`packages ${[...xenPackages, ...supportPackages].join(",")}\n`);
   hash.update(`partial ${JSON.stringify(partialPackages)}\n${dom0InitScript(modules)}\n`);
   hash.update(`${execServerScript}\n`);
-  hash.update(await readFile(busyboxPath));
+  hash.update(await fsp.readFile(busyboxPath));
   const entry = join(cacheDir, "xen-host", `host-${hash.digest("hex").slice(0, 16)}`);
   const image: XenHostImage = {
     xenPath: join(entry, "xen"),
