@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, test } from "node:test";
 import {
   createAoeLink,
@@ -16,10 +15,11 @@ import {
   type AoeLink,
 } from "../../test/lab/aoe-lab.js";
 import { apiCaller } from "../../test/lab/api-caller.js";
+import { upOnLink } from "../../test/lab/up-box.js";
 import { run } from "../../test/lab/netns.js";
 import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
-import { up, type Up } from "./up.js";
+import type { Up } from "./up.js";
 
 const MiB = 1024 * 1024;
 let link: AoeLink;
@@ -41,14 +41,7 @@ before(async () => {
     const file = makeBackingFile(link.dir, `${name}.raw`, size);
     loops.push((await run("losetup", ["-f", "--show", file])).stdout.trim());
   }
-  running = await up({
-    dataDir: path.join(link.dir, "data"),
-    host: "127.0.0.1",
-    port: 0,
-    exportInterfaces: ["tgt0"],
-    hostName: "storage1",
-    netnsPath: link.targetNs.path,
-  });
+  running = await upOnLink(link);
   initiator = startInitiator(link.initiatorNs, ["ini0"]);
 });
 

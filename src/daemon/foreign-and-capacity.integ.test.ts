@@ -10,9 +10,10 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { createAoeLink, makeBackingFile, type AoeLink } from "../../test/lab/aoe-lab.js";
 import { apiCaller } from "../../test/lab/api-caller.js";
+import { upOnLink } from "../../test/lab/up-box.js";
 import { run } from "../../test/lab/netns.js";
 import type { PoolRecord, TaskRecord, VolumeRecord } from "../cluster/model.js";
-import { up, type Up } from "./up.js";
+import type { Up } from "./up.js";
 
 const MiB = 1024 * 1024;
 let link: AoeLink;
@@ -51,15 +52,7 @@ before(async () => {
   mountPoint = path.join(link.dir, "small");
   fs.mkdirSync(mountPoint);
   await run("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint]);
-  running = await up({
-    dataDir: path.join(link.dir, "data"),
-    host: "127.0.0.1",
-    port: 0,
-    exportInterfaces: ["tgt0"],
-    hostName: "storage1",
-    netnsPath: link.targetNs.path,
-    scanIntervalMs: 500,
-  });
+  running = await upOnLink(link, { scanIntervalMs: 500 });
   admin = running.adminToken as string;
 });
 

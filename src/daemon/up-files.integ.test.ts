@@ -8,34 +8,21 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { createAoeLink, type AoeLink } from "../../test/lab/aoe-lab.js";
-import { CliDaemon, runCli, startUpProcess } from "../../test/lab/cli-process.js";
+import { CliDaemon } from "../../test/lab/cli-process.js";
+import { startUpBox, type UpBox } from "../../test/lab/up-box.js";
 
-let link: AoeLink;
-let daemon: CliDaemon | undefined;
-let env: Record<string, string>;
-let adminTokenFile: string;
+let box: UpBox;
+/** The second `up` of the last test, from another HOME. */
+let again: CliDaemon | undefined;
 const LISTEN = "127.0.0.1:7393";
 
 before(async () => {
-  link = await createAoeLink("upfiles");
-  const umask = process.umask(0o022); // inherited by the child
-  try {
-    ({ daemon, env, adminTokenFile } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: LISTEN,
-      name: "box1",
-    }));
-  } finally {
-    process.umask(umask);
-  }
+  box = await startUpBox({ tag: "upfiles", listen: LISTEN, umask: 0o022 }); // inherited by up
 });
 
 after(async () => {
-  await daemon?.stop();
-  await link?.close();
+  await again?.stop();
+  await box?.close();
 });
 
 /** Every entry under `dir` with its mode, as "path mode" lines (sorted). */
@@ -53,12 +40,11 @@ function modes(dir: string): string[] {
   return found.sort();
 }
 
-const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
-  runCli(args, { ns: link.targetNs, env: { ...env, ...extraEnv } });
+const cli = (args: string[], env: Record<string, string> = {}) => box.cli(args, { env });
 
 test("the admin token: in a 0600 file whose path is printed, never on stdout", () => {
-  assert.ok(daemon);
-  const dataDir = path.join(link.dir, "data");
+  const { daemon, env, adminTokenFile } = box;
+  const dataDir = path.join(box.link.dir, "data");
   assert.equal(adminTokenFile, path.join(dataDir, "admin.token"));
   assert.equal((fs.statSync(adminTokenFile).mode & 0o777).toString(8), "600");
   const token = fs.readFileSync(adminTokenFile, "utf8").trim();
@@ -74,7 +60,7 @@ test("the admin token: in a 0600 file whose path is printed, never on stdout", (
 test("the data directory: directories 0700, files 0600 (the store's -wal and -shm too)", async () => {
   const created = await cli(["volume", "create", "web", "--size", "4M"]);
   assert.equal(created.code, 0, created.stderr);
-  const dataDir = path.join(link.dir, "data");
+  const dataDir = path.join(box.link.dir, "data");
   const all = modes(dataDir);
   for (const name of ["controller.db 600", "controller.db-wal 600", "controller.db-shm 600"])
     assert.ok(all.includes(name), `${name} in ${all.join(", ")}`);
@@ -90,16 +76,13 @@ test("the data directory: directories 0700, files 0600 (the store's -wal and -sh
 });
 
 test("a second up from another HOME points to token create --local, which lets root back in", async () => {
-  assert.ok(daemon);
-  await daemon.stop();
-  daemon = undefined;
-  const otherHome = { ETHERPLANE_CONFIG: path.join(link.dir, "other-home.json") };
-  const dataDir = path.join(link.dir, "data");
-  const again = new CliDaemon(
+  await box.daemon.stop();
+  const otherHome = { ETHERPLANE_CONFIG: path.join(box.link.dir, "other-home.json") };
+  const dataDir = path.join(box.link.dir, "data");
+  again = new CliDaemon(
     ["up", "--data-dir", dataDir, "--aoe-iface", "tgt0", "--listen", LISTEN, "--name", "box1"],
-    { ns: link.targetNs, env: { ...otherHome, ETHERPLANE_LOG: "warn" } },
+    { ns: box.link.targetNs, env: { ...otherHome, ETHERPLANE_LOG: "warn" } },
   );
-  daemon = again;
   const deadline = Date.now() + 30_000;
   while (!/etherplane is up/.test(again.stdout)) {
     if (again.child.exitCode !== null) assert.fail(`up exited: ${again.stderr}`);
@@ -113,7 +96,7 @@ test("a second up from another HOME points to token create --local, which lets r
     again.stdout,
   );
   // The first token's file is gone, as in the report: root makes another.
-  fs.rmSync(adminTokenFile);
+  fs.rmSync(box.adminTokenFile);
   const rescue = await cli(
     ["token", "create", "rescue", "--role", "admin", "--local", "--data-dir", dataDir],
     otherHome,

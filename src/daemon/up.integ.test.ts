@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAoeLink, pattern, startInitiator, type AoeLink } from "../../test/lab/aoe-lab.js";
 import { apiCaller } from "../../test/lab/api-caller.js";
+import { upOnLink } from "../../test/lab/up-box.js";
 import type { AoeInitiator } from "../aoe/initiator/aoe-initiator.js";
 import { macMaskCommand, reserveCommand } from "../aoe/initiator/admin.js";
 import { isEtherplaneError } from "../foundation/errors.js";
@@ -23,7 +24,7 @@ import {
   parseMac,
 } from "../aoe/codec/index.js";
 import type { TaskRecord, VolumeRecord } from "../cluster/model.js";
-import { up, type Up } from "./up.js";
+import type { Up } from "./up.js";
 
 const MiB = 1024 * 1024;
 
@@ -57,14 +58,7 @@ describe("etherplane up: volumes through the API, read over AoE", () => {
 
   before(async () => {
     link = await createAoeLink("up");
-    running = await up({
-      dataDir: path.join(link.dir, "data"),
-      host: "127.0.0.1",
-      port: 0,
-      exportInterfaces: ["tgt0"],
-      hostName: "storage1",
-      netnsPath: link.targetNs.path,
-    });
+    running = await upOnLink(link);
     assert.ok(running.adminToken, "the first run makes an admin token");
     admin = running.adminToken;
     initiator = startInitiator(link.initiatorNs, ["ini0"]);

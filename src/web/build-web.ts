@@ -27,6 +27,9 @@ async function main(): Promise<void> {
     target: ["chrome110", "firefox110", "safari16"],
     jsx: "automatic",
     jsxImportSource: "preact",
+    // The API's reply schemas (src/api/replies.ts) are built with @hono/zod-openapi's `z`; the
+    // browser gets plain zod's builders instead (browser-zod.ts says why).
+    alias: { "@hono/zod-openapi": path.join(repo, "src/web/browser-zod.ts") },
     outdir: out,
     legalComments: "none",
     logLevel: "warning",

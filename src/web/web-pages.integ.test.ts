@@ -7,107 +7,52 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { createAoeLink, type AoeLink } from "../../test/lab/aoe-lab.js";
-import { chromiumMissing, launchChromiumIn, overflows } from "../../test/lab/chromium.js";
-import { runCli, startUpProcess, type CliDaemon } from "../../test/lab/cli-process.js";
+import type { Page } from "playwright-core";
+import { chromiumMissing } from "../../test/lab/chromium.js";
+import { startUpBox, type UpBox } from "../../test/lab/up-box.js";
+import { WebUi } from "../../test/lab/web-ui.js";
 
 const LISTEN = "127.0.0.1:7397";
 const URL_BASE = `http://${LISTEN}`;
 const WAIT_MS = 60_000;
-const SIZES = [
-  { width: 1280, height: 800 },
-  { width: 390, height: 844 },
-];
 const MAC = "02:00:5e:00:00:0a";
 
 describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissing() }, () => {
-  let link: AoeLink;
-  let daemon: CliDaemon;
-  let browser: Browser;
-  let env: Record<string, string>;
+  let box: UpBox;
+  let ui: WebUi;
   let adminToken: string;
   const tokens: Record<"viewer" | "operator", string> = { viewer: "", operator: "" };
-  let shots: string;
 
   before(async () => {
-    link = await createAoeLink("webpg");
-    let adminTokenFile: string;
-    ({ daemon, env, adminTokenFile } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: LISTEN,
-      name: "box1",
-    }));
-    adminToken = fs.readFileSync(adminTokenFile, "utf8").trim();
+    box = await startUpBox({ tag: "webpg", listen: LISTEN });
+    adminToken = fs.readFileSync(box.adminTokenFile, "utf8").trim();
     for (const role of ["viewer", "operator"] as const) {
-      const made = await runCli(["token", "create", `a-${role}`, "--role", role], {
-        ns: link.targetNs,
-        env,
-      });
+      const made = await box.cli(["token", "create", `a-${role}`, "--role", role]);
       assert.equal(made.code, 0, made.stderr);
       tokens[role] = made.stdout.split("\n")[0] ?? "";
     }
-    const volume = await runCli(["volume", "create", "pg1", "--size", "8M"], {
-      ns: link.targetNs,
-      env,
-    });
+    const volume = await box.cli(["volume", "create", "pg1", "--size", "8M"]);
     assert.equal(volume.code, 0, volume.stderr);
-    browser = await launchChromiumIn(link.targetNs, link.dir);
-    shots = fs.mkdtempSync(path.join(os.tmpdir(), "ep-webui-pages-"));
-    process.stderr.write(`web UI page screenshots: ${shots}\n`);
+    ui = await WebUi.open(box, { waitMs: WAIT_MS, shotsName: "webui-pages" });
   });
 
   after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    await link?.close();
+    await ui?.close();
+    await box?.close();
   });
 
   async function signIn(token: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: SIZES[0] });
-    page.setDefaultTimeout(WAIT_MS);
-    await page.goto(`${URL_BASE}/`);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    const page = await ui.signIn(token);
     await page.getByTestId("whoami").waitFor();
     return page;
   }
 
   const nav = (page: Page, name: string) =>
     page.getByRole("navigation").getByRole("link", { name, exact: true }).click();
-
-  /** A call with the page's own token, as a forced request would be. */
-  function fetchFromPage(page: Page, method: string, url: string, body?: unknown) {
-    return page.evaluate<{ status: number; body: string }>(`(async () => {
-      const r = await fetch(${JSON.stringify(url)}, {
-        method: ${JSON.stringify(method)},
-        headers: {
-          authorization: "Bearer " + sessionStorage.getItem("etherplane.token"),
-          "content-type": "application/json",
-        },
-        ${body === undefined ? "" : `body: ${JSON.stringify(JSON.stringify(body))},`}
-      });
-      return { status: r.status, body: await r.text() };
-    })()`);
-  }
-
-  /** Screenshots at both sizes, and nothing sticking out of its container at either. */
-  async function shoot(page: Page, name: string): Promise<void> {
-    for (const size of SIZES) {
-      await page.setViewportSize(size);
-      await page.screenshot({
-        path: path.join(shots, `${name}-${size.width}x${size.height}.png`),
-        fullPage: true,
-      });
-      assert.deepEqual(await overflows(page), [], `${name} at ${size.width}x${size.height}`);
-    }
-    await page.setViewportSize(SIZES[0] as { width: number; height: number });
-  }
+  const fetchFromPage = (page: Page, method: string, url: string, body?: unknown) =>
+    ui.fetchFromPage(page, method, url, body);
+  const shoot = (page: Page, name: string) => ui.shoot(page, name);
 
   /** Waits until the Access cell of `volume` matches `pattern`; fails saying what it showed. */
   async function accessBecomes(page: Page, volume: string, pattern: RegExp): Promise<void> {
@@ -311,6 +256,49 @@ describe("web UI pages in Chromium against etherplane up", { skip: chromiumMissi
     await page.getByLabel("Filter").fill("nothing-like-this");
     await page.getByText("Nothing matches the filter.").waitFor();
     await shoot(page, "audit");
+    await page.close();
+  });
+
+  test("a reply that does not fit the API's schema is shown as an error, not rendered", async () => {
+    const page = await signIn(adminToken);
+    await page.getByTestId("host").filter({ hasText: "box1" }).waitFor();
+    // As a controller of another version, or a proxy, might answer: a volume whose size is text,
+    // and host samples whose time is missing.
+    await page.route(
+      (url) => url.pathname === "/api/v1/volumes",
+      (route) =>
+        route.request().method() === "GET"
+          ? route.fulfill({
+              status: 200,
+              contentType: "application/json",
+              body: JSON.stringify({
+                volumes: [{ id: "v-odd", name: "odd-volume", sizeBytes: "huge" }],
+                nextCursor: null,
+              }),
+            })
+          : route.continue(),
+    );
+    await page.route(
+      (url) => url.pathname === "/api/v1/metrics/hosts",
+      (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: "application/json",
+          body: JSON.stringify({ hosts: [{ hostId: "h-odd", samples: [{ cpuLoad: 1 }] }] }),
+        }),
+    );
+    await page.reload();
+    const banner = page.getByRole("alert").filter({ hasText: "GET /api/v1/volumes" });
+    await banner.waitFor();
+    assert.match(await banner.innerText(), /does not fit this page \(volumes\[0\]\.\w+: /);
+    assert.match(await banner.innerText(), /Reload the page/);
+    await nav(page, "Volumes");
+    await page.getByRole("heading", { name: "Volumes" }).waitFor();
+    assert.equal(await page.getByText("odd-volume").count(), 0, "the odd reply is not rendered");
+    await nav(page, "Hosts");
+    const metrics = page.getByRole("alert").filter({ hasText: "GET /api/v1/metrics/hosts" });
+    await metrics.waitFor();
+    assert.match(await metrics.innerText(), /hosts\[0\]\.samples\[0\]\.\w+: /);
     await page.close();
   });
 

@@ -1,5 +1,8 @@
 /** Runs `etherplane` as a user would: as a child process, optionally inside a test namespace. */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
 import { cliPath } from "./repo.js";
 import type { Namespace } from "./netns.js";
 
@@ -129,5 +132,38 @@ export async function startUpProcess(options: {
     if (Date.now() > deadline)
       throw new Error(`etherplane up said nothing of an admin token: ${daemon.stderr}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * `etherplane args --controller URL` with `token`, as a user with an empty HOME and no config
+ * runs it (nothing of this process's environment but PATH), out of any namespace.
+ */
+export async function runCliAgainst(
+  controller: string,
+  token: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const home = await mkdtemp(path.join(os.tmpdir(), "ep-cli-home-"));
+  try {
+    return await new Promise((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [cliPath, ...args, "--controller", controller],
+        {
+          env: {
+            PATH: process.env["PATH"],
+            HOME: home,
+            ETHERPLANE_CONFIG: path.join(home, "none.json"),
+            ETHERPLANE_TOKEN: token,
+          },
+          timeout: 120_000,
+        },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+      );
+      child.stdin?.end();
+    });
+  } finally {
+    await rm(home, { recursive: true, force: true });
   }
 }

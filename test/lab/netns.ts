@@ -5,8 +5,13 @@
  */
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { promisify } from "node:util";
+import { errorFields, errorMessage } from "../../src/foundation/errors.js";
+import { createLogger } from "../../src/foundation/log.js";
 
 const execFileAsync = promisify(execFile);
+const log = createLogger("lab:netns");
+/** How long a tap's deletion is tried again while QEMU may still be closing it. */
+const TAP_DELETE_WAIT_MS = 10_000;
 
 export async function run(
   command: string,
@@ -67,6 +72,25 @@ export class Namespace {
   async mac(ifname: string): Promise<string> {
     const { stdout } = await this.exec("cat", [`/sys/class/net/${ifname}/address`]);
     return stdout.trim();
+  }
+
+  /** Deletes `tap` (already gone is fine); one still busy past the wait is logged and left. */
+  async deleteTap(tap: string): Promise<void> {
+    const deadline = Date.now() + TAP_DELETE_WAIT_MS;
+    while (true) {
+      try {
+        await this.exec("ip", ["link", "del", tap]);
+        return;
+      } catch (error) {
+        if (errorMessage(error).includes("Cannot find device")) return;
+        if (Date.now() > deadline) {
+          log.warn("tap not deleted", { tap, ...errorFields(error) });
+          return;
+        }
+        // QEMU may still be closing it.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 }
 

@@ -153,24 +153,17 @@ export class P2vSource {
       for (const lib of libraries(binary))
         if (!fs.existsSync(path.join(root, lib))) copyInto(root, lib);
     }
-    fs.writeFileSync(
-      path.join(root, "etc/passwd"),
-      "root:x:0:0:root:/root:/bin/bash\nsvc:x:1001:1001::/srv:/bin/sh\n",
-    );
-    fs.writeFileSync(path.join(root, "etc/group"), "root:x:0:\nsvc:x:1001:\n");
-    fs.writeFileSync(path.join(root, "etc/hostname"), `${SOURCE_HOSTNAME}\n`);
-    fs.writeFileSync(
-      path.join(root, "etc/fstab"),
-      `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${uuid} / ext4 errors=remount-ro 0 1\n/dev/sda3 /home ext4 defaults 0 2\n/dev/sda2 none swap sw 0 0\nproc /proc proc defaults 0 0\n`,
-    );
-    fs.writeFileSync(
-      path.join(root, "etc/inittab"),
-      "id:2:initdefault:\nsi::sysinit:/etc/init.d/rcS\n1:2345:respawn:/sbin/getty 38400 tty1\n",
-    );
-    fs.writeFileSync(
-      path.join(root, "etc/network/interfaces"),
-      "auto lo\niface lo inet loopback\n",
-    );
+    const etc: Record<string, string> = {
+      passwd: "root:x:0:0:root:/root:/bin/bash\nsvc:x:1001:1001::/srv:/bin/sh\n",
+      group: "root:x:0:\nsvc:x:1001:\n",
+      hostname: `${SOURCE_HOSTNAME}\n`,
+      fstab: `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${uuid} / ext4 errors=remount-ro 0 1\n/dev/sda3 /home ext4 defaults 0 2\n/dev/sda2 none swap sw 0 0\nproc /proc proc defaults 0 0\n`,
+      inittab:
+        "id:2:initdefault:\nsi::sysinit:/etc/init.d/rcS\n1:2345:respawn:/sbin/getty 38400 tty1\n",
+      "network/interfaces": "auto lo\niface lo inet loopback\n",
+    };
+    for (const [file, text] of Object.entries(etc))
+      fs.writeFileSync(path.join(root, "etc", file), text);
     // A host file the copy's symlink points at: the fix-up must not write through it.
     fs.writeFileSync(path.join(root, "tmp/securetty-target"), "console\n");
     fs.symlinkSync("../tmp/securetty-target", path.join(root, "etc/securetty"));

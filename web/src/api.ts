@@ -1,22 +1,35 @@
 /**
  * The web UI's one client of the controller's API: every call goes through here (a timeout on
- * each, the token in a private field, errors parsed into ApiError). Lists are read through
- * `items()`, which also takes a paginated `{items, nextCursor}` shape.
+ * each, the token in a private field, errors parsed into ApiError) and every reply is checked
+ * against the schema its route declares (src/api/replies.ts, as the CLI's client does): a reply
+ * that does not fit is a PROTOCOL error shown on the page, never rendered.
  */
-import type {
-  AuditEntry,
-  Domain,
-  Host,
-  HostSeries,
-  Network,
-  Pool,
-  Task,
-  Token,
-  Volume,
-  WhoAmI,
-} from "./types";
+import type { z } from "zod";
+import {
+  AuditListReply,
+  ChangeMessage,
+  ConsoleTicketReply,
+  DomainImportResponse,
+  DomainListReply,
+  DomainTaskReply,
+  HostListReply,
+  HostMetricsReply,
+  NetworkListReply,
+  NetworkReply,
+  NoContent,
+  PoolListReply,
+  TaskListReply,
+  TaskReply,
+  TokenCreatedReply,
+  TokenListReply,
+  VolumeListReply,
+  VolumeTaskResponse,
+  WhoAmIReply,
+} from "../../src/api/replies.js";
 
 const CALL_TIMEOUT_MS = 15_000;
+/** A field quoted from a reply that does not fit is cut to this. */
+const QUOTE_CHARS_MAX = 200;
 
 export class ApiError extends Error {
   constructor(
@@ -29,13 +42,34 @@ export class ApiError extends Error {
   }
 }
 
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 export type DomainAction = "start" | "shutdown" | "reboot" | "destroy" | "pause" | "unpause";
-export type LiveChange = { topics: string[] };
+export type LiveChange = z.output<typeof ChangeMessage>;
 
-function items<T>(body: unknown, key: string): T[] {
-  const record = body as Record<string, unknown>;
-  const list = Array.isArray(record["items"]) ? record["items"] : record[key];
-  return Array.isArray(list) ? (list as T[]) : [];
+/**
+ * `value` once it fits `schema`, else a PROTOCOL ApiError naming the first field that does not.
+ * Fields the schema does not know (a newer controller's) are no reason to refuse a reply.
+ */
+export function checkReply<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  const issue = result.error?.issues.find((i) => i.code !== "unrecognized_keys");
+  // Why the cast: the schemas have no transforms or defaults, so what fits is what they output.
+  if (!issue) return value as z.output<S>;
+  const field = issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`));
+  const where = field.length === 0 ? "the reply" : field.join("").replace(/^\./, "");
+  throw new ApiError(
+    0,
+    "PROTOCOL",
+    `${what}: the controller's reply does not fit this page (${where}: ${issue.message})`.slice(
+      0,
+      QUOTE_CHARS_MAX,
+    ) + ". Is the controller the version this page came from? Reload the page.",
+    where,
+  );
 }
 
 export class Api {
@@ -54,7 +88,7 @@ export class Api {
     tell(message);
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async call<S extends z.ZodType>(method: Method, path: string, reply: S, body?: unknown) {
     let response: Response;
     try {
       response = await fetch(path, {
@@ -69,7 +103,7 @@ export class Api {
     } catch (error) {
       throw new ApiError(0, "UNAVAILABLE", `the controller did not answer: ${String(error)}`);
     }
-    if (response.status === 204) return undefined as T;
+    if (response.status === 204) return checkReply(reply, undefined, `${method} ${path}`);
     const text = await response.text();
     let parsed: unknown = null;
     try {
@@ -88,104 +122,97 @@ export class Api {
         error?.field,
       );
     }
-    return parsed as T;
+    return checkReply(reply, parsed, `${method} ${path}`);
   }
 
-  whoami = () => this.call<WhoAmI>("GET", "/api/v1/whoami");
-  hosts = async () => items<Host>(await this.call("GET", "/api/v1/hosts"), "hosts");
-  pools = async () => items<Pool>(await this.call("GET", "/api/v1/pools"), "pools");
-  volumes = async () => items<Volume>(await this.call("GET", "/api/v1/volumes"), "volumes");
-  domains = async () => items<Domain>(await this.call("GET", "/api/v1/domains"), "domains");
-  tasks = async () => items<Task>(await this.call("GET", "/api/v1/tasks?limit=50"), "tasks");
+  whoami = () => this.call("GET", "/api/v1/whoami", WhoAmIReply);
+  hosts = async () => (await this.call("GET", "/api/v1/hosts", HostListReply)).hosts;
+  pools = async () => (await this.call("GET", "/api/v1/pools", PoolListReply)).pools;
+  volumes = async () => (await this.call("GET", "/api/v1/volumes", VolumeListReply)).volumes;
+  domains = async () => (await this.call("GET", "/api/v1/domains", DomainListReply)).domains;
+  tasks = async () => (await this.call("GET", "/api/v1/tasks?limit=50", TaskListReply)).tasks;
   task = async (id: string) =>
-    (await this.call<{ task: Task }>("GET", `/api/v1/tasks/${encodeURIComponent(id)}`)).task;
+    (await this.call("GET", `/api/v1/tasks/${encodeURIComponent(id)}`, TaskReply)).task;
 
-  networks = async () => items<Network>(await this.call("GET", "/api/v1/networks"), "networks");
-  tokens = async () => items<Token>(await this.call("GET", "/api/v1/tokens?limit=500"), "tokens");
+  networks = async () => (await this.call("GET", "/api/v1/networks", NetworkListReply)).networks;
+  tokens = async () => (await this.call("GET", "/api/v1/tokens?limit=500", TokenListReply)).tokens;
   createToken = (spec: { name: string; role: string; expiresInSeconds?: number }) =>
-    this.call<{ token: Token; secret: string }>("POST", "/api/v1/tokens", spec);
+    this.call("POST", "/api/v1/tokens", TokenCreatedReply, spec);
   revokeToken = (id: string) =>
-    this.call<void>("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+    this.call("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`, NoContent);
   createNetwork = (spec: { host: string; name: string; uplink?: string; vlanId?: number }) =>
-    this.call<{ network: Network }>("POST", "/api/v1/networks", spec);
+    this.call("POST", "/api/v1/networks", NetworkReply, spec);
   deleteNetwork = (id: string) =>
-    this.call<void>("DELETE", `/api/v1/networks/${encodeURIComponent(id)}`);
+    this.call("DELETE", `/api/v1/networks/${encodeURIComponent(id)}`, NoContent);
   /** The newest `limit` audit entries, oldest first. */
   audit = async (limit: number) =>
-    (await this.call<{ entries: AuditEntry[] }>("GET", `/api/v1/audit?limit=${limit}`)).entries;
+    (await this.call("GET", `/api/v1/audit?limit=${limit}`, AuditListReply)).entries;
   tasksPage = (state: string, cursor: string | null) =>
-    this.call<{ tasks: Task[]; nextCursor: string | null }>(
+    this.call(
       "GET",
       `/api/v1/tasks?limit=100${state ? `&state=${state}` : ""}${
         cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
       }`,
+      TaskListReply,
     );
   hostSeries = async () =>
-    (await this.call<{ hosts: HostSeries[] }>("GET", "/api/v1/metrics/hosts")).hosts;
+    (await this.call("GET", "/api/v1/metrics/hosts", HostMetricsReply)).hosts;
 
   importDomain = (config: string, source: string) =>
-    this.call<{ domain: Domain; warnings: string[] }>("POST", "/api/v1/domains", {
-      config,
-      source,
-    });
+    this.call("POST", "/api/v1/domains", DomainImportResponse, { config, source });
   updateDomain = (ref: string, config: string, generation: number) =>
-    this.call<{ domain: Domain; changes: string[]; warnings: string[] }>(
-      "PUT",
-      `/api/v1/domains/${encodeURIComponent(ref)}`,
-      { config, source: `${ref}.cfg`, generation },
-    );
+    this.call("PUT", `/api/v1/domains/${encodeURIComponent(ref)}`, DomainImportResponse, {
+      config,
+      source: `${ref}.cfg`,
+      generation,
+    });
   deleteDomain = (ref: string) =>
-    this.call<void>("DELETE", `/api/v1/domains/${encodeURIComponent(ref)}`);
+    this.call("DELETE", `/api/v1/domains/${encodeURIComponent(ref)}`, NoContent);
   domainAction = (ref: string, action: DomainAction) =>
-    this.call<{ domain: Domain; task: Task }>(
+    this.call(
       "POST",
       `/api/v1/domains/${encodeURIComponent(ref)}/${action}`,
+      DomainTaskReply,
       action === "start" || action === "shutdown" ? {} : undefined,
     );
   /** A live migration (or offline: shut down and start there); no host: placement chooses. */
   migrateDomain = (ref: string, host: string | null, live: boolean) =>
-    this.call<{ domain: Domain; task: Task }>(
-      "POST",
-      `/api/v1/domains/${encodeURIComponent(ref)}/migrate`,
-      { ...(host ? { host } : {}), live },
-    );
+    this.call("POST", `/api/v1/domains/${encodeURIComponent(ref)}/migrate`, DomainTaskReply, {
+      ...(host ? { host } : {}),
+      live,
+    });
   consoleTicket = (domain: string) =>
-    this.call<{ ticket: string; path: string }>("POST", "/api/v1/console-tickets", { domain });
+    this.call("POST", "/api/v1/console-tickets", ConsoleTicketReply, { domain });
 
   createVolume = (spec: { name: string; sizeBytes: number; pool?: string }) =>
-    this.call<{ volume: Volume; task: Task }>("POST", "/api/v1/volumes", spec);
+    this.call("POST", "/api/v1/volumes", VolumeTaskResponse, spec);
   copyVolume = (ref: string, kind: "snapshot" | "clone", name: string) =>
-    this.call<{ volume: Volume; task: Task }>(
-      "POST",
-      `/api/v1/volumes/${encodeURIComponent(ref)}/${kind}`,
-      { name },
-    );
+    this.call("POST", `/api/v1/volumes/${encodeURIComponent(ref)}/${kind}`, VolumeTaskResponse, {
+      name,
+    });
   resizeVolume = (ref: string, sizeBytes: number) =>
-    this.call<{ volume: Volume; task: Task }>(
-      "POST",
-      `/api/v1/volumes/${encodeURIComponent(ref)}/resize`,
-      { sizeBytes },
-    );
+    this.call("POST", `/api/v1/volumes/${encodeURIComponent(ref)}/resize`, VolumeTaskResponse, {
+      sizeBytes,
+    });
   exportVolume = (ref: string, exported: boolean) =>
-    this.call<{ volume: Volume; task: Task }>(
+    this.call(
       "POST",
       `/api/v1/volumes/${encodeURIComponent(ref)}/${exported ? "export" : "unexport"}`,
+      VolumeTaskResponse,
     );
   volumeAccess = (
     ref: string,
     action: "allow" | "deny",
     who: { macs?: string[]; hosts?: string[]; everyone?: boolean },
   ) =>
-    this.call<{ volume: Volume; task: Task }>(
+    this.call(
       "POST",
       `/api/v1/volumes/${encodeURIComponent(ref)}/${action}`,
+      VolumeTaskResponse,
       who,
     );
   deleteVolume = (ref: string) =>
-    this.call<{ volume: Volume; task: Task }>(
-      "DELETE",
-      `/api/v1/volumes/${encodeURIComponent(ref)}`,
-    );
+    this.call("DELETE", `/api/v1/volumes/${encodeURIComponent(ref)}`, VolumeTaskResponse);
 
   /**
    * Follows the controller's change feed (server-sent events read with fetch, which can carry the
@@ -213,7 +240,7 @@ export class Api {
         const event = /^event: (.*)$/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
         if ((event === "change" || event === "hello") && data)
-          onChange(JSON.parse(data) as LiveChange);
+          onChange(checkReply(ChangeMessage, JSON.parse(data), `the event stream's ${event}`));
       }
     }
   }

@@ -38,16 +38,24 @@ export function useClusterData(api: Api): [ClusterData, (topics?: Topic[]) => Pr
   const apiRef = useRef(api);
   apiRef.current = api;
 
+  /** Why each list failed its last load, until it loads: one bad list hides none of the others. */
+  const failures = useRef(new Map<Topic, string>());
   const refresh = useCallback(async (topics: Topic[] = TOPICS) => {
     const a = apiRef.current;
-    try {
-      const loaded = await Promise.all(
-        topics.map(async (topic) => [topic, await a[topic]()] as const),
-      );
-      setData((old) => ({ ...old, ...Object.fromEntries(loaded), loaded: true, error: null }));
-    } catch (error) {
-      setData((old) => ({ ...old, error: error instanceof Error ? error.message : String(error) }));
-    }
+    const results = await Promise.allSettled(topics.map((topic) => a[topic]()));
+    const loaded: Partial<Pick<ClusterData, Topic>> = {};
+    results.forEach((result, i) => {
+      const topic = topics[i] as Topic;
+      if (result.status === "fulfilled") {
+        Object.assign(loaded, { [topic]: result.value });
+        failures.current.delete(topic);
+      } else {
+        const reason: unknown = result.reason;
+        failures.current.set(topic, reason instanceof Error ? reason.message : String(reason));
+      }
+    });
+    const error = [...new Set(failures.current.values())].join(" ") || null;
+    setData((old) => ({ ...old, ...loaded, loaded: old.loaded || error === null, error }));
   }, []);
 
   useEffect(() => {

@@ -5,18 +5,14 @@
  * cast peer code once made it exit 0).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { exitCodeFor } from "../exit-codes.js";
 import { ApiClient } from "./api-client.js";
+import { runCliAgainst } from "../../../test/lab/cli-process.js";
 import { z } from "zod";
 
 const token = "ept_upgrade-test-token";
@@ -166,30 +162,8 @@ void test("an upgrade that gets no answer is a TIMEOUT; a refused one says to st
 void test("`etherplane console` on a controller that answers 500 exits non-zero with its message", async () => {
   setUpgrade(undefined);
   answer = json(500, { error: { code: "INTERNAL", message: "the broker fell over" } });
-  const home = await mkdtemp(join(tmpdir(), "ep-console-"));
-  try {
-    const main = fileURLToPath(new URL("../main.js", import.meta.url));
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [main, "console", "web", "--controller", baseUrl],
-        {
-          env: {
-            PATH: process.env["PATH"],
-            HOME: home,
-            ETHERPLANE_CONFIG: join(home, "none.json"),
-            ETHERPLANE_TOKEN: token,
-          },
-          timeout: 120_000,
-        },
-        (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-      );
-      child.stdin?.end();
-    });
-    assert.notEqual(result.code, 0, `exit code; stderr: ${result.stderr}`);
-    assert.equal(result.code, 1, "INTERNAL exits 1 (exit-codes.ts)");
-    assert.match(result.stderr, /the broker fell over/);
-  } finally {
-    await rm(home, { recursive: true, force: true });
-  }
+  const result = await runCliAgainst(baseUrl, token, ["console", "web"]);
+  assert.notEqual(result.code, 0, `exit code; stderr: ${result.stderr}`);
+  assert.equal(result.code, 1, "INTERNAL exits 1 (exit-codes.ts)");
+  assert.match(result.stderr, /the broker fell over/);
 });

@@ -4,12 +4,7 @@
  * Each is a PROTOCOL error naming the route and the first field, and the CLI exits 5 with it.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   DesiredStateOrNoChange,
   HostListReply,
@@ -18,6 +13,7 @@ import {
 } from "../../api/replies.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { ApiClient } from "./api-client.js";
+import { runCliAgainst } from "../../../test/lab/cli-process.js";
 import { requestAllPages } from "./pages.js";
 import { sendJson, startTestHttpServer, type TestHttpServer } from "./test-http-server.js";
 import type { ServerResponse } from "node:http";
@@ -176,36 +172,12 @@ test("a union (desired state or 204) names the field of the state, not 'expected
 test("`etherplane volume list` on a reply that does not fit exits 5 with the message", async () => {
   answer = (_url, response) =>
     sendJson(response, 200, { volumes: [{ name: "web", sizeBytes: "1M" }], nextCursor: null });
-  const home = await mkdtemp(join(tmpdir(), "ep-reply-"));
-  try {
-    const main = fileURLToPath(new URL("../main.js", import.meta.url));
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve) => {
-        const child = execFile(
-          process.execPath,
-          [main, "volume", "list", "--controller", server.url],
-          {
-            env: {
-              PATH: process.env["PATH"],
-              HOME: home,
-              ETHERPLANE_CONFIG: join(home, "none.json"),
-              ETHERPLANE_TOKEN: token,
-            },
-            timeout: 120_000,
-          },
-          (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
-        );
-        child.stdin?.end();
-      },
-    );
-    assert.equal(result.code, 5, `PROTOCOL exits 5 (exit-codes.ts); stderr: ${result.stderr}`);
-    assert.match(
-      result.stderr,
-      /^etherplane: the controller at .* answered GET \/api\/v1\/volumes\?limit=1000 \(HTTP 200\) with a reply this etherplane does not understand: volumes\[0\]\.id: /,
-    );
-    assert.match(result.stderr, versionHint);
-    assert.equal(result.stdout, "", "nothing half-printed");
-  } finally {
-    await rm(home, { recursive: true, force: true });
-  }
+  const result = await runCliAgainst(server.url, token, ["volume", "list"]);
+  assert.equal(result.code, 5, `PROTOCOL exits 5 (exit-codes.ts); stderr: ${result.stderr}`);
+  assert.match(
+    result.stderr,
+    /^etherplane: the controller at .* answered GET \/api\/v1\/volumes\?limit=1000 \(HTTP 200\) with a reply this etherplane does not understand: volumes\[0\]\.id: /,
+  );
+  assert.match(result.stderr, versionHint);
+  assert.equal(result.stdout, "", "nothing half-printed");
 });

@@ -6,33 +6,22 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, pattern, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import type { CliDaemon } from "../../../test/lab/cli-process.js";
-import { runCli, startUpProcess } from "../../../test/lab/cli-process.js";
+import { pattern } from "../../../test/lab/aoe-lab.js";
+import { runCli } from "../../../test/lab/cli-process.js";
+import { startUpBox, type UpBox } from "../../../test/lab/up-box.js";
 
 const MiB = 1024 * 1024;
 
 describe("etherplane up + volume commands, as a user types them", () => {
-  let link: AoeLink;
-  let daemon: CliDaemon;
-  let env: Record<string, string>;
-  const cli = (args: string[], input?: Buffer) =>
-    runCli(args, { ns: link.targetNs, env, ...(input ? { input } : {}) });
+  let box: UpBox;
+  const cli = (args: string[], input?: Buffer) => box.cli(args, input ? { input } : {});
 
   before(async () => {
-    link = await createAoeLink("cliup");
-    ({ daemon, env } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: "127.0.0.1:7391",
-      name: "box1",
-    }));
+    box = await startUpBox({ tag: "cliup", listen: "127.0.0.1:7391" });
   });
 
   after(async () => {
-    await daemon?.stop();
-    await link?.close();
+    await box?.close();
   });
 
   test("create, list, snapshot, clone: tables, closed until allowed, and the volume readable over AoE", async () => {
@@ -50,7 +39,7 @@ describe("etherplane up + volume commands, as a user types them", () => {
     assert.equal(opened.code, 0, opened.stderr);
     // Write through AoE from the other namespace, then snapshot and clone.
     const written = await runCli(["aoe", "write", "e1.0", "--iface", "ini0"], {
-      ns: link.initiatorNs,
+      ns: box.link.initiatorNs,
       input: pattern(MiB, 3),
     });
     assert.equal(written.code, 0, written.stderr);
@@ -73,7 +62,7 @@ describe("etherplane up + volume commands, as a user types them", () => {
     assert.ok(copy, list.stdout);
     const read = await runCli(
       ["aoe", "read", copy[1] as string, "--iface", "ini0", "--length", "1M"],
-      { ns: link.initiatorNs },
+      { ns: box.link.initiatorNs },
     );
     assert.equal(read.code, 0, read.stderr);
     assert.ok(read.stdoutBytes.equals(pattern(MiB, 3)), "the clone holds what was written to web");
@@ -96,8 +85,8 @@ describe("etherplane up + volume commands, as a user types them", () => {
     const badSize = await cli(["volume", "create", "x", "--size", "lots"]);
     assert.equal(badSize.code, 2);
     const anonymous = await runCli(["volume", "list"], {
-      ns: link.targetNs,
-      env: { ETHERPLANE_CONFIG: path.join(link.dir, "none.json") },
+      ns: box.link.targetNs,
+      env: { ETHERPLANE_CONFIG: path.join(box.link.dir, "none.json") },
     });
     assert.equal(anonymous.code, 9);
     assert.match(anonymous.stderr, /etherplane login/);

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { CliDaemon, runCli, startUpProcess } from "../../../test/lab/cli-process.js";
+import { CliDaemon } from "../../../test/lab/cli-process.js";
+import { startUpBox, type UpBox } from "../../../test/lab/up-box.js";
 import type { EventRecord } from "../../cluster/model.js";
 
 const webFile = `name = "web"\nmemory = 128\ndisk = [ 'phy:/dev/etherd/e1.0,xvda,w' ]\n`;
@@ -22,35 +22,24 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
 }
 
 describe("place, settings, domain set, events and maintenance from the CLI", () => {
-  let link: AoeLink;
-  let daemon: CliDaemon;
-  let env: Record<string, string>;
-  const cli = (args: string[], input?: Buffer) =>
-    runCli(args, { ns: link.targetNs, env, ...(input ? { input } : {}) });
+  let box: UpBox;
+  const cli = (args: string[], input?: Buffer) => box.cli(args, input ? { input } : {});
 
   before(async () => {
-    link = await createAoeLink("opscli");
-    ({ daemon, env } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: "127.0.0.1:7393",
-      name: "box1",
-    }));
+    box = await startUpBox({ tag: "opscli", listen: "127.0.0.1:7393" });
     assert.equal((await cli(["volume", "create", "web", "--size", "8M"])).code, 0);
-    const file = path.join(link.dir, "web.cfg");
+    const file = path.join(box.link.dir, "web.cfg");
     fs.writeFileSync(file, webFile);
     const imported = await cli(["domain", "import", file]);
     assert.equal(imported.code, 0, imported.stderr);
   });
 
   after(async () => {
-    await daemon?.stop();
-    await link?.close();
+    await box?.close();
   });
 
   test("place explains each host; settings are bounded; domain set pins; events show it all", async () => {
-    const follower = new CliDaemon(["events", "--follow"], { ns: link.targetNs, env });
+    const follower = new CliDaemon(["events", "--follow"], { ns: box.link.targetNs, env: box.env });
     try {
       const place = await cli(["place", "web"]);
       assert.equal(place.code, 0, place.stderr);

@@ -9,9 +9,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import type { CliDaemon } from "../../../test/lab/cli-process.js";
-import { runCli, startUpProcess } from "../../../test/lab/cli-process.js";
+import { startUpBox, type UpBox } from "../../../test/lab/up-box.js";
 import { fixturePath } from "../../../test/lab/repo.js";
 import type { DomainRecord } from "../../cluster/model.js";
 import { XL_LIST_HEADER } from "../output/xl-list.js";
@@ -19,26 +17,15 @@ import { XL_LIST_HEADER } from "../output/xl-list.js";
 const seedFile = fixturePath("xl-cfg", "seed-noc-grid.cfg");
 
 describe("domain files through the CLI", () => {
-  let link: AoeLink;
-  let daemon: CliDaemon;
-  let env: Record<string, string>;
-  const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
-    runCli(args, { ns: link.targetNs, env: { ...env, ...extraEnv } });
+  let box: UpBox;
+  const cli = (args: string[], env: Record<string, string> = {}) => box.cli(args, { env });
 
   before(async () => {
-    link = await createAoeLink("domcli");
-    ({ daemon, env } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: "127.0.0.1:7392",
-      name: "box1",
-    }));
+    box = await startUpBox({ tag: "domcli", listen: "127.0.0.1:7392" });
   });
 
   after(async () => {
-    await daemon?.stop();
-    await link?.close();
+    await box?.close();
   });
 
   test("the seed's file imports verbatim, links its volume, lists and exports byte for byte", async () => {
@@ -90,7 +77,7 @@ describe("domain files through the CLI", () => {
   });
 
   test("export -> import round-trips a file with allocated MACs; Python is refused with its line", async () => {
-    const file = path.join(link.dir, "mail.cfg");
+    const file = path.join(box.link.dir, "mail.cfg");
     fs.writeFileSync(
       file,
       `# mail server\nname = 'mail'\nmemory = 0x200\nvif = [ 'bridge=xenbr0' ]\nextra = "quiet"\n`,
@@ -106,7 +93,7 @@ describe("domain files through the CLI", () => {
     );
     assert.match(exported, new RegExp(`vif = \\[ "mac=${mac},bridge=xenbr0" \\]`));
     assert.equal((await cli(["domain", "delete", "mail"])).code, 0);
-    const reimport = path.join(link.dir, "mail-exported.cfg");
+    const reimport = path.join(box.link.dir, "mail-exported.cfg");
     fs.writeFileSync(reimport, exported);
     const again = await cli(["domain", "import", reimport]);
     assert.equal(again.code, 0, again.stderr);
@@ -119,7 +106,7 @@ describe("domain files through the CLI", () => {
   });
 
   test("domain edit: through $EDITOR, checked like an import; a refused edit is kept", async () => {
-    const editor = path.join(link.dir, "editor.sh");
+    const editor = path.join(box.link.dir, "editor.sh");
     fs.writeFileSync(editor, `#!/bin/sh\nsed -i "s/^memory = 256/memory = 384/" "$1"\n`, {
       mode: 0o755,
     });
@@ -129,7 +116,7 @@ describe("domain files through the CLI", () => {
     const row = (await cli(["list", "noc.grid"])).stdout.split("\n")[1] ?? "";
     assert.match(row, /^noc\.grid\s+-\s+384\s+1\s+------\s+0\.0$/);
 
-    const breaker = path.join(link.dir, "breaker.sh");
+    const breaker = path.join(box.link.dir, "breaker.sh");
     fs.writeFileSync(breaker, `#!/bin/sh\necho "memory = [" >> "$1"\n`, { mode: 0o755 });
     const broken = await cli(["domain", "edit", "noc.grid"], { EDITOR: breaker });
     assert.equal(broken.code, 2, broken.stderr);
@@ -140,7 +127,7 @@ describe("domain files through the CLI", () => {
   });
 
   test("the domain policy: a refused key exits 9 with its line; an admin names it with --allow-unsafe", async () => {
-    const file = path.join(link.dir, "passthru.cfg");
+    const file = path.join(box.link.dir, "passthru.cfg");
     fs.writeFileSync(file, 'name = "passthru"\nmemory = 64\npci = [ "0000:00:1f.2" ]\n');
     const refused = await cli(["domain", "import", file]);
     assert.equal(refused.code, 9, refused.stderr);

@@ -12,36 +12,36 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAoeLink, type AoeLink } from "../../../test/lab/aoe-lab.js";
-import { runCli, spawnCli, type CliDaemon } from "../../../test/lab/cli-process.js";
-import { startUpProcess } from "../../../test/lab/cli-process.js";
+import type { AoeLink } from "../../../test/lab/aoe-lab.js";
+import { spawnCli } from "../../../test/lab/cli-process.js";
+import { startUpBox, type UpBox } from "../../../test/lab/up-box.js";
 import { P2vSource, SOURCE_HOSTNAME } from "../../../test/lab/p2v-source.js";
 import type { VolumeRecord } from "../../cluster/model.js";
 
 const DEADLINE_MS = 120_000;
 
 describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
+  let box: UpBox;
   let link: AoeLink;
-  let daemon: CliDaemon;
-  let env: Record<string, string>;
   let source: P2vSource;
   let bootDir: string;
   let checkMount: string;
-  const cli = (args: string[]) => runCli(args, { ns: link.targetNs, env, timeoutMs: DEADLINE_MS });
-  const p2v = (name: string, extra: string[] = []) =>
-    cli([
-      "p2v",
-      `root@127.0.0.1:${source.port}`,
-      "--name",
-      name,
-      "--identity",
-      source.identity,
-      "--known-hosts",
-      source.knownHosts,
-      "--boot-dir",
-      bootDir,
-      ...extra,
-    ]);
+  const cli = (args: string[]) => box.cli(args, { timeoutMs: DEADLINE_MS });
+  /** `etherplane p2v` from the source as `name`, with its key, host key and boot directory. */
+  const p2vArgs = (name: string, extra: string[] = []) => [
+    "p2v",
+    `root@127.0.0.1:${source.port}`,
+    "--name",
+    name,
+    "--identity",
+    source.identity,
+    "--known-hosts",
+    source.knownHosts,
+    "--boot-dir",
+    bootDir,
+    ...extra,
+  ];
+  const p2v = (name: string, extra: string[] = []) => cli(p2vArgs(name, extra));
   const volumes = async () => {
     const reply = await cli(["volume", "list", "--json"]);
     assert.equal(reply.code, 0, reply.stderr);
@@ -67,14 +67,8 @@ describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
   };
 
   before(async () => {
-    link = await createAoeLink("p2v");
-    ({ daemon, env } = await startUpProcess({
-      ns: link.targetNs,
-      dir: link.dir,
-      iface: "tgt0",
-      listen: "127.0.0.1:7394",
-      name: "box1",
-    }));
+    box = await startUpBox({ tag: "p2v", listen: "127.0.0.1:7394" });
+    link = box.link;
     source = P2vSource.create("p2vsrc");
     await source.start(link.targetNs);
     bootDir = path.join(link.dir, "boot");
@@ -84,8 +78,7 @@ describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
 
   after(async () => {
     await source?.close();
-    await daemon?.stop();
-    await link?.close();
+    await box?.close();
   });
 
   test("--dry-run prints the plan and changes nothing", async () => {
@@ -155,21 +148,7 @@ describe("etherplane p2v from a real sshd", { timeout: 600_000 }, () => {
       { mode: 0o755 },
     );
     try {
-      const child = spawnCli(
-        [
-          "p2v",
-          `root@127.0.0.1:${source.port}`,
-          "--name",
-          "cut",
-          "--identity",
-          source.identity,
-          "--known-hosts",
-          source.knownHosts,
-          "--boot-dir",
-          bootDir,
-        ],
-        { ns: link.targetNs, env },
-      );
+      const child = spawnCli(p2vArgs("cut"), { ns: link.targetNs, env: box.env });
       let stderr = "";
       child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.once("close", r));

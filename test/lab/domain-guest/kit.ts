@@ -10,20 +10,13 @@
  * button reaches busybox acpid.
  */
 import { createHash } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "../linux-guest/cache.js";
+import { cacheRoot, cachedEntry, exists } from "../linux-guest/cache.js";
 import { runCommand } from "../linux-guest/exec.js";
-import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
+import { busyboxInBin, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { fetchGuestKernel, loadOrder, type GuestKernel } from "../linux-guest/kernel.js";
 import { sharedGuestFiles } from "./guest-files.js";
 import { initrdInitScript } from "./initrd-init.js";
@@ -60,13 +53,8 @@ export async function installBusybox(root: string): Promise<void> {
   if (!(await exists(busyboxPath))) {
     throw new EtherplaneError("UNAVAILABLE", `${busyboxPath} missing: install busybox-static`);
   }
-  await mkdir(join(root, "bin"), { recursive: true });
+  await busyboxInBin(root);
   await mkdir(join(root, "usr"), { recursive: true });
-  await copyFile(busyboxPath, join(root, "bin", "busybox"));
-  await chmod(join(root, "bin", "busybox"), 0o755);
-  for (const applet of await busyboxApplets()) {
-    await symlink("busybox", join(root, "bin", applet));
-  }
   await symlink("../bin", join(root, "usr", "bin"));
   await symlink("../bin", join(root, "usr", "sbin"));
 }
@@ -111,13 +99,8 @@ async function ensureInitrd(kernel: GuestKernel, cacheDir: string): Promise<stri
     "domain-guest",
     `initrd-${hash.digest("hex").slice(0, 16)}.cpio`,
   );
-  if (await exists(archivePath)) return archivePath;
-
-  return withCacheLock(archivePath, async () => {
-    if (await exists(archivePath)) return archivePath;
-    await removeStaleTemporaries(archivePath);
+  await cachedEntry(archivePath, async (temporary) => {
     const root = await mkdtemp(join(tmpdir(), "ep-domain-initrd-"));
-    const temporary = temporaryPathFor(archivePath);
     try {
       for (const dir of ["dev", "proc", "sys", "tmp", "newroot", "lib/modules"]) {
         await mkdir(join(root, dir), { recursive: true });
@@ -133,11 +116,9 @@ async function ensureInitrd(kernel: GuestKernel, cacheDir: string): Promise<stri
       await writeTree(root, [{ path: "init", content: init, mode: 0o755 }, ...files]);
       await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
       await packCpio(root, temporary);
-      await publish(temporary, archivePath);
-      return archivePath;
     } finally {
       await rm(root, { recursive: true, force: true });
-      await rm(temporary, { force: true });
     }
   });
+  return archivePath;
 }

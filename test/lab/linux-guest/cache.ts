@@ -114,3 +114,30 @@ export async function withCacheLock<T>(entryPath: string, build: () => Promise<T
     await exited;
   }
 }
+
+/**
+ * The cache entry `entryPath` (a file or a folder), built once: when `isComplete` says it is not
+ * there yet, takes its lock, looks again (another process may have built it meanwhile), removes
+ * leftovers of interrupted builds, and has `build` write a fresh temporary path that is then
+ * renamed into place; the temporary is removed whatever happens. Resolves true when this call
+ * built the entry.
+ */
+export async function cachedEntry(
+  entryPath: string,
+  build: (temporaryPath: string) => Promise<void>,
+  isComplete: (entryPath: string) => Promise<boolean> = exists,
+): Promise<boolean> {
+  if (await isComplete(entryPath)) return false;
+  return withCacheLock(entryPath, async () => {
+    if (await isComplete(entryPath)) return false;
+    await removeStaleTemporaries(entryPath);
+    const temporary = temporaryPathFor(entryPath);
+    try {
+      await build(temporary);
+      await publish(temporary, entryPath);
+      return true;
+    } finally {
+      await rm(temporary, { recursive: true, force: true });
+    }
+  });
+}

@@ -29,6 +29,45 @@ export interface GuestInitModules {
   vlan: readonly string[];
 }
 
+/**
+ * The shell functions of the console protocol (`mark`, `fail`, `power_off`), of waiting for a
+ * link, its carrier and an AoE disk (`wait_for` and its probes), and of bringing eth0 up
+ * (`eth0_up`), for this `/init` and the Xen dom0's (xen-host/dom0-init.ts).
+ */
+export const initShellFunctions = `# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
+# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
+power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
+mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
+fail() {
+  echo "${consoleControlPrefix}FAIL $*"
+  dmesg | tail -n 40
+  echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
+  power_off
+}
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
+wait_for() {
+  n=$(( $1 * 20 )); what=$2; shift 2
+  while ! "$@"; do
+    n=$(( n - 1 )); [ "$n" -gt 0 ] || fail "timed out waiting for $what"
+    usleep 50000
+  done
+}
+has_link() { [ -e "/sys/class/net/$1" ]; }
+has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
+disk_ready() {
+  s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
+  [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
+}
+# eth0_up: waits for eth0 (its driver loaded), sets its MTU to $ep_mtu and brings it up, with
+# no IPv6 chatter (router solicitations, MLD) in the tests' captures.
+eth0_up() {
+  wait_for "$ep_ready_s" eth0 has_link eth0
+  echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+  echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+  ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
+  ip link set eth0 up
+}`;
+
 export function guestInitScript(modules: GuestInitModules): string {
   const list = (names: readonly string[]) => names.join(" ");
   return `#!/bin/busybox sh
@@ -39,42 +78,14 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
-# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
-# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
-power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
-mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
-fail() {
-  echo "${consoleControlPrefix}FAIL $*"
-  dmesg | tail -n 40
-  echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
-  power_off
-}
+${initShellFunctions}
 load() { for m in "$@"; do insmod "/lib/modules/$m.ko" || fail "insmod $m"; done; }
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
-wait_for() {
-  n=$(( $1 * 20 )); what=$2; shift 2
-  while ! "$@"; do
-    n=$(( n - 1 )); [ "$n" -gt 0 ] || fail "timed out waiting for $what"
-    usleep 50000
-  done
-}
-has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
-has_link() { [ -e "/sys/class/net/$1" ]; }
-disk_ready() {
-  s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
-  [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
-}
 
 mark INIT
 : "\${ep_mtu:=1500}" "\${ep_ready_s:=30}" "\${ep_script_s:=600}"
 [ -n "$ep_device" ] || fail "no ep_device on the kernel command line"
 load ${list(modules.net)} ${list(modules.fs)}
-wait_for "$ep_ready_s" eth0 has_link eth0
-# No IPv6 chatter (router solicitations, MLD) in the tests' captures.
-echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
-ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
-ip link set eth0 up
+eth0_up
 iface=eth0
 if [ -n "$ep_vlan" ]; then
   load ${list(modules.vlan)}

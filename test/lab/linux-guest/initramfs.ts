@@ -27,14 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { assert } from "../../../src/foundation/assert.js";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "./cache.js";
+import { cacheRoot, cachedEntry, exists } from "./cache.js";
 import { runCommand } from "./exec.js";
 import { guestInitScript } from "./guest-init.js";
 import { loadOrder, type GuestKernel } from "./kernel.js";
@@ -93,6 +86,22 @@ export async function busyboxApplets(): Promise<string[]> {
     .filter((name) => /^[\w.[\]-]+$/.test(name) && name !== "busybox");
 }
 
+/**
+ * `root`/bin/busybox and a link to it for each of its applets, but those `skip` says another
+ * program provides.
+ */
+export async function busyboxInBin(
+  root: string,
+  skip: (applet: string) => Promise<boolean> = () => Promise.resolve(false),
+): Promise<void> {
+  await mkdir(join(root, "bin"), { recursive: true });
+  await copyFile(busyboxPath, join(root, "bin", "busybox"));
+  await chmod(join(root, "bin", "busybox"), 0o755);
+  for (const applet of await busyboxApplets()) {
+    if (!(await skip(applet))) await symlink("busybox", join(root, "bin", applet));
+  }
+}
+
 function initModules(kernel: GuestKernel) {
   return {
     net: loadOrder(kernel, ["virtio_pci", "virtio_net"]),
@@ -122,22 +131,13 @@ export async function ensureBaseInitramfs(
     "linux-guest",
     `initramfs-${hash.digest("hex").slice(0, 16)}.cpio`,
   );
-  if (await exists(archivePath)) return archivePath;
-
-  return withCacheLock(archivePath, async () => {
-    if (await exists(archivePath)) return archivePath;
-    await removeStaleTemporaries(archivePath);
+  await cachedEntry(archivePath, async (temporary) => {
     const root = await mkdtemp(join(tmpdir(), "ep-initramfs-"));
-    const temporary = temporaryPathFor(archivePath);
     try {
       for (const dir of ["bin", "dev", "proc", "sys", "tmp", "mnt", "ep", "lib/modules"]) {
         await mkdir(join(root, dir), { recursive: true });
       }
-      await copyFile(busyboxPath, join(root, "bin", "busybox"));
-      await chmod(join(root, "bin", "busybox"), 0o755);
-      for (const applet of await busyboxApplets()) {
-        await symlink("busybox", join(root, "bin", applet));
-      }
+      await busyboxInBin(root);
       for (const module of kernel.modules) {
         const name = `${module.name}.ko`;
         await copyFile(join(kernel.modulesDir, name), join(root, "lib", "modules", name));
@@ -145,13 +145,11 @@ export async function ensureBaseInitramfs(
       await writeTree(root, [{ path: "init", content: init, mode: 0o755 }]);
       await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
       await packCpio(root, temporary);
-      await publish(temporary, archivePath);
-      return archivePath;
     } finally {
       await rm(root, { recursive: true, force: true });
-      await rm(temporary, { force: true });
     }
   });
+  return archivePath;
 }
 
 /**

@@ -11,19 +11,22 @@
  * plain ELF objects. The xz payload of vmlinuz is kept uncompressed too, for a PVH boot
  * (vmlinux.ts).
  */
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { EtherplaneError, errorFields } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "./cache.js";
+import { cacheRoot, cachedEntry } from "./cache.js";
 import { runCommand } from "./exec.js";
 import { extractPvhVmlinux } from "./vmlinux.js";
 
@@ -103,16 +106,13 @@ export async function resolveKernelPackage(): Promise<string> {
 /** `<dir>/<package>.deb`, downloaded under a temporary folder and renamed when complete. */
 export async function downloadPackage(packageName: string, dir: string): Promise<string> {
   const debPath = join(dir, `${packageName}.deb`);
-  if (await exists(debPath)) return debPath;
-  return withCacheLock(debPath, async () => {
-    if (await exists(debPath)) return debPath;
-    await removeStaleTemporaries(debPath);
-    return downloadLocked(packageName, debPath);
-  });
+  await cachedEntry(debPath, (temporary) => downloadTo(packageName, temporary));
+  return debPath;
 }
 
-async function downloadLocked(packageName: string, debPath: string): Promise<string> {
-  const downloadDir = temporaryPathFor(debPath);
+async function downloadTo(packageName: string, debPath: string): Promise<void> {
+  // Named after the temporary .deb, so that a killed run's is removed as a stale temporary too.
+  const downloadDir = `${debPath}.d`;
   await mkdir(downloadDir, { recursive: true });
   try {
     // Sandbox user root: the cache folder need not be readable by `_apt`.
@@ -134,8 +134,7 @@ async function downloadLocked(packageName: string, debPath: string): Promise<str
         `apt-get download ${packageName} left ${debs.length} .deb files`,
       );
     }
-    await publish(join(downloadDir, debs[0]), debPath);
-    return debPath;
+    await rename(join(downloadDir, debs[0]), debPath);
   } finally {
     await rm(downloadDir, { recursive: true, force: true });
   }
@@ -282,25 +281,20 @@ export async function fetchGuestKernel(
   }
   const entry = join(dir, `${packageName}-${key}`);
 
-  const cached = await readManifest(entry);
-  if (cached) return kernelFrom(entry, cached);
-  return withCacheLock(entry, async () => {
-    const builtMeanwhile = await readManifest(entry);
-    if (builtMeanwhile) return kernelFrom(entry, builtMeanwhile);
-    const startMs = Date.now();
-    await removeStaleTemporaries(entry);
-    const debPath = await downloadPackage(packageName, dir);
-    const staging = temporaryPathFor(entry);
-    await mkdir(staging, { recursive: true });
-    try {
-      const manifest = await extractKernel(debPath, packageName, roots, staging);
-      await publish(staging, entry);
-      log.info("guest kernel cached", { entry, ms: Date.now() - startMs });
-      return kernelFrom(entry, manifest);
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
-  });
+  const startMs = Date.now();
+  const built = await cachedEntry(
+    entry,
+    async (staging) => {
+      const debPath = await downloadPackage(packageName, dir);
+      await mkdir(staging, { recursive: true });
+      await extractKernel(debPath, packageName, roots, staging);
+    },
+    async (path) => (await readManifest(path)) !== undefined,
+  );
+  if (built) log.info("guest kernel cached", { entry, ms: Date.now() - startMs });
+  const manifest = await readManifest(entry);
+  if (!manifest) throw new EtherplaneError("IO_ERROR", `${entry}: no manifest after its build`);
+  return kernelFrom(entry, manifest);
 }
 
 /** `names` and everything they need, dependencies first (the order `insmod` wants). */

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkAoeAddress, readEtherdPath } from "../../../src/aoe/codec/address.js";
-import { EtherplaneError, errorFields, errorMessage } from "../../../src/foundation/errors.js";
+import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
 import type { Namespace, TestNet } from "../netns.js";
 import { GuestConsole, type GuestStage } from "./guest-console.js";
@@ -29,7 +29,6 @@ const readyTimeoutSDefault = 30;
 const scriptBytesMax = 1024 * 1024;
 /** After `@@! EXIT`, QEMU gets this long to power off before it is killed. */
 const poweroffGraceMs = 10_000;
-const tapDeleteWaitMs = 10_000;
 
 export interface LinuxAoeGuestOptions {
   /** QEMU is adopted by it, so `net.close()` kills a guest left running by a failed test. */
@@ -316,25 +315,8 @@ export async function bootLinuxAoeGuest(
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     if (tapAdded) {
       // QEMU may still be closing the tap: give the deletion a few tries.
-      await deleteTap(options.bridgeNs, tap);
+      await options.bridgeNs.deleteTap(tap);
     }
     await rm(workDir, { recursive: true, force: true });
-  }
-}
-
-async function deleteTap(ns: Namespace, tap: string): Promise<void> {
-  const deadline = Date.now() + tapDeleteWaitMs;
-  while (true) {
-    try {
-      await ns.exec("ip", ["link", "del", tap]);
-      return;
-    } catch (error) {
-      if (errorMessage(error).includes("Cannot find device")) return;
-      if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, ...errorFields(error) });
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 }

@@ -24,6 +24,7 @@
 import {
   consoleControlPrefix,
   consoleLinePrefix,
+  initShellFunctions,
   setupFailureExitCode,
 } from "../linux-guest/guest-init.js";
 import { copyDiskSerial } from "./copy-disk.js";
@@ -69,34 +70,11 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 
-# stty applies a setting with TCSADRAIN: it returns once the console has sent everything
-# written so far (busybox coreutils/stty.c), so the last lines are not cut off by the power-off.
-power_off() { /bin/busybox stty -F /dev/console onlcr 2>/dev/null; poweroff -f; }
-mark() { read -r up _ </proc/uptime; echo "${consoleControlPrefix}$1 $up\${2:+ $2}"; }
-fail() {
-  echo "${consoleControlPrefix}FAIL $*"
-  dmesg | tail -n 40
-  echo "${consoleControlPrefix}EXIT ${setupFailureExitCode}"
-  power_off
-}
+${initShellFunctions}
 load() {
   for m in "$@"; do
     [ -d "/sys/module/$m" ] || insmod "/lib/modules/$m.ko" || fail "insmod $m"
   done
-}
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 50 ms.
-wait_for() {
-  n=$(( $1 * 20 )); what=$2; shift 2
-  while ! "$@"; do
-    n=$(( n - 1 )); [ "$n" -gt 0 ] || fail "timed out waiting for $what"
-    usleep 50000
-  done
-}
-has_link() { [ -e "/sys/class/net/$1" ]; }
-has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
-disk_ready() {
-  s=$(cat "/sys/block/etherd!$1/size" 2>/dev/null) || return 1
-  [ -n "$s" ] && [ "$s" != 0 ] && [ -b "/dev/etherd/$1" ]
 }
 nic_with_mac() {
   for n in /sys/class/net/*; do
@@ -139,12 +117,7 @@ mark XEN "$(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/min
 
 if [ "$ep_net" = 1 ]; then
   load ${list(modules.net)}
-  wait_for "$ep_ready_s" eth0 has_link eth0
-  # No IPv6 chatter (router solicitations, MLD) on the test's bridge.
-  echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-  echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
-  ip link set eth0 mtu "$ep_mtu" || fail "mtu $ep_mtu on eth0"
-  ip link set eth0 up
+  eth0_up
   iface=eth0
   if [ -n "$ep_bridge" ]; then
     # As a Xen host's network setup does: the uplink is a port, the host's address is on the

@@ -8,17 +8,16 @@
  * session's `copies`), not as a file in dom0's RAM. In the guest's script, `wait_path PATH SECONDS` waits for a device node or sysfs entry;
  * `key=value` words of xl's `extra=` reach the script as variables.
  */
-import { chmod, copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { runCommand } from "../linux-guest/exec.js";
-import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
+import { busyboxInBin, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { loadOrder } from "../linux-guest/kernel.js";
 import type { XenHostCopy } from "./host-config.js";
 import { prepareXenHost, pvGuestModuleRoots } from "./host-image.js";
 
-const busyboxPath = "/bin/busybox";
 const scriptBytesMax = 256 * 1024;
 /** Where `pvGuestKernel().copy` puts the kernel in dom0. */
 const dom0KernelPath = "/opt/xen-guest/vmlinux";
@@ -94,11 +93,7 @@ export async function buildPvGuestInitrd(options: PvGuestInitrdOptions): Promise
     for (const dir of ["bin", "sbin", "dev", "proc", "sys", "tmp", "mnt", "ep", "lib/modules"]) {
       await mkdir(join(root, dir), { recursive: true });
     }
-    await copyFile(busyboxPath, join(root, "bin", "busybox"));
-    await chmod(join(root, "bin", "busybox"), 0o755);
-    for (const applet of await busyboxApplets()) {
-      await symlink("busybox", join(root, "bin", applet));
-    }
+    await busyboxInBin(root);
     for (const name of modules) {
       await copyFile(
         join(image.kernel.modulesDir, `${name}.ko`),

@@ -13,30 +13,14 @@
  * busybox, this file's layout version), so a warm cache needs no apt at all.
  */
 import { createHash } from "node:crypto";
-import {
-  chmod,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readFile,
-  rm,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import * as fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { EtherplaneError } from "../../../src/foundation/errors.js";
 import { createLogger } from "../../../src/foundation/log.js";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "../linux-guest/cache.js";
+import { cacheRoot, cachedEntry, exists } from "../linux-guest/cache.js";
 import { runCommand } from "../linux-guest/exec.js";
-import { busyboxApplets, packCpio, writeTree } from "../linux-guest/initramfs.js";
+import { busyboxInBin, packCpio, writeTree } from "../linux-guest/initramfs.js";
 import { fetchGuestKernel, loadOrder, type GuestKernel } from "../linux-guest/kernel.js";
 import { dom0InitScript, execServerPath, type Dom0Modules } from "./dom0-init.js";
 import { execServerScript } from "./exec-channel.js";
@@ -149,24 +133,21 @@ async function unpackPackages(
     const side = join(scratch, `partial-${name}`);
     await runCommand("dpkg", ["-x", deb, side], { timeoutMs: buildTimeoutMs });
     for (const file of partialPackages[name] ?? []) {
-      await mkdir(dirname(join(root, file)), { recursive: true });
-      await copyFile(join(side, file), join(root, file));
-      await chmod(join(root, file), 0o755);
+      await fsp.mkdir(dirname(join(root, file)), { recursive: true });
+      await fsp.copyFile(join(side, file), join(root, file));
+      await fsp.chmod(join(root, file), 0o755);
     }
   }
 }
 
 /** Links busybox applets into /bin where no unpacked package provides the command. */
 async function linkBusybox(root: string): Promise<void> {
-  await mkdir(join(root, "bin"), { recursive: true });
-  await copyFile(busyboxPath, join(root, "bin", "busybox"));
-  await chmod(join(root, "bin", "busybox"), 0o755);
-  for (const applet of await busyboxApplets()) {
+  await busyboxInBin(root, async (applet) => {
     const taken = await Promise.all(
       ["bin", "sbin", "usr/bin", "usr/sbin"].map((dir) => exists(join(root, dir, applet))),
     );
-    if (!taken.includes(true)) await symlink("busybox", join(root, "bin", applet));
-  }
+    return taken.includes(true);
+  });
 }
 
 async function buildDom0Tree(
@@ -177,18 +158,18 @@ async function buildDom0Tree(
   debs: Map<string, string>,
 ): Promise<void> {
   await unpackPackages(debs, root, scratch);
-  for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  for (const path of prunedPaths) await fsp.rm(join(root, path), { recursive: true, force: true });
   await linkBusybox(root);
   for (const dir of [
     ...["dev", "proc", "sys", "tmp", "run", "ep", "lib/modules", "var/lib/etherplane"],
     ...["usr/local/bin", "opt", "run"],
   ]) {
-    await mkdir(join(root, dir), { recursive: true });
+    await fsp.mkdir(join(root, dir), { recursive: true });
   }
-  await rm(join(root, "var", "run"), { recursive: true, force: true });
-  await symlink("../run", join(root, "var", "run"));
+  await fsp.rm(join(root, "var", "run"), { recursive: true, force: true });
+  await fsp.symlink("../run", join(root, "var", "run"));
   for (const name of new Set(Object.values(modules).flat())) {
-    await copyFile(
+    await fsp.copyFile(
       join(kernel.modulesDir, `${name}.ko`),
       join(root, "lib", "modules", `${name}.ko`),
     );
@@ -202,8 +183,9 @@ async function buildDom0Tree(
   await runCommand("mknod", ["-m", "600", join(root, "dev", "console"), "c", "5", "1"]);
 }
 
+/** Builds the image's folder at `staging`. */
 async function buildEntry(
-  entry: string,
+  staging: string,
   kernel: GuestKernel,
   modules: Dom0Modules,
   cacheDir: string,
@@ -211,12 +193,11 @@ async function buildEntry(
   const startMs = Date.now();
   const packages = await resolveHostPackages();
   const debs = await fetchDebs([...packages.whole, ...packages.partial], cacheDir);
-  const staging = temporaryPathFor(entry);
-  const scratch = await mkdtemp(join(tmpdir(), "ep-xen-host-"));
+  const scratch = await fsp.mkdtemp(join(tmpdir(), "ep-xen-host-"));
   try {
-    await mkdir(staging, { recursive: true });
+    await fsp.mkdir(staging, { recursive: true });
     const root = join(scratch, "root");
-    await mkdir(root);
+    await fsp.mkdir(root);
     await buildDom0Tree(root, scratch, kernel, modules, debs);
     const hypervisorDeb = debs.get("xen-hypervisor-4.17-amd64");
     if (!hypervisorDeb) throw new EtherplaneError("NOT_FOUND", "no xen-hypervisor package");
@@ -235,12 +216,9 @@ async function buildEntry(
       kernelRelease: kernel.release,
       builtMs: Date.now() - startMs,
     };
-    await writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-    await publish(staging, entry);
-    log.info("xen host image cached", { entry, ms: Date.now() - startMs });
+    await fsp.writeFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   } finally {
-    await rm(scratch, { recursive: true, force: true });
-    await rm(staging, { recursive: true, force: true });
+    await fsp.rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -266,7 +244,7 @@ export async function fetchXenHostImage(
   hash.update(`packages ${[...xenPackages, ...supportPackages].join(",")}\n`);
   hash.update(`partial ${JSON.stringify(partialPackages)}\n${dom0InitScript(modules)}\n`);
   hash.update(`${execServerScript}\n`);
-  hash.update(await readFile(busyboxPath));
+  hash.update(await fsp.readFile(busyboxPath));
   const entry = join(cacheDir, "xen-host", `host-${hash.digest("hex").slice(0, 16)}`);
   const image: XenHostImage = {
     xenPath: join(entry, "xen"),
@@ -274,12 +252,13 @@ export async function fetchXenHostImage(
     dom0InitramfsPath: join(entry, "dom0.cpio"),
     kernel,
   };
-  if (await exists(join(entry, "manifest.json"))) return image;
-  await withCacheLock(entry, async () => {
-    if (await exists(join(entry, "manifest.json"))) return;
-    await removeStaleTemporaries(entry);
-    await buildEntry(entry, kernel, modules, cacheDir);
-  });
+  const startMs = Date.now();
+  const built = await cachedEntry(
+    entry,
+    (staging) => buildEntry(staging, kernel, modules, cacheDir),
+    (path) => exists(join(path, "manifest.json")),
+  );
+  if (built) log.info("xen host image cached", { entry, ms: Date.now() - startMs });
   return image;
 }
 

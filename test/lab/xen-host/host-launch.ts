@@ -22,7 +22,7 @@ import { createLogger } from "../../../src/foundation/log.js";
 import { GuestConsole } from "../linux-guest/guest-console.js";
 import { composeInitrd } from "../linux-guest/initramfs.js";
 import { buildCopyDisk, copyDiskSerial } from "./copy-disk.js";
-import { addTap, deleteTap } from "./host-network.js";
+import { addTap } from "./host-network.js";
 import {
   planBoot,
   type BootPlan,
@@ -113,7 +113,7 @@ export async function launchXenHost(
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     if (child) await exited(child);
     for (const tap of tapsAdded.splice(0)) {
-      if (plan.network) await deleteTap(plan.network.bridgeNs, tap);
+      if (plan.network) await plan.network.bridgeNs.deleteTap(tap);
     }
     await rm(workDir, { recursive: true, force: true });
   };

@@ -8,11 +8,8 @@
  * The taps are made persistent, enslaved and up before QEMU opens them by name (as the Linux
  * guest lab does), so each port forwards before dom0 sees carrier.
  */
-import { EtherplaneError, errorFields, errorMessage } from "../../../src/foundation/errors.js";
-import { createLogger } from "../../../src/foundation/log.js";
+import { EtherplaneError } from "../../../src/foundation/errors.js";
 import type { Namespace } from "../netns.js";
-
-const log = createLogger("lab:xen-host");
 
 export interface XenHostNicOptions {
   /** A bridge in the network's `bridgeNs`: this NIC's tap becomes one of its ports. */
@@ -59,7 +56,6 @@ export interface NetworkPlan {
 const mtuMin = 576;
 const mtuMax = 9000;
 const moreNicsMax = 3;
-const tapDeleteWaitMs = 10_000;
 export const ifnamePattern = /^[a-zA-Z][\w.-]{0,14}$/;
 
 function invalid(message: string): never {
@@ -128,22 +124,4 @@ export async function addTap(ns: Namespace, nic: PlannedNic): Promise<void> {
   await ns.exec("ip", ["link", "set", nic.tap, "mtu", String(nic.mtu)]);
   await ns.exec("ip", ["link", "set", nic.tap, "master", nic.bridge]);
   await ns.exec("ip", ["link", "set", nic.tap, "up"]);
-}
-
-export async function deleteTap(ns: Namespace, tap: string): Promise<void> {
-  const deadline = Date.now() + tapDeleteWaitMs;
-  while (true) {
-    try {
-      await ns.exec("ip", ["link", "del", tap]);
-      return;
-    } catch (error) {
-      if (errorMessage(error).includes("Cannot find device")) return;
-      if (Date.now() > deadline) {
-        log.warn("tap not deleted", { tap, ...errorFields(error) });
-        return;
-      }
-      // QEMU may still be closing it.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }

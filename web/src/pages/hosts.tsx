@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ago, bytes } from "../format";
 import type { HostSeries } from "../types";
 import { Bar, message, type PageProps } from "./common";
-import { HostStateBadge } from "./host-state";
+import { HostStateBadge, MemoryBar } from "./host-state";
 import { Sparkline } from "./sparkline";
 
 /** The exports seen in the samples, busiest (latest) first, at most a handful per card. */
@@ -59,11 +59,7 @@ export function HostsPage({ api, data }: PageProps) {
                     {bytes((hv.totalMemoryMiB - hv.freeMemoryMiB) * 1048576)} of{" "}
                     {bytes(hv.totalMemoryMiB * 1048576)} memory used
                   </p>
-                  <Bar
-                    used={hv.totalMemoryMiB - hv.freeMemoryMiB}
-                    total={hv.totalMemoryMiB}
-                    label={`memory used on ${host.name}`}
-                  />
+                  <MemoryBar host={host} hv={hv} />
                 </>
               )}
               {pools.map((p) =>

@@ -1,7 +1,7 @@
 /** Hosts, pools, domains by state and recent failed tasks, refreshed by the change feed. */
 import { ago, bytes } from "../format";
 import { Bar, type PageProps } from "./common";
-import { HostStateBadge } from "./host-state";
+import { HostStateBadge, MemoryBar } from "./host-state";
 
 const STATES = ["running", "paused", "stopped", "crashed"] as const;
 
@@ -38,11 +38,7 @@ export function OverviewPage({ data }: PageProps) {
                       memory {bytes((hv.totalMemoryMiB - hv.freeMemoryMiB) * 1048576)} used of{" "}
                       {bytes(hv.totalMemoryMiB * 1048576)}
                     </p>
-                    <Bar
-                      used={hv.totalMemoryMiB - hv.freeMemoryMiB}
-                      total={hv.totalMemoryMiB}
-                      label={`memory used on ${host.name}`}
-                    />
+                    <MemoryBar host={host} hv={hv} />
                   </>
                 )}
                 <p class="muted">

@@ -19,14 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import {
-  cacheRoot,
-  exists,
-  publish,
-  removeStaleTemporaries,
-  temporaryPathFor,
-  withCacheLock,
-} from "../../../../test/lab/linux-guest/cache.js";
+import { cacheRoot, cachedEntry } from "../../../../test/lab/linux-guest/cache.js";
 import { runCommand } from "../../../../test/lab/linux-guest/exec.js";
 import { packCpio, writeTree } from "../../../../test/lab/linux-guest/initramfs.js";
 import { fetchGuestKernel } from "../../../../test/lab/linux-guest/kernel.js";
@@ -63,20 +56,13 @@ sleep 1000000
 export async function prepareTinyPvGuest(): Promise<TinyPvGuestImage> {
   const kernel = await fetchGuestKernel({ moduleRoots: ["loop"] });
   const kernelGzPath = join(cacheRoot(), "xen-driver", `vmlinux-${kernel.release}.gz`);
-  if (!(await exists(kernelGzPath))) {
-    await withCacheLock(kernelGzPath, async () => {
-      if (await exists(kernelGzPath)) return;
-      await removeStaleTemporaries(kernelGzPath);
-      const temporary = temporaryPathFor(kernelGzPath);
-      await mkdir(join(cacheRoot(), "xen-driver"), { recursive: true });
-      await pipeline(
-        createReadStream(kernel.bootImagePath),
-        createGzip({ level: 1 }),
-        createWriteStream(temporary),
-      );
-      await publish(temporary, kernelGzPath);
-    });
-  }
+  await cachedEntry(kernelGzPath, (temporary) =>
+    pipeline(
+      createReadStream(kernel.bootImagePath),
+      createGzip({ level: 1 }),
+      createWriteStream(temporary),
+    ),
+  );
   return {
     kernelGz: await readFile(kernelGzPath),
     initramfs: await buildTinyGuestInitramfs(),
