@@ -163,9 +163,8 @@ export class AoeBlockDevice implements BlockDevice {
   writeSectors(buffer: Buffer, lba: number): Promise<void> {
     const range: WriteRange = { start: lba, end: lba + buffer.length / SECTOR_BYTES };
     const earlier: Array<Promise<void>> = [];
-    for (const other of this.writes.keys())
-      if (other.start < range.end && range.start < other.end)
-        earlier.push(this.writes.get(other) as Promise<void>);
+    for (const [other, settled] of this.writes)
+      if (other.start < range.end && range.start < other.end) earlier.push(settled);
     const run = () =>
       this.transfer(
         buffer,
