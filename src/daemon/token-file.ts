@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { createFileSync, replaceFileSync } from "../foundation/atomic-file.js";
 import { EtherplaneError, errorMessage } from "../foundation/errors.js";
 
 /** Where `up` and `controller` save the first admin token. */
@@ -17,21 +18,11 @@ export function adminTokenPath(dataDir: string): string {
  * may still need).
  */
 export function writeTokenFile(file: string, secret: string, replace: boolean): void {
-  const target = replace ? `${file}.${process.pid}.tmp` : file;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(target, "wx", 0o600);
-    try {
-      // The umask may have taken bits from 0600 at creation; set the mode exactly.
-      fs.fchmodSync(fd, 0o600);
-      fs.writeSync(fd, `${secret}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (replace) fs.renameSync(target, file);
+    if (replace) replaceFileSync(file, `${secret}\n`);
+    else createFileSync(file, `${secret}\n`);
   } catch (cause) {
-    if (replace) fs.rmSync(target, { force: true });
     if ((cause as NodeJS.ErrnoException).code === "EEXIST" && !replace)
       throw new EtherplaneError(
         "CONFLICT",

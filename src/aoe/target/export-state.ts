@@ -11,6 +11,7 @@
 import type { BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { fsyncDirectory, replaceFile } from "../../foundation/atomic-file.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { KeyedLock } from "../../foundation/keyed-lock.js";
 import { macToString, parseMac } from "../codec/index.js";
@@ -242,7 +243,7 @@ export class FileExportStateStore implements BackedStateStore {
     for (let n = 2; await exists(target); n++) target = `${file}.${why}-${stamp}-${n}`;
     try {
       await fs.rename(file, target);
-      await syncDir(this.dir);
+      await fsyncDirectory(this.dir);
     } catch (error) {
       throw new EtherplaneError(
         "IO_ERROR",
@@ -272,18 +273,9 @@ export class FileExportStateStore implements BackedStateStore {
 
   private async write(key: string, text: string): Promise<void> {
     const file = this.file(key);
-    const temp = `${file}.tmp`;
     try {
       await fs.mkdir(this.dir, { recursive: true });
-      const handle = await fs.open(temp, "w", 0o600);
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(temp, file);
-      await syncDir(this.dir);
+      await replaceFile(file, text);
     } catch (error) {
       throw new EtherplaneError("IO_ERROR", `cannot save ${file}: ${(error as Error).message}`, {
         cause: error,
@@ -298,15 +290,6 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { replaceFileSync } from "../../foundation/atomic-file.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { certCovers, certSha256, makeCa, makeServingCert, splitPem } from "./certificates.js";
 import { X509Certificate } from "node:crypto";
@@ -39,10 +40,6 @@ export function servingNames(listenHost: string): string[] {
   return [...names];
 }
 
-function writeSecret(file: string, text: string): void {
-  fs.writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
-}
 
 function read(file: string, what: string): string {
   try {
@@ -74,8 +71,8 @@ export function ensureOwnTls(dir: string, names: readonly string[], nowMs: numbe
   const certFile = path.join(dir, "server.pem");
   if (!fs.existsSync(caKeyFile) || !fs.existsSync(caCertFile)) {
     const ca = makeCa(`etherplane controller CA (${os.hostname()})`, nowMs);
-    writeSecret(caKeyFile, ca.keyPem);
-    fs.writeFileSync(caCertFile, ca.certPem, { mode: 0o644 });
+    replaceFileSync(caKeyFile, ca.keyPem);
+    replaceFileSync(caCertFile, ca.certPem, 0o644);
     fs.rmSync(certFile, { force: true });
   }
   const ca = {
@@ -97,8 +94,8 @@ export function ensureOwnTls(dir: string, names: readonly string[], nowMs: numbe
   }
   if (!serving) {
     serving = makeServingCert(ca, names, nowMs);
-    writeSecret(keyFile, serving.keyPem);
-    fs.writeFileSync(certFile, serving.certPem, { mode: 0o644 });
+    replaceFileSync(keyFile, serving.keyPem);
+    replaceFileSync(certFile, serving.certPem, 0o644);
   }
   return {
     certPem: serving.certPem + ca.certPem,

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { replaceFileSync } from "../../foundation/atomic-file.js";
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 
 const PEM_BYTES_MAX = 1024 * 1024;
@@ -53,8 +54,7 @@ export function resolveCaPem(
 
 export function writeCaFile(file: string, pem: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(`${file}.tmp`, pem, { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
+  replaceFileSync(file, pem);
 }
 
 function sha256(cert: X509Certificate): string {

@@ -6,10 +6,10 @@
  * $XDG_CONFIG_HOME/etherplane/config.json, else ~/.config/etherplane/config.json). Each setting
  * is taken from the first place that has it.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
+import { replaceFile } from "../../foundation/atomic-file.js";
 import { EtherplaneError, errorMessage, isEtherplaneError } from "../../foundation/errors.js";
 import { isObject } from "./api-errors.js";
 import { checkControllerUrl, checkToken, type CliSettings } from "./settings.js";
@@ -156,22 +156,10 @@ export async function writeCliConfig(file: string, settings: CliSettings): Promi
       null,
       2,
     ) + "\n";
-  const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await open(temporary, "wx", 0o600);
-    try {
-      // The umask may have taken bits from 0600 at creation; set the mode exactly.
-      await handle.chmod(0o600);
-      await handle.writeFile(content, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, file);
+    await replaceFile(file, content);
   } catch (cause) {
-    // The write failed already; a leftover temporary file is not worth a second error.
-    await unlink(temporary).catch(() => undefined);
     throw new EtherplaneError("IO_ERROR", `cannot write ${file}: ${errorMessage(cause)}`, {
       cause,
       params: { file },

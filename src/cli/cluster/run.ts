@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { replaceFileSync } from "../../foundation/atomic-file.js";
 import { EtherplaneError, errorMessage } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import { HttpLink } from "../../cluster/agent/controller-link.js";
@@ -314,8 +315,7 @@ export async function agentCommand(args: string[]): Promise<void> {
       token: reply.token,
       ...(caPem === undefined ? {} : { caPem }),
     };
-    fs.writeFileSync(`${credentialsFile}.tmp`, JSON.stringify(credentials), { mode: 0o600 });
-    fs.renameSync(`${credentialsFile}.tmp`, credentialsFile);
+    replaceFileSync(credentialsFile, JSON.stringify(credentials));
   }
   const compute =
     roles.includes("compute") && hypervisor !== undefined

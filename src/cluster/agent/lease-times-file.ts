@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { replaceFileSync } from "../../foundation/atomic-file.js";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { checkedLeaseTimes, type LeaseTimes } from "./lease-holder.js";
@@ -44,12 +45,9 @@ export function loadLeaseTimes(file: string, log: Logger): LeaseTimes | undefine
 
 /** Saves `times` (atomically: a crash leaves the old file or the new one). Failure is logged. */
 export function saveLeaseTimes(file: string, times: LeaseTimes, log: Logger): void {
-  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temporary, `${JSON.stringify(times)}\n`, { mode: 0o600 });
-    fs.renameSync(temporary, file);
+    replaceFileSync(file, `${JSON.stringify(times)}\n`);
   } catch (error) {
-    fs.rmSync(temporary, { force: true });
     log.warn(`${file}: cannot save the lease timing (${errorMessage(error)})`);
   }
 }

@@ -13,8 +13,9 @@
  *
  * The name itself is the lock: `mkdir` of the run directory fails when the name is taken.
  */
-import { open, readFile, readdir, rename, stat, truncate, writeFile } from "node:fs/promises";
+import { open, readFile, readdir, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { replaceFile } from "../../foundation/atomic-file.js";
 import { childPath } from "../../foundation/contained-path.js";
 import type { GuestExit, GuestSpec } from "../driver.js";
 import type { QemuAccel, QemuRunPaths } from "./qemu-argv.js";
@@ -88,9 +89,7 @@ export async function listRunDirNames(stateDir: string): Promise<string[]> {
 }
 
 export async function writeRecord(run: RunDir, record: GuestRecord): Promise<void> {
-  const temporary = `${run.record}.tmp`;
-  await writeFile(temporary, JSON.stringify(record, null, 2) + "\n", { mode: 0o600 });
-  await rename(temporary, run.record);
+  await replaceFile(run.record, JSON.stringify(record, null, 2) + "\n");
 }
 
 /** The record, or undefined when absent or not one this code wrote (a half-made directory). */

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
+import { fsyncDirectory as fsyncDirectoryOnce, replaceFile } from "../../foundation/atomic-file.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 
 /** The suffix of a temporary's name: random, so two calls never share one. */
@@ -25,14 +26,10 @@ export function fsError(op: string, target: string, cause: unknown): EtherplaneE
 }
 
 export async function fsyncDirectory(dir: string): Promise<void> {
-  let handle: fsp.FileHandle | undefined;
   try {
-    handle = await fsp.open(dir, "r");
-    await handle.sync();
+    await fsyncDirectoryOnce(dir);
   } catch (cause) {
     throw fsError("fsync directory", dir, cause);
-  } finally {
-    await handle?.close();
   }
 }
 
@@ -61,22 +58,10 @@ export async function renameDurably(temporary: string, final: string): Promise<v
 
 /** Replaces `file` with `data` atomically: readers see the old or the new bytes, never a mix. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const temporary = `${file}.tmp-${randomSuffix()}`;
   try {
-    let handle: fsp.FileHandle | undefined;
-    try {
-      handle = await fsp.open(temporary, "wx", 0o600);
-      await handle.writeFile(data, "utf8");
-      await handle.sync();
-    } catch (cause) {
-      throw fsError("write", temporary, cause);
-    } finally {
-      await handle?.close();
-    }
-    await renameDurably(temporary, file);
-  } catch (error) {
-    await fsp.rm(temporary, { force: true });
-    throw error;
+    await replaceFile(file, data);
+  } catch (cause) {
+    throw fsError("write", file, cause);
   }
 }
 

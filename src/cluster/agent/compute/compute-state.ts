@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { replaceFileSync } from "../../../foundation/atomic-file.js";
 import type { DomainObserved } from "../../model.js";
 
 export interface DomainMemory {
@@ -80,15 +81,7 @@ export class ComputeState {
   save(): void {
     if (!this.dirty) return;
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const temporary = `${this.file}.tmp`;
-    const fd = fs.openSync(temporary, "w", 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(Object.fromEntries(this.domains)));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, this.file);
+    replaceFileSync(this.file, JSON.stringify(Object.fromEntries(this.domains)));
     this.dirty = false;
   }
 }
