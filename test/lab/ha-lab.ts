@@ -44,6 +44,19 @@ export const STORAGE_TWO = "sto2";
  */
 export const SAN_REQUEST_TIMEOUT_MS = 5000;
 const AGENT_ARGS = ["--san-request-timeout-ms", String(SAN_REQUEST_TIMEOUT_MS)];
+/**
+ * The controller's lease timing in this lab: twice the default dead time, so a compute agent
+ * self-fences after 6 s without a renewal instead of 2 s. At load 10 or more on 2 cores a renewal
+ * (an HTTPS round trip between two starved processes) can take longer than 2 s, and the agent
+ * then rightly destroys its guest: safe, but not what a case about another failure tests. Each
+ * failover takes about 4 s longer. bench:ha measures the defaults.
+ */
+export const HA_LEASE = { renewMs: 1000, suspectMs: 4000, deadMs: 8000 };
+const CONTROLLER_ARGS = [
+  ...["--lease-renew-ms", String(HA_LEASE.renewMs)],
+  ...["--lease-suspect-ms", String(HA_LEASE.suspectMs)],
+  ...["--lease-dead-ms", String(HA_LEASE.deadMs)],
+];
 /** From a failure to the guest's markers on the other host; generous for TCG on 2 cores. */
 export const FAILOVER_MS_MAX = 240_000;
 const SAMPLE_MS = 150;
@@ -186,6 +199,7 @@ export async function haLab(): Promise<HaLab> {
     memoryMiB: 160,
     initScript: MARKER_SCRIPT,
     agentArgs: AGENT_ARGS,
+    controllerArgs: CONTROLLER_ARGS,
   });
   const { lab, hostA, hostB } = m;
   let two: { storageTwo: StorageHost; volumeTwo: VolumeRecord };
