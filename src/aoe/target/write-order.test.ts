@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { WriteOrder, type OrderedWrite } from "./write-order.js";
+import { RecentWrites, WriteOrder, type OrderedWrite } from "./write-order.js";
 
 const SOURCE = 0x02514d000001;
 const write = (id: string, offset: number, bytes: number, tag = 0, source = SOURCE) => ({
@@ -65,7 +65,7 @@ test("a copy of a completed write is acknowledged, not executed; a failed one ma
 });
 
 test("completions are remembered up to the bound, the oldest forgotten first", () => {
-  const order = new WriteOrder<W>(4);
+  const order = new WriteOrder<W>(new RecentWrites(4));
   for (let tag = 1; tag <= 6; tag++) {
     const w = write(`w${tag}`, tag * 512, 512, tag);
     order.admit(w);
