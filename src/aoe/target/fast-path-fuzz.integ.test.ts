@@ -113,6 +113,8 @@ async function outcomes(fastPath: boolean) {
         { address: "3.0", path: link.disk },
         { address: "3.1", path: link.disk, macMask: [macToString(raw.mac)] },
         { address: "3.2", path: link.disk, reservation: [macToString(OTHER)] },
+        // Durable: the fences' writes stay in TypeScript, whose replies leave after the burst's.
+        { address: "3.3", path: link.disk, durable: true },
       ],
     },
     { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
@@ -121,7 +123,7 @@ async function outcomes(fastPath: boolean) {
     const all = frames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
     for (let first = 0; first < all.length; first += BURST) {
       // A write through TypeScript after each burst: its reply comes after theirs.
-      const fence = requests.write(DISK_SECTORS - 1, 0x33);
+      const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
       raw.send([...all.slice(first, first + BURST), fence]);
       await waitForReply(
         (tag) => replies.has(tag),
