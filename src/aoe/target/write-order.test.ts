@@ -81,3 +81,15 @@ test("completing a write that is not in flight is a bug, asserted", () => {
   const order = new WriteOrder<W>();
   assert.throws(() => order.complete(write("z", 0, 512), true), /not in flight/);
 });
+
+test("the memory is the one it is given: a completion recorded elsewhere is a copy here too", () => {
+  // As with the native fast path, which records its own writes in the shared memory.
+  const memory = new RecentWrites();
+  const order = new WriteOrder<W>(memory);
+  memory.remember(write("done natively", 0, 512, 7));
+  assert.equal(order.admit(write("its copy", 0, 512, 7)), "done-copy");
+  const ours = write("ours", 512, 512, 8);
+  order.admit(ours);
+  order.complete(ours, true);
+  assert.equal(memory.has(write("ours again", 512, 512, 8)), true, "recorded in the memory");
+});
