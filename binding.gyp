@@ -10,14 +10,17 @@
       "sources": [
         "native/af_packet/args.c",
         "native/af_packet/errors.c",
+        "native/af_packet/fast-path.c",
         "native/af_packet/fast-read.c",
         "native/af_packet/fast-table.c",
+        "native/af_packet/fast-write.c",
         "native/af_packet/info.c",
         "native/af_packet/init.c",
         "native/af_packet/lifecycle.c",
         "native/af_packet/open.c",
         "native/af_packet/receive.c",
-        "native/af_packet/send.c"
+        "native/af_packet/send.c",
+        "native/af_packet/write-memory.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"],

@@ -20,7 +20,10 @@
  *   info.c       mtu(), mac(), stats()
  *   lifecycle.c  calling JavaScript from libuv, close(), ref()/unref(), freeing a socket
  *   fast-table.c the AoE fast path's table, pushed down by the target: setFastPath()
+ *   fast-path.c  the AoE fast path's batch: which frames it takes, in arrival order; replies
  *   fast-read.c  the AoE fast path: ATA READs of admitted exports answered in C
+ *   fast-write.c the AoE fast path: ATA WRITEs of admitted non-durable exports, in C
+ *   write-memory.c the writes of an export completed recently, shared by C and TypeScript
  *   init.c       the module's exports
  */
 #ifndef ETHERPLANE_AF_PACKET_H
@@ -97,13 +100,21 @@ typedef struct {
   uint64_t fast_send_drops; /* fast-path replies the kernel did not take (EAGAIN, ENOBUFS) */
 } Counters;
 
-/* ---- The AoE fast path (fast-table.c, fast-read.c) ----------------------------------------
+/* ---- The AoE fast path (fast-table.c, fast-path.c, fast-read.c, fast-write.c) -------------
  * The AoE target (src/aoe/target/fast-path.ts) pushes down a table of the exports whose ATA
- * READs may be answered here, without JavaScript: the frames of a received batch that match
- * exactly (fast-read.c says how) are read from the backing file with preadv(2) (preadv2
- * RWF_NOWAIT unless the file is in memory) straight into their receive slot, turned into the
- * reply in place and sent with one sendmmsg(2); every other frame goes to JavaScript as before.
- * The table is replaced whole (a pointer swap on the loop thread, where frames are processed). */
+ * READs, and for exports whose TypeScript path replies without waiting for a flush (not durable,
+ * not read-only) WRITEs, may be answered here, without JavaScript: the frames of a received batch
+ * that match exactly (fast-read.c, fast-write.c say how) are read with preadv(2) straight into
+ * their receive slot, or written with pwritev(2) straight from it (preadv2/pwritev2 RWF_NOWAIT
+ * unless the file is in memory), turned into the reply in place and sent with one sendmmsg(2);
+ * every other frame goes to JavaScript as before. The table is replaced whole (a pointer swap on
+ * the loop thread, where frames are processed).
+ *
+ * Writes keep one order across the two paths (src/aoe/target/write-order.ts): an export's
+ * WriteMemory (write-memory.c) holds its completed writes, recorded by both paths and consulted
+ * by both; and a write is taken here only while TypeScript has none of that export's writes
+ * queued, in flight or waiting (its `pending` count), so a native write never overtakes or
+ * races one in TypeScript. A native write is synchronous: it has no in-flight state. */
 enum {
   FAST_EXPORTS_MAX = 256,
   /* Source MACs an export admits (MAC mask list and reservation together); more: not fast. */
@@ -114,14 +125,23 @@ enum {
    *   20 reserved (12), 32 admitted MACs (FAST_ADMITTED_MAX x 6). */
   FAST_TABLE_HEADER_BYTES = 16,
   FAST_ENTRY_BYTES = 32 + FAST_ADMITTED_MAX * ETH_ALEN,
-  FAST_FLAG_MEMORY_BACKED = 1, /* tmpfs/ramfs: a read never waits, RWF_NOWAIT not needed */
+  FAST_FLAG_MEMORY_BACKED = 1, /* tmpfs/ramfs: I/O never waits, RWF_NOWAIT not needed */
   FAST_FLAG_ANYONE = 2,        /* no MAC mask list and no reservation */
-  /* Counters per export handed back to JavaScript: frames, bytes, read calls. */
-  FAST_COUNTERS_PER_EXPORT = 3,
-  /* Reads of adjacent sectors merged into one preadv(2) (a sequential stream, or the frames of
-   * one 4 KiB request at MTU 1500). */
-  FAST_RUN_READS_MAX = 64,
+  FAST_FLAG_WRITABLE = 4,      /* writes may be done here (the export's WriteMemory is given) */
+  /* Counters per export handed back to JavaScript: frames read, bytes read, I/O calls, frames
+   * written, bytes written. */
+  FAST_COUNTERS_PER_EXPORT = 5,
+  /* Frames of adjacent sectors merged into one preadv(2)/pwritev(2) (a sequential stream, or
+   * the frames of one 4 KiB request at MTU 1500). */
+  FAST_RUN_FRAMES_MAX = 64,
+  /* Completed writes an export remembers: RECENT_WRITES_MAX in src/aoe/target/write-order.ts. */
+  WRITE_MEMORY_ENTRIES = 1024,
+  WRITE_MEMORY_BUCKETS = 2048, /* a power of two */
 };
+
+/* The completed writes of one export (write-memory.c): a ring of the last WRITE_MEMORY_ENTRIES,
+ * found by tag; a JavaScript external, also held by every table that lists the export. */
+typedef struct WriteMemory WriteMemory;
 
 typedef struct {
   uint32_t key; /* shelf << 8 | slot: the table is sorted by it */
@@ -129,32 +149,43 @@ typedef struct {
   uint64_t sectors;
   bool memory_backed;
   bool anyone;
-  bool nowait_unsupported; /* the file system refused RWF_NOWAIT: leave its reads to JS */
+  bool nowait_unsupported; /* the file system refused RWF_NOWAIT reads: leave them to JS */
+  bool write_nowait_unsupported; /* the same for writes */
   uint32_t admitted_count;
   uint8_t admitted[FAST_ADMITTED_MAX][ETH_ALEN];
+  WriteMemory *memory; /* non-NULL: writes may be done here (FAST_FLAG_WRITABLE) */
   /* The batch in which a frame of this export went to JavaScript: its later frames of that
    * batch go there too, so that the export's frames are acted on in arrival order. */
   uint64_t deferred_batch;
+  /* The batch in which an I/O of this export could not be done here: its later frames of that
+   * batch go to JavaScript too. */
+  uint64_t failed_batch;
   uint64_t frames;
   uint64_t bytes;
   uint64_t io_calls;
+  uint64_t write_frames;
+  uint64_t write_bytes;
 } FastExport;
 
-/* A READ of the batch that passed every check, waiting to be merged with its neighbours. */
+/* A READ or WRITE of the batch that passed every check, waiting to be merged with its
+ * neighbours. */
 typedef struct {
   uint32_t index; /* frame index in the batch */
+  bool write;
   FastExport *export;
   uint64_t offset;
   uint32_t bytes;
-} FastRead;
+  uint32_t tag;    /* a write's AoE tag and source MAC (48 bits), for its WriteMemory */
+  uint64_t source;
+} FastIo;
 
 typedef struct {
   uint8_t mac[ETH_ALEN];
   uint32_t sectors_max; /* the target's sectors per frame at this interface's MTU */
   uint32_t count;
   uint64_t batch;
-  FastRead *reads;      /* scratch for one batch: the socket's batch_frames entries */
-  struct iovec *iovs;   /* scratch for one merged read: FAST_RUN_READS_MAX entries */
+  FastIo *ios;          /* scratch for one batch: the socket's batch_frames entries */
+  struct iovec *iovs;   /* scratch for one merged I/O: FAST_RUN_FRAMES_MAX entries */
   FastExport exports[];
 } FastTable;
 
@@ -274,12 +305,33 @@ void call_js(Socket *s, napi_ref fn_ref, size_t argc, const napi_value *argv);
 uint32_t slot_bytes_for_mtu(int mtu);
 void update_poll(Socket *s);
 
-/* ---- Fast path (fast-table.c, fast-read.c) ------------------------------------------------- */
+/* ---- Fast path (fast-table.c, fast-path.c, fast-read.c, fast-write.c, write-memory.c) ----- */
 
 void free_fast_table(Socket *s);
 /* Answers the frames of the batch in `data` that it can; sets their lengths[] to 0. Returns
  * how many it answered. */
 uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_bytes);
+/* Whether frame `f` (to export `e`, its common header checks passed) is a READ the fast path
+ * may serve; fills `io` but its index. */
+bool check_read(const Socket *s, const FastTable *t, FastExport *e, const uint8_t *f,
+                size_t slot_bytes, FastIo *io);
+bool check_write(const Socket *s, const FastTable *t, FastExport *e, const uint8_t *f,
+                 uint32_t len, FastIo *io);
+/* Moves `bytes` at `offset` without ever waiting for a disk; false when not all moved. */
+bool read_now(FastExport *e, struct iovec *iovs, int count, uint64_t offset, uint64_t bytes);
+bool write_now(FastExport *e, struct iovec *iovs, int count, uint64_t offset, uint64_t bytes);
+/* The frame's LBA (6 bytes at ATA_LBA, least significant first), masked to 28 bits for the
+ * commands without EXT. */
+uint64_t frame_lba(const uint8_t *f, bool ext);
+
+WriteMemory *write_memory_of(napi_env env, napi_value value); /* NULL: not one (no throw) */
+void write_memory_hold(WriteMemory *m);
+void write_memory_release(WriteMemory *m);
+bool write_memory_pending(const WriteMemory *m);
+bool write_memory_has(const WriteMemory *m, uint64_t source, uint32_t tag, uint64_t offset,
+                      uint32_t bytes);
+void write_memory_remember(WriteMemory *m, uint64_t source, uint32_t tag, uint64_t offset,
+                           uint32_t bytes);
 
 /* ---- Interface information (info.c) ------------------------------------------------------- */
 
@@ -298,6 +350,10 @@ napi_value js_unref(napi_env env, napi_callback_info info);           /* lifecyc
 napi_value js_close(napi_env env, napi_callback_info info);           /* lifecycle.c */
 napi_value js_set_fast_path(napi_env env, napi_callback_info info);   /* fast-table.c */
 napi_value js_take_fast_path_counters(napi_env env, napi_callback_info info); /* fast-table.c */
+napi_value js_new_write_memory(napi_env env, napi_callback_info info);        /* write-memory.c */
+napi_value js_write_memory_has(napi_env env, napi_callback_info info);        /* write-memory.c */
+napi_value js_write_memory_remember(napi_env env, napi_callback_info info);   /* write-memory.c */
+napi_value js_write_memory_set_pending(napi_env env, napi_callback_info info); /* write-memory.c */
 
 #pragma GCC visibility pop
 

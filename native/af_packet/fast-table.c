@@ -1,8 +1,10 @@
 /* af_packet: the AoE fast path's table (af-packet.h describes the fast path and the layout).
  *
- *   setFastPath(handle, table: Buffer | null) -> number[]
+ *   setFastPath(handle, table: Buffer | null, memories: (external | null)[]) -> number[]
  *       Replaces the socket's table (null: no fast path) and returns the counters of the table
  *       it replaced, FAST_COUNTERS_PER_EXPORT numbers per export in that table's order.
+ *       memories[i] is the WriteMemory (write-memory.c) of the table's export i, in table order;
+ *       required for an export flagged writable, ignored for the others.
  *   takeFastPathCounters(handle) -> number[]
  *       The current table's counters, in the same form; they restart from 0.
  *
@@ -33,13 +35,20 @@ static uint64_t u64_at(const uint8_t *p) {
   return le64toh(v);
 }
 
+static void free_table(FastTable *t) {
+  if (t == NULL) return;
+  for (uint32_t i = 0; i < t->count; i++) write_memory_release(t->exports[i].memory);
+  free(t);
+}
+
 void free_fast_table(Socket *s) {
-  free(s->fast);
+  free_table(s->fast);
   s->fast = NULL;
 }
 
-/* Parses one export entry; returns an error message or NULL. */
-static const char *parse_entry(const uint8_t *p, FastExport *e) {
+/* Parses one export entry; returns an error message or NULL. `memory` is the export's
+ * WriteMemory, NULL if none was given; the entry holds it when the export is writable. */
+static const char *parse_entry(const uint8_t *p, WriteMemory *memory, FastExport *e) {
   uint16_t shelf = u16_at(p);
   uint8_t slot = p[2], flags = p[3];
   int32_t fd = (int32_t)u32_at(p + 4);
@@ -47,7 +56,8 @@ static const char *parse_entry(const uint8_t *p, FastExport *e) {
   if (shelf == 0xffff || slot == 0xff) return "broadcast shelf or slot";
   if (fd < 0) return "negative fd";
   if (admitted > FAST_ADMITTED_MAX) return "too many admitted MACs";
-  if ((flags & ~(FAST_FLAG_MEMORY_BACKED | FAST_FLAG_ANYONE)) != 0) return "unknown flags";
+  if ((flags & ~(FAST_FLAG_MEMORY_BACKED | FAST_FLAG_ANYONE | FAST_FLAG_WRITABLE)) != 0)
+    return "unknown flags";
   memset(e, 0, sizeof *e);
   e->key = (uint32_t)shelf << 8 | slot;
   e->fd = fd;
@@ -56,6 +66,11 @@ static const char *parse_entry(const uint8_t *p, FastExport *e) {
   e->anyone = (flags & FAST_FLAG_ANYONE) != 0;
   e->admitted_count = admitted;
   memcpy(e->admitted, p + 32, (size_t)admitted * ETH_ALEN);
+  if ((flags & FAST_FLAG_WRITABLE) != 0) {
+    if (memory == NULL) return "a writable export without its write memory";
+    e->memory = memory;
+    write_memory_hold(memory);
+  }
   /* LBA48 bounds every range: larger sizes cannot be addressed anyway. */
   if (e->sectors > (UINT64_C(1) << 48)) e->sectors = UINT64_C(1) << 48;
   return NULL;
@@ -63,6 +78,7 @@ static const char *parse_entry(const uint8_t *p, FastExport *e) {
 
 /* Builds a table from its bytes; NULL with *error set when they do not parse. */
 static FastTable *parse_table(const uint8_t *p, size_t bytes, uint32_t batch_frames,
+                              WriteMemory *const *memories, uint32_t memories_count,
                               const char **error) {
   if (bytes < FAST_TABLE_HEADER_BYTES) return *error = "shorter than its header", NULL;
   uint32_t count = u32_at(p), sectors_max = u32_at(p + 4);
@@ -73,21 +89,22 @@ static FastTable *parse_table(const uint8_t *p, size_t bytes, uint32_t batch_fra
   /* One allocation: the table, then the batch's scratch arrays (all bounded by the limits). */
   size_t head = sizeof(FastTable) + (size_t)count * sizeof(FastExport);
   head = (head + 15) & ~(size_t)15;
-  size_t reads = (size_t)batch_frames * sizeof(FastRead);
-  FastTable *t = calloc(1, head + reads + FAST_RUN_READS_MAX * sizeof(struct iovec));
+  size_t ios = (size_t)batch_frames * sizeof(FastIo);
+  FastTable *t = calloc(1, head + ios + FAST_RUN_FRAMES_MAX * sizeof(struct iovec));
   if (t == NULL) return *error = "out of memory", NULL;
-  t->reads = (FastRead *)((uint8_t *)t + head);
-  t->iovs = (struct iovec *)((uint8_t *)t + head + reads);
+  t->ios = (FastIo *)((uint8_t *)t + head);
+  t->iovs = (struct iovec *)((uint8_t *)t + head + ios);
   memcpy(t->mac, p + 8, ETH_ALEN);
   t->sectors_max = sectors_max;
-  t->count = count;
   for (uint32_t i = 0; i < count; i++) {
+    /* t->count counts the entries parsed (and holding their memory), for free_table. */
     *error = parse_entry(p + FAST_TABLE_HEADER_BYTES + (size_t)i * FAST_ENTRY_BYTES,
-                         &t->exports[i]);
+                         i < memories_count ? memories[i] : NULL, &t->exports[i]);
+    if (*error == NULL) t->count = i + 1;
     if (*error == NULL && i > 0 && t->exports[i].key <= t->exports[i - 1].key)
       *error = "exports not sorted by shelf.slot, or repeated";
     if (*error != NULL) {
-      free(t);
+      free_table(t);
       return NULL;
     }
   }
@@ -101,20 +118,47 @@ static napi_value counters_of(napi_env env, FastTable *t) {
   NAPI_CALL(env, napi_create_array_with_length(env, count * FAST_COUNTERS_PER_EXPORT, &result));
   for (uint32_t i = 0; i < count; i++) {
     FastExport *e = &t->exports[i];
-    const uint64_t values[FAST_COUNTERS_PER_EXPORT] = {e->frames, e->bytes, e->io_calls};
+    const uint64_t values[FAST_COUNTERS_PER_EXPORT] = {e->frames, e->bytes, e->io_calls,
+                                                       e->write_frames, e->write_bytes};
     for (uint32_t k = 0; k < FAST_COUNTERS_PER_EXPORT; k++) {
       napi_value number;
       NAPI_CALL(env, napi_create_double(env, (double)values[k], &number));
       NAPI_CALL(env, napi_set_element(env, result, i * FAST_COUNTERS_PER_EXPORT + k, number));
     }
-    e->frames = e->bytes = e->io_calls = 0;
+    e->frames = e->bytes = e->io_calls = e->write_frames = e->write_bytes = 0;
   }
   return result;
 }
 
+/* The WriteMemory externals of `list` (an array; null entries stay NULL): false with an
+ * exception thrown when it is not an array of those, or longer than FAST_EXPORTS_MAX. */
+static bool memories_of(napi_env env, napi_value list, WriteMemory **memories, uint32_t *count) {
+  bool is_array = false;
+  if (napi_is_array(env, list, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, list, count) != napi_ok || *count > FAST_EXPORTS_MAX) {
+    napi_throw_type_error(env, NULL, "af_packet: setFastPath: memories is not a short array");
+    return false;
+  }
+  for (uint32_t i = 0; i < *count; i++) {
+    napi_value item;
+    napi_valuetype type;
+    if (napi_get_element(env, list, i, &item) != napi_ok ||
+        napi_typeof(env, item, &type) != napi_ok) {
+      throw_napi_failure(env, "napi_get_element");
+      return false;
+    }
+    memories[i] = type == napi_null ? NULL : write_memory_of(env, item);
+    if (type != napi_null && memories[i] == NULL) {
+      napi_throw_type_error(env, NULL, "af_packet: setFastPath: not a write memory");
+      return false;
+    }
+  }
+  return true;
+}
+
 napi_value js_set_fast_path(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  Socket *s = socket_args(env, info, 2, argv, false);
+  napi_value argv[3];
+  Socket *s = socket_args(env, info, 3, argv, false);
   if (s == NULL) return NULL;
   napi_valuetype type;
   NAPI_CALL(env, napi_typeof(env, argv[1], &type));
@@ -126,8 +170,11 @@ napi_value js_set_fast_path(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, NULL, "af_packet: setFastPath: table is not a Buffer or null");
       return NULL;
     }
+    WriteMemory *memories[FAST_EXPORTS_MAX];
+    uint32_t memories_count = 0;
+    if (!memories_of(env, argv[2], memories, &memories_count)) return NULL;
     const char *error = NULL;
-    next = parse_table(data, bytes, s->batch_frames, &error);
+    next = parse_table(data, bytes, s->batch_frames, memories, memories_count, &error);
     if (next == NULL) {
       char message[ERROR_MESSAGE_BYTES];
       snprintf(message, sizeof message, "af_packet: setFastPath: bad table: %s", error);
@@ -137,15 +184,15 @@ napi_value js_set_fast_path(napi_env env, napi_callback_info info) {
   }
   napi_value old = counters_of(env, s->fast);
   if (old == NULL) {
-    free(next);
+    free_table(next);
     return NULL;
   }
   /* A closed socket keeps no table: its fds may be closed and reused. */
   if (s->fd < 0) {
-    free(next);
+    free_table(next);
     next = NULL;
   }
-  free(s->fast);
+  free_table(s->fast);
   s->fast = next;
   return old;
 }

@@ -18,8 +18,11 @@
  *   stats(handle) -> object          counters, with PACKET_STATISTICS drops accumulated
  *   ref(handle), unref(handle)       whether an open socket keeps the event loop alive
  *   close(handle)                    idempotent
- *   setFastPath(handle, table | null), takeFastPathCounters(handle): the AoE fast path's table
- *                                    and counters (fast-table.c)
+ *   setFastPath(handle, table | null, memories), takeFastPathCounters(handle): the AoE fast
+ *                                    path's table and counters (fast-table.c)
+ *   newWriteMemory(), writeMemoryHas(), writeMemoryRemember(), writeMemorySetPending(): an
+ *                                    export's completed writes, shared with the fast path
+ *                                    (write-memory.c)
  */
 #include "af-packet.h"
 
@@ -40,6 +43,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setFastPath", NULL, js_set_fast_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"takeFastPathCounters", NULL, js_take_fast_path_counters, NULL, NULL, NULL,
+       napi_enumerable, NULL},
+      {"newWriteMemory", NULL, js_new_write_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeMemoryHas", NULL, js_write_memory_has, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeMemoryRemember", NULL, js_write_memory_remember, NULL, NULL, NULL, napi_enumerable,
+       NULL},
+      {"writeMemorySetPending", NULL, js_write_memory_set_pending, NULL, NULL, NULL,
        napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof functions / sizeof functions[0],

@@ -51,7 +51,13 @@ import {
 } from "./management-commands.js";
 import { PersistedExportState } from "./persisted-state.js";
 import type { ExportSettings, Port } from "./port.js";
-import { sourceKey, WriteOrder, type OrderedWrite } from "./write-order.js";
+import {
+  RecentWrites,
+  sourceKey,
+  WriteOrder,
+  type OrderedWrite,
+  type WriteMemory,
+} from "./write-order.js";
 
 export type { ExportSettings, Port } from "./port.js";
 
@@ -73,7 +79,10 @@ export class AoeExport implements CommandContext {
   readonly state: PersistedExportState;
   private readonly identify: Buffer;
   private readonly groupCommit: GroupCommit;
-  private readonly writeOrder = new WriteOrder<PendingIo>();
+  private readonly writeOrder: WriteOrder<PendingIo>;
+  /** The writes this export holds (queued in the batch, in flight or waiting), for the fast path. */
+  private writesPending = 0;
+  private readonly writeMemory: WriteMemory;
   private drained: Array<() => void> = [];
   private batch: PendingIo[] = [];
   private ioErrorLoggedAtMs = 0;
@@ -91,6 +100,11 @@ export class AoeExport implements CommandContext {
     /** Called when this export queues the first I/O of a batch; the target then calls endBatch. */
     private readonly onBatchStart: (e: AoeExport) => void = (e) =>
       queueMicrotask(() => e.endBatch()),
+    /**
+     * The native fast path's memory of completed writes (NativeFastPath.newWriteMemory), when
+     * it may execute this export's writes too; both paths then record into and consult it.
+     */
+    readonly nativeWriteMemory?: WriteMemory,
   ) {
     this.key = `${shelf}.${slot}`;
     this.settings = settings;
@@ -104,6 +118,8 @@ export class AoeExport implements CommandContext {
       model: identity.model ?? `etherplane AoE e${shelf}.${slot}`,
     });
     this.groupCommit = new GroupCommit(() => device.flush());
+    this.writeMemory = nativeWriteMemory ?? new RecentWrites();
+    this.writeOrder = new WriteOrder<PendingIo>(this.writeMemory);
   }
 
   get sectors(): number {
@@ -274,6 +290,7 @@ export class AoeExport implements CommandContext {
     const range = this.transfer(header, ata, port);
     if (!range || !this.admit()) return;
     this.counters.writeRequests++;
+    this.writesPendingChange(1);
     // `data` is a view of the received batch buffer, which the socket adapter never reuses.
     this.queueIo({
       write: true,
@@ -286,6 +303,16 @@ export class AoeExport implements CommandContext {
       source: sourceKey(header.frame),
       data: data.subarray(0, range.bytes),
     });
+  }
+
+  /**
+   * Counts the writes this export holds; the native fast path takes none of its writes while
+   * there are any (so no native write overlaps or overtakes one here).
+   */
+  private writesPendingChange(delta: number): void {
+    this.writesPending += delta;
+    assert(this.writesPending >= 0, "pending write count went negative");
+    this.writeMemory.setPending(this.writesPending);
   }
 
   private queueIo(io: PendingIo): void {
@@ -317,11 +344,13 @@ export class AoeExport implements CommandContext {
           break;
         case "in-flight-copy":
           countDrop(this.counters.drops, "duplicate");
+          this.writesPendingChange(-1);
           this.release();
           break;
         case "done-copy":
           this.counters.writeCopiesAcknowledged++;
           this.replyAta(io.header, io.port, AtaStatus.drdy, 0, io.ata.sectorCount);
+          this.writesPendingChange(-1);
           this.release();
           break;
       }
@@ -350,6 +379,7 @@ export class AoeExport implements CommandContext {
             this.counters.writtenBytes += done.data.length;
             this.replyAta(done.header, done.port, AtaStatus.drdy, 0, done.ata.sectorCount);
             for (const next of this.writeOrder.complete(done, true)) released.push(next);
+            this.writesPendingChange(-1);
           } else {
             const frame = done.frame as Buffer;
             this.counters.readBytes += done.data.length;
@@ -380,6 +410,7 @@ export class AoeExport implements CommandContext {
               done.ata.sectorCount,
             );
             for (const next of this.writeOrder.complete(done, false)) released.push(next);
+            this.writesPendingChange(-1);
           } else {
             this.replyAta(
               done.header,

@@ -46,8 +46,9 @@ export interface TargetDeps {
   /** Time for MTU polling and the drain timeout; the real clock by default. */
   clock?: Clock;
   /**
-   * Let sockets that can (the af_packet addon) answer plain ATA READs natively (fast-path.ts);
-   * on by default, off with `aoe serve --no-fast-path` to compare.
+   * Let sockets that can (the af_packet addon) answer plain ATA READs, and WRITEs of exports
+   * that are neither durable nor read-only, natively (fast-path.ts); on by default, off with
+   * `aoe serve --no-fast-path` to compare.
    */
   fastPath?: boolean;
 }
@@ -182,7 +183,7 @@ export class AoeTarget {
       }
       for (const [key, entry] of wanted) {
         if (this.exports.has(key) && !replaced(key, entry)) continue;
-        prepared.push(await this.prepareExport(entry, config.bufferCount));
+        prepared.push(await this.prepareExport(entry, config.bufferCount, newPorts));
       }
     } catch (error) {
       for (const port of newPorts) port.socket.close();
@@ -269,7 +270,11 @@ export class AoeTarget {
     return patch;
   }
 
-  private async prepareExport(config: ExportConfig, bufferCount: number): Promise<ExportEntry> {
+  private async prepareExport(
+    config: ExportConfig,
+    bufferCount: number,
+    newPorts: readonly PortEntry[],
+  ): Promise<ExportEntry> {
     const key = exportKey(config.shelf, config.slot);
     const device = await this.deps.openDevice(config.path, { readOnly: config.readOnly });
     let loaded: LoadedExportState;
@@ -288,6 +293,18 @@ export class AoeTarget {
     }
     const { backing } = loaded;
     const store = this.deps.stateStore;
+    // With the fast path on, the export's writes may be executed natively too: its write order
+    // then keeps its completed writes in the adapter's memory, which the addon shares.
+    const fastPath =
+      (this.deps.fastPath ?? true)
+        ? config.interfaces
+            .map(
+              (ifname) =>
+                (this.ports.get(ifname) ?? newPorts.find((p) => p.ifname === ifname))?.socket
+                  .fastPath,
+            )
+            .find((native) => native !== undefined)
+        : undefined;
     const aoeExport = new AoeExport(
       config.shelf,
       config.slot,
@@ -301,6 +318,8 @@ export class AoeTarget {
         ...(config.model ? { model: config.model } : {}),
         ...(config.serial ? { serial: config.serial } : {}),
       },
+      undefined,
+      fastPath?.newWriteMemory(),
     );
     // A MAC mask or reservation edit re-pushes the tables before its reply goes out.
     aoeExport.state.onChange = () => this.pushFastPath();

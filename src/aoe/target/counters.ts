@@ -11,6 +11,8 @@ export interface ExportCounters {
   flushes: number;
   /** ATA READs the native fast path answered (also in framesIn, framesOut, readRequests). */
   fastPathReads: number;
+  /** ATA WRITEs the native fast path executed (also in framesIn, framesOut, writeRequests). */
+  fastPathWrites: number;
   /** preadv/pwritev calls issued: frames for adjacent sectors in one batch share one. */
   ioCalls: number;
   /** Writes that waited for an earlier overlapping write still in flight (write-order.ts). */
@@ -40,6 +42,7 @@ export function newExportCounters(): ExportCounters {
     writeRequests: 0,
     flushes: 0,
     fastPathReads: 0,
+    fastPathWrites: 0,
     ioCalls: 0,
     writesOrdered: 0,
     writeCopiesAcknowledged: 0,

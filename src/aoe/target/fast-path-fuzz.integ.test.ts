@@ -1,7 +1,8 @@
 /**
- * The native fast path against TypeScript on mutated READ frames, over real AF_PACKET sockets on
- * veth: the same seeded frames go to a target with the fast path on and to one with it off, and
- * every reply (or its absence) and every counter but the fast path's own must be the same. The
+ * The native fast path against TypeScript on mutated READ frames, and on mutated WRITE frames
+ * (with copies of earlier ones), over real AF_PACKET sockets on veth: the same seeded frames go
+ * to a target with the fast path on and to one with it off, and every reply (or its absence),
+ * the disk, and every counter but the fast path's own must be the same. The
  * mutations hit the bytes the C code decides on (addresses, version and flags, error byte, ATA
  * arguments, the length); the command and tag bytes stay, so each frame stays an ATA request with
  * a tag of its own (an edited MAC mask would make the outcome depend on when its save finishes).
@@ -9,10 +10,11 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { createLogger } from "../../foundation/log.js";
 import { createAoeBench, macOf, openAoeSocket, startTarget } from "../../../test/lab/aoe-lab.js";
-import type { AoeBench } from "../../../test/lab/aoe-lab.js";
+import { makeBackingFile, type AoeBench } from "../../../test/lab/aoe-lab.js";
 import type { RawSocket } from "../../net/raw-socket/raw-socket.js";
 import {
   AFLAG_LBA48,
@@ -49,12 +51,17 @@ let link: AoeBench;
 let raw: RawSocket;
 let requests: RequestFrames;
 let content: Buffer;
+/** The write fuzz's disk, on tmpfs: ext4 refuses RWF_NOWAIT writes, which then stay in TS. */
+let shm: string;
+let shmDisk: string;
 const replies = new Map<number, Buffer>();
 
 before(async () => {
   link = await createAoeBench("fpfuzz", { diskBytes: DISK_SECTORS * SECTOR_BYTES });
   content = Buffer.alloc(DISK_SECTORS * SECTOR_BYTES);
   for (let i = 0; i < content.length; i++) content[i] = (i * 31 + (i >> 9)) & 0xff;
+  shm = fs.mkdtempSync(path.join("/dev/shm", "ep-fpfuzz-"));
+  shmDisk = makeBackingFile(shm, "disk.img", DISK_SECTORS * SECTOR_BYTES);
   raw = openAoeSocket(link.initiatorNs, "ini0");
   const dst = await macOf(link.targetNs, "tgt0");
   // Tags: the stream's are 0x20000 + its index, the fences' from 0x30000.
@@ -69,6 +76,7 @@ before(async () => {
 after(async () => {
   raw?.close();
   await link?.close();
+  if (shm) fs.rmSync(shm, { recursive: true, force: true });
 });
 
 /** The seeded frames: reads of 3.0-3.2, half of them with 1 to 3 bytes or the length mutated. */
@@ -102,6 +110,43 @@ function frames(seed: number): Buffer[] {
   return out;
 }
 
+/**
+ * The seeded write frames: writes of 1-2 sectors to 3.0-3.2, half of them mutated as the reads
+ * are (but never into a READ, whose data would depend on how TypeScript orders the reads and
+ * writes of one batch), and one in ten a copy of a frame of an earlier burst.
+ */
+function writeFrames(seed: number): Buffer[] {
+  const next = random(seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)] as T;
+  const out: Buffer[] = [];
+  for (let i = 0; i < FRAMES; i++) {
+    const older = out.length - BURST - (i % BURST);
+    if (older > 0 && next() < 0.1) {
+      out.push(out[Math.floor(next() * older)] as Buffer);
+      continue;
+    }
+    const sectors = pick([1, 1, 2]);
+    const data = Buffer.alloc(sectors * SECTOR_BYTES, (i * 7 + 1) & 0xff);
+    const header = {
+      src: next() < 0.8 ? raw.mac : OTHER,
+      slot: pick([0, 0, 1, 2]),
+      tag: 0x50000 + i,
+    };
+    const lba = pick([0, 5, 6, DISK_SECTORS - 2, DISK_SECTORS - 1, DISK_SECTORS, 0xe0000003]);
+    const aflags = pick([AFLAG_LBA48 | AFLAG_WRITE, AFLAG_WRITE, AFLAG_LBA48]);
+    let frame = requests.write(lba, data, header, aflags);
+    if (next() < 0.3) frame[27] = AtaCommand.writeSectors;
+    const mutations = next() < 0.5 ? 0 : 1 + Math.floor(next() * 3);
+    for (let m = 0; m < mutations; m++) {
+      const at = pick([0, 5, 6, 11, 14, 14, 15, 16, 17, 18, 24, 25, 26, 26, 27, 27, 28, 33, 34]);
+      frame[at] = pick([0, 1, 2, 3, 0x10, 0x14, 0x18, 0x30, 0x34, 0x40, 0xe0, 0xec, 0xff]);
+    }
+    if (next() < 0.1) frame = frame.subarray(0, 14 + Math.floor(next() * 600));
+    out.push(frame);
+  }
+  return out;
+}
+
 async function outcomes(fastPath: boolean) {
   fs.writeFileSync(link.disk, content); // each run starts from the same disk (the fences write)
   const target = await startTarget(
@@ -113,6 +158,8 @@ async function outcomes(fastPath: boolean) {
         { address: "3.0", path: link.disk },
         { address: "3.1", path: link.disk, macMask: [macToString(raw.mac)] },
         { address: "3.2", path: link.disk, reservation: [macToString(OTHER)] },
+        // Durable: the fences' writes stay in TypeScript, whose replies leave after the burst's.
+        { address: "3.3", path: link.disk, durable: true },
       ],
     },
     { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
@@ -121,7 +168,7 @@ async function outcomes(fastPath: boolean) {
     const all = frames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
     for (let first = 0; first < all.length; first += BURST) {
       // A write through TypeScript after each burst: its reply comes after theirs.
-      const fence = requests.write(DISK_SECTORS - 1, 0x33);
+      const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
       raw.send([...all.slice(first, first + BURST), fence]);
       await waitForReply(
         (tag) => replies.has(tag),
@@ -148,6 +195,55 @@ async function outcomes(fastPath: boolean) {
   }
 }
 
+async function writeOutcomes(fastPath: boolean) {
+  fs.writeFileSync(shmDisk, content);
+  const target = await startTarget(
+    link.targetNs,
+    {
+      stateDir: `${link.dir}/state-w${fastPath ? "on" : "off"}`,
+      interfaces: ["tgt0"],
+      exports: [
+        { address: "3.0", path: shmDisk },
+        { address: "3.1", path: shmDisk, macMask: [macToString(raw.mac)] },
+        { address: "3.2", path: shmDisk, reservation: [macToString(OTHER)] },
+        { address: "3.3", path: shmDisk, durable: true },
+      ],
+    },
+    { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
+  );
+  try {
+    const all = writeFrames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
+    for (let first = 0; first < all.length; first += BURST) {
+      const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
+      raw.send([...all.slice(first, first + BURST), fence]);
+      await waitForReply(
+        (tag) => replies.has(tag),
+        tagOf(fence),
+        `the fence after write frame ${first}`,
+        REPLY_DEADLINE_MS,
+      );
+      replies.delete(tagOf(fence));
+    }
+    const seen: Record<number, string> = {};
+    for (let i = 0; i < FRAMES; i++) {
+      const reply = replies.get(0x50000 + i);
+      seen[i] = reply ? reply.toString("hex") : "-";
+      replies.delete(0x50000 + i);
+    }
+    const stats = target.stats();
+    // writesOrdered: TypeScript counts overlapping writes of one batch that C runs one by one.
+    const exports = stats.exports.map((e) => {
+      const { fastPathReads, fastPathWrites, ioCalls, inFlightMax, writesOrdered, ...rest } =
+        e.counters;
+      return { fastPathReads, fastPathWrites, rest, ioCalls, inFlightMax, writesOrdered };
+    });
+    const disk = fs.readFileSync(shmDisk).toString("hex");
+    return { seen, drops: stats.drops, framesIn: stats.framesIn, exports, disk };
+  } finally {
+    await target.stop();
+  }
+}
+
 test("mutated reads: the same replies and counters with the fast path on and off", async () => {
   const on = await outcomes(true);
   const off = await outcomes(false);
@@ -160,6 +256,27 @@ test("mutated reads: the same replies and counters with the fast path on and off
     0,
   );
   for (let i = 0; i < FRAMES; i++) assert.equal(on.seen[i], off.seen[i], `frame ${i}`);
+  assert.deepEqual(on.drops, off.drops);
+  assert.equal(on.framesIn, off.framesIn);
+  assert.deepEqual(
+    on.exports.map((e) => e.rest),
+    off.exports.map((e) => e.rest),
+  );
+});
+
+test("mutated writes and copies: the same replies, disk and counters with it on and off", async () => {
+  const on = await writeOutcomes(true);
+  const off = await writeOutcomes(false);
+  const native = on.exports.reduce((sum, e) => sum + e.fastPathWrites, 0);
+  const copies = on.exports.reduce((sum, e) => sum + e.rest.writeCopiesAcknowledged, 0);
+  assert.ok(native > 60, `the fast path wrote ${native} of the frames`);
+  assert.ok(copies > 10, `${copies} copies acknowledged without writing`);
+  assert.equal(
+    off.exports.reduce((sum, e) => sum + e.fastPathWrites, 0),
+    0,
+  );
+  for (let i = 0; i < FRAMES; i++) assert.equal(on.seen[i], off.seen[i], `frame ${i}`);
+  assert.ok(on.disk === off.disk, "the same disk");
   assert.deepEqual(on.drops, off.drops);
   assert.equal(on.framesIn, off.framesIn);
   assert.deepEqual(

@@ -13,7 +13,15 @@ const mac = (last: number) => Buffer.from([2, 0, 0, 0, 0, last]);
 describe("fast path table", () => {
   test("the layout native/af_packet/af-packet.h documents, sorted by shelf.slot", () => {
     const table = encodeFastPathTable(mac(0xaa), 2, [
-      { shelf: 7, slot: 1, fd: 12, sectors: 2 ** 40 + 3, memoryBacked: false, admitted: [mac(1)] },
+      {
+        shelf: 7,
+        slot: 1,
+        fd: 12,
+        sectors: 2 ** 40 + 3,
+        memoryBacked: false,
+        admitted: [mac(1)],
+        writable: true,
+      },
       { shelf: 1, slot: 9, fd: 3, sectors: 100, memoryBacked: true, admitted: undefined },
     ]);
     assert.equal(FAST_PATH_ENTRY_BYTES, 128);
@@ -30,7 +38,7 @@ describe("fast path table", () => {
     assert.equal(table.readUInt32LE(first + 16), 0);
     const second = first + FAST_PATH_ENTRY_BYTES;
     assert.equal(table.readUInt16LE(second), 7);
-    assert.equal(table[second + 3], 0, "on disk, restricted");
+    assert.equal(table[second + 3], 4, "on disk, restricted, writable");
     assert.equal(table.readBigUInt64LE(second + 8), 2n ** 40n + 3n);
     assert.equal(table.readUInt32LE(second + 16), 1);
     assert.deepEqual(table.subarray(second + 32, second + 38), mac(1));

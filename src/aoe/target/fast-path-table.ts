@@ -1,7 +1,8 @@
 /**
  * The table the AoE target pushes down to the native fast path (native/af_packet/fast-table.c
  * parses it; af-packet.h documents the same layout): which exports of one interface may have
- * their ATA READs answered in C, from which file, and for which source MACs. Pure: built from
+ * their ATA READs (and, flagged writable, WRITEs) answered in C, from which file, and for which
+ * source MACs. Pure: built from
  * plain values, little-endian, every field at a named offset.
  *
  *   header  0 export count u32   4 sectors per frame u32   8 target MAC (6)   14 reserved (2)
@@ -16,8 +17,9 @@ export const FAST_PATH_EXPORTS_MAX = 256;
 export const FAST_PATH_ADMITTED_MAX = 16;
 export const FAST_PATH_HEADER_BYTES = 16;
 export const FAST_PATH_ENTRY_BYTES = 32 + FAST_PATH_ADMITTED_MAX * ETH_MAC_BYTES;
-/** Counters the addon keeps per export: frames answered, bytes read, read calls. */
-export const FAST_PATH_COUNTERS_PER_EXPORT = 3;
+/** Counters the addon keeps per export: frames read, bytes read, I/O calls, frames written,
+ * bytes written. */
+export const FAST_PATH_COUNTERS_PER_EXPORT = 5;
 
 const HEADER_COUNT = 0;
 const HEADER_SECTORS_MAX = 4;
@@ -31,6 +33,7 @@ const ENTRY_ADMITTED_COUNT = 16;
 const ENTRY_ADMITTED = 32;
 const FLAG_MEMORY_BACKED = 1;
 const FLAG_ANYONE = 2;
+const FLAG_WRITABLE = 4;
 
 export interface FastPathExport {
   shelf: number;
@@ -40,6 +43,8 @@ export interface FastPathExport {
   memoryBacked: boolean;
   /** Source MACs allowed to read: undefined for anyone, else at most FAST_PATH_ADMITTED_MAX. */
   admitted: readonly Buffer[] | undefined;
+  /** Writes may be done natively too (the export's write memory goes with the table). */
+  writable?: boolean;
 }
 
 /**
@@ -82,7 +87,9 @@ export function encodeFastPathTable(
     table.writeUInt16LE(e.shelf, at + ENTRY_SHELF);
     table[at + ENTRY_SLOT] = e.slot;
     table[at + ENTRY_FLAGS] =
-      (e.memoryBacked ? FLAG_MEMORY_BACKED : 0) | (e.admitted === undefined ? FLAG_ANYONE : 0);
+      (e.memoryBacked ? FLAG_MEMORY_BACKED : 0) |
+      (e.admitted === undefined ? FLAG_ANYONE : 0) |
+      (e.writable === true ? FLAG_WRITABLE : 0);
     table.writeInt32LE(e.fd, at + ENTRY_FD);
     table.writeBigUInt64LE(BigInt(e.sectors), at + ENTRY_SECTORS);
     table.writeUInt32LE(admitted.length, at + ENTRY_ADMITTED_COUNT);

@@ -4,9 +4,9 @@
  * data is the file's), and every frame TypeScript refuses is refused the same way with the fast
  * path on as with it off (same replies, same counters). A MAC mask edit made while a removed
  * initiator keeps sending is honoured from the frame after its reply.
- * Each check waits for the reply to a valid write sent after the frames under test (writes
- * always go through TypeScript, whose replies leave after those of earlier frames), never for a
- * fixed time.
+ * Each check waits for the reply to a valid write sent after the frames under test to a durable
+ * export (FENCE: its writes always go through TypeScript, whose replies leave after those of
+ * earlier frames), never for a fixed time. Native writes: fast-path-writes.integ.test.ts.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -33,6 +33,7 @@ import { RequestFrames, tagOf, vlanTagged, waitForReply } from "../testing/reque
 import type { ExportCounters } from "./counters.js";
 import {
   encodeFastPathTable,
+  FAST_PATH_COUNTERS_PER_EXPORT,
   FAST_PATH_ENTRY_BYTES,
   FAST_PATH_HEADER_BYTES,
 } from "./fast-path-table.js";
@@ -43,6 +44,9 @@ const DISK_SECTORS = 256;
 const ADMITTED = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x02]);
 const STRANGER = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x03]);
 const REMOVED = Buffer.from([0x02, 0, 0, 0, 0x0f, 0x04]);
+/** A durable export: its writes stay in TypeScript (a native one could overtake replies). */
+const FENCE: [number, number] = [3, 7];
+const FENCE_EXPORT = { address: "3.7", durable: true };
 
 /** What came back for one request: enough to tell every refusal apart. */
 interface Outcome {
@@ -81,7 +85,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
     waitForReply((t) => replies.has(t), tag, what, REPLY_DEADLINE_MS);
   /** Sends `frames`, then a valid write (through TypeScript), and waits for that write's reply. */
   const sendThenFence = async (frames: Buffer[]) => {
-    const fence = write([3, 0], DISK_SECTORS - 1, 0x01);
+    const fence = write(FENCE, DISK_SECTORS - 1, 0x01);
     raw.send([...frames, fence]);
     await waitFor(tagOf(fence), "the fence write");
   };
@@ -138,6 +142,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
     const target = await startFastPath(fastPath, stateDir, [
       { address: "3.0", path: disk, macMask: [macToString(raw.mac), macToString(ADMITTED)] },
       { address: "3.1", path: disk, reservation: [macToString(ADMITTED)] },
+      { ...FENCE_EXPORT, path: disk },
     ]);
     try {
       const cases: Array<[string, Buffer, number]> = [
@@ -190,7 +195,8 @@ describe("the native fast path over AF_PACKET on veth", () => {
       const counters = (address: string) => {
         const c = stats.exports.find((e) => e.address === address)?.counters as ExportCounters;
         // ioCalls: TypeScript merges adjacent reads of a batch into one call; C reads per frame.
-        const { fastPathReads, ioCalls, inFlightMax, ...rest } = c;
+        const { fastPathReads, fastPathWrites, ioCalls, inFlightMax, ...rest } = c;
+        assert.equal(fastPathWrites, 0, "no write to 3.0 or 3.1");
         return { fastPathReads, comparable: rest, ioCalls, inFlightMax };
       };
       return {
@@ -357,7 +363,7 @@ describe("the native fast path over AF_PACKET on veth", () => {
       { shelf: 1, slot: 0, fd: 0, sectors: 8, memoryBacked: true, admitted: [] },
       { shelf: 1, slot: 1, fd: 0, sectors: 8, memoryBacked: true, admitted: [] },
     ]);
-    assert.deepEqual(native.setTable(good), [], "no table before");
+    assert.deepEqual(native.setTable(good, []), [], "no table before");
     const unsorted = Buffer.from(good);
     good.copy(unsorted, FAST_PATH_HEADER_BYTES, FAST_PATH_HEADER_BYTES + FAST_PATH_ENTRY_BYTES);
     good.copy(unsorted, FAST_PATH_HEADER_BYTES + FAST_PATH_ENTRY_BYTES, FAST_PATH_HEADER_BYTES);
@@ -369,10 +375,11 @@ describe("the native fast path over AF_PACKET on veth", () => {
       ["unsorted", unsorted],
       ["admitted count", tooManyMacs],
     ] as const) {
-      assert.throws(() => native.setTable(bad), RangeError, name);
+      assert.throws(() => native.setTable(bad, []), RangeError, name);
     }
-    assert.deepEqual(native.takeCounters(), [0, 0, 0, 0, 0, 0], "the good table is still there");
-    assert.deepEqual(native.setTable(null), [0, 0, 0, 0, 0, 0]);
+    const zeros = new Array<number>(2 * FAST_PATH_COUNTERS_PER_EXPORT).fill(0);
+    assert.deepEqual(native.takeCounters(), zeros, "the good table is still there");
+    assert.deepEqual(native.setTable(null, []), zeros);
     assert.deepEqual(native.takeCounters(), []);
   });
 

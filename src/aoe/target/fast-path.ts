@@ -1,18 +1,23 @@
 /**
- * The target's side of the native fast path (native/af_packet/fast-read.c): which exports of each
- * interface may have their plain ATA READs answered in C, pushed down as a whole new table
- * whenever anything it depends on changes (routes, MAC mask lists, reservations, MTU, stop), and
- * the addon's counters folded back into the exports' own, so stats show the same totals either
- * way. Everything else (writes, discovery, config, masks, reservations, IDENTIFY, anything the C
- * code is not sure about) stays with the TypeScript target.
+ * The target's side of the native fast path (native/af_packet/fast-path.c): which exports of each
+ * interface may have their plain ATA READs, and WRITEs, answered in C, pushed down as a whole new
+ * table whenever anything it depends on changes (routes, MAC mask lists, reservations, MTU,
+ * durability, stop), and the addon's counters folded back into the exports' own, so stats show
+ * the same totals either way. Everything else (discovery, config, masks, reservations, IDENTIFY,
+ * FLUSH, copies of writes, anything the C code is not sure about) stays with the TypeScript target.
  *
- * Why only reads: a read never changes the disk, so answering it natively cannot reorder writes
- * (write-order.ts keeps its guarantees: every write still passes it), and a read answered before
- * a write that is still in flight returns data the initiator may legitimately see (the write is
- * not acknowledged yet). Within one received batch the addon keeps an export's frames in arrival
- * order: once one goes to JavaScript, the export's later frames of that batch follow it.
+ * Reads: a read never changes the disk, and a read answered before a write that is still in
+ * flight returns data the initiator may legitimately see (the write is not acknowledged yet).
+ * Writes, only for exports whose TypeScript path replies right after pwritev (not durable: a
+ * durable export's reply waits for its group commit; not read-only: refused in TypeScript), keep
+ * the export's write order (write-order.ts) across both paths: the export's memory of completed
+ * writes is the addon's, shared by both (so a late copy of a write is acknowledged, not executed,
+ * whichever path did the original), and the addon takes an export's writes only while
+ * TypeScript holds none of them (`WriteMemory.setPending`), so the two never have overlapping
+ * writes in flight at once. Within one received batch the addon keeps an export's frames in
+ * arrival order: once one goes to JavaScript, the export's later frames of that batch follow it.
  */
-import type { NativeFastPath, RawSocket } from "../../net/raw-socket/raw-socket.js";
+import type { NativeFastPath, RawSocket, WriteMemory } from "../../net/raw-socket/raw-socket.js";
 import type { AoeExport } from "./aoe-export.js";
 import {
   admittedSources,
@@ -34,6 +39,7 @@ export interface FastPathPort {
 interface Pushed {
   entry: FastPathExport;
   export: AoeExport;
+  memory: WriteMemory | undefined;
 }
 
 export class TargetFastPath {
@@ -62,7 +68,8 @@ export class TargetFastPath {
               port.sectorsMax,
               entries.map((p) => p.entry),
             );
-      this.fold(native, native.setTable(table));
+      const memories = entries.map((p) => (p.entry.writable ? p.memory : undefined));
+      this.fold(native, native.setTable(table, memories));
       if (table)
         this.pushed.set(
           native,
@@ -87,9 +94,15 @@ export class TargetFastPath {
       const { macMask, reservation } = e.currentState();
       const admitted = admittedSources(macMask, reservation);
       if (!file || admitted === null || entries.length === FAST_PATH_EXPORTS_MAX) continue;
+      // Writes natively only where TypeScript's own reply does not wait for a flush, and where
+      // the export's write order shares the addon's memory of completed writes.
+      const memory = e.nativeWriteMemory;
+      const writable = memory !== undefined && !e.settings.readOnly && !e.settings.durable;
       entries.push({
         export: e,
+        memory,
         entry: {
+          writable,
           shelf: e.shelf,
           slot: e.slot,
           fd: file.fd,
@@ -112,14 +125,19 @@ export class TargetFastPath {
       const frames = counters[at] ?? 0;
       const bytes = counters[at + 1] ?? 0;
       const ioCalls = counters[at + 2] ?? 0;
+      const writes = counters[at + 3] ?? 0;
+      const writtenBytes = counters[at + 4] ?? 0;
       const c = e.counters;
-      c.framesIn += frames;
-      c.framesOut += frames;
+      c.framesIn += frames + writes;
+      c.framesOut += frames + writes;
       c.readRequests += frames;
       c.fastPathReads += frames;
       c.readBytes += bytes;
+      c.writeRequests += writes;
+      c.fastPathWrites += writes;
+      c.writtenBytes += writtenBytes;
       c.ioCalls += ioCalls;
-      this.framesAnswered += frames;
+      this.framesAnswered += frames + writes;
     });
   }
 }

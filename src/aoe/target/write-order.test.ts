@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { WriteOrder, type OrderedWrite } from "./write-order.js";
+import { RecentWrites, WriteOrder, type OrderedWrite } from "./write-order.js";
 
 const SOURCE = 0x02514d000001;
 const write = (id: string, offset: number, bytes: number, tag = 0, source = SOURCE) => ({
@@ -65,7 +65,7 @@ test("a copy of a completed write is acknowledged, not executed; a failed one ma
 });
 
 test("completions are remembered up to the bound, the oldest forgotten first", () => {
-  const order = new WriteOrder<W>(4);
+  const order = new WriteOrder<W>(new RecentWrites(4));
   for (let tag = 1; tag <= 6; tag++) {
     const w = write(`w${tag}`, tag * 512, 512, tag);
     order.admit(w);
@@ -80,4 +80,16 @@ test("completions are remembered up to the bound, the oldest forgotten first", (
 test("completing a write that is not in flight is a bug, asserted", () => {
   const order = new WriteOrder<W>();
   assert.throws(() => order.complete(write("z", 0, 512), true), /not in flight/);
+});
+
+test("the memory is the one it is given: a completion recorded elsewhere is a copy here too", () => {
+  // As with the native fast path, which records its own writes in the shared memory.
+  const memory = new RecentWrites();
+  const order = new WriteOrder<W>(memory);
+  memory.remember(write("done natively", 0, 512, 7));
+  assert.equal(order.admit(write("its copy", 0, 512, 7)), "done-copy");
+  const ours = write("ours", 512, 512, 8);
+  order.admit(ours);
+  order.complete(ours, true);
+  assert.equal(memory.has(write("ours again", 512, 512, 8)), true, "recorded in the memory");
 });

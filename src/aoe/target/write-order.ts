@@ -13,9 +13,16 @@
  * AoEr11 3.1 lets an initiator reuse a tag only for a retransmission; Linux's aoe driver and ours
  * give every transmission a new tag, so a repeated (source, tag, offset, length) is a copy.
  * Pure bookkeeping: the export does the I/O. Bounded: in-flight writes are bounded by the
- * export's admission limit, remembered completions by `recentMax`.
+ * export's admission limit, remembered completions by the memory's size.
+ *
+ * The memory of completed writes is a `WriteMemory`: `RecentWrites` here, or, when the native
+ * fast path may execute the export's writes too (fast-path.ts), the addon's own
+ * (native/af_packet/write-memory.c), which both paths record into and consult, so that a copy
+ * is recognised whichever path completed the original. One memory rather than two kept in step:
+ * nothing can make them disagree. They follow the same rules (write-memory.contract.ts).
  */
 import { assert } from "../../foundation/assert.js";
+import type { WriteMemory as AdapterWriteMemory } from "../../net/raw-socket/raw-socket.js";
 
 export interface OrderedWrite {
   /** Byte offset on the device. */
@@ -54,9 +61,24 @@ interface Done {
   bytes: number;
 }
 
-export class WriteOrder<T extends OrderedWrite> {
-  private readonly inFlight: T[] = [];
-  private readonly waiting: T[] = [];
+/**
+ * The writes of an export completed recently: the last `RECENT_WRITES_MAX`, oldest forgotten
+ * first; by tag, the newest completion with that tag counts (a tag reused by another initiator
+ * replaces the older one), and a write is a copy when its source, offset and length match it.
+ */
+export interface WriteMemory extends AdapterWriteMemory {
+  /** Whether `write` is a copy of a remembered completion. */
+  has(write: OrderedWrite): boolean;
+  remember(write: OrderedWrite): void;
+  /**
+   * How many of the export's writes TypeScript holds now (queued, in flight or waiting): while
+   * not 0, a native fast path sharing this memory leaves the export's writes to TypeScript.
+   */
+  setPending(count: number): void;
+}
+
+/** The WriteMemory in TypeScript. */
+export class RecentWrites implements WriteMemory {
   /** Completed writes by tag (one per tag: a tag reused by another initiator replaces it). */
   private readonly recent = new Map<number, Done>();
   /** The same entries in completion order, a ring: the oldest is forgotten first. */
@@ -68,6 +90,36 @@ export class WriteOrder<T extends OrderedWrite> {
     this.ring = new Array<Done | undefined>(recentMax);
   }
 
+  has(write: OrderedWrite): boolean {
+    const done = this.recent.get(write.tag);
+    return done !== undefined && sameWrite(done, write);
+  }
+
+  remember(write: OrderedWrite): void {
+    const evicted = this.ring[this.ringNext];
+    if (evicted && this.recent.get(evicted.tag) === evicted) this.recent.delete(evicted.tag);
+    const entry: Done = {
+      tag: write.tag,
+      source: write.source,
+      offset: write.offset,
+      bytes: write.bytes,
+    };
+    this.ring[this.ringNext] = entry;
+    this.ringNext = (this.ringNext + 1) % this.recentMax;
+    this.recent.set(write.tag, entry);
+  }
+
+  setPending(): void {
+    // Nothing but TypeScript executes writes with this memory.
+  }
+}
+
+export class WriteOrder<T extends OrderedWrite> {
+  private readonly inFlight: T[] = [];
+  private readonly waiting: T[] = [];
+
+  constructor(private readonly memory: WriteMemory = new RecentWrites()) {}
+
   get inFlightCount(): number {
     return this.inFlight.length;
   }
@@ -78,8 +130,7 @@ export class WriteOrder<T extends OrderedWrite> {
 
   /** Offers a write in arrival order; "issue" and "wait" make it the order's until `complete`. */
   admit(write: T): Admission {
-    const done = this.recent.get(write.tag);
-    if (done && sameWrite(done, write)) return "done-copy";
+    if (this.memory.has(write)) return "done-copy";
     let conflict = false;
     for (const other of this.inFlight) {
       if (sameWrite(other, write)) return "in-flight-copy";
@@ -106,7 +157,7 @@ export class WriteOrder<T extends OrderedWrite> {
     const index = this.inFlight.indexOf(write);
     assert(index >= 0, "completed a write that was not in flight");
     this.inFlight.splice(index, 1);
-    if (ok) this.remember(write);
+    if (ok) this.memory.remember(write);
     if (this.waiting.length === 0) return [];
     const released: T[] = [];
     for (let i = 0; i < this.waiting.length;) {
@@ -123,19 +174,5 @@ export class WriteOrder<T extends OrderedWrite> {
       released.push(candidate);
     }
     return released;
-  }
-
-  private remember(write: T): void {
-    const evicted = this.ring[this.ringNext];
-    if (evicted && this.recent.get(evicted.tag) === evicted) this.recent.delete(evicted.tag);
-    const entry: Done = {
-      tag: write.tag,
-      source: write.source,
-      offset: write.offset,
-      bytes: write.bytes,
-    };
-    this.ring[this.ringNext] = entry;
-    this.ringNext = (this.ringNext + 1) % this.recentMax;
-    this.recent.set(write.tag, entry);
   }
 }

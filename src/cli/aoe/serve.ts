@@ -282,7 +282,8 @@ export async function serveCommand(args: string[]): Promise<void> {
         });
   const config = load();
   const workers = parseWorkers(values.workers);
-  // ATA READs answered in the addon (src/aoe/target/fast-path.ts); off to compare or rule it out.
+  // ATA READs and (non-durable) WRITEs executed in the addon (src/aoe/target/fast-path.ts); off
+  // to compare or rule it out.
   const fastPath =
     values["no-fast-path"] !== true && process.env["ETHERPLANE_AOE_FAST_PATH"] !== "0";
   const reset = resetStateKeys(stringList(values["reset-state"]));

@@ -8,17 +8,21 @@
  * `setImmediate`, straight from the caller's Buffers. Whatever the kernel does not take stays
  * queued until the addon reports that the socket can take more.
  * AoE fast path: once the target pushes a table (`fastPath.setTable`), the addon answers the
- * plain ATA READs it describes itself, before the batch reaches `onFrames` (fast-read.c).
+ * plain ATA READs and WRITEs it describes itself, before the batch reaches `onFrames`
+ * (fast-path.c); writes with an export's memory of completed writes (`NativeWriteMemory`) that
+ * the target's write order uses too.
  */
 import { createRequire } from "node:module";
 import { EtherplaneError, type ErrorCode } from "../../foundation/errors.js";
 import { IFNAME_BYTES_MAX } from "../ifname.js";
 import type {
+  CompletedWrite,
   FramesHandler,
   NativeFastPath,
   RawSocket,
   RawSocketOptions,
   RawSocketStats,
+  WriteMemory,
 } from "./raw-socket.js";
 
 /** Frames waiting for the kernel; `send` drops whole calls beyond this. */
@@ -77,12 +81,63 @@ interface AfPacketAddon {
   ref(handle: NativeHandle): void;
   unref(handle: NativeHandle): void;
   close(handle: NativeHandle): void;
-  setFastPath(handle: NativeHandle, table: Buffer | null): number[];
+  setFastPath(
+    handle: NativeHandle,
+    table: Buffer | null,
+    memories: ReadonlyArray<MemoryHandle | null>,
+  ): number[];
   takeFastPathCounters(handle: NativeHandle): number[];
+  newWriteMemory(): MemoryHandle;
+  writeMemoryHas(
+    memory: MemoryHandle,
+    source: number,
+    tag: number,
+    offset: number,
+    bytes: number,
+  ): boolean;
+  writeMemoryRemember(
+    memory: MemoryHandle,
+    source: number,
+    tag: number,
+    offset: number,
+    bytes: number,
+  ): void;
+  writeMemorySetPending(memory: MemoryHandle, count: number): void;
 }
 
 declare const nativeHandleBrand: unique symbol;
 type NativeHandle = { readonly [nativeHandleBrand]: true };
+declare const memoryHandleBrand: unique symbol;
+type MemoryHandle = { readonly [memoryHandleBrand]: true };
+
+/**
+ * An export's memory of completed writes kept in the addon (native/af_packet/write-memory.c),
+ * which the fast path records its writes into and checks copies against; the target's write
+ * order does the same through this object, so both paths share one memory.
+ */
+export class NativeWriteMemory implements WriteMemory {
+  /** @internal */
+  readonly handle: MemoryHandle;
+  private pending = 0;
+
+  constructor(private readonly native: AfPacketAddon = loadAddon()) {
+    this.handle = native.newWriteMemory();
+  }
+
+  has(w: CompletedWrite): boolean {
+    return this.native.writeMemoryHas(this.handle, w.source, w.tag, w.offset, w.bytes);
+  }
+
+  remember(w: CompletedWrite): void {
+    this.native.writeMemoryRemember(this.handle, w.source, w.tag, w.offset, w.bytes);
+  }
+
+  setPending(count: number): void {
+    if (count === this.pending) return;
+    this.pending = count;
+    this.native.writeMemorySetPending(this.handle, count);
+  }
+}
 
 let addon: AfPacketAddon | undefined;
 
@@ -222,8 +277,14 @@ export class AfPacketSocket implements RawSocket {
   private waitingForKernel = false;
   private sendDrops = 0;
   readonly fastPath: NativeFastPath = {
-    setTable: (table) => this.native.setFastPath(this.handle, table),
+    setTable: (table, memories) =>
+      this.native.setFastPath(
+        this.handle,
+        table,
+        memories.map((m) => (m instanceof NativeWriteMemory ? m.handle : null)),
+      ),
     takeCounters: () => this.native.takeFastPathCounters(this.handle),
+    newWriteMemory: () => new NativeWriteMemory(this.native),
   };
 
   /** Use `openAfPacketSocket`. */

@@ -32,17 +32,43 @@ export interface RawSocket {
 }
 
 /**
- * The AoE target's native fast path (native/af_packet/fast-read.c): the frames the pushed table
+ * The AoE target's native fast path (native/af_packet/fast-path.c): the frames the pushed table
  * says it may answer never reach `onFrames`. Tables are encoded by src/aoe/target/fast-path-table.ts.
  */
 export interface NativeFastPath {
   /**
    * Replaces the table (null: answer nothing natively) and returns the counters of the table it
    * replaced: `FAST_PATH_COUNTERS_PER_EXPORT` numbers per export, in that table's order.
+   * `memories[i]` is the write memory of the table's export i (in table order), made by
+   * `newWriteMemory` of this adapter; required for an export the table marks writable.
    */
-  setTable(table: Buffer | null): number[];
+  setTable(table: Buffer | null, memories: ReadonlyArray<WriteMemory | undefined>): number[];
+  /**
+   * A memory of completed writes that both this adapter's fast path and the target's write
+   * order use (src/aoe/target/write-order.ts); one per export, good on every socket of this
+   * adapter.
+   */
+  newWriteMemory(): WriteMemory;
   /** The current table's counters, in the same form; they restart from 0. */
   takeCounters(): number[];
+}
+
+/** A completed write as the memory knows it: AoE tag, source MAC as a 48-bit number, bytes. */
+export interface CompletedWrite {
+  tag: number;
+  source: number;
+  offset: number;
+  bytes: number;
+}
+
+/**
+ * An AoE export's memory of its completed writes, kept by the adapter and shared with the
+ * target (src/aoe/target/write-order.ts describes the rules; its WriteMemory has this shape).
+ */
+export interface WriteMemory {
+  has(write: CompletedWrite): boolean;
+  remember(write: CompletedWrite): void;
+  setPending(count: number): void;
 }
 
 export type FramesHandler = (frames: Buffer[], infos: FrameInfos) => void;
