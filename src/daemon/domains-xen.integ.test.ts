@@ -90,6 +90,9 @@ describe(
       await lab.startController([
         ...["--lease-renew-ms", "2000", "--lease-suspect-ms", "30000"],
         ...["--lease-dead-ms", "60000"],
+        // dom0's agent runs under TCG beside the rest of the suite: it may take longer than the
+        // default 15 s to connect a console back.
+        ...["--console-agent-wait-ms", "180000"],
       ]);
       storage = await lab.storageHost("sto1");
       await lab.startAgent(storage);

@@ -20,6 +20,10 @@ export interface ConsoleLimits {
   idleMs: number;
 }
 
+/** Bounds of `agentWaitMs` (`controller --console-agent-wait-ms`: slow hosts, e.g. nested Xen). */
+export const CONSOLE_AGENT_WAIT_MS_MIN = 1000;
+export const CONSOLE_AGENT_WAIT_MS_MAX = 600_000;
+
 export const CONSOLE_LIMITS_DEFAULT: ConsoleLimits = {
   sessionsMax: 64,
   sessionsPerOwnerMax: 4,
