@@ -40,7 +40,6 @@ export function servingNames(listenHost: string): string[] {
   return [...names];
 }
 
-
 function read(file: string, what: string): string {
   try {
     const stat = fs.statSync(file);
