@@ -216,6 +216,8 @@ export class AoeBlockDevice implements BlockDevice {
             frame: build(chunk, lba + i * this.sectorsPerFrame),
             paths: this.paths,
             deadlineMs: this.engine.clock.nowMs() + this.timeoutMs,
+            // `complete` copies the data out at once (and errors keep only numbers).
+            borrowsReply: true,
             onReply: (reply, header) => {
               const error = ataErrorOf(reply, header, () => what(i)) ?? complete(reply, chunk);
               if (error) return fail(error);

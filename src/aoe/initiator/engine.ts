@@ -3,6 +3,8 @@
  * matches replies by tag, keeps each path's window of outstanding frames, estimates RTT and
  * retransmits on timeout with a fresh tag (the Linux initiator does the same: resend() takes
  * newtag(), drivers/block/aoe/aoecmd.c; so a target must be idempotent, and a late reply to an old tag is simply ignored).
+ * Replies are matched through the tag-indexed InFlightTable; one sweep timer per engine checks
+ * every frame's retransmission deadline.
  */
 import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";
@@ -15,9 +17,8 @@ import {
   isInvalid,
   type AoeHeader,
 } from "../codec/index.js";
+import { InFlightTable } from "./in-flight-table.js";
 
-/** Tags with the top bit set belong to userland tools; the kernel's have it clear. */
-const TAG_USERLAND = 0x80000000;
 const RTO_INITIAL_MS = 100;
 const RTO_MIN_MS = 20;
 const RTO_MAX_MS = 2000;
@@ -59,8 +60,13 @@ export interface Exchange {
   paths: readonly Path[];
   /** Absolute time (ms, on the engine's `clock`) after which it fails with TIMEOUT. */
   deadlineMs: number;
-  /** Called with the reply frame (already matched by tag and source MAC). */
+  /**
+   * Called with the reply frame (already matched by tag and source MAC). With `borrowsReply` the
+   * frame is valid during the call only (the socket may receive the next batch into it): copy
+   * out what you keep. Without it the engine hands over a copy of its own.
+   */
   onReply(frame: Buffer, header: AoeHeader): void;
+  borrowsReply?: boolean;
   onFail(error: EtherplaneError): void;
   // Engine bookkeeping.
   tag?: number;
@@ -69,7 +75,7 @@ export interface Exchange {
   attempts?: number;
 }
 
-/** Receives replies to a broadcast, with the socket each came in on. */
+/** Receives replies to a broadcast (each a copy it may keep), with the socket it came in on. */
 export type Listener = (frame: Buffer, header: AoeHeader, socket: RawSocket) => void;
 
 export interface EngineStats {
@@ -83,16 +89,18 @@ export interface EngineStats {
 export interface EngineOptions {
   /** Time for RTT samples, retransmission and deadlines; the real clock by default. */
   clock?: Clock;
-  /** The first tag's low 31 bits (random by default; simulations set it for replay). */
+  /**
+   * Where tags start: its bits 16-30 are every in-flight slot's first generation (random by
+   * default; simulations set it for replay). See in-flight-table.ts for the tag layout.
+   */
   firstTag?: number;
 }
 
 export class InitiatorEngine {
   readonly clock: Clock;
-  private readonly pending = new Map<number, Exchange>();
+  private readonly pending: InFlightTable<Exchange>;
   private readonly queue: Exchange[] = [];
   private readonly listeners = new Map<number, Listener>();
-  private nextTag: number;
   private sweepTimer: Timer | undefined;
   private closed = false;
   readonly counters: EngineStats = {
@@ -108,13 +116,14 @@ export class InitiatorEngine {
     options: EngineOptions = {},
   ) {
     this.clock = options.clock ?? realClock;
-    this.nextTag = (options.firstTag ?? Math.floor(Math.random() * 0x7fffffff)) & 0x7fffffff;
+    const firstTag = options.firstTag ?? Math.floor(Math.random() * 0x7fffffff);
+    this.pending = new InFlightTable((firstTag >>> 16) & 0x7fff);
     for (const socket of sockets) socket.onFrames((frames) => this.receive(socket, frames));
   }
 
+  /** A tag for `listen`: no request frame carries it. */
   allocateTag(): number {
-    this.nextTag = (this.nextTag + 1) & 0x7fffffff;
-    return (TAG_USERLAND | this.nextTag) >>> 0;
+    return this.pending.listenerTag();
   }
 
   /** Receives every reply carrying `tag` (broadcast discovery) until the returned function is called. */
@@ -129,6 +138,13 @@ export class InitiatorEngine {
       return;
     }
     exchange.attempts = 0;
+    // The common case: nothing waits, so the frame goes out without passing through the queue.
+    const path = this.queue.length === 0 ? this.pickPath(exchange) : undefined;
+    if (path) {
+      this.send(exchange, path);
+      this.armSweep();
+      return;
+    }
     this.queue.push(exchange);
     this.pump();
   }
@@ -163,14 +179,13 @@ export class InitiatorEngine {
   }
 
   private send(exchange: Exchange, path: Path): void {
-    const tag = this.allocateTag();
+    const tag = this.pending.add(exchange);
     exchange.tag = tag;
     exchange.path = path;
     exchange.sentAtMs = this.clock.nowMs();
     exchange.attempts = (exchange.attempts ?? 0) + 1;
     if (exchange.attempts > 1) this.counters.retransmits++;
     path.inFlight++;
-    this.pending.set(tag, exchange);
     path.targetMac.copy(exchange.frame, ETH_DST);
     path.socket.mac.copy(exchange.frame, 6);
     // Each send gets a new frame object: the socket may still hold the previous attempt's.
@@ -181,21 +196,28 @@ export class InitiatorEngine {
     path.socket.send([frame]);
   }
 
+  /** Frames may be borrowed (RawSocket `reuseReceiveBuffer`): only copies outlive this call. */
   private receive(socket: RawSocket, frames: Buffer[]): void {
     for (const frame of frames) {
       const header = decodeHeader(frame);
       if (isInvalid(header) || (header.flags & AOE_FLAG_RESPONSE) === 0) continue;
-      const listener = this.listeners.get(header.tag);
-      if (listener) {
-        listener(frame, header, socket);
+      const tag = header.tag;
+      const exchange = this.pending.get(tag);
+      if (!exchange) {
+        const listener = this.listeners.get(tag);
+        if (listener) {
+          const copy = Buffer.from(frame);
+          listener(copy, decodeHeader(copy) as AoeHeader, socket);
+        } else {
+          this.counters.staleReplies++;
+        }
         continue;
       }
-      const exchange = this.pending.get(header.tag);
-      if (!exchange || !exchange.path || !header.isFrom(exchange.path.targetMac)) {
+      if (!exchange.path || !header.isFrom(exchange.path.targetMac)) {
         this.counters.staleReplies++;
         continue;
       }
-      this.pending.delete(header.tag);
+      this.pending.remove(tag);
       const path = exchange.path;
       path.inFlight--;
       path.replies++;
@@ -203,7 +225,12 @@ export class InitiatorEngine {
       if (exchange.attempts === 1)
         this.sampleRtt(path, this.clock.nowMs() - (exchange.sentAtMs ?? 0));
       this.counters.replies++;
-      exchange.onReply(frame, header);
+      if (exchange.borrowsReply === true) {
+        exchange.onReply(frame, header);
+      } else {
+        const copy = Buffer.from(frame);
+        exchange.onReply(copy, decodeHeader(copy) as AoeHeader);
+      }
     }
     this.pump();
   }
@@ -231,14 +258,14 @@ export class InitiatorEngine {
 
   private sweep(): void {
     const now = this.clock.nowMs();
-    for (const [tag, exchange] of this.pending) {
+    this.pending.forEach((exchange, tag) => {
       const path = exchange.path as Path;
       // Exponential backoff per exchange (RFC 6298 5.5): its n-th attempt waits 2^(n-1) RTOs.
       // The path's RTO itself follows only RTT samples, so one lossy burst does not slow the rest.
       const attempt = exchange.attempts ?? 1;
       const timeoutMs = Math.min(RTO_MAX_MS, path.rtoMs * 2 ** (attempt - 1));
-      if (now - (exchange.sentAtMs ?? now) < timeoutMs) continue;
-      this.pending.delete(tag);
+      if (now - (exchange.sentAtMs ?? now) < timeoutMs) return;
+      this.pending.remove(tag);
       path.inFlight--;
       path.consecutiveTimeouts++;
       this.counters.timeouts++;
@@ -255,7 +282,7 @@ export class InitiatorEngine {
       } else {
         this.queue.unshift(exchange);
       }
-    }
+    });
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const exchange = this.queue[i] as Exchange;
       if (now >= exchange.deadlineMs) {
@@ -278,8 +305,8 @@ export class InitiatorEngine {
     this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
     const error = new EtherplaneError("CLOSED", "the AoE initiator was closed");
-    for (const exchange of [...this.pending.values(), ...this.queue]) exchange.onFail(error);
-    this.pending.clear();
+    const all = [...this.pending.clear(), ...this.queue];
     this.queue.length = 0;
+    for (const exchange of all) exchange.onFail(error);
   }
 }
