@@ -102,6 +102,8 @@ export class InitiatorEngine {
   private readonly queue: Exchange[] = [];
   private readonly listeners = new Map<number, Listener>();
   private sweepTimer: Timer | undefined;
+  /** The time read once for a whole receive batch (and the sends it causes), else undefined. */
+  private batchNowMs: number | undefined;
   private closed = false;
   readonly counters: EngineStats = {
     sent: 0,
@@ -119,6 +121,14 @@ export class InitiatorEngine {
     const firstTag = options.firstTag ?? Math.floor(Math.random() * 0x7fffffff);
     this.pending = new InFlightTable((firstTag >>> 16) & 0x7fff);
     for (const socket of sockets) socket.onFrames((frames) => this.receive(socket, frames));
+  }
+
+  /**
+   * The clock's time; while a receive batch is handled, the time read at its start (one clock
+   * read per batch rather than several per frame: the batch is handled in one go).
+   */
+  nowMs(): number {
+    return this.batchNowMs ?? this.clock.nowMs();
   }
 
   /** A tag for `listen`: no request frame carries it. */
@@ -182,7 +192,7 @@ export class InitiatorEngine {
     const tag = this.pending.add(exchange);
     exchange.tag = tag;
     exchange.path = path;
-    exchange.sentAtMs = this.clock.nowMs();
+    exchange.sentAtMs = this.nowMs();
     exchange.attempts = (exchange.attempts ?? 0) + 1;
     if (exchange.attempts > 1) this.counters.retransmits++;
     path.inFlight++;
@@ -198,6 +208,17 @@ export class InitiatorEngine {
 
   /** Frames may be borrowed (RawSocket `reuseReceiveBuffer`): only copies outlive this call. */
   private receive(socket: RawSocket, frames: Buffer[]): void {
+    const nowMs = this.clock.nowMs();
+    this.batchNowMs = nowMs;
+    try {
+      this.receiveBatch(socket, frames, nowMs);
+    } finally {
+      this.batchNowMs = undefined;
+    }
+    this.pump();
+  }
+
+  private receiveBatch(socket: RawSocket, frames: Buffer[], nowMs: number): void {
     for (const frame of frames) {
       const header = decodeHeader(frame);
       if (isInvalid(header) || (header.flags & AOE_FLAG_RESPONSE) === 0) continue;
@@ -222,8 +243,7 @@ export class InitiatorEngine {
       path.inFlight--;
       path.replies++;
       path.consecutiveTimeouts = 0;
-      if (exchange.attempts === 1)
-        this.sampleRtt(path, this.clock.nowMs() - (exchange.sentAtMs ?? 0));
+      if (exchange.attempts === 1) this.sampleRtt(path, nowMs - (exchange.sentAtMs ?? 0));
       this.counters.replies++;
       if (exchange.borrowsReply === true) {
         exchange.onReply(frame, header);
@@ -232,7 +252,6 @@ export class InitiatorEngine {
         exchange.onReply(copy, decodeHeader(copy) as AoeHeader);
       }
     }
-    this.pump();
   }
 
   /** Jacobson/Karels (RFC 6298), sampled only from frames sent once (Karn's rule). */

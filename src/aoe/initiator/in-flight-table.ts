@@ -57,7 +57,8 @@ export class InFlightTable<T> {
   /** Frees `tag`'s slot; its later replies are stale. */
   remove(tag: number): void {
     const index = tag & INDEX_MASK;
-    assert(this.get(tag) !== undefined, `tag ${tag} is not in flight`);
+    // (The message is built only on failure: this runs for every frame.)
+    if (this.get(tag) === undefined) assert(false, `tag ${tag} is not in flight`);
     this.entries[index] = undefined;
     this.free.push(index);
     this.size--;
