@@ -80,6 +80,7 @@ export class AoeBlockDevice implements BlockDevice {
       name: this.name,
       sectorsPerFrame: this.sectorsPerFrame,
       timeoutMs: this.timeoutMs,
+      readFrames: [],
       named: (error) => this.named(error),
     };
   }

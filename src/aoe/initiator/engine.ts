@@ -13,6 +13,7 @@ import {
   AOE_FLAG_RESPONSE,
   AOE_TAG,
   ETH_DST,
+  ETH_SRC,
   decodeHeader,
   isInvalid,
   type AoeHeader,
@@ -29,6 +30,9 @@ const PATH_DOWN_AFTER_TIMEOUTS = 8;
 export interface Path {
   readonly socket: RawSocket;
   readonly targetMac: Buffer;
+  /** `targetMac` as two numbers (bytes 0-3, 4-5): a reply's source is checked without a call. */
+  readonly targetMacHigh: number;
+  readonly targetMacLow: number;
   /** Frames this path may have outstanding: the target's advertised buffer count. */
   window: number;
   inFlight: number;
@@ -43,6 +47,8 @@ export function newPath(socket: RawSocket, targetMac: Buffer, window: number): P
   return {
     socket,
     targetMac: Buffer.from(targetMac),
+    targetMacHigh: targetMac.readUInt32BE(0),
+    targetMacLow: targetMac.readUInt16BE(4),
     window: Math.max(1, window),
     inFlight: 0,
     srttMs: 0,
@@ -234,12 +240,16 @@ export class InitiatorEngine {
         }
         continue;
       }
-      if (!exchange.path || !header.isFrom(exchange.path.targetMac)) {
+      const path = exchange.path;
+      if (
+        !path ||
+        frame.readUInt32BE(ETH_SRC) !== path.targetMacHigh ||
+        frame.readUInt16BE(ETH_SRC + 4) !== path.targetMacLow
+      ) {
         this.counters.staleReplies++;
         continue;
       }
       this.pending.remove(tag);
-      const path = exchange.path;
       path.inFlight--;
       path.replies++;
       path.consecutiveTimeouts = 0;

@@ -3,14 +3,24 @@
  * sectors, at most CHUNKS_QUEUED_MAX queued in the engine at once, one promise for the whole call.
  * The per-frame state is a ChunkExchange (the engine's Exchange, with its callbacks as methods:
  * no closures per frame); a read reply's data is copied once, straight into the caller's buffer.
+ * READ request frames are recycled through the device's pool: the header is written once, and
+ * each reuse changes only the LBA and sector count (the engine writes MACs and tag at each send).
  */
 import { EtherplaneError } from "../../foundation/errors.js";
-import { ATA_DATA, SECTOR_BYTES, type AoeHeader } from "../codec/index.js";
+import {
+  ATA_DATA,
+  ATA_SECTOR_COUNT,
+  SECTOR_BYTES,
+  writeLba,
+  type AoeHeader,
+} from "../codec/index.js";
 import type { Exchange, InitiatorEngine, Path } from "./engine.js";
 import { ataErrorOf, ataRead, ataWrite } from "./requests.js";
 
 /** Frames one read/write call keeps queued in the engine at most (bounds memory for big calls). */
 export const CHUNKS_QUEUED_MAX = 512;
+/** READ request frames a device keeps for reuse (60 bytes each). */
+export const READ_FRAMES_POOLED_MAX = 1024;
 
 /** What a transfer needs of its device. */
 export interface TransferDevice {
@@ -21,6 +31,11 @@ export interface TransferDevice {
   readonly name: string;
   readonly sectorsPerFrame: number;
   readonly timeoutMs: number;
+  /**
+   * READ request frames of this device that are free to reuse: a frame goes back only once its
+   * reply came (so the socket has sent it and holds it no longer), never after a failure.
+   */
+  readonly readFrames: Buffer[];
   /** The device's form of an engine failure (names it and its deadline). */
   named(error: EtherplaneError): EtherplaneError;
 }
@@ -70,14 +85,18 @@ class Transfer {
             chunkLba,
             this.buffer.subarray(offset, offset + bytes),
           )
-        : ataRead(device.shelf, device.slot, chunkLba, bytes / SECTOR_BYTES);
+        : readFrame(device, chunkLba, bytes / SECTOR_BYTES);
       const deadlineMs = device.engine.nowMs() + device.timeoutMs;
       device.engine.submit(new ChunkExchange(this, i, frame, device.paths, deadlineMs));
     }
   }
 
   /** A chunk's reply (borrowed: valid during this call only). */
-  reply(index: number, reply: Buffer, header: AoeHeader): void {
+  reply(exchange: ChunkExchange, reply: Buffer, header: AoeHeader): void {
+    const index = exchange.index;
+    if (!this.write && this.device.readFrames.length < READ_FRAMES_POOLED_MAX) {
+      this.device.readFrames.push(exchange.frame);
+    }
     if (this.failed) return;
     const error =
       ataErrorOf(reply, header, () => this.describe(index)) ?? this.copyOut(index, reply);
@@ -114,6 +133,15 @@ class Transfer {
   }
 }
 
+/** A READ request frame for `sectors` at `lba`: a pooled one rewritten, or a new one. */
+function readFrame(device: TransferDevice, lba: number, sectors: number): Buffer {
+  const frame = device.readFrames.pop();
+  if (!frame) return ataRead(device.shelf, device.slot, lba, sectors);
+  writeLba(frame, lba);
+  frame[ATA_SECTOR_COUNT] = sectors;
+  return frame;
+}
+
 /** One frame of a Transfer, as the engine keeps it in flight. */
 class ChunkExchange implements Exchange {
   readonly borrowsReply = true;
@@ -124,14 +152,14 @@ class ChunkExchange implements Exchange {
 
   constructor(
     private readonly transfer: Transfer,
-    private readonly index: number,
+    readonly index: number,
     public frame: Buffer,
     readonly paths: readonly Path[],
     readonly deadlineMs: number,
   ) {}
 
   onReply(reply: Buffer, header: AoeHeader): void {
-    this.transfer.reply(this.index, reply, header);
+    this.transfer.reply(this, reply, header);
   }
 
   onFail(error: EtherplaneError): void {
