@@ -18,7 +18,7 @@ import {
   isInvalid,
   type AoeHeader,
 } from "../codec/index.js";
-import { InFlightTable } from "./in-flight-table.js";
+import { IN_FLIGHT_SLOTS_MAX, InFlightTable } from "./in-flight-table.js";
 
 const RTO_INITIAL_MS = 100;
 const RTO_MIN_MS = 20;
@@ -166,6 +166,9 @@ export class InitiatorEngine {
   }
 
   private pickPath(exchange: Exchange): Path | undefined {
+    // Windows are the targets' advertised buffer counts (up to 65535 a path): the table's size
+    // bounds their sum, and what does not fit waits in the queue.
+    if (this.pending.size >= IN_FLIGHT_SLOTS_MAX) return undefined;
     let best: Path | undefined;
     for (const path of exchange.paths) {
       if (path.inFlight >= path.window) continue;
