@@ -95,10 +95,7 @@ export interface EngineStats {
 export interface EngineOptions {
   /** Time for RTT samples, retransmission and deadlines; the real clock by default. */
   clock?: Clock;
-  /**
-   * Where tags start: its bits 16-30 are every in-flight slot's first generation (random by
-   * default; simulations set it for replay). See in-flight-table.ts for the tag layout.
-   */
+  /** The first tag's low 31 bits (random by default; simulations set it for replay). */
   firstTag?: number;
 }
 
@@ -125,7 +122,7 @@ export class InitiatorEngine {
   ) {
     this.clock = options.clock ?? realClock;
     const firstTag = options.firstTag ?? Math.floor(Math.random() * 0x7fffffff);
-    this.pending = new InFlightTable((firstTag >>> 16) & 0x7fff);
+    this.pending = new InFlightTable(firstTag);
     for (const socket of sockets) socket.onFrames((frames) => this.receive(socket, frames));
   }
 

@@ -1,97 +1,109 @@
 /**
  * The initiator's frames awaiting a reply, indexed by their tag. AoEr11 (section 3.1) leaves the
- * tag to the initiator and has the target echo it, so our tags say where their exchange is: the
- * low 16 bits index a slot of this table, bits 16-30 are that slot's generation (bumped at every
- * use, so a late reply to an earlier send of the slot is recognised as stale), and bit 31 marks a
- * userland initiator (the Linux driver's tags have it clear, aoecmd.c newtag()). A reply is matched
- * with one array index and one comparison: no Map, no per-frame key objects.
+ * tag to the initiator and has the target echo it. Our tags count up (31 bits, then bit 31 set
+ * to mark a userland initiator; the Linux driver's tags have it clear, aoecmd.c newtag()), so a
+ * tag comes back only after 2^31 sends: a target that remembers completed writes by tag
+ * (aoe/target/write-order.ts) never takes a new write for a copy of an old one.
+ *
+ * The table is a power-of-two array indexed by the tag's low bits: a reply is matched with one
+ * index and one comparison, no Map and no key objects. A new tag whose slot is taken (a frame
+ * still retransmitting from long ago) is skipped; the table doubles when half full, and since
+ * distinct slots under the old mask stay distinct under the larger one, entries move without
+ * collisions.
  */
 import { assert } from "../../foundation/assert.js";
 
 /** Tags with the top bit set belong to userland tools; the kernel's have it clear. */
 export const TAG_USERLAND = 0x80000000;
-const INDEX_BITS = 16;
-const INDEX_MASK = (1 << INDEX_BITS) - 1;
-const GENERATION_MASK = 0x7fff;
-/** Index 0xffff is never a slot: tags with it are broadcast listeners' (`listenerTag`). */
-export const IN_FLIGHT_SLOTS_MAX = INDEX_MASK;
+const COUNTER_MASK = 0x7fffffff;
+/** Frames in flight at most: windows are the targets' buffer counts, up to 65535 a path. */
+export const IN_FLIGHT_SLOTS_MAX = 65535;
+const CAPACITY_MIN = 64;
 
 export class InFlightTable<T> {
-  private readonly entries: Array<T | undefined> = [];
-  private readonly generations: number[] = [];
-  /** Free slot indices, the latest freed last (reused first: the table stays small and warm). */
-  private readonly free: number[] = [];
-  private listenerGeneration: number;
+  private entries: Array<T | undefined> = new Array<T | undefined>(CAPACITY_MIN).fill(undefined);
+  /** The tag of each occupied slot. */
+  private tags: number[] = new Array<number>(CAPACITY_MIN).fill(0);
+  private mask = CAPACITY_MIN - 1;
+  private counter: number;
   size = 0;
 
-  /** `generationBase`: the generation every slot starts from (random, so that a restarted
-   * initiator does not reuse the tags its previous run had in flight). */
-  constructor(private readonly generationBase: number) {
-    this.listenerGeneration = generationBase & GENERATION_MASK;
+  /** `firstTag`: where the count starts (random, so that a restarted initiator does not reuse
+   * the tags its previous run had in flight; simulations set it for replay). */
+  constructor(firstTag: number) {
+    this.counter = firstTag & COUNTER_MASK;
   }
 
-  /** Puts `entry` in a free slot and returns the tag that finds it. */
+  /** Puts `entry` in the table under a new tag, and returns the tag. */
   add(entry: T): number {
-    let index = this.free.pop();
-    if (index === undefined) {
-      index = this.entries.length;
-      assert(index < IN_FLIGHT_SLOTS_MAX, "more than 65535 AoE frames in flight");
-      this.entries.push(undefined);
-      this.generations.push(this.generationBase & GENERATION_MASK);
-    }
-    const generation = ((this.generations[index] as number) + 1) & GENERATION_MASK;
-    this.generations[index] = generation;
+    assert(this.size < IN_FLIGHT_SLOTS_MAX, "more than 65535 AoE frames in flight");
+    if ((this.size + 1) * 2 > this.entries.length) this.grow();
+    let tag = this.nextTag();
+    while (this.entries[tag & this.mask] !== undefined) tag = this.nextTag();
+    const index = tag & this.mask;
     this.entries[index] = entry;
+    this.tags[index] = tag;
     this.size++;
-    return (TAG_USERLAND | (generation << INDEX_BITS) | index) >>> 0;
+    return tag;
   }
 
   /** The entry `tag` was given for, if it is still in the table (else a stale or foreign tag). */
   get(tag: number): T | undefined {
-    const index = tag & INDEX_MASK;
+    const index = tag & this.mask;
     const entry = this.entries[index];
-    if (entry === undefined || tag >>> 0 !== this.tagOf(index)) return undefined;
+    if (entry === undefined || this.tags[index] !== tag >>> 0) return undefined;
     return entry;
   }
 
   /** Frees `tag`'s slot; its later replies are stale. */
   remove(tag: number): void {
-    const index = tag & INDEX_MASK;
     // (The message is built only on failure: this runs for every frame.)
     if (this.get(tag) === undefined) assert(false, `tag ${tag} is not in flight`);
-    this.entries[index] = undefined;
-    this.free.push(index);
+    this.entries[tag & this.mask] = undefined;
     this.size--;
   }
 
   /** Calls `visit` with each entry and its tag (entries may be removed during the walk). */
   forEach(visit: (entry: T, tag: number) => void): void {
-    for (let index = 0; index < this.entries.length; index++) {
-      const entry = this.entries[index];
-      if (entry !== undefined) visit(entry, this.tagOf(index));
+    const entries = this.entries;
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index];
+      if (entry !== undefined) visit(entry, this.tags[index] as number);
     }
   }
 
   /** Removes every entry and returns them. */
   clear(): T[] {
     const all = this.entries.filter((entry): entry is T => entry !== undefined);
-    for (let index = 0; index < this.entries.length; index++) {
-      if (this.entries[index] !== undefined) {
-        this.entries[index] = undefined;
-        this.free.push(index);
-      }
-    }
+    this.entries.fill(undefined);
     this.size = 0;
     return all;
   }
 
-  /** A tag no slot will ever carry, for replies to a broadcast (discovery). */
+  /** A tag for replies to a broadcast (discovery): taken from the same count, never in flight. */
   listenerTag(): number {
-    this.listenerGeneration = (this.listenerGeneration + 1) & GENERATION_MASK;
-    return (TAG_USERLAND | (this.listenerGeneration << INDEX_BITS) | INDEX_MASK) >>> 0;
+    return this.nextTag();
   }
 
-  private tagOf(index: number): number {
-    return (TAG_USERLAND | ((this.generations[index] as number) << INDEX_BITS) | index) >>> 0;
+  private nextTag(): number {
+    this.counter = (this.counter + 1) & COUNTER_MASK;
+    return (TAG_USERLAND | this.counter) >>> 0;
+  }
+
+  private grow(): void {
+    const entries = this.entries;
+    const tags = this.tags;
+    const capacity = entries.length * 2;
+    this.entries = new Array<T | undefined>(capacity).fill(undefined);
+    this.tags = new Array<number>(capacity).fill(0);
+    this.mask = capacity - 1;
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index];
+      if (entry === undefined) continue;
+      const tag = tags[index] as number;
+      assert(this.entries[tag & this.mask] === undefined, "tags collided while the table grew");
+      this.entries[tag & this.mask] = entry;
+      this.tags[tag & this.mask] = tag;
+    }
   }
 }
