@@ -46,6 +46,8 @@ interface Result {
   fps: number;
   mbps: number;
   cpuUsPerFrame: number;
+  /** Ours only: the user and system (kernel) parts of cpuUsPerFrame. */
+  split?: { userUs: number; systemUs: number };
 }
 
 async function waitForText(child: ChildProcess, pattern: RegExp, timeoutMs: number) {
@@ -139,6 +141,7 @@ async function ourRun(
       fps: frames / elapsedS,
       mbps: bytes / elapsedS / 1e6,
       cpuUsPerFrame: (cpu.user + cpu.system) / frames,
+      split: { userUs: cpu.user / frames, systemUs: cpu.system / frames },
     };
   } finally {
     initiator.close();
@@ -194,8 +197,11 @@ async function main(): Promise<void> {
                   ? await aoebenchRun(link, binary, mode)
                   : await ourRun(link, mode);
               results.push({ target, mtu, mode, initiator, ...r });
+              const split = r.split
+                ? ` (user ${r.split.userUs.toFixed(2)}, system ${r.split.systemUs.toFixed(2)})`
+                : "";
               process.stdout.write(
-                `${target} MTU ${mtu} ${mode} ${initiator}: ${r.fps.toFixed(0)} frames/s, ${r.mbps.toFixed(0)} MB/s, ${r.cpuUsPerFrame.toFixed(2)} µs CPU/frame\n`,
+                `${target} MTU ${mtu} ${mode} ${initiator}: ${r.fps.toFixed(0)} frames/s, ${r.mbps.toFixed(0)} MB/s, ${r.cpuUsPerFrame.toFixed(2)} µs CPU/frame${split}\n`,
               );
             }
           }

@@ -214,6 +214,9 @@ typedef struct Socket {
   uv_timer_t *retry_timer;
   bool receiving;     /* startReceiving() was called */
   bool want_writable; /* a send stopped on EAGAIN: poll for UV_WRITABLE once */
+  /* open(..., reuseReceiveBuffer): the consumer keeps no frame past onFrames, so each batch
+   * buffer serves the next receive too (no allocation, page faults or GC per batch). */
+  bool reuse_batch;
   int poll_events;    /* events the poll handle was last started with (0: stopped) */
 
   /* JavaScript state. `self` keeps the handle (and so this struct) alive while the socket is

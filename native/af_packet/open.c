@@ -175,19 +175,25 @@ static bool read_filter(napi_env env, napi_value value, Filter *storage, const F
 }
 
 napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 8 || !is_function(env, argv[6]) || !is_function(env, argv[7])) {
     napi_throw_type_error(env, NULL,
                           "af_packet: open(ifname, ethertype, netnsPath, batchFrames, "
-                          "receiveBufferBytes, sendBufferBytes, onFrames, onWritable[, filter])");
+                          "receiveBufferBytes, sendBufferBytes, onFrames, onWritable[, filter[, "
+                          "reuseReceiveBuffer]])");
     return NULL;
   }
   static Filter no_filter; /* zeroed: length 0 */
   Filter filter_storage;
   const Filter *filter = &no_filter;
   if (argc >= 9 && !read_filter(env, argv[8], &filter_storage, &filter)) return NULL;
+  bool reuse_batch = false;
+  if (argc >= 10 && napi_get_value_bool(env, argv[9], &reuse_batch) != napi_ok) {
+    napi_throw_type_error(env, NULL, "af_packet: open: reuseReceiveBuffer is not a boolean");
+    return NULL;
+  }
   char ifname[IFNAMSIZ + 1];
   size_t ifname_len = 0;
   if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &ifname_len) != napi_ok ||
@@ -230,6 +236,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->env = env;
   s->fd = -1;
   s->batch_frames = batch_frames;
+  s->reuse_batch = reuse_batch;
   memcpy(s->ifname, ifname, ifname_len + 1);
   s->recv_msgs = calloc(batch_frames, sizeof *s->recv_msgs);
   s->recv_iovs = calloc(batch_frames, sizeof *s->recv_iovs);

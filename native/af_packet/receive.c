@@ -122,6 +122,10 @@ static int receive_batch(Socket *s, uint32_t frames_max) {
   NAPI_CHECK(napi_create_uint32(env, (uint32_t)n, &argv[1]));
   NAPI_CHECK(napi_create_uint32(env, (uint32_t)slot, &argv[2]));
   call_js(s, s->on_frames, 3, argv);
+  /* The consumer promised to keep no frame past the call (and may have closed the socket). */
+  if (s->reuse_batch && s->fd >= 0 && s->spare_ref == NULL) {
+    keep_spare_buffer(s, buffer, data, bytes);
+  }
   return n;
 }
 

@@ -166,7 +166,17 @@ export async function createAoeBench(
 
 /** An initiator in the test process, its sockets inside `ns`. */
 export function startInitiator(ns: Namespace, ifnames: string[]): AoeInitiator {
-  return new AoeInitiator(ifnames.map((ifname) => openAoeSocket(ns, ifname)));
+  // As the CLI opens them (cli/aoe/initiator-sockets.ts): one receive buffer for every batch.
+  return new AoeInitiator(
+    ifnames.map((ifname) =>
+      openAfPacketSocket({
+        ifname,
+        ethertype: AOE_ETHERTYPE,
+        netnsPath: ns.path,
+        reuseReceiveBuffer: true,
+      }),
+    ),
+  );
 }
 
 /** The MAC of an initiator's first interface, as a volume's allow list takes it. */

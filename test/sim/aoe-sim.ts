@@ -57,13 +57,14 @@ export class AoeSim {
   }
 
   /** Opens a socket on `ifname`; reopening an interface keeps its MAC and MTU. */
-  socket(ifname: string): SimRawSocket {
+  socket(ifname: string, options: { reuseReceiveBuffer?: boolean } = {}): SimRawSocket {
     const link = this.link(ifname);
     const mac = this.macs.get(ifname);
     const socket = link.attach(ifname, {
       ethertype: AOE_ETHERTYPE,
       mtu: this.mtus.get(ifname) ?? 1500,
       ...(mac ? { mac } : {}),
+      ...options,
     });
     this.macs.set(ifname, socket.mac);
     this.open.set(ifname, socket);
@@ -126,7 +127,8 @@ export class AoeSim {
   /** An initiator on simulated interfaces, on the simulated clock. */
   initiator(ifnames: string[]): AoeInitiator {
     const initiator = new AoeInitiator(
-      ifnames.map((ifname) => this.socket(ifname)),
+      // As the CLI opens them: frames valid during the handler only (the engine copies).
+      ifnames.map((ifname) => this.socket(ifname, { reuseReceiveBuffer: true })),
       { clock: this.clock, firstTag: this.random.next() },
     );
     this.initiators.push(initiator);

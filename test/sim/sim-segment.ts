@@ -67,6 +67,12 @@ export interface AttachOptions {
   mac?: Buffer;
   mtu?: number;
   ethertype: number;
+  /**
+   * As RawSocketOptions.reuseReceiveBuffer: the handler gets frames valid during its call only.
+   * Each batch is a copy that is overwritten (0xee) when the handler returns, so that a consumer
+   * that keeps a frame past the call sees garbage here rather than a rare race on a real link.
+   */
+  reuseReceiveBuffer?: boolean;
 }
 
 /** What a tap sees: every frame a socket sends, before any fault. */
@@ -230,6 +236,7 @@ export class SimRawSocket implements RawSocket {
   /** Frames arriving at the same virtual time are delivered as one batch. */
   private readonly arriving = new Map<number, Arrival>();
   private lastInOrderMs = 0;
+  private readonly reuseReceiveBuffer: boolean;
 
   constructor(
     private readonly segment: SimSegment,
@@ -240,6 +247,7 @@ export class SimRawSocket implements RawSocket {
   ) {
     this.mtuBytes = mtu;
     this.ethertype = options.ethertype;
+    this.reuseReceiveBuffer = options.reuseReceiveBuffer === true;
   }
 
   mtu(): number {
@@ -321,7 +329,14 @@ export class SimRawSocket implements RawSocket {
       const batch = kept.frames.slice(i, i + SIM_RECEIVE_BATCH_FRAMES);
       this.framesReceived += batch.length;
       this.segment.counters.delivered += batch.length;
-      this.handler(batch, kept.infos.slice(i, i + SIM_RECEIVE_BATCH_FRAMES));
+      const infos = kept.infos.slice(i, i + SIM_RECEIVE_BATCH_FRAMES);
+      if (!this.reuseReceiveBuffer) {
+        this.handler(batch, infos);
+        continue;
+      }
+      const borrowed = batch.map((frame) => Buffer.from(frame));
+      this.handler(borrowed, infos);
+      for (const frame of borrowed) frame.fill(0xee);
     }
   }
 

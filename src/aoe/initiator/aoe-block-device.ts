@@ -8,11 +8,12 @@ import { assert } from "../../foundation/assert.js";
 import { EtherplaneError } from "../../foundation/errors.js";
 import { createLogger } from "../../foundation/log.js";
 import type { BlockDevice } from "../../block/block-device.js";
-import { ATA_DATA, AtaCommand, SECTOR_BYTES } from "../codec/index.js";
+import { AtaCommand, SECTOR_BYTES } from "../codec/index.js";
 import type { DiscoveredTarget } from "./discovery.js";
 import { enginePaths } from "./discovery.js";
 import type { InitiatorEngine, Path } from "./engine.js";
-import { ataCommand, ataErrorOf, ataRead, ataWrite } from "./requests.js";
+import { ataCommand, ataErrorOf } from "./requests.js";
+import { transfer, type TransferDevice } from "./transfer.js";
 
 export interface AoeBlockDeviceOptions {
   /**
@@ -37,9 +38,6 @@ interface WriteRange {
   end: number;
 }
 
-/** Frames one read/write call keeps queued in the engine at most (bounds memory for big calls). */
-const CHUNKS_QUEUED_MAX = 512;
-
 export class AoeBlockDevice implements BlockDevice {
   readonly sizeBytes: number;
   readonly readOnly = false;
@@ -50,6 +48,8 @@ export class AoeBlockDevice implements BlockDevice {
   private warnedNoFlush = false;
   /** Writes issued and not settled yet, with a promise that settles with each (never rejects). */
   private readonly writes = new Map<WriteRange, Promise<void>>();
+  /** What each read/write's Transfer needs (transfer.ts). */
+  private readonly transferDevice: TransferDevice;
 
   constructor(
     private readonly engine: InitiatorEngine,
@@ -72,6 +72,17 @@ export class AoeBlockDevice implements BlockDevice {
         this.timeoutMs <= REQUEST_TIMEOUT_MS_MAX,
       `request timeout ${this.timeoutMs} ms is out of bounds (callers check it)`,
     );
+    this.transferDevice = {
+      engine,
+      paths: this.paths,
+      shelf: target.shelf,
+      slot: target.slot,
+      name: this.name,
+      sectorsPerFrame: this.sectorsPerFrame,
+      timeoutMs: this.timeoutMs,
+      readFrames: [],
+      named: (error) => this.named(error),
+    };
   }
 
   get name(): string {
@@ -135,22 +146,7 @@ export class AoeBlockDevice implements BlockDevice {
 
   /** Reads whole sectors starting at `lba` into `buffer` (a multiple of 512 bytes). */
   readSectors(buffer: Buffer, lba: number): Promise<void> {
-    return this.transfer(
-      buffer,
-      lba,
-      (chunk, chunkLba) =>
-        ataRead(this.target.shelf, this.target.slot, chunkLba, chunk.length / SECTOR_BYTES),
-      (reply, chunk) => {
-        if (reply.length < ATA_DATA + chunk.length) {
-          return new EtherplaneError(
-            "PROTOCOL",
-            `${this.name}: read reply carries ${reply.length - ATA_DATA} bytes, expected ${chunk.length}`,
-          );
-        }
-        reply.copy(chunk, 0, ATA_DATA, ATA_DATA + chunk.length);
-        return undefined;
-      },
-    );
+    return transfer(this.transferDevice, buffer, lba, false);
   }
 
   /**
@@ -165,13 +161,7 @@ export class AoeBlockDevice implements BlockDevice {
     const earlier: Array<Promise<void>> = [];
     for (const [other, settled] of this.writes)
       if (other.start < range.end && range.start < other.end) earlier.push(settled);
-    const run = () =>
-      this.transfer(
-        buffer,
-        lba,
-        (chunk, chunkLba) => ataWrite(this.target.shelf, this.target.slot, chunkLba, chunk),
-        () => undefined,
-      );
+    const run = () => transfer(this.transferDevice, buffer, lba, true);
     const result = earlier.length === 0 ? run() : Promise.all(earlier).then(run);
     const settled = result.then(
       () => undefined,
@@ -180,55 +170,6 @@ export class AoeBlockDevice implements BlockDevice {
     this.writes.set(range, settled);
     void settled.then(() => this.writes.delete(range));
     return result;
-  }
-
-  /**
-   * Runs one frame per chunk of `sectorsPerFrame` sectors, at most CHUNKS_QUEUED_MAX queued at
-   * once; fails with the first error (frames already sent still complete, harmlessly).
-   */
-  private transfer(
-    buffer: Buffer,
-    lba: number,
-    build: (chunk: Buffer, chunkLba: number) => Buffer,
-    complete: (reply: Buffer, chunk: Buffer) => EtherplaneError | undefined,
-  ): Promise<void> {
-    const chunkBytes = this.sectorsPerFrame * SECTOR_BYTES;
-    const chunks = Math.ceil(buffer.length / chunkBytes);
-    const what = (i: number) =>
-      `${buffer.length > chunkBytes ? "a transfer" : "the request"} at sector ${lba + i * this.sectorsPerFrame}`;
-    return new Promise((resolve, reject) => {
-      let next = 0;
-      let done = 0;
-      let failed = false;
-      const fail = (error: EtherplaneError) => {
-        if (failed) return;
-        failed = true;
-        reject(error);
-      };
-      const submit = () => {
-        while (!failed && next < chunks && next - done < CHUNKS_QUEUED_MAX) {
-          const i = next++;
-          const chunk = buffer.subarray(
-            i * chunkBytes,
-            Math.min(buffer.length, (i + 1) * chunkBytes),
-          );
-          this.engine.submit({
-            frame: build(chunk, lba + i * this.sectorsPerFrame),
-            paths: this.paths,
-            deadlineMs: this.engine.clock.nowMs() + this.timeoutMs,
-            onReply: (reply, header) => {
-              const error = ataErrorOf(reply, header, () => what(i)) ?? complete(reply, chunk);
-              if (error) return fail(error);
-              done++;
-              if (done === chunks) resolve();
-              else submit();
-            },
-            onFail: (error) => fail(this.named(error)),
-          });
-        }
-      };
-      submit();
-    });
   }
 
   /**

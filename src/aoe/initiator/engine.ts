@@ -3,6 +3,8 @@
  * matches replies by tag, keeps each path's window of outstanding frames, estimates RTT and
  * retransmits on timeout with a fresh tag (the Linux initiator does the same: resend() takes
  * newtag(), drivers/block/aoe/aoecmd.c; so a target must be idempotent, and a late reply to an old tag is simply ignored).
+ * Replies are matched through the tag-indexed InFlightTable; one sweep timer per engine checks
+ * every frame's retransmission deadline.
  */
 import { realClock, type Clock, type Timer } from "../../foundation/clock.js";
 import { EtherplaneError } from "../../foundation/errors.js";
@@ -11,13 +13,13 @@ import {
   AOE_FLAG_RESPONSE,
   AOE_TAG,
   ETH_DST,
+  ETH_SRC,
   decodeHeader,
   isInvalid,
   type AoeHeader,
 } from "../codec/index.js";
+import { IN_FLIGHT_SLOTS_MAX, InFlightTable } from "./in-flight-table.js";
 
-/** Tags with the top bit set belong to userland tools; the kernel's have it clear. */
-const TAG_USERLAND = 0x80000000;
 const RTO_INITIAL_MS = 100;
 const RTO_MIN_MS = 20;
 const RTO_MAX_MS = 2000;
@@ -28,6 +30,9 @@ const PATH_DOWN_AFTER_TIMEOUTS = 8;
 export interface Path {
   readonly socket: RawSocket;
   readonly targetMac: Buffer;
+  /** `targetMac` as two numbers (bytes 0-3, 4-5): a reply's source is checked without a call. */
+  readonly targetMacHigh: number;
+  readonly targetMacLow: number;
   /** Frames this path may have outstanding: the target's advertised buffer count. */
   window: number;
   inFlight: number;
@@ -42,6 +47,8 @@ export function newPath(socket: RawSocket, targetMac: Buffer, window: number): P
   return {
     socket,
     targetMac: Buffer.from(targetMac),
+    targetMacHigh: targetMac.readUInt32BE(0),
+    targetMacLow: targetMac.readUInt16BE(4),
     window: Math.max(1, window),
     inFlight: 0,
     srttMs: 0,
@@ -59,8 +66,13 @@ export interface Exchange {
   paths: readonly Path[];
   /** Absolute time (ms, on the engine's `clock`) after which it fails with TIMEOUT. */
   deadlineMs: number;
-  /** Called with the reply frame (already matched by tag and source MAC). */
+  /**
+   * Called with the reply frame (already matched by tag and source MAC). With `borrowsReply` the
+   * frame is valid during the call only (the socket may receive the next batch into it): copy
+   * out what you keep. Without it the engine hands over a copy of its own.
+   */
   onReply(frame: Buffer, header: AoeHeader): void;
+  borrowsReply?: boolean;
   onFail(error: EtherplaneError): void;
   // Engine bookkeeping.
   tag?: number;
@@ -69,7 +81,7 @@ export interface Exchange {
   attempts?: number;
 }
 
-/** Receives replies to a broadcast, with the socket each came in on. */
+/** Receives replies to a broadcast (each a copy it may keep), with the socket it came in on. */
 export type Listener = (frame: Buffer, header: AoeHeader, socket: RawSocket) => void;
 
 export interface EngineStats {
@@ -89,11 +101,12 @@ export interface EngineOptions {
 
 export class InitiatorEngine {
   readonly clock: Clock;
-  private readonly pending = new Map<number, Exchange>();
+  private readonly pending: InFlightTable<Exchange>;
   private readonly queue: Exchange[] = [];
   private readonly listeners = new Map<number, Listener>();
-  private nextTag: number;
   private sweepTimer: Timer | undefined;
+  /** The time read once for a whole receive batch (and the sends it causes), else undefined. */
+  private batchNowMs: number | undefined;
   private closed = false;
   readonly counters: EngineStats = {
     sent: 0,
@@ -108,13 +121,22 @@ export class InitiatorEngine {
     options: EngineOptions = {},
   ) {
     this.clock = options.clock ?? realClock;
-    this.nextTag = (options.firstTag ?? Math.floor(Math.random() * 0x7fffffff)) & 0x7fffffff;
+    const firstTag = options.firstTag ?? Math.floor(Math.random() * 0x7fffffff);
+    this.pending = new InFlightTable(firstTag);
     for (const socket of sockets) socket.onFrames((frames) => this.receive(socket, frames));
   }
 
+  /**
+   * The clock's time; while a receive batch is handled, the time read at its start (one clock
+   * read per batch rather than several per frame: the batch is handled in one go).
+   */
+  nowMs(): number {
+    return this.batchNowMs ?? this.clock.nowMs();
+  }
+
+  /** A tag for `listen`: no request frame carries it. */
   allocateTag(): number {
-    this.nextTag = (this.nextTag + 1) & 0x7fffffff;
-    return (TAG_USERLAND | this.nextTag) >>> 0;
+    return this.pending.listenerTag();
   }
 
   /** Receives every reply carrying `tag` (broadcast discovery) until the returned function is called. */
@@ -129,11 +151,21 @@ export class InitiatorEngine {
       return;
     }
     exchange.attempts = 0;
+    // The common case: nothing waits, so the frame goes out without passing through the queue.
+    const path = this.queue.length === 0 ? this.pickPath(exchange) : undefined;
+    if (path) {
+      this.send(exchange, path);
+      this.armSweep();
+      return;
+    }
     this.queue.push(exchange);
     this.pump();
   }
 
   private pickPath(exchange: Exchange): Path | undefined {
+    // Windows are the targets' advertised buffer counts (up to 65535 a path): the table's size
+    // bounds their sum, and what does not fit waits in the queue.
+    if (this.pending.size >= IN_FLIGHT_SLOTS_MAX) return undefined;
     let best: Path | undefined;
     for (const path of exchange.paths) {
       if (path.inFlight >= path.window) continue;
@@ -163,14 +195,13 @@ export class InitiatorEngine {
   }
 
   private send(exchange: Exchange, path: Path): void {
-    const tag = this.allocateTag();
+    const tag = this.pending.add(exchange);
     exchange.tag = tag;
     exchange.path = path;
-    exchange.sentAtMs = this.clock.nowMs();
+    exchange.sentAtMs = this.nowMs();
     exchange.attempts = (exchange.attempts ?? 0) + 1;
     if (exchange.attempts > 1) this.counters.retransmits++;
     path.inFlight++;
-    this.pending.set(tag, exchange);
     path.targetMac.copy(exchange.frame, ETH_DST);
     path.socket.mac.copy(exchange.frame, 6);
     // Each send gets a new frame object: the socket may still hold the previous attempt's.
@@ -181,31 +212,56 @@ export class InitiatorEngine {
     path.socket.send([frame]);
   }
 
+  /** Frames may be borrowed (RawSocket `reuseReceiveBuffer`): only copies outlive this call. */
   private receive(socket: RawSocket, frames: Buffer[]): void {
+    const nowMs = this.clock.nowMs();
+    this.batchNowMs = nowMs;
+    try {
+      this.receiveBatch(socket, frames, nowMs);
+    } finally {
+      this.batchNowMs = undefined;
+    }
+    this.pump();
+  }
+
+  private receiveBatch(socket: RawSocket, frames: Buffer[], nowMs: number): void {
     for (const frame of frames) {
       const header = decodeHeader(frame);
       if (isInvalid(header) || (header.flags & AOE_FLAG_RESPONSE) === 0) continue;
-      const listener = this.listeners.get(header.tag);
-      if (listener) {
-        listener(frame, header, socket);
+      const tag = header.tag;
+      const exchange = this.pending.get(tag);
+      if (!exchange) {
+        const listener = this.listeners.get(tag);
+        if (listener) {
+          const copy = Buffer.from(frame);
+          listener(copy, decodeHeader(copy) as AoeHeader, socket);
+        } else {
+          this.counters.staleReplies++;
+        }
         continue;
       }
-      const exchange = this.pending.get(header.tag);
-      if (!exchange || !exchange.path || !header.isFrom(exchange.path.targetMac)) {
+      const path = exchange.path;
+      if (
+        !path ||
+        frame.readUInt32BE(ETH_SRC) !== path.targetMacHigh ||
+        frame.readUInt16BE(ETH_SRC + 4) !== path.targetMacLow
+      ) {
         this.counters.staleReplies++;
         continue;
       }
-      this.pending.delete(header.tag);
-      const path = exchange.path;
+      this.pending.remove(tag);
       path.inFlight--;
       path.replies++;
       path.consecutiveTimeouts = 0;
-      if (exchange.attempts === 1)
-        this.sampleRtt(path, this.clock.nowMs() - (exchange.sentAtMs ?? 0));
+      if (exchange.attempts === 1) this.sampleRtt(path, nowMs - (exchange.sentAtMs ?? 0));
       this.counters.replies++;
-      exchange.onReply(frame, header);
+      if (exchange.borrowsReply === true) {
+        exchange.onReply(frame, header);
+      } else {
+        const copy = Buffer.from(frame);
+        exchange.onReply(copy, decodeHeader(copy) as AoeHeader);
+      }
     }
-    this.pump();
   }
 
   /** Jacobson/Karels (RFC 6298), sampled only from frames sent once (Karn's rule). */
@@ -231,14 +287,14 @@ export class InitiatorEngine {
 
   private sweep(): void {
     const now = this.clock.nowMs();
-    for (const [tag, exchange] of this.pending) {
+    this.pending.forEach((exchange, tag) => {
       const path = exchange.path as Path;
       // Exponential backoff per exchange (RFC 6298 5.5): its n-th attempt waits 2^(n-1) RTOs.
       // The path's RTO itself follows only RTT samples, so one lossy burst does not slow the rest.
       const attempt = exchange.attempts ?? 1;
       const timeoutMs = Math.min(RTO_MAX_MS, path.rtoMs * 2 ** (attempt - 1));
-      if (now - (exchange.sentAtMs ?? now) < timeoutMs) continue;
-      this.pending.delete(tag);
+      if (now - (exchange.sentAtMs ?? now) < timeoutMs) return;
+      this.pending.remove(tag);
       path.inFlight--;
       path.consecutiveTimeouts++;
       this.counters.timeouts++;
@@ -255,7 +311,7 @@ export class InitiatorEngine {
       } else {
         this.queue.unshift(exchange);
       }
-    }
+    });
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const exchange = this.queue[i] as Exchange;
       if (now >= exchange.deadlineMs) {
@@ -278,8 +334,8 @@ export class InitiatorEngine {
     this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
     const error = new EtherplaneError("CLOSED", "the AoE initiator was closed");
-    for (const exchange of [...this.pending.values(), ...this.queue]) exchange.onFail(error);
-    this.pending.clear();
+    const all = [...this.pending.clear(), ...this.queue];
     this.queue.length = 0;
+    for (const exchange of all) exchange.onFail(error);
   }
 }

@@ -19,7 +19,10 @@ export function openInitiator(ifnames: string[]): AoeInitiator {
   const sockets: RawSocket[] = [];
   try {
     for (const ifname of names)
-      sockets.push(openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE }));
+      sockets.push(
+        // The engine copies what it keeps of a reply (engine.ts): no fresh buffer per batch.
+        openAfPacketSocket({ ifname, ethertype: AOE_ETHERTYPE, reuseReceiveBuffer: true }),
+      );
   } catch (error) {
     for (const socket of sockets) socket.close();
     throw error;

@@ -443,3 +443,52 @@ void test("a worker thread that ends with sockets open or closing takes them dow
   assert.equal(code, 0, output);
   assert.match(output, /both terminated/);
 });
+
+void test("reuseReceiveBuffer: every batch arrives in the same memory, each frame intact during its call", async () => {
+  // IEEE 802 "local experimental ethertype 1": its own sockets, so no other test sees these.
+  const ethertype = 0x88b5;
+  const sender = open(nsA, "afpa", ethertype).socket;
+  const opened = (reuseReceiveBuffer: boolean) => {
+    const socket = openAfPacketSocket({
+      ifname: "afpb",
+      ethertype,
+      netnsPath: nsB.path,
+      reuseReceiveBuffer,
+    });
+    sockets.push(socket);
+    // What the handler saw during its call (copies), and the views it was handed (kept).
+    const seen = { copies: [] as Buffer[], views: [] as Buffer[] };
+    socket.onFrames((frames) => {
+      for (const f of frames) {
+        seen.copies.push(Buffer.from(f));
+        seen.views.push(f);
+      }
+    });
+    return seen;
+  };
+  const reused = opened(true);
+  const fresh = opened(false);
+  const macB = aoeB.socket.mac; // the same interface as the two sockets
+  const deadline = Date.now() + WAIT_MS_MAX;
+  for (let i = 0; i < 2; i++) {
+    // One frame per batch: the next is sent once both sockets have the previous one.
+    assert.equal(sender.send([frame(macB, sender.mac, ethertype, payload(3000 + i, 100))]), true);
+    while (reused.copies.length <= i || fresh.copies.length <= i) {
+      assert.ok(Date.now() < deadline, `batch ${i} did not arrive in ${WAIT_MS_MAX} ms`);
+      await sleep(5);
+    }
+  }
+  for (const seen of [reused, fresh]) {
+    seen.copies.forEach((copy, i) => assert.equal(copy.readUInt16BE(14), 3000 + i, `frame ${i}`));
+  }
+  const [first, second] = reused.views as [Buffer, Buffer];
+  assert.equal(first.buffer, second.buffer, "the reusing socket received into a new buffer");
+  assert.equal(first.readUInt16BE(14), 3001, "the first batch's memory holds the second batch");
+  const [kept] = fresh.views as [Buffer, Buffer];
+  assert.equal(
+    kept.readUInt16BE(14),
+    3000,
+    "a socket without reuse overwrote a frame it handed out",
+  );
+  assert.notEqual(kept.buffer, fresh.views[1]?.buffer);
+});

@@ -3,7 +3,8 @@
  * (`native/af_packet/`, built by `npm install` into `build/Release/af_packet.node`).
  *
  * Receiving: the addon reads up to `receiveBatchFrames` frames per recvmmsg(2) into a fresh
- * Buffer and hands the batch over in one call; frames are subarrays of it, never reused.
+ * Buffer and hands the batch over in one call; frames are subarrays of it, never reused (unless
+ * the socket was opened with `reuseReceiveBuffer`: then one buffer serves every batch).
  * Sending: frames queued during one event-loop turn are flushed together by one sendmmsg(2) on
  * `setImmediate`, straight from the caller's Buffers. Whatever the kernel does not take stays
  * queued until the addon reports that the socket can take more.
@@ -72,6 +73,7 @@ interface AfPacketAddon {
     onFrames: (buffer: Buffer, count: number, slotBytes: number) => void,
     onWritable: () => void,
     filter: Buffer | null,
+    reuseReceiveBuffer: boolean,
   ): { handle: NativeHandle; lengths: Uint32Array; infos: Uint32Array };
   startReceiving(handle: NativeHandle): void;
   send(handle: NativeHandle, frames: readonly Buffer[], start: number): number;
@@ -252,6 +254,7 @@ export function openAfPacketSocket(options: RawSocketOptions): AfPacketSocket {
       (buffer, count, slotBytes) => socket?.deliver(buffer, count, slotBytes),
       () => socket?.flush(),
       filter ?? null,
+      options.reuseReceiveBuffer === true,
     );
     socket = new AfPacketSocket(native, ifname, handle, lengths, infos);
   } catch (cause) {

@@ -5,6 +5,8 @@
  * Received frames arrive in batches. Each frame is a Buffer that stays valid after the callback
  * (the adapter never reuses memory that it has handed out), starting at the Ethernet destination
  * MAC; it may be shorter than the 60-byte Ethernet minimum (veth/virtio deliver unpadded frames).
+ * A socket opened with `reuseReceiveBuffer` is the exception: its frames are valid during the
+ * callback only.
  */
 export interface RawSocket {
   /** Interface name, e.g. `veth0`. */
@@ -151,4 +153,11 @@ export interface RawSocketOptions {
    * Attached before the socket is bound. E.g. a target worker's shard (aoe/target/shard-filter.ts).
    */
   receiveFilter?: Buffer;
+  /**
+   * The handler keeps no frame (nor any subarray of one) past its call: the adapter then receives
+   * every batch into the same memory instead of a fresh buffer (no allocation, page faults or
+   * garbage collection per batch). For the initiator, which copies replies' data out at once
+   * (aoe/initiator/engine.ts); the target keeps requests across disk I/O and must not set it.
+   */
+  reuseReceiveBuffer?: boolean;
 }
