@@ -147,43 +147,57 @@ function writeFrames(seed: number): Buffer[] {
   return out;
 }
 
-async function outcomes(fastPath: boolean) {
-  fs.writeFileSync(link.disk, content); // each run starts from the same disk (the fences write)
-  const target = await startTarget(
+const fuzzSeed = () => Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13);
+
+/** A target on `disk` (first reset to `content`: the fences write) with the four exports. */
+function fuzzTarget(disk: string, stateName: string, fastPath: boolean) {
+  fs.writeFileSync(disk, content);
+  return startTarget(
     link.targetNs,
     {
-      stateDir: `${link.dir}/state-${fastPath ? "on" : "off"}`,
+      stateDir: `${link.dir}/${stateName}`,
       interfaces: ["tgt0"],
       exports: [
-        { address: "3.0", path: link.disk },
-        { address: "3.1", path: link.disk, macMask: [macToString(raw.mac)] },
-        { address: "3.2", path: link.disk, reservation: [macToString(OTHER)] },
+        { address: "3.0", path: disk },
+        { address: "3.1", path: disk, macMask: [macToString(raw.mac)] },
+        { address: "3.2", path: disk, reservation: [macToString(OTHER)] },
         // Durable: the fences' writes stay in TypeScript, whose replies leave after the burst's.
-        { address: "3.3", path: link.disk, durable: true },
+        { address: "3.3", path: disk, durable: true },
       ],
     },
     { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
   );
+}
+
+/**
+ * Sends `all` in bursts, each followed by a write through TypeScript whose reply comes after
+ * theirs; returns each frame's reply (hex, or "-"), by index (their tags are `tagBase + i`).
+ */
+async function sendInBursts(all: Buffer[], tagBase: number): Promise<Record<number, string>> {
+  for (let first = 0; first < all.length; first += BURST) {
+    const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
+    raw.send([...all.slice(first, first + BURST), fence]);
+    await waitForReply(
+      (tag) => replies.has(tag),
+      tagOf(fence),
+      `the fence after frame ${first}`,
+      REPLY_DEADLINE_MS,
+    );
+    replies.delete(tagOf(fence));
+  }
+  const seen: Record<number, string> = {};
+  for (let i = 0; i < FRAMES; i++) {
+    const reply = replies.get(tagBase + i);
+    seen[i] = reply ? reply.toString("hex") : "-";
+    replies.delete(tagBase + i);
+  }
+  return seen;
+}
+
+async function outcomes(fastPath: boolean) {
+  const target = await fuzzTarget(link.disk, `state-${fastPath ? "on" : "off"}`, fastPath);
   try {
-    const all = frames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
-    for (let first = 0; first < all.length; first += BURST) {
-      // A write through TypeScript after each burst: its reply comes after theirs.
-      const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
-      raw.send([...all.slice(first, first + BURST), fence]);
-      await waitForReply(
-        (tag) => replies.has(tag),
-        tagOf(fence),
-        `the fence after frame ${first}`,
-        REPLY_DEADLINE_MS,
-      );
-      replies.delete(tagOf(fence));
-    }
-    const seen: Record<number, string> = {};
-    for (let i = 0; i < FRAMES; i++) {
-      const reply = replies.get(0x20000 + i);
-      seen[i] = reply ? reply.toString("hex") : "-";
-      replies.delete(0x20000 + i);
-    }
+    const seen = await sendInBursts(frames(fuzzSeed()), 0x20000);
     const stats = target.stats();
     const exports = stats.exports.map((e) => {
       const { fastPathReads, ioCalls, inFlightMax, ...rest } = e.counters;
@@ -196,40 +210,9 @@ async function outcomes(fastPath: boolean) {
 }
 
 async function writeOutcomes(fastPath: boolean) {
-  fs.writeFileSync(shmDisk, content);
-  const target = await startTarget(
-    link.targetNs,
-    {
-      stateDir: `${link.dir}/state-w${fastPath ? "on" : "off"}`,
-      interfaces: ["tgt0"],
-      exports: [
-        { address: "3.0", path: shmDisk },
-        { address: "3.1", path: shmDisk, macMask: [macToString(raw.mac)] },
-        { address: "3.2", path: shmDisk, reservation: [macToString(OTHER)] },
-        { address: "3.3", path: shmDisk, durable: true },
-      ],
-    },
-    { log: createLogger("test:aoe:fast-path-fuzz"), fastPath },
-  );
+  const target = await fuzzTarget(shmDisk, `state-w${fastPath ? "on" : "off"}`, fastPath);
   try {
-    const all = writeFrames(Number(process.env["FAST_PATH_FUZZ_SEED"] ?? 13));
-    for (let first = 0; first < all.length; first += BURST) {
-      const fence = requests.write(DISK_SECTORS - 1, 0x33, { slot: 3 });
-      raw.send([...all.slice(first, first + BURST), fence]);
-      await waitForReply(
-        (tag) => replies.has(tag),
-        tagOf(fence),
-        `the fence after write frame ${first}`,
-        REPLY_DEADLINE_MS,
-      );
-      replies.delete(tagOf(fence));
-    }
-    const seen: Record<number, string> = {};
-    for (let i = 0; i < FRAMES; i++) {
-      const reply = replies.get(0x50000 + i);
-      seen[i] = reply ? reply.toString("hex") : "-";
-      replies.delete(0x50000 + i);
-    }
+    const seen = await sendInBursts(writeFrames(fuzzSeed()), 0x50000);
     const stats = target.stats();
     // writesOrdered: TypeScript counts overlapping writes of one batch that C runs one by one.
     const exports = stats.exports.map((e) => {
