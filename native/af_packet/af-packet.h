@@ -137,6 +137,9 @@ enum {
   /* Completed writes an export remembers: RECENT_WRITES_MAX in src/aoe/target/write-order.ts. */
   WRITE_MEMORY_ENTRIES = 1024,
   WRITE_MEMORY_BUCKETS = 2048, /* a power of two */
+  /* Age at which a completion is forgotten: RECENT_WRITES_MAX_AGE_MS in write-order.ts. */
+  WRITE_MEMORY_MAX_AGE_MS = 30000,
+  WRITE_MEMORY_MAX_AGE_MS_LIMIT = 3600000, /* the most newWriteMemory(maxAgeMs) takes */
 };
 
 /* The completed writes of one export (write-memory.c): a ring of the last WRITE_MEMORY_ENTRIES,

@@ -4,7 +4,9 @@
  * completed the original: one memory, not two that could disagree.
  *
  * The same rules as RecentWrites in write-order.ts (its contract test runs both): the last
- * WRITE_MEMORY_ENTRIES completions, oldest forgotten first; looked up by tag, the newest
+ * WRITE_MEMORY_ENTRIES completions, oldest forgotten first, and none older than the memory's
+ * maximum age (WRITE_MEMORY_MAX_AGE_MS unless given; write-order.ts says why Linux's tags make
+ * it necessary), on CLOCK_MONOTONIC_COARSE; looked up by tag, the newest
  * completion with that tag counts (a tag reused by another initiator replaces the older), and a
  * write is a copy when its source MAC, offset and length match that one too. Here the entries
  * are a ring, each linked into a hash chain by tag; an entry leaves its chain when it is
@@ -14,13 +16,14 @@
  * waiting); while it is not 0 the fast path leaves the export's writes to TypeScript.
  *
  * JavaScript interface:
- *   newWriteMemory() -> external
+ *   newWriteMemory([maxAgeMs]) -> external      (maxAgeMs: 1 to WRITE_MEMORY_MAX_AGE_MS_LIMIT)
  *   writeMemoryHas(memory, source, tag, offset, bytes) -> boolean
  *   writeMemoryRemember(memory, source, tag, offset, bytes)
  *   writeMemorySetPending(memory, count)
  * source: the source MAC as a 48-bit number; offset: bytes, below 2^53. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "af-packet.h"
 
@@ -32,6 +35,7 @@ static const napi_type_tag WRITE_MEMORY_TAG = {0x6574686572706c61, 0x6e65776d656
 typedef struct {
   uint64_t source;
   uint64_t offset;
+  uint64_t at_ms; /* when it completed */
   uint32_t tag;
   uint32_t bytes;
   uint16_t prev, next; /* the hash chain; NIL at its ends */
@@ -42,12 +46,20 @@ struct WriteMemory {
   uint32_t refs; /* the JavaScript external, and each table that lists the export */
   uint32_t pending;
   uint32_t next; /* ring slot the next completion takes */
+  uint32_t max_age_ms;
   Entry entries[WRITE_MEMORY_ENTRIES];
   uint16_t chains[WRITE_MEMORY_BUCKETS];
 };
 
 _Static_assert((int)WRITE_MEMORY_ENTRIES < (int)NIL, "entry indices fit 16 bits");
 _Static_assert((WRITE_MEMORY_BUCKETS & (WRITE_MEMORY_BUCKETS - 1)) == 0, "a power of two");
+
+/* Milliseconds on the coarse monotonic clock: a jiffy's resolution, a vDSO read, no system call. */
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static uint32_t bucket_of(uint32_t tag) {
   /* Fibonacci hashing: a hostile initiator choosing tags can only lengthen one chain, and a
@@ -72,7 +84,8 @@ static void unlink_entry(WriteMemory *m, uint16_t i) {
 bool write_memory_has(const WriteMemory *m, uint64_t source, uint32_t tag, uint64_t offset,
                       uint32_t bytes) {
   const Entry *e = find(m, tag);
-  return e != NULL && e->source == source && e->offset == offset && e->bytes == bytes;
+  return e != NULL && now_ms() - e->at_ms < m->max_age_ms && e->source == source &&
+         e->offset == offset && e->bytes == bytes;
 }
 
 void write_memory_remember(WriteMemory *m, uint64_t source, uint32_t tag, uint64_t offset,
@@ -83,8 +96,8 @@ void write_memory_remember(WriteMemory *m, uint64_t source, uint32_t tag, uint64
   if (older != NULL) unlink_entry(m, (uint16_t)(older - m->entries)); /* replaced */
   uint32_t b = bucket_of(tag);
   Entry *e = &m->entries[slot];
-  *e = (Entry){.source = source, .offset = offset, .tag = tag, .bytes = bytes,
-               .prev = NIL, .next = m->chains[b], .linked = true};
+  *e = (Entry){.source = source, .offset = offset, .at_ms = now_ms(), .tag = tag,
+               .bytes = bytes, .prev = NIL, .next = m->chains[b], .linked = true};
   if (e->next != NIL) m->entries[e->next].prev = slot;
   m->chains[b] = slot;
   m->next = (m->next + 1) % WRITE_MEMORY_ENTRIES;
@@ -103,6 +116,18 @@ void write_memory_release(WriteMemory *m) {
 static void finalize_memory(napi_env env, void *data, void *hint) { write_memory_release(data); }
 
 napi_value js_new_write_memory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype type = napi_undefined;
+  uint32_t max_age_ms = WRITE_MEMORY_MAX_AGE_MS;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) NAPI_CALL(env, napi_typeof(env, argv[0], &type));
+  if (type != napi_undefined &&
+      (napi_get_value_uint32(env, argv[0], &max_age_ms) != napi_ok || max_age_ms < 1 ||
+       max_age_ms > WRITE_MEMORY_MAX_AGE_MS_LIMIT)) {
+    napi_throw_range_error(env, NULL, "af_packet: newWriteMemory: maxAgeMs must be 1 to 3600000");
+    return NULL;
+  }
   WriteMemory *m = malloc(sizeof *m);
   if (m == NULL) {
     napi_throw_error(env, NULL, "af_packet: newWriteMemory: out of memory");
@@ -110,6 +135,7 @@ napi_value js_new_write_memory(napi_env env, napi_callback_info info) {
   }
   memset(m, 0, sizeof *m);
   m->refs = 1;
+  m->max_age_ms = max_age_ms;
   for (uint32_t i = 0; i < WRITE_MEMORY_BUCKETS; i++) m->chains[i] = NIL;
   napi_value external;
   if (napi_create_external(env, m, finalize_memory, NULL, &external) != napi_ok) {

@@ -4,6 +4,7 @@
  * Replies go out through the port the request came in on.
  */
 import { assert } from "../../foundation/assert.js";
+import { realClock, type Clock } from "../../foundation/clock.js";
 import { errorMessage } from "../../foundation/errors.js";
 import type { Logger } from "../../foundation/log.js";
 import { IOVEC_BUFFERS_MAX, type VectoredBlockDevice } from "../../block/block-device.js";
@@ -105,6 +106,8 @@ export class AoeExport implements CommandContext {
      * it may execute this export's writes too; both paths then record into and consult it.
      */
     readonly nativeWriteMemory?: WriteMemory,
+    /** The target's clock, for the age of remembered completions when they are kept here. */
+    clock: Clock = realClock,
   ) {
     this.key = `${shelf}.${slot}`;
     this.settings = settings;
@@ -118,7 +121,7 @@ export class AoeExport implements CommandContext {
       model: identity.model ?? `etherplane AoE e${shelf}.${slot}`,
     });
     this.groupCommit = new GroupCommit(() => device.flush());
-    this.writeMemory = nativeWriteMemory ?? new RecentWrites();
+    this.writeMemory = nativeWriteMemory ?? new RecentWrites({ clock });
     this.writeOrder = new WriteOrder<PendingIo>(this.writeMemory);
   }
 

@@ -320,6 +320,7 @@ export class AoeTarget {
       },
       undefined,
       fastPath?.newWriteMemory(),
+      this.clock,
     );
     // A MAC mask or reservation edit re-pushes the tables before its reply goes out.
     aoeExport.state.onChange = () => this.pushFastPath();

@@ -2,9 +2,12 @@
  * The rules every WriteMemory follows (write-order.ts: RecentWrites in TypeScript, the addon's
  * NativeWriteMemory), checked against a plain model on one seeded stream of completions and
  * lookups: the last RECENT_WRITES_MAX completions count, oldest forgotten first; by tag the
- * newest completion counts; a copy matches its tag, source, offset and length.
+ * newest completion counts; a copy matches its tag, source, offset and length; a completion is
+ * forgotten once its age reaches the memory's maximum (checked on the real clock, which the
+ * native memory reads: only "still there long before" and "gone well after" are asserted).
  */
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { RECENT_WRITES_MAX, type OrderedWrite, type WriteMemory } from "./write-order.js";
 
@@ -32,7 +35,28 @@ function modelHas(done: readonly OrderedWrite[], w: OrderedWrite): boolean {
   return false;
 }
 
-export function writeMemoryContract(name: string, make: () => WriteMemory): void {
+/** Makes a memory; `maxAgeMs` the age limit, RECENT_WRITES_MAX_AGE_MS when not given. */
+export type MakeWriteMemory = (maxAgeMs?: number) => WriteMemory;
+
+export function writeMemoryContract(name: string, make: MakeWriteMemory): void {
+  test(`${name}: forgets a completion once it is older than the maximum age`, async () => {
+    const memory = make(300);
+    const old: OrderedWrite = {
+      tag: 0x7fff0001,
+      source: 0x020000000001,
+      offset: 4096,
+      bytes: 1024,
+    };
+    memory.remember(old);
+    assert.equal(memory.has(old), true, "a fresh completion is remembered");
+    await sleep(600);
+    assert.equal(memory.has(old), false, "a completion twice the maximum age is forgotten");
+    const again: OrderedWrite = { ...old };
+    memory.remember(again);
+    assert.equal(memory.has(again), true, "the same tag completed again is remembered again");
+    assert.throws(() => make(0), /maxAgeMs/, "an age limit of 0 is refused");
+  });
+
   test(`${name}: remembers as the model does (eviction, tags reused, copies)`, () => {
     const memory = make();
     const next = random(7);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RecentWrites, WriteOrder, type OrderedWrite } from "./write-order.js";
+import { SimClock } from "../../foundation/sim-clock.js";
+import {
+  RECENT_WRITES_MAX_AGE_MS,
+  RecentWrites,
+  WriteOrder,
+  type OrderedWrite,
+} from "./write-order.js";
 
 const SOURCE = 0x02514d000001;
 const write = (id: string, offset: number, bytes: number, tag = 0, source = SOURCE) => ({
@@ -65,7 +71,7 @@ test("a copy of a completed write is acknowledged, not executed; a failed one ma
 });
 
 test("completions are remembered up to the bound, the oldest forgotten first", () => {
-  const order = new WriteOrder<W>(new RecentWrites(4));
+  const order = new WriteOrder<W>(new RecentWrites({ max: 4 }));
   for (let tag = 1; tag <= 6; tag++) {
     const w = write(`w${tag}`, tag * 512, 512, tag);
     order.admit(w);
@@ -75,6 +81,22 @@ test("completions are remembered up to the bound, the oldest forgotten first", (
   assert.equal(order.admit(write("2", 1024, 512, 2)), "issue", "tag 2 was forgotten");
   assert.equal(order.admit(write("3", 1536, 512, 3)), "done-copy");
   assert.equal(order.admit(write("6", 3072, 512, 6)), "done-copy");
+});
+
+test("a completion is forgotten once it is RECENT_WRITES_MAX_AGE_MS old: a tag the initiator reused later is a new write", async () => {
+  // Linux's aoe tags repeat after at most 65,536 jiffies; a copy from the link is milliseconds late.
+  const clock = new SimClock();
+  const order = new WriteOrder<W>(new RecentWrites({ clock }));
+  const old = write("old", 4096, 1024, 0x12340000);
+  order.admit(old);
+  order.complete(old, true);
+  await clock.advance(RECENT_WRITES_MAX_AGE_MS - 1);
+  assert.equal(order.admit(write("late copy", 4096, 1024, 0x12340000)), "done-copy");
+  await clock.advance(1);
+  const again = write("same tag, 30 s on", 4096, 1024, 0x12340000);
+  assert.equal(order.admit(again), "issue", "an old completion no longer hides a write");
+  order.complete(again, true);
+  assert.equal(order.admit(write("its copy", 4096, 1024, 0x12340000)), "done-copy");
 });
 
 test("completing a write that is not in flight is a bug, asserted", () => {

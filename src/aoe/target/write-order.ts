@@ -13,7 +13,15 @@
  * AoEr11 3.1 lets an initiator reuse a tag only for a retransmission; Linux's aoe driver and ours
  * give every transmission a new tag, so a repeated (source, tag, offset, length) is a copy.
  * Pure bookkeeping: the export does the I/O. Bounded: in-flight writes are bounded by the
- * export's admission limit, remembered completions by the memory's size.
+ * export's admission limit, remembered completions by the memory's size and by their age.
+ *
+ * Why an age limit: Linux's aoe driver builds a tag from a 15-bit per-device counter and the low
+ * 16 bits of jiffies (`newtag()` in drivers/block/aoe/aoecmd.c), so a tag comes back after at
+ * most 65,536 jiffies (65.5 s at HZ=1000, more below). On a read-mostly volume the last 1,024
+ * writes can span longer than that; without a limit, a new write that happened to repeat an old
+ * one's tag, sectors and length would be taken for a late copy and acknowledged unwritten.
+ * A copy the link duplicated or delayed arrives within milliseconds, so completions older than
+ * RECENT_WRITES_MAX_AGE_MS are forgotten, well inside the tag's shortest period.
  *
  * The memory of completed writes is a `WriteMemory`: `RecentWrites` here, or, when the native
  * fast path may execute the export's writes too (fast-path.ts), the addon's own
@@ -22,6 +30,7 @@
  * nothing can make them disagree. They follow the same rules (write-memory.contract.ts).
  */
 import { assert } from "../../foundation/assert.js";
+import { realClock, type Clock } from "../../foundation/clock.js";
 import type { WriteMemory as AdapterWriteMemory } from "../../net/raw-socket/raw-socket.js";
 
 export interface OrderedWrite {
@@ -43,6 +52,9 @@ export type Admission =
 /** Completions remembered for copies arriving late (a frame a link duplicated or delayed). */
 export const RECENT_WRITES_MAX = 1024;
 
+/** How long a completion is remembered (WRITE_MEMORY_MAX_AGE_MS in native/af_packet). */
+export const RECENT_WRITES_MAX_AGE_MS = 30_000;
+
 /** The source MAC of a frame as a number (48 bits fit a double exactly). */
 export function sourceKey(frame: Buffer): number {
   return frame.readUIntBE(6, 6);
@@ -59,12 +71,15 @@ interface Done {
   source: number;
   offset: number;
   bytes: number;
+  /** When it completed (the memory's clock). */
+  atMs: number;
 }
 
 /**
- * The writes of an export completed recently: the last `RECENT_WRITES_MAX`, oldest forgotten
- * first; by tag, the newest completion with that tag counts (a tag reused by another initiator
- * replaces the older one), and a write is a copy when its source, offset and length match it.
+ * The writes of an export completed recently: the last `RECENT_WRITES_MAX` of those that
+ * completed less than `RECENT_WRITES_MAX_AGE_MS` ago, oldest forgotten first; by tag, the newest
+ * completion with that tag counts (a tag reused by another initiator replaces the older one), and
+ * a write is a copy when its source, offset and length match it.
  */
 export interface WriteMemory extends AdapterWriteMemory {
   /** Whether `write` is a copy of a remembered completion. */
@@ -77,6 +92,15 @@ export interface WriteMemory extends AdapterWriteMemory {
   setPending(count: number): void;
 }
 
+export interface RecentWritesOptions {
+  /** Completions remembered at most; RECENT_WRITES_MAX by default. */
+  max?: number;
+  /** Age at which a completion is forgotten; RECENT_WRITES_MAX_AGE_MS by default. */
+  maxAgeMs?: number;
+  /** The target's clock; the real one by default. */
+  clock?: Clock;
+}
+
 /** The WriteMemory in TypeScript. */
 export class RecentWrites implements WriteMemory {
   /** Completed writes by tag (one per tag: a tag reused by another initiator replaces it). */
@@ -84,15 +108,24 @@ export class RecentWrites implements WriteMemory {
   /** The same entries in completion order, a ring: the oldest is forgotten first. */
   private readonly ring: Array<Done | undefined>;
   private ringNext = 0;
+  private readonly recentMax: number;
+  private readonly maxAgeMs: number;
+  private readonly clock: Clock;
 
-  constructor(private readonly recentMax = RECENT_WRITES_MAX) {
-    assert(recentMax > 0, "recentMax must be positive");
-    this.ring = new Array<Done | undefined>(recentMax);
+  constructor(options: RecentWritesOptions = {}) {
+    this.recentMax = options.max ?? RECENT_WRITES_MAX;
+    this.maxAgeMs = options.maxAgeMs ?? RECENT_WRITES_MAX_AGE_MS;
+    this.clock = options.clock ?? realClock;
+    assert(this.recentMax > 0, "max must be positive");
+    assert(this.maxAgeMs > 0, "maxAgeMs must be positive");
+    this.ring = new Array<Done | undefined>(this.recentMax);
   }
 
   has(write: OrderedWrite): boolean {
     const done = this.recent.get(write.tag);
-    return done !== undefined && sameWrite(done, write);
+    return (
+      done !== undefined && this.clock.nowMs() - done.atMs < this.maxAgeMs && sameWrite(done, write)
+    );
   }
 
   remember(write: OrderedWrite): void {
@@ -103,6 +136,7 @@ export class RecentWrites implements WriteMemory {
       source: write.source,
       offset: write.offset,
       bytes: write.bytes,
+      atMs: this.clock.nowMs(),
     };
     this.ring[this.ringNext] = entry;
     this.ringNext = (this.ringNext + 1) % this.recentMax;

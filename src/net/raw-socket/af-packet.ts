@@ -89,7 +89,7 @@ interface AfPacketAddon {
     memories: ReadonlyArray<MemoryHandle | null>,
   ): number[];
   takeFastPathCounters(handle: NativeHandle): number[];
-  newWriteMemory(): MemoryHandle;
+  newWriteMemory(maxAgeMs?: number): MemoryHandle;
   writeMemoryHas(
     memory: MemoryHandle,
     source: number,
@@ -122,8 +122,12 @@ export class NativeWriteMemory implements WriteMemory {
   readonly handle: MemoryHandle;
   private pending = 0;
 
-  constructor(private readonly native: AfPacketAddon = loadAddon()) {
-    this.handle = native.newWriteMemory();
+  /** `maxAgeMs`: the addon's WRITE_MEMORY_MAX_AGE_MS (30 s) unless given (tests). */
+  constructor(
+    private readonly native: AfPacketAddon = loadAddon(),
+    maxAgeMs?: number,
+  ) {
+    this.handle = native.newWriteMemory(maxAgeMs);
   }
 
   has(w: CompletedWrite): boolean {
