@@ -141,7 +141,8 @@ export class AgentService {
       const state = await this.desired(hostId);
       if (after === undefined || state.revision !== after) return state;
       const leftMs = deadlineMs - Date.now();
-      if (leftMs <= 0) return null;
+      // Closed: the controller stops, and a long-poll must not hold its HTTP server open.
+      if (leftMs <= 0 || this.watch.isClosed) return null;
       await this.watch.next(hostId, epoch, leftMs);
     }
   }

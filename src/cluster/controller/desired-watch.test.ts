@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { IN_MEMORY } from "../store/sqlite/open-database.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { Controller } from "./controller.js";
@@ -96,8 +97,12 @@ describe("desired state by revision (long-poll)", () => {
     assert.notEqual(again2, first2, "computed again");
     assert.equal(again2.revision, first2.revision, "to the same revision");
     assert.equal(woken2, false);
+    // Closing (the controller stops) ends the long-poll now, not when its 60 s are over: it
+    // would otherwise hold the HTTP server open.
     controller.agents.watch.close();
-    assert.equal(await waiting2, null);
+    const ended = await Promise.race([waiting2, sleep(10_000, "still waiting", { ref: false })]);
+    assert.equal(ended, null);
+    assert.equal(await controller.agents.desiredAfter(s2.id, first2.revision, 60_000), null);
   });
 
   test("a console opened wakes its host, whose state is then computed again", async () => {

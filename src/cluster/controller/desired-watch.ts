@@ -35,6 +35,7 @@ export class DesiredWatch {
   private pending: NodeJS.Timeout | undefined;
   private pendingAll = false;
   private readonly pendingHosts = new Set<string>();
+  private closed = false;
 
   /** Changes so far that concerned `hostId`: equal epochs mean its desired state's inputs are too. */
   epochOf(hostId: string): number {
@@ -69,10 +70,15 @@ export class DesiredWatch {
     for (const wake of woken) wake();
   }
 
+  /** Whether `close` was called: a wait ends at once, and a long-poll answers "no change". */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Resolves soon after the first change for `hostId` after `epoch` (at once if there was one),
-   * or after `waitMs`. */
+   * or after `waitMs`, or when the watch closes (at once if it has). */
   next(hostId: string, epoch: number, waitMs: number): Promise<void> {
-    if (epoch !== this.epochOf(hostId) || waitMs <= 0) return Promise.resolve();
+    if (this.closed || epoch !== this.epochOf(hostId) || waitMs <= 0) return Promise.resolve();
     if (this.waiting >= WAITERS_MAX)
       throw new EtherplaneError(
         "UNAVAILABLE",
@@ -94,8 +100,9 @@ export class DesiredWatch {
     });
   }
 
-  /** Ends every wait now (the controller stops). */
+  /** Ends every wait now, and every later one at once (the controller stops). */
   close(): void {
+    this.closed = true;
     if (this.pending) clearTimeout(this.pending);
     this.pending = undefined;
     for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
