@@ -98,19 +98,29 @@ static void send_replies(Socket *s, uint32_t count) {
       continue;
     }
     if (n < 0 && errno == EINTR && ++eintr < EINTR_RETRIES_MAX) continue;
+    if (n < 0 && errno == EFAULT) {
+      /* A mapped READ's file shrank since its fstat (fast-read.c): that reply only. */
+      s->counters.fast_send_drops += 1;
+      s->counters.last_error = EFAULT;
+      next += 1;
+      continue;
+    }
     s->counters.fast_send_drops += count - next;
     if (n < 0) s->counters.last_error = errno;
     return;
   }
 }
 
-/* Queues the reply in frame `f` for send_replies; sends when the chunk is full. */
-static void queue_reply(Socket *s, uint32_t *pending, uint8_t *f, size_t bytes) {
-  s->send_iovs[*pending].iov_base = f;
-  s->send_iovs[*pending].iov_len = bytes;
+/* Queues the reply in frame `f` (`bytes` of it), followed by `data_bytes` at `data` when `data`
+ * is not NULL (a mapped READ's data), for send_replies; sends when the chunk is full. */
+static void queue_reply(Socket *s, uint32_t *pending, uint8_t *f, size_t bytes,
+                        const uint8_t *data, size_t data_bytes) {
+  struct iovec *iov = &s->send_iovs[2 * (size_t)*pending];
+  iov[0] = (struct iovec){.iov_base = f, .iov_len = bytes};
+  iov[1] = (struct iovec){.iov_base = (void *)(uintptr_t)data, .iov_len = data_bytes};
   memset(&s->send_msgs[*pending], 0, sizeof s->send_msgs[*pending]);
-  s->send_msgs[*pending].msg_hdr.msg_iov = &s->send_iovs[*pending];
-  s->send_msgs[*pending].msg_hdr.msg_iovlen = 1;
+  s->send_msgs[*pending].msg_hdr.msg_iov = iov;
+  s->send_msgs[*pending].msg_hdr.msg_iovlen = data != NULL ? 2 : 1;
   if (++*pending == SEND_CHUNK_FRAMES) {
     send_replies(s, *pending);
     *pending = 0;
@@ -153,9 +163,16 @@ uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_b
    * to the data area (a READ does not use it; a WRITE's is intact), and so do the export's
    * later frames of the batch (`failed`: the batch in which one of its runs failed). */
   uint32_t answered = 0, pending = 0;
+  bool mapped_pending = false; /* a queued reply reads an export's mapping when it is sent */
   for (uint32_t first = 0; first < ios;) {
     const FastIo *head = &t->ios[first];
     FastExport *e = head->export;
+    if (head->write && mapped_pending) {
+      /* Earlier reads answer with the data as it was before this write (fast-read.c). */
+      send_replies(s, pending);
+      pending = 0;
+      mapped_pending = false;
+    }
     uint64_t end = head->offset;
     uint32_t last = first;
     if (e->failed_batch != t->batch && !is_copy(head)) {
@@ -168,10 +185,13 @@ uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_b
                joins_run(head, &t->ios[last], end));
     }
     int frames = (int)(last - first);
-    bool done = frames > 0 && (head->write ? write_now(e, t->iovs, frames, head->offset,
-                                                       end - head->offset)
-                                           : read_now(e, t->iovs, frames, head->offset,
-                                                      end - head->offset));
+    bool mapped = frames > 0 && !head->write &&
+                  mapped_readable(t, e, head->offset, end - head->offset);
+    bool done = mapped ||
+                (frames > 0 && (head->write ? write_now(e, t->iovs, frames, head->offset,
+                                                        end - head->offset)
+                                            : read_now(e, t->iovs, frames, head->offset,
+                                                       end - head->offset)));
     if (!done) {
       /* The head goes to JavaScript, and every later frame of its export in this batch. */
       e->failed_batch = t->batch;
@@ -190,7 +210,13 @@ uint32_t fast_path_batch(Socket *s, uint8_t *data, uint32_t count, size_t slot_b
         e->bytes += io->bytes;
       }
       s->lengths[io->index] = 0;
-      queue_reply(s, &pending, f, make_reply(t, f, io));
+      size_t reply_bytes = make_reply(t, f, io);
+      if (mapped) {
+        queue_reply(s, &pending, f, ATA_DATA, e->map + io->offset, io->bytes);
+        mapped_pending = pending > 0; /* a full chunk was sent at once */
+      } else {
+        queue_reply(s, &pending, f, reply_bytes, NULL, 0);
+      }
     }
     answered += (uint32_t)frames;
     first = last;

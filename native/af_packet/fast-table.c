@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "af-packet.h"
+#include "aoe-frame.h"
 
 static uint16_t u16_at(const uint8_t *p) {
   uint16_t v;
@@ -37,7 +39,11 @@ static uint64_t u64_at(const uint8_t *p) {
 
 static void free_table(FastTable *t) {
   if (t == NULL) return;
-  for (uint32_t i = 0; i < t->count; i++) write_memory_release(t->exports[i].memory);
+  for (uint32_t i = 0; i < t->count; i++) {
+    FastExport *e = &t->exports[i];
+    write_memory_release(e->memory);
+    if (e->map != NULL) munmap((void *)(uintptr_t)e->map, e->map_bytes);
+  }
   free(t);
 }
 
@@ -73,6 +79,15 @@ static const char *parse_entry(const uint8_t *p, WriteMemory *memory, FastExport
   }
   /* LBA48 bounds every range: larger sizes cannot be addressed anyway. */
   if (e->sectors > (UINT64_C(1) << 48)) e->sectors = UINT64_C(1) << 48;
+  /* A memory-backed file is mapped for reads (fast-read.c): its pages are in memory, so the
+   * kernel's copy from the mapping in sendmmsg never waits for a disk. Not mapped: preadv. */
+  if (e->memory_backed && e->sectors > 0) {
+    void *map = mmap(NULL, e->sectors * SECTOR_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      e->map = map;
+      e->map_bytes = e->sectors * SECTOR_BYTES;
+    }
+  }
   return NULL;
 }
 

@@ -243,7 +243,8 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->recv_addrs = calloc(batch_frames, sizeof *s->recv_addrs);
   s->recv_control = calloc(batch_frames, RECV_CONTROL_BYTES);
   s->send_msgs = calloc(SEND_CHUNK_FRAMES, sizeof *s->send_msgs);
-  s->send_iovs = calloc(SEND_CHUNK_FRAMES, sizeof *s->send_iovs);
+  /* Two a reply: a fast-path READ's header, and its data in the export's mapping. */
+  s->send_iovs = calloc(2 * SEND_CHUNK_FRAMES, sizeof *s->send_iovs);
   s->poll = malloc(sizeof *s->poll);
   s->retry_timer = malloc(sizeof *s->retry_timer);
   if (s->recv_msgs == NULL || s->recv_iovs == NULL || s->recv_addrs == NULL ||
@@ -294,7 +295,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
       (int64_t)(sizeof *s +
                 batch_frames * (sizeof *s->recv_msgs + sizeof *s->recv_iovs +
                                 sizeof *s->recv_addrs + RECV_CONTROL_BYTES) +
-                SEND_CHUNK_FRAMES * (sizeof *s->send_msgs + sizeof *s->send_iovs));
+                SEND_CHUNK_FRAMES * (sizeof *s->send_msgs + 2 * sizeof *s->send_iovs));
   int64_t adjusted = 0;
   bool ok = napi_adjust_external_memory(env, native_bytes, &adjusted) == napi_ok;
   if (ok) s->native_bytes = native_bytes;

@@ -372,6 +372,40 @@ describe("native writes in the fast path over AF_PACKET on veth", () => {
     }
   });
 
+  test("a read answered from the mapping carries the data from before a later write in its batch", async () => {
+    // The addon answers a tmpfs file's reads from its mapping: the data is copied when the reply
+    // is sent, so it sends the replies queued so far before it executes a later write.
+    fs.writeFileSync(disk, Buffer.alloc(DISK_SECTORS * SECTOR_BYTES, 0x11));
+    const target = await serve(true, [{ address: "4.0", path: disk }]);
+    try {
+      const e40 = () => counters(target, "4.0");
+      const read = (lba: number) => requests.read(lba, 2, to(0));
+      const data = (frame: Buffer) =>
+        (replies.get(tagOf(frame)) as Buffer).subarray(ATA_DATA, ATA_DATA + 2 * SECTOR_BYTES);
+      for (let round = 0; round < 8; round++) {
+        const lba = 80 + 2 * round;
+        const before = read(lba);
+        const change = write(0, lba, Buffer.alloc(2 * SECTOR_BYTES, 0x70 + round));
+        const afterwards = read(lba);
+        raw.send([before, change, afterwards]); // one send: one batch at the target, as a rule
+        await waitFor(afterwards, `round ${round}: the read after the write`);
+        await waitFor(before, `round ${round}: the read before it`);
+        assert.ok(
+          data(before).every((b) => b === 0x11),
+          `round ${round}: the old data`,
+        );
+        assert.ok(
+          data(afterwards).every((b) => b === 0x70 + round),
+          `round ${round}: the new`,
+        );
+      }
+      assert.equal(e40().fastPathReads, 16, "every read answered natively");
+      assert.equal(e40().fastPathWrites, 8, "every write executed natively");
+    } finally {
+      await target.stop();
+    }
+  });
+
   test("a durable export keeps its writes in TypeScript, replying after the flush", async () => {
     fs.writeFileSync(disk, Buffer.alloc(DISK_SECTORS * SECTOR_BYTES, 0));
     const gate = new Gate();
