@@ -65,6 +65,27 @@ export class Namespace {
     return spawn("ip", ["netns", "exec", this.name, command, ...args], options);
   }
 
+  /**
+   * Resolves once `ifname` passes frames: up, and activated. When the carrier comes on, the
+   * kernel's linkwatch work sets the operational state UP and then activates the device's
+   * transmit queues (linkwatch_do_dev: rfc2863_policy, then dev_activate); under load that work
+   * can run well after `ip link set up` has returned, and until it does every frame sent is
+   * dropped (a test's first frame lost, its wait timed out). Operational state UP seen on two
+   * polls 10 ms apart: the activation right after it is done too.
+   */
+  async waitUntilPassing(ifname: string, deadlineMs = 30_000): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    let upSeen = 0;
+    for (;;) {
+      const { stdout } = await run("ip", ["-n", this.name, "-o", "link", "show", "dev", ifname]);
+      upSeen = stdout.includes(" state UP ") ? upSeen + 1 : 0;
+      if (upSeen === 2) return;
+      if (Date.now() > until)
+        throw new Error(`${this.name}/${ifname} is not up after ${deadlineMs} ms: ${stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   async setMtu(ifname: string, mtu: number): Promise<void> {
     await this.exec("ip", ["link", "set", ifname, "mtu", String(mtu)]);
   }
@@ -132,6 +153,8 @@ export class TestNet {
       if (options.mtu) await ns.setMtu(ifname, options.mtu);
       await ns.exec("ip", ["link", "set", ifname, "up"]);
     }
+    await a.waitUntilPassing(aIf);
+    await b.waitUntilPassing(bIf);
   }
 
   /** A bridge in `ns` enslaving `members` (already in `ns`), all up, with the given MTU. */
