@@ -3,6 +3,7 @@
  * RWF_NOWAIT fast path and through the thread pool alone; plus the fast path's fallback on a miss.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -51,13 +52,27 @@ test("the RWF_NOWAIT addon is built and serves a page-cache hit without the thre
   }
 });
 
-test("files on tmpfs are known to be in memory (inline copies); files on disk are not", async () => {
+test("files on tmpfs are known to be in memory (inline copies); files on disk and block devices are not", async () => {
   const onTmpfs = await openFileBlockDevice(freshFile("/dev/shm"));
   const onDisk = await openFileBlockDevice(freshFile("/var/tmp"));
+  // A loop device: its node is on devtmpfs, whose statfs type is tmpfs's, but its bytes are on a
+  // disk (here a file on one): no inline copies, no mapping in the fast path.
+  const loop = execFileSync("losetup", ["-f", "--show", freshFile("/var/tmp")], {
+    encoding: "utf8",
+  }).trim();
   try {
-    assert.equal(onTmpfs.memoryBacked, true);
-    assert.equal(onDisk.memoryBacked, false);
+    const onLoop = await openFileBlockDevice(loop);
+    try {
+      assert.equal(onTmpfs.memoryBacked, true);
+      assert.equal(onDisk.memoryBacked, false);
+      assert.equal(fs.statfsSync(loop).type, fs.statfsSync("/dev/shm").type, "/dev is a tmpfs");
+      assert.equal(onLoop.memoryBacked, false, "a block device on devtmpfs");
+      assert.equal(onLoop.nativeFile()?.memoryBacked, false);
+    } finally {
+      await onLoop.close();
+    }
   } finally {
+    execFileSync("losetup", ["-d", loop]);
     await onTmpfs.close();
     await onDisk.close();
   }

@@ -22,8 +22,14 @@ function ioError(op: string, path: string, cause: unknown): EtherplaneError {
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
 
-/** A file on tmpfs or ramfs: no disk behind it, so moving its bytes never waits for one. */
-function isMemoryBacked(path: string): boolean {
+/**
+ * A regular file on tmpfs or ramfs: no disk behind it, so moving its bytes never waits for one.
+ * Not a device node (/dev/sdb, /dev/vg/lv, /dev/loop0), though statfs(2) of its path reports
+ * the tmpfs that /dev is (devtmpfs): its bytes are on a disk, and reading them inline (or from a
+ * mapping, as the native fast path does for memory-backed files) would block on that disk.
+ */
+function isMemoryBacked(path: string, fd: number): boolean {
+  if (!fs.fstatSync(fd).isFile()) return false;
   const type = fs.statfsSync(path).type;
   return type === TMPFS_MAGIC || type === RAMFS_MAGIC;
 }
@@ -66,7 +72,7 @@ export async function openFileBlockDevice(
       fd,
       await sizeOf(path, fd),
       readOnly,
-      isMemoryBacked(path),
+      isMemoryBacked(path, fd),
       options.direct ?? false,
     );
   } catch (error) {
